@@ -1,1 +1,1 @@
-"""Part of the subscriptions service."""
+"""The subscriptions service's rules in plain Python: definitions, lifecycle, admin and catalog."""

@@ -1,0 +1,1 @@
+"""Service definitions shipped as data (services.json)."""
