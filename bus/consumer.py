@@ -1,0 +1,197 @@
+"""The idempotent consumer: validate, dispatch, commit with a receipt, then ack.
+
+A message is acked only after its effects committed (or after it was dead-lettered), so a
+crash between commit and ack means a redelivery, which the receipt turns into a no-op.
+Failures are retried by republishing with an attempt counter; after `max_attempts`, or at
+once for a message that can never succeed (not an envelope, breaks its contract, no handler,
+or a handler raising `Reject`), the message goes to the part's dead-letter queue with the
+reason in its headers, and the queue behind it keeps flowing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kombu import Exchange
+from kombu.mixins import ConsumerMixin
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bus import contracts
+from bus.broker import HEADER_ATTEMPTS, HEADER_PART, HEADER_REASON, Broker, Publisher
+from bus.envelope import Envelope, EnvelopeError
+from bus.metrics import HANDLE_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
+from bus.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope], None]
+
+
+class Reject(Exception):
+    """Raised by a handler for a message that can never succeed: dead-letter it at once."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # handled | duplicate | retry | dead | requeue
+    reason: str = ""
+
+
+class MessageProcessor:
+    """Transport-free core: turns one raw body into an outcome, committing effects once."""
+
+    def __init__(
+        self,
+        part: str,
+        uow_factory: Callable[[], UnitOfWork],
+        handlers: Mapping[str, Handler],
+        *,
+        max_attempts: int = 5,
+        after_commit: Callable[[Envelope], None] | None = None,
+    ) -> None:
+        self.part = part
+        self.uow_factory = uow_factory
+        self.handlers = dict(handlers)
+        self.max_attempts = max_attempts
+        self.after_commit = after_commit
+
+    def process(self, body: Any, attempts: int = 0) -> Outcome:
+        try:
+            envelope = Envelope.from_body(body)
+            contracts.validate(envelope.type, envelope.version, envelope.data, strict=False)
+        except (EnvelopeError, contracts.ContractError) as exc:
+            return self._count(Outcome("dead", f"invalid: {exc}"), "invalid")
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return self._count(Outcome("dead", f"invalid: no handler for {envelope.type} in {self.part}"),
+                               envelope.type)
+        started = time.perf_counter()
+        try:
+            with self.uow_factory() as uow:
+                uow.cause = envelope
+                if not uow.mark_processed(envelope):
+                    return self._count(Outcome("duplicate"), envelope.type)
+                handler(uow, envelope)
+                uow.commit()
+        except Reject as exc:
+            return self._count(Outcome("dead", f"rejected: {exc}"), envelope.type)
+        except (OperationalError, DBAPIError) as exc:
+            if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
+                log.warning("%s: database unavailable (%s); message requeued", self.part, exc)
+                return self._count(Outcome("requeue", str(exc)), envelope.type)
+            return self._failed(envelope, exc, attempts)
+        except Exception as exc:  # noqa: BLE001 - a handler bug or bad data: count the attempt
+            return self._failed(envelope, exc, attempts)
+        finally:
+            HANDLE_SECONDS.labels(self.part).observe(time.perf_counter() - started)
+        if self.after_commit is not None:
+            self.after_commit(envelope)
+        return self._count(Outcome("handled"), envelope.type)
+
+    def _failed(self, envelope: Envelope, exc: Exception, attempts: int) -> Outcome:
+        attempts += 1
+        reason = f"failed {attempts} time(s): {type(exc).__name__}: {exc}"
+        log.warning("%s: %s %s %s", self.part, envelope.type, envelope.id, reason)
+        if attempts >= self.max_attempts:
+            return self._count(Outcome("dead", reason), envelope.type)
+        return self._count(Outcome("retry", reason), envelope.type)
+
+    def _count(self, outcome: Outcome, type_: str) -> Outcome:
+        MESSAGES_CONSUMED.labels(self.part, type_, outcome.kind).inc()
+        if outcome.kind == "dead":
+            MESSAGES_DEAD_LETTERED.labels(self.part, outcome.reason.split(":", 1)[0]).inc()
+            log.error("%s: dead-lettered a %s message: %s", self.part, type_, outcome.reason)
+        return outcome
+
+
+class BusWorker(ConsumerMixin):
+    """Consumes a part's queue with a MessageProcessor (kombu ConsumerMixin: reconnects itself)."""
+
+    def __init__(self, broker: Broker, processor: MessageProcessor, *, prefetch: int = 100) -> None:
+        self.broker = broker
+        self.processor = processor
+        self.prefetch = prefetch
+        self.connection = broker.connection()
+        self.queue = broker.topology.queue(processor.part, processor.handlers)
+        self.dead_queue = broker.topology.dead_queue(processor.part)
+        self.publisher = Publisher(broker)
+        self.ready = threading.Event()
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:  # noqa: N803 - kombu's name
+        self.dead_queue(channel).declare()
+        return [
+            Consumer(
+                queues=[self.queue],
+                on_message=self.on_message,
+                prefetch_count=self.prefetch,
+                accept=["json"],
+            )
+        ]
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self.ready.set()
+
+    def on_message(self, message: Any) -> None:
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(HEADER_ATTEMPTS, 0) or 0)
+        outcome = self.processor.process(message.body, attempts)
+        if outcome.kind == "requeue":
+            time.sleep(1)
+            message.requeue()
+            return
+        if outcome.kind == "retry":
+            time.sleep(min(0.01 * 2**attempts, 0.5))
+            self._republish(message, {**headers, HEADER_ATTEMPTS: attempts + 1,
+                                      HEADER_REASON: outcome.reason})
+        elif outcome.kind == "dead":
+            self._dead_letter(message, headers, outcome.reason, attempts)
+        message.ack()
+
+    def _republish(self, message: Any, headers: dict[str, Any]) -> None:
+        self.publisher.publish(
+            _raw(message.body),
+            routing_key=self.queue.name,
+            message_id=str(message.properties.get("message_id") or ""),
+            exchange=Exchange(""),
+            headers=headers,
+        )
+
+    def _dead_letter(self, message: Any, headers: dict[str, Any], reason: str, attempts: int) -> None:
+        self.publisher.publish(
+            _raw(message.body),
+            routing_key=self.processor.part,
+            message_id=str(message.properties.get("message_id") or ""),
+            exchange=self.broker.topology.dead_exchange,
+            content_type=message.content_type or "application/octet-stream",
+            headers={
+                **headers,
+                HEADER_REASON: reason[:1000],
+                HEADER_ATTEMPTS: attempts,
+                HEADER_PART: self.processor.part,
+                "x-portico-dead-at": datetime.now(UTC).isoformat(),
+                "x-portico-routing-key": message.delivery_info.get("routing_key", ""),
+            },
+        )
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set (for threads in the embedded mode and tests)."""
+        watcher = threading.Thread(target=self._watch, args=(stop,), daemon=True)
+        watcher.start()
+        self.run()
+        self.publisher.close()
+
+    def _watch(self, stop: threading.Event) -> None:
+        stop.wait()
+        self.should_stop = True
+
+
+def _raw(body: Any) -> str:
+    if isinstance(body, bytes | bytearray):
+        return body.decode("utf-8", errors="replace")
+    return body if isinstance(body, str) else str(body)

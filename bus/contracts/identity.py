@@ -1,0 +1,148 @@
+"""Messages produced by, or addressed to, the identity service."""
+
+from bus.contracts import register
+from bus.contracts.base import Contract, fields, language, optional_id, required_id, v, validate
+
+
+class AccountFields(Contract):
+    account_id = required_id()
+    number = fields.String(required=True)
+    name = fields.String(required=True)
+    parent_id = optional_id()
+    relation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS))
+
+
+@register("identity.account.created")
+class AccountCreated(AccountFields):
+    pass
+
+
+@register("identity.account.linked")
+class AccountLinked(AccountFields):
+    parent_number = fields.String(load_default=None, allow_none=True)
+    parent_name = fields.String(load_default=None, allow_none=True)
+
+
+class UserFields(Contract):
+    user_id = required_id()
+    account_id = required_id()
+    email = fields.String(load_default=None, allow_none=True)
+    title = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.TITLES))
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    language = language()
+    function = fields.String(load_default=None, allow_none=True)
+    password_level = fields.Integer(required=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
+    status = fields.String(required=True, validate=validate.OneOf(v.USER_STATUSES))
+
+
+@register("identity.user.created")
+class UserCreated(UserFields):
+    source = fields.String(required=True, validate=validate.OneOf(v.USER_SOURCES))
+    created_by = optional_id()
+    grant_administration = fields.Boolean(load_default=False)
+    import_job_id = optional_id()
+    import_line = fields.Integer(load_default=None, allow_none=True)
+    created_at = fields.String(required=True)
+
+
+@register("identity.user.updated")
+class UserUpdated(UserFields):
+    changed = fields.List(fields.String(), required=True)
+
+
+@register("identity.user.deleted")
+class UserDeleted(Contract):
+    user_id = required_id()
+    account_id = required_id()
+    email = fields.String(load_default=None, allow_none=True)
+    last_name = fields.String(load_default=None, allow_none=True)
+    first_name = fields.String(load_default=None, allow_none=True)
+    deleted_by = optional_id()
+
+
+class UserRef(Contract):
+    user_id = required_id()
+    account_id = required_id()
+
+
+@register("identity.user.activated")
+class UserActivated(UserFields):
+    activated_at = fields.String(required=True)
+
+
+@register("identity.user.locked")
+class UserLocked(UserRef):
+    until = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(load_default="failed_sign_ins")
+
+
+@register("identity.user.unlocked")
+class UserUnlocked(UserRef):
+    by = optional_id()
+
+
+@register("identity.password.changed")
+class PasswordChanged(UserRef):
+    via = fields.String(load_default="change", validate=validate.OneOf(("change", "reset", "activation")))
+
+
+@register("identity.email.changed")
+class EmailChanged(UserRef):
+    old_email = fields.String(required=True)
+    new_email = fields.String(required=True)
+
+
+@register("identity.link.issued")
+class LinkIssued(Contract):
+    purpose = fields.String(required=True, validate=validate.OneOf(v.LINK_PURPOSES))
+    user_id = required_id()
+    account_id = required_id()
+    recipient = fields.String(required=True)
+    recipient_name = fields.String(load_default=None, allow_none=True)
+    language = language()
+    link_url = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    resent = fields.Boolean(load_default=False)
+    old_email = fields.String(load_default=None, allow_none=True)
+
+
+@register("identity.user.rejected")
+class UserRejected(Contract):
+    account_id = required_id()
+    import_job_id = required_id()
+    rejections = fields.List(fields.Dict(), required=True)  # [{line, field, message}]
+
+
+class ImportRow(Contract):
+    line = fields.Integer(required=True)
+    title = fields.String(required=True, validate=validate.OneOf(v.TITLES))
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    email = fields.String(required=True)
+    office_phone = fields.String(load_default=None, allow_none=True)
+    mobile_phone = fields.String(load_default=None, allow_none=True)
+    language = language()
+    password_level = fields.Integer(required=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
+
+
+@register("identity.create_users")
+class CreateUsers(Contract):
+    """Command from the importer: create these rows as users of the account."""
+
+    account_id = required_id()
+    import_job_id = required_id()
+    batch = fields.Integer(required=True)
+    requested_by = optional_id()
+    rows = fields.List(fields.Nested(ImportRow), required=True)
+
+
+@register("identity.users.batch_processed")
+class UsersBatchProcessed(Contract):
+    """Identity's answer to one create_users batch: every row's fate."""
+
+    account_id = required_id()
+    import_job_id = required_id()
+    batch = fields.Integer(required=True)
+    created = fields.List(fields.Dict(), required=True)  # [{line, user_id, email}]
+    rejected = fields.List(fields.Dict(), required=True)  # [{line, field, message}]

@@ -1,0 +1,163 @@
+"""The transactional outbox: events are rows written with the state change, published later.
+
+`Outbox.record` runs inside the caller's transaction. `OutboxRelay` publishes unsent rows in
+order, marks a row sent only after the broker confirmed it, and simply catches up when the
+broker comes back after an outage. On PostgreSQL a NOTIFY wakes the relay at commit (even in
+another process); elsewhere an in-process event does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bus import contracts
+from bus.broker import Publisher
+from bus.envelope import Envelope
+from bus.metrics import OUTBOX_ERRORS, OUTBOX_PENDING, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Where a part's events wait for the relay."""
+
+    def __init__(self, part: str, table: sa.Table, engine: Engine) -> None:
+        self.part = part
+        self.table = table
+        self.engine = engine
+        self.wakeup = threading.Event()
+        self.channel = f"portico_outbox_{part}"
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    def record(self, session: Session, envelope: Envelope) -> None:
+        """Validate `envelope` against its contract and add it to the session's transaction."""
+        contracts.validate(envelope.type, envelope.version, envelope.data, strict=True)
+        session.execute(
+            self.table.insert().values(
+                message_id=envelope.id,
+                type=envelope.type,
+                body=envelope.to_json(),
+                created_at=datetime.now(UTC),
+            )
+        )
+        if self.is_postgres:
+            session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+    def notify(self) -> None:
+        """Wake the in-process relay (call after commit)."""
+        self.wakeup.set()
+
+    def pending(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(self.table)
+                .where(self.table.c.published_at.is_(None))
+            ).scalar_one()
+
+
+class OutboxRelay:
+    """Publishes a part's outbox rows in order, with publisher confirms."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        publisher: Publisher,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.outbox = outbox
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self._listener: threading.Thread | None = None
+
+    def publish_pending(self) -> int:
+        """Publish up to one batch of unsent rows; return how many were confirmed."""
+        table = self.outbox.table
+        sent: list[int] = []
+        with self.outbox.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(table.c.seq, table.c.message_id, table.c.type, table.c.body)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.seq)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            try:
+                for row in rows:
+                    self.publisher.publish(row.body, routing_key=row.type, message_id=row.message_id)
+                    sent.append(row.seq)
+            finally:
+                if sent:
+                    conn.execute(
+                        table.update().where(table.c.seq.in_(sent)).values(published_at=datetime.now(UTC))
+                    )
+                    OUTBOX_PUBLISHED.labels(self.outbox.part).inc(len(sent))
+        return len(sent)
+
+    def drain(self) -> int:
+        """Publish until nothing is left (tests, shutdown)."""
+        total = 0
+        while True:
+            count = self.publish_pending()
+            total += count
+            if count == 0:
+                return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until `stop` is set; survive broker and database outages."""
+        self._start_listener(stop)
+        backoff = 0.05
+        while not stop.is_set():
+            try:
+                count = self.publish_pending()
+                backoff = 0.05
+            except Exception as exc:  # noqa: BLE001 - any outage: wait, then catch up
+                OUTBOX_ERRORS.labels(self.outbox.part).inc()
+                log.warning("outbox relay of %s: %s; retrying in %.2fs", self.outbox.part, exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if count == self.batch_size:
+                continue
+            try:
+                OUTBOX_PENDING.labels(self.outbox.part).set(0 if count == 0 else self.outbox.pending())
+            except Exception:  # noqa: BLE001 - metrics must not stop the relay
+                pass
+            self.outbox.wakeup.wait(self.poll_interval)
+            self.outbox.wakeup.clear()
+        self.publisher.close()
+
+    def _start_listener(self, stop: threading.Event) -> None:
+        if not self.outbox.is_postgres or self._listener is not None:
+            return
+        self._listener = threading.Thread(
+            target=self._listen, args=(stop,), name=f"outbox-listen-{self.outbox.part}", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, stop: threading.Event) -> None:
+        """LISTEN on the part's channel so that a commit in any process wakes this relay."""
+        import psycopg
+
+        url = self.outbox.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f'LISTEN "{self.outbox.channel}"')
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.outbox.wakeup.set()
+            except Exception as exc:  # noqa: BLE001 - reconnect after a database outage
+                log.warning("outbox listener of %s: %s", self.outbox.part, exc)
+                time.sleep(1)

@@ -1,0 +1,96 @@
+"""A part at run time: its database, outbox, relay and bus worker, built once from Settings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from bus.broker import Broker, Publisher
+from bus.config import Settings
+from bus.consumer import BusWorker, Handler, MessageProcessor
+from bus.db import bus_tables, check_database, make_engine, migrate
+from bus.outbox import Outbox, OutboxRelay
+from bus.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Part:
+    """One service (or the gateway): everything its API and worker share."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metadata: sa.MetaData,
+        handlers: Mapping[str, Handler],
+        migrations: Path,
+        *,
+        uow_class: type[UnitOfWork] = UnitOfWork,
+    ) -> None:
+        self.name = settings.part
+        self.settings = settings
+        self.metadata = metadata
+        self.handlers = dict(handlers)
+        self.migrations = migrations
+        self.engine = make_engine(settings.database_url)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.outbox_table = metadata.tables["bus_outbox"]
+        self.processed_table = metadata.tables["bus_processed"]
+        self.outbox = Outbox(self.name, self.outbox_table, self.engine)
+        self.broker = Broker(settings.broker_url, settings.bus_prefix)
+        self._uow_class = uow_class
+        self.threads: list[threading.Thread] = []
+        self.worker: BusWorker | None = None
+
+    def uow(self) -> UnitOfWork:
+        return self._uow_class(self.session_factory, self.outbox, self.processed_table)
+
+    def migrate(self) -> None:
+        migrate(self.engine, self.migrations)
+
+    def relay(self, **options: Any) -> OutboxRelay:
+        return OutboxRelay(self.outbox, Publisher(self.broker), **options)
+
+    def processor(self, **options: Any) -> MessageProcessor:
+        return MessageProcessor(
+            self.name, self.uow, self.handlers, max_attempts=self.settings.max_attempts, **options
+        )
+
+    def declare(self) -> None:
+        if self.handlers:
+            self.broker.declare(self.name, self.handlers)
+
+    def readiness(self) -> dict[str, str]:
+        """What /readyz reports: each dependency 'ok' or what is wrong with it."""
+        report = {}
+        for name, check in (("database", lambda: check_database(self.engine)), ("broker", self.broker.check)):
+            try:
+                check()
+                report[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                report[name] = f"unavailable: {exc}"
+        return report
+
+    def start_background(self, stop: threading.Event, extra: list[Callable[[threading.Event], None]] = ()) -> None:  # type: ignore[assignment]
+        """Start the relay, the bus worker and any periodic jobs as daemon threads."""
+        self.declare()
+        targets: list[tuple[str, Callable[[threading.Event], None]]] = [
+            (f"{self.name}-relay", self.relay().run)
+        ]
+        if self.handlers:
+            self.worker = BusWorker(self.broker, self.processor())
+            targets.append((f"{self.name}-worker", self.worker.run_until))
+        targets += [(f"{self.name}-job-{i}", job) for i, job in enumerate(extra)]
+        for name, target in targets:
+            thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def wait_ready(self, timeout: float = 10) -> bool:
+        return self.worker is None or self.worker.ready.wait(timeout)

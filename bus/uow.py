@@ -1,0 +1,73 @@
+"""The unit of work: one transaction per command or message, with its events and its receipt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bus.envelope import Envelope
+from bus.outbox import Outbox
+
+
+class UnitOfWork:
+    """`with uow: ...; uow.commit()` — rolls back unless committed.
+
+    Events published through it are outbox rows in the same transaction; a consumed message's
+    id is recorded in it too, so state, events and receipt commit or vanish together.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox, processed: sa.Table) -> None:
+        self._session_factory = session_factory
+        self.outbox = outbox
+        self.processed = processed
+        self.session: Session
+        self.published: list[Envelope] = []
+        self.cause: Envelope | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.published = []
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def publish(self, type_: str, data: dict[str, Any], *, account_id: str | None = None) -> Envelope:
+        """Record an event (or command) to be published once this transaction commits."""
+        if self.cause is not None:
+            envelope = self.cause.caused(type_, data, self.outbox.part)
+        else:
+            envelope = Envelope(type=type_, data=data, producer=self.outbox.part)
+        if account_id is not None and envelope.account_id is None:
+            envelope = Envelope(**{**envelope.to_dict(), "account_id": account_id})
+        self.outbox.record(self.session, envelope)
+        self.published.append(envelope)
+        return envelope
+
+    def mark_processed(self, envelope: Envelope) -> bool:
+        """Record the message as handled; False when it already was (a redelivery)."""
+        exists = self.session.execute(
+            sa.select(self.processed.c.message_id).where(self.processed.c.message_id == envelope.id)
+        ).first()
+        if exists:
+            return False
+        try:
+            self.session.execute(
+                self.processed.insert().values(
+                    message_id=envelope.id, type=envelope.type, processed_at=datetime.now(UTC)
+                )
+            )
+        except IntegrityError:  # another replica handled it concurrently
+            self.session.rollback()
+            return False
+        return True
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self.published:
+            self.outbox.notify()

@@ -1,0 +1,109 @@
+"""The bus kit over kombu's memory:// transport and SQLite: outbox, idempotency, dead letters."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kombu import Connection
+
+from bus.envelope import Envelope
+from tests.bus_kit import collect, count_effects, make_probe_part, start
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met before the deadline")
+
+
+@pytest.fixture
+def probe(tmp_path, prefix):
+    instance, effects = make_probe_part("identity", f"sqlite:///{tmp_path}/p.db", "memory://", prefix)
+    stop = start(instance)
+    yield instance, effects
+    stop.set()
+
+
+def publish(instance, key: str, seq: int, **extra) -> Envelope:
+    with instance.uow() as uow:
+        env = uow.publish("bus.probe", {"key": key, "seq": seq, **extra})
+        uow.commit()
+    return env
+
+
+def test_event_written_through_the_outbox_is_consumed_once(probe):
+    instance, effects = probe
+    for seq in range(50):
+        publish(instance, "a", seq)
+    wait_for(lambda: count_effects(instance, effects, "a") == (50, 50))
+    assert instance.outbox.pending() == 0
+
+
+def test_rolled_back_transaction_publishes_nothing(probe):
+    instance, effects = probe
+    with instance.uow() as uow:
+        uow.publish("bus.probe", {"key": "rolled", "seq": 1})
+        # no commit: the event must vanish with the state change
+    publish(instance, "after", 1)
+    wait_for(lambda: count_effects(instance, effects, "after") == (1, 1))
+    assert count_effects(instance, effects, "rolled") == (0, 0)
+
+
+def test_redelivered_message_changes_nothing(probe):
+    instance, effects = probe
+    processor = instance.processor()
+    env = Envelope(type="bus.probe", data={"key": "dup", "seq": 7}, producer="test")
+    assert processor.process(env.to_json()).kind == "handled"
+    assert processor.process(env.to_json()).kind == "duplicate"
+    assert count_effects(instance, effects, "dup") == (1, 1)
+
+
+def test_publishing_a_message_that_breaks_its_contract_is_refused(probe):
+    instance, _ = probe
+    from bus.contracts import ContractError
+
+    with instance.uow() as uow, pytest.raises(ContractError, match="seq"):
+        uow.publish("bus.probe", {"key": "x"})
+
+
+def drain_dead(instance, expected: int = 1) -> list:
+    return collect("memory://", instance.broker.topology.dead_queue(instance.name), 5.0, expected)
+
+
+def test_failing_message_is_dead_lettered_while_the_queue_flows(probe):
+    instance, effects = probe
+    publish(instance, "bad", 1, fail=True)
+    for seq in range(20):
+        publish(instance, "behind", seq)
+    wait_for(lambda: count_effects(instance, effects, "behind") == (20, 20))
+    dead = drain_dead(instance)
+    assert len(dead) == 1
+    assert "always fails" in dead[0].headers["x-portico-reason"]
+    assert dead[0].headers["x-portico-attempts"] == 2  # attempts before the last (max 3)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"not json at all", "not JSON"),
+        (b'{"type": "bus.probe", "data": {}}', "lacks id"),
+        (Envelope(type="bus.unknown", data={}, producer="t").to_json(), "unknown message type"),
+        (Envelope(type="bus.probe", data={"key": 3}, producer="t").to_json(), "breaks its contract"),
+    ],
+)
+def test_bad_messages_are_dead_lettered_with_the_reason(probe, body, reason):
+    instance, effects = probe
+    with Connection("memory://") as conn:
+        conn.Producer(serializer=None).publish(
+            body, exchange=instance.broker.topology.exchange, routing_key="bus.probe",
+            content_type="application/json", content_encoding="utf-8",
+        )
+    dead = drain_dead(instance)
+    assert len(dead) == 1
+    assert reason in dead[0].headers["x-portico-reason"]
+    publish(instance, "still-flowing", 1)
+    wait_for(lambda: count_effects(instance, effects, "still-flowing") == (1, 1))
