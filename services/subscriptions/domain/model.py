@@ -1,0 +1,300 @@
+"""The subscription lifecycle: request, accept, refuse, cancel, expire, each with its rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Protocol
+
+from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
+
+from .errors import AlreadySubscribed, InvalidExpiry, InvalidTransition, LevelTooLow
+
+PENDING = "pending"
+ACCEPTED = "accepted"
+REFUSED = "refused"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+
+# status → the statuses it may move to; everything else is an InvalidTransition.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({ACCEPTED, REFUSED}),
+    ACCEPTED: frozenset({CANCELLED, EXPIRED}),
+    REFUSED: frozenset(),
+    CANCELLED: frozenset(),
+    EXPIRED: frozenset(),
+}
+
+_ACTION_TARGET = {"accept": ACCEPTED, "refuse": REFUSED, "cancel": CANCELLED, "expire": EXPIRED}
+_CANNOT = {
+    "accept": "it cannot be accepted",
+    "refuse": "it cannot be refused",
+    "cancel": "it cannot be removed",
+    "expire": "it cannot expire",
+}
+_NEXT_STEP = {
+    ("accepted", "refuse"): " To withdraw it, remove the subscription instead.",
+    ("pending", "cancel"): " An administrator can refuse the request instead.",
+    ("refused", "accept"): " The user can ask for the service again.",
+    ("cancelled", "accept"): " The user can subscribe to the service again.",
+    ("expired", "accept"): " The user can subscribe to the service again.",
+}
+
+
+class ServiceTerms(Protocol):
+    """What a request needs to know about a service as the account offers it."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def min_password_level(self) -> int: ...
+
+    @property
+    def requires_validation(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """A service as one account offers it: the definition's level, the account's two flags."""
+
+    code: str
+    title: str
+    family: str
+    min_password_level: int = 1
+    requires_validation: bool = False
+    auto_subscribe: bool = False
+
+
+def level_label(level: int) -> str:
+    """`moderate (level 2)`: how a password security level reads in a message."""
+    return f"{PASSWORD_LEVEL_NAMES.get(level, 'unknown')} (level {level})"
+
+
+def ensure_level(service: ServiceTerms, user_level: int) -> None:
+    """Raise LevelTooLow when the user's password level is below the service's minimum."""
+    needed = service.min_password_level
+    if user_level >= needed:
+        return
+    raise LevelTooLow(
+        f"“{service.title}” needs a {level_label(needed)} password; yours is "
+        f"{level_label(user_level)}. Ask an administrator of your account to raise your "
+        "password security level, then change your password and try again.",
+        required_level=needed,
+        user_level=user_level,
+    )
+
+
+def ensure_expiry(expires_on: date | None, today: date) -> None:
+    """Raise InvalidExpiry when an expiry date lies before today (today itself is allowed)."""
+    if expires_on is not None and expires_on < today:
+        raise InvalidExpiry(
+            f"The expiry date {expires_on.isoformat()} is in the past; "
+            f"choose {today.isoformat()} or a later date, or leave it empty."
+        )
+
+
+def _instant(today: date | None, now: datetime | None) -> tuple[date, datetime]:
+    if now is not None:
+        return (today or now.date()), now
+    if today is None:
+        raise TypeError("give today, now, or both")
+    return today, datetime.combine(today, time(), tzinfo=UTC)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One user's subscription to one service, from request to its end."""
+
+    user_id: str | None
+    service_code: str
+    requested_at: datetime
+    status: str = PENDING
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    expires_on: date | None = None
+    reason: str | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    id: str | None = None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def is_active(self, today: date) -> bool:
+        """Accepted and not past its expiry date (a subscription runs through `expires_on`)."""
+        return self.status == ACCEPTED and (self.expires_on is None or self.expires_on >= today)
+
+    def is_effective(self, today: date) -> bool:
+        """What the domain applies today; whether the gateway already applies it is its own say."""
+        return self.is_active(today)
+
+    def is_due_to_expire(self, today: date) -> bool:
+        """Accepted and its expiry date has passed: the expiry job should end it."""
+        return self.status == ACCEPTED and self.expires_on is not None and self.expires_on < today
+
+    @property
+    def is_current(self) -> bool:
+        """Pending or accepted: the user holds it or waits for it (cannot ask a second time)."""
+        return self.status in (PENDING, ACCEPTED)
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def accept(
+        self,
+        expires_on: date | None = None,
+        today: date | None = None,
+        *,
+        now: datetime | None = None,
+        decided_by: str | None = None,
+    ) -> None:
+        """Accept a pending request, optionally until `expires_on` (never in the past)."""
+        today, now = _instant(today, now)
+        self._ensure_can("accept")
+        ensure_expiry(expires_on, today)
+        self.status = ACCEPTED
+        self.expires_on = expires_on
+        self.decided_at = now
+        self.decided_by = decided_by
+
+    def refuse(
+        self,
+        today: date | None = None,
+        *,
+        now: datetime | None = None,
+        decided_by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Refuse a pending request, with an optional reason told to the requester."""
+        _, now = _instant(today, now)
+        self._ensure_can("refuse")
+        self.status = REFUSED
+        self.decided_at = now
+        self.decided_by = decided_by
+        self.reason = reason
+
+    def cancel(
+        self,
+        today: date | None = None,
+        *,
+        now: datetime | None = None,
+        cancelled_by: str | None = None,
+    ) -> None:
+        """Remove an accepted subscription (the user or an administrator did it)."""
+        _, now = _instant(today, now)
+        self._ensure_can("cancel")
+        self.status = CANCELLED
+        self.ended_at = now
+        self.ended_by = cancelled_by
+
+    def expire(self, today: date, *, now: datetime | None = None) -> None:
+        """End an accepted subscription whose expiry date has passed."""
+        today, now = _instant(today, now)
+        self._ensure_can("expire")
+        if self.expires_on is None or self.expires_on >= today:
+            until = (
+                f"runs until {self.expires_on.isoformat()} included"
+                if self.expires_on
+                else "has no expiry date"
+            )
+            raise InvalidTransition(
+                f"This subscription {until}; it cannot expire on {today.isoformat()}.",
+                status=self.status,
+                action="expire",
+            )
+        self.status = EXPIRED
+        self.ended_at = now
+
+    def _ensure_can(self, action: str) -> None:
+        target = _ACTION_TARGET[action]
+        if target in TRANSITIONS[self.status]:
+            return
+        again = " again" if target == self.status else ""
+        next_step = _NEXT_STEP.get((self.status, action), "")
+        raise InvalidTransition(
+            f"{self._history()}; {_CANNOT[action]}{again}.{next_step}",
+            status=self.status,
+            action=action,
+        )
+
+    def _history(self) -> str:
+        def on(moment: datetime | date | None) -> str:
+            if moment is None:
+                return ""
+            day = moment.date() if isinstance(moment, datetime) else moment
+            return f" on {day.isoformat()}"
+
+        if self.status == PENDING:
+            return "This request is still waiting for an administrator's decision"
+        if self.status == ACCEPTED:
+            return f"This request was already accepted{on(self.decided_at)}"
+        if self.status == REFUSED:
+            return f"This request was refused{on(self.decided_at)}"
+        if self.status == CANCELLED:
+            return f"This subscription was removed{on(self.ended_at)}"
+        last_day = f" (its last day was {self.expires_on.isoformat()})" if self.expires_on else ""
+        return f"This subscription has expired{last_day}"
+
+
+def request(
+    service_settings: ServiceTerms,
+    user_level: int,
+    now: datetime,
+    *,
+    user_id: str | None = None,
+    subscription_id: str | None = None,
+) -> Subscription:
+    """A user asks for a service: accepted at once, or pending when it needs validation.
+
+    Raises LevelTooLow when the user's password level is below the service's minimum.
+    """
+    ensure_level(service_settings, user_level)
+    subscription = Subscription(
+        user_id=user_id, service_code=service_settings.code, requested_at=now, id=subscription_id
+    )
+    if not service_settings.requires_validation:
+        subscription.accept(now=now)
+    return subscription
+
+
+def grant(
+    service_settings: ServiceTerms,
+    user_level: int,
+    now: datetime,
+    *,
+    user_id: str | None = None,
+    granted_by: str | None = None,
+    expires_on: date | None = None,
+    today: date | None = None,
+    subscription_id: str | None = None,
+) -> Subscription:
+    """An administrator (or auto-subscribe) gives a service: accepted at once, no validation.
+
+    Raises LevelTooLow like a request does, and InvalidExpiry for a past expiry date.
+    """
+    ensure_level(service_settings, user_level)
+    today = today or now.date()
+    ensure_expiry(expires_on, today)
+    subscription = Subscription(
+        user_id=user_id, service_code=service_settings.code, requested_at=now, id=subscription_id
+    )
+    subscription.accept(expires_on, today, now=now, decided_by=granted_by)
+    return subscription
+
+
+def ensure_not_held(
+    subscriptions: Iterable[Subscription], service_code: str, title: str | None = None
+) -> None:
+    """Raise AlreadySubscribed when one of these subscriptions to the service is current."""
+    for subscription in subscriptions:
+        if subscription.service_code != service_code or not subscription.is_current:
+            continue
+        name = f"“{title}”" if title else "this service"
+        if subscription.status == PENDING:
+            raise AlreadySubscribed(
+                f"A request for {name} is already waiting for an administrator's decision."
+            )
+        raise AlreadySubscribed(f"You already hold {name}.")
