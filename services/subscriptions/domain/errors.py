@@ -56,6 +56,11 @@ class LastAdministrator(SubscriptionDomainError):
 
     code = "last_administrator"
 
+    def __init__(self, message: str, *, action: str, user_id: str) -> None:
+        super().__init__(message)
+        self.action = action
+        self.user_id = user_id
+
 
 class InvalidPagination(SubscriptionDomainError, ValueError):
     """A page number or page size outside the accepted range."""
