@@ -62,6 +62,12 @@ class LastAdministrator(SubscriptionDomainError):
         self.user_id = user_id
 
 
+class InvalidFilter(SubscriptionDomainError, ValueError):
+    """A list filter with a value outside its vocabulary (an unknown family or status)."""
+
+    code = "invalid_filter"
+
+
 class InvalidPagination(SubscriptionDomainError, ValueError):
     """A page number or page size outside the accepted range."""
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
 
+from .definitions import ServiceDefinition
 from .errors import AlreadySubscribed, InvalidExpiry, InvalidTransition, LevelTooLow
 
 PENDING = "pending"
@@ -68,6 +69,31 @@ class ServiceSettings:
     min_password_level: int = 1
     requires_validation: bool = False
     auto_subscribe: bool = False
+    description: str = ""
+    added_at: datetime | None = None  # when it entered the account's catalog
+
+    @classmethod
+    def from_definition(
+        cls,
+        definition: ServiceDefinition,
+        *,
+        requires_validation: bool | None = None,
+        auto_subscribe: bool | None = None,
+        added_at: datetime | None = None,
+    ) -> ServiceSettings:
+        """The definition as an account offers it; a flag left None keeps the default."""
+        return cls(
+            code=definition.code,
+            title=definition.title,
+            family=definition.family,
+            min_password_level=definition.min_password_level,
+            requires_validation=definition.requires_validation
+            if requires_validation is None
+            else requires_validation,
+            auto_subscribe=definition.auto_subscribe if auto_subscribe is None else auto_subscribe,
+            description=definition.description,
+            added_at=added_at,
+        )
 
 
 def level_label(level: int) -> str:
