@@ -1,0 +1,94 @@
+"""The one client class the gateway (and the importer) use to call a service's internal API.
+
+In the distributed mode it speaks HTTP to PORTICO_<PART>_URL; in the embedded mode the same
+calls go in-process to the service's WSGI app (httpx's WSGITransport), so one code path
+serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bus.http import Problem
+
+
+class ServiceUnavailable(Exception):
+    """The service did not answer in time or at all."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service} is unavailable: {reason}")
+        self.service = service
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        app: Any = None,
+        token: str,
+        timeout: float = 5.0,
+    ) -> None:
+        self.name = name
+        transport = httpx.WSGITransport(app=app) if app is not None else None
+        self.http = httpx.Client(
+            base_url=base_url or f"http://{name}.internal",
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the service; its problem+json errors come back as Problem, outages as ServiceUnavailable."""
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
+        if response.status_code >= 500:
+            raise ServiceUnavailable(self.name, f"answered {response.status_code}")
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        response = self.request("POST", path, **kwargs)
+        return response.json() if response.content else None
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        response = self.request("PATCH", path, **kwargs)
+        return response.json() if response.content else None
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        response = self.request("PUT", path, **kwargs)
+        return response.json() if response.content else None
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        response = self.request("DELETE", path, **kwargs)
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _problem(response: httpx.Response) -> Problem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    extra = {k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "errors")}
+    return Problem(
+        response.status_code,
+        body.get("title") or response.reason_phrase,
+        body.get("detail") or response.reason_phrase,
+        errors=body.get("errors"),
+        type_=body.get("type") or "about:blank",
+        **extra,
+    )

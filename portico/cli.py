@@ -1,0 +1,147 @@
+"""The `portico` command: run (embedded), serve, worker, migrate, revision."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+from bus.config import ConfigError, Settings
+from portico import parts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portico", description="Portico client-portal back end")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="every part in one process (embedded mode)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--data-dir", default=os.environ.get("PORTICO_DATA_DIR", "./var"))
+    run.add_argument("--no-demo", action="store_true", help="do not load the demo accounts")
+
+    for name, help_ in (("serve", "the HTTP API of one part, under gunicorn"),
+                        ("worker", "the bus consumer, outbox relay and jobs of one part"),
+                        ("migrate", "bring one part's database to the current schema")):
+        cmd = sub.add_parser(name, help=help_)
+        cmd.add_argument("part", choices=parts.PARTS)
+        if name == "serve":
+            cmd.add_argument("--bind", default=os.environ.get("PORTICO_BIND", "0.0.0.0:8000"))
+            cmd.add_argument("--workers", type=int, default=int(os.environ.get("PORTICO_WEB_WORKERS", "2")))
+
+    rev = sub.add_parser("revision", help="(developers) autogenerate a migration for one part")
+    rev.add_argument("part", choices=parts.PARTS)
+    rev.add_argument("-m", "--message", required=True)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"portico: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from portico.runtime import Embedded, stop_on_signals
+
+    data_dir = Path(args.data_dir)
+    env = dict(os.environ)
+    env.setdefault("PORTICO_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    embedded = Embedded(data_dir, env).build()
+    try:
+        from portico import unreachable_check
+
+        unreachable_check.check(embedded.parts.values())
+    except ConfigError:
+        raise
+    embedded.start()
+    if not args.no_demo:
+        from portico import demo
+
+        demo.load_once(embedded, print_to=sys.stdout)
+    server = make_server(args.host, args.port, embedded.gateway, threaded=True)
+    stop_on_signals(embedded.stop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"Portico is running at http://{args.host}:{args.port}/ (embedded mode, data in {data_dir})",
+          flush=True)
+    embedded.stop.wait()
+    server.shutdown()
+    return 0
+
+
+def _settings(part: str) -> Settings:
+    return Settings.from_env(part)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from portico import unreachable_check
+    from portico.runtime import build_part
+
+    part = build_part(args.part, _settings(args.part))
+    unreachable_check.check([part], broker=False)
+    part.migrate()
+    print(f"{args.part}: database at the current schema")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from portico import unreachable_check
+    from portico.runtime import build_part, start_worker, stop_on_signals
+
+    part = build_part(args.part, _settings(args.part))
+    unreachable_check.check([part])
+    stop = threading.Event()
+    stop_on_signals(stop)
+    start_worker(part, stop)
+    print(f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})", flush=True)
+    stop.wait()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from portico import unreachable_check
+    from portico.runtime import build_part
+
+    unreachable_check.check([build_part(args.part, _settings(args.part))])
+    os.execvp(sys.executable, [
+        sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
+        "--access-logfile", "-", "--graceful-timeout", "20", f"portico.wsgi:app('{args.part}')",
+    ])
+    return 0  # not reached
+
+
+def cmd_revision(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from alembic import command
+    from alembic.config import Config
+
+    from portico.runtime import build_part
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(part=args.part, database_url=f"sqlite:///{folder}/rev.db")
+        part = build_part(args.part, settings)
+        part.migrate()
+        config = Config()
+        config.set_main_option("script_location", str(part.migrations))
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("sqlalchemy.url", settings.database_url)
+        existing = len(list(part.migrations.glob("versions/[0-9]*.py")))
+        command.revision(config, message=args.message, autogenerate=True, rev_id=f"{existing + 1:04d}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
+            "revision": cmd_revision}
+
+if __name__ == "__main__":
+    sys.exit(main())
