@@ -1,0 +1,45 @@
+# Portico — the two set-up commands are `make run` and `make test`; both create .venv and install.
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA_DIR ?= ./var
+PYTEST_ARGS ?=
+
+# Integration tests use the local RabbitMQ and PostgreSQL unless told otherwise.
+export PORTICO_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
+export PORTICO_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run test test-fast bench lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/portico run --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests/unit tests/service $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy bus services/identity/domain services/subscriptions/domain services/notifications/domain services/importer/domain
+
+format: install
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
