@@ -232,7 +232,6 @@ def build_message(
     message["To"] = to if isinstance(to, str) else ", ".join(to)
     message["Date"] = format_rfc2822(date or datetime.now(UTC))
     message["Message-ID"] = _message_id(message_id, sender)
-    message["Content-Language"] = rendered.language
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
@@ -241,6 +240,7 @@ def build_message(
         if not subtype:
             raise ValueError(f"attachment {filename!r}: mimetype must be type/subtype")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    message["Content-Language"] = rendered.language  # set_content drops Content-* headers
     for name, value in (headers or {}).items():
         del message[name]
         message[name] = value
