@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from bus.broker import Broker, Publisher
+from bus.clock import Clock, SystemClock
 from bus.config import Settings
 from bus.consumer import BusWorker, Handler, MessageProcessor
 from bus.db import bus_tables, check_database, make_engine, migrate
@@ -45,6 +46,7 @@ class Part:
         self.outbox = Outbox(self.name, self.outbox_table, self.engine)
         self.broker = Broker(settings.broker_url, settings.bus_prefix)
         self._uow_class = uow_class
+        self.clock: Clock = SystemClock()
         self.threads: list[threading.Thread] = []
         self.worker: BusWorker | None = None
 

@@ -1,32 +1,5 @@
-"""Clocks: the time source the identity rules are given, so tests move time instead of sleeping."""
+"""The identity rules' clock: the shared one of the bus kit."""
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from bus.clock import Clock, FakeClock, SystemClock
 
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current instant, timezone-aware, in UTC."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class FakeClock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
-        if start.tzinfo is None:
-            raise ValueError("FakeClock needs a timezone-aware start")
-        self._now = start.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> datetime:
-        self._now += delta
-        return self._now
+__all__ = ["Clock", "FakeClock", "SystemClock"]
