@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 # Column order of an import file, by the name used in anomalies.
@@ -28,13 +27,12 @@ class Anomaly(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class RowResult:
+class RowResult(NamedTuple):
     """One data line: its values for the identity service when valid, else its anomalies."""
 
     line: int
     values: dict[str, Any] | None
-    anomalies: list[Anomaly] = field(default_factory=list)
+    anomalies: list[Anomaly]
 
     @property
     def ok(self) -> bool:

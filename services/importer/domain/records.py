@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # A physical line longer than this (in characters) is skipped and reported, never parsed:
 # no legitimate import line comes close, and it keeps one line's memory bounded.
 MAX_LINE_CHARS = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One CSV record: first and last physical lines, its fields, or why it could not be read."""
+class Record(NamedTuple):
+    """One CSV record: its first and last physical lines, and its fields or, when it cannot be
+    used, `problem` (a person-facing message)."""
 
     first_line: int
     last_line: int
@@ -23,7 +23,7 @@ class Record:
 
     @property
     def blank(self) -> bool:
-        return self.fields is not None and all(not cell.strip() for cell in self.fields)
+        return self.fields is not None and not any(map(str.strip, self.fields))
 
 
 class ChunkStream(io.RawIOBase):
@@ -106,7 +106,14 @@ def records(lines: Iterable[str], delimiter: str) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(last + 1, max(reader.line_num, last + 1), None, str(exc))
+            yield Record(last + 1, max(reader.line_num, last + 1), None, _unreadable(exc))
         else:
             yield Record(last + 1, reader.line_num, fields)
         last = max(reader.line_num, last + 1)
+
+
+def _unreadable(error: csv.Error) -> str:
+    return (
+        f"This line could not be read as CSV ({error}). A field that starts with a double "
+        'quote (") must end with one; write a quote inside a field as "".'
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import phonenumbers
@@ -26,8 +27,10 @@ _TITLE_ALIASES = {
 }
 _TITLES = {alias: title for title, aliases in _TITLE_ALIASES.items() for alias in aliases}
 _LANGUAGES = {tag.casefold(): tag for tag in LANGUAGES}
+_REGIONS = {tag: tag.split("-")[1] for tag in LANGUAGES}
 _LEVELS = {str(level): level for level in PASSWORD_LEVELS}
-_LEVEL_HINT = ", ".join(f"{level} ({PASSWORD_LEVEL_NAMES[level]})" for level in PASSWORD_LEVELS)
+_LEVEL_NAMES = [f"{level} ({PASSWORD_LEVEL_NAMES[level]})" for level in PASSWORD_LEVELS]
+_LEVEL_HINT = ", ".join(_LEVEL_NAMES[:-1]) + " or " + _LEVEL_NAMES[-1]
 
 # C0 controls, DEL, and the bidirectional overrides that can disguise a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -53,7 +56,7 @@ def normalise_title(text: str) -> str:
     """'Mrs', 'mme', 'Madame' -> 'MME'."""
     if not text:
         raise InvalidValue("The civility is missing. Use M (Mr), MME (Mrs) or MLE (Miss).")
-    title = _TITLES.get(_fold(text))
+    title = _TITLES.get(text.casefold()) or _TITLES.get(_fold(text))
     if title is None:
         raise InvalidValue(
             f"The civility {_show(text)} is not one we know. Use M (Mr), MME (Mrs) or MLE (Miss)."
@@ -61,11 +64,11 @@ def normalise_title(text: str) -> str:
     return title
 
 
-def normalise_name(text: str, label: str) -> str:
+def normalise_name(text: str, label: str = "name") -> str:
     """A required name of at most MAX_NAME_CHARS characters, in Unicode NFC form."""
     if not text:
         raise InvalidValue(f"The {label} is missing.")
-    name = unicodedata.normalize("NFC", text)
+    name = text if text.isascii() else unicodedata.normalize("NFC", text)
     if len(name) > MAX_NAME_CHARS:
         raise InvalidValue(
             f"The {label} is {len(name):,} characters long; at most {MAX_NAME_CHARS} are allowed."
@@ -112,7 +115,7 @@ def normalise_level(text: str) -> int:
     return level
 
 
-def normalise_phone(text: str, label: str, region: str | None) -> str | None:
+def normalise_phone(text: str, region: str | None, label: str = "phone number") -> str | None:
     """An optional phone number in E.164 form; national numbers are read in `region`."""
     if not text:
         return None
@@ -146,46 +149,31 @@ class RowChecker:
         cells = without_trailing_empty(fields)
         if len(cells) != len(COLUMNS):
             return RowResult(line, None, [Anomaly(line, LINE, self._count_message(cells))])
-        cell = {name: text.strip() for name, text in zip(COLUMNS, cells, strict=True)}
+        texts: list[str | None] = [cell.strip() for cell in cells]
         anomalies: list[Anomaly] = []
-        for name, text in cell.items():
-            if _CONTROL.search(text):
-                anomalies.append(Anomaly(line, name, _control_message(name, text)))
-                cell[name] = ""
-        broken = {anomaly.field for anomaly in anomalies}
-
-        def read(name: str, normalise: Callable[..., Any], *args: Any) -> Any:
-            if name in broken:
-                return None
-            try:
-                return normalise(cell[name], *args)
-            except InvalidValue as exc:
-                anomalies.append(Anomaly(line, name, str(exc)))
-                return None
-
-        language = read("language", normalise_language)
-        region = language.split("-")[1] if language else None
+        if _CONTROL.search("".join(cells)):
+            for index, (name, text) in enumerate(zip(COLUMNS, cells, strict=True)):
+                if _CONTROL.search(text.strip()):
+                    anomalies.append(Anomaly(line, name, _control_message(name, text)))
+                    texts[index] = None
+        civility, last_name, first_name, email, phone, mobile, language, level = texts
+        read = partial(_read, line, anomalies)
+        language = read("language", normalise_language, language)
+        region = _REGIONS.get(language)
         values = {
-            "title": read("civility", normalise_title),
-            "last_name": read("last_name", normalise_name, "last name"),
-            "first_name": read("first_name", normalise_name, "first name"),
-            "email": read("email", self._check_email),
-            "office_phone": read("phone", normalise_phone, "phone number", region),
-            "mobile_phone": read("mobile", normalise_phone, "mobile number", region),
+            "title": read("civility", normalise_title, civility),
+            "last_name": read("last_name", normalise_name, last_name, "last name"),
+            "first_name": read("first_name", normalise_name, first_name, "first name"),
+            "email": read("email", self._check_email, email),
+            "office_phone": read("phone", normalise_phone, phone, region),
+            "mobile_phone": read("mobile", normalise_phone, mobile, region, "mobile number"),
             "language": language,
-            "password_level": read("password_level", normalise_level),
+            "password_level": read("password_level", normalise_level, level),
         }
         if values["email"] is not None:
             first = self._seen.first_line(values["email"], line)
             if first is not None:
-                anomalies.append(
-                    Anomaly(
-                        line,
-                        "email",
-                        f"The e-mail address {values['email']} is already used on line {first} "
-                        "of this file; each user needs their own address.",
-                    )
-                )
+                anomalies.append(Anomaly(line, "email", _duplicate_message(values["email"], first)))
         if anomalies:
             anomalies.sort(key=lambda anomaly: COLUMNS.index(anomaly.field))
             return RowResult(line, None, anomalies)
@@ -202,6 +190,31 @@ class RowChecker:
         if len(cells) < len(COLUMNS):
             return message + " Leave empty columns in place (;;) rather than removing them."
         return message + " Check for an extra separator in a name, or put that name in quotes."
+
+
+def _read(
+    line: int,
+    anomalies: list[Anomaly],
+    field: str,
+    normalise: Callable[..., Any],
+    text: str | None,
+    *args: Any,
+) -> Any:
+    """normalise(text, *args), or None with an anomaly; None text was already reported."""
+    if text is None:
+        return None
+    try:
+        return normalise(text, *args)
+    except InvalidValue as exc:
+        anomalies.append(Anomaly(line, field, str(exc)))
+        return None
+
+
+def _duplicate_message(email: str, first: int) -> str:
+    return (
+        f"The e-mail address {email} is already used on line {first} of this file; "
+        "each user needs their own address."
+    )
 
 
 def without_trailing_empty(fields: list[str]) -> list[str]:

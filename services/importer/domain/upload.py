@@ -58,11 +58,11 @@ def parse_upload(
         )
     _check_text(sample)
     encoding = _detect_encoding(source, sample)
-    layout = _scan(source, encoding, ";")
-    if not layout.has_separator:
-        by_comma = _scan(source, encoding, ",")
-        if by_comma.has_separator:
-            layout = by_comma
+    layout = None
+    if not _has_semicolon_outside_quotes(source, encoding):
+        layout = _scan(source, encoding, ",")
+    if layout is None or not layout.has_separator:
+        layout = _scan(source, encoding, ";")
     _check_layout(layout)
     return ParsedFile(filename, source, encoding, layout, sample.startswith(codecs.BOM_UTF8))
 
@@ -89,12 +89,12 @@ class ParsedFile:
         `checker` defaults to a fresh RowChecker; each call starts again from the first line.
         """
         checker = checker or RowChecker(self.separator)
-        for record, problems in self._data_records(self._source.chunks()):
+        for record in self._data_records():
             line = record.first_line
-            if problems:
-                yield RowResult(line, None, [Anomaly(line, LINE, text) for text in problems])
-            elif record.fields is None:
-                yield RowResult(line, None, [Anomaly(line, LINE, _unreadable(record))])
+            if record.problem is not None:
+                yield RowResult(line, None, [Anomaly(line, LINE, record.problem)])
+            elif record.last_line > line and _column_count(record.fields) != len(COLUMNS):
+                yield RowResult(line, None, [Anomaly(line, LINE, _unclosed_quote(record))])
             else:
                 yield checker.check(line, record.fields)
 
@@ -102,35 +102,41 @@ class ParsedFile:
         """How many RowResults `rows()` yields; free when the whole file was checked up front."""
         if self._layout.complete:
             return self._layout.data_rows
-        return sum(1 for _ in self._data_records(self._source.chunks()))
+        return sum(1 for _ in self._data_records())
 
-    def _data_records(self, chunks: Iterator[bytes]) -> Iterator[tuple[Record, list[str]]]:
+    def _data_records(self) -> Iterator[Record]:
         header_line = self._layout.header_line
-        for record, problems in _meaningful(chunks, self._codec, self.separator):
+        for record in _meaningful(self._source.chunks(), self._codec, self.separator):
             if record.first_line != header_line:
-                yield record, problems
+                yield record
 
 
-def _meaningful(
-    chunks: Iterator[bytes], codec: str, separator: str
-) -> Iterator[tuple[Record, list[str]]]:
-    """Records that are not blank, or that have problems, with their line problems."""
+def _meaningful(chunks: Iterator[bytes], codec: str, separator: str) -> Iterator[Record]:
+    """Records that are not blank, or that have a problem (line problems take precedence)."""
     line_problems: dict[int, str] = {}
     for record in records(text_lines(chunks, codec, line_problems), separator):
-        problems = []
         if line_problems:
-            for number in range(record.first_line, record.last_line + 1):
-                if number in line_problems:
-                    problems.append(line_problems.pop(number))
-        if problems or not record.blank:
-            yield record, problems
+            found = [
+                line_problems.pop(number)
+                for number in range(record.first_line, record.last_line + 1)
+                if number in line_problems
+            ]
+            if found:
+                yield record._replace(fields=None, problem=" ".join(found))
+                continue
+        if record.problem is not None or not record.blank:
+            yield record
 
 
-def _unreadable(record: Record) -> str:
+def _unclosed_quote(record: Record) -> str:
     return (
-        f"This line could not be read as CSV ({record.problem}). A field that starts "
-        'with a double quote (") must end with one; write a quote inside a field as "".'
+        f'This line runs on to line {record.last_line}: a double quote (") opens a field that '
+        "is not closed where expected. End the field with a quote, or remove the quote."
     )
+
+
+def _column_count(fields: list[str]) -> int:
+    return len(without_trailing_empty(fields))
 
 
 class _Source:
@@ -151,7 +157,7 @@ class _Source:
             self._prefix = _read_at_most(stream, SNIFF_BYTES + 1)
             self.complete = len(self._prefix) <= SNIFF_BYTES
             self.size = len(self._prefix) if self.complete else None
-            _check_size(len(self._prefix), max_bytes)
+            _check_size(len(self._prefix), max_bytes, exact=self.complete)
 
     def scan_chunks(self) -> Iterator[bytes]:
         """What is checked up front: the whole file, or the prefix up to its last line break."""
@@ -226,16 +232,20 @@ def _check_extension(filename: str) -> None:
 def _check_size(size: int, max_bytes: int, *, exact: bool = True) -> None:
     if size <= max_bytes:
         return
-    stated = f"is {_megabytes(size)}" if exact else f"is larger than {_megabytes(max_bytes)}"
+    stated = f"is {_size_text(size)}" if exact else f"is larger than {_size_text(max_bytes)}"
     raise FileRejected(
         "too_large",
-        f"The file {stated}; at most {_megabytes(max_bytes)} can be imported at once.",
+        f"The file {stated}; at most {_size_text(max_bytes)} can be imported at once.",
         "Split it into several files and import them one after the other.",
     )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+    if size >= 1024:
+        return f"{size // 1024} KB"
+    return f"{size} bytes"
 
 
 def _check_text(sample: bytes) -> None:
@@ -300,6 +310,22 @@ def _line_breaks(data: bytes, after_cr: bool) -> int:
     return count - 1 if after_cr and data.startswith(b"\n") else count
 
 
+def _has_semicolon_outside_quotes(source: _Source, codec: str) -> bool:
+    """Whether any ';' stands outside double quotes (so ',' cannot be the separator)."""
+    in_quotes = False
+    for line in text_lines(source.scan_chunks(), codec, {}):
+        start = 0
+        while True:
+            quote = line.find('"', start)
+            end = len(line) if quote < 0 else quote
+            if not in_quotes and line.find(";", start, end) >= 0:
+                return True
+            if quote < 0:
+                break
+            in_quotes, start = not in_quotes, quote + 1
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
     """What a pass over the checked bytes learnt with one separator."""
@@ -316,11 +342,11 @@ class _Layout:
 def _scan(source: _Source, codec: str, separator: str) -> _Layout:
     has_separator, header_line, misplaced = False, None, ()
     first, data_rows, well_formed = True, 0, 0
-    for record, problems in _meaningful(source.scan_chunks(), codec, separator):
+    for record in _meaningful(source.scan_chunks(), codec, separator):
         fields = record.fields
         if fields is not None and len(fields) > 1:
             has_separator = True
-        if first and not problems and fields is not None:
+        if first and fields is not None:
             first = False
             verdict = HeaderVerdict(fields)
             if verdict.is_header:
@@ -328,11 +354,7 @@ def _scan(source: _Source, codec: str, separator: str) -> _Layout:
                 continue
         first = False
         data_rows += 1
-        if (
-            fields is not None
-            and not problems
-            and len(without_trailing_empty(fields)) == len(COLUMNS)
-        ):
+        if fields is not None and _column_count(fields) == len(COLUMNS):
             well_formed += 1
     return _Layout(
         separator, has_separator, header_line, misplaced, data_rows, well_formed, source.complete
