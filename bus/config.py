@@ -94,7 +94,9 @@ def check_database_url(var: str, url: str) -> None:
             "postgresql+psycopg://user@host:5432/name or sqlite:///var/part.db"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ConfigError(f"{var} uses {parsed.get_backend_name()!r}; Portico runs on PostgreSQL or SQLite")
+        raise ConfigError(
+            f"{var} uses {parsed.get_backend_name()!r}; Portico runs on PostgreSQL or SQLite"
+        )
 
 
 def check_broker_url(var: str, url: str) -> None:

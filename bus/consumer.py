@@ -69,8 +69,10 @@ class MessageProcessor:
             return self._count(Outcome("dead", f"invalid: {exc}"), "invalid")
         handler = self.handlers.get(envelope.type)
         if handler is None:
-            return self._count(Outcome("dead", f"invalid: no handler for {envelope.type} in {self.part}"),
-                               envelope.type)
+            return self._count(
+                Outcome("dead", f"invalid: no handler for {envelope.type} in {self.part}"),
+                envelope.type,
+            )
         started = time.perf_counter()
         try:
             with self.uow_factory() as uow:
@@ -94,6 +96,62 @@ class MessageProcessor:
             self.after_commit(envelope)
         return self._count(Outcome("handled"), envelope.type)
 
+    def process_batch(self, items: list[tuple[Any, int]]) -> list[Outcome]:
+        """Handle several messages in ONE transaction (one receipt insert, one commit).
+
+        If anything in the batch fails, nothing of it is kept and each message is handled on
+        its own, so one bad message never holds back the others.
+        """
+        if len(items) == 1:
+            return [self.process(*items[0])]
+        outcomes: list[Outcome | None] = [None] * len(items)
+        parsed: list[tuple[int, Envelope]] = []
+        for index, (body, _attempts) in enumerate(items):
+            try:
+                envelope = Envelope.from_body(body)
+                contracts.validate(envelope.type, envelope.version, envelope.data, strict=False)
+            except (EnvelopeError, contracts.ContractError):
+                outcomes[index] = self.process(body)  # dead-letters it with the reason
+                continue
+            if envelope.type not in self.handlers:
+                outcomes[index] = self.process(body)
+                continue
+            parsed.append((index, envelope))
+        fresh: list[tuple[int, Envelope]] = []
+        if parsed:
+            started = time.perf_counter()
+            try:
+                with self.uow_factory() as uow:
+                    done = uow.already_processed([envelope.id for _, envelope in parsed])
+                    for index, envelope in parsed:
+                        if envelope.id in done:
+                            outcomes[index] = self._count(Outcome("duplicate"), envelope.type)
+                        else:
+                            done.add(envelope.id)
+                            fresh.append((index, envelope))
+                    uow.mark_processed_many([envelope for _, envelope in fresh])
+                    for _, envelope in fresh:
+                        uow.cause = envelope
+                        self.handlers[envelope.type](uow, envelope)
+                    uow.commit()
+            except Exception:  # noqa: BLE001 - fall back to one transaction per message
+                log.info(
+                    "%s: a batch of %d failed; handling its messages one by one",
+                    self.part,
+                    len(parsed),
+                )
+                for index, _ in parsed:
+                    outcomes[index] = self.process(*items[index])
+                return [outcome or Outcome("dead", "invalid: unprocessed") for outcome in outcomes]
+            HANDLE_SECONDS.labels(self.part).observe(
+                (time.perf_counter() - started) / max(1, len(parsed))
+            )
+            for index, envelope in fresh:
+                if self.after_commit is not None:
+                    self.after_commit(envelope)
+                outcomes[index] = self._count(Outcome("handled"), envelope.type)
+        return [outcome or Outcome("dead", "invalid: unprocessed") for outcome in outcomes]
+
     def _failed(self, envelope: Envelope, exc: Exception, attempts: int) -> Outcome:
         attempts += 1
         reason = f"failed {attempts} time(s): {type(exc).__name__}: {exc}"
@@ -113,8 +171,17 @@ class MessageProcessor:
 class BusWorker(ConsumerMixin):
     """Consumes a part's queue with a MessageProcessor (kombu ConsumerMixin: reconnects itself)."""
 
-    def __init__(self, broker: Broker, processor: MessageProcessor, *, prefetch: int = 100) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        processor: MessageProcessor,
+        *,
+        prefetch: int = 200,
+        batch_size: int = 100,
+    ) -> None:
         self.broker = broker
+        self.batch_size = batch_size
+        self._buffer: list[Any] = []
         self.processor = processor
         self.prefetch = prefetch
         self.connection = broker.connection()
@@ -134,21 +201,59 @@ class BusWorker(ConsumerMixin):
             )
         ]
 
-    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
+    ) -> None:
         self.ready.set()
 
     def on_message(self, message: Any) -> None:
+        self._buffer.append(message)
+
+    def on_connection_revived(self) -> None:
+        self._buffer.clear()  # deliveries of a dead channel come again; they cannot be acked
+
+    def consume(
+        self, limit: Any = None, timeout: Any = None, safety_interval: float = 1, **kwargs: Any
+    ) -> Any:
+        """Drain what the broker has ready (up to `batch_size`), then handle it as one batch."""
+        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            while not self.should_stop:
+                self.on_iteration()
+                try:
+                    conn.drain_events(timeout=0.001 if self._buffer else safety_interval)
+                except TimeoutError:
+                    if self._buffer:
+                        self._flush()
+                    else:
+                        conn.heartbeat_check()
+                    continue
+                except OSError:
+                    if not self.should_stop:
+                        raise
+                    return
+                if len(self._buffer) >= self.batch_size:
+                    self._flush()
+                yield
+
+    def _flush(self) -> None:
+        messages, self._buffer = self._buffer, []
+        items = [(m.body, int((m.headers or {}).get(HEADER_ATTEMPTS, 0) or 0)) for m in messages]
+        for message, (_, attempts), outcome in zip(
+            messages, items, self.processor.process_batch(items), strict=True
+        ):
+            self._settle(message, attempts, outcome)
+
+    def _settle(self, message: Any, attempts: int, outcome: Outcome) -> None:
         headers = dict(message.headers or {})
-        attempts = int(headers.get(HEADER_ATTEMPTS, 0) or 0)
-        outcome = self.processor.process(message.body, attempts)
         if outcome.kind == "requeue":
             time.sleep(1)
             message.requeue()
             return
         if outcome.kind == "retry":
             time.sleep(min(0.01 * 2**attempts, 0.5))
-            self._republish(message, {**headers, HEADER_ATTEMPTS: attempts + 1,
-                                      HEADER_REASON: outcome.reason})
+            self._republish(
+                message, {**headers, HEADER_ATTEMPTS: attempts + 1, HEADER_REASON: outcome.reason}
+            )
         elif outcome.kind == "dead":
             self._dead_letter(message, headers, outcome.reason, attempts)
         message.ack()
@@ -162,7 +267,9 @@ class BusWorker(ConsumerMixin):
             headers=headers,
         )
 
-    def _dead_letter(self, message: Any, headers: dict[str, Any], reason: str, attempts: int) -> None:
+    def _dead_letter(
+        self, message: Any, headers: dict[str, Any], reason: str, attempts: int
+    ) -> None:
         self.publisher.publish(
             _raw(message.body),
             routing_key=self.processor.part,

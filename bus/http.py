@@ -14,8 +14,16 @@ from werkzeug.exceptions import HTTPException
 class Problem(Exception):
     """An error answered as application/problem+json (RFC 9457), written for a person."""
 
-    def __init__(self, status: int, title: str, detail: str, *, errors: dict[str, list[str]] | None = None,
-                 type_: str = "about:blank", **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        type_: str = "about:blank",
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -25,8 +33,12 @@ class Problem(Exception):
         self.extra = extra
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status,
-                                "detail": self.detail}
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.errors:
             body["errors"] = self.errors
         body.update(self.extra)
@@ -74,7 +86,9 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
     def readyz() -> tuple[Response, int]:
         report = readiness()
         ready = all(value == "ok" for value in report.values())
-        return jsonify(status="ready" if ready else "not ready", checks=report), 200 if ready else 503
+        return jsonify(
+            status="ready" if ready else "not ready", checks=report
+        ), 200 if ready else 503
 
     @bp.get("/metrics")
     def metrics() -> Response:
@@ -83,7 +97,9 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
     return bp
 
 
-def require_service_token(app: Flask, token: str, exempt: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")) -> None:
+def require_service_token(
+    app: Flask, token: str, exempt: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")
+) -> None:
     """Internal APIs answer only callers that present PORTICO_SERVICE_TOKEN."""
 
     @app.before_request
@@ -92,7 +108,9 @@ def require_service_token(app: Flask, token: str, exempt: tuple[str, ...] = ("/h
             return None
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return problem_response(Problem(401, "Unauthorized", "This internal API needs the service token."))
+            return problem_response(
+                Problem(401, "Unauthorized", "This internal API needs the service token.")
+            )
         return None
 
 

@@ -83,7 +83,9 @@ def _problem(response: httpx.Response) -> Problem:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    extra = {k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "errors")}
+    extra = {
+        k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "errors")
+    }
     return Problem(
         response.status_code,
         body.get("title") or response.reason_phrase,

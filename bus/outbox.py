@@ -47,8 +47,10 @@ class Outbox:
                 created_at=datetime.now(UTC),
             )
         )
-        if self.is_postgres:
+        if self.is_postgres and not session.info.get("outbox_notified"):
+            # Delivered at commit, to every relay LISTENing, in any process; once per transaction.
             session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+            session.info["outbox_notified"] = True
 
     def notify(self) -> None:
         """Wake the in-process relay (call after commit)."""
@@ -57,7 +59,8 @@ class Outbox:
     def pending(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(
-                sa.select(sa.func.count()).select_from(self.table)
+                sa.select(sa.func.count())
+                .select_from(self.table)
                 .where(self.table.c.published_at.is_(None))
             ).scalar_one()
 
@@ -95,12 +98,16 @@ class OutboxRelay:
             ).all()
             try:
                 for row in rows:
-                    self.publisher.publish(row.body, routing_key=row.type, message_id=row.message_id)
+                    self.publisher.publish(
+                        row.body, routing_key=row.type, message_id=row.message_id
+                    )
                     sent.append(row.seq)
             finally:
                 if sent:
                     conn.execute(
-                        table.update().where(table.c.seq.in_(sent)).values(published_at=datetime.now(UTC))
+                        table.update()
+                        .where(table.c.seq.in_(sent))
+                        .values(published_at=datetime.now(UTC))
                     )
                     OUTBOX_PUBLISHED.labels(self.outbox.part).inc(len(sent))
         return len(sent)
@@ -124,14 +131,18 @@ class OutboxRelay:
                 backoff = 0.05
             except Exception as exc:  # noqa: BLE001 - any outage: wait, then catch up
                 OUTBOX_ERRORS.labels(self.outbox.part).inc()
-                log.warning("outbox relay of %s: %s; retrying in %.2fs", self.outbox.part, exc, backoff)
+                log.warning(
+                    "outbox relay of %s: %s; retrying in %.2fs", self.outbox.part, exc, backoff
+                )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             if count == self.batch_size:
                 continue
             try:
-                OUTBOX_PENDING.labels(self.outbox.part).set(0 if count == 0 else self.outbox.pending())
+                OUTBOX_PENDING.labels(self.outbox.part).set(
+                    0 if count == 0 else self.outbox.pending()
+                )
             except Exception:  # noqa: BLE001 - metrics must not stop the relay
                 pass
             self.outbox.wakeup.wait(self.poll_interval)
@@ -150,7 +161,9 @@ class OutboxRelay:
         """LISTEN on the part's channel so that a commit in any process wakes this relay."""
         import psycopg
 
-        url = self.outbox.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = self.outbox.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
         while not stop.is_set():
             try:
                 with psycopg.connect(url, autocommit=True) as conn:

@@ -15,7 +15,7 @@ from bus.broker import Broker, Publisher
 from bus.clock import Clock, SystemClock
 from bus.config import Settings
 from bus.consumer import BusWorker, Handler, MessageProcessor
-from bus.db import bus_tables, check_database, make_engine, migrate
+from bus.db import check_database, make_engine, migrate
 from bus.outbox import Outbox, OutboxRelay
 from bus.uow import UnitOfWork
 
@@ -71,7 +71,10 @@ class Part:
     def readiness(self) -> dict[str, str]:
         """What /readyz reports: each dependency 'ok' or what is wrong with it."""
         report = {}
-        for name, check in (("database", lambda: check_database(self.engine)), ("broker", self.broker.check)):
+        for name, check in (
+            ("database", lambda: check_database(self.engine)),
+            ("broker", self.broker.check),
+        ):
             try:
                 check()
                 report[name] = "ok"
@@ -79,7 +82,9 @@ class Part:
                 report[name] = f"unavailable: {exc}"
         return report
 
-    def start_background(self, stop: threading.Event, extra: list[Callable[[threading.Event], None]] = ()) -> None:  # type: ignore[assignment]
+    def start_background(
+        self, stop: threading.Event, extra: list[Callable[[threading.Event], None]] = ()
+    ) -> None:  # type: ignore[assignment]
         """Start the relay, the bus worker and any periodic jobs as daemon threads."""
         self.declare()
         targets: list[tuple[str, Callable[[threading.Event], None]]] = [

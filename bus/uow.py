@@ -20,7 +20,9 @@ class UnitOfWork:
     id is recorded in it too, so state, events and receipt commit or vanish together.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox, processed: sa.Table) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], outbox: Outbox, processed: sa.Table
+    ) -> None:
         self._session_factory = session_factory
         self.outbox = outbox
         self.processed = processed
@@ -37,7 +39,9 @@ class UnitOfWork:
         self.session.rollback()
         self.session.close()
 
-    def publish(self, type_: str, data: dict[str, Any], *, account_id: str | None = None) -> Envelope:
+    def publish(
+        self, type_: str, data: dict[str, Any], *, account_id: str | None = None
+    ) -> Envelope:
         """Record an event (or command) to be published once this transaction commits."""
         if self.cause is not None:
             envelope = self.cause.caused(type_, data, self.outbox.part)
@@ -50,24 +54,43 @@ class UnitOfWork:
         return envelope
 
     def mark_processed(self, envelope: Envelope) -> bool:
-        """Record the message as handled; False when it already was (a redelivery)."""
-        exists = self.session.execute(
-            sa.select(self.processed.c.message_id).where(self.processed.c.message_id == envelope.id)
-        ).first()
-        if exists:
-            return False
+        """Record the message as handled; False when it already was (a redelivery).
+
+        One INSERT, no prior SELECT: the primary key decides, also between two replicas that
+        receive the same message at once (the second waits for the first, then conflicts).
+        """
         try:
             self.session.execute(
                 self.processed.insert().values(
                     message_id=envelope.id, type=envelope.type, processed_at=datetime.now(UTC)
                 )
             )
-        except IntegrityError:  # another replica handled it concurrently
+        except IntegrityError:
             self.session.rollback()
             return False
         return True
 
+    def already_processed(self, message_ids: list[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        rows = self.session.execute(
+            sa.select(self.processed.c.message_id).where(
+                self.processed.c.message_id.in_(message_ids)
+            )
+        )
+        return {row.message_id for row in rows}
+
+    def mark_processed_many(self, envelopes: list[Envelope]) -> None:
+        """Receipts for a batch, in one statement; a conflict (another replica) raises."""
+        if envelopes:
+            now = datetime.now(UTC)
+            self.session.execute(
+                self.processed.insert(),
+                [{"message_id": e.id, "type": e.type, "processed_at": now} for e in envelopes],
+            )
+
     def commit(self) -> None:
         self.session.commit()
+        self.session.info.pop("outbox_notified", None)
         if self.published:
             self.outbox.notify()

@@ -23,22 +23,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", default=os.environ.get("PORTICO_DATA_DIR", "./var"))
     run.add_argument("--no-demo", action="store_true", help="do not load the demo accounts")
 
-    for name, help_ in (("serve", "the HTTP API of one part, under gunicorn"),
-                        ("worker", "the bus consumer, outbox relay and jobs of one part"),
-                        ("migrate", "bring one part's database to the current schema")):
+    for name, help_ in (
+        ("serve", "the HTTP API of one part, under gunicorn"),
+        ("worker", "the bus consumer, outbox relay and jobs of one part"),
+        ("migrate", "bring one part's database to the current schema"),
+    ):
         cmd = sub.add_parser(name, help=help_)
         cmd.add_argument("part", choices=parts.PARTS)
         if name == "serve":
             cmd.add_argument("--bind", default=os.environ.get("PORTICO_BIND", "0.0.0.0:8000"))
-            cmd.add_argument("--workers", type=int, default=int(os.environ.get("PORTICO_WEB_WORKERS", "2")))
+            cmd.add_argument(
+                "--workers", type=int, default=int(os.environ.get("PORTICO_WEB_WORKERS", "2"))
+            )
 
     rev = sub.add_parser("revision", help="(developers) autogenerate a migration for one part")
     rev.add_argument("part", choices=parts.PARTS)
     rev.add_argument("-m", "--message", required=True)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -71,8 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     server = make_server(args.host, args.port, embedded.gateway, threaded=True)
     stop_on_signals(embedded.stop)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"Portico is running at http://{args.host}:{args.port}/ (embedded mode, data in {data_dir})",
-          flush=True)
+    print(
+        f"Portico is running at http://{args.host}:{args.port}/ (embedded mode, data in {data_dir})",
+        flush=True,
+    )
     embedded.stop.wait()
     server.shutdown()
     return 0
@@ -102,7 +110,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     start_worker(part, stop)
-    print(f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})", flush=True)
+    print(
+        f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})",
+        flush=True,
+    )
     stop.wait()
     return 0
 
@@ -112,10 +123,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from portico.runtime import build_part
 
     unreachable_check.check([build_part(args.part, _settings(args.part))])
-    os.execvp(sys.executable, [
-        sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
-        "--access-logfile", "-", "--graceful-timeout", "20", f"portico.wsgi:app('{args.part}')",
-    ])
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            args.bind,
+            "--workers",
+            str(args.workers),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "20",
+            f"portico.wsgi:app('{args.part}')",
+        ],
+    )
     return 0  # not reached
 
 
@@ -136,12 +160,19 @@ def cmd_revision(args: argparse.Namespace) -> int:
         config.set_main_option("path_separator", "os")
         config.set_main_option("sqlalchemy.url", settings.database_url)
         existing = len(list(part.migrations.glob("versions/[0-9]*.py")))
-        command.revision(config, message=args.message, autogenerate=True, rev_id=f"{existing + 1:04d}")
+        command.revision(
+            config, message=args.message, autogenerate=True, rev_id=f"{existing + 1:04d}"
+        )
     return 0
 
 
-COMMANDS = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate,
-            "revision": cmd_revision}
+COMMANDS = {
+    "run": cmd_run,
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "migrate": cmd_migrate,
+    "revision": cmd_revision,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

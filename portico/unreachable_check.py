@@ -20,7 +20,9 @@ def check(parts: Iterable[Part], *, broker: bool = True) -> None:
             try:
                 part.broker.check()
             except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"PORTICO_BROKER_URL: the broker cannot be reached ({_short(exc)})") from None
+                raise ConfigError(
+                    f"PORTICO_BROKER_URL: the broker cannot be reached ({_short(exc)})"
+                ) from None
 
 
 def _short(exc: Exception) -> str:

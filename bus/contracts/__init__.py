@@ -7,6 +7,7 @@ registers them all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -49,10 +50,15 @@ def validate(type_: str, version: int, data: dict[str, Any], *, strict: bool) ->
     strict (publishing): unknown fields are an error, so producers keep the contract exact.
     Not strict (consuming): unknown fields are ignored, so a newer producer can add fields.
     """
-    schema = schema_for(type_, version)(unknown=RAISE if strict else EXCLUDE)
-    errors = schema.validate(data)
+    errors = _instance(type_, version, strict).validate(data)
     if errors:
         raise ContractError(f"{type_} v{version} breaks its contract: {_flatten(errors)}")
+
+
+@functools.cache
+def _instance(type_: str, version: int, strict: bool) -> Schema:
+    """Schemas hold no per-call state: build each once."""
+    return schema_for(type_, version)(unknown=RAISE if strict else EXCLUDE)
 
 
 def _flatten(errors: dict[str, Any], prefix: str = "") -> str:

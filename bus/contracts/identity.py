@@ -9,7 +9,9 @@ class AccountFields(Contract):
     number = fields.String(required=True)
     name = fields.String(required=True)
     parent_id = optional_id()
-    relation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS))
+    relation = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS)
+    )
 
 
 @register("identity.account.created")
@@ -84,7 +86,9 @@ class UserUnlocked(UserRef):
 
 @register("identity.password.changed")
 class PasswordChanged(UserRef):
-    via = fields.String(load_default="change", validate=validate.OneOf(("change", "reset", "activation")))
+    via = fields.String(
+        load_default="change", validate=validate.OneOf(("change", "reset", "activation"))
+    )
 
 
 @register("identity.email.changed")

@@ -6,7 +6,18 @@ These are part of the message contracts, so they live in bus/ and change like a 
 TITLES = ("M", "MME", "MLE")
 
 # Language tags a user may choose; the first is the fallback for e-mails and pages.
-LANGUAGES = ("en-US", "en-GB", "fr-FR", "fr-BE", "fr-CH", "fr-CA", "de-DE", "es-ES", "it-IT", "nl-NL")
+LANGUAGES = (
+    "en-US",
+    "en-GB",
+    "fr-FR",
+    "fr-BE",
+    "fr-CH",
+    "fr-CA",
+    "de-DE",
+    "es-ES",
+    "it-IT",
+    "nl-NL",
+)
 
 PASSWORD_LEVELS = (1, 2, 3)
 PASSWORD_LEVEL_NAMES = {1: "weak", 2: "moderate", 3: "strong"}

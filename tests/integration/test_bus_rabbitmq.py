@@ -43,7 +43,9 @@ def publish_many(instance, key: str, count: int, per_tx: int = 50) -> None:
 def test_ten_thousand_events_survive_two_broker_outages(amqp_url, pg_url, prefix):
     target = urlparse(amqp_url)
     proxy = OutageProxy(target.hostname or "127.0.0.1", target.port or 5672).start()
-    via_proxy = amqp_url.replace(f"{target.hostname}:{target.port or 5672}", f"127.0.0.1:{proxy.port}")
+    via_proxy = amqp_url.replace(
+        f"{target.hostname}:{target.port or 5672}", f"127.0.0.1:{proxy.port}"
+    )
     if "@" in amqp_url and f"{target.hostname}:{target.port or 5672}" not in amqp_url:
         via_proxy = amqp_url.replace(f"@{target.hostname}", f"@127.0.0.1:{proxy.port}")
     instance, effects = make_probe_part("identity", pg_url, via_proxy, prefix)
@@ -59,8 +61,11 @@ def test_ten_thousand_events_survive_two_broker_outages(amqp_url, pg_url, prefix
             proxy.restore()
         writer.join(timeout=120)
         assert not writer.is_alive(), "the producer did not finish writing its events"
-        wait_for(lambda: count_effects(instance, effects, "outage")[1] == total, 240,
-                 "every event consumed after the outages")
+        wait_for(
+            lambda: count_effects(instance, effects, "outage")[1] == total,
+            240,
+            "every event consumed after the outages",
+        )
         time.sleep(1)  # let any redelivery land before counting duplicates
         rows, distinct = count_effects(instance, effects, "outage")
         assert distinct == total, f"{total - distinct} events lost"
@@ -90,7 +95,9 @@ def test_consumer_killed_between_commit_and_ack_applies_the_effect_once(amqp_url
     instance.relay().drain()
     child = subprocess.run(
         [sys.executable, "-c", KILL_AFTER_COMMIT, pg_url, amqp_url, prefix],
-        cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=60,
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
     )
     assert child.returncode == 17, "the consumer should have died right after its commit"
     assert count_effects(instance, effects, "killed") == (1, 1)
@@ -115,7 +122,9 @@ def _queue_depth(amqp_url: str, instance) -> int:
         return count
 
 
-def test_always_failing_message_goes_to_the_dead_letter_queue_and_the_rest_flows(amqp_url, pg_url, prefix):
+def test_always_failing_message_goes_to_the_dead_letter_queue_and_the_rest_flows(
+    amqp_url, pg_url, prefix
+):
     instance, effects = make_probe_part("identity", pg_url, amqp_url, prefix, max_attempts=3)
     stop = start(instance)
     try:
@@ -123,7 +132,11 @@ def test_always_failing_message_goes_to_the_dead_letter_queue_and_the_rest_flows
             uow.publish("bus.probe", {"key": "poison", "seq": 1, "fail": True})
             uow.commit()
         publish_many(instance, "behind", 100)
-        wait_for(lambda: count_effects(instance, effects, "behind") == (100, 100), 30, "messages behind processed")
+        wait_for(
+            lambda: count_effects(instance, effects, "behind") == (100, 100),
+            30,
+            "messages behind processed",
+        )
         dead = collect(amqp_url, instance.broker.topology.dead_queue("identity"), 10, expected=1)
         assert len(dead) == 1
         assert "always fails" in dead[0].headers["x-portico-reason"]
@@ -146,9 +159,16 @@ def test_an_independent_amqp_client_reads_and_validates_our_event(amqp_url, pg_u
     declared = channel.queue_declare(queue="", exclusive=True)
     channel.queue_bind(declared.method.queue, f"{prefix}.events", routing_key="identity.#")
     with instance.uow() as uow:
-        sent = uow.publish("identity.account.created", {
-            "account_id": "a1", "number": "90293531", "name": "Retail IT", "parent_id": None, "relation": None,
-        })
+        sent = uow.publish(
+            "identity.account.created",
+            {
+                "account_id": "a1",
+                "number": "90293531",
+                "name": "Retail IT",
+                "parent_id": None,
+                "relation": None,
+            },
+        )
         uow.commit()
     instance.relay().drain()
     method, properties, body = None, None, None

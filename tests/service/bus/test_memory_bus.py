@@ -22,7 +22,9 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def probe(tmp_path, prefix):
-    instance, effects = make_probe_part("identity", f"sqlite:///{tmp_path}/p.db", "memory://", prefix)
+    instance, effects = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/p.db", "memory://", prefix
+    )
     stop = start(instance)
     yield instance, effects
     stop.set()
@@ -92,15 +94,21 @@ def test_failing_message_is_dead_lettered_while_the_queue_flows(probe):
         (b"not json at all", "not JSON"),
         (b'{"type": "bus.probe", "data": {}}', "lacks id"),
         (Envelope(type="bus.unknown", data={}, producer="t").to_json(), "unknown message type"),
-        (Envelope(type="bus.probe", data={"key": 3}, producer="t").to_json(), "breaks its contract"),
+        (
+            Envelope(type="bus.probe", data={"key": 3}, producer="t").to_json(),
+            "breaks its contract",
+        ),
     ],
 )
 def test_bad_messages_are_dead_lettered_with_the_reason(probe, body, reason):
     instance, effects = probe
     with Connection("memory://") as conn:
         conn.Producer(serializer=None).publish(
-            body, exchange=instance.broker.topology.exchange, routing_key="bus.probe",
-            content_type="application/json", content_encoding="utf-8",
+            body,
+            exchange=instance.broker.topology.exchange,
+            routing_key="bus.probe",
+            content_type="application/json",
+            content_encoding="utf-8",
         )
     dead = drain_dead(instance)
     assert len(dead) == 1

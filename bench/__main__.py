@@ -1,0 +1,33 @@
+"""`make bench`: run every benchmark (or those named) and print the results beside their baselines."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from bench.common import save, table
+
+BENCHMARKS = ("bus", "signin", "mail", "import_", "gateway")
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    results = []
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            print(f"bench {name}: not available yet ({exc})", file=sys.stderr)
+            continue
+        print(f"running bench {name} ...", flush=True)
+        produced = module.run()
+        save(produced)
+        results.extend(produced)
+        print(table(produced), flush=True)
+    print()
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,80 @@
+"""One result format for every benchmark, written to bench/results/<name>.json and printed as a table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Result:
+    name: str
+    unit: str
+    value: float
+    baseline_name: str
+    baseline: float
+    target: str
+    meets: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return round(self.value / self.baseline, 3) if self.baseline else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        detail = body.pop("detail")
+        body.update(
+            ratio=self.ratio,
+            machine=machine(),
+            when=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        body.update(detail)
+        return body
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def save(results: list[Result]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    for result in results:
+        (RESULTS / f"{result.name}.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+def table(results: list[Result]) -> str:
+    rows = [("benchmark", "value", "baseline", "ratio", "target", "meets")]
+    for r in results:
+        rows.append(
+            (
+                r.name,
+                f"{r.value:.3f} {r.unit}",
+                f"{r.baseline:.3f} ({r.baseline_name})",
+                f"{r.ratio:.2f}",
+                r.target,
+                "yes" if r.meets else "NO",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows)
