@@ -90,13 +90,14 @@ class ParsedFile:
         """
         checker = checker or RowChecker(self.separator)
         for record in self._data_records():
-            line = record.first_line
-            if record.problem is not None:
-                yield RowResult(line, None, [Anomaly(line, LINE, record.problem)])
-            elif record.last_line > line and _column_count(record.fields) != len(COLUMNS):
+            line, fields = record.first_line, record.fields
+            if fields is None:
+                problem = record.problem or "This line could not be read."
+                yield RowResult(line, None, [Anomaly(line, LINE, problem)])
+            elif record.last_line > line and _column_count(fields) != len(COLUMNS):
                 yield RowResult(line, None, [Anomaly(line, LINE, _unclosed_quote(record))])
             else:
-                yield checker.check(line, record.fields)
+                yield checker.check(line, fields)
 
     def count_rows(self) -> int:
         """How many RowResults `rows()` yields; free when the whole file was checked up front."""
@@ -146,7 +147,7 @@ class _Source:
         self._stream = stream
         self._max_bytes = max_bytes
         self._consumed = False
-        self._prefix: bytes | None = None
+        self._prefix: bytearray | None = None
         if _seekable(stream):
             self._start = stream.tell()
             self.size: int | None = stream.seek(0, io.SEEK_END) - self._start
@@ -164,16 +165,16 @@ class _Source:
         if self._prefix is None:
             return self._read_from_start()
         if self.complete:
-            return iter([self._prefix] if self._prefix else [])
+            return _slices(self._prefix, len(self._prefix))
         cut = max(self._prefix.rfind(b"\n"), self._prefix.rfind(b"\r")) + 1
-        return iter([self._prefix[: cut or len(self._prefix)]])
+        return _slices(self._prefix, cut or len(self._prefix))
 
     def chunks(self) -> Iterator[bytes]:
         """Every byte of the file, from its start."""
         if self._prefix is None:
             return self._read_from_start()
         if self.complete:
-            return iter([self._prefix] if self._prefix else [])
+            return _slices(self._prefix, len(self._prefix))
         return self._read_rest_once()
 
     def _read_from_start(self) -> Iterator[bytes]:
@@ -191,13 +192,20 @@ class _Source:
         if self._consumed:
             raise RuntimeError("This upload's stream cannot be rewound: its rows can be read once.")
         self._consumed = True
-        assert self._prefix is not None
-        total = len(self._prefix)
-        yield self._prefix
+        prefix, self._prefix = self._prefix or bytearray(), bytearray()  # free it once read
+        total = len(prefix)
+        yield from _slices(prefix, total)
+        del prefix
         while chunk := self._stream.read(_CHUNK):
             total += len(chunk)
             _check_size(total, self._max_bytes, exact=False)
             yield chunk
+
+
+def _slices(data: bytes | bytearray, end: int) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, end, _CHUNK):
+        yield bytes(view[start : min(start + _CHUNK, end)])
 
 
 def _seekable(stream: BinaryIO) -> bool:
@@ -207,12 +215,11 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
-    parts, total = [], 0
-    while total < limit and (chunk := stream.read(min(_CHUNK, limit - total))):
-        parts.append(chunk)
-        total += len(chunk)
-    return b"".join(parts)
+def _read_at_most(stream: BinaryIO, limit: int) -> bytearray:
+    buffer = bytearray()
+    while len(buffer) < limit and (chunk := stream.read(min(_CHUNK, limit - len(buffer)))):
+        buffer += chunk
+    return buffer
 
 
 def _check_extension(filename: str) -> None:
@@ -340,7 +347,9 @@ class _Layout:
 
 
 def _scan(source: _Source, codec: str, separator: str) -> _Layout:
-    has_separator, header_line, misplaced = False, None, ()
+    has_separator = False
+    header_line: int | None = None
+    misplaced: tuple[str, ...] = ()
     first, data_rows, well_formed = True, 0, 0
     for record in _meaningful(source.scan_chunks(), codec, separator):
         fields = record.fields

@@ -130,8 +130,11 @@ case(
     text(user(1), bom=True) + user(2, last_name="Lef\xe8vre").encode("cp1252") + b"\n",
     rejected("marked as UTF-8"),
 )
-case("utf16.csv", "\ufeff".encode("utf-16-le") + text(user(1), encoding="utf-16-le"),
-     rejected("UTF-16"))
+case(
+    "utf16.csv",
+    "\ufeff".encode("utf-16-le") + text(user(1), encoding="utf-16-le"),
+    rejected("UTF-16"),
+)
 
 # --- Separators and line endings ---------------------------------------------------------------
 case(
@@ -254,8 +257,7 @@ case(
         *(
             user(n, civility)
             for n, civility in enumerate(
-                ["m", "Mr", "MR.", "Mister", "Monsieur", "mrs", "Ms", "Madame", "mme",
-                 "Miss", "Mlle", "mademoiselle", "MLE", "M."],
+                "m Mr MR. Mister Monsieur mrs Ms Madame mme Miss Mlle mademoiselle MLE M.".split(),
                 start=1,
             )
         )
@@ -285,8 +287,7 @@ case(
         user(5, password_level="1"),
         user(6, password_level="3"),
     ),
-    ok(6, anomalies=((1, "password_level"), (2, "password_level"), (3, "password_level"),
-                     (4, "password_level"))),
+    ok(6, anomalies=tuple((line, "password_level") for line in (1, 2, 3, 4))),
 )
 case(
     "invalid_email.csv",
