@@ -21,6 +21,7 @@ _BINARY_SAMPLE = 1024
 
 _EXAMPLE = "MME;Dupont;Lovana;ldupont@company.ws;;;en-US;3"
 _HEADER = "Civility;Last name;First name;Email address;Phone;Mobile;Language code;Security level"
+_REPEATED_HEADER = "This line repeats the header line: remove it."
 _SAVE_AS_CSV = "In Excel, use File > Save As and choose 'CSV UTF-8', then import that file."
 
 _SIGNATURES = (
@@ -97,7 +98,10 @@ class ParsedFile:
             elif record.last_line > line and _column_count(fields) != len(COLUMNS):
                 yield RowResult(line, None, [Anomaly(line, LINE, _unclosed_quote(record))])
             else:
-                yield checker.check(line, fields)
+                result = checker.check(line, fields)
+                if not result.ok and HeaderVerdict(fields).is_header:
+                    result = RowResult(line, None, [Anomaly(line, LINE, _REPEATED_HEADER)])
+                yield result
 
     def count_rows(self) -> int:
         """How many RowResults `rows()` yields; free when the whole file was checked up front."""
@@ -264,6 +268,10 @@ def _check_text(sample: bytes) -> None:
                 f"This file is not a CSV text file: it looks like {kind}.",
                 _SAVE_AS_CSV,
             )
+    if len(sample) >= 8 and max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4:
+        raise FileRejected(
+            "binary", "This file is not a CSV text file: it looks like UTF-16 text.", _SAVE_AS_CSV
+        )
     controls = sum(byte in _CONTROL_BYTES for byte in sample)
     if controls > 2 and controls > 0.05 * len(sample):
         raise FileRejected(

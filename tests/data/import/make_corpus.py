@@ -135,6 +135,7 @@ case(
     "\ufeff".encode("utf-16-le") + text(user(1), encoding="utf-16-le"),
     rejected("UTF-16"),
 )
+case("utf16_no_bom.csv", text(HEADER_EN, user(1), encoding="utf-16-le"), rejected("UTF-16"))
 
 # --- Separators and line endings ---------------------------------------------------------------
 case(
@@ -197,6 +198,11 @@ case(
     "blank_lines.csv",
     text("", HEADER_EN, "", user(1), "   ", ";;;;;;;", user(2), "", ""),
     ok(2),
+)
+case(
+    "repeated_header.csv",
+    text(HEADER_EN, user(1), HEADER_EN, user(2)),
+    ok(3, anomalies=((3, "line"),)),
 )
 case(
     "trailing_empty_columns.csv",
