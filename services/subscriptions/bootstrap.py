@@ -9,15 +9,27 @@ from threading import Event
 from bus.config import Settings
 from bus.part import Part
 from services.subscriptions.adapters import orm
+from services.subscriptions.service_layer.expiry import expiry_loop
 from services.subscriptions.service_layer.handlers import EVENT_HANDLERS
+from services.subscriptions.service_layer.unit_of_work import SubscriptionsUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+EXPIRY_INTERVAL = "PORTICO_EXPIRY_INTERVAL"  # seconds between two runs of the expiry job
 
 
-def build(settings: Settings) -> Part:
-    return Part(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+class SubscriptionsPart(Part):
+    """The bus kit's Part whose units of work carry the part's clock (replaced in tests)."""
+
+    def uow(self) -> SubscriptionsUnitOfWork:
+        return SubscriptionsUnitOfWork(self.session_factory, self.outbox, self.processed_table,
+                                       clock=self.clock)
+
+
+def build(settings: Settings) -> SubscriptionsPart:
+    return SubscriptionsPart(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
 
 
 def jobs(part: Part) -> list[Callable[[Event], None]]:
-    """Periodic work the worker runs beside its consumer."""
-    return []
+    """Periodic work the worker runs beside its consumer: the expiry job."""
+    interval = part.settings.int_setting(EXPIRY_INTERVAL, 60)
+    return [expiry_loop(part.uow, max(interval, 1))]  # type: ignore[arg-type]

@@ -234,6 +234,25 @@ class Subscription:
         self.status = EXPIRED
         self.ended_at = now
 
+    def end(
+        self, *, now: datetime, ended_by: str | None = None, reason: str | None = None
+    ) -> None:
+        """End a pending request or an accepted subscription because its user or service is gone.
+
+        Not a person's decision but a consequence (the user was deleted, the account's
+        contracts no longer give the service): both a waiting request and a held subscription
+        end as `cancelled`. Anything already ended cannot end again.
+        """
+        if not self.is_current:
+            raise InvalidTransition(
+                f"{self._history()}; it has already ended.", status=self.status, action="end"
+            )
+        self.status = CANCELLED
+        self.ended_at = now
+        self.ended_by = ended_by
+        if reason is not None:
+            self.reason = reason
+
     def _ensure_can(self, action: str) -> None:
         target = _ACTION_TARGET[action]
         if target in TRANSITIONS[self.status]:

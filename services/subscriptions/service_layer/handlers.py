@@ -1,22 +1,20 @@
-"""Handlers of the subscriptions service: one function per command or event, verb_noun."""
+"""Handlers of consumed events: which function runs for which message type (one table).
+
+The API's command and query handlers live beside this module: `lifecycle` (request, accept,
+refuse, grant, cancel, remove), `settings`, `catalogs` (the operator's catalog), `expiry`,
+`queries`.
+"""
 
 from __future__ import annotations
 
-from bus.envelope import Envelope
-from bus.uow import UnitOfWork
-from services.subscriptions.adapters.orm import accounts
-
-
-def record_account(uow: UnitOfWork, event: Envelope) -> None:
-    """Keep the account projection (numbers and names for lists, e-mails and catalogs)."""
-    data = event.data
-    values = {k: data.get(k) for k in ("number", "name", "parent_id", "relation")}
-    updated = uow.session.execute(accounts.update().where(accounts.c.id == data["account_id"]).values(**values))
-    if updated.rowcount == 0:
-        uow.session.execute(accounts.insert().values(id=data["account_id"], **values))
-
+from services.subscriptions.service_layer.catalogs import link_account, record_account
+from services.subscriptions.service_layer.users import forget_user, record_user, welcome_user
 
 EVENT_HANDLERS = {
     "identity.account.created": record_account,
-    "identity.account.linked": record_account,
+    "identity.account.linked": link_account,
+    "identity.user.created": welcome_user,
+    "identity.user.updated": record_user,
+    "identity.user.activated": record_user,
+    "identity.user.deleted": forget_user,
 }

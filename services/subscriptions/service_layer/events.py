@@ -1,0 +1,107 @@
+"""The events this service writes to its outbox, with what the gateway and notifications need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from bus.envelope import Envelope
+from services.subscriptions.adapters import repository as repo
+from services.subscriptions.domain.records import Account, CatalogService, StoredSubscription, User
+
+from .unit_of_work import SubscriptionsUnitOfWork
+
+EVENT_OF_STATUS = {
+    "pending": "subscriptions.subscription.requested",
+    "accepted": "subscriptions.subscription.accepted",
+    "refused": "subscriptions.subscription.refused",
+    "cancelled": "subscriptions.subscription.cancelled",
+    "expired": "subscriptions.subscription.expired",
+}
+SETTINGS_CHANGED = "subscriptions.service.settings_changed"
+
+
+def iso(moment: datetime | date | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class Announcer:
+    """Writes subscription events; reads the users and accounts they mention once, not per event."""
+
+    def __init__(self, uow: SubscriptionsUnitOfWork) -> None:
+        self.uow = uow
+        self._users: dict[str, User] = {}
+        self._accounts: dict[str, Account] = {}
+
+    def know(self, *, users: Iterable[str] = (), accounts: Iterable[str] = ()) -> Announcer:
+        """Load these users and accounts in one query each (before announcing many changes)."""
+        session = self.uow.session
+        self._users.update(repo.users_by_id(session, set(users) - set(self._users)))
+        self._accounts.update(repo.accounts_by_id(session, set(accounts) - set(self._accounts)))
+        return self
+
+    def _user(self, user_id: str | None) -> User | None:
+        if user_id and user_id not in self._users:
+            self.know(users=[user_id])
+        return self._users.get(user_id or "")
+
+    def _account(self, account_id: str) -> Account | None:
+        if account_id not in self._accounts:
+            self.know(accounts=[account_id])
+        return self._accounts.get(account_id)
+
+    def subscription(
+        self, subscription: StoredSubscription, service: CatalogService, *, cause: str
+    ) -> Envelope:
+        """The event of the subscription's current status (requested, accepted, ...)."""
+        user = self._user(subscription.user_id)
+        account = self._account(subscription.account_id)
+        ended = subscription.status in ("cancelled", "expired")
+        actor = subscription.ended_by if ended else subscription.decided_by
+        decider = self._user(actor) if actor and actor != "operator" else None
+        data: dict[str, Any] = {
+            "subscription_id": subscription.id,
+            "account_id": subscription.account_id,
+            "user_id": subscription.user_id,
+            "service_id": service.id,
+            "service_code": service.code,
+            "service_title": service.title,
+            "family": service.family,
+            "status": subscription.status,
+            "expires_on": iso(subscription.expires_on),
+            "decided_by": actor,
+            "reason": subscription.reason,
+            "administers_account_id": service.administers_account_id,
+            "supervises": service.supervises,
+            "notifies": service.notifies,
+            "gates": service.gates,
+            "granted_directly": subscription.granted_directly,
+            "cause": cause,
+            "changed_at": iso(self.uow.now()),
+            "requested_at": iso(subscription.requested_at),
+            "decided_at": iso(subscription.decided_at),
+            "user_email": user.email if user else None,
+            "user_name": user.full_name if user else None,
+            "user_language": user.language if user else None,
+            "decided_by_name": decider.full_name if decider else None,
+            "account_number": account.number if account else None,
+            "account_name": account.name if account else None,
+        }
+        return self.uow.publish(EVENT_OF_STATUS[subscription.status], data)
+
+    def settings_changed(
+        self, account_id: str, services: list[CatalogService], flags: dict[str, bool],
+        changed_by: str | None,
+    ) -> Envelope:
+        return self.uow.publish(SETTINGS_CHANGED, {
+            "account_id": account_id,
+            "service_ids": [service.id for service in services],
+            "service_codes": [service.code for service in services],
+            "requires_validation": flags.get("requires_validation"),
+            "auto_subscribe": flags.get("auto_subscribe"),
+            "changed_by": changed_by,
+            "changed_at": iso(self.uow.now()),
+        })

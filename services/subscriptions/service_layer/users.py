@@ -1,0 +1,99 @@
+"""The users projection and what a new or deleted user means for subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from bus.envelope import Envelope
+from services.subscriptions.adapters import repository as repo
+from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.domain.definitions import admin_service_code
+from services.subscriptions.domain.errors import LevelTooLow
+from services.subscriptions.domain.model import grant
+from services.subscriptions.domain.records import CatalogService, User
+
+from .common import end_current
+from .events import Announcer
+from .unit_of_work import SubscriptionsUnitOfWork
+from .views import stored
+
+log = logging.getLogger(__name__)
+
+USER_FIELDS = ("account_id", "email", "title", "last_name", "first_name", "language",
+               "password_level", "status")
+
+
+class AccountNotKnownYet(Exception):
+    """A user of an account whose `created` event has not arrived yet: retried later."""
+
+
+def record_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
+    """identity.user.updated / .activated: keep level, names, e-mail, language and status."""
+    values: dict[str, Any] = {name: event.data.get(name) for name in USER_FIELDS}
+    repo.save_user(uow.session, event.data["user_id"], values, uow.now())
+
+
+def welcome_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
+    """identity.user.created: record the user, grant every auto service the level allows,
+    and the account's administration service when the operator created an administrator.
+
+    A service whose minimum level the user lacks is skipped (logged), never a failure.
+    """
+    data = event.data
+    account = repo.get_account(uow.session, data["account_id"])
+    if account is None or account.created_at is None:
+        raise AccountNotKnownYet(f"account {data['account_id']} is not known yet")
+    record_user(uow, event)
+    user = repo.get_user(uow.session, data["user_id"])
+    if user is None:  # deleted before its creation reached us: nothing to grant
+        return
+    services = repo.catalog_services(uow.session, account.id)
+    wanted: list[tuple[CatalogService, str, str | None]] = [
+        (service, "auto_subscribe", None) for service in services if service.auto_subscribe
+    ]
+    if data.get("grant_administration"):
+        admin_code = admin_service_code(account.id)
+        admin = next((s for s in services if s.code == admin_code), None)
+        if admin is None:
+            log.error("account %s has no administration service; %s not made administrator",
+                      account.id, user.id)
+        else:
+            wanted = [w for w in wanted if w[0].id != admin.id]
+            wanted.append((admin, "administration_grant", "operator"))
+    _grant_at_creation(uow, user, wanted)
+
+
+def _grant_at_creation(uow: SubscriptionsUnitOfWork, user: User,
+                       wanted: list[tuple[CatalogService, str, str | None]]) -> None:
+    held = {s.service_id for s in subs.of_user(uow.session, user.id, statuses=subs.CURRENT)}
+    announcer = Announcer(uow)
+    now = uow.now()
+    for service, cause, granted_by in wanted:
+        if service.id in held:  # a redelivered creation, or granted meanwhile
+            continue
+        try:
+            subscription = grant(service, user.password_level, now, user_id=user.id,
+                                 granted_by=granted_by, subscription_id=str(uuid.uuid4()))
+        except LevelTooLow:
+            log.info("user %s (level %s) not subscribed to %s: it needs level %s",
+                     user.id, user.password_level, service.code, service.min_password_level)
+            continue
+        record = stored(subscription, account_id=user.account_id, service_id=service.id,
+                        granted_directly=True)
+        subs.insert(uow.session, record)
+        announcer.subscription(record, service, cause=cause)
+
+
+def forget_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
+    """identity.user.deleted: the user's requests and subscriptions end (cancelled).
+
+    Identity already refused to delete the last administrator, so there is no check here.
+    """
+    user_id = event.data["user_id"]
+    current = subs.of_user(uow.session, user_id, statuses=subs.CURRENT, lock=True)
+    end_current(uow, Announcer(uow), current, cause="user_deleted",
+                ended_by=event.data.get("deleted_by"),
+                reason=lambda service: "The user was deleted.")
+    repo.mark_user_deleted(uow.session, user_id, uow.now())
