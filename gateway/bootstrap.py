@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from threading import Event
@@ -10,10 +11,14 @@ from bus.config import Settings
 from bus.http_client import ServiceClient
 from bus.part import Part
 from gateway.adapters import orm
+from gateway.config import GatewayConfig
 from gateway.service_layer.projections import EVENT_HANDLERS
+from gateway.service_layer.ratelimit import purge_old_counters
+from gateway.service_layer.sessions import purge_expired
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICES = ("identity", "subscriptions", "notifications", "importer")
+log = logging.getLogger(__name__)
 
 
 def build(settings: Settings) -> Part:
@@ -21,7 +26,19 @@ def build(settings: Settings) -> Part:
 
 
 def jobs(part: Part) -> list[Callable[[Event], None]]:
-    return []
+    """Housekeeping every few minutes: ended sessions and old rate-limit counters are deleted."""
+    config = GatewayConfig.from_settings(part.settings)
+    every = part.settings.int_setting("PORTICO_GATEWAY_PURGE_SECONDS", 300)
+
+    def purge(stop: Event) -> None:
+        while not stop.wait(every):
+            try:
+                purge_expired(part, config.sessions)
+                purge_old_counters(part, part.clock.now())
+            except Exception:  # noqa: BLE001 - housekeeping retries at the next turn
+                log.warning("gateway housekeeping failed; retrying later", exc_info=True)
+
+    return [purge]
 
 
 def http_clients(settings: Settings) -> dict[str, ServiceClient]:

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bus.http import install_problem_handlers, ops_blueprint
+from bus.http import ops_blueprint
 from bus.http_client import ServiceClient
 from bus.part import Part
+from gateway.adapters.backoffice import BackOffice, DemoBackOffice
+from gateway.config import GatewayConfig
+from gateway.entrypoints.context import Gateway
+from gateway.entrypoints.errors import install_error_handlers
+from gateway.entrypoints.guards import COOKIE, install_guards
+from gateway.entrypoints.schemas import ProblemSchema
 
 
-def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str, Any] | None = None) -> Flask:
+class PorticoApi(Api):
+    """flask-smorest's Api, documenting errors as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "The token of POST /api/v1/session (or PORTICO_OPERATOR_TOKEN for /operator)."},
+    "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE,
+               "description": "Browsers: the session cookie; unsafe methods also need X-CSRF-Token."},
+}
+
+
+def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str, Any] | None = None,
+               backoffice: BackOffice | None = None) -> Flask:
+    config = GatewayConfig.from_settings(part.settings)
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Portico client-portal API",
@@ -20,20 +44,51 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": SECURITY_SCHEMES},
+            "security": [{"bearer": []}, {"cookie": []}],
+            "info": {"description": "The public contract of the Portico client portal (API.md). Errors are "
+                                    "application/problem+json; lists are {items, page, per_page, total}."},
+        },
         SECRET_KEY=part.settings.secret_key,
-        MAX_CONTENT_LENGTH=part.settings.int_setting("PORTICO_MAX_BODY_BYTES", 25 * 1024 * 1024),
+        MAX_CONTENT_LENGTH=max(config.max_body_bytes, config.max_upload_bytes),
     )
     app.extensions["portico.part"] = part
     app.extensions["portico.clients"] = clients
+    app.extensions["portico.gateway"] = Gateway(
+        part, clients, config, backoffice or DemoBackOffice(),
+        ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-fanout"),
+    )
     app.extensions.update(extra or {})
-    api = Api(app)
-    install_problem_handlers(app)
+    api = PorticoApi(app)
+    install_error_handlers(app)
+    install_guards(app)
     app.register_blueprint(ops_blueprint(lambda: readiness(part, clients)))
-
-    from gateway.entrypoints import operator
-
-    api.register_blueprint(operator.blp)
+    for blueprint in blueprints():
+        api.register_blueprint(blueprint)
+    if config.proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)  # type: ignore[method-assign]
     return app
+
+
+def blueprints() -> list[Any]:
+    from gateway.entrypoints import (
+        account_services,
+        accounts,
+        content,
+        imports,
+        me,
+        my_services,
+        operator,
+        requests,
+        self_service,
+        session,
+        user_subscriptions,
+        users,
+    )
+
+    return [operator.blp, session.blp, self_service.blp, me.blp, my_services.blp, accounts.blp, users.blp,
+            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp]
 
 
 def readiness(part: Part, clients: dict[str, ServiceClient]) -> dict[str, str]:

@@ -3,53 +3,112 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import quote
 
-from flask import current_app, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bus.contracts import vocabulary as v
 from bus.http import Problem
+from gateway.entrypoints.context import gw
+from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.schemas import (
+    AccountCreated,
+    PropagationSchema,
+    ServicesWritten,
+    UserWritten,
+    name_field,
+)
+from gateway.service_layer.own_writes import apply_account
 
 blp = Blueprint("operator", __name__, url_prefix="/api/v1/operator", description="Operator API")
 
 
+@blp.before_request
 def require_operator() -> None:
-    token = current_app.extensions["portico.part"].settings.operator_token
+    token = gw().part.settings.operator_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not given or not hmac.compare_digest(given.encode(), token.encode()):
         raise Problem(401, "Unauthorized", "This endpoint needs the operator token (Authorization: Bearer ...).")
+    g.actor = "operator"
 
 
 class AccountIn(Schema):
-    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z-]{1,32}$"))
+    number = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9A-Za-z-]{1,32}$", error="A client number has 1 to 32 letters, digits or dashes."))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     parent_number = fields.String(load_default=None, allow_none=True)
     relation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS))
 
 
-class Propagation(Schema):
-    status = fields.String()
-    event_id = fields.String(allow_none=True)
+class AdministratorIn(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    title = fields.String(required=True, validate=validate.OneOf(v.TITLES))
+    last_name = name_field()
+    first_name = name_field()
+    language = fields.String(required=True, validate=validate.OneOf(v.LANGUAGES))
+    password_level = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
 
 
-class AccountOut(Schema):
-    id = fields.String()
-    number = fields.String()
-    name = fields.String()
-    parent_id = fields.String(allow_none=True)
-    relation = fields.String(allow_none=True)
-    propagation = fields.Nested(Propagation)
+class CatalogIn(Schema):
+    services = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True)
+
+
+class ContentIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(v.CONTENT_KINDS))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    url = fields.Url(required=True, schemes={"http", "https"})
+
+
+class ContentOut(ContentIn):
+    propagation = fields.Nested(PropagationSchema)
 
 
 @blp.route("/accounts")
 class Accounts(MethodView):
     @blp.arguments(AccountIn)
-    @blp.response(201, AccountOut)
+    @blp.response(201, AccountCreated)
     def post(self, body):  # type: ignore[no-untyped-def]
-        require_operator()
-        identity = current_app.extensions["portico.clients"]["identity"]
-        account = identity.post("/internal/accounts", json=body)
-        event_id = account.pop("event_id", None)
-        return {**account, "propagation": {"status": "pending", "event_id": event_id}}
+        """Create a client account (optionally a third-party associate of another)."""
+        account = service("identity").post("/internal/accounts", json=body)
+        event_id = account.get("event_id")
+        apply_account(gw().part, account, event_id)
+        return {**account, "propagation": propagation(account, applied=True)}
+
+
+@blp.route("/accounts/<number>/administrators")
+class Administrators(MethodView):
+    @blp.arguments(AdministratorIn)
+    @blp.response(201, UserWritten)
+    def post(self, body, number):  # type: ignore[no-untyped-def]
+        """Create an administrator of the account; identity sends the activation e-mail."""
+        body = {k: val for k, val in body.items() if val is not None}
+        user = service("identity").post(f"/internal/accounts/by-number/{quote(number, safe='')}/administrators",
+                                        json=body)
+        return {**user, "propagation": propagation(user)}
+
+
+@blp.route("/accounts/<number>/catalog")
+class Catalog(MethodView):
+    @blp.arguments(CatalogIn)
+    @blp.response(200, ServicesWritten)
+    def put(self, body, number):  # type: ignore[no-untyped-def]
+        """Set which catalog services the account's contracts give."""
+        answer = service("subscriptions").put(f"/internal/accounts/by-number/{quote(number, safe='')}/catalog",
+                                              json=body)
+        event = propagation(answer)
+        return {"items": as_page(answer)["items"], "propagation": event}
+
+
+@blp.route("/content")
+class Content(MethodView):
+    @blp.arguments(ContentIn)
+    @blp.response(202, ContentOut)
+    def post(self, body):  # type: ignore[no-untyped-def]
+        """Announce new content to the users subscribed to its notification service."""
+        with gw().part.uow() as uow:
+            envelope = uow.publish("content.published", body)
+            uow.commit()
+        return {**body, "propagation": {"status": "pending", "event_id": envelope.id}}

@@ -1,0 +1,53 @@
+"""The gateway's own settings, read from PORTICO_* variables (see README.md, "Settings")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bus.config import ConfigError, Settings
+from gateway.domain.ratelimit import Limit, LimitError
+from gateway.domain.sessions import SessionPolicy
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    sessions: SessionPolicy
+    dashboard_timeout: float
+    max_body_bytes: int
+    max_upload_bytes: int
+    sign_in_per_ip: Limit
+    sign_in_per_email: Limit
+    reset_per_ip: Limit
+    reset_per_email: Limit
+    secure_cookies: bool
+    proxy_count: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayConfig:
+        def limit(name: str, default: str) -> Limit:
+            try:
+                return Limit.parse(settings.setting(name, default), name)
+            except LimitError as exc:
+                raise ConfigError(str(exc)) from None
+
+        timeout_text = settings.setting("PORTICO_DASHBOARD_TIMEOUT_SECONDS", "2")
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            raise ConfigError(f"PORTICO_DASHBOARD_TIMEOUT_SECONDS={timeout_text!r} must be a number") from None
+        return cls(
+            sessions=SessionPolicy(
+                idle=timedelta(minutes=settings.int_setting("PORTICO_SESSION_IDLE_MINUTES", 30)),
+                lifetime=timedelta(hours=settings.int_setting("PORTICO_SESSION_LIFETIME_HOURS", 12)),
+            ),
+            dashboard_timeout=timeout,
+            max_body_bytes=settings.int_setting("PORTICO_MAX_BODY_BYTES", 1024 * 1024),
+            max_upload_bytes=settings.int_setting("PORTICO_MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            sign_in_per_ip=limit("PORTICO_RATE_SIGN_IN_PER_IP", "20/60"),
+            sign_in_per_email=limit("PORTICO_RATE_SIGN_IN_PER_EMAIL", "10/60"),
+            reset_per_ip=limit("PORTICO_RATE_RESET_PER_IP", "20/900"),
+            reset_per_email=limit("PORTICO_RATE_RESET_PER_EMAIL", "5/900"),
+            secure_cookies=settings.public_url.startswith("https://"),
+            proxy_count=settings.int_setting("PORTICO_PROXY_COUNT", 0),
+        )

@@ -1,0 +1,1 @@
+"""The gateway's rules in plain Python: sessions, holdings, rate-limit windows, gated content."""

@@ -1,0 +1,98 @@
+"""Every error as application/problem+json (RFC 9457), with per-field `errors` on 422."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from bus.http import Problem, problem_response
+from bus.http_client import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+DETAILS = {
+    400: "The request could not be read.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept the {method} method.",
+    413: "The body is larger than this endpoint accepts ({limit} bytes at most).",
+    415: "Send the body as application/json.",
+}
+
+
+class TooManyRequests(Problem):
+    """429 with Retry-After (seconds), also given in the body as `retry_after`."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(429, "Too Many Requests", detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs/marshmallow messages as {"field.sub": ["message", ...]}."""
+    errors: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for name, value in messages.items():
+            key = f"{prefix}{name}" if name != "_schema" or not prefix else prefix.rstrip(".")
+            if isinstance(value, dict):
+                errors.update(flatten(value, f"{key}."))
+            else:
+                errors.setdefault(key, []).extend(value if isinstance(value, list) else [str(value)])
+    elif isinstance(messages, list):
+        errors.setdefault(prefix.rstrip(".") or "_schema", []).extend(map(str, messages))
+    return errors
+
+
+def _from_http(exc: HTTPException) -> Problem:
+    code = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if code == 400 and messages and "json" in messages and isinstance(messages["json"], list):
+        return Problem(400, "Bad Request", "The body is not valid JSON; check its syntax and encoding.")
+    if code == 422 and messages:
+        errors: dict[str, list[str]] = {}
+        for found in messages.values():
+            for field, texts in flatten(found).items():
+                errors.setdefault(field, []).extend(texts)
+        fields = ", ".join(sorted(errors))
+        return Problem(422, "Unprocessable Content",
+                       f"Some fields are not valid ({fields}); see errors for what to change.", errors=errors)
+    detail = DETAILS.get(code, exc.description or exc.name)
+    if code == 413:
+        detail = detail.format(limit=request.max_content_length or "?")
+    detail = detail.replace("{method}", request.method)
+    return Problem(code, exc.name, detail)
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem) -> Response:
+        response = problem_response(exc)
+        response.headers.update(getattr(exc, "headers", {}))
+        return response
+
+    @app.errorhandler(ServiceUnavailable)
+    def _unavailable(exc: ServiceUnavailable) -> Response:
+        log.warning("%s", exc)
+        response = problem_response(Problem(
+            503, "Service Unavailable",
+            f"The {exc.service} service is not answering at the moment, so this request could not be "
+            "completed. Nothing was changed by the gateway; try again in a minute.", service=exc.service))
+        response.headers["Retry-After"] = "30"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        response = problem_response(_from_http(exc))
+        for name, value in (getattr(exc, "data", None) or {}).get("headers", {}).items() \
+                if isinstance(getattr(exc, "data", None), dict) else ():
+            response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(Problem(500, "Internal Server Error",
+                                        "Something went wrong on our side; it has been logged. Try again later."))

@@ -1,0 +1,136 @@
+"""What every request passes before its handler: request id, body limits, content type, session.
+
+Default deny: every /api/v1 route needs a live session unless its blueprint is public. Cookie
+sessions must echo X-CSRF-Token on unsafe methods; Bearer clients need not. A session that must
+change its password may only read /me, change the password and sign out.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, Response, g, request
+
+from bus.http import Problem
+from gateway.domain.sessions import same_token
+from gateway.entrypoints.context import Caller, access, gw
+from gateway.service_layer.sessions import SessionEnded, find_session
+
+COOKIE = "portico_session"
+CSRF_HEADER = "X-CSRF-Token"
+PUBLIC_BLUEPRINTS = frozenset({"operator", "session", "self_service", "api-docs", "ops"})
+UPLOAD_ENDPOINTS = frozenset({"imports.Imports"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def install_guards(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.before_request(check_body)
+    app.before_request(authenticate)
+    app.after_request(echo_request_id)
+
+
+def assign_request_id() -> None:
+    given = request.headers.get("X-Portico-Request-Id") or request.headers.get("X-Request-Id") or ""
+    g.request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def echo_request_id(response: Response) -> Response:
+    response.headers["X-Portico-Request-Id"] = g.get("request_id", "")
+    return response
+
+
+def has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def check_body() -> None:
+    """413 over the cap, 415 for a body that is not of the type the endpoint reads."""
+    config = gw().config
+    upload = request.endpoint in UPLOAD_ENDPOINTS
+    cap = config.max_upload_bytes if upload else config.max_body_bytes
+    request.max_content_length = cap
+    if request.content_length is not None and request.content_length > cap:
+        raise Problem(413, "Content Too Large",
+                      f"The body has {request.content_length} bytes; this endpoint accepts {cap} at most.")
+    if request.method in SAFE_METHODS or not has_body() or not request.path.startswith("/api/"):
+        return
+    if upload:
+        if request.mimetype != "multipart/form-data":
+            raise Problem(415, "Unsupported Media Type",
+                          "Send the file as multipart/form-data, in a field named `file`.")
+    elif not request.is_json:
+        raise Problem(415, "Unsupported Media Type",
+                      f"Send the body as application/json (this request said {request.mimetype or 'nothing'}).")
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def resolve_session() -> Caller | None:
+    """The caller of a live session (Bearer first, then the cookie); None when none was sent.
+
+    Raises 401 for a token that names no live session, whatever the reason.
+    """
+    token, via_cookie = bearer_token(), False
+    if token is None:
+        token, via_cookie = request.cookies.get(COOKIE), True
+    if not token:
+        return None
+    try:
+        info = find_session(gw().part, gw().config.sessions, token)
+    except SessionEnded as exc:
+        raise Problem(401, "Unauthorized", str(exc)) from None
+    return Caller(info, via_cookie)
+
+
+def check_csrf(me: Caller) -> None:
+    if not me.via_cookie or request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER, "")
+    if not given:
+        raise Problem(403, "Forbidden", f"This browser request needs the {CSRF_HEADER} header, with the "
+                                        "csrf_token given when you signed in.")
+    if not same_token(given, me.session.csrf_hash):
+        raise Problem(403, "Forbidden", f"The {CSRF_HEADER} header does not match this session; use the "
+                                        "csrf_token given when you signed in.")
+
+
+def authenticate() -> None:
+    if not request.path.startswith("/api/v1/") or request.blueprint in PUBLIC_BLUEPRINTS:
+        return
+    me = resolve_session()
+    if me is None:
+        raise Problem(401, "Unauthorized", "Sign in first (POST /api/v1/session), then send the token as "
+                                           "Authorization: Bearer <token>.")
+    check_csrf(me)
+    if me.session.password_change_required and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED:
+        raise Problem(403, "Forbidden", "Your password must be changed before you can continue: "
+                                        "POST /api/v1/me/password with your current and a new password.")
+    g.caller = me
+
+
+def require_reach() -> None:
+    """Blueprint guard of /accounts/{account_id}/...: 404 outside the caller's reach, before any call."""
+    account_id = (request.view_args or {}).get("account_id")
+    if account_id is None:
+        return
+    mine = access()
+    if account_id in mine.reach:
+        g.role = mine.role_in(account_id)
+        return
+    if account_id == mine.account_id:
+        raise Problem(403, "Forbidden", "Only an administrator of your account can do this; "
+                                        "GET /api/v1/administrators lists who to ask.")
+    raise not_found_account()
+
+
+def not_found_account() -> Problem:
+    """The one answer for an account outside reach and for one that does not exist."""
+    return Problem(404, "Not Found", "There is no account with this id among those you administer.")

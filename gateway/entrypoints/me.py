@@ -1,0 +1,143 @@
+"""The signed-in user: profile, password, e-mail change, dashboard, own audit trail."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from gateway.entrypoints.context import access, caller, gw
+from gateway.entrypoints.forward import actor_headers, as_page, propagation, service
+from gateway.entrypoints.schemas import (
+    AuditEntry,
+    MeSchema,
+    PageArgs,
+    ProfilePatch,
+    PropagationSchema,
+    UserWritten,
+    page_of,
+)
+from gateway.service_layer import sessions as session_store
+from gateway.service_layer.dashboard import compose_dashboard
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
+
+
+class PasswordChange(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class EmailChangeIn(Schema):
+    new_email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class EmailChangeOut(Schema):
+    detail = fields.String()
+    propagation = fields.Nested(PropagationSchema)
+
+
+class Panel(Schema):
+    unavailable = fields.Boolean(metadata={"description": "present when this panel's service failed"})
+    reason = fields.String()
+
+
+class MyServicesPanel(Panel):
+    accepted = fields.Integer()
+    pending = fields.Integer()
+    refused = fields.Integer()
+    last = fields.List(fields.Dict())
+
+
+class CatalogPanel(Panel):
+    not_subscribed = fields.Integer()
+    new_since_last_sign_in = fields.Integer()
+    without_subscriber = fields.Integer()
+    pending_validation = fields.Integer()
+
+
+class UsersPanel(Panel):
+    active = fields.Integer()
+    pending_activation = fields.Integer()
+    without_email = fields.Integer()
+    new_since_last_sign_in = fields.Integer()
+    groups = fields.Raw()
+
+
+class DashboardOut(Schema):
+    my_services = fields.Nested(MyServicesPanel)
+    last_audits = fields.Raw(metadata={"description": "the last 3 audits, or {unavailable, reason}"})
+    catalog = fields.Nested(CatalogPanel)
+    administrators = fields.Raw(metadata={"description": "the account's administrators, or {unavailable, reason}"})
+    users = fields.Nested(UsersPanel, metadata={"description": "administrators only"})
+
+
+@blp.route("")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    def get(self):  # type: ignore[no-untyped-def]
+        """The profile, the account and what the caller administers or supervises."""
+        me = caller()
+        user = service("identity").get(f"/internal/users/{me.user_id}")
+        rights = access()
+        return {**user, "password_change_required": me.session.password_change_required,
+                "administers": sorted(rights.administers), "supervises": sorted(rights.supervises)}
+
+    @blp.arguments(ProfilePatch)
+    @blp.response(200, UserWritten)
+    def patch(self, body):  # type: ignore[no-untyped-def]
+        """Change title, names, language, function or phones."""
+        user = service("identity").patch(f"/internal/users/{caller().user_id}", json=body)
+        return {**user, "propagation": propagation(user)}
+
+
+@blp.route("/password")
+class MyPassword(MethodView):
+    @blp.arguments(PasswordChange)
+    @blp.response(204)
+    def post(self, body):  # type: ignore[no-untyped-def]
+        """Change the password; every other session of the user ends."""
+        me, part = caller(), gw().part
+        # Flag first: the password.changed event may be consumed before identity's answer is back.
+        session_store.expect_own_password_change(part, me.session.id, True)
+        try:
+            service("identity").post(f"/internal/users/{me.user_id}/password", json=body)
+        except Exception:
+            session_store.expect_own_password_change(part, me.session.id, False)
+            raise
+        session_store.end_other_sessions(part, me.user_id, keep_id=me.session.id)
+        session_store.password_changed(part, me.session.id)
+
+
+@blp.route("/email-change")
+class MyEmailChange(MethodView):
+    @blp.arguments(EmailChangeIn)
+    @blp.response(202, EmailChangeOut)
+    def post(self, body):  # type: ignore[no-untyped-def]
+        """Send a validation link to the new address; the address changes once it is opened."""
+        answer = service("identity").post(f"/internal/users/{caller().user_id}/email-change", json=body) or {}
+        return {"detail": "A confirmation link was sent to the new address; your address changes once you open it.",
+                "propagation": propagation(answer)}
+
+
+@blp.route("/dashboard")
+class Dashboard(MethodView):
+    @blp.response(200, DashboardOut)
+    def get(self):  # type: ignore[no-untyped-def]
+        """The profile page's panels; a panel whose service fails says so, the others are still given."""
+        me, gateway = caller(), gw()
+        return compose_dashboard(
+            gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id, account_id=me.account_id,
+            since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
+            timeout=gateway.config.dashboard_timeout,
+        )
+
+
+@blp.route("/audits")
+class MyAudits(MethodView):
+    @blp.arguments(PageArgs, location="query", unknown="raise")
+    @blp.response(200, page_of(AuditEntry, "AuditPage"))
+    def get(self, args):  # type: ignore[no-untyped-def]
+        """The caller's own sign-in and security events, newest first."""
+        answer = service("identity").get(f"/internal/users/{caller().user_id}/audits", params=args)
+        return as_page(answer, args["page"], args["per_page"])

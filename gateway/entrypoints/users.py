@@ -1,0 +1,86 @@
+"""Administration of an account's users: list, create, read, modify, delete, unlock, re-invite."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gateway.entrypoints.accounts import q
+from gateway.entrypoints.context import gw
+from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.guards import require_reach
+from gateway.entrypoints.schemas import (
+    SentSkipped,
+    UserIds,
+    UserIn,
+    UserPatch,
+    UserSchema,
+    UsersQuery,
+    UserWritten,
+    page_of,
+)
+from gateway.service_layer.own_writes import forget_user
+
+blp = Blueprint("users", __name__, url_prefix="/api/v1/accounts/<account_id>",
+                description="Administration: the users of an account")
+blp.before_request(require_reach)
+
+
+def users_path(account_id: str, user_id: str | None = None) -> str:
+    path = f"/internal/accounts/{q(account_id)}/users"
+    return f"{path}/{q(user_id)}" if user_id else path
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(UsersQuery, location="query", unknown="raise")
+    @blp.response(200, page_of(UserSchema, "UserPage"))
+    def get(self, args, account_id):  # type: ignore[no-untyped-def]
+        """The user list, searched by name, e-mail or function, filtered by status or role."""
+        return as_page(service("identity").get(users_path(account_id), params=args), args["page"], args["per_page"])
+
+    @blp.arguments(UserIn)
+    @blp.response(201, UserWritten)
+    def post(self, body, account_id):  # type: ignore[no-untyped-def]
+        """Create a user: identity sends the activation e-mail, subscriptions grants the auto services."""
+        user = service("identity").post(users_path(account_id), json=body)
+        return {**user, "propagation": propagation(user)}
+
+
+@blp.route("/users/<user_id>")
+class User(MethodView):
+    @blp.response(200, UserSchema)
+    def get(self, account_id, user_id):  # type: ignore[no-untyped-def]
+        """One user of the account."""
+        return service("identity").get(users_path(account_id, user_id))
+
+    @blp.arguments(UserPatch)
+    @blp.response(200, UserWritten)
+    def patch(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
+        """Modify a user's profile or password security level."""
+        user = service("identity").patch(users_path(account_id, user_id), json=body)
+        return {**user, "propagation": propagation(user)}
+
+    @blp.response(204)
+    def delete(self, account_id, user_id):  # type: ignore[no-untyped-def]
+        """Delete a user (409 for the account's last administrator); their sessions end at once."""
+        service("identity").delete(users_path(account_id, user_id))
+        forget_user(gw().part, user_id)
+
+
+@blp.route("/users/<user_id>/unlock")
+class Unlock(MethodView):
+    @blp.response(204)
+    def post(self, account_id, user_id):  # type: ignore[no-untyped-def]
+        """Unlock a user locked after failed sign-ins."""
+        service("identity").post(f"{users_path(account_id, user_id)}/unlock")
+
+
+@blp.route("/activation-emails")
+class ActivationEmails(MethodView):
+    @blp.arguments(UserIds)
+    @blp.response(202, SentSkipped)
+    def post(self, body, account_id):  # type: ignore[no-untyped-def]
+        """Re-send the activation e-mail to each selected user still pending activation."""
+        answer = service("identity").post(f"/internal/accounts/{q(account_id)}/activation-emails", json=body) or {}
+        return {**answer, "propagation": propagation(answer)}

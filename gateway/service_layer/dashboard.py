@@ -1,0 +1,93 @@
+"""The profile page's panels, asked of identity and subscriptions at once, within a deadline.
+
+A panel whose service fails or is slow comes back as {"unavailable": true, "reason": ...};
+the others are still answered. Calls run on the gateway's shared thread pool, so a slow
+service never holds the request past the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, wait
+from typing import Any
+
+from bus.http import Problem
+from bus.http_client import ServiceClient, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def unavailable(reason: str) -> dict[str, Any]:
+    return {"unavailable": True, "reason": reason}
+
+
+def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], headers: dict[str, str], *,
+                      user_id: str, account_id: str, since: str | None, is_administrator: bool,
+                      timeout: float) -> dict[str, Any]:
+    def call(service: str, path: str, params: dict[str, Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            client = clients.get(service)
+            if client is None:
+                raise ServiceUnavailable(service, "no address is configured")
+            return client.get(path, params={k: v for k, v in params.items() if v is not None}, headers=headers)
+        return run
+
+    since_param = {"since": since} if since else {}
+    calls: dict[str, tuple[str, Callable[[], Any]]] = {
+        "subscriptions": ("subscriptions", call("subscriptions", f"/internal/users/{user_id}/dashboard",
+                                                 since_param)),
+        "last_audits": ("identity", call("identity", f"/internal/users/{user_id}/audits",
+                                         {"page": 1, "per_page": 3})),
+        "administrators": ("identity", call("identity", f"/internal/accounts/{account_id}/administrators",
+                                            {"per_page": 200})),
+    }
+    if is_administrator:
+        calls["users"] = ("identity", call("identity", f"/internal/accounts/{account_id}/users/summary",
+                                           since_param))
+    futures: dict[str, Future[Any]] = {name: executor.submit(run) for name, (_, run) in calls.items()}
+    wait(futures.values(), timeout=timeout)
+    results: dict[str, Any] = {}
+    for name, future in futures.items():
+        service = calls[name][0]
+        if not future.done():
+            future.cancel()
+            results[name] = unavailable(f"The {service} service did not answer within {timeout:g} s.")
+            continue
+        try:
+            results[name] = future.result()
+        except ServiceUnavailable as exc:
+            results[name] = unavailable(f"The {exc.service} service is not answering at the moment.")
+        except Problem as exc:
+            results[name] = unavailable(f"The {service} service refused: {exc.detail}")
+        except Exception as exc:  # noqa: BLE001 - one broken panel must not break the page
+            log.exception("dashboard panel %s failed", name)
+            results[name] = unavailable(f"The {service} service gave an answer that could not be read "
+                                        f"({type(exc).__name__}).")
+    return shape(results, is_administrator)
+
+
+def _items(answer: Any) -> Any:
+    if isinstance(answer, dict) and answer.get("unavailable"):
+        return answer
+    if isinstance(answer, dict) and "items" in answer:
+        return answer["items"]
+    return answer if isinstance(answer, list) else []
+
+
+def shape(results: dict[str, Any], is_administrator: bool) -> dict[str, Any]:
+    subs = results["subscriptions"]
+    if isinstance(subs, dict) and subs.get("unavailable"):
+        my_services, catalog = subs, subs
+    else:
+        my_services = (subs or {}).get("my_services") or {}
+        catalog = (subs or {}).get("catalog") or {}
+    panels: dict[str, Any] = {
+        "my_services": my_services,
+        "last_audits": _items(results["last_audits"]),
+        "catalog": catalog,
+        "administrators": _items(results["administrators"]),
+    }
+    if is_administrator:
+        panels["users"] = results["users"]
+    return panels
