@@ -2,7 +2,7 @@
 
 from .model import COLUMNS, LINE, Anomaly, FileRejected, RowResult
 from .report import neutralise_cell, write_csv_rows, write_report
-from .rows import RowChecker
+from .rows import InvalidValue, RowChecker
 from .upload import DEFAULT_MAX_BYTES, ParsedFile, parse_upload
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "LINE",
     "Anomaly",
     "FileRejected",
+    "InvalidValue",
     "ParsedFile",
     "RowChecker",
     "RowResult",

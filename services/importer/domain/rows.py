@@ -133,7 +133,11 @@ def normalise_phone(text: str, region: str | None, label: str = "phone number") 
 
 
 class RowChecker:
-    """Checks the data lines of one file in order; remembers e-mails to report duplicates."""
+    """Checks the data lines of one file in order; remembers e-mails to report duplicates.
+
+    `check_email(text) -> normalised address` raises InvalidValue for a bad address; the
+    default uses email-validator (syntax only, no DNS).
+    """
 
     def __init__(
         self,

@@ -69,7 +69,11 @@ def parse_upload(
 
 
 class ParsedFile:
-    """An upload that passed the file-level checks; `rows()` reads and checks its lines."""
+    """An upload that passed the file-level checks; `rows()` reads and checks its lines.
+
+    Attributes: filename; encoding ("utf-8" or "cp1252"); has_bom; separator (";" or ",");
+    has_header; size in bytes (None for a long stream that cannot be rewound).
+    """
 
     def __init__(
         self, filename: str, source: _Source, codec: str, layout: _Layout, has_bom: bool
