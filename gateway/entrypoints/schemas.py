@@ -176,6 +176,7 @@ class SubscriptionSchema(Schema):
     decided_by = fields.String(allow_none=True)
     expires_on = fields.String(allow_none=True, metadata={"format": "date"})
     reason = fields.String(allow_none=True)
+    user = fields.Nested(UserSchema, metadata={"description": "the requester (subscription requests)"})
     effective = fields.Boolean(metadata={"description": "accepted, unexpired and already applied by the portal"})
 
 
@@ -193,6 +194,7 @@ class SubscriberSchema(UserSchema):
     subscription_id = fields.String()
     subscription_status = fields.String()
     expires_on = fields.String(allow_none=True)
+    effective = fields.Boolean()
 
 
 class ServiceFilters(PageArgs):
