@@ -119,15 +119,22 @@ class UserRejected(Contract):
 
 
 class ImportRow(Contract):
+    """One data line of an import file, as the importer read it.
+
+    Identity checks every value with its own rules and answers an anomaly per field in
+    identity.users.batch_processed, so the fields are loosely typed here: one bad row must not
+    make the whole batch break its contract (and be dead-lettered).
+    """
+
     line = fields.Integer(required=True)
-    title = fields.String(required=True, validate=validate.OneOf(v.TITLES))
-    last_name = fields.String(required=True)
-    first_name = fields.String(required=True)
-    email = fields.String(required=True)
-    office_phone = fields.String(load_default=None, allow_none=True)
-    mobile_phone = fields.String(load_default=None, allow_none=True)
-    language = language()
-    password_level = fields.Integer(required=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
+    title = fields.Raw(load_default=None, allow_none=True)
+    last_name = fields.Raw(load_default=None, allow_none=True)
+    first_name = fields.Raw(load_default=None, allow_none=True)
+    email = fields.Raw(load_default=None, allow_none=True)
+    office_phone = fields.Raw(load_default=None, allow_none=True)
+    mobile_phone = fields.Raw(load_default=None, allow_none=True)
+    language = fields.Raw(load_default=None, allow_none=True)
+    password_level = fields.Raw(load_default=None, allow_none=True)
 
 
 @register("identity.create_users")
@@ -149,4 +156,6 @@ class UsersBatchProcessed(Contract):
     import_job_id = required_id()
     batch = fields.Integer(required=True)
     created = fields.List(fields.Dict(), required=True)  # [{line, user_id, email}]
-    rejected = fields.List(fields.Dict(), required=True)  # [{line, field, message}]
+    # [{line, field, message}]; field is the file's column (civility, last_name, first_name, email,
+    # phone, mobile, language, password_level), or "line" for the whole row.
+    rejected = fields.List(fields.Dict(), required=True)

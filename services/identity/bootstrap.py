@@ -2,22 +2,66 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from threading import Event
+from typing import Any
 
 from bus.config import Settings
 from bus.part import Part
 from services.identity.adapters import orm
+from services.identity.config import IdentityConfig
+from services.identity.domain.hashing import Argon2Hasher, default_hasher
 from services.identity.service_layer.handlers import EVENT_HANDLERS
+from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+JOB_INTERVAL_SECONDS = 60
+
+log = logging.getLogger(__name__)
 
 
-def build(settings: Settings) -> Part:
-    return Part(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+class IdentityPart(Part):
+    """The bus kit's Part with identity's settings and password hasher.
+
+    `clock` (from Part) and `hasher` may be replaced after building (tests do).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+        self.config = IdentityConfig.from_settings(settings)
+        self._hasher: Argon2Hasher | None = None
+
+    @property
+    def hasher(self) -> Argon2Hasher:
+        if self._hasher is None:  # built on first use: it hashes a dummy password
+            self._hasher = default_hasher()
+        return self._hasher
+
+    @hasher.setter
+    def hasher(self, hasher: Argon2Hasher) -> None:
+        self._hasher = hasher
+
+    def uow(self) -> IdentityUnitOfWork:
+        return IdentityUnitOfWork(self.session_factory, self.outbox, self.processed_table, part=self)
 
 
-def jobs(part: Part) -> list[Callable[[Event], None]]:
+def build(settings: Settings) -> IdentityPart:
+    return IdentityPart(settings)
+
+
+def jobs(part: Any) -> list[Callable[[Event], None]]:
     """Periodic work the worker runs beside its consumer."""
-    return []
+    from services.identity.service_layer.sign_in import release_expired_locks
+
+    def release_locks(stop: Event) -> None:
+        while not stop.wait(JOB_INTERVAL_SECONDS):
+            try:
+                with part.uow() as uow:
+                    release_expired_locks(uow)
+                    uow.commit()
+            except Exception:  # noqa: BLE001 - a database outage must not end the job
+                log.exception("identity: releasing expired locks failed; will retry")
+
+    return [release_locks]

@@ -1,4 +1,8 @@
-"""Tables of the identity service (its own database; nobody else reads it)."""
+"""Tables of the identity service (its own database; nobody else reads it).
+
+Instants are stored in UTC; SQLite hands them back naive, so readers pass them through
+`adapters.repository.aware`.
+"""
 
 import sqlalchemy as sa
 
@@ -6,6 +10,8 @@ from bus.db import bus_tables
 
 metadata = sa.MetaData()
 outbox, processed = bus_tables(metadata)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 accounts = sa.Table(
     "accounts",
@@ -16,4 +22,108 @@ accounts = sa.Table(
     sa.Column("parent_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=True),
     sa.Column("relation", sa.String(32), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    # Normalised and lower-cased (domain.validation.normalise_email): unique portal-wide.
+    sa.Column("email", sa.String(254), nullable=True, unique=True),
+    sa.Column("title", sa.String(8), nullable=True),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("function", sa.String(100), nullable=True),
+    sa.Column("office_phone", sa.String(32), nullable=True),
+    sa.Column("mobile_phone", sa.String(32), nullable=True),
+    sa.Column("password_level", sa.SmallInteger(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    # Folded (no accents, casefolded) copies for the administrators' searches.
+    sa.Column("name_key", sa.String(210), nullable=False),
+    sa.Column("function_key", sa.String(100), nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reset_mail_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("import_job_id", sa.String(64), nullable=True),
+    sa.Column("import_line", sa.Integer(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("previous_sign_in_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_users_account_name", "account_id", "name_key"),
+)
+
+password_history = sa.Table(
+    "password_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_password_history_user", "user_id", "id"),
+)
+
+# Link tokens: only the SHA-256 of a token is kept (domain.tokens).
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    # Set when a newer link of the same purpose replaced this one before it was used.
+    sa.Column("superseded", sa.Boolean(), nullable=False, default=False),
+    sa.Column("new_email", sa.String(254), nullable=True),
+    sa.Index("ix_tokens_user_purpose", "user_id", "purpose"),
+)
+
+# Failed sign-ins per typed e-mail (domain.lockout.throttle_key), known to the portal or not.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("email_key", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Who administers which account, learnt from subscriptions' events (one row per subscription to
+# the account's "User Management - Administration").
+administrators = sa.Table(
+    "administrators",
+    metadata,
+    sa.Column("subscription_id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(36), nullable=False, index=True),
+    sa.Column("user_id", sa.String(36), nullable=False, index=True),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The audit trail: every sign-in attempt and every security or administrative action.
+# `user_id` is whom it is about (none for a sign-in with an unknown e-mail); `actor` who did it
+# (a user id, "operator", or none when the person acted on their own account).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("account_id", sa.String(36), nullable=True),
+    sa.Column("user_id", sa.String(36), nullable=True),
+    sa.Column("actor", sa.String(64), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("result", sa.String(40), nullable=True),
+    sa.Column("target", sa.String(320), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(512), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Index("ix_audit_account_at", "account_id", "id"),
+    sa.Index("ix_audit_user_at", "user_id", "id"),
 )

@@ -1,43 +1,22 @@
-"""Handlers of the identity service: one function per command or event, verb_noun."""
+"""The identity service's table of consumed messages: one handler per type, verb_noun.
+
+The handlers of the HTTP API live beside this module: accounts, users, user_lists, activation,
+sign_in, passwords, email_change, links; imports and administrators hold those listed here.
+"""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Any
+from bus.consumer import Handler
+from services.identity.service_layer.administrators import (
+    forget_administrator,
+    record_administrator,
+)
+from services.identity.service_layer.imports import create_users
 
-import sqlalchemy as sa
-
-from bus.http import Problem
-from bus.uow import UnitOfWork
-from services.identity.adapters.orm import accounts
-
-
-def create_account(uow: UnitOfWork, number: str, name: str, parent_number: str | None = None,
-                   relation: str | None = None) -> dict[str, Any]:
-    """Create a client account, optionally as third-party associate of another."""
-    session = uow.session
-    if session.execute(sa.select(accounts.c.id).where(accounts.c.number == number)).first():
-        raise Problem(409, "Conflict", f"The client number {number} is already taken by another account.")
-    parent = None
-    if parent_number:
-        parent = session.execute(sa.select(accounts).where(accounts.c.number == parent_number)).first()
-        if parent is None:
-            raise Problem(422, "Unprocessable Entity", f"No account has the client number {parent_number}.",
-                          errors={"parent_number": [f"No account has the client number {parent_number}."]})
-    account = {
-        "id": str(uuid.uuid4()),
-        "number": number,
-        "name": name,
-        "parent_id": parent.id if parent else None,
-        "relation": (relation or "subsidiary") if parent else None,
-    }
-    session.execute(accounts.insert().values(**account, created_at=datetime.now(UTC)))
-    event = {"account_id": account["id"], **{k: account[k] for k in ("number", "name", "parent_id", "relation")}}
-    uow.publish("identity.account.created", event)
-    if parent is not None:
-        uow.publish("identity.account.linked", {**event, "parent_number": parent.number, "parent_name": parent.name})
-    return account
-
-
-EVENT_HANDLERS: dict = {}
+EVENT_HANDLERS: dict[str, Handler] = {
+    "identity.create_users": create_users,  # type: ignore[dict-item]
+    "subscriptions.subscription.accepted": record_administrator,  # type: ignore[dict-item]
+    "subscriptions.subscription.cancelled": forget_administrator,  # type: ignore[dict-item]
+    "subscriptions.subscription.expired": forget_administrator,  # type: ignore[dict-item]
+    "subscriptions.subscription.refused": forget_administrator,  # type: ignore[dict-item]
+}

@@ -1,0 +1,166 @@
+"""Signing in: the password check, the per-e-mail throttle and lock, rehashing, and unlocking.
+
+Failures are counted per typed e-mail (domain.lockout.throttle_key) for every address, known
+or not and whatever the user's level: after `lock_threshold` consecutive failures that e-mail
+is refused for `lock_minutes`, and the answers for unknown and known addresses cannot be told
+apart. A user whose level's policy locks (moderate, strong) is moreover *locked*: status
+`locked`, identity.user.locked published (the person is e-mailed, sessions end). A weak-level
+user's policy never locks the account, so for them the throttle alone applies, exactly as for an
+address nobody has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bus.envelope import Envelope
+from services.identity.adapters import repository as repo
+from services.identity.adapters.orm import login_throttle, password_history, users
+from services.identity.domain import lockout, model
+from services.identity.domain.model import UserStatus
+from services.identity.domain.passwords import policy_for
+from services.identity.domain.validation import InvalidField, normalise_email
+from services.identity.service_layer.common import SYSTEM, Actor, audit
+from services.identity.service_layer.errors import Conflict
+from services.identity.service_layer.passwords import clear_throttle, password_expired
+from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from services.identity.service_layer.users import show_user, user_in_account
+from services.identity.service_layer.views import effective_status
+
+THROTTLE_FORGET_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    outcome: str  # ok | failed | locked
+    user: dict[str, Any] | None = None
+    password_change_required: bool = False
+
+
+def _throttle(uow: IdentityUnitOfWork, key: str) -> lockout.LoginThrottle:
+    repo.insert_ignore(uow.session, login_throttle, {"email_key": key, "failures": 0, "updated_at": uow.now()})
+    row = uow.session.execute(
+        sa.select(login_throttle).where(login_throttle.c.email_key == key).with_for_update()
+    ).one()
+    return lockout.LoginThrottle(row.failures, repo.aware(row.locked_until))
+
+
+def _find_user(uow: IdentityUnitOfWork, email: str) -> Any:
+    try:
+        return repo.get_user_by_email(uow.session, normalise_email(email), for_update=True)
+    except InvalidField:
+        return None
+
+
+def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | None = None,
+            user_agent: str | None = None) -> SignInResult:
+    """Check an e-mail and password; the caller commits whatever the outcome (audit, counters)."""
+    now = uow.now()
+    key = lockout.throttle_key(email)[:320]
+    throttle = _throttle(uow, key)
+    user = _find_user(uow, email)
+    seen: dict[str, Any] = dict(
+        actor=Actor(user.id if user else None, "self"), account_id=user.account_id if user else None,
+        user_id=user.id if user else None, target=email.strip()[:320], ip=ip, user_agent=user_agent,
+    )
+    status = UserStatus(effective_status(user, now)) if user else None
+    if throttle.is_locked(now) or status is UserStatus.LOCKED:
+        audit(uow, "sign_in", result="refused_locked", **seen)
+        return SignInResult("locked")
+    if user is not None and user.password_hash:
+        verified = uow.hasher.verify(user.password_hash, password)
+    else:
+        verified = uow.hasher.dummy_verify(password)  # the time a real check takes; always False
+    if verified and status is UserStatus.ACTIVE:
+        return _succeed(uow, key, user, password, seen)
+    return _fail(uow, key, throttle, user, seen)
+
+
+def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: dict[str, Any]
+             ) -> SignInResult:
+    now = uow.now()
+    uow.session.execute(login_throttle.delete().where(login_throttle.c.email_key == key))
+    update: dict[str, Any] = {"last_sign_in_at": now, "previous_sign_in_at": user.last_sign_in_at}
+    if uow.hasher.needs_rehash(user.password_hash):  # parameters raised since it was made
+        update["password_hash"] = uow.hasher.hash(password)
+        uow.session.execute(password_history.update().where(
+            password_history.c.user_id == user.id, password_history.c.password_hash == user.password_hash,
+        ).values(password_hash=update["password_hash"]))
+    if user.status == UserStatus.LOCKED:  # its lock ran out
+        update.update(status=UserStatus.ACTIVE, locked_until=None)
+        uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
+    uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
+    audit(uow, "sign_in", result="succeeded", **seen)
+    user = repo.get_user(uow.session, user.id)
+    return SignInResult("ok", show_user(uow, user), password_expired(uow, user))
+
+
+def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: Any,
+          seen: dict[str, Any]) -> SignInResult:
+    now = uow.now()
+    config = uow.config
+    throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
+                                               lock_minutes=config.lock_minutes)
+    uow.session.execute(login_throttle.update().where(login_throttle.c.email_key == key).values(
+        failures=throttle.failures, locked_until=throttle.locked_until, updated_at=now))
+    if not locked:
+        audit(uow, "sign_in", result="failed", **seen)
+        return SignInResult("failed")
+    audit(uow, "sign_in", result="failed_now_locked", **seen)
+    if (user is not None and user.status == UserStatus.ACTIVE
+            and policy_for(user.password_level, config.password_profile).lock_threshold is not None):
+        lock_user(uow, user, throttle.locked_until)
+    return SignInResult("locked")
+
+
+def lock_user(uow: IdentityUnitOfWork, user: Any, until: Any) -> Envelope:
+    uow.session.execute(users.update().where(users.c.id == user.id).values(
+        status=model.lock(UserStatus(user.status)), locked_until=until))
+    audit(uow, "user_locked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
+          target=user.email, result="failed_sign_ins")
+    return uow.publish("identity.user.locked", {
+        "user_id": user.id, "account_id": user.account_id, "until": repo.iso(until),
+        "reason": "failed_sign_ins",
+    })
+
+
+def unlock_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor) -> Envelope | None:
+    """An administrator ends a lock (and the sign-in throttle of the user's e-mail)."""
+    user = user_in_account(uow, account_id, user_id, for_update=True)
+    try:
+        model.unlock(UserStatus(user.status))
+    except model.TransitionRefused as refusal:
+        raise Conflict(refusal.message) from None
+    clear_throttle(uow, user.email)
+    event = None
+    if user.status == UserStatus.LOCKED:
+        uow.session.execute(users.update().where(users.c.id == user.id)
+                            .values(status=UserStatus.ACTIVE, locked_until=None, updated_at=uow.now()))
+        event = uow.publish("identity.user.unlocked",
+                            {"user_id": user.id, "account_id": user.account_id, "by": actor.id})
+    audit(uow, "user_unlocked", actor=actor, account_id=account_id, user_id=user.id, target=user.email)
+    return event
+
+
+def release_expired_locks(uow: IdentityUnitOfWork) -> int:
+    """Periodic: users whose lock ran out become active again; old throttle rows are forgotten."""
+    now = uow.now()
+    expired = uow.session.execute(
+        sa.select(users).where(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
+                               users.c.locked_until <= now).with_for_update()
+    ).all()
+    for user in expired:
+        uow.session.execute(users.update().where(users.c.id == user.id)
+                            .values(status=UserStatus.ACTIVE, locked_until=None))
+        uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
+        audit(uow, "user_unlocked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
+              target=user.email, result="lock_expired")
+    uow.session.execute(login_throttle.delete().where(
+        login_throttle.c.updated_at < now - THROTTLE_FORGET_AFTER,
+        sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until < now),
+    ))
+    return len(expired)

@@ -1,0 +1,205 @@
+"""Users: create (by an administrator or the operator), read, modify, delete, resend activation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bus.envelope import Envelope
+from services.identity.adapters import repository as repo
+from services.identity.adapters.orm import administrators, users
+from services.identity.domain import model
+from services.identity.domain.model import UserStatus
+from services.identity.service_layer.common import Actor, audit
+from services.identity.service_layer.errors import USER_EXISTS, Conflict, Invalid, NotFound
+from services.identity.service_layer.fields import clean_user_fields
+from services.identity.service_layer.links import issue_link
+from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from services.identity.service_layer.views import user_event, user_view
+
+NO_SUCH_USER = "No user with this id in this account."
+
+
+def search_keys(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
+    """The folded copies to store beside names and function (for searches)."""
+    keys: dict[str, Any] = {}
+    if {"last_name", "first_name"} & set(values):
+        last = values.get("last_name", getattr(current, "last_name", ""))
+        first = values.get("first_name", getattr(current, "first_name", ""))
+        keys["name_key"] = repo.name_key(last, first)
+    if "function" in values:
+        keys["function_key"] = repo.fold(values["function"]) or None
+    return keys
+
+
+def create_user(
+    uow: IdentityUnitOfWork,
+    account_id: str,
+    data: dict[str, Any],
+    *,
+    actor: Actor,
+    source: str,
+    grant_administration: bool = False,
+    email_required: bool = True,
+) -> tuple[dict[str, Any], Envelope]:
+    """Create a user waiting for activation and send the activation link.
+
+    Without an e-mail (allowed to administrators) the user is a contact in status `no_email`.
+    """
+    if repo.get_account(uow.session, account_id) is None:
+        raise NotFound("No account has this id.")
+    required = ("title", "last_name", "first_name", "language", "password_level")
+    values = clean_user_fields(data, required=(*required, "email") if email_required else required)
+    email = values.get("email")
+    if email and repo.get_user_by_email(uow.session, email):
+        raise Conflict(USER_EXISTS)
+    now = uow.now()
+    user_id = str(uuid.uuid4())
+    row = {
+        "title": None, "function": None, "office_phone": None, "mobile_phone": None, "email": None,
+        **values,
+        "id": user_id,
+        "account_id": account_id,
+        "status": UserStatus.PENDING_ACTIVATION if email else UserStatus.NO_EMAIL,
+        **search_keys({**values, "function": values.get("function")}),
+        "source": source,
+        "created_by": actor.id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        uow.session.execute(users.insert().values(**row))
+    except IntegrityError:  # the same address, created at the same moment by someone else
+        raise Conflict(USER_EXISTS) from None
+    user = repo.get_user(uow.session, user_id)
+    created = uow.publish("identity.user.created", user_event(
+        user, now, source=source, created_by=actor.id, grant_administration=grant_administration,
+        import_job_id=None, import_line=None, created_at=repo.iso(now),
+    ))
+    if email:
+        issue_link(uow, user, "activation")
+    audit(uow, "user_created", actor=actor, account_id=account_id, user_id=user_id,
+          target=email or f"{user.last_name} {user.first_name}",
+          detail={"grant_administration": True} if grant_administration else None)
+    return user_view(user, is_administrator=False, now=now), created
+
+
+def user_in_account(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, for_update: bool = False) -> Any:
+    """The user, when it belongs to `account_id`; NotFound otherwise (tenant consistency)."""
+    row = repo.get_user(uow.session, user_id, for_update=for_update)
+    if row is None or row.account_id != account_id:
+        raise NotFound(NO_SUCH_USER)
+    return row
+
+
+def existing_user(uow: IdentityUnitOfWork, user_id: str, *, for_update: bool = False) -> Any:
+    row = repo.get_user(uow.session, user_id, for_update=for_update)
+    if row is None:
+        raise NotFound("No user has this id.")
+    return row
+
+
+def is_administrator(uow: IdentityUnitOfWork, user: Any) -> bool:
+    return user.account_id in repo.administered_accounts(uow.session, user.id)
+
+
+def show_user(uow: IdentityUnitOfWork, user: Any) -> dict[str, Any]:
+    return user_view(user, is_administrator=is_administrator(uow, user), now=uow.now())
+
+
+def get_user(uow: IdentityUnitOfWork, account_id: str, user_id: str) -> dict[str, Any]:
+    return show_user(uow, user_in_account(uow, account_id, user_id))
+
+
+def get_me(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
+    """The user and their account (the profile page)."""
+    from services.identity.service_layer.accounts import get_account
+
+    user = existing_user(uow, user_id)
+    return {**show_user(uow, user), "account": get_account(uow, user.account_id)}
+
+
+def update_user(
+    uow: IdentityUnitOfWork, user: Any, data: dict[str, Any], *, actor: Actor
+) -> tuple[dict[str, Any], Envelope | None]:
+    """Change the given fields; publish identity.user.updated naming those that changed.
+
+    An e-mail may be given here only to a contact without one (it then waits for activation);
+    any other address changes through an e-mail change.
+    """
+    values = clean_user_fields(data, partial=True, language=user.language)
+    attach = False
+    if "email" in values:
+        if user.status != UserStatus.NO_EMAIL:
+            message = ("The e-mail address changes through an e-mail change: a confirmation link goes"
+                       " to the new address.")
+            raise Invalid({"email": [message]}, message)
+        if repo.get_user_by_email(uow.session, values["email"]):
+            raise Conflict(USER_EXISTS)
+        attach = True
+    changed = sorted(name for name, value in values.items() if getattr(user, name) != value)
+    if not changed:
+        return show_user(uow, user), None
+    now = uow.now()
+    update = {**values, **search_keys(values, user), "updated_at": now}
+    if attach:
+        update["status"] = model.attach_email(UserStatus(user.status)).value
+        changed.append("status")
+    uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
+    user = repo.get_user(uow.session, user.id)
+    event = uow.publish("identity.user.updated", user_event(user, now, changed=changed))
+    if attach:
+        issue_link(uow, user, "activation")
+    audit(uow, "user_updated", actor=actor, account_id=user.account_id, user_id=user.id,
+          target=user.email, detail={"changed": changed})
+    return show_user(uow, user), event
+
+
+def delete_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor) -> Envelope:
+    """Delete a user, unless that leaves an account without administrator."""
+    user = user_in_account(uow, account_id, user_id, for_update=True)
+    for administered in sorted(repo.administered_accounts(uow.session, user_id)):
+        holders = uow.session.execute(
+            sa.select(administrators.c.user_id).where(administrators.c.account_id == administered)
+            .with_for_update()
+        ).scalars()
+        if not set(holders) - {user_id}:
+            account = repo.get_account(uow.session, administered)
+            label = f"{account.number} {account.name}" if account else "This account"
+            raise Conflict(f"{label} must keep at least one administrator: this user is the last one."
+                           " Grant the administration service to another user first, then delete"
+                           " this one.")
+    uow.session.execute(administrators.delete().where(administrators.c.user_id == user_id))
+    uow.session.execute(users.delete().where(users.c.id == user_id))
+    event = uow.publish("identity.user.deleted", {
+        "user_id": user.id, "account_id": user.account_id, "email": user.email,
+        "last_name": user.last_name, "first_name": user.first_name, "deleted_by": actor.id,
+    })
+    audit(uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id,
+          target=user.email or f"{user.last_name} {user.first_name}")
+    return event
+
+
+def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[str], *,
+                       actor: Actor) -> dict[str, Any]:
+    """Send a new activation link to each selected user still waiting for activation."""
+    found = {row.id: row for row in uow.session.execute(
+        sa.select(users).where(users.c.id.in_(set(user_ids)), users.c.account_id == account_id)
+    )}
+    results: list[dict[str, Any]] = []
+    for user_id in dict.fromkeys(user_ids):
+        user = found.get(user_id)
+        if user is None:
+            results.append({"user_id": user_id, "result": "skipped", "reason": "not_found"})
+        elif user.status != UserStatus.PENDING_ACTIVATION:
+            results.append({"user_id": user_id, "result": "skipped", "reason": str(user.status)})
+        else:
+            issue_link(uow, user, "activation", resent=True)
+            audit(uow, "activation_sent", actor=actor, account_id=account_id, user_id=user_id,
+                  target=user.email)
+            results.append({"user_id": user_id, "result": "sent"})
+    sent = sum(1 for result in results if result["result"] == "sent")
+    return {"sent": sent, "skipped": len(results) - sent, "results": results}
