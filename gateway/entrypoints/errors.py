@@ -86,9 +86,8 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         response = problem_response(_from_http(exc))
-        for name, value in (getattr(exc, "data", None) or {}).get("headers", {}).items() \
-                if isinstance(getattr(exc, "data", None), dict) else ():
-            response.headers[name] = value
+        data = getattr(exc, "data", None)
+        response.headers.update((data.get("headers") if isinstance(data, dict) else None) or {})
         return response
 
     @app.errorhandler(Exception)
