@@ -6,18 +6,50 @@ from collections.abc import Callable
 from pathlib import Path
 from threading import Event
 
-from bus.config import Settings
+from bus.config import ConfigError, Settings
 from bus.part import Part
 from services.notifications.adapters import orm
+from services.notifications.adapters.smtp import SmtpSettings
+from services.notifications.config import MailConfig
+from services.notifications.domain.rendering import Renderer
 from services.notifications.service_layer.handlers import EVENT_HANDLERS
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork, Wakeup
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: Settings) -> Part:
-    return Part(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+class NotificationsPart(Part):
+    """The bus kit's Part with the mail settings, the renderer and the delivery loops' wake-up.
+
+    `clock` (from Part) may be replaced after building (tests move it to test backoff).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+        self.config = MailConfig.from_settings(settings)
+        if self.config.smtp_url:
+            try:
+                SmtpSettings.from_url(self.config.smtp_url)
+            except ValueError as exc:
+                raise ConfigError(f"PORTICO_SMTP_URL: {exc}") from None
+        try:
+            self.renderer = Renderer(portal_url=self.config.public_url or None)
+        except ValueError as exc:
+            raise ConfigError(f"PORTICO_PUBLIC_URL: {exc}") from None
+        self.wakeup = Wakeup()
+
+    def uow(self) -> NotificationsUnitOfWork:
+        return NotificationsUnitOfWork(
+            self.session_factory, self.outbox, self.processed_table, part=self
+        )
 
 
-def jobs(part: Part) -> list[Callable[[Event], None]]:
-    """Periodic work the worker runs beside its consumer."""
-    return []
+def build(settings: Settings) -> NotificationsPart:
+    return NotificationsPart(settings)
+
+
+def jobs(part: NotificationsPart) -> list[Callable[[Event], None]]:
+    """Work the worker runs beside its consumer: the delivery loop."""
+    from services.notifications.service_layer.delivery import DeliveryLoop
+
+    return [DeliveryLoop(part).run]

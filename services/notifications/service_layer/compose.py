@@ -1,0 +1,320 @@
+"""Event → outgoing rows: who gets which e-mail, with which context.
+
+Handlers only INSERT into the outgoing queue, inside the consumer's transaction, so the rows and
+the message's receipt commit together; the delivery loop renders and sends them later. An event
+that names nobody we can write to, or an e-mail we do not have, is rejected (dead-lettered with
+the reason); a known user without an address (status no_email, or deleted) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bus.consumer import Reject
+from bus.envelope import Envelope
+from services.notifications.adapters.orm import outgoing
+from services.notifications.domain.catalog import TEMPLATES
+from services.notifications.domain.mail import (
+    Recipient,
+    acceptance_template,
+    anomalies_by_line,
+    full_name,
+    json_safe,
+    report_csv,
+)
+
+from .recipients import (
+    account_name,
+    administrators_of,
+    as_recipient,
+    find_user,
+    holders_of,
+)
+from .unit_of_work import NotificationsUnitOfWork
+
+log = logging.getLogger(__name__)
+
+# identity.link.issued: the e-mail of each link purpose.
+LINK_TEMPLATES = {
+    "activation": "activation",
+    "reset": "password_reset",
+    "email_change": "email_change_confirmation",
+}
+REPORT_FILENAME = "import-report.csv"
+
+
+# -- identity ---------------------------------------------------------------------------------
+
+
+def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.link.issued: activation (or its resending), password reset, e-mail change."""
+    data = event.data
+    purpose = data["purpose"]
+    template = LINK_TEMPLATES.get(purpose)
+    if template is None:
+        raise Reject(f"no e-mail is known for links of purpose {purpose!r}")
+    if purpose == "activation" and data.get("resent"):
+        template = "activation_resent"
+    address = (data.get("recipient") or "").strip()
+    if not address:
+        raise Reject(f"the {purpose} link of user {data['user_id']} has no recipient address")
+    known = find_user(uow.session, data["user_id"])
+    name = data.get("recipient_name") or (known.full_name if known else None)
+    to = Recipient(address, name, data["language"], data["user_id"])
+    context: dict[str, Any] = {"link_url": data["link_url"], "expires_at": data["expires_at"]}
+    if purpose == "activation":
+        context.update(email=address, account_name=account_name(uow.session, data["account_id"]))
+    elif purpose == "email_change":
+        context.update(new_email=address, old_email=data.get("old_email"))
+    queue_mail(uow, event, template, [to], context)
+
+
+def confirm_activation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.user.activated: the account works now."""
+    to = recipient_of(uow, event, event.data["user_id"])
+    if to is not None:
+        queue_mail(uow, event, "account_activated", [to], {"email": to.address})
+
+
+def confirm_password_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.password.changed: tell the user (not at activation: that has its own e-mail)."""
+    if event.data.get("via") == "activation":
+        return
+    to = recipient_of(uow, event, event.data["user_id"])
+    if to is not None:
+        queue_mail(uow, event, "password_changed", [to], {"changed_at": event.occurred_at})
+
+
+def warn_locked_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.user.locked: the sign-in is locked after failures; say until when and how out."""
+    to = recipient_of(uow, event, event.data["user_id"])
+    if to is not None:
+        context = {"email": to.address, "locked_until": event.data.get("until")}
+        queue_mail(uow, event, "login_locked", [to], context)
+
+
+def notify_email_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.email.changed: the OLD address learns that the login changed."""
+    data = event.data
+    old = (data.get("old_email") or "").strip()
+    if not old:
+        raise Reject(f"the e-mail change of user {data['user_id']} has no old address")
+    known = find_user(uow.session, data["user_id"])
+    if known is not None and known.status == "deleted":
+        return
+    to = Recipient(
+        old, known.full_name if known else None, known.language if known else None, data["user_id"]
+    )
+    context = {"old_email": old, "new_email": data["new_email"]}
+    queue_mail(uow, event, "email_change_notice", [to], context)
+
+
+def report_user_deletion(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.user.deleted: the administrator who deleted the user gets a confirmation."""
+    data = event.data
+    deleted_by = data.get("deleted_by")
+    if not deleted_by or deleted_by in ("operator", data["user_id"]):
+        return  # the operator or the user themselves: no administrator to tell
+    to = recipient_of(uow, event, deleted_by)
+    if to is None:
+        return
+    context = {
+        "user_name": full_name(data.get("first_name"), data.get("last_name"))
+        or data.get("email")
+        or data["user_id"],
+        "user_email": data.get("email") or "",
+        "account_name": account_name(uow.session, data["account_id"]),
+        "deleted_at": event.occurred_at,
+    }
+    queue_mail(uow, event, "user_deleted", [to], context)
+
+
+# -- subscriptions ------------------------------------------------------------------------------
+
+
+def ask_administrators(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscription.requested (pending): every administrator of the account."""
+    data = event.data
+    if data["status"] != "pending":
+        return
+    requester = find_user(uow.session, data["user_id"])
+    requester_email = data.get("user_email") or (requester.email if requester else None)
+    if not requester_email:
+        raise Reject(f"the request of user {data['user_id']} names nobody we know")
+    admins = administrators_of(uow.session, data["account_id"], uow.now().date())
+    others = [admin for admin in admins if admin.user_id != data["user_id"]]
+    if not admins:
+        raise Reject(f"no administrator of account {data['account_id']} is known to notifications")
+    context = {
+        "requester_name": data.get("user_name")
+        or (requester.full_name if requester else None)
+        or requester_email,
+        "requester_email": requester_email,
+        "service_title": data["service_title"],
+        "validation_url": uow.config.validation_url,
+        "account_name": data.get("account_name") or account_name(uow.session, data["account_id"]),
+        "requested_at": data.get("requested_at") or event.occurred_at,
+    }
+    queue_mail(uow, event, "request_pending", others or admins, context)
+
+
+def announce_acceptance(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscription.accepted: at once, or a pending request accepted."""
+    data = event.data
+    template = acceptance_template(data)
+    if template is None:
+        return
+    to = subscriber(uow, event)
+    if to is not None:
+        context = {"service_title": data["service_title"], "expires_on": data.get("expires_on")}
+        if template == "request_accepted":
+            context["decided_by_name"] = data.get("decided_by_name")
+        queue_mail(uow, event, template, [to], context)
+
+
+def announce_refusal(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscription.refused: the requester, with the administrator's reason."""
+    data = event.data
+    to = subscriber(uow, event)
+    if to is not None:
+        context = {
+            "service_title": data["service_title"],
+            "reason": data.get("reason"),
+            "decided_by_name": data.get("decided_by_name"),
+        }
+        queue_mail(uow, event, "request_refused", [to], context)
+
+
+def announce_expiry(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscription.expired: the subscriber, with the day it ended."""
+    data = event.data
+    to = subscriber(uow, event)
+    if to is not None:
+        context = {
+            "service_title": data["service_title"],
+            "expired_on": data.get("expires_on") or event.occurred_at[:10],
+        }
+        queue_mail(uow, event, "subscription_expired", [to], context)
+
+
+# -- importer and content -------------------------------------------------------------------------
+
+
+def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """importer.import.finished: counts and every anomaly by line, with the report as CSV."""
+    data = event.data
+    if not data.get("requested_by"):
+        log.info("import %s names no requester: no e-mail", data["import_job_id"])
+        return
+    to = recipient_of(uow, event, data["requested_by"])
+    if to is None:
+        return
+    anomalies = anomalies_by_line(data["anomalies"])
+    context = {
+        "file_name": data["filename"],
+        "rows": data["rows"],
+        "created": data["created"],
+        "rejected": data["rejected"],
+        "anomalies": anomalies,
+        "finished_at": event.occurred_at,
+    }
+    report = {"filename": REPORT_FILENAME, "mimetype": "text/csv",
+              "content": report_csv(anomalies)}
+    queue_mail(uow, event, "import_finished", [to], context, attachments=[report])
+
+
+def announce_content(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """content.published: every holder of a service that notifies of this kind, once each."""
+    data = event.data
+    holders = holders_of(uow.session, data["kind"], uow.now().date())
+    context = {"kind": data["kind"], "title": data["title"], "url": data["url"]}
+    queue_mail(uow, event, "content_published", holders, context)
+
+
+# -- shared steps -------------------------------------------------------------------------------
+
+
+def recipient_of(uow: NotificationsUnitOfWork, event: Envelope, user_id: str) -> Recipient | None:
+    """The user to write to; Reject when unknown, None when known but without an address."""
+    row = find_user(uow.session, user_id)
+    if row is None:
+        raise Reject(
+            f"{event.type}: user {user_id} is unknown to notifications and the event carries "
+            "no e-mail address"
+        )
+    to = as_recipient(row)
+    if to is None:
+        log.info("%s %s: user %s has no address (%s); no e-mail", event.type, event.id,
+                 user_id, row.status)
+    return to
+
+
+def subscriber(uow: NotificationsUnitOfWork, event: Envelope) -> Recipient | None:
+    """The subscription's user from the projection, else from the event's own fields."""
+    data = event.data
+    row = find_user(uow.session, data["user_id"])
+    if row is not None:
+        to = as_recipient(row)
+        if to is not None:
+            return Recipient(to.address, to.name or data.get("user_name"),
+                             to.language or data.get("user_language"), to.user_id)
+        return None
+    if data.get("user_email"):
+        return Recipient(data["user_email"], data.get("user_name"), data.get("user_language"),
+                         data["user_id"])
+    return recipient_of(uow, event, data["user_id"])  # rejects
+
+
+def queue_mail(
+    uow: NotificationsUnitOfWork,
+    event: Envelope,
+    template: str,
+    to: Iterable[Recipient],
+    context: Mapping[str, Any],
+    *,
+    attachments: list[dict[str, str]] | None = None,
+) -> int:
+    """Insert one outgoing row per recipient; a row already there (same event, recipient and
+    template) is kept as it is. Returns how many rows were asked for."""
+    spec = TEMPLATES.get(template)
+    if spec is None:
+        raise Reject(f"{event.type} {event.id} asks for the e-mail template {template!r}, "
+                     "which does not exist")
+    missing = [key for key in spec.required if context.get(key) is None]
+    if missing:
+        raise Reject(f"{event.type} {event.id} lacks {', '.join(missing)} for the e-mail "
+                     f"{template!r}")
+    now = uow.now()
+    base = json_safe(dict(context))
+    rows = []
+    seen: set[str] = set()
+    for recipient in to:
+        if recipient.key in seen:
+            continue
+        seen.add(recipient.key)
+        rows.append({
+            "event_id": event.id,
+            "event_type": event.type,
+            "template": template,
+            "recipient": recipient.address.strip(),
+            "user_id": recipient.user_id,
+            "language": recipient.language,
+            "context": {**base, "recipient_name": recipient.name},
+            "attachments": attachments,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        })
+    if rows:
+        dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(outgoing).on_conflict_do_nothing(
+            index_elements=["event_id", "recipient", "template"]
+        )
+        uow.session.execute(statement, rows)
+        uow.queued += len(rows)
+    return len(rows)
