@@ -150,7 +150,7 @@ class RowChecker:
 
     def check(self, line: int, fields: list[str]) -> RowResult:
         """The result of one line, whose first physical line is `line`."""
-        cells = without_trailing_empty(fields)
+        cells = fields if len(fields) == len(COLUMNS) else without_trailing_empty(fields)
         if len(cells) != len(COLUMNS):
             return RowResult(line, None, [Anomaly(line, LINE, self._count_message(cells))])
         texts: list[str | None] = [cell.strip() for cell in cells]
@@ -169,8 +169,9 @@ class RowChecker:
             "last_name": read("last_name", normalise_name, last_name, "last name"),
             "first_name": read("first_name", normalise_name, first_name, "first name"),
             "email": read("email", self._check_email, email),
-            "office_phone": read("phone", normalise_phone, phone, region),
-            "mobile_phone": read("mobile", normalise_phone, mobile, region, "mobile number"),
+            "office_phone": phone and read("phone", normalise_phone, phone, region),
+            "mobile_phone": mobile
+            and read("mobile", normalise_phone, mobile, region, "mobile number"),
             "language": language,
             "password_level": read("password_level", normalise_level, level),
         }

@@ -114,16 +114,20 @@ class ParsedFile:
         return sum(1 for _ in self._data_records())
 
     def _data_records(self) -> Iterator[Record]:
-        header_line = self._layout.header_line
-        for record in _meaningful(self._source.chunks(), self._codec, self.separator):
-            if record.first_line != header_line:
-                yield record
+        return _meaningful(
+            self._source.chunks(), self._codec, self.separator, self._layout.header_line
+        )
 
 
-def _meaningful(chunks: Iterator[bytes], codec: str, separator: str) -> Iterator[Record]:
-    """Records that are not blank, or that have a problem (line problems take precedence)."""
+def _meaningful(
+    chunks: Iterator[bytes], codec: str, separator: str, header_line: int | None = None
+) -> Iterator[Record]:
+    """Records that are not blank or that have a problem (line problems take precedence),
+    except the one starting on `header_line`."""
     line_problems: dict[int, str] = {}
     for record in records(text_lines(chunks, codec, line_problems), separator):
+        if record.first_line == header_line:
+            continue
         if line_problems:
             found = [
                 line_problems.pop(number)
