@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PORTICO_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 export PORTICO_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run test test-fast bench lint format clean
+.PHONY: install browser run test test-fast bench lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/portico run --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install
+# Browser tests drive Debian's Chromium with Playwright (no browser download): install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	  || echo "could not install chromium: browser tests will say so"; }
+
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install
