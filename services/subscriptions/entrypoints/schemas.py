@@ -12,6 +12,7 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
+    pre_load,
     validate,
     validates_schema,
 )
@@ -82,9 +83,9 @@ class ListQuery(Schema):
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE,
                               validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
-    @post_load
-    def _blank_is_none(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {k: (None if v == "" else v) for k, v in data.items()}
+    @pre_load
+    def _blank_is_unset(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if v != ""}
 
 
 class DashboardQuery(Schema):
