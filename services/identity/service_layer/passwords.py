@@ -90,6 +90,7 @@ def change_password(uow: IdentityUnitOfWork, user_id: str, current: str, new: st
     if not user.password_hash or not uow.hasher.verify(user.password_hash, current):
         audit(uow, "password_change", actor=Actor(user_id, "self"), account_id=user.account_id,
               user_id=user_id, result="wrong_current_password")
+        uow.commit()  # the refusal stays in the audit trail
         raise Invalid({"current_password": [WRONG_CURRENT]}, WRONG_CURRENT)
     messages = password_violations(uow, user, new)
     if messages:
