@@ -32,7 +32,7 @@ def _user_columns() -> list[Any]:
 
 def _stored(row: Any) -> StoredSubscription:
     return StoredSubscription(
-        id=row.id, user_id=row.user_id, service_code=row.code, requested_at=utc(row.requested_at),
+        id=row.id, user_id=row.user_id, service_code=row.code, requested_at=utc(row.requested_at) or row.requested_at,
         status=row.status, decided_at=utc(row.decided_at), decided_by=row.decided_by,
         expires_on=row.expires_on, reason=row.reason, ended_at=utc(row.ended_at),
         ended_by=row.ended_by, account_id=row.account_id, service_id=row.service_id,

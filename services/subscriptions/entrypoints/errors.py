@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response
 
 from bus.http import Problem, problem_response
@@ -22,7 +24,7 @@ _STATUS: dict[type[domain.SubscriptionDomainError], tuple[int, str, str | None]]
 
 def to_problem(exc: domain.SubscriptionDomainError) -> Problem:
     status, title, field = _STATUS.get(type(exc), (409, "Refused", None))
-    extra = {"code": exc.code}
+    extra: dict[str, Any] = {"code": exc.code}
     if isinstance(exc, domain.LevelTooLow):
         extra.update(required_level=exc.required_level, user_level=exc.user_level)
     errors = {field: [exc.message]} if field else None

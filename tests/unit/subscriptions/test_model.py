@@ -179,6 +179,25 @@ def test_accepted_but_past_expiry_is_no_longer_active(make_subscription, today):
     assert not subscription.is_active(today) and not subscription.is_effective(today)
 
 
+@pytest.mark.parametrize("status", ["pending", "accepted"])
+def test_a_request_or_a_subscription_ends_when_its_user_or_service_is_gone(
+    make_subscription, now, status
+):
+    subscription = make_subscription(status)
+    subscription.end(now=now, ended_by="admin-1", reason="The user was deleted.")
+    assert subscription.status == "cancelled"
+    assert (subscription.ended_at, subscription.ended_by) == (now, "admin-1")
+    assert subscription.reason == "The user was deleted."
+
+
+@pytest.mark.parametrize("status", ["refused", "cancelled", "expired"])
+def test_what_has_ended_cannot_end_again(make_subscription, now, status):
+    subscription = make_subscription(status)
+    with pytest.raises(InvalidTransition, match="it has already ended"):
+        subscription.end(now=now)
+    assert subscription.status == status
+
+
 # -- the transition table ----------------------------------------------------------------------
 
 
