@@ -14,11 +14,14 @@ from gateway.entrypoints.schemas import (
     PageArgs,
     ProfilePatch,
     PropagationSchema,
+    SubscriptionSchema,
+    UserSchema,
     UserWritten,
     page_of,
 )
 from gateway.service_layer import sessions as session_store
 from gateway.service_layer.dashboard import compose_dashboard
+from gateway.service_layer.own_writes import with_effective
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 
@@ -126,11 +129,19 @@ class Dashboard(MethodView):
     def get(self):  # type: ignore[no-untyped-def]
         """The profile page's panels; a panel whose service fails says so, the others are still given."""
         me, gateway = caller(), gw()
-        return compose_dashboard(
+        panels = compose_dashboard(
             gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id, account_id=me.account_id,
             since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
             timeout=gateway.config.dashboard_timeout,
         )
+        # public shapes for the lists: the same fields as everywhere else in the API
+        if isinstance(panels["administrators"], list):
+            panels["administrators"] = UserSchema(many=True).dump(panels["administrators"])
+        last = panels["my_services"].get("last") if isinstance(panels["my_services"], dict) else None
+        if isinstance(last, list):
+            panels["my_services"]["last"] = SubscriptionSchema(many=True).dump(
+                with_effective(gateway.part, last, gateway.today()))
+        return panels
 
 
 @blp.route("/audits")

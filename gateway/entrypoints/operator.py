@@ -16,6 +16,7 @@ from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
 from gateway.entrypoints.schemas import (
     AccountCreated,
+    AccountSchema,
     PropagationSchema,
     ServicesWritten,
     UserWritten,
@@ -76,6 +77,14 @@ class Accounts(MethodView):
         event_id = account.get("event_id")
         apply_account(gw().part, account, event_id)
         return {**account, "propagation": propagation(account, applied=True)}
+
+
+@blp.route("/accounts/<number>")
+class Account(MethodView):
+    @blp.response(200, AccountSchema)
+    def get(self, number):  # type: ignore[no-untyped-def]
+        """Read an account by its client number (404 when none has it)."""
+        return service("identity").get(f"/internal/accounts/by-number/{quote(number, safe='')}")
 
 
 @blp.route("/accounts/<number>/administrators")

@@ -65,7 +65,9 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
         "expires_at": policy.expires_at(now),
         "password_change_required": password_change_required,
         "own_password_change": False,
-        "previous_sign_in_at": user.get("previous_sign_in_at") or user.get("last_sign_in_at"),
+        # "new since your last sign-in" counts from the sign-in before this one
+        "previous_sign_in_at": (user.get("previous_sign_in_at") if "previous_sign_in_at" in user
+                                else user.get("last_sign_in_at")),
         "ip": (ip or "")[:64] or None,
         "user_agent": (user_agent or "")[:300] or None,
     }
