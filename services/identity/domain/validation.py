@@ -3,6 +3,7 @@ phone numbers."""
 
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -42,8 +43,11 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+@lru_cache(maxsize=4096)
 def normalise_email(email: str) -> str:
-    """The address as stored and compared for uniqueness: checked, normalised, lower-cased."""
+    """The address as stored and compared for uniqueness: checked, normalised, lower-cased.
+
+    Cached: checking a field and then storing it parse it once (an import batch does both)."""
     email = email.strip()
     if len(email) > MAX_EMAIL_LENGTH:
         raise InvalidField(
@@ -65,9 +69,10 @@ def region_of(language: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def normalise_phone(number: str, language: str | None = None) -> str:
     """The number in E.164 (+33123456789). Without a +country code, the language's country is
-    assumed."""
+    assumed. Cached like normalise_email."""
     region = region_of(language)
     try:
         parsed = phonenumbers.parse(number, region)

@@ -37,6 +37,9 @@ class _Row:
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
 
+    def __getattr__(self, name: str) -> Any:  # for type checkers: every column is an attribute
+        raise AttributeError(name)
+
 
 def _user_row(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: Any) -> dict[str, Any]:
     row = {name: values.get(name) for name in CREATE_FIELDS}
@@ -57,8 +60,8 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     account_id = data["account_id"]
     answer = {"account_id": account_id, "import_job_id": data["import_job_id"], "batch": data["batch"]}
     if repo.get_account(uow.session, account_id) is None:
-        rejected = [{"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]]
-        uow.publish("identity.users.batch_processed", {**answer, "created": [], "rejected": rejected})
+        every_row = [{"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]]
+        uow.publish("identity.users.batch_processed", {**answer, "created": [], "rejected": every_row})
         return
     now = uow.now()
     rejected: list[dict[str, Any]] = []
@@ -79,17 +82,20 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
             continue
         taken.add(values["email"])  # a second row with the same address in this batch
         new_users.append(_user_row(account_id, values, line, data, now))
-    created: list[dict[str, Any]] = []
-    if new_users:
-        _insert(uow, new_users, data, now)
-        created = [{"line": u["import_line"], "user_id": u["id"], "email": u["email"]} for u in new_users]
+    messages = _insert(uow, new_users, data, now) if new_users else []
+    created = [{"line": u["import_line"], "user_id": u["id"], "email": u["email"]} for u in new_users]
     rejected.sort(key=lambda anomaly: anomaly["line"])
-    uow.publish("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected})
+    messages.append(("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected}))
+    publish_many(uow, messages)
 
 
-def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any) -> None:
+def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any
+            ) -> list[tuple[str, dict[str, Any]]]:
+    """Write the users, their activation tokens and audit rows; answer the events to publish."""
     uow.session.execute(users.insert(), new_users)
-    token_rows, messages, audits = [], [], []
+    token_rows: list[dict[str, Any]] = []
+    messages: list[tuple[str, dict[str, Any]]] = []
+    audits: list[dict[str, Any]] = []
     for values in new_users:
         user = _Row(values)
         token, link = new_link(uow.config, user, "activation", now)
@@ -106,4 +112,4 @@ def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict
                                              "line": user.import_line}, sort_keys=True)})
     uow.session.execute(tokens.insert(), token_rows)
     uow.session.execute(audit_log.insert(), audits)
-    publish_many(uow, messages)
+    return messages

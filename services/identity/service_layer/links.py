@@ -69,13 +69,15 @@ def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> Any:
     ).first()
     issued = None
     if row is not None:
-        issued = IssuedToken(row.token_hash, row.purpose, aware(row.expires_at), aware(row.used_at))
+        expires_at = aware(row.expires_at)
+        assert expires_at is not None  # a NOT NULL column
+        issued = IssuedToken(row.token_hash, row.purpose, expires_at, aware(row.used_at))
     state = token_state(issued, purpose=purpose, now=uow.now())
     what = _WHAT[purpose]
     if state == "unknown":
         raise NotFound(f"This {what} is not one we know. Check that you copied the whole link. "
                        + _AGAIN[purpose])
-    if state == "used" and row.superseded:
+    if state == "used" and row is not None and row.superseded:
         raise Gone(f"This {what} was replaced by a newer one; use the link in the latest e-mail. "
                    + _AGAIN[purpose])
     if state == "used":

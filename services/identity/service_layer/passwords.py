@@ -114,13 +114,13 @@ def request_password_reset(uow: IdentityUnitOfWork, email: str, *, ip: str | Non
     except InvalidField:
         normal = None
     user = repo.get_user_by_email(uow.session, normal, for_update=True) if normal else None
-    seen = dict(actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent)
+    seen: dict[str, Any] = dict(actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent)
     if user is None or user.status == UserStatus.NO_EMAIL:
         audit(uow, "password_reset_request", result="unknown_email", target=email.strip()[:320], **seen)
         return
     now = uow.now()
     last = repo.aware(user.reset_mail_at)
-    where = dict(account_id=user.account_id, user_id=user.id, target=user.email)
+    where: dict[str, Any] = dict(account_id=user.account_id, user_id=user.id, target=user.email)
     if last is not None and now - last < timedelta(minutes=uow.config.reset_mail_interval_minutes):
         audit(uow, "password_reset_request", result="not_sent_too_soon", **where, **seen)
         return

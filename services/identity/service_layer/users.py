@@ -75,6 +75,7 @@ def create_user(
     except IntegrityError:  # the same address, created at the same moment by someone else
         raise Conflict(USER_EXISTS) from None
     user = repo.get_user(uow.session, user_id)
+    assert user is not None
     created = uow.publish("identity.user.created", user_event(
         user, now, source=source, created_by=actor.id, grant_administration=grant_administration,
         import_job_id=None, import_line=None, created_at=repo.iso(now),

@@ -17,7 +17,8 @@ EVENT_USER_FIELDS = ("email", "title", "last_name", "first_name", "language", "f
 
 def effective_status(row: Any, now: datetime) -> str:
     """The stored status, except that a lock whose time has passed reads `active`."""
-    if row.status == UserStatus.LOCKED and row.locked_until is not None and aware(row.locked_until) <= now:
+    until = aware(row.locked_until)
+    if row.status == UserStatus.LOCKED and until is not None and until <= now:
         return UserStatus.ACTIVE.value
     return str(row.status)
 

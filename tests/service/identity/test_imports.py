@@ -129,3 +129,11 @@ def test_a_batch_of_500_rows(svc, account):
     assert svc.count("identity.link.issued") == 500
     listed = svc.get(f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}).json
     assert listed["total"] == 500
+
+
+def test_the_bulk_outbox_writes_the_same_json_as_the_bus_kit():
+    from services.identity.adapters.outbox import _json
+
+    envelope = Envelope(type="identity.user.deleted", producer="identity",
+                        data={"user_id": "u", "account_id": "a", "email": "é@example.com"})
+    assert _json(envelope) == envelope.to_json()
