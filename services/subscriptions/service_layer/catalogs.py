@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bus.envelope import Envelope
@@ -16,6 +17,7 @@ from services.subscriptions.domain.definitions import (
     scope_of,
     supervision_service_code,
 )
+from services.subscriptions.domain.records import CatalogService
 
 from .common import end_current
 from .errors import InvalidRequest, NotFound
@@ -89,7 +91,7 @@ def _supervise(uow: SubscriptionsUnitOfWork, parent_id: str, child_id: str, *,
 
 
 def _withdraw(uow: SubscriptionsUnitOfWork, service_ids: list[str], *, ended_by: str | None,
-              reason: Any) -> list[str]:
+              reason: Callable[[CatalogService], str]) -> list[str]:
     """Take services out of their catalogs; their subscriptions end. Event ids."""
     current = subs.current_for_services(uow.session, service_ids)
     event_ids = end_current(uow, Announcer(uow), current, cause="catalog_change",

@@ -129,3 +129,13 @@ def test_a_deleted_user_loses_everything_held_or_asked(api, make_account, make_u
     assert waiting["id"] in {e["subscription_id"] for e in ended}
     assert api.get(f"/internal/users/{user['id']}/subscriptions").status_code == 404
     assert api.get(f"/internal/accounts/{account['id']}/subscription-requests").json["total"] == 0
+
+
+def test_the_same_deletion_twice_ends_things_once(part, make_account, make_user, outbox):
+    account = make_account()
+    user = make_user(account)
+    envelope = Envelope(type="identity.user.deleted", producer="identity",
+                        data={"user_id": user["id"], "account_id": account["id"]})
+    assert part.processor().process(envelope.to_json()).kind == "handled"
+    assert part.processor().process(envelope.to_json()).kind == "duplicate"
+    assert len(outbox("subscriptions.subscription.cancelled")) == len(AUTO)
