@@ -24,12 +24,15 @@ UPLOAD_ENDPOINTS = frozenset({"imports.Imports"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Ids, client numbers and link tokens all fit this; anything else names nothing that exists.
+_PATH_VALUE = re.compile(r"^[A-Za-z0-9._~:-]{1,200}$")
 
 
 def install_guards(app: Flask) -> None:
     app.before_request(assign_request_id)
     app.before_request(check_body)
     app.before_request(authenticate)
+    app.before_request(check_path_values)
     app.after_request(echo_request_id)
 
 
@@ -41,6 +44,15 @@ def assign_request_id() -> None:
 def echo_request_id(response: Response) -> Response:
     response.headers["X-Portico-Request-Id"] = g.get("request_id", "")
     return response
+
+
+def check_path_values() -> None:
+    """404 at once for a path value no id or token can have (and that must not reach a service)."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and not _PATH_VALUE.match(value):
+            if name == "account_id":
+                raise not_found_account()
+            raise Problem(404, "Not Found", "There is nothing at this address.")
 
 
 def has_body() -> bool:
