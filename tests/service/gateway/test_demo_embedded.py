@@ -1,0 +1,51 @@
+"""The demo, loaded through the gateway in front of the real services (embedded mode), then used."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from portico import demo
+from portico.runtime import Embedded
+
+
+@pytest.fixture
+def embedded(tmp_path, prefix):
+    instance = Embedded(tmp_path, {"PORTICO_BUS_PREFIX": prefix}).build().start()
+    yield instance
+    instance.stop.set()
+
+
+def sign_in(client, email):
+    answer = client.post("/api/v1/session", json={"email": email, "password": demo.PASSWORD})
+    assert answer.status_code == 201, answer.get_json()
+    return {"Authorization": f"Bearer {answer.get_json()['token']}"}
+
+
+def test_demo_loads_once_and_the_portal_works_with_it(embedded):
+    out = io.StringIO()
+    assert demo.load_once(embedded, out), out.getvalue()
+    assert "claire.dubois@retail-it.example" in out.getvalue() and demo.PASSWORD in out.getvalue()
+    again = io.StringIO()
+    assert demo.load_once(embedded, again) and again.getvalue() == ""
+
+    client = embedded.gateway.test_client()
+    claire = sign_in(client, demo.ADMINS["90293531"]["email"])
+    accounts = client.get("/api/v1/accounts", headers=claire).get_json()["items"]
+    assert [(a["number"], a["role"]) for a in accounts] == [("90293531", "administrator"), ("90293532", "supervisor")]
+    assert client.get("/api/v1/invoices", headers=claire).status_code == 200
+    parent_id, shop_id = accounts[0]["id"], accounts[1]["id"]
+    statuses = {u["email"]: u["status"] for u in client.get(
+        f"/api/v1/accounts/{parent_id}/users?per_page=50", headers=claire).get_json()["items"]}
+    assert {"active", "pending_activation", "locked"} <= set(statuses.values())
+    requests = client.get(f"/api/v1/accounts/{parent_id}/subscription-requests", headers=claire).get_json()
+    assert requests["total"] >= 1
+
+    sophie = sign_in(client, demo.USERS[0][0]["email"])
+    refused = client.get("/api/v1/invoices", headers=sophie)
+    assert refused.status_code == 403 and "waiting for an administrator" in refused.get_json()["detail"]
+
+    olivier = sign_in(client, demo.ADMINS["90293532"]["email"])
+    assert client.get(f"/api/v1/accounts/{shop_id}/users", headers=olivier).status_code == 200
+    assert client.get(f"/api/v1/accounts/{parent_id}/users", headers=olivier).status_code == 404
