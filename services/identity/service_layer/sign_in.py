@@ -77,7 +77,7 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
         verified = uow.hasher.dummy_verify(password)  # the time a real check takes; always False
     if verified and status is UserStatus.ACTIVE:
         return _succeed(uow, key, user, password, seen)
-    return _fail(uow, key, throttle, user, seen)
+    return _fail(uow, key, throttle, user, status, seen)
 
 
 def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: dict[str, Any]
@@ -100,7 +100,7 @@ def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: 
 
 
 def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: Any,
-          seen: dict[str, Any]) -> SignInResult:
+          status: UserStatus | None, seen: dict[str, Any]) -> SignInResult:
     now = uow.now()
     config = uow.config
     throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
@@ -111,7 +111,7 @@ def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, us
         audit(uow, "sign_in", result="failed", **seen)
         return SignInResult("failed")
     audit(uow, "sign_in", result="failed_now_locked", **seen)
-    if (user is not None and user.status == UserStatus.ACTIVE
+    if (user is not None and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
             and policy_for(user.password_level, config.password_profile).lock_threshold is not None):
         lock_user(uow, user, throttle.locked_until)
     return SignInResult("locked")

@@ -57,6 +57,10 @@ def test_bad_requests(svc, user):
     assert svc.post(path, {"new_email": "old@example.com"}).status_code == 422
     assert svc.post(path, {}).status_code == 422
     assert svc.post("/internal/users/unknown/email-change", {"new_email": "a@example.com"}).status_code == 404
+    assert svc.get("/internal/users/unknown").status_code == 404
+    assert svc.patch("/internal/users/unknown", {"function": "x"}).status_code == 404
+    assert svc.post("/internal/users/unknown/password",
+                    {"current_password": "a", "new_password": "b"}).status_code == 404
 
 
 def test_the_confirmation_link_expires(svc, user):

@@ -110,6 +110,17 @@ def test_the_lock_is_temporary(svc, account):
     assert svc.last("identity.user.unlocked") == {"user_id": user["id"], "account_id": account["id"], "by": None}
 
 
+def test_a_user_whose_lock_ran_out_is_locked_again_by_five_more_failures(svc, account):
+    user = svc.active_user(account["id"])
+    for _ in range(5):
+        svc.sign_in(user["email"], "wrong")
+    svc.clock.advance(timedelta(minutes=20))
+    assert [svc.sign_in(user["email"], "wrong").status_code for _ in range(5)] == [401] * 4 + [423]
+    assert [e["until"] for e in svc.events("identity.user.locked")] == [
+        "2025-01-01T09:15:00Z", "2025-01-01T09:35:00Z"]
+    assert svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "locked"
+
+
 def test_the_threshold_and_the_lock_length_are_settings(make_part):
     svc = Driver(make_part(PORTICO_LOCK_THRESHOLD="3", PORTICO_LOCK_MINUTES="60"))
     user = svc.active_user(svc.account()["id"])
