@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+import pytest
+
+from bus.clock import SystemClock
+from bus.config import ConfigError, Settings
+from services.notifications.bootstrap import build, jobs
+from tests.bus_kit import make_probe_part
 from tests.service.notifications.conftest import PUBLIC_URL, new_id
 
 
@@ -123,3 +131,56 @@ def test_a_bad_status_or_page_is_422(notifications):
 def test_the_api_needs_the_service_token(notifications):
     assert notifications.client.get("/internal/mailbox").status_code == 401
     assert notifications.client.get("/healthz").status_code == 200
+
+
+def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
+    make_notifications, prefix, tmp_path
+):
+    harness = make_notifications(PORTICO_MAIL_POLL_SECONDS="30")
+    harness.part.clock = SystemClock()
+    identity, _ = make_probe_part("identity", f"sqlite:///{tmp_path}/identity.db", "memory://",
+                                  prefix)
+    identity.handlers = {}
+    stop = threading.Event()
+    harness.part.start_background(stop, jobs(harness.part))
+    identity.start_background(stop)
+    try:
+        assert harness.part.wait_ready(10)
+        with identity.uow() as uow:
+            uow.publish("identity.link.issued", {
+                "purpose": "reset", "user_id": "u1", "account_id": "a1",
+                "recipient": "steven@example.test", "language": "fr-FR",
+                "link_url": f"{PUBLIC_URL}/reset-password/tok",
+                "expires_at": "2027-03-08T09:00:00Z",
+            })
+            uow.commit()
+        started = time.monotonic()
+        while time.monotonic() - started < 5 and not harness.mails():
+            time.sleep(0.02)
+        assert harness.mails(), "the e-mail did not reach the mailbox"
+        assert time.monotonic() - started < 3  # woken at commit, not after the 30 s poll
+    finally:
+        stop.set()
+        harness.part.wakeup.set()
+        for thread in harness.part.threads + identity.threads:
+            thread.join(5)
+        identity.engine.dispose()
+    [mail] = harness.mails()
+    assert mail.recipient == "steven@example.test"
+    assert mail.subject != ""
+
+
+@pytest.mark.parametrize(
+    ("smtp_url", "public_url", "variable"),
+    [
+        ("http://mail.example.test", "https://p.example.test", "PORTICO_SMTP_URL"),
+        ("smtp://mail.example.test?tls=yes", "https://p.example.test", "PORTICO_SMTP_URL"),
+        (None, "portal.example.test", "PORTICO_PUBLIC_URL"),
+    ],
+)
+def test_settings_that_cannot_work_stop_the_start(tmp_path, smtp_url, public_url, variable):
+    settings = Settings(part="notifications", database_url=f"sqlite:///{tmp_path}/n.db",
+                        smtp_url=smtp_url, public_url=public_url)
+
+    with pytest.raises(ConfigError, match=variable):
+        build(settings)
