@@ -56,7 +56,9 @@ class Envelope:
         return asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        # A shallow dict, not asdict(): asdict deep-copies `data`, a third of the cost in bulk.
+        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps(body, separators=(",", ":"), default=str)
 
     @property
     def occurred(self) -> datetime:

@@ -38,15 +38,20 @@ class Outbox:
 
     def record(self, session: Session, envelope: Envelope) -> None:
         """Validate `envelope` against its contract and add it to the session's transaction."""
-        contracts.validate(envelope.type, envelope.version, envelope.data, strict=True)
-        session.execute(
-            self.table.insert().values(
-                message_id=envelope.id,
-                type=envelope.type,
-                body=envelope.to_json(),
-                created_at=datetime.now(UTC),
-            )
-        )
+        self.record_many(session, [envelope])
+
+    def record_many(self, session: Session, envelopes: list[Envelope]) -> None:
+        """The same for many events: one multi-row insert and at most one NOTIFY."""
+        if not envelopes:
+            return
+        for envelope in envelopes:
+            contracts.validate(envelope.type, envelope.version, envelope.data, strict=True)
+        now = datetime.now(UTC)
+        rows = [
+            {"message_id": e.id, "type": e.type, "body": e.to_json(), "created_at": now}
+            for e in envelopes
+        ]
+        session.execute(self.table.insert(), rows)
         if self.is_postgres and not session.info.get("outbox_notified"):
             # Delivered at commit, to every relay LISTENing, in any process; once per transaction.
             session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,14 +45,25 @@ class UnitOfWork:
         self, type_: str, data: dict[str, Any], *, account_id: str | None = None
     ) -> Envelope:
         """Record an event (or command) to be published once this transaction commits."""
+        envelope = self._envelope(type_, data, account_id)
+        self.outbox.record(self.session, envelope)
+        self.published.append(envelope)
+        return envelope
+
+    def publish_many(self, messages: Iterable[tuple[str, dict[str, Any]]]) -> list[Envelope]:
+        """Many events at once (bulk work): one insert, the same guarantees as publish."""
+        envelopes = [self._envelope(type_, data, None) for type_, data in messages]
+        self.outbox.record_many(self.session, envelopes)
+        self.published.extend(envelopes)
+        return envelopes
+
+    def _envelope(self, type_: str, data: dict[str, Any], account_id: str | None) -> Envelope:
         if self.cause is not None:
             envelope = self.cause.caused(type_, data, self.outbox.part)
         else:
             envelope = Envelope(type=type_, data=data, producer=self.outbox.part)
         if account_id is not None and envelope.account_id is None:
-            envelope = Envelope(**{**envelope.to_dict(), "account_id": account_id})
-        self.outbox.record(self.session, envelope)
-        self.published.append(envelope)
+            envelope = replace(envelope, account_id=account_id)
         return envelope
 
     def mark_processed(self, envelope: Envelope) -> bool:

@@ -1,18 +1,33 @@
 """Messages produced by the importer service."""
 
 from bus.contracts import register
-from bus.contracts.base import Contract, fields, optional_id, required_id
+from bus.contracts.base import Contract, fields, optional_id, required_id, validate
+
+IMPORT_STATUSES = ("done", "failed")
 
 
 @register("importer.import.finished")
 class ImportFinished(Contract):
+    """An import job ended: its counts and anomalies, for the person who imported the file.
+
+    `anomalies` lists at most the importer's PORTICO_IMPORT_EVENT_ANOMALIES first anomalies
+    (by line); `anomalies_total` says how many there are, all of them at `report_url`. A dry
+    run (`dry_run`) created nobody: `would_create` says how many users it would have created.
+    A failed job says why in `reason`.
+    """
+
     import_job_id = required_id()
     account_id = required_id()
     requested_by = optional_id()
     filename = fields.String(required=True)
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(IMPORT_STATUSES))
     rows = fields.Integer(required=True)
     created = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
     anomalies = fields.List(fields.Dict(), required=True)  # [{line, field, message}]
     report_url = fields.String(load_default=None, allow_none=True)
+    dry_run = fields.Boolean(load_default=False)
+    processed = fields.Integer(load_default=None, allow_none=True)
+    would_create = fields.Integer(load_default=None, allow_none=True)
+    anomalies_total = fields.Integer(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True)

@@ -14,7 +14,6 @@ from typing import Any
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import audit_log, tokens, users
-from services.identity.adapters.outbox import publish_many
 from services.identity.domain.model import UserStatus
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
 from services.identity.service_layer.links import new_link
@@ -86,7 +85,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     created = [{"line": u["import_line"], "user_id": u["id"], "email": u["email"]} for u in new_users]
     rejected.sort(key=lambda anomaly: anomaly["line"])
     messages.append(("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected}))
-    publish_many(uow, messages)
+    uow.publish_many(messages)
 
 
 def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any
