@@ -10,12 +10,14 @@ answer after PORTICO_WAIT_TIMEOUT seconds (default 60); both messages name the s
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
 from urllib.parse import urlparse
 
 PROG = "portico-entrypoint"
+CREDENTIALS = re.compile(r"([\w.+-]+:)[^@\s'\"/]+@")  # user:password@ in a URL
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -106,8 +108,13 @@ def short(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+def redact(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***."""
+    return CREDENTIALS.sub(r"\1***@", text)
+
+
 def say(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {redact(message)}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

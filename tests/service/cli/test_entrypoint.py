@@ -125,3 +125,10 @@ def test_an_unknown_part_fails_at_once(run):
     assert result.returncode == 2
     assert calls == []
     assert "unknown part 'billing'" in result.stderr
+
+
+def test_a_malformed_url_is_named_without_its_password(run):
+    result, calls = run("worker", "identity", PORTICO_BROKER_URL="rabbit://portico:s3cret-pw@rabbitmq//")
+    assert result.returncode == 2
+    assert "PORTICO_BROKER_URL" in result.stderr
+    assert "s3cret-pw" not in result.stderr

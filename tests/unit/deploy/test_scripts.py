@@ -117,3 +117,17 @@ def test_entrypoint_is_executable_posix_sh():
     entrypoint = DEPLOY / "entrypoint.sh"
     assert entrypoint.read_text(encoding="utf-8").startswith("#!/bin/sh\n")
     assert entrypoint.stat().st_mode & 0o111, "chmod +x deploy/entrypoint.sh"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PORTICO_BROKER_URL='rabbit://portico:s3cret@rabbitmq:5672//' is not a broker URL",
+        "PORTICO_IDENTITY_DATABASE_URL='portico:s3cret@db:5432/identity' is not a database URL",
+        "connection to postgresql+psycopg://identity:s3cret@postgres/identity failed",
+    ],
+)
+def test_the_entrypoint_never_prints_a_password(text, capsys):
+    wait.say(text)
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "***@" in err
