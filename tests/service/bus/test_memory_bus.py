@@ -115,3 +115,17 @@ def test_bad_messages_are_dead_lettered_with_the_reason(probe, body, reason):
     assert reason in dead[0].headers["x-portico-reason"]
     publish(instance, "still-flowing", 1)
     wait_for(lambda: count_effects(instance, effects, "still-flowing") == (1, 1))
+
+
+def test_publish_many_writes_the_same_rows_as_publish(probe):
+    instance, effects = probe
+    with instance.uow() as uow:
+        envelopes = uow.publish_many([("bus.probe", {"key": "many", "seq": n}) for n in range(30)])
+        uow.commit()
+    assert len({e.id for e in envelopes}) == 30
+    wait_for(lambda: count_effects(instance, effects, "many") == (30, 30))
+
+
+def test_to_json_round_trips():
+    envelope = Envelope(type="bus.probe", data={"key": "é", "seq": 1}, producer="t")
+    assert Envelope.from_body(envelope.to_json()) == envelope

@@ -109,12 +109,12 @@ def test_a_row_with_odd_types_is_an_anomaly_not_a_dead_letter(svc, account):
 
 
 def test_the_batch_is_one_transaction(svc, account, monkeypatch):
-    from services.identity.service_layer import imports
+    from bus.uow import UnitOfWork
 
     def boom(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(imports, "publish_many", boom)
+    monkeypatch.setattr(UnitOfWork, "publish_many", boom)
     outcome = svc.process("identity.create_users", command(account["id"], [row(2), row(3)]))
     assert outcome.kind == "retry"
     assert svc.rows("users") == [] and svc.rows("tokens") == []
@@ -129,11 +129,3 @@ def test_a_batch_of_500_rows(svc, account):
     assert svc.count("identity.link.issued") == 500
     listed = svc.get(f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}).json
     assert listed["total"] == 500
-
-
-def test_the_bulk_outbox_writes_the_same_json_as_the_bus_kit():
-    from services.identity.adapters.outbox import _json
-
-    envelope = Envelope(type="identity.user.deleted", producer="identity",
-                        data={"user_id": "u", "account_id": "a", "email": "é@example.com"})
-    assert _json(envelope) == envelope.to_json()
