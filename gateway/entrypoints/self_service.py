@@ -58,11 +58,13 @@ def _token(token: str) -> str:
 
 @blp.route("/activations/<token>")
 class Activation(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, ActivationOut)
     def get(self, token):  # type: ignore[no-untyped-def]
         """The activation wizard's pre-filled data (404 unknown link, 410 used or expired)."""
         return service("identity").get(f"/internal/activations/{_token(token)}")
 
+    @blp.doc(security=[])
     @blp.arguments(ActivationIn)
     @blp.response(201, UserWritten)
     def post(self, body, token):  # type: ignore[no-untyped-def]
@@ -73,6 +75,7 @@ class Activation(MethodView):
 
 @blp.route("/password-resets")
 class PasswordResets(MethodView):
+    @blp.doc(security=[])
     @blp.arguments(ResetRequest)
     @blp.response(202, ResetAccepted)
     def post(self, body):  # type: ignore[no-untyped-def]
@@ -84,6 +87,7 @@ class PasswordResets(MethodView):
 
 @blp.route("/password-resets/<token>")
 class PasswordReset(MethodView):
+    @blp.doc(security=[])
     @blp.arguments(NewPassword)
     @blp.response(204)
     def post(self, body, token):  # type: ignore[no-untyped-def]
@@ -93,6 +97,7 @@ class PasswordReset(MethodView):
 
 @blp.route("/email-changes/<token>")
 class EmailChange(MethodView):
+    @blp.doc(security=[])
     @blp.response(204)
     def post(self, token):  # type: ignore[no-untyped-def]
         """Confirm a new e-mail address (410 when the link was used or has expired)."""

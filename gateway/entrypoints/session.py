@@ -51,6 +51,7 @@ def limit_attempts(kind: str, email: str) -> None:
 
 @blp.route("/session")
 class Session(MethodView):
+    @blp.doc(security=[])
     @blp.arguments(SignIn)
     @blp.response(201, SessionOut)
     def post(self, body):  # type: ignore[no-untyped-def]

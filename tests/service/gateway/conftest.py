@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 from bus.clock import FakeClock
 from bus.config import Settings
@@ -58,6 +58,8 @@ class FakeService:
             found = regex.match("/" + path)
             if method == request.method and found:
                 body, status = handler(**found.groupdict())
+                if isinstance(body, Response):
+                    return body
                 if status == 204 or body is None:
                     return "", status
                 return jsonify(body), status

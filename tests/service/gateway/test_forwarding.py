@@ -90,3 +90,16 @@ def test_import_upload_report_and_job(gw):
     missing = gw.client.post(f"/api/v1/accounts/{account}/imports", headers=bearer(session),
                              data={"other": "x"}, content_type="multipart/form-data")
     assert missing.status_code == 422 and "file" in missing.get_json()["errors"]
+
+
+def test_import_report_is_passed_through_as_csv(gw):
+    from flask import Response
+
+    account = gw.account()
+    admin = gw.user(account, admin=True)
+    csv = "line;field;message\r\n2;email;'=cmd\r\n"
+    gw.fakes["importer"].on("GET", "/internal/accounts/{a}/imports/{j}/report.csv",
+                            lambda **_: (Response(csv, mimetype="text/csv"), 200))
+    report = gw.client.get(f"/api/v1/accounts/{account}/imports/job-1/report.csv", headers=bearer(gw.sign_in(admin)))
+    assert report.status_code == 200 and report.mimetype == "text/csv"
+    assert report.get_data(as_text=True) == csv and "attachment" in report.headers["Content-Disposition"]
