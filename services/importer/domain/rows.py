@@ -169,9 +169,10 @@ class RowChecker:
             "last_name": read("last_name", normalise_name, last_name, "last name"),
             "first_name": read("first_name", normalise_name, first_name, "first name"),
             "email": read("email", self._check_email, email),
-            "office_phone": phone and read("phone", normalise_phone, phone, region),
-            "mobile_phone": mobile
-            and read("mobile", normalise_phone, mobile, region, "mobile number"),
+            "office_phone": read("phone", normalise_phone, phone, region) if phone else None,
+            "mobile_phone": (
+                read("mobile", normalise_phone, mobile, region, "mobile number") if mobile else None
+            ),
             "language": language,
             "password_level": read("password_level", normalise_level, level),
         }

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from bus.http import install_problem_handlers, ops_blueprint, require_service_token
-from bus.part import Part
+
+from . import imports
+from .errors import install_error_handlers
+
+# Room for the multipart envelope around a file of the largest accepted size.
+_MULTIPART_SLACK = 64 * 1024
 
 
-def create_app(part: Part) -> Flask:
+def create_app(part: Any, clients: dict[str, Any] | None = None) -> Flask:
+    """The app of the importer part; `clients["identity"]` (the embedded mode's in-process
+    client) serves the dry run's portal-wide check when no PORTICO_IDENTITY_URL is set."""
+    if clients and clients.get("identity") is not None and part.identity is None:
+        part.identity = clients["identity"]
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = part.config.max_bytes + _MULTIPART_SLACK
     app.extensions["portico.part"] = part
     install_problem_handlers(app)
+    install_error_handlers(app)
     require_service_token(app, part.settings.service_token)
     app.register_blueprint(ops_blueprint(part.readiness))
+    app.register_blueprint(imports.bp)
     return app

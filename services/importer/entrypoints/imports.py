@@ -1,0 +1,87 @@
+"""/internal/accounts/{account_id}/imports: upload a file, follow its job, read its report."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bus.http import Problem, current_part
+from services.importer.domain import write_report
+from services.importer.service_layer.uploads import Upload, create_import_job
+from services.importer.service_layer.views import (
+    JobNotFound,
+    read_import_job,
+    read_import_report,
+)
+
+bp = Blueprint("imports", __name__, url_prefix="/internal/accounts/<account_id>/imports")
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+_MAX_ID = 64
+
+
+@bp.url_value_preprocessor
+def _check_ids(_endpoint: str | None, values: dict | None) -> None:
+    if any(len(str(value)) > _MAX_ID for value in (values or {}).values()):
+        raise JobNotFound
+
+
+@bp.post("")
+def upload(account_id: str) -> ResponseReturnValue:
+    file = request.files.get("file")
+    if file is None:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Attach the CSV file in a multipart field named `file`.",
+            errors={"file": ["Missing file."]},
+        )
+    part = current_part()
+    job = create_import_job(
+        part.uow(),
+        part.signal,
+        Upload(
+            account_id=account_id,
+            requested_by=request.headers.get("X-Portico-Actor") or None,
+            filename=file.filename or "",
+            stream=file.stream,
+            dry_run=_dry_run(),
+        ),
+    )
+    return jsonify(job), 202
+
+
+@bp.get("/<job_id>")
+def job(account_id: str, job_id: str) -> ResponseReturnValue:
+    return jsonify(read_import_job(current_part().uow(), account_id, job_id))
+
+
+@bp.get("/<job_id>/report.csv")
+def report(account_id: str, job_id: str) -> ResponseReturnValue:
+    anomalies = read_import_report(current_part().uow(), account_id, job_id)
+    out = io.StringIO()
+    write_report(anomalies, out)
+    return Response(
+        out.getvalue().encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="import-{job_id}-report.csv"',
+        },
+    )
+
+
+def _dry_run() -> bool:
+    given = request.args.get("dry_run", "").strip().lower()
+    if given in _TRUE:
+        return True
+    if given in _FALSE:
+        return False
+    raise Problem(
+        422,
+        "Unprocessable Content",
+        "dry_run must be true or false.",
+        errors={"dry_run": ["Write true or false."]},
+    )

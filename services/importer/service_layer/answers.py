@@ -1,0 +1,57 @@
+"""Identity's answers: each identity.users.batch_processed adds its rows' fates to the job.
+
+Idempotent twice over: the bus kit records the message id, and a batch is marked answered
+only once (a second answer to the same batch, under another id, changes nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bus.consumer import Reject
+from bus.envelope import Envelope
+from services.importer.adapters import repository as repo
+from services.importer.domain import LINE, Anomaly
+
+from .outcomes import finish_if_complete
+from .unit_of_work import ImporterUnitOfWork
+
+_NO_MESSAGE = "The identity service refused this line without saying why."
+
+
+def record_batch_result(uow: ImporterUnitOfWork, event: Envelope) -> None:
+    """Count the batch's created and rejected rows, keep its anomalies, end the job if last."""
+    data = event.data
+    job_id, number = data["import_job_id"], data["batch"]
+    batch = repo.get_batch(uow.session, job_id, number)
+    if batch is None:
+        raise Reject(f"import job {job_id} has no batch {number}")
+    anomalies = [_anomaly(entry) for entry in data["rejected"]]
+    rejected_lines = len({anomaly.line for anomaly in anomalies})
+    created = len(data["created"])
+    now = uow.now()
+    if not repo.answer_batch(
+        uow.session, job_id, number, answered_at=now, created=created, rejected=rejected_lines
+    ):
+        return  # answered before
+    repo.add_anomalies(uow.session, job_id, anomalies)
+    repo.add_to_job(
+        uow.session,
+        job_id,
+        add={
+            "processed": batch.sent_rows,
+            "created": created,
+            "rejected": rejected_lines,
+            "batches_answered": 1,
+        },
+        touched_at=now,
+    )
+    finish_if_complete(uow, job_id)
+
+
+def _anomaly(entry: dict[str, Any]) -> Anomaly:
+    try:
+        line = int(entry.get("line") or 0)
+    except (TypeError, ValueError):
+        line = 0
+    return Anomaly(line, str(entry.get("field") or LINE), str(entry.get("message") or _NO_MESSAGE))

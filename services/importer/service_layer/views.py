@@ -1,0 +1,62 @@
+"""What the API shows of a job: its progress, counts and anomalies, and the anomaly report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from services.importer.adapters import repository as repo
+from services.importer.domain import Anomaly
+
+from .unit_of_work import ImporterUnitOfWork
+
+
+class JobNotFound(Exception):
+    """No such job in this account (the answer is the same whether it exists elsewhere or not)."""
+
+    message = "There is no import with this id in this account."
+
+
+def read_import_job(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> dict[str, Any]:
+    """The job as API.md shows it, with every anomaly so far."""
+    with uow:
+        job = _job_of(uow, account_id, job_id)
+        anomalies = repo.anomalies(uow.session, job_id)
+    return job_view(uow, job, anomalies)
+
+
+def read_import_report(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> list[Anomaly]:
+    with uow:
+        _job_of(uow, account_id, job_id)
+        return repo.anomalies(uow.session, job_id)
+
+
+def _job_of(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> Row[Any]:
+    job = repo.get_job(uow.session, job_id)
+    if job is None or job.account_id != account_id:
+        raise JobNotFound
+    return job
+
+
+def job_view(uow: ImporterUnitOfWork, job: Row[Any], anomalies: list[Anomaly]) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "account_id": job.account_id,
+        "status": job.status,
+        "dry_run": job.dry_run,
+        "filename": job.filename,
+        "size": job.size,
+        "rows": job.rows,
+        "processed": job.processed,
+        "created": job.created,
+        "rejected": job.rejected,
+        "would_create": job.would_create if job.dry_run else None,
+        "anomalies": [anomaly._asdict() for anomaly in anomalies],
+        "requested_by": job.requested_by,
+        "created_at": repo.iso(job.created_at),
+        "started_at": repo.iso(job.started_at),
+        "finished_at": repo.iso(job.finished_at),
+        "reason": job.reason,
+        "report_url": uow.config.report_url(job.account_id, job.id),
+    }
