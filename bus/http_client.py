@@ -8,6 +8,7 @@ serves both.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -43,6 +44,8 @@ class ServiceClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the service; its problem+json errors come back as Problem, outages as ServiceUnavailable."""
+        # Path values may carry any character; the transports want ASCII.
+        path = quote(path, safe="/%:@&=?+,;!$'()*~")
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
