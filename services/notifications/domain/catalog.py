@@ -65,7 +65,15 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "import_finished",
             "administrator who imported the file",
             ("file_name", "rows", "created", "rejected", "anomalies"),
-            ("finished_at",),
+            (
+                "finished_at",
+                "failed",
+                "failed_reason",
+                "dry_run",
+                "would_create",
+                "anomalies_total",
+                "report_url",
+            ),
         ),
         TemplateSpec(
             "content_published",

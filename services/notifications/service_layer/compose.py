@@ -221,6 +221,12 @@ def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         "rejected": data["rejected"],
         "anomalies": anomalies,
         "finished_at": event.occurred_at,
+        "failed": data.get("status") == "failed",
+        "failed_reason": data.get("reason"),
+        "dry_run": bool(data.get("dry_run")),
+        "would_create": data.get("would_create"),
+        "anomalies_total": data.get("anomalies_total"),
+        "report_url": _web_url(data.get("report_url"), uow.config.public_url),
     }
     report = {"filename": REPORT_FILENAME, "mimetype": "text/csv",
               "content": report_csv(anomalies)}
@@ -233,6 +239,15 @@ def announce_content(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     holders = holders_of(uow.session, data["kind"], uow.now().date())
     context = {"kind": data["kind"], "title": data["title"], "url": data["url"]}
     queue_mail(uow, event, "content_published", holders, context)
+
+
+def _web_url(url: str | None, public_url: str) -> str | None:
+    """An absolute http(s) URL for a link in an e-mail: a path is taken to be the portal's."""
+    if not url:
+        return None
+    if url.startswith(("https://", "http://")):
+        return url
+    return f"{public_url}{url}" if url.startswith("/") else None
 
 
 # -- shared steps -------------------------------------------------------------------------------

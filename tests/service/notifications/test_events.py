@@ -526,3 +526,57 @@ def test_a_commit_that_queued_mail_wakes_the_delivery_loops(notifications, peopl
                                link_data(user, account, "steven@example.test")))
 
     assert woken.is_set()
+
+
+def test_a_dry_run_or_a_cut_list_of_anomalies_is_said_so(notifications, people, account):
+    admin = people.admin(account, "admin@example.test")
+
+    handled(notifications.feed("importer.import.finished", {
+        "import_job_id": new_id(), "account_id": account, "requested_by": admin,
+        "filename": "users.csv", "status": "done", "rows": 900, "created": 0, "rejected": 900,
+        "anomalies": [{"line": 2, "field": "email", "message": "is not valid"}],
+        "anomalies_total": 900, "report_url": "/api/v1/accounts/a/imports/j/report.csv",
+        "dry_run": True, "would_create": 0,
+    }))
+
+    context = only(notifications.rows()).context
+    assert context["dry_run"] is True and context["anomalies_total"] == 900
+    assert context["report_url"] == f"{PUBLIC_URL}/api/v1/accounts/a/imports/j/report.csv"
+    assert context["failed"] is False
+
+
+def test_supervisors_are_asked_only_when_the_account_has_no_administrator(
+    notifications, people
+):
+    parent, child = people.account("PARENT CO"), people.account("SHOP 12")
+    supervisor = people.user(parent, "super@example.test")
+    people.grant(supervisor, parent, administers_account_id=child, supervises=True,
+                 service_code="user_admin_supervision", cause="grant")
+    user = people.user(child, "paul@example.test")
+    before = len(notifications.rows())
+
+    handled(notifications.feed("subscriptions.subscription.requested",
+                               subscription_data(user, child, "pending")))
+    people.admin(child, "admin@example.test")
+    handled(notifications.feed("subscriptions.subscription.requested",
+                               subscription_data(user, child, "pending")))
+
+    assert [r.recipient for r in notifications.rows()[before:]] == [
+        "super@example.test", "admin@example.test",
+    ]
+
+
+def test_an_older_subscription_change_arriving_late_is_ignored(notifications, people, account):
+    user = people.user(account, "steven@example.test")
+    held = people.grant(user, account, notifies="faq", cause="request",
+                        changed_at="2027-03-01T10:00:00Z")
+    handled(notifications.feed("subscriptions.subscription.cancelled", subscription_data(
+        user, account, "cancelled", subscription_id=held, notifies="faq", cause="removal",
+        changed_at="2027-03-01T09:00:00+00:00",
+    )))
+    before = len(notifications.rows())
+
+    handled(notifications.feed("content.published", {
+        "kind": "faq", "title": "New", "url": "https://portal.example.test/faq/2"}))
+
+    assert [r.recipient for r in notifications.rows()[before:]] == ["steven@example.test"]

@@ -281,3 +281,27 @@ def test_the_readme_table_matches_the_catalog():
             )
     assert rows == {name: (spec.required, spec.optional) for name, spec in TEMPLATES.items()}
     assert Path(DEFAULT_TEMPLATES_DIR, "README.md").is_file()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_import_finished_says_when_it_failed_was_a_check_or_lists_only_the_first(
+    renderer, make_context, language
+):
+    failed = renderer.render("import_finished", language, make_context(
+        "import_finished", failed=True, failed_reason="The file could not be read.",
+    ))
+    check = renderer.render("import_finished", language, make_context(
+        "import_finished", dry_run=True, created=0, would_create=41,
+    ))
+    report = "https://portal.example.test/api/v1/accounts/a1/imports/j1/report.csv"
+    first = renderer.render("import_finished", language, make_context(
+        "import_finished", anomalies_total=1250, report_url=report,
+    ))
+
+    assert "The file could not be read." in failed.text
+    assert "41" in check.text and "41</td>" in check.html
+    assert "1250" in first.text and report in first.text and f'href="{report}"' in first.html
+    plain = renderer.render("import_finished", language, make_context("import_finished"))
+    for email in (failed, check, first, plain):
+        assert "None" not in email.text and "{{" not in email.html
+    assert report not in plain.text
