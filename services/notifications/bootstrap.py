@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from threading import Event
+from typing import cast
 
 from bus.config import ConfigError, Settings
+from bus.consumer import Handler
 from bus.part import Part
 from services.notifications.adapters import orm
 from services.notifications.adapters.smtp import SmtpSettings
@@ -25,7 +27,8 @@ class NotificationsPart(Part):
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+        handlers = cast(dict[str, Handler], EVENT_HANDLERS)  # they take this part's UoW
+        super().__init__(settings, orm.metadata, handlers, MIGRATIONS)
         self.config = MailConfig.from_settings(settings)
         if self.config.smtp_url:
             try:

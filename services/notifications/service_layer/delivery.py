@@ -94,13 +94,13 @@ class DeliveryLoop:
         now = self.part.clock.now()
         token = uuid.uuid4().hex
         with self.part.engine.begin() as conn:
-            rows = conn.execute(
+            rows = list(conn.execute(
                 sa.select(outgoing)
                 .where(outgoing.c.status.in_(PENDING), outgoing.c.next_attempt_at <= now)
                 .order_by(outgoing.c.next_attempt_at, outgoing.c.id)
                 .limit(self.config.batch_size)
                 .with_for_update(skip_locked=True)
-            ).all()
+            ))
             if rows:
                 conn.execute(
                     outgoing.update()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bus.envelope import Envelope
@@ -192,7 +193,8 @@ def _unique(found: Any) -> list[Recipient]:
 
 def _upsert(session: Session, table: sa.Table, key: sa.Column[Any], value: str,
             values: dict[str, Any]) -> None:
-    updated = session.execute(table.update().where(key == value).values(**values))
+    statement = table.update().where(key == value).values(**values)
+    updated = cast(CursorResult[Any], session.execute(statement))
     if updated.rowcount == 0:
         session.execute(table.insert().values({key.name: value, **values}))
 

@@ -79,10 +79,8 @@ class RecordingHandler:
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[EmailMessage]:
-        return [
-            message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
-            for _, envelope in self.delivered
-        ]
+        contents = [envelope.content for _, envelope in self.delivered]  # type: ignore[attr-defined]
+        return [message_from_bytes(content, policy=policy.default) for content in contents]
 
     def connections(self) -> int:
         return len({id(session) for session, _ in self.delivered})
