@@ -32,7 +32,7 @@ import_jobs = sa.Table(
     sa.Column("rejected", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("would_create", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("batch_size", sa.Integer(), nullable=False),
-    sa.Column("dispatched", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("dispatched", sa.Boolean(), nullable=False),
     sa.Column("batches", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("batches_answered", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),

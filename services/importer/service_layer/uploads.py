@@ -59,6 +59,7 @@ def create_import_job(
         "status": JobStatus.QUEUED.value,
         "rows": rows,
         "batch_size": config.batch_size,
+        "dispatched": False,
         "created_at": now,
         "touched_at": now,
     }

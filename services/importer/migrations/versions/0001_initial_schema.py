@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 03:05:47.330166
+Create Date: 2026-11-30 03:10:03.464120
 """
 
 import sqlalchemy as sa
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('rejected', sa.Integer(), server_default='0', nullable=False),
     sa.Column('would_create', sa.Integer(), server_default='0', nullable=False),
     sa.Column('batch_size', sa.Integer(), nullable=False),
-    sa.Column('dispatched', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('dispatched', sa.Boolean(), nullable=False),
     sa.Column('batches', sa.Integer(), server_default='0', nullable=False),
     sa.Column('batches_answered', sa.Integer(), server_default='0', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
