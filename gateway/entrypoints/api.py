@@ -66,6 +66,7 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
     app.register_blueprint(ops_blueprint(lambda: readiness(part, clients)))
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
+    from gateway.web import register; register(app)  # noqa: E702, I001 - the web pages (gateway/web)
     if config.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)  # type: ignore[method-assign]
     return app
