@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -9,10 +10,11 @@ from functools import partial
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS
 
+from .emails import validate_address
 from .model import COLUMNS, LINE, Anomaly, RowResult
 from .seen import SeenEmails
 
@@ -86,10 +88,10 @@ def normalise_email(text: str) -> str:
             f"at most {MAX_EMAIL_CHARS} are allowed."
         )
     try:
-        checked = validate_email(text, check_deliverability=False)
+        normalised = validate_address(text)
     except EmailNotValidError as exc:
         raise InvalidValue(f"The e-mail address {_show(text)} is not valid: {exc}") from exc
-    return checked.normalized.lower()
+    return normalised.lower()
 
 
 def normalise_language(text: str) -> str:
@@ -122,13 +124,23 @@ def normalise_phone(text: str, region: str | None, label: str = "phone number") 
     advice = "Write it with digits, starting with + and the country code (e.g. +33 1 23 45 67 89)."
     if len(text) > _MAX_PHONE_CHARS or not _PHONE_CHARS.fullmatch(text):
         raise InvalidValue(f"The {label} {_show(text)} is not a phone number. {advice}")
+    e164 = _e164(text, region)
+    if e164 is None:
+        where = f" in {region}" if region and not text.startswith(("+", "00")) else ""
+        raise InvalidValue(f"The {label} {_show(text)} is not a valid number{where}. {advice}")
+    return e164
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(text: str, region: str | None) -> str | None:
+    """The number in E.164 form, or None when it is not valid (cached: the rows of one
+    company often share a switchboard number, and phonenumbers is slow)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        where = f" in {region}" if region and not text.startswith(("+", "00")) else ""
-        raise InvalidValue(f"The {label} {_show(text)} is not a valid number{where}. {advice}")
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
