@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
 
 import pytest
 
 from portico import parts
-from tests.e2e.harness import eventually, portico_argv
+from tests.e2e.harness import eventually, portico_argv, unique_number
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +24,8 @@ def test_every_part_is_ready_behind_the_gateway(cluster):
 
 
 def test_a_new_account_reaches_the_gateways_projection_over_the_bus(cluster):
-    number = str(uuid.uuid4().int)[:12]
-    response = cluster.http.post(
-        "/api/v1/operator/accounts",
-        json={"number": number, "name": "Cluster Boots Ltd"},
-        headers=cluster.operator_headers,
-    )
-    assert response.status_code == 201, response.text
-    account = response.json()
+    number = unique_number()
+    account = cluster.create_account("Cluster Boots Ltd", number=number)
     assert account["number"] == number
 
     # identity's outbox -> portico.events -> the gateway worker's queue -> the gateway's database
@@ -62,7 +55,7 @@ def test_migrating_again_changes_nothing(cluster):
         assert "Running upgrade" not in result.stderr, f"{name} migrated twice: {result.stderr[-2000:]}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(  # a race: it may pass by luck, so not strict
     "gateway/service_layer/own_writes.py apply_account inserts the account its worker may have "
     "projected already from identity.account.created (real RabbitMQ is that fast): "
     "UniqueViolation on accounts_pkey, the operator gets 500 for an account that was created; "
@@ -72,7 +65,7 @@ def test_migrating_again_changes_nothing(cluster):
 def test_account_creation_never_races_the_projection(cluster):
     codes = []
     for _ in range(30):
-        number = str(uuid.uuid4().int)[:12]
+        number = unique_number()
         response = cluster.http.post("/api/v1/operator/accounts", json={"number": number, "name": "Race Ltd"},
                                      headers=cluster.operator_headers)
         codes.append(response.status_code)
@@ -87,9 +80,7 @@ def test_account_creation_never_races_the_projection(cluster):
     "start_http_server on a PORTICO_METRICS_PORT)"
 ))
 def test_the_propagation_lag_is_measured_on_the_gateways_metrics(cluster):
-    number = str(uuid.uuid4().int)[:12]
-    cluster.http.post("/api/v1/operator/accounts", json={"number": number, "name": "Lag Ltd"},
-                      headers=cluster.operator_headers)
+    number = cluster.create_account("Lag Ltd")["number"]
     eventually(lambda: cluster.query("gateway", "SELECT 1 FROM accounts WHERE number = :n", n=number),
                timeout=20, what="the account in the gateway's projection")
 
