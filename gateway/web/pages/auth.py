@@ -93,6 +93,7 @@ def sign_in() -> Any:
 
 @web.post("/sign-out")
 def sign_out() -> Any:
+    current_user(required=False)  # the goodbye is said in the user's language
     try:
         api().delete("/api/v1/session", csrf=form_csrf())
     except ApiError as exc:
