@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,8 @@ def test_start_order_follows_health(compose):
         assert serve.get("healthcheck"), f"{part}: others wait for its health"
         for dependency in ("postgres", "rabbitmq"):
             assert serve["depends_on"][dependency]["condition"] == "service_healthy", part
+        # the topology exists before anything publishes (deploy/README.md, "Deploying one part")
+        assert serve["depends_on"]["rabbitmq-definitions"]["condition"] == "service_completed_successfully"
         # the worker starts once the serve container migrated and answers
         assert services[f"{part}-worker"]["depends_on"][part]["condition"] == "service_healthy"
     for service in parts.SERVICES:
@@ -144,3 +147,17 @@ def test_the_image_is_built_from_the_repository_root(compose):
     for name, service in portico_services(compose).items():
         assert service["build"]["context"] == ".", name
         assert Path(ROOT / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_the_broker_definitions_are_imported_from_deploy(compose):
+    setup = compose["services"]["rabbitmq-definitions"]
+    assert any(m.startswith("./deploy/rabbitmq-definitions.json:") for m in setup["volumes"])
+    assert "import /etc/portico/rabbitmq-definitions.json" in " ".join(setup["command"])
+
+
+def test_every_dollar_is_a_valid_interpolation():
+    """Compose reads $NAME and ${NAME...}; a shell's $ must be written $$."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    bad = [m.group(0) for m in re.finditer(r"\$(?!\$|\{[A-Z_][A-Z0-9_]*(:?[-?+][^}]*)?\})\S{0,12}", text)
+           if not text[max(m.start() - 1, 0)] == "$"]
+    assert not bad, f"invalid interpolation in docker-compose.yml: {bad}"
