@@ -1,0 +1,344 @@
+"""Successful sign-ins per second through the gateway, distributed mode, beside bare Argon2id.
+
+The cluster of tests/e2e/harness.py: every part as its own processes (gunicorn, 2 workers per
+part, and its bus worker) on RabbitMQ and PostgreSQL (PORTICO_TEST_AMQP_URL,
+PORTICO_TEST_DATABASE_URL, as bench/env.py reads them). CLIENTS threads sign in as CLIENTS
+activated users (one each) for ROUNDS rounds of SECONDS seconds. Baseline, same run: Argon2id
+verifications with identity's parameters (m=19456 KiB, t=2, p=1) in 2 processes, timed in rounds
+alternating with the sign-in rounds, so load from elsewhere on the machine weighs on both alike.
+Target: ≥ 0.9× the bare rate (medians of the rounds).
+
+Also, one client at a time: the p50 latency of a sign-in with an unknown address beside one with
+a wrong password for a known (activated) address, alternated; target within 10%. Fresh
+addresses only: every unknown address is new, and no known address gets more than 3 failures
+(identity locks at 5). The gateway's sign-in rate limits are raised for this cluster (see LIMITS);
+their counters are still written on every attempt.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import Result, median, percentile
+from bench.env import AMQP_URL, PG_URL
+
+CLIENTS = int(os.environ.get("BENCH_SIGNIN_CLIENTS", "8"))
+SECONDS = float(os.environ.get("BENCH_SIGNIN_SECONDS", "5"))  # per round
+ROUNDS = int(os.environ.get("BENCH_SIGNIN_ROUNDS", "3"))
+BARE_SECONDS = float(os.environ.get("BENCH_SIGNIN_BARE_SECONDS", "4"))  # per round
+BARE_PROCESSES = 2
+LATENCY_PAIRS = int(os.environ.get("BENCH_SIGNIN_LATENCY_PAIRS", "45"))
+FAILURES_PER_KNOWN_ADDRESS = 3  # identity locks an address at its 5th failure
+PASSWORD = "Quartz!Meadow7River"
+PROFILE = {"title": "M", "last_name": "Kilburn", "first_name": "Tom", "language": "en-GB"}
+# Far above what the bench sends, so that no attempt is refused; the counters are still kept.
+LIMITS = {"PORTICO_RATE_SIGN_IN_PER_IP": "1000000/60", "PORTICO_RATE_SIGN_IN_PER_EMAIL": "1000000/60"}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- the cluster and its people -----------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """A started cluster, with an account administered by a signed-in administrator."""
+
+    cluster: Any
+    folder: tempfile.TemporaryDirectory[str]
+    account: dict[str, Any] = field(default_factory=dict)
+    admin_headers: dict[str, str] = field(default_factory=dict)
+    admin: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        try:
+            self.cluster.stop()
+        finally:
+            self.folder.cleanup()
+
+
+def start_cluster(env: dict[str, str] | None = None) -> Bench:
+    from tests.e2e.harness import Cluster
+
+    folder = tempfile.TemporaryDirectory(prefix="portico-bench-")
+    cluster = Cluster(Path(folder.name), AMQP_URL, PG_URL, env=dict(env or {}))
+    try:
+        cluster.start()
+    except BaseException:
+        folder.cleanup()
+        raise
+    bench = Bench(cluster, folder)
+    try:
+        open_account(bench)
+    except BaseException:
+        bench.stop()
+        raise
+    return bench
+
+
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise RuntimeError(f"{what}: {response.status_code} {response.text[:500]}")
+    return response.json() if response.content else {}
+
+
+def activation_token(cluster: Any, email: str, after: int) -> str:
+    mail = cluster.mail.wait_for_mail(to=email, subject_contains="Your account activation link",
+                                      timeout=60, after=after)
+    prefix = f"{cluster.gateway_url}/activate/"
+    return next(link for link in mail.links if link.startswith(prefix)).removeprefix(prefix)
+
+
+def activate(cluster: Any, email: str, token: str) -> dict[str, Any]:
+    body = {**PROFILE, "function": None, "office_phone": None, "mobile_phone": None, "password": PASSWORD}
+    return expect(cluster.http.post(f"/api/v1/activations/{token}", json=body), 201, f"activation of {email}")
+
+
+def sign_in(cluster: Any, email: str) -> dict[str, Any]:
+    return expect(cluster.http.post("/api/v1/session", json={"email": email, "password": PASSWORD}), 201,
+                  f"sign-in of {email}")
+
+
+def open_account(bench: Bench) -> None:
+    cluster = bench.cluster
+    number = str(uuid.uuid4().int)[:12]
+    bench.account = expect(cluster.http.post("/api/v1/operator/accounts", json={"number": number, "name": "Bench Ltd"},
+                                             headers=cluster.operator_headers), 201, "account")
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    before = len(cluster.mail)
+    expect(cluster.http.post(f"/api/v1/operator/accounts/{number}/administrators",
+                             json={"email": email, **PROFILE, "title": "MME", "first_name": "Ada",
+                                   "last_name": "Lovelace"}, headers=cluster.operator_headers), 201, "administrator")
+    bench.admin = activate(cluster, email, activation_token(cluster, email, before))
+    sign_in(cluster, email)  # twice, so the session knows a previous sign-in (the dashboard's `since`)
+    session = sign_in(cluster, email)
+    bench.admin = session["user"]
+    bench.admin_headers = {"Authorization": f"Bearer {session['token']}"}
+
+    def administers() -> bool:
+        answer = expect(cluster.http.get("/api/v1/accounts", headers=bench.admin_headers), 200, "accounts")
+        return any(item["id"] == bench.account["id"] for item in answer["items"])
+
+    wait_for(administers, "the administration grant in the gateway's projection")
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not reached within {timeout:g}s")
+        time.sleep(0.1)
+
+
+def active_users(bench: Bench, count: int, activate_them: bool = True) -> list[str]:
+    """`count` users created by the administrator, all at once, then activated (when asked)."""
+    cluster = bench.cluster
+    before = len(cluster.mail)
+    emails = [f"user-{uuid.uuid4().hex[:10]}@example.com" for _ in range(count)]
+    for email in emails:
+        expect(cluster.http.post(f"/api/v1/accounts/{bench.account['id']}/users", headers=bench.admin_headers,
+                                 json={"email": email, **PROFILE, "password_level": 2}), 201, f"user {email}")
+    if activate_them:
+        for email in emails:
+            activate(cluster, email, activation_token(cluster, email, before))
+    return emails
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    ok: int
+    errors: dict[int, int]
+    latencies_ms: list[float]
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+def hammer(base_url: str, clients: int, seconds: float, send: Callable[[httpx.Client, int], httpx.Response],
+           ok: int) -> Load:
+    """`clients` threads, each with its own keep-alive connection, sending until `seconds` pass."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: dict[int, int] = {}
+    counts = [0] * clients
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    deadline = 0.0
+
+    def run(index: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            start.wait()
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    status = send(client, index).status_code
+                except httpx.HTTPError:
+                    status = 0
+                latencies[index].append((time.perf_counter() - began) * 1000)
+                if status == ok:
+                    counts[index] += 1
+                else:
+                    with lock:
+                        errors[status] = errors.get(status, 0) + 1
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return Load(sum(counts), errors, [x for per in latencies for x in per], elapsed)
+
+
+# --- the bare baseline --------------------------------------------------------------------------
+
+
+def _bare_verifications(seconds: float) -> int:
+    from services.identity.domain.hashing import Argon2Hasher  # m=19456, t=2, p=1, as identity
+
+    hasher = Argon2Hasher()
+    hashed = hasher.hash(PASSWORD)
+    done = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        assert hasher.verify(hashed, PASSWORD)
+        done += 1
+    return done
+
+
+def bare_rate(pool: Any, seconds: float) -> float:
+    return sum(pool.map(_bare_verifications, [seconds] * BARE_PROCESSES)) / seconds
+
+
+# --- the measures -------------------------------------------------------------------------------
+
+
+def failure_latencies(bench: Bench, known: list[str]) -> tuple[list[float], list[float], dict[str, int]]:
+    """Alternated, one at a time: (unknown address, wrong password of a known address) in ms."""
+    cluster = bench.cluster
+    attempts = [email for email in known for _ in range(FAILURES_PER_KNOWN_ADDRESS)]
+    unknown, wrong, answers = [], [], {}
+
+    def timed(email: str) -> float:
+        began = time.perf_counter()
+        response = cluster.http.post("/api/v1/session", json={"email": email, "password": "Not-the-password-1"})
+        elapsed = (time.perf_counter() - began) * 1000
+        answers[str(response.status_code)] = answers.get(str(response.status_code), 0) + 1
+        if response.status_code != 401:
+            raise RuntimeError(f"a failed sign-in of {email} answered {response.status_code}: {response.text}")
+        return elapsed
+
+    for _ in range(3):  # warm-up: connections, first-use costs
+        timed(f"warm-{uuid.uuid4().hex[:10]}@example.com")
+    for index in range(min(LATENCY_PAIRS, len(attempts))):
+        pair = [("unknown", f"nobody-{uuid.uuid4().hex[:10]}@example.com"), ("wrong", attempts[index])]
+        for kind, email in pair if index % 2 == 0 else reversed(pair):
+            (unknown if kind == "unknown" else wrong).append(timed(email))
+    return unknown, wrong, answers
+
+
+def run() -> list[Result]:
+    load_before = load_average()
+    bench = start_cluster(LIMITS)
+    try:
+        known = active_users(bench, max(CLIENTS, -(-LATENCY_PAIRS // FAILURES_PER_KNOWN_ADDRESS)))
+        unknown, wrong, answers = failure_latencies(bench, known)
+        users = known[:CLIENTS]
+        # A sign-in succeeds again after failures (the throttle restarts), so the same users serve here.
+
+        def send(client: httpx.Client, index: int) -> httpx.Response:
+            return client.post("/api/v1/session", json={"email": users[index], "password": PASSWORD})
+
+        hammer(bench.cluster.gateway_url, CLIENTS, 1.0, send, 201)  # warm-up
+        ctx = multiprocessing.get_context("spawn")
+        bare_rates, loads = [], []
+        with ctx.Pool(BARE_PROCESSES) as pool:
+            bare_rate(pool, 0.5)  # warm-up: the processes are up and have imported argon2
+            for _ in range(ROUNDS):
+                bare_rates.append(bare_rate(pool, BARE_SECONDS))
+                loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
+        load_after = load_average()
+    finally:
+        bench.stop()
+
+    rates = [load.rate for load in loads]
+    latencies = [x for load in loads for x in load.latencies_ms]
+    errors: dict[str, int] = {}
+    for load in loads:
+        for status, count in load.errors.items():
+            errors[str(status)] = errors.get(str(status), 0) + count
+    ours, bare = median(rates), median(bare_rates)
+    common = {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "rate_limits": f"raised for this cluster: {LIMITS} (defaults 20/60 per IP, 10/60 per e-mail)",
+        "mode": "distributed: gunicorn 2 sync workers per part + bus worker, RabbitMQ, PostgreSQL",
+    }
+    throughput = Result(
+        "signin_per_s",
+        "sign-ins/s",
+        ours,
+        f"bare Argon2id verify, m=19456 t=2 p=1, {BARE_PROCESSES} processes",
+        bare,
+        "≥ 0.9× bare",
+        bool(bare) and ours >= 0.9 * bare and not errors,
+        {
+            **common,
+            "clients": CLIENTS,
+            "rounds": ROUNDS,
+            "seconds_per_round": SECONDS,
+            "bare_seconds_per_round": BARE_SECONDS,
+            "rates_per_round": [round(r, 2) for r in rates],
+            "bare_rates_per_round": [round(r, 2) for r in bare_rates],
+            "sign_ins": sum(load.ok for load in loads),
+            "errors": errors,
+            "latency_p50_ms": round(median(latencies), 2),
+            "latency_p99_ms": round(percentile(latencies, 99), 2),
+        },
+    )
+    p50_unknown, p50_wrong = median(unknown), median(wrong)
+    spread = abs(p50_unknown - p50_wrong) / p50_wrong if p50_wrong else float("nan")
+    timing = Result(
+        "signin_unknown_vs_wrong_p50",
+        "ms",
+        p50_unknown,
+        "p50 wrong password, known address",
+        p50_wrong,
+        "within 10%",
+        spread <= 0.10,
+        {
+            **common,
+            "pairs": len(unknown),
+            "difference_percent": round(spread * 100, 2),
+            "unknown_p90_ms": round(percentile(unknown, 90), 2),
+            "wrong_p90_ms": round(percentile(wrong, 90), 2),
+            "unknown_mean_ms": round(statistics.fmean(unknown), 2),
+            "wrong_mean_ms": round(statistics.fmean(wrong), 2),
+            "answers": answers,
+            "fresh_addresses": f"every unknown address new; ≤ {FAILURES_PER_KNOWN_ADDRESS} failures per known one",
+        },
+    )
+    print(f"load average before {load_before}, after {load_after}; sign-in rounds {throughput.detail['rates_per_round']}"
+          f" vs bare {throughput.detail['bare_rates_per_round']}; errors {errors}", flush=True)
+    return [throughput, timing]
