@@ -91,3 +91,29 @@ def migrate(engine: Engine, script_location: Path, revision: str = "head") -> No
 def check_database(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(sa.text("SELECT 1"))
+
+
+def upsert(
+    session_or_conn, table: sa.Table, values: dict, *, keys: tuple[str, ...] = ("id",)
+) -> None:  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT (keys) DO UPDATE, on PostgreSQL and SQLite alike.
+
+    Projections use it so that two writers of the same row (an actor's own write applied at once,
+    and the event's consumer) never collide on the primary key.
+    """
+    dialect = (
+        session_or_conn.get_bind().dialect.name
+        if hasattr(session_or_conn, "get_bind")
+        else session_or_conn.dialect.name
+    )
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(**values)
+    changes = {name: statement.excluded[name] for name in values if name not in keys}
+    if changes:
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    session_or_conn.execute(statement)

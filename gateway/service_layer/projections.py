@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bus.db import upsert
 from bus.envelope import Envelope
 from bus.uow import UnitOfWork
 from gateway.adapters.orm import accounts, holdings, sessions
@@ -38,9 +39,7 @@ def observe_lag(event: Envelope) -> None:
 def upsert_account(session: Session, account: dict[str, Any], event_id: str | None) -> None:
     values = {k: account.get(k) for k in ("number", "name", "parent_id", "relation")}
     values["applied_event_id"] = event_id
-    updated = session.execute(accounts.update().where(accounts.c.id == account["id"]).values(**values))
-    if updated.rowcount == 0:
-        session.execute(accounts.insert().values(id=account["id"], **values))
+    upsert(session, accounts, {"id": account["id"], **values})
 
 
 def project_account(uow: UnitOfWork, event: Envelope) -> None:

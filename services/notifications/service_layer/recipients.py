@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bus.db import upsert
 from bus.envelope import Envelope
 from services.notifications.adapters.orm import accounts, held_services, recipients
 from services.notifications.domain.mail import REACHABLE, Recipient, as_utc, full_name
@@ -193,10 +193,7 @@ def _unique(found: Any) -> list[Recipient]:
 
 def _upsert(session: Session, table: sa.Table, key: sa.Column[Any], value: str,
             values: dict[str, Any]) -> None:
-    statement = table.update().where(key == value).values(**values)
-    updated = cast(CursorResult[Any], session.execute(statement))
-    if updated.rowcount == 0:
-        session.execute(table.insert().values({key.name: value, **values}))
+    upsert(session, table, {key.name: value, **values}, keys=(key.name,))
 
 
 def _address(value: str | None) -> str | None:
