@@ -447,11 +447,20 @@ class Cluster:
             part.engine.dispose()
             return set(part.handlers)
 
-    def restart(self, process: str) -> None:
-        """Stop one process (e.g. "gateway-worker") and start it again with the same command."""
+    def stop_process(self, process: str) -> None:
+        """Stop one process (e.g. "gateway-worker") as a deployment would: SIGTERM, then SIGKILL."""
+        stop_all([self.processes[process]])
+
+    def start_process(self, process: str) -> None:
+        """Start a stopped process again with the same command, and wait until all is ready."""
         old = self.processes[process]
-        stop_all([old])
+        assert not old.running, f"{process} is running"
         self.processes[process] = Process(old.name, old.argv, old.env, old.log, old.cwd).start()
+        self.wait_ready()
+
+    def restart(self, process: str) -> None:
+        self.stop_process(process)
+        self.start_process(process)
 
     def stop(self) -> None:
         """Terminate every process, stop the SMTP sink, drop the databases and the broker names."""
