@@ -55,7 +55,8 @@ def upload(account_id: str) -> ResponseReturnValue:
 
 @bp.get("/<job_id>")
 def job(account_id: str, job_id: str) -> ResponseReturnValue:
-    return jsonify(read_import_job(current_part().uow(), account_id, job_id))
+    limit = _anomalies_limit()
+    return jsonify(read_import_job(current_part().uow(), account_id, job_id, limit))
 
 
 @bp.get("/<job_id>/report.csv")
@@ -71,6 +72,20 @@ def report(account_id: str, job_id: str) -> ResponseReturnValue:
             "Content-Disposition": f'attachment; filename="import-{job_id}-report.csv"',
         },
     )
+
+
+def _anomalies_limit() -> int | None:
+    given = request.args.get("anomalies_limit")
+    if given is None or given == "":
+        return None
+    if not given.isdigit():
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "anomalies_limit must be a whole number.",
+            errors={"anomalies_limit": ["Write a whole number, 0 or more."]},
+        )
+    return int(given)
 
 
 def _dry_run() -> bool:

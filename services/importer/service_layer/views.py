@@ -18,12 +18,18 @@ class JobNotFound(Exception):
     message = "There is no import with this id in this account."
 
 
-def read_import_job(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> dict[str, Any]:
-    """The job as API.md shows it, with every anomaly so far."""
+def read_import_job(
+    uow: ImporterUnitOfWork, account_id: str, job_id: str, anomalies_limit: int | None = None
+) -> dict[str, Any]:
+    """The job as API.md shows it, with its anomalies so far (the first `anomalies_limit`
+    of them when given: a progress bar need not read them all every second)."""
     with uow:
         job = _job_of(uow, account_id, job_id)
-        anomalies = repo.anomalies(uow.session, job_id)
-    return job_view(uow, job, anomalies)
+        anomalies = repo.anomalies(uow.session, job_id, limit=anomalies_limit)
+        total = len(anomalies)
+        if anomalies_limit is not None and total >= anomalies_limit:
+            total = repo.count_anomalies(uow.session, job_id)
+    return {**job_view(uow, job, anomalies), "anomalies_total": total}
 
 
 def read_import_report(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> list[Anomaly]:

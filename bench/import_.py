@@ -1,0 +1,466 @@
+"""A 50,000-row import, end to end, in the distributed mode over RabbitMQ and PostgreSQL.
+
+As deployed: the importer's API (`portico serve importer`, gunicorn), the importer's worker and
+identity's worker are processes of their own, each part with its own database. Measured from
+the upload until the job is done (every batch answered) and every user exists in identity's
+database; the peak memory (VmHWM) and CPU time of each process say where the time goes.
+Then, if notifications is there, the time until the activation e-mails reached an SMTP sink
+(notifications' worker is started once the import is done, its queue holding the events
+meanwhile, so that it does not slow the import down on a small machine).
+
+Baseline, same run: PostgreSQL COPY of the same rows into an equivalent users table.
+Targets: ≥ 10,000 rows/s end to end (50,000 rows in ≤ 5 s); importer processes ≤ 200 MB RSS.
+
+    .venv/bin/python -m bench import_        (BENCH_IMPORT_ROWS, BENCH_IMPORT_MAIL=0 to skip mail)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bench.common import Result
+from bench.env import AMQP_URL, fresh_database
+
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "50000"))
+MAIL = os.environ.get("BENCH_IMPORT_MAIL", "1") != "0"
+MAIL_TIMEOUT = float(os.environ.get("BENCH_IMPORT_MAIL_TIMEOUT", "600"))
+IMPORT_TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "300"))
+POLL_SECONDS = 0.1
+TARGET_RATE = 10_000
+TARGET_RSS_MB = 200
+SERVICE_TOKEN = "bench-service-token"
+LOGS = Path(os.environ.get("BENCH_IMPORT_LOGS", "var/bench-import"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def users_file(rows: int) -> bytes:
+    """A valid file: header, every row a new user, a third of them with an office phone."""
+    lines = ["Civility;Last name;First name;Email address;Phone;Mobile;Language code;Security level"]
+    for n in range(rows):
+        phone = f"+33 1 {n % 90 + 10:02d} {n // 90 % 100:02d} {n % 100:02d} {n // 9000 % 100:02d}"
+        lines.append(
+            f"{('M', 'MME', 'MLE')[n % 3]};Martin{n};Claire{n};claire.martin{n}@example.com;"
+            f"{phone if n % 3 == 0 else ''};;{('fr-FR', 'en-GB')[n % 2]};{n % 3 + 1}"
+        )
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Proc:
+    """A `portico ...` process in its own process group, logging to a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log = LOGS / f"{name}.log"
+        with self.log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "portico.cli", *args],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def tree(self) -> list[int]:
+        """This process and its children (gunicorn's workers)."""
+        pids = [self.popen.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if _stat(int(entry.name))[3] == str(self.popen.pid):
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        return pids
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak RSS (VmHWM) among the process and its children."""
+        return max((_status_kb(pid, "VmHWM") for pid in self.tree()), default=0) / 1024
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.tree():
+            try:
+                fields = _stat(pid)
+            except OSError:
+                continue
+            total += (int(fields[13]) + int(fields[14])) / CLK_TCK
+        return total
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text(errors="replace"):
+                return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+                self.popen.wait(20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+
+
+def _stat(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return [raw[: raw.index(" (")], "comm", *raw[raw.rindex(")") + 2 :].split()]
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def system_cpu(names: tuple[str, ...] = ("postgres", "beam.smp")) -> float:
+    """CPU seconds used so far by the PostgreSQL and RabbitMQ processes of this machine."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if comm in names:
+            fields = raw[raw.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+class MailSink:
+    """An aiosmtpd server that counts the messages it is given, and when the last came."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.count = 0
+        self.last = 0.0
+        self._lock = threading.Lock()
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self._lock:
+            self.count += 1
+            self.last = time.monotonic()
+        return "250 OK"
+
+    def __enter__(self) -> MailSink:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._controller.stop()
+
+
+def environment(prefix: str, databases: dict[str, str], smtp_port: int, urls: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    env.update(
+        PYTHONPATH=os.getcwd(),
+        PYTHONUNBUFFERED="1",
+        GUNICORN_CMD_ARGS="--no-control-socket",
+        PORTICO_BROKER_URL=AMQP_URL,
+        PORTICO_BUS_PREFIX=prefix,
+        PORTICO_SERVICE_TOKEN=SERVICE_TOKEN,
+        PORTICO_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        PORTICO_LOG_LEVEL="WARNING",
+        PORTICO_IDENTITY_URL=urls["identity"],
+    )
+    for part, url in databases.items():
+        env[f"PORTICO_{part.upper()}_DATABASE_URL"] = url
+    return env
+
+
+def create_account(env: dict[str, str]) -> str:
+    from bus.config import Settings
+    from portico.runtime import build_part, service_app
+
+    part = build_part("identity", Settings.from_env("identity", env))
+    try:
+        client = service_app(part).test_client()
+        answer = client.post(
+            "/internal/accounts",
+            json={"number": "90293531", "name": "RETAIL IT LIMITED"},
+            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        )
+        assert answer.status_code == 201, answer.get_json()
+        return answer.get_json()["id"]
+    finally:
+        part.engine.dispose()
+
+
+def declare_queue(env: dict[str, str], name: str) -> None:
+    """Declare a part's queue now, so that its events wait there until its worker starts."""
+    from bus.config import Settings
+    from portico.runtime import build_part
+
+    part = build_part(name, Settings.from_env(name, env))
+    part.declare()
+    part.engine.dispose()
+
+
+def copy_baseline(database_url: str, content: bytes) -> float:
+    """Seconds to COPY the file's rows into a users table like identity's (unique e-mails)."""
+    import csv
+
+    from bus.db import make_engine
+
+    engine = make_engine(database_url)
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8")), delimiter=";"))[1:]
+    account = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE bench_users (id uuid PRIMARY KEY, account_id varchar(36) NOT NULL, "
+            "email varchar(320) NOT NULL UNIQUE, title varchar(8), last_name varchar(200), "
+            "first_name varchar(200), office_phone varchar(40), mobile_phone varchar(40), "
+            "language varchar(16), password_level int, status varchar(32), "
+            "created_at timestamptz NOT NULL DEFAULT now())"
+        ))
+    raw = engine.raw_connection()
+    try:
+        started = time.perf_counter()
+        cursor = raw.cursor()
+        with cursor.copy(
+            "COPY bench_users (id, account_id, email, title, last_name, first_name, office_phone,"
+            " mobile_phone, language, password_level, status) FROM STDIN"
+        ) as copy:
+            for title, last, first, email, phone, mobile, language, level in rows:
+                copy.write_row((uuid.uuid4(), account, email, title, last, first, phone or None,
+                                mobile or None, language, int(level), "pending_activation"))
+        raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def parse_alone(content: bytes) -> float:
+    """CPU seconds of the importer's domain alone reading and checking the file."""
+    from services.importer.domain import parse_upload
+
+    started = time.process_time()
+    sum(1 for _ in parse_upload(io.BytesIO(content), "bench.csv").rows())
+    return time.process_time() - started
+
+
+def measure() -> dict[str, Any]:
+    content = users_file(ROWS)
+    names = ("importer", "identity", "notifications")
+    with (
+        fresh_database("imp") as importer_db,
+        fresh_database("idn") as identity_db,
+        fresh_database("ntf") as notifications_db,
+        MailSink() as sink,
+    ):
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        urls = {"importer": f"http://127.0.0.1:{free_port()}", "identity": "http://127.0.0.1:9"}
+        databases = dict(zip(names, (importer_db, identity_db, notifications_db), strict=True))
+        env = environment(prefix, databases, sink.port, urls)
+        for name in names:
+            subprocess.run([sys.executable, "-m", "portico.cli", "migrate", name], env=env,
+                           check=True, capture_output=True)
+        account_id = create_account(env)
+        if MAIL:
+            declare_queue(env, "notifications")
+        processes = {
+            "identity-worker": Proc("identity-worker", ["worker", "identity"], env),
+            "importer-worker": Proc("importer-worker", ["worker", "importer"], env),
+            "importer-api": Proc("importer-api", ["serve", "importer", "--bind",
+                                                   urls["importer"].removeprefix("http://"),
+                                                   "--workers", "1"], env),
+        }
+        try:
+            for name in ("identity-worker", "importer-worker"):
+                processes[name].wait_for_log("worker running")
+            http = httpx.Client(base_url=urls["importer"], timeout=60,
+                                headers={"Authorization": f"Bearer {SERVICE_TOKEN}",
+                                         "X-Portico-Actor": "operator"})
+            if not wait_until(lambda: _healthy(http), 60):
+                raise RuntimeError(processes["importer-api"].log.read_text()[-3000:])
+            idle_rss = processes["importer-worker"].peak_rss_mb()
+            cpu_before = {name: p.cpu_seconds() for name, p in processes.items()}
+            system_before = system_cpu()
+            identity = sa.create_engine(identity_db.replace("postgresql://", "postgresql+psycopg://", 1))
+
+            started, wall = time.monotonic(), time.time()
+            answer = http.post(f"/internal/accounts/{account_id}/imports",
+                               files={"file": ("bench.csv", content, "text/csv")})
+            accepted = time.monotonic() - started
+            assert answer.status_code == 202, answer.text
+            job_id = answer.json()["id"]
+            users_at: list[float] = []
+
+            def all_users() -> bool:
+                with identity.connect() as conn:
+                    count = conn.execute(sa.text("SELECT count(*) FROM users WHERE import_job_id = :j"),
+                                         {"j": job_id}).scalar_one()
+                if count >= ROWS and not users_at:
+                    users_at.append(time.monotonic() - started)
+                return count >= ROWS
+
+            def job_done() -> dict[str, Any] | None:
+                job = http.get(f"/internal/accounts/{account_id}/imports/{job_id}",
+                               params={"anomalies_limit": 0}).json()
+                all_users()
+                return job if job["status"] in ("done", "failed") else None
+
+            job = wait_until(job_done, IMPORT_TIMEOUT, interval=POLL_SECONDS)
+            done = time.monotonic() - started
+            wait_until(all_users, 30)
+            cpu = {name: round(p.cpu_seconds() - cpu_before[name], 2) for name, p in processes.items()}
+            system = round(system_cpu() - system_before, 2)
+            rss = {name: round(p.peak_rss_mb(), 1) for name, p in processes.items()}
+            timeline = timeline_of(importer_db, identity_db, job_id, wall)
+            mail = measure_mail(env, sink, started) if MAIL else None
+        finally:
+            for process in processes.values():
+                process.stop()
+        baseline = copy_baseline(identity_db, content)
+    return {
+        "job": job, "done": done, "users": users_at[0] if users_at else None, "accepted": accepted,
+        "cpu": cpu, "system_cpu": system, "rss": rss, "timeline": timeline, "idle_rss": idle_rss, "mail": mail,
+        "copy": baseline, "parse_cpu": parse_alone(content), "bytes": len(content),
+    }
+
+
+def timeline_of(importer_db: str, identity_db: str, job_id: str, wall: float) -> dict[str, Any]:
+    """When each stage ended, in seconds after the upload, read from both databases."""
+    queries = {
+        importer_db: {
+            "importer_job_started": "SELECT started_at FROM import_jobs WHERE id = :j",
+            "importer_last_batch_recorded": "SELECT max(recorded_at) FROM import_batches WHERE job_id = :j",
+            "importer_last_command_relayed": "SELECT max(published_at) FROM bus_outbox WHERE type = 'identity.create_users'",
+            "importer_first_answer": "SELECT min(answered_at) FROM import_batches WHERE job_id = :j AND sent_rows > 0",
+            "importer_last_answer": "SELECT max(answered_at) FROM import_batches WHERE job_id = :j",
+        },
+        identity_db: {
+            "identity_first_batch_committed": "SELECT min(created_at) FROM users WHERE import_job_id = :j",
+            "identity_last_batch_committed": "SELECT max(created_at) FROM users WHERE import_job_id = :j",
+            "identity_last_event_relayed": "SELECT max(published_at) FROM bus_outbox",
+        },
+    }
+    found: dict[str, Any] = {}
+    for url, named in queries.items():
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect() as conn:
+            for name, query in named.items():
+                moment = conn.execute(sa.text(query), {"j": job_id}).scalar()
+                found[name] = round(moment.timestamp() - wall, 3) if moment else None
+            if url == identity_db:
+                found["identity_outbox_rows"] = conn.execute(
+                    sa.text("SELECT count(*) FROM bus_outbox")).scalar()
+        engine.dispose()
+    return found
+
+
+def _healthy(http: httpx.Client) -> bool:
+    try:
+        return http.get("/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def measure_mail(env: dict[str, str], sink: MailSink, started: float) -> dict[str, Any]:
+    """Start notifications' worker now; time until every activation e-mail reached the sink."""
+    begun = time.monotonic()
+    worker = Proc("notifications-worker", ["worker", "notifications"], env)
+    try:
+        worker.wait_for_log("worker running")
+        complete = wait_until(lambda: sink.count >= ROWS, MAIL_TIMEOUT, interval=0.5)
+        return {
+            "received": sink.count,
+            "complete": bool(complete),
+            "seconds_from_worker_start": round((sink.last or time.monotonic()) - begun, 2),
+            "seconds_from_upload": round((sink.last or time.monotonic()) - started, 2),
+            "peak_rss_mb": round(worker.peak_rss_mb(), 1),
+        }
+    finally:
+        worker.stop()
+
+
+def run() -> list[Result]:
+    measured = measure()
+    job = measured["job"] or {}
+    ok = job.get("status") == "done" and job.get("created") == ROWS
+    done, copy = measured["done"], measured["copy"]
+    rate, copy_rate = ROWS / done, ROWS / copy
+    detail = {
+        "rows": ROWS,
+        "file_bytes": measured["bytes"],
+        "job_status": job.get("status"),
+        "created": job.get("created"),
+        "rejected": job.get("rejected"),
+        "seconds_to_202": round(measured["accepted"], 3),
+        "seconds_to_done": round(done, 3),
+        "seconds_until_every_user_exists": measured["users"] and round(measured["users"], 3),
+        "copy_seconds": round(copy, 3),
+        "timeline_seconds_from_upload": measured["timeline"],
+        "cpu_seconds": measured["cpu"],
+        "postgres_and_rabbitmq_cpu_seconds": measured["system_cpu"],
+        "parse_alone_cpu_seconds": round(measured["parse_cpu"], 3),
+        "peak_rss_mb": measured["rss"],
+        "importer_worker_idle_rss_mb": round(measured["idle_rss"], 1),
+        "activation_mails": measured["mail"] or "not measured (BENCH_IMPORT_MAIL=0)",
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
+    importer_rss = max(measured["rss"]["importer-worker"], measured["rss"]["importer-api"])
+    results = [
+        Result("import_rows_per_s", "rows/s", rate, "PostgreSQL COPY of the same rows", copy_rate,
+               f"≥ {TARGET_RATE:,} rows/s", ok and rate >= TARGET_RATE, detail),
+        Result("import_seconds", "s", done, "PostgreSQL COPY of the same rows", copy,
+               f"≤ {ROWS / TARGET_RATE:g} s for {ROWS:,} rows", ok and rate >= TARGET_RATE, detail),
+        Result("import_peak_rss", "MB", importer_rss, "importer worker at rest",
+               measured["idle_rss"], f"≤ {TARGET_RSS_MB} MB", importer_rss <= TARGET_RSS_MB, detail),
+    ]
+    mail = measured["mail"]
+    if mail:
+        seconds = mail["seconds_from_worker_start"]
+        results.append(Result(
+            "import_activation_mails_seconds", "s", seconds, "import to done", done,
+            f"{ROWS:,} e-mails at the SMTP sink (reported, no target)", mail["complete"], detail))
+    return results
