@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -92,9 +93,24 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
 
     @bp.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)
 
     return bp
+
+
+def metrics_text() -> bytes:
+    """This process's metrics; under gunicorn, every worker process's, merged.
+
+    `portico serve` points PROMETHEUS_MULTIPROC_DIR at a fresh folder before gunicorn starts,
+    so whichever worker answers /metrics reports the whole server.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()
 
 
 def require_service_token(

@@ -110,8 +110,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     start_worker(part, stop)
+    port = int(os.environ.get("PORTICO_METRICS_PORT", "0") or 0)
+    if port:
+        from portico.runtime import serve_ops
+
+        serve_ops(part, os.environ.get("PORTICO_METRICS_HOST", "0.0.0.0"), port, stop)
     print(
-        f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})",
+        f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})"
+        + (f", /metrics /healthz /readyz on port {port}" if port else ""),
         flush=True,
     )
     stop.wait()
@@ -123,6 +129,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from portico.runtime import build_part
 
     unreachable_check.check([build_part(args.part, _settings(args.part))])
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # One folder per server: every gunicorn worker writes its metrics there (bus.http.metrics_text).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"portico-{args.part}-metrics-")
     os.execvp(
         sys.executable,
         [

@@ -36,6 +36,20 @@ def service_app(part: Part, clients: dict[str, ServiceClient] | None = None) -> 
         return factory(part)
 
 
+def serve_ops(part: Part, host: str, port: int, stop: threading.Event) -> None:
+    """/metrics, /healthz and /readyz of a worker process, on their own port (a daemon thread)."""
+    from werkzeug.serving import make_server
+
+    from bus.http import install_problem_handlers, ops_blueprint
+
+    app = Flask(f"portico-{part.name}-worker")
+    install_problem_handlers(app)
+    app.register_blueprint(ops_blueprint(part.readiness))
+    server = make_server(host, port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name=f"{part.name}-ops", daemon=True).start()
+    threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+
+
 def stop_on_signals(stop: threading.Event) -> None:
     def handler(signum: int, _frame: Any) -> None:
         log.info("signal %s: stopping", signum)
