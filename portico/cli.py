@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     rev.add_argument("part", choices=parts.PARTS)
     rev.add_argument("-m", "--message", required=True)
 
+    imp = sub.add_parser("import", help="import users from a CSV file, through the gateway")
+    imp.add_argument("file", metavar="FILE", help="the .csv file of users")
+    imp.add_argument("--account", required=True, metavar="NUMBER", help="the client account number")
+    imp.add_argument("--dry-run", action="store_true", help="check everything, import nothing")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
@@ -177,7 +182,14 @@ def cmd_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from portico import importcli
+
+    return importcli.main(args)
+
+
 COMMANDS = {
+    "import": cmd_import,
     "run": cmd_run,
     "serve": cmd_serve,
     "worker": cmd_worker,
