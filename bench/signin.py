@@ -6,7 +6,8 @@ PORTICO_TEST_DATABASE_URL, as bench/env.py reads them). CLIENTS threads sign in 
 activated users (one each) for ROUNDS rounds of SECONDS seconds. Baseline, same run: Argon2id
 verifications with identity's parameters (m=19456 KiB, t=2, p=1) in 2 processes, timed in rounds
 alternating with the sign-in rounds, so load from elsewhere on the machine weighs on both alike.
-Target: ≥ 0.9× the bare rate (medians of the rounds).
+Target: ≥ 0.9× the bare rate (medians of the rounds). Each round also times identity's
+POST /internal/sign-in called directly by the same clients (detail: where the time goes).
 
 Also, one client at a time: the p50 latency of a sign-in with an unknown address beside one with
 a wrong password for a known (activated) address, alternated; target within 10%. Fresh
@@ -271,13 +272,21 @@ def run() -> list[Result]:
             return client.post("/api/v1/session", json={"email": users[index], "password": PASSWORD})
 
         hammer(bench.cluster.gateway_url, CLIENTS, 1.0, send, 201)  # warm-up
+        identity = bench.cluster.urls["identity"]
+
+        def send_direct(client: httpx.Client, index: int) -> httpx.Response:
+            return client.post(f"{identity}/internal/sign-in", headers=bench.cluster.service_headers,
+                               json={"email": users[index], "password": PASSWORD, "ip": "127.0.0.1",
+                                     "user_agent": "bench"})
+
         ctx = multiprocessing.get_context("spawn")
-        bare_rates, loads = [], []
+        bare_rates, loads, direct_rates = [], [], []
         with ctx.Pool(BARE_PROCESSES) as pool:
             bare_rate(pool, 0.5)  # warm-up: the processes are up and have imported argon2
             for _ in range(ROUNDS):
                 bare_rates.append(bare_rate(pool, BARE_SECONDS))
                 loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
+                direct_rates.append(hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate)
         load_after = load_average()
     finally:
         bench.stop()
@@ -311,6 +320,9 @@ def run() -> list[Result]:
             "bare_seconds_per_round": BARE_SECONDS,
             "rates_per_round": [round(r, 2) for r in rates],
             "bare_rates_per_round": [round(r, 2) for r in bare_rates],
+            # where the time goes: identity's own endpoint, called directly by the same clients
+            "identity_direct_per_s": round(median(direct_rates), 2),
+            "identity_direct_rates_per_round": [round(r, 2) for r in direct_rates],
             "sign_ins": sum(load.ok for load in loads),
             "errors": errors,
             "latency_p50_ms": round(median(latencies), 2),
@@ -340,5 +352,6 @@ def run() -> list[Result]:
         },
     )
     print(f"load average before {load_before}, after {load_after}; sign-in rounds {throughput.detail['rates_per_round']}"
-          f" vs bare {throughput.detail['bare_rates_per_round']}; errors {errors}", flush=True)
+          f" vs bare {throughput.detail['bare_rates_per_round']}; identity direct "
+          f"{throughput.detail['identity_direct_rates_per_round']}; errors {errors}", flush=True)
     return [throughput, timing]

@@ -1,0 +1,252 @@
+"""The gateway's composition and overhead, distributed mode (gunicorn, 2 workers per part).
+
+1. GET /api/v1/me/dashboard of an administrator (4 downstream calls, fanned out at once):
+   p50 and p99 one request at a time, beside the slowest of those calls made directly against
+   its service's internal endpoint with the service token (same query, same actor headers),
+   timed in alternating rounds; target p50 ≤ 1.25 × that call's p50 + 1 ms. Throughput and
+   latency under CLIENTS concurrent clients are reported beside it.
+2. GET /api/v1/me requests per second under CLIENTS concurrent clients, beside a bare Flask
+   hello-world under the same gunicorn settings (2 sync workers, access log, graceful timeout),
+   in alternating rounds; target ≥ 0.6×. Each round also times identity's GET /internal/users/{id}
+   (the one call /me makes) directly, and the details carry sequential p50s of the gateway's floor
+   (GET /api/v1/accounts: session and projection only): where the time goes.
+
+The cluster is that of tests/e2e/harness.py, on PORTICO_TEST_AMQP_URL / PORTICO_TEST_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import Result, median, percentile
+from bench.signin import Bench, active_users, hammer, load_average, start_cluster
+
+CLIENTS = int(os.environ.get("BENCH_GATEWAY_CLIENTS", "8"))
+ROUNDS = int(os.environ.get("BENCH_GATEWAY_ROUNDS", "5"))
+PER_ROUND = int(os.environ.get("BENCH_GATEWAY_PER_ROUND", "40"))  # sequential requests per endpoint
+SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "4"))  # per throughput round
+
+
+def hello_app() -> Any:
+    """The bare baseline: a Flask app that answers a small JSON document (gunicorn factory)."""
+    from flask import Flask, jsonify
+
+    app = Flask("hello")
+
+    @app.get("/")
+    def hello() -> Any:
+        return jsonify(hello="world")
+
+    return app
+
+
+class Hello:
+    """gunicorn serving hello_app() exactly as `portico serve` runs a part."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests.e2e.harness import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "hello.log"
+        env = {**os.environ, "GUNICORN_CMD_ARGS": "--no-control-socket",
+               "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
+                 "--access-logfile", "-", "--graceful-timeout", "20", "bench.gateway:hello_app()"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the hello-world gunicorn did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(25)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def downstream_calls(bench: Bench) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The calls gateway/service_layer/dashboard.py makes for an administrator: name → (url, params)."""
+    cluster, admin = bench.cluster, bench.admin
+    user_id, account_id = admin["id"], bench.account["id"]
+    since = {"since": admin["previous_sign_in_at"]} if admin.get("previous_sign_in_at") else {}
+    identity, subscriptions = cluster.urls["identity"], cluster.urls["subscriptions"]
+    return {
+        "subscriptions /internal/users/{id}/dashboard": (f"{subscriptions}/internal/users/{user_id}/dashboard", since),
+        "identity /internal/users/{id}/audits": (f"{identity}/internal/users/{user_id}/audits",
+                                                 {"page": 1, "per_page": 3}),
+        "identity /internal/accounts/{a}/administrators": (f"{identity}/internal/accounts/{account_id}/administrators",
+                                                           {"per_page": 200}),
+        "identity /internal/accounts/{a}/users/summary": (f"{identity}/internal/accounts/{account_id}/users/summary",
+                                                          since),
+    }
+
+
+def timed(client: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str]) -> float:
+    began = time.perf_counter()
+    response = client.get(url, params=params, headers=headers)
+    elapsed = (time.perf_counter() - began) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url}: {response.status_code} {response.text[:300]}")
+    return elapsed
+
+
+def direct_headers(bench: Bench) -> dict[str, str]:
+    """What the gateway sends a service: the service token and who acts."""
+    return {**bench.cluster.service_headers, "X-Portico-Actor": bench.admin["id"],
+            "X-Portico-Actor-Account": bench.account["id"], "X-Portico-Request-Id": "bench-gateway"}
+
+
+def sequential_latencies(bench: Bench) -> tuple[list[float], dict[str, list[float]], dict[str, list[float]]]:
+    """Alternating rounds, one request at a time: the dashboard, then each downstream call direct;
+    then, to show where the time goes, the gateway's floor (GET /api/v1/accounts: session and
+    projection, no downstream call) and GET /api/v1/me beside its one call to identity."""
+    cluster, admin = bench.cluster, bench.admin
+    headers = direct_headers(bench)
+    calls = downstream_calls(bench)
+    dashboard: list[float] = []
+    direct: dict[str, list[float]] = {name: [] for name in calls}
+    others = {
+        "gateway GET /api/v1/accounts": (f"{cluster.gateway_url}/api/v1/accounts", bench.admin_headers),
+        "gateway GET /api/v1/me": (f"{cluster.gateway_url}/api/v1/me", bench.admin_headers),
+        "identity GET /internal/users/{id}": (f"{cluster.urls['identity']}/internal/users/{admin['id']}", headers),
+    }
+    diagnostics: dict[str, list[float]] = {name: [] for name in others}
+    with httpx.Client(timeout=30) as client:
+        page = client.get(f"{cluster.gateway_url}/api/v1/me/dashboard", headers=bench.admin_headers).json()
+        broken = [name for name, panel in page.items() if isinstance(panel, dict) and panel.get("unavailable")]
+        if broken or "users" not in page:
+            raise RuntimeError(f"the dashboard is degraded (panels {broken}, users panel {'users' in page}): {page}")
+        for _ in range(10):  # warm-up: every connection and first-use cost
+            timed(client, f"{cluster.gateway_url}/api/v1/me/dashboard", {}, bench.admin_headers)
+            for url, params in calls.values():
+                timed(client, url, params, headers)
+            for url, with_headers in others.values():
+                timed(client, url, {}, with_headers)
+        for _ in range(ROUNDS):
+            for _ in range(PER_ROUND):
+                dashboard.append(timed(client, f"{cluster.gateway_url}/api/v1/me/dashboard", {},
+                                       bench.admin_headers))
+            for name, (url, params) in calls.items():
+                for _ in range(PER_ROUND):
+                    direct[name].append(timed(client, url, params, headers))
+            for name, (url, with_headers) in others.items():
+                for _ in range(PER_ROUND // 2):
+                    diagnostics[name].append(timed(client, url, {}, with_headers))
+    return dashboard, direct, diagnostics
+
+
+def run() -> list[Result]:
+    load_before = load_average()
+    bench = start_cluster()
+    hello = None
+    try:
+        active_users(bench, 3, activate_them=False)  # the users panel counts something
+        dashboard, direct, diagnostics = sequential_latencies(bench)
+        gateway_url, headers = bench.cluster.gateway_url, bench.admin_headers
+
+        def get(path: str) -> Any:
+            return lambda client, _index: client.get(path, headers=headers)
+
+        under_load = hammer(gateway_url, CLIENTS, SECONDS * 2, get("/api/v1/me/dashboard"), 200)
+        hello = Hello(Path(bench.folder.name))
+        hammer(hello.url, CLIENTS, 1.0, lambda client, _index: client.get("/"), 200)  # warm-up
+        hammer(gateway_url, CLIENTS, 1.0, get("/api/v1/me"), 200)
+        identity_user = f"/internal/users/{bench.admin['id']}"
+        headers_direct = direct_headers(bench)
+        hello_rates, me_rates, me_errors, identity_rates = [], [], {}, []
+        for _ in range(ROUNDS):
+            hello_rates.append(hammer(hello.url, CLIENTS, SECONDS, lambda client, _index: client.get("/"), 200).rate)
+            me = hammer(gateway_url, CLIENTS, SECONDS, get("/api/v1/me"), 200)
+            me_rates.append(me.rate)
+            identity_rates.append(hammer(bench.cluster.urls["identity"], CLIENTS, SECONDS / 2,
+                                         lambda client, _index: client.get(identity_user, headers=headers_direct),
+                                         200).rate)
+            for status, count in me.errors.items():
+                me_errors[str(status)] = me_errors.get(str(status), 0) + count
+        load_after = load_average()
+    finally:
+        if hello is not None:
+            hello.stop()
+        bench.stop()
+
+    per_call = {name: round(median(values), 3) for name, values in direct.items()}
+    slowest = max(per_call, key=lambda name: per_call[name])
+    p50, slowest_p50 = median(dashboard), median(direct[slowest])
+    common = {"load_average_before": load_before, "load_average_after": load_after,
+              "mode": "distributed: gunicorn 2 sync workers per part + bus worker, RabbitMQ, PostgreSQL"}
+    composition = Result(
+        "gateway_dashboard_p50",
+        "ms",
+        p50,
+        f"p50 of the slowest downstream call direct ({slowest})",
+        slowest_p50,
+        "p50 ≤ 1.25 × slowest call + 1 ms",
+        p50 <= 1.25 * slowest_p50 + 1,
+        {
+            **common,
+            "rounds": ROUNDS,
+            "requests_per_round": PER_ROUND,
+            "p99_ms": round(percentile(dashboard, 99), 3),
+            "slowest_call_p99_ms": round(percentile(direct[slowest], 99), 3),
+            "downstream_p50_ms": per_call,
+            "bound_ms": round(1.25 * slowest_p50 + 1, 3),
+            "sum_of_downstream_p50_ms": round(sum(per_call.values()), 3),
+            "sequential_p50_ms": {name: round(median(values), 3) for name, values in diagnostics.items()},
+            "under_load_clients": CLIENTS,
+            "under_load_per_s": round(under_load.rate, 2),
+            "under_load_p50_ms": round(median(under_load.latencies_ms), 2),
+            "under_load_p99_ms": round(percentile(under_load.latencies_ms, 99), 2),
+            "under_load_errors": {str(k): v for k, v in under_load.errors.items()},
+        },
+    )
+    overhead = Result(
+        "gateway_me_per_s",
+        "req/s",
+        median(me_rates),
+        "bare Flask hello-world, same gunicorn settings",
+        median(hello_rates),
+        "≥ 0.6× bare",
+        median(me_rates) >= 0.6 * median(hello_rates) and not me_errors,
+        {
+            **common,
+            "clients": CLIENTS,
+            "rounds": ROUNDS,
+            "seconds_per_round": SECONDS,
+            "rates_per_round": [round(r, 1) for r in me_rates],
+            "bare_rates_per_round": [round(r, 1) for r in hello_rates],
+            # where the time goes: the one downstream call of GET /api/v1/me, direct, same clients
+            "identity_users_id_direct_per_s": round(median(identity_rates), 1),
+            "identity_rates_per_round": [round(r, 1) for r in identity_rates],
+            "errors": me_errors,
+        },
+    )
+    print(f"load average before {load_before}, after {load_after}; dashboard p50 {p50:.2f} ms, p99 "
+          f"{composition.detail['p99_ms']} ms one at a time; under {CLIENTS} clients "
+          f"{composition.detail['under_load_per_s']}/s, p50 {composition.detail['under_load_p50_ms']} ms, "
+          f"p99 {composition.detail['under_load_p99_ms']} ms; direct p50s {per_call}; one at a time "
+          f"{composition.detail['sequential_p50_ms']}; GET /api/v1/me {overhead.detail['rates_per_round']}/s vs "
+          f"hello {overhead.detail['bare_rates_per_round']}/s vs identity direct "
+          f"{overhead.detail['identity_rates_per_round']}/s", flush=True)
+    return [composition, overhead]
