@@ -269,11 +269,13 @@ class Progress:
     def show(self, job: dict[str, Any]) -> None:
         rows = max(int(job.get("rows") or 0), 1)
         processed = min(int(job.get("processed") or 0), rows)
-        counts = (
-            f"would create {job.get('would_create') or 0}" if self.dry_run
-            else f"created {job.get('created') or 0}"
-        )
-        text = f"{processed}/{rows} rows  {counts}  rejected {job.get('rejected') or 0}"
+        rejected = int(job.get("rejected") or 0)
+        if self.dry_run:
+            would = job.get("would_create")
+            counts = f"would create {processed - rejected if would is None else would}"
+        else:
+            counts = f"created {job.get('created') or 0}"
+        text = f"{processed}/{rows} rows  {counts}  rejected {rejected}"
         if self.tty:
             filled = BAR_WIDTH * processed // rows
             bar = "#" * filled + "." * (BAR_WIDTH - filled)

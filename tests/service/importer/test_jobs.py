@@ -303,3 +303,17 @@ def test_an_operator_import_names_no_requester_in_the_event(api, part, identity,
     assert command["data"]["requested_by"] == "operator"
     [finished] = outbox_messages(part, "importer.import.finished")
     assert finished["data"]["requested_by"] is None  # no one to e-mail
+
+
+def test_anomalies_can_be_limited_while_polling(api, part, account):
+    job_id = upload(api, account, csv_bytes(["M;Martin;Paul"] * 5 + user_lines(1)))
+    run_jobs(part)
+
+    limited = api.client.get(f"/internal/accounts/{account}/imports/{job_id}",
+                             query_string={"anomalies_limit": 2}, headers=api.headers()).get_json()
+    assert [a["line"] for a in limited["anomalies"]] == [1, 2]
+    assert limited["anomalies_total"] == 5 and limited["rejected"] == 5
+    assert api.job(account, job_id).get_json()["anomalies_total"] == 5
+    bad = api.client.get(f"/internal/accounts/{account}/imports/{job_id}",
+                         query_string={"anomalies_limit": "all"}, headers=api.headers())
+    assert bad.status_code == 422
