@@ -188,6 +188,11 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
+def summary(exc: ApiError) -> str:
+    """The line above a form: ours when the API pointed at fields (each shown under its field)."""
+    return i18n.translate("form.fix") if exc.errors else exc.detail
+
+
 def field_errors(exc: ApiError) -> dict[str, list[str]]:
     return {name.split(".")[-1]: texts for name, texts in exc.errors.items()}
 
@@ -254,7 +259,32 @@ def page_headers(response: Response) -> Response:
 def _sign_in(_exc: SignInRequired) -> Response:
     if g.get("web_session_ended") or request.cookies.get(COOKIE):
         flash(i18n.translate("flash.session_ended"), "info")
+        keep_draft()
     return redirect(sign_in_url(), code=303)
+
+
+DRAFT_SKIPPED = ("csrf_token", "form_token", "return_to")
+DRAFT_MAX_CHARS = 2000
+
+
+def keep_draft() -> None:
+    """A form sent after the session ended: keep what was typed (never a password) for after sign-in."""
+    if request.method != "POST":
+        return
+    fields = {name: value for name, value in request.form.items()
+              if name not in DRAFT_SKIPPED and "password" not in name}
+    if fields and sum(len(k) + len(v) for k, v in fields.items()) <= DRAFT_MAX_CHARS:
+        session["web_draft"] = {"path": here(), "fields": fields}
+
+
+def take_draft(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` overlaid with the draft kept for this page, if any (it is used once)."""
+    draft = session.get("web_draft")
+    if not draft or draft.get("path") != request.full_path.rstrip("?"):
+        return values
+    session.pop("web_draft", None)
+    notify("info", i18n.translate("flash.draft_restored"))
+    return {**values, **draft.get("fields", {})}
 
 
 @web.errorhandler(PasswordChangeRequired)

@@ -354,6 +354,8 @@ EN: dict[str, str] = {
     "flash.form_expired": "This form was out of date (you signed in again meanwhile). Nothing was changed; "
                           "please try again.",
     "flash.signed_out": "You are signed out.",
+    "flash.draft_restored": "What you had typed before signing in again is back in the form: check it and "
+                            "save.",
     "flash.activated": "Your account is activated. Welcome!",
     "flash.activated_sign_in": "Your account is activated. Sign in with your email address and your new "
                                "password.",
@@ -850,6 +852,8 @@ FR: dict[str, str] = {
     "flash.form_expired": "Ce formulaire n'était plus à jour (vous vous êtes reconnecté entre-temps). Rien "
                           "n'a été modifié ; recommencez.",
     "flash.signed_out": "Vous êtes déconnecté.",
+    "flash.draft_restored": "Ce que vous aviez saisi avant de vous reconnecter est revenu dans le "
+                            "formulaire : vérifiez-le puis enregistrez.",
     "flash.activated": "Votre compte est activé. Bienvenue !",
     "flash.activated_sign_in": "Votre compte est activé. Connectez-vous avec votre adresse e-mail et votre "
                                "nouveau mot de passe.",

@@ -17,6 +17,8 @@ from gateway.web.core import (
     once,
     render,
     signed_in,
+    summary,
+    take_draft,
     to,
     web,
 )
@@ -43,7 +45,8 @@ def edit_account() -> Any:
     me = current_user()
     assert me is not None
     if request.method == "GET":
-        return render("account_edit.html", values=me, errors={}, titles=v.TITLES, languages=v.LANGUAGES)
+        return render("account_edit.html", values=take_draft(me), errors={}, titles=v.TITLES,
+                      languages=v.LANGUAGES)
     values = {name: request.form.get(name, "").strip() for name in PROFILE_FIELDS}
     body = {name: (value or None) for name, value in values.items()}
     for required in ("title", "last_name", "first_name", "language"):
@@ -55,7 +58,7 @@ def edit_account() -> Any:
         if exc.status != 422:
             raise
         return render("account_edit.html", status=422, values={**me, **values}, errors=field_errors(exc),
-                      error=exc.detail, titles=v.TITLES, languages=v.LANGUAGES)
+                      error=summary(exc), titles=v.TITLES, languages=v.LANGUAGES)
     i18n.set_language(i18n.choose(updated.get("language")), updated.get("language"))
     notify("success", i18n.translate("flash.profile_saved"))
     return to("web.account")

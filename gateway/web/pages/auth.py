@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from flask import g, redirect, request, url_for
+from flask import g, redirect, request, session, url_for
 from werkzeug.http import dump_cookie
 
 from bus.contracts import vocabulary as v
@@ -100,6 +100,7 @@ def sign_out() -> Any:
         if exc.status not in (401, 403):
             raise
     forget_csrf()
+    session.pop("web_draft", None)
     notify("info", i18n.translate("flash.signed_out"))
     return to("web.sign_in")
 

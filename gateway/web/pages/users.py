@@ -24,6 +24,8 @@ from gateway.web.core import (
     pagination,
     render,
     signed_in,
+    summary,
+    take_draft,
     to,
     web,
 )
@@ -133,19 +135,20 @@ def create_user() -> Any:
     form = {"accounts": administered_accounts(), "account": account, "titles": v.TITLES,
             "languages": v.LANGUAGES, "levels": v.PASSWORD_LEVELS}
     if request.method == "GET":
-        return render("user_form.html", mode="create", values={"language": i18n.current_tag(),
-                                                                "password_level": 2}, errors={}, **form)
+        values = take_draft({"language": i18n.current_tag(), "password_level": 2})
+        return render("user_form.html", mode="create", values=values, errors={}, **form)
     values = user_form_values()
     try:
         user = api().post(users_path(account["id"]), user_body(values, creating=True), csrf=form_csrf()).data
     except ApiError as exc:
         if exc.status == 409:
-            return render("user_form.html", status=409, mode="create", values=values, errors={},
+            return render("user_form.html", status=409, mode="create", values=values,
+                          errors={"email": [i18n.translate("users.exists")]},
                           error=i18n.translate("users.exists"), **form)
         if exc.status != 422:
             raise
         return render("user_form.html", status=422, mode="create", values=values, errors=field_errors(exc),
-                      error=exc.detail, **form)
+                      error=summary(exc), **form)
     notify("success", i18n.translate("flash.user_created", email=user.get("email", "")))
     return to("web.users", account=account["id"])
 
@@ -158,15 +161,18 @@ def edit_user(account_id: str, user_id: str) -> Any:
     form = {"account": account_named(account_id), "titles": v.TITLES, "languages": v.LANGUAGES,
             "levels": v.PASSWORD_LEVELS, "user": user}
     if request.method == "GET":
-        return render("user_form.html", mode="edit", values=user, errors={}, **form)
+        return render("user_form.html", mode="edit", values=take_draft(user), errors={}, **form)
     values = user_form_values()
+    body = user_body(values, creating=False)
+    if (body.get("email") or "").lower() == (user.get("email") or "").lower():
+        body.pop("email", None)  # unchanged: only a new address is sent
     try:
-        api().patch(users_path(account_id, user_id), user_body(values, creating=False), csrf=form_csrf())
+        api().patch(users_path(account_id, user_id), body, csrf=form_csrf())
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
         return render("user_form.html", status=exc.status, mode="edit", values={**user, **values},
-                      errors=field_errors(exc), error=exc.detail, **form)
+                      errors=field_errors(exc), error=summary(exc), **form)
     notify("success", i18n.translate("flash.user_saved", email=values.get("email") or user.get("email", "")))
     return to("web.users", account=account_id)
 
