@@ -1,20 +1,23 @@
 """Container health check of the Portico image (its HEALTHCHECK).
 
-A `serve` container is healthy when its gunicorn answers GET /healthz; a `worker` container is
-healthy while its worker process runs; a container still waiting or migrating is not yet healthy.
-What runs is read from PID 1's command line, so the check follows `--bind` wherever it points.
+A `serve` container is healthy when its gunicorn answers GET /healthz; a `worker` container when
+its ops server answers GET /healthz on PORTICO_METRICS_PORT (or, with that port unset or 0,
+while its process runs); a container still waiting or migrating is not yet healthy. What runs is
+read from PID 1's command line, so the check follows `--bind` wherever it points.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 LOCAL_HOSTS = ("", "0.0.0.0", "::", "[::]", "*")
 
 
-def main(cmdline: Path = Path("/proc/1/cmdline")) -> int:
+def main(cmdline: Path = Path("/proc/1/cmdline"), env: Mapping[str, str] = os.environ) -> int:
     try:
         argv = [arg for arg in cmdline.read_bytes().decode(errors="replace").split("\0") if arg]
     except OSError as exc:
@@ -22,11 +25,17 @@ def main(cmdline: Path = Path("/proc/1/cmdline")) -> int:
         return 1
     role = role_of(argv)
     if role == "worker":
-        return 0
+        port = (env.get("PORTICO_METRICS_PORT") or "0").strip()
+        if port in ("", "0"):
+            return 0
+        return probe(f"http://127.0.0.1:{port}/healthz")
     if role != "serve":
         print(f"unhealthy: not serving yet ({' '.join(argv)[:200]})")
         return 1
-    url = healthz_url(argv)
+    return probe(healthz_url(argv))
+
+
+def probe(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=4) as response:  # noqa: S310 - a local URL
             if response.status == 200:

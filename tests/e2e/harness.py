@@ -283,6 +283,8 @@ class Cluster:
         self.logs_dir = self.workdir / "logs"
         self.ports = {name: free_port() for name in parts.PARTS}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        # each worker's /metrics, /healthz and /readyz (PORTICO_METRICS_PORT)
+        self.worker_urls = {name: f"http://127.0.0.1:{free_port()}" for name in parts.PARTS}
         self.gateway_url = self.urls["gateway"]
         self.operator_token = f"operator-{uuid.uuid4().hex}"
         self.service_token = f"service-{uuid.uuid4().hex}"
@@ -321,6 +323,8 @@ class Cluster:
             "PORTICO_SERVICE_TOKEN": self.service_token,
             "PORTICO_DATA_DIR": str(self.workdir / "data" / name),  # shared by serve and worker
             "PORTICO_LOG_LEVEL": "INFO",
+            "PORTICO_METRICS_HOST": "127.0.0.1",
+            "PORTICO_METRICS_PORT": self.worker_urls[name].rsplit(":", 1)[1],  # read by `worker` only
         })
         for service in CALLS.get(name, ()):
             env[f"PORTICO_{service.upper()}_URL"] = self.urls[service]
@@ -377,8 +381,8 @@ class Cluster:
             raise ClusterError("`portico migrate` failed:\n" + "\n".join(failed))
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Every serve process answers 200 on /readyz (the gateway's covers every service) and
-        every worker with handlers consumes its queue."""
+        """Every serve and worker process answers 200 on /readyz (the gateway's covers every
+        service) and every worker with handlers consumes its queue."""
         deadline = time.monotonic() + timeout
         handled = {name: bool(self._handlers(name)) for name in parts.PARTS}
         with httpx.Client(timeout=5) as client:
@@ -397,11 +401,12 @@ class Cluster:
     def _ready(self, client: httpx.Client, name: str) -> bool:
         self._assert_running(f"{name}-serve")
         self._assert_running(f"{name}-worker")
-        try:
-            response = client.get(f"{self.urls[name]}/readyz")
-        except httpx.HTTPError as exc:
-            raise AssertionError(f"{name}: {exc}") from None
-        assert response.status_code == 200, f"{name} /readyz answered {response.status_code}: {response.text[:300]}"
+        for what, url in ((f"{name}-serve", self.urls[name]), (f"{name}-worker", self.worker_urls[name])):
+            try:
+                response = client.get(f"{url}/readyz")
+            except httpx.HTTPError as exc:
+                raise AssertionError(f"{what}: {exc}") from None
+            assert response.status_code == 200, f"{what} /readyz answered {response.status_code}: {response.text[:300]}"
         return True
 
     def _assert_running(self, process: str) -> None:
@@ -514,18 +519,10 @@ class Cluster:
     # acting ----------------------------------------------------------------------------
 
     def create_account(self, name: str, number: str | None = None, **fields: Any) -> dict[str, Any]:
-        """POST /api/v1/operator/accounts (a fresh client number unless given); the account.
-
-        A 500 for an account that exists anyway is the gateway's own-write race (see
-        test_account_creation_never_races_the_projection): the account is read back by number,
-        so that tests about something else do not fail on it. Drop this once that test passes."""
+        """POST /api/v1/operator/accounts (a fresh client number unless given); the account."""
         number = number or unique_number()
         response = self.http.post("/api/v1/operator/accounts", json={"number": number, "name": name, **fields},
                                   headers=self.operator_headers)
-        if response.status_code == 500:
-            existing = self.http.get(f"/api/v1/operator/accounts/{number}", headers=self.operator_headers)
-            if existing.status_code == 200:
-                return existing.json()
         assert response.status_code == 201, f"{response.status_code}: {response.text}"
         return response.json()
 

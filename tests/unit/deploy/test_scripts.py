@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import socket
 from types import ModuleType
 
 import pytest
@@ -58,13 +59,51 @@ def test_healthz_follows_the_bind(bind, url):
     assert healthcheck.healthz_url(["python", "-m", "gunicorn", f"--bind={bind}"]) == url
 
 
-def test_a_container_still_starting_is_unhealthy_and_a_worker_is_healthy(tmp_path):
+WORKER = b"/opt/venv/bin/python\0/opt/venv/bin/portico\0worker\0identity\0"
+
+
+def test_a_container_still_starting_is_unhealthy(tmp_path):
     cmdline = tmp_path / "cmdline"
     cmdline.write_bytes(b"/bin/sh\0/opt/portico/bin/entrypoint.sh\0serve\0identity\0")
-    assert healthcheck.main(cmdline) == 1
-    cmdline.write_bytes(b"/opt/venv/bin/python\0/opt/venv/bin/portico\0worker\0identity\0")
-    assert healthcheck.main(cmdline) == 0
-    assert healthcheck.main(tmp_path / "missing") == 1
+    assert healthcheck.main(cmdline, {}) == 1
+    assert healthcheck.main(tmp_path / "missing", {}) == 1
+
+
+@pytest.fixture
+def healthz_server():
+    """A local server answering GET /healthz with 200, as a worker's ops port does."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_a_worker_is_healthy_when_its_ops_port_answers(tmp_path, healthz_server):
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_bytes(WORKER)
+    assert healthcheck.main(cmdline, {"PORTICO_METRICS_PORT": str(healthz_server)}) == 0
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    assert healthcheck.main(cmdline, {"PORTICO_METRICS_PORT": str(closed)}) == 1
+
+
+def test_a_worker_without_an_ops_port_is_healthy_while_it_runs(tmp_path):
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_bytes(WORKER)
+    assert healthcheck.main(cmdline, {}) == 0
+    assert healthcheck.main(cmdline, {"PORTICO_METRICS_PORT": "0"}) == 0
 
 
 @pytest.mark.parametrize(
