@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -122,3 +124,56 @@ def test_a_dry_run_is_queued_as_such(api, part, account) -> None:
 def test_the_service_token_is_required(api, account) -> None:
     response = api.client.post(f"/internal/accounts/{account}/imports")
     assert response.status_code == 401
+
+
+def test_a_valid_file_of_a_million_rows_is_refused_by_the_cap(api, part, account, tmp_path) -> None:
+    path = tmp_path / "million.csv"
+    with path.open("w", encoding="utf-8") as out:
+        for start in range(0, 1_000_000, 10_000):
+            out.write("".join(line + "\n" for line in user_lines(10_000, start=start)))
+    assert path.stat().st_size > part.config.max_bytes
+
+    with path.open("rb") as stream:
+        response = api.client.post(
+            f"/internal/accounts/{account}/imports",
+            data={"file": (stream, "million.csv")},
+            content_type="multipart/form-data",
+            headers=api.headers(),
+        )
+
+    assert response.status_code == 413
+    assert "Split it into several files" in response.get_json()["detail"]
+    assert stored_jobs(part) == []
+
+
+class OneWayStream(io.RawIOBase):
+    """A stream that cannot be rewound (as some WSGI servers hand uploads over)."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__()
+        self._source = io.BytesIO(content)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._source.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_that_cannot_be_rewound_is_copied_first(make_part, account) -> None:
+    from services.importer.domain import FileRejected
+    from services.importer.service_layer.uploads import Upload, create_import_job
+
+    part = make_part(PORTICO_IMPORT_MAX_BYTES=2000)
+    content = csv_bytes(user_lines(3))
+    job = create_import_job(part.uow(), part.signal, Upload(account, None, "a.csv", OneWayStream(content)))
+    assert job["rows"] == 3
+    with part.engine.connect() as conn:
+        assert conn.execute(sa.select(import_files.c.content)).scalar_one() == content
+
+    with pytest.raises(FileRejected) as refused:
+        create_import_job(part.uow(), part.signal,
+                          Upload(account, None, "b.csv", OneWayStream(csv_bytes(user_lines(100)))))
+    assert refused.value.code == "too_large"
