@@ -5,10 +5,18 @@ For each part: `portico migrate <part>`, then `portico serve <part> --bind 127.0
 PostgreSQL (one fresh database per part), e-mail going to an SMTP sink in the test process.
 Each process writes to its own log file; readiness is polled with a deadline, never slept on.
 
-    cluster = Cluster(workdir, amqp_url, pg_admin_url).start()
-    cluster.http.post("/api/v1/operator/accounts", json={...}, headers=cluster.operator_headers)
-    mail = cluster.mail.wait_for_mail(to="ada@example.com", subject_contains="Activ")
-    rows = cluster.query("gateway", "SELECT * FROM accounts WHERE number = :n", n="123")
+    cluster = Cluster(workdir, amqp_url, pg_admin_url).start()    # tests take the `cluster` fixture
+    account = cluster.create_account("Acme Ltd")                   # operator API, fresh number
+    cluster.http.get("/api/v1/me", headers=...)                    # httpx, based at cluster.gateway_url
+    before = len(cluster.mail)
+    mail = cluster.mail.wait_for_mail(to="ada@example.com", subject_contains="activ", after=before)
+    mail.links, mail.text, mail.html, mail.subject                 # what the SMTP sink received
+    cluster.query("gateway", "SELECT * FROM accounts WHERE number = :n", n=account["number"])
+    eventually(lambda: ..., timeout=20, what="...")                # poll with a deadline
+    cluster.urls[part], cluster.worker_urls[part]                  # serve API; worker /metrics /readyz
+    cluster.service_headers, cluster.operator_headers, cluster.db_urls, cluster.prefix
+    cluster.stop_process("gateway-worker"); cluster.start_process("gateway-worker")
+    cluster.logs()                                                 # last lines of every process's log
     cluster.stop()
 """
 

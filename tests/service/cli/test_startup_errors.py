@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TIMEOUT = 60  # seconds; each case takes a couple (imports, one refused connection)
+TIMEOUT = 30  # seconds; each case takes a couple (imports, one refused connection)
 SECRET = "s3cret-pw"
 
 
