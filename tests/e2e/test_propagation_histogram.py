@@ -55,30 +55,24 @@ def cumulative(lags: list[float]) -> list[tuple[float, float]]:
     return [(bound, float(sum(1 for lag in lags if lag <= bound))) for bound in BUCKETS]
 
 
-def served_histogram(cluster: Cluster) -> tuple[list[tuple[float, float]], int]:
-    """The histogram summed over the distinct processes that answered GET /metrics (told apart by
-    process_start_time_seconds), and how many processes answered."""
-    per_process: dict[float, dict[float, float]] = {}
+def served_histogram(cluster: Cluster) -> list[tuple[float, float]]:
+    """The fullest histogram among METRICS_READS reads of GET /metrics, each on a new connection so
+    that either gunicorn worker may answer. Each worker answers from its own memory (no multiprocess
+    registry), so the reads are samples of one process each, never summed."""
+    fullest: list[tuple[float, float]] = []
     for _ in range(METRICS_READS):
-        with httpx.Client(base_url=cluster.gateway_url, timeout=10) as client:  # a new connection each time
+        with httpx.Client(base_url=cluster.gateway_url, timeout=10) as client:
             response = client.get("/metrics", headers={"Connection": "close"})
         assert response.status_code == 200, response.text
-        started, buckets = math.nan, {}
-        for family in text_string_to_metric_families(response.text):
-            for sample in family.samples:
-                if sample.name == "process_start_time_seconds":
-                    started = sample.value
-                elif sample.name == f"{METRIC}_bucket":
-                    buckets[float(sample.labels["le"])] = sample.value
+        buckets = sorted(
+            (float(sample.labels["le"]), sample.value)
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples if sample.name == f"{METRIC}_bucket"
+        )
         assert buckets, f"{METRIC} is not on the gateway's /metrics:\n{response.text[:2000]}"
-        kept = per_process.setdefault(started, {})
-        for bound, count in buckets.items():
-            kept[bound] = max(kept.get(bound, 0.0), count)
-    summed: dict[float, float] = {}
-    for buckets in per_process.values():
-        for bound, count in buckets.items():
-            summed[bound] = summed.get(bound, 0.0) + count
-    return sorted(summed.items()), len(per_process)
+        if not fullest or buckets[-1][1] > fullest[-1][1]:
+            fullest = buckets
+    return fullest
 
 
 def lags_from_receipts(cluster: Cluster) -> tuple[list[float], list[str]]:
@@ -99,14 +93,14 @@ def lags_from_receipts(cluster: Cluster) -> tuple[list[float], list[str]]:
 
 
 def test_the_propagation_p99_is_under_one_second(cluster):
-    served, processes = served_histogram(cluster)
-    served_count = served[-1][1] if served else 0.0
+    served = served_histogram(cluster)
+    served_count = served[-1][1]
     lags, unmatched = lags_from_receipts(cluster)
     assert not unmatched, f"the gateway applied events no producer's outbox holds: {unmatched[:5]}"
     assert len(lags) >= 10, f"too few events applied by the gateway to judge a p99: {len(lags)}"
     from_receipts = quantile(0.99, cumulative(lags))
     exact = sorted(lags)[min(len(lags) - 1, math.ceil(0.99 * len(lags)) - 1)]
-    print(f"{METRIC}: served by {processes} gateway process(es), count {served_count:g}; "
+    print(f"{METRIC} on /metrics: count {served_count:g} at most in {METRICS_READS} reads; "
           f"receipts: {len(lags)} events, p99 estimate {from_receipts:.3f}s (exact {exact:.3f}s, "
           f"max {max(lags):.3f}s)")
 
@@ -115,8 +109,8 @@ def test_the_propagation_p99_is_under_one_second(cluster):
         assert from_metrics < BOUND, f"p99 of {METRIC} on /metrics is {from_metrics:.3f}s: {served}"
     else:
         warnings.warn(
-            f"{METRIC} on the gateway's /metrics is empty in all {processes} serve process(es): the "
-            "events are applied (and observed) in `portico worker gateway`, which serves no /metrics; "
+            f"{METRIC} on the gateway's /metrics is empty in all {METRICS_READS} reads (new connections, "
+            "answered by either gunicorn worker): the events are applied (and observed) in `portico worker gateway`, which serves no /metrics; "
             "the p99 was computed from the outbox rows and the gateway's consumer receipts instead",
             pytest.PytestWarning, stacklevel=1)
     assert from_receipts < BOUND, (
