@@ -109,9 +109,10 @@ def test_the_propagation_p99_is_under_one_second(cluster):
         assert from_metrics < BOUND, f"p99 of {METRIC} on /metrics is {from_metrics:.3f}s: {served}"
     else:
         warnings.warn(
-            f"{METRIC} on the gateway's /metrics is empty in all {METRICS_READS} reads (new connections, "
-            "answered by either gunicorn worker): the events are applied (and observed) in `portico worker gateway`, which serves no /metrics; "
-            "the p99 was computed from the outbox rows and the gateway's consumer receipts instead",
+            f"{METRIC} on the gateway's /metrics is empty in all {METRICS_READS} reads (new "
+            "connections, answered by either gunicorn worker): the events are applied (and "
+            "observed) in `portico worker gateway`, which serves no /metrics; the p99 was computed "
+            "from the outbox rows and the gateway's consumer receipts instead",
             pytest.PytestWarning, stacklevel=1)
     assert from_receipts < BOUND, (
         f"p99 propagation lag (outbox occurred_at → gateway receipt) is {from_receipts:.3f}s over "
