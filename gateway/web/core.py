@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -188,9 +189,18 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
+_API_REFERENCE = re.compile(r"\s*\((?:GET|POST|PUT|PATCH|DELETE) /api/[^)]*\)|;?\s*(?:GET|POST|PUT|PATCH|DELETE) "
+                            r"/api/\S+ lists who to ask")
+
+
+def for_people(detail: str | None) -> str:
+    """An API message without the API paths it names for programmers (the page has links instead)."""
+    return _API_REFERENCE.sub("", detail or "").strip()
+
+
 def summary(exc: ApiError) -> str:
     """The line above a form: ours when the API pointed at fields (each shown under its field)."""
-    return i18n.translate("form.fix") if exc.errors else exc.detail
+    return i18n.translate("form.fix") if exc.errors else for_people(exc.detail)
 
 
 def field_errors(exc: ApiError) -> dict[str, list[str]]:
@@ -221,6 +231,7 @@ def page_context() -> dict[str, Any]:
         "endpoint": request.endpoint or "",
         "options": options,
         "has_message": lambda key: key in MESSAGES[i18n.DEFAULT],
+        "for_people": for_people,
     }
 
 

@@ -13,6 +13,7 @@ from gateway.web.core import (
     NotAdministrator,
     administered_accounts,
     back_to,
+    for_people,
     form_csrf,
     notify,
     once,
@@ -76,7 +77,7 @@ def decide(account_id: str, request_id: str) -> Any:
         if exc.status == 422 and exc.errors.get("expires_on"):
             notify("error", i18n.translate("validation.bad_date", title=title, who=who))
         else:
-            notify("error", exc.detail)
+            notify("error", for_people(exc.detail))
         return back_to("web.validation")
     key = "flash.request_accepted" if decision == "accept" else "flash.request_refused"
     notify("success", i18n.translate(key, title=title, who=who))

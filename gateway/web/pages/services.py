@@ -14,6 +14,7 @@ from gateway.web.core import (
     administered_accounts,
     back_to,
     chosen_account,
+    for_people,
     form_csrf,
     is_admin,
     list_args,
@@ -55,7 +56,7 @@ def unsubscribe(subscription_id: str) -> Any:
             return back_to("web.my_services")
         if exc.status != 409:
             raise
-        notify("error", exc.detail)
+        notify("error", for_people(exc.detail))
         return back_to("web.my_services")
     notify("success", i18n.translate("flash.unsubscribed", title=title))
     return back_to("web.my_services")
@@ -86,7 +87,7 @@ def subscribe() -> Any:
         if exc.status == 409:
             notify("info", i18n.translate("flash.already_held", title=title))
         elif exc.status in (403, 404, 422):
-            notify("error", exc.detail)
+            notify("error", for_people(exc.detail))
         else:
             raise
         return back_to("web.catalog")
@@ -117,7 +118,7 @@ def catalog_settings() -> Any:
     except ApiError as exc:
         if exc.status not in (404, 409, 422):
             raise
-        notify("error", exc.detail)
+        notify("error", for_people(exc.detail))
         return back_to("web.catalog", view="admin", account=account["id"])
     notify("success", i18n.translate("flash.settings_saved", n=len(ids)))
     return back_to("web.catalog", view="admin", account=account["id"])

@@ -16,6 +16,7 @@ from gateway.web.core import (
     back_to,
     chosen_account,
     field_errors,
+    for_people,
     form_csrf,
     list_args,
     notify,
@@ -92,7 +93,7 @@ def send_activation_emails() -> Any:
     except ApiError as exc:
         if exc.status not in (404, 422):
             raise
-        notify("error", exc.detail)
+        notify("error", for_people(exc.detail))
         return back_to("web.users", account=account_id)
     notify("success", i18n.translate("flash.activation_sent", sent=count(answer.get("sent")),
                                      skipped=count(answer.get("skipped"))))
@@ -193,7 +194,7 @@ def delete_user(account_id: str, user_id: str) -> Any:
             return to("web.users", account=account_id)
         if exc.status != 409:
             raise
-        notify("error", exc.detail)
+        notify("error", for_people(exc.detail))
         return to("web.users", account=account_id)
     notify("success", i18n.translate("flash.user_deleted", name=name))
     return to("web.users", account=account_id)
@@ -228,7 +229,7 @@ def remove_user_subscription(account_id: str, user_id: str, subscription_id: str
         if exc.status not in (404, 409):
             raise
         if exc.status == 409:
-            notify("error", exc.detail)
+            notify("error", for_people(exc.detail))
             return to("web.user_subscriptions", account_id=account_id, user_id=user_id)
     notify("success", i18n.translate("flash.subscription_removed", title=title))
     return to("web.user_subscriptions", account_id=account_id, user_id=user_id)
