@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, Portal, shoot
+from tests.browser.conftest import PASSWORD, SCREENSHOTS, Portal, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,9 @@ def test_activation_link_from_the_mailbox_to_the_profile_page(portal: Portal, ne
     shoot(page, "mailbox")
     page.get_by_role("link", name=re.compile("activation", re.I)).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("activation", ignore_case=True)
+    expect(page.frame_locator("iframe.mail-html").locator("body")).to_contain_text("activation link")
     shoot(page, "mailbox-message")
+    page.locator("iframe.mail-html").screenshot(path=str(SCREENSHOTS / "mailbox-message-html.png"))
     page.locator("a[href*='/activate/']").first.click()
 
     # Step 1: the profile, pre-filled

@@ -46,6 +46,13 @@ def linkify(text: str | None) -> Markup:
     return Markup("").join(out)
 
 
+def top_links(html: str) -> str:
+    """Links of the framed e-mail open in the whole window (the portal's pages refuse to be framed)."""
+    base = '<base target="_top">'
+    head = re.search(r"<head[^>]*>", html, re.I)
+    return html[:head.end()] + base + html[head.end():] if head else base + html
+
+
 @web.get("/mailbox")
 def mailbox() -> Any:
     client = notifications()
@@ -81,7 +88,7 @@ def mail_html(mail_id: int) -> Any:
         if exc.status == 404:
             abort(404)
         raise
-    response = Response(message.get("html") or "", mimetype="text/html")
+    response = Response(top_links(message.get("html") or ""), mimetype="text/html")
     response.headers["Content-Security-Policy"] = HTML_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
