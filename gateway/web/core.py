@@ -142,7 +142,10 @@ def here() -> str:
     """Where to come back to after signing in: this page (GET) or the page a form came from."""
     if request.method == "GET":
         return request.full_path.rstrip("?")
-    return safe_next(request.form.get("return_to"), request.path)
+    try:
+        return safe_next(request.form.get("return_to"), request.path)
+    except HTTPException:  # a body that cannot be read (too large): back to the page itself
+        return request.path
 
 
 def once(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -317,7 +320,8 @@ def _api_error(exc: ApiError) -> Response:
 
 @web.errorhandler(Problem)
 def _problem(exc: Problem) -> Response:
-    return error_page(exc.status, exc.detail)
+    # 413 (a file over the cap) reads better as words than as a count of bytes
+    return error_page(exc.status, None if exc.status == 413 else exc.detail)
 
 
 @web.errorhandler(ServiceUnavailable)

@@ -3,6 +3,7 @@ the security headers, and the mailbox that only exists without SMTP."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -163,3 +164,15 @@ def test_there_is_no_mailbox_when_mail_goes_to_an_smtp_server(tmp_path: Path) ->
     assert client.get("/mailbox").status_code == 404
     assert client.get("/mailbox/1").status_code == 404
     assert "/mailbox" not in client.get("/sign-in").get_data(as_text=True)
+
+
+def test_a_file_over_the_cap_gets_a_page_not_json(tmp_path: Path) -> None:
+    from portico.runtime import Embedded
+
+    embedded = Embedded(tmp_path, {"PORTICO_MAX_BODY_BYTES": "1000", "PORTICO_MAX_UPLOAD_BYTES": "1000"}).build()
+    answer = embedded.gateway.test_client().post(
+        "/users/import", data={"file": (io.BytesIO(b"M;A;B;a@example.com\n" * 500), "big.csv")},
+        content_type="multipart/form-data")
+    assert answer.status_code == 413
+    assert answer.mimetype == "text/html"
+    assert "The file is larger than the portal accepts." in answer.get_data(as_text=True)
