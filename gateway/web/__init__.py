@@ -12,4 +12,8 @@ def register(app: Flask) -> None:
     from gateway.web import pages  # noqa: F401 - the routes attach themselves to the blueprint
     from gateway.web.core import web
 
+    # Flask's own session cookie only carries the pages' one-time messages and form drafts.
+    secure = app.extensions["portico.gateway"].config.secure_cookies
+    app.config.update(SESSION_COOKIE_NAME="portico_pages", SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=secure)
     app.register_blueprint(web)
