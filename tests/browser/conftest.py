@@ -221,8 +221,9 @@ def new_page(browser: Any, portal: Portal) -> Iterator[Any]:
     """Pages in fresh browser contexts (one person each), closed at the end of the test."""
     contexts: list[Any] = []
 
-    def make(locale: str = "en-GB") -> Any:
-        context = browser.new_context(viewport=DESKTOP, locale=locale, base_url=portal.base_url)
+    def make(locale: str = "en-GB", javascript: bool = True) -> Any:
+        context = browser.new_context(viewport=DESKTOP, locale=locale, base_url=portal.base_url,
+                                      java_script_enabled=javascript)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -90,3 +90,23 @@ def test_next_refuses_a_step_with_a_required_field_left_empty(portal: Portal, ne
     expect(page.get_by_text("Step 1/3")).to_be_visible()
     assert focused(page) == "last_name"
     assert page.evaluate("() => document.activeElement.validity.valueMissing")
+
+
+def test_without_javascript_the_wizard_is_one_plain_form(portal: Portal, new_page) -> None:
+    account = portal.new_account()
+    email = portal.new_administrator(account, last_name="Gunter", first_name="Paul")
+    page = new_page(javascript=False)
+    page.goto(portal.link_in_mail(email, "activate"))
+    for field in ("Title", "Function", "Create your password", "Confirm your password"):
+        expect(page.get_by_label(field)).to_be_visible()
+    expect(page.get_by_role("button", name="Next")).to_have_count(0)
+    page.get_by_label("Create your password").fill(PASSWORD)
+    page.get_by_label("Confirm your password").fill(PASSWORD + "typo")
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_text("The two passwords are not identical.")).to_be_visible()
+    shoot(page, "activation-without-javascript")
+    page.get_by_label("Create your password").fill(PASSWORD)
+    page.get_by_label("Confirm your password").fill(PASSWORD)
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
