@@ -140,9 +140,9 @@ def process_job(deps: RunnerDeps, claim: Claim, stop: threading.Event | None = N
             continue  # sent by an earlier runner of this job
         if stop is not None and stop.is_set():
             raise Stopped
-        taken = deps.taken_emails().taken([row["email"] for row in chunk.rows]) if (
-            claim.dry_run and chunk.rows
-        ) else set()
+        taken: set[str] = set()
+        if claim.dry_run and chunk.rows:  # asked before the transaction: no lock held meanwhile
+            taken = deps.taken_emails().taken([row["email"] for row in chunk.rows])
         record_batch(deps.uow(), claim, chunk, taken)
     del content, parsed
     dispatch_job(deps.uow(), claim, total)
