@@ -36,17 +36,26 @@ class CannotRun(Exception):
     """The import could not be started; the message says why and what to do."""
 
 
-def main(args: argparse.Namespace, **options: Any) -> int:
-    """Run `portico import` with parsed arguments (`file`, `account`, `dry_run`)."""
+def main(
+    args: argparse.Namespace,
+    *,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run `portico import` with parsed arguments (`file`, `account`, `dry_run`); the keywords
+    are for tests (another environment, streams, a transport to a fake gateway, no sleeping)."""
     command = ImportCommand(
         Path(args.file),
         str(args.account),
         bool(args.dry_run),
-        env=options.get("env", os.environ),
-        out=options.get("out", sys.stdout),
-        err=options.get("err", sys.stderr),
-        transport=options.get("transport"),
-        sleep=options.get("sleep", time.sleep),
+        env=os.environ if env is None else env,
+        out=out or sys.stdout,
+        err=err or sys.stderr,
+        transport=transport,
+        sleep=sleep,
     )
     return command.run()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from threading import Event
+from typing import cast
 
 from bus.config import Settings
+from bus.consumer import Handler
 from bus.http_client import ServiceClient
 from bus.part import Part
 from services.importer.adapters import orm
@@ -30,7 +32,9 @@ class ImporterPart(Part):
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+        # The handlers take the importer's unit of work, which uow() below provides.
+        handlers = cast(Mapping[str, Handler], EVENT_HANDLERS)
+        super().__init__(settings, orm.metadata, handlers, MIGRATIONS)
         self.config = ImporterConfig.from_settings(settings)
         self.signal = JobSignal(self.engine)
         self.identity: ServiceClient | None = None

@@ -28,6 +28,11 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (a CursorResult's rowcount)."""
+    return int(result.rowcount)
+
+
 # -- jobs and files -----------------------------------------------------------------------
 
 
@@ -79,7 +84,7 @@ def update_job(session: Session, job_id: str, *conditions: Any, **values: Any) -
     result = session.execute(
         import_jobs.update().where(import_jobs.c.id == job_id, *conditions).values(**values)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 def held_by(owner: str) -> Any:
@@ -158,7 +163,7 @@ def answer_batch(session: Session, job_id: str, number: int, **values: Any) -> b
         )
         .values(**values)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 def unanswered_batches(session: Session, job_id: str) -> list[int]:

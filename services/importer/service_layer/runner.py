@@ -295,7 +295,8 @@ def run_next_job(deps: RunnerDeps, owner: str, stop: threading.Event | None = No
 
 def _fail(deps: RunnerDeps, claim: Claim, reason: str) -> None:
     try:
-        with deps.uow() as uow:
+        uow = deps.uow()
+        with uow:
             fail_job(uow, claim.job_id, reason)
             uow.commit()
     except Exception:  # noqa: BLE001 - the lease expires; the job is tried again

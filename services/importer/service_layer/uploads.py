@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from services.importer.adapters import repository as repo
 from services.importer.adapters.wakeup import JobSignal
@@ -44,7 +44,7 @@ def create_import_job(
     stream = _rewindable(upload.stream, config.max_bytes)
     start = stream.tell()
     filename = _base_name(upload.filename)
-    parsed = parse_upload(stream, filename, max_bytes=config.max_bytes)
+    parsed = parse_upload(cast(BinaryIO, stream), filename, max_bytes=config.max_bytes)
     rows = parsed.count_rows()
     stream.seek(start)
     content = stream.read()
