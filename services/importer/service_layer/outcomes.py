@@ -6,8 +6,6 @@ consumer of identity's answers, whichever comes last, end it exactly once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.importer.adapters import repository as repo
 from services.importer.domain.jobs import FINISHED, JobStatus, check_transition, is_complete
 
@@ -40,25 +38,23 @@ def finish_if_complete(uow: ImporterUnitOfWork, job_id: str) -> bool:
     return True
 
 
-def fail_job(uow: ImporterUnitOfWork, job_id: str, reason: str, *conditions: Any) -> bool:
+def fail_job(uow: ImporterUnitOfWork, job_id: str, reason: str) -> bool:
     """End the job as failed with `reason` (for a person), unless it already ended."""
     job = repo.get_job(uow.session, job_id, lock=True)
     if job is None or job.status in FINISHED:
         return False
     check_transition(job.status, JobStatus.FAILED)
     now = uow.now()
-    if not repo.update_job(
+    repo.update_job(
         uow.session,
         job_id,
-        *conditions,
         status=JobStatus.FAILED.value,
         reason=reason[:4000],
         finished_at=now,
         touched_at=now,
         lease_owner=None,
         lease_expires_at=None,
-    ):
-        return False
+    )
     announce(uow, job_id)
     return True
 
