@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,12 +86,18 @@ class Settings:
         return _int(self.extra, name, default)
 
 
+def masked(url: str) -> str:
+    """The URL without its password, fit for a log line or an error message."""
+    scheme, sep, rest = url.rpartition("://") if "://" in url else ("", "", url)
+    return scheme + sep + re.sub(r"^([^:/@\s]*:)\S*@", r"\1***@", rest)
+
+
 def check_database_url(var: str, url: str) -> None:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(
-            f"{var}={url!r} is not a database URL; write e.g. "
+            f"{var}={masked(url)!r} is not a database URL; write e.g. "
             "postgresql+psycopg://user@host:5432/name or sqlite:///var/part.db"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
@@ -103,7 +110,7 @@ def check_broker_url(var: str, url: str) -> None:
     scheme = urlparse(url).scheme
     if scheme not in BROKER_SCHEMES:
         raise ConfigError(
-            f"{var}={url!r} is not a broker URL; write amqp://user:password@host:5672// "
+            f"{var}={masked(url)!r} is not a broker URL; write amqp://user:password@host:5672// "
             "for RabbitMQ or memory:// for the in-process bus"
         )
 

@@ -246,8 +246,11 @@ class BusWorker(ConsumerMixin):
     def _settle(self, message: Any, attempts: int, outcome: Outcome) -> None:
         headers = dict(message.headers or {})
         if outcome.kind == "requeue":
+            # The database is away: wait, then put the message back at the tail ourselves —
+            # a broker requeue would count as a delivery (quorum queues cap those).
             time.sleep(1)
-            message.requeue()
+            self._republish(message, headers)
+            message.ack()
             return
         if outcome.kind == "retry":
             time.sleep(min(0.01 * 2**attempts, 0.5))

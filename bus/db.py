@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -84,6 +85,10 @@ def migrate(engine: Engine, script_location: Path, revision: str = "head") -> No
     config.set_main_option("script_location", str(script_location))
     config.set_main_option("path_separator", "os")
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two replicas starting at once: the second waits, then finds nothing to do.
+            key = zlib.crc32(str(script_location).encode()) & 0x7FFFFFFF
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
