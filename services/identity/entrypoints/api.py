@@ -19,6 +19,7 @@ from bus.http import (
     problem_response,
     require_service_token,
 )
+from bus.pagination import Page
 from bus.part import Part
 from services.identity.domain import model
 from services.identity.entrypoints import schemas
@@ -32,7 +33,7 @@ from services.identity.service_layer import (
     user_lists,
     users,
 )
-from services.identity.service_layer.common import OPERATOR, Actor, Page
+from services.identity.service_layer.common import OPERATOR, Actor
 from services.identity.service_layer.errors import IdentityError
 
 T = TypeVar("T")

@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import accounts, administrators, users
-from services.identity.service_layer.common import OPERATOR, Actor, Page, audit
+from services.identity.service_layer.common import OPERATOR, Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import account_view, user_view
@@ -68,4 +69,4 @@ def list_administrators(uow: IdentityUnitOfWork, account_id: str, page: Page) ->
     query = (sa.select(users).where(users.c.id.in_(admin_ids))
              .order_by(users.c.name_key, users.c.id))
     now = uow.now()
-    return page.answer(uow, query, lambda row: user_view(row, is_administrator=True, now=now))
+    return page.answer(uow.session, query, lambda row: user_view(row, is_administrator=True, now=now))

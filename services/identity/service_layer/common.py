@@ -8,12 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bus.pagination import Page
 from services.identity.adapters.orm import audit_log
-from services.identity.service_layer.errors import Invalid
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import audit_view
-
-MAX_PER_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -32,39 +30,6 @@ class Actor:
 
 SYSTEM = Actor(None, "system")
 OPERATOR = Actor("operator", "operator")
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int = 1
-    per_page: int = 10
-
-    @classmethod
-    def parse(cls, page: Any, per_page: Any) -> Page:
-        errors: dict[str, list[str]] = {}
-        values = {}
-        for name, raw, default in (("page", page, 1), ("per_page", per_page, 10)):
-            try:
-                values[name] = default if raw in (None, "") else int(raw)
-            except (TypeError, ValueError):
-                errors[name] = [f"The {name} must be a whole number."]
-                continue
-            if values[name] < 1:
-                errors[name] = [f"The {name} must be at least 1."]
-        if "per_page" in values and values["per_page"] > MAX_PER_PAGE:
-            errors["per_page"] = [f"The per_page must be at most {MAX_PER_PAGE}."]
-        if errors:
-            raise Invalid(errors)
-        return cls(values["page"], values["per_page"])
-
-    def answer(self, uow: IdentityUnitOfWork, query: sa.Select, shape: Any) -> dict[str, Any]:
-        """{items, page, per_page, total} of `query` (already ordered), each row through `shape`."""
-        total = uow.session.execute(
-            sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-        ).scalar_one()
-        rows = uow.session.execute(query.limit(self.per_page).offset((self.page - 1) * self.per_page)).all()
-        return {"items": [shape(row) for row in rows], "page": self.page, "per_page": self.per_page,
-                "total": total}
 
 
 def audit(
@@ -91,9 +56,9 @@ def audit(
 
 def list_account_audit(uow: IdentityUnitOfWork, account_id: str, page: Page) -> dict[str, Any]:
     query = sa.select(audit_log).where(audit_log.c.account_id == account_id).order_by(audit_log.c.id.desc())
-    return page.answer(uow, query, audit_view)
+    return page.answer(uow.session, query, audit_view)
 
 
 def list_user_audits(uow: IdentityUnitOfWork, user_id: str, page: Page) -> dict[str, Any]:
     query = sa.select(audit_log).where(audit_log.c.user_id == user_id).order_by(audit_log.c.id.desc())
-    return page.answer(uow, query, audit_view)
+    return page.answer(uow.session, query, audit_view)

@@ -9,11 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from bus.contracts.vocabulary import USER_STATUSES
+from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import administrators, users
 from services.identity.domain.validation import InvalidField, normalise_email
 from services.identity.service_layer.accounts import get_account
-from services.identity.service_layer.common import Page
 from services.identity.service_layer.errors import Invalid
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import status_filter, user_view
@@ -53,7 +53,7 @@ def list_users(uow: IdentityUnitOfWork, account_id: str, filters: dict[str, Any]
             sa.select(administrators.c.user_id).where(administrators.c.account_id == account_id)
         ))
     query = query.order_by(users.c.name_key, users.c.id)
-    return page.answer(uow, query, lambda row: user_view(row, is_administrator=row.id in admin_ids, now=now))
+    return page.answer(uow.session, query, lambda row: user_view(row, is_administrator=row.id in admin_ids, now=now))
 
 
 def parse_instant(value: str | None, field: str) -> datetime | None:

@@ -13,6 +13,7 @@ from bus.http import (
     problem_response,
     require_service_token,
 )
+from bus.pagination import Page
 from bus.part import Part
 from services.notifications.service_layer import views
 
@@ -21,7 +22,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/internal")
 
 @bp.get("/mailbox")
 def list_mailbox() -> Response:
-    page = views.Page.parse(request.args.get("page"), request.args.get("per_page"))
+    page = Page.parse(request.args.get("page"), request.args.get("per_page"), default_per_page=20)
     with current_part().session_factory() as session:
         return jsonify(views.list_mailbox(session, page, to=request.args.get("to")))
 
@@ -43,7 +44,7 @@ def mail_attachment(mail_id: int, index: int) -> Response:
 
 @bp.get("/deliveries")
 def list_deliveries() -> Response:
-    page = views.Page.parse(request.args.get("page"), request.args.get("per_page"))
+    page = Page.parse(request.args.get("page"), request.args.get("per_page"), default_per_page=20)
     with current_part().session_factory() as session:
         return jsonify(views.list_deliveries(session, page, status=request.args.get("status")))
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bus.pagination import Page
 from services.notifications.adapters.orm import STATUSES, mailbox, outgoing
 from services.notifications.domain.mail import as_utc, find_links
-
-MAX_PER_PAGE = 200
 
 
 class Invalid(Exception):
@@ -25,45 +23,6 @@ class Invalid(Exception):
 
 class NotFound(Exception):
     """Nothing with this id."""
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int = 1
-    per_page: int = 20
-
-    @classmethod
-    def parse(cls, page: Any, per_page: Any) -> Page:
-        errors: dict[str, list[str]] = {}
-        values: dict[str, int] = {}
-        for name, raw, default in (("page", page, 1), ("per_page", per_page, 20)):
-            try:
-                values[name] = default if raw in (None, "") else int(raw)
-            except (TypeError, ValueError):
-                errors[name] = [f"The {name} must be a whole number."]
-                continue
-            if values[name] < 1:
-                errors[name] = [f"The {name} must be at least 1."]
-        if values.get("per_page", 0) > MAX_PER_PAGE:
-            errors["per_page"] = [f"The per_page must be at most {MAX_PER_PAGE}."]
-        if errors:
-            raise Invalid(errors)
-        return cls(values["page"], values["per_page"])
-
-    def answer(self, session: Session, query: sa.Select[Any], shape: Any) -> dict[str, Any]:
-        """{items, page, per_page, total} of `query` (already ordered), each row through `shape`."""
-        total = session.execute(
-            sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-        ).scalar_one()
-        rows = session.execute(
-            query.limit(self.per_page).offset((self.page - 1) * self.per_page)
-        ).all()
-        return {
-            "items": [shape(row) for row in rows],
-            "page": self.page,
-            "per_page": self.per_page,
-            "total": total,
-        }
 
 
 def list_mailbox(session: Session, page: Page, to: str | None = None) -> dict[str, Any]:
