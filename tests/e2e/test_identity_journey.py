@@ -35,10 +35,6 @@ def unique_email(role: str) -> str:
     return f"{role}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def unique_number() -> str:
-    return str(uuid.uuid4().int)[:12]
-
-
 def own_source_address() -> str:
     """A loopback address of this journey alone, so that the gateway's per-IP sign-in limits
     count its attempts apart from those of the other tests sharing the cluster."""
@@ -100,12 +96,8 @@ def portal(cluster: Cluster):
 
 
 def create_account(portal: Portal, name: str) -> dict[str, Any]:
-    number = unique_number()
-    response = portal.http.post("/api/v1/operator/accounts", json={"number": number, "name": name},
-                                headers=portal.cluster.operator_headers)
-    assert response.status_code == 201, f"POST /api/v1/operator/accounts: {response.status_code} {response.text}"
-    account = response.json()
-    assert account["number"] == number and account["name"] == name
+    account = portal.cluster.create_account(name)  # operator API, fresh client number; asserts 201
+    assert account["name"] == name and account["id"], account
     return account
 
 
