@@ -20,7 +20,7 @@ from gateway.service_layer.sessions import SessionEnded, find_session
 COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
 PUBLIC_BLUEPRINTS = frozenset({"operator", "session", "self_service", "api-docs", "ops"})
-UPLOAD_ENDPOINTS = frozenset({"imports.Imports", "web.import_users"})
+UPLOAD_ENDPOINTS = frozenset({"imports.Imports", "operator.OperatorImports", "web.import_users"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -22,6 +22,30 @@ class ImportFile(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
+def upload_file(account_id: str, dry_run: bool, files) -> dict:  # type: ignore[no-untyped-def]
+    upload = files.get("file") or request.files.get("file")
+    if upload is None:
+        raise Problem(422, "Unprocessable Content", "Attach the CSV file in a multipart field named `file`.",
+                      errors={"file": ["Missing file."]})
+    response = service("importer").raw(
+        "POST", f"/internal/accounts/{q(account_id)}/imports",
+        params={"dry_run": "true" if dry_run else "false"},
+        files={"file": (upload.filename or "import.csv", upload.stream, upload.mimetype or "text/csv")},
+    )
+    return response.json()
+
+
+def read_job(account_id: str, import_id: str) -> dict:
+    return service("importer").get(f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}")
+
+
+def report_csv(account_id: str, import_id: str) -> Response:
+    answer = service("importer").raw("GET", f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}/report.csv")
+    return Response(answer.content, mimetype="text/csv", headers={
+        "Content-Disposition": answer.headers.get("Content-Disposition",
+                                                  f'attachment; filename="import-{import_id}-report.csv"')})
+
+
 @blp.route("")
 class Imports(MethodView):
     @blp.arguments(ImportArgs, location="query", unknown="raise")
@@ -29,16 +53,7 @@ class Imports(MethodView):
     @blp.response(202, ImportJob)
     def post(self, args, files, account_id):  # type: ignore[no-untyped-def]
         """Upload a CSV file (multipart field `file`): file-level errors answer 422 at once."""
-        upload = files.get("file") or request.files.get("file")
-        if upload is None:
-            raise Problem(422, "Unprocessable Content", "Attach the CSV file in a multipart field named `file`.",
-                          errors={"file": ["Missing file."]})
-        response = service("importer").raw(
-            "POST", f"/internal/accounts/{q(account_id)}/imports",
-            params={"dry_run": "true" if args["dry_run"] else "false"},
-            files={"file": (upload.filename or "import.csv", upload.stream, upload.mimetype or "text/csv")},
-        )
-        return response.json()
+        return upload_file(account_id, args["dry_run"], files)
 
 
 @blp.route("/<import_id>")
@@ -46,7 +61,7 @@ class Import(MethodView):
     @blp.response(200, ImportJob)
     def get(self, account_id, import_id):  # type: ignore[no-untyped-def]
         """The job's progress and its anomalies by line."""
-        return service("importer").get(f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}")
+        return read_job(account_id, import_id)
 
 
 @blp.route("/<import_id>/report.csv")
@@ -54,7 +69,4 @@ class Report(MethodView):
     @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
     def get(self, account_id, import_id):  # type: ignore[no-untyped-def]
         """The anomalies as a CSV file."""
-        answer = service("importer").raw("GET", f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}/report.csv")
-        return Response(answer.content, mimetype="text/csv", headers={
-            "Content-Disposition": answer.headers.get("Content-Disposition",
-                                                      f'attachment; filename="import-{import_id}-report.csv"')})
+        return report_csv(account_id, import_id)

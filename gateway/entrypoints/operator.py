@@ -12,11 +12,15 @@ from marshmallow import Schema, fields, validate
 
 from bus.contracts import vocabulary as v
 from bus.http import Problem
+from gateway.entrypoints import imports
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.imports import ImportFile
 from gateway.entrypoints.schemas import (
     AccountCreated,
     AccountSchema,
+    ImportArgs,
+    ImportJob,
     PropagationSchema,
     ServicesWritten,
     UserWritten,
@@ -121,3 +125,33 @@ class Content(MethodView):
             envelope = uow.publish("content.published", body)
             uow.commit()
         return {**body, "propagation": {"status": "pending", "event_id": envelope.id}}
+
+
+def account_id_of(number: str) -> str:
+    return service("identity").get(f"/internal/accounts/by-number/{quote(number, safe='')}")["id"]
+
+
+@blp.route("/accounts/<number>/imports")
+class OperatorImports(MethodView):
+    @blp.arguments(ImportArgs, location="query", unknown="raise")
+    @blp.arguments(ImportFile, location="files", required=True)
+    @blp.response(202, ImportJob)
+    def post(self, args, files, number):  # type: ignore[no-untyped-def]
+        """Import users into the account as the operator (batch jobs): as the administrators' import."""
+        return imports.upload_file(account_id_of(number), args["dry_run"], files)
+
+
+@blp.route("/accounts/<number>/imports/<import_id>")
+class OperatorImport(MethodView):
+    @blp.response(200, ImportJob)
+    def get(self, number, import_id):  # type: ignore[no-untyped-def]
+        """An import job's progress and anomalies."""
+        return imports.read_job(account_id_of(number), import_id)
+
+
+@blp.route("/accounts/<number>/imports/<import_id>/report.csv")
+class OperatorImportReport(MethodView):
+    @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
+    def get(self, number, import_id):  # type: ignore[no-untyped-def]
+        """The anomalies as a CSV file."""
+        return imports.report_csv(account_id_of(number), import_id)

@@ -164,8 +164,6 @@ def test_a_file_level_error_is_answered_at_once(portal, administrator, tmp_path)
     assert "Only .csv files can be imported" in refused.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway has no operator import endpoint yet "
-                                       "(POST/GET /api/v1/operator/accounts/{number}/imports...)")
 def test_the_operator_imports_with_the_operator_token(portal, tmp_path):  # noqa: F811
     cluster = portal.cluster
     account = create_account(portal, "Journey Import Operator Ltd")
