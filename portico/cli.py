@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument(
                 "--workers", type=int, default=int(os.environ.get("PORTICO_WEB_WORKERS", "2"))
             )
+            cmd.add_argument(
+                "--threads", type=int, default=int(os.environ.get("PORTICO_WEB_THREADS", "4")),
+                help="threads per worker process (gthread): a request waiting on a service or the "
+                "database no longer holds a whole process",
+            )
 
     rev = sub.add_parser("revision", help="(developers) autogenerate a migration for one part")
     rev.add_argument("part", choices=parts.PARTS)
@@ -149,6 +154,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.bind,
             "--workers",
             str(args.workers),
+            "--threads",
+            str(args.threads),
             "--access-logfile",
             "-",
             "--graceful-timeout",
