@@ -79,8 +79,10 @@ class Broker:
             channel = conn.default_channel
             self.topology.exchange(channel).declare()
             self.topology.dead_exchange(channel).declare()
-            self.topology.queue(part, keys)(channel).declare()
-            self.topology.dead_queue(part)(channel).declare()
+            keys = list(keys)
+            if keys:
+                self.topology.queue(part, keys)(channel).declare()
+                self.topology.dead_queue(part)(channel).declare()
 
     def check(self) -> None:
         """Raise if the broker cannot be reached."""

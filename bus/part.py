@@ -65,8 +65,8 @@ class Part:
         )
 
     def declare(self) -> None:
-        if self.handlers:
-            self.broker.declare(self.name, self.handlers)
+        # Exchanges always (a part that only produces still publishes); its queue if it consumes.
+        self.broker.declare(self.name, self.handlers)
 
     def readiness(self) -> dict[str, str]:
         """What /readyz reports: each dependency 'ok' or what is wrong with it."""
