@@ -11,7 +11,7 @@ from bus.http import Problem
 from gateway.entrypoints.accounts import q
 from gateway.entrypoints.forward import service
 from gateway.entrypoints.guards import require_reach
-from gateway.entrypoints.schemas import ImportArgs, ImportJob
+from gateway.entrypoints.schemas import ImportArgs, ImportJob, ImportJobArgs
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/accounts/<account_id>/imports",
                 description="Administration: bulk import of users")
@@ -35,8 +35,9 @@ def upload_file(account_id: str, dry_run: bool, files) -> dict:  # type: ignore[
     return response.json()
 
 
-def read_job(account_id: str, import_id: str) -> dict:
-    return service("importer").get(f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}")
+def read_job(account_id: str, import_id: str, anomalies_limit: int | None = None) -> dict:
+    params = {} if anomalies_limit is None else {"anomalies_limit": anomalies_limit}
+    return service("importer").get(f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}", params=params)
 
 
 def report_csv(account_id: str, import_id: str) -> Response:
@@ -58,10 +59,11 @@ class Imports(MethodView):
 
 @blp.route("/<import_id>")
 class Import(MethodView):
+    @blp.arguments(ImportJobArgs, location="query")
     @blp.response(200, ImportJob)
-    def get(self, account_id, import_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id, import_id):  # type: ignore[no-untyped-def]
         """The job's progress and its anomalies by line."""
-        return read_job(account_id, import_id)
+        return read_job(account_id, import_id, args["anomalies_limit"])
 
 
 @blp.route("/<import_id>/report.csv")

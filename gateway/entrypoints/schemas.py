@@ -263,7 +263,14 @@ class ImportJob(Schema):
     processed = fields.Integer(allow_none=True)
     created = fields.Integer(allow_none=True)
     rejected = fields.Integer(allow_none=True)
+    would_create = fields.Integer(allow_none=True, metadata={"description": "dry run: users it would create"})
+    anomalies_total = fields.Integer(allow_none=True)
     anomalies = fields.List(fields.Nested(Anomaly))
+    reason = fields.String(allow_none=True, metadata={"description": "why a failed job failed"})
+    report_url = fields.String(allow_none=True)
+    created_at = fields.String(allow_none=True)
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
 
 
 class ImportArgs(Schema):
@@ -271,6 +278,14 @@ class ImportArgs(Schema):
         unknown = RAISE
 
     dry_run = fields.Boolean(load_default=False)
+
+
+class ImportJobArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    anomalies_limit = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100_000),
+                                     metadata={"description": "at most this many anomalies in the answer"})
 
 
 class DocumentsPage(Schema):
