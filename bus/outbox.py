@@ -101,20 +101,17 @@ class OutboxRelay:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            try:
-                for row in rows:
-                    self.publisher.publish(
-                        row.body, routing_key=row.type, message_id=row.message_id
-                    )
-                    sent.append(row.seq)
-            finally:
-                if sent:
-                    conn.execute(
-                        table.update()
-                        .where(table.c.seq.in_(sent))
-                        .values(published_at=datetime.now(UTC))
-                    )
-                    OUTBOX_PUBLISHED.labels(self.outbox.part).inc(len(sent))
+            confirmed, error = self.publisher.publish_confirmed(
+                [(row.body, row.type, row.message_id) for row in rows]
+            )
+            sent = [row.seq for row in rows[:confirmed]]
+            if sent:
+                conn.execute(
+                    table.update().where(table.c.seq.in_(sent)).values(published_at=datetime.now(UTC))
+                )
+                OUTBOX_PUBLISHED.labels(self.outbox.part).inc(len(sent))
+        if error is not None:
+            raise error
         return len(sent)
 
     def drain(self) -> int:
