@@ -8,6 +8,8 @@ Create Date: 2026-11-30 02:50:37.536445
 import sqlalchemy as sa
 from alembic import op
 
+from bus.migrations_env import create_bus_tables, drop_bus_tables
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -29,25 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_accounts_parent_id'), ['parent_id'], unique=False)
 
-    op.create_table('bus_outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('message_id')
-    )
-    with op.batch_alter_table('bus_outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_bus_outbox_unsent', ['seq'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-
-    op.create_table('bus_processed',
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('message_id')
-    )
+    create_bus_tables()
     op.create_table('holdings',
     sa.Column('subscription_id', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=64), nullable=False),
@@ -114,11 +98,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_holdings_administers_account_id'))
 
     op.drop_table('holdings')
-    op.drop_table('bus_processed')
-    with op.batch_alter_table('bus_outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_bus_outbox_unsent', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-
-    op.drop_table('bus_outbox')
+    drop_bus_tables()
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_accounts_parent_id'))
 

@@ -8,6 +8,8 @@ Create Date: 2026-11-30 02:50:37.740744
 import sqlalchemy as sa
 from alembic import op
 
+from bus.migrations_env import create_bus_tables, drop_bus_tables
+
 
 revision = '0001'
 down_revision = None
@@ -58,25 +60,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_account_at', ['account_id', 'id'], unique=False)
         batch_op.create_index('ix_audit_user_at', ['user_id', 'id'], unique=False)
 
-    op.create_table('bus_outbox',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('message_id')
-    )
-    with op.batch_alter_table('bus_outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_bus_outbox_unsent', ['seq'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-
-    op.create_table('bus_processed',
-    sa.Column('message_id', sa.String(length=36), nullable=False),
-    sa.Column('type', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('message_id')
-    )
+    create_bus_tables()
     op.create_table('login_throttle',
     sa.Column('email_key', sa.String(length=320), nullable=False),
     sa.Column('failures', sa.Integer(), server_default='0', nullable=False),
@@ -165,11 +149,7 @@ def downgrade() -> None:
 
     op.drop_table('users')
     op.drop_table('login_throttle')
-    op.drop_table('bus_processed')
-    with op.batch_alter_table('bus_outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_bus_outbox_unsent', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
-
-    op.drop_table('bus_outbox')
+    drop_bus_tables()
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_user_at')
         batch_op.drop_index('ix_audit_account_at')
