@@ -46,12 +46,32 @@ def audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add one entry to the audit trail, in the caller's transaction."""
-    uow.session.execute(audit_log.insert().values(
+    uow.session.execute(audit_entry(
+        uow, action, actor=actor, account_id=account_id, user_id=user_id, target=target,
+        result=result, ip=ip, user_agent=user_agent, detail=detail,
+    ))
+
+
+def audit_entry(
+    uow: IdentityUnitOfWork,
+    action: str,
+    *,
+    actor: Actor,
+    account_id: str | None = None,
+    user_id: str | None = None,
+    target: str | None = None,
+    result: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> sa.Insert:
+    """The INSERT of one audit entry, for a caller that sends it with other statements."""
+    return audit_log.insert().values(
         at=uow.now(), account_id=account_id, user_id=user_id, actor=actor.id, source=actor.source,
         action=action, result=result, target=(target or None) and target[:320],
         ip=(ip or None) and ip[:64], user_agent=(user_agent or None) and user_agent[:512],
         detail=json.dumps(detail, sort_keys=True) if detail else None,
-    ))
+    )
 
 
 def list_account_audit(uow: IdentityUnitOfWork, account_id: str, page: Page) -> dict[str, Any]:

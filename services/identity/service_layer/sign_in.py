@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,12 +25,12 @@ from services.identity.domain import lockout, model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import policy_for
 from services.identity.domain.validation import InvalidField, normalise_email
-from services.identity.service_layer.common import SYSTEM, Actor, audit
+from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict
 from services.identity.service_layer.passwords import clear_throttle, password_expired
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.users import show_user, user_in_account
-from services.identity.service_layer.views import effective_status
+from services.identity.service_layer.users import user_in_account
+from services.identity.service_layer.views import effective_status, user_view
 
 THROTTLE_FORGET_AFTER = timedelta(days=1)
 
@@ -41,28 +42,24 @@ class SignInResult:
     password_change_required: bool = False
 
 
-def _throttle(uow: IdentityUnitOfWork, key: str) -> lockout.LoginThrottle:
-    repo.insert_ignore(uow.session, login_throttle, {"email_key": key, "failures": 0, "updated_at": uow.now()})
-    row = uow.session.execute(
-        sa.select(login_throttle).where(login_throttle.c.email_key == key).with_for_update()
-    ).one()
-    return lockout.LoginThrottle(row.failures, repo.aware(row.locked_until))
-
-
-def _find_user(uow: IdentityUnitOfWork, email: str) -> Any:
+def _normalised(email: str) -> str | None:
     try:
-        return repo.get_user_by_email(uow.session, normalise_email(email), for_update=True)
+        return normalise_email(email)
     except InvalidField:
         return None
 
 
 def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | None = None,
             user_agent: str | None = None) -> SignInResult:
-    """Check an e-mail and password; the caller commits whatever the outcome (audit, counters)."""
+    """Check an e-mail and password; the caller commits whatever the outcome (audit, counters).
+
+    Every outcome costs the same database work and one Argon2 verification (a dummy one when
+    there is no hash): on PostgreSQL one statement reads (and locks), one writes.
+    """
     now = uow.now()
     key = lockout.throttle_key(email)[:320]
-    throttle = _throttle(uow, key)
-    user = _find_user(uow, email)
+    failures, locked_until, user = repo.lock_sign_in(uow.session, key, _normalised(email), now)
+    throttle = lockout.LoginThrottle(failures, locked_until)
     seen: dict[str, Any] = dict(
         actor=Actor(user.id if user else None, "self"), account_id=user.account_id if user else None,
         user_id=user.id if user else None, target=email.strip()[:320], ip=ip, user_agent=user_agent,
@@ -83,7 +80,6 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
 def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: dict[str, Any]
              ) -> SignInResult:
     now = uow.now()
-    uow.session.execute(login_throttle.delete().where(login_throttle.c.email_key == key))
     update: dict[str, Any] = {"last_sign_in_at": now, "previous_sign_in_at": user.last_sign_in_at}
     if uow.hasher.needs_rehash(user.password_hash):  # parameters raised since it was made
         update["password_hash"] = uow.hasher.hash(password)
@@ -91,12 +87,17 @@ def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: 
             password_history.c.user_id == user.id, password_history.c.password_hash == user.password_hash,
         ).values(password_hash=update["password_hash"]))
     if user.status == UserStatus.LOCKED:  # its lock ran out
-        update.update(status=UserStatus.ACTIVE, locked_until=None)
+        update.update(status=UserStatus.ACTIVE.value, locked_until=None)
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
-    uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
-    audit(uow, "sign_in", result="succeeded", **seen)
-    user = repo.get_user(uow.session, user.id)
-    return SignInResult("ok", show_user(uow, user), password_expired(uow, user))
+    repo.execute_together(
+        uow.session,
+        login_throttle.delete().where(login_throttle.c.email_key == key),
+        users.update().where(users.c.id == user.id).values(**update),
+        audit_entry(uow, "sign_in", result="succeeded", **seen),
+    )
+    user = SimpleNamespace(**{**vars(user), **update})  # the row as it is now, without reading it again
+    return SignInResult("ok", user_view(user, is_administrator=user.is_administrator, now=now),
+                        password_expired(uow, user))
 
 
 def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: Any,
@@ -105,12 +106,14 @@ def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, us
     config = uow.config
     throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
                                                lock_minutes=config.lock_minutes)
-    uow.session.execute(login_throttle.update().where(login_throttle.c.email_key == key).values(
-        failures=throttle.failures, locked_until=throttle.locked_until, updated_at=now))
+    repo.execute_together(
+        uow.session,
+        login_throttle.update().where(login_throttle.c.email_key == key).values(
+            failures=throttle.failures, locked_until=throttle.locked_until, updated_at=now),
+        audit_entry(uow, "sign_in", result="failed_now_locked" if locked else "failed", **seen),
+    )
     if not locked:
-        audit(uow, "sign_in", result="failed", **seen)
         return SignInResult("failed")
-    audit(uow, "sign_in", result="failed_now_locked", **seen)
     if (user is not None and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
             and policy_for(user.password_level, config.password_profile).lock_threshold is not None):
         lock_user(uow, user, throttle.locked_until)
