@@ -9,9 +9,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from services.identity.adapters.orm import accounts, administrators, login_throttle, users
+from services.identity.adapters.orm import (
+    accounts,
+    administrators,
+    audit_log,
+    login_throttle,
+    users,
+)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -41,20 +48,6 @@ def name_key(last_name: str, first_name: str) -> str:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def execute_together(session: Session, *statements: sa.Executable) -> None:
-    """Run INSERT/UPDATE/DELETE statements (none returning rows) in the caller's transaction:
-    on PostgreSQL in one round trip (the first ones as data-modifying CTEs of the last, which
-    all see the same snapshot, so they must touch different rows), elsewhere one after another."""
-    *first, last = statements
-    if first and is_postgres(session):
-        for index, statement in enumerate(first):
-            last = last.add_cte(statement.cte(f"w{index}"))  # type: ignore[attr-defined]
-        session.execute(last)
-        return
-    for statement in statements:
-        session.execute(statement)
 
 
 def insert_ignore(session: Session, table: sa.Table, values: dict[str, Any]) -> None:
@@ -109,10 +102,48 @@ def administered_accounts(session: Session, user_id: str) -> set[str]:
     return set(session.execute(query).scalars())
 
 
-_IS_ADMINISTRATOR = sa.exists().where(
-    administrators.c.user_id == users.c.id, administrators.c.account_id == users.c.account_id
-).label("is_administrator")
+# --- signing in: statements built once and reused (no building, no result adaptation per
+# request). Their bound parameters are named b_*, so that none is ever taken for a column name.
+
+def _b(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(f"b_{name}")
+
+
 _USER_COLUMNS = tuple(column.name for column in users.c) + ("is_administrator",)
+_USER_READ = sa.select(users, sa.exists().where(
+    administrators.c.user_id == users.c.id, administrators.c.account_id == users.c.account_id,
+).label("is_administrator")).where(users.c.email == _b("email")).with_for_update(of=users)
+_THROTTLE_READ = sa.select(
+    login_throttle.c.failures.label("throttle_failures"),
+    login_throttle.c.locked_until.label("throttle_locked_until"),
+).where(login_throttle.c.email_key == _b("key")).with_for_update()
+# PostgreSQL: made when missing, and locked either way (DO UPDATE locks the row and returns it).
+_THROTTLE_TAKEN = (
+    postgresql.insert(login_throttle).values(email_key=_b("key"), failures=0, updated_at=_b("now"))
+    .on_conflict_do_update(index_elements=[login_throttle.c.email_key],
+                           set_={"failures": login_throttle.c.failures})
+    .returning(login_throttle.c.failures.label("throttle_failures"),
+               login_throttle.c.locked_until.label("throttle_locked_until"))
+    .cte("throttle")
+)
+_USER_FOUND = _USER_READ.subquery("u")
+_PG_READ = sa.select(_THROTTLE_TAKEN, _USER_FOUND).select_from(_THROTTLE_TAKEN.outerjoin(_USER_FOUND, sa.true()))
+_PG_READ_NO_USER = sa.select(_THROTTLE_TAKEN)
+
+_AUDIT_COLUMNS = ("at", "account_id", "user_id", "actor", "source", "action", "result", "target", "ip",
+                  "user_agent", "detail")
+_AUDIT = audit_log.insert().values(**{name: _b(name) for name in _AUDIT_COLUMNS})
+_THROTTLE_CLEARED = login_throttle.delete().where(login_throttle.c.email_key == _b("key"))
+_THROTTLE_FAILED = login_throttle.update().where(login_throttle.c.email_key == _b("key")).values(
+    failures=_b("failures"), locked_until=_b("locked_until"), updated_at=_b("now"))
+_SIGNED_IN = users.update().where(users.c.id == _b("user")).values(
+    last_sign_in_at=_b("now"), previous_sign_in_at=_b("previous"))
+# The writes of an outcome, together: one round trip on PostgreSQL (data-modifying CTEs see one
+# snapshot, so each statement touches rows the others do not).
+_SUCCEEDED = (_THROTTLE_CLEARED, _SIGNED_IN, _AUDIT)
+_FAILED = (_THROTTLE_FAILED, _AUDIT)
+_PG_SUCCEEDED = _AUDIT.add_cte(_THROTTLE_CLEARED.cte("cleared"), _SIGNED_IN.cte("signed_in"))
+_PG_FAILED = _AUDIT.add_cte(_THROTTLE_FAILED.cte("failed"))
 
 
 def lock_sign_in(session: Session, key: str, email: str | None, now: datetime
@@ -123,33 +154,43 @@ def lock_sign_in(session: Session, key: str, email: str | None, now: datetime
 
     Returns (failures, locked_until, user or None). One statement on PostgreSQL.
     """
-    user_query = None
-    if email is not None:
-        user_query = (sa.select(users, _IS_ADMINISTRATOR).where(users.c.email == email)
-                      .with_for_update(of=users))
+    params = {"b_key": key, "b_now": now, "b_email": email}
     if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-
-        throttle = (insert(login_throttle).values(email_key=key, failures=0, updated_at=now)
-                    .on_conflict_do_update(index_elements=[login_throttle.c.email_key],
-                                           set_={"failures": login_throttle.c.failures})  # locks it
-                    .returning(login_throttle.c.failures.label("throttle_failures"),
-                               login_throttle.c.locked_until.label("throttle_locked_until"))
-                    .cte("throttle"))
-        if user_query is None:
-            row = session.execute(sa.select(throttle)).one()
-            return row.throttle_failures, aware(row.throttle_locked_until), None
-        user = user_query.subquery("u")
-        row = session.execute(sa.select(throttle, user).select_from(throttle.outerjoin(user, sa.true()))).one()
-        found = _user(row) if row.id is not None else None
+        row = session.execute(_PG_READ if email is not None else _PG_READ_NO_USER, params).one()
+        found = _user(row) if email is not None and row.id is not None else None
         return row.throttle_failures, aware(row.throttle_locked_until), found
     insert_ignore(session, login_throttle, {"email_key": key, "failures": 0, "updated_at": now})
-    throttle_row = session.execute(
-        sa.select(login_throttle.c.failures, login_throttle.c.locked_until)
-        .where(login_throttle.c.email_key == key).with_for_update()
-    ).one()
-    user_row = session.execute(user_query).first() if user_query is not None else None
-    return throttle_row.failures, aware(throttle_row.locked_until), _user(user_row) if user_row else None
+    throttle = session.execute(_THROTTLE_READ, params).one()
+    user = session.execute(_USER_READ, params).first() if email is not None else None
+    return throttle.throttle_failures, aware(throttle.throttle_locked_until), _user(user) if user else None
+
+
+def record_sign_in(session: Session, key: str, user_id: str, now: datetime, previous: datetime | None,
+                   audit: dict[str, Any]) -> None:
+    """A success: the throttle row goes, the user's sign-in dates move, the audit entry is written."""
+    params = {"b_key": key, "b_user": user_id, "b_now": now, "b_previous": previous, **_audit_params(audit)}
+    _write(session, _PG_SUCCEEDED, _SUCCEEDED, params)
+
+
+def record_failed_sign_in(session: Session, key: str, failures: int, locked_until: datetime | None,
+                          now: datetime, audit: dict[str, Any]) -> None:
+    """A failure: the throttle row's count and lock, and the audit entry."""
+    params = {"b_key": key, "b_failures": failures, "b_locked_until": locked_until, "b_now": now,
+              **_audit_params(audit)}
+    _write(session, _PG_FAILED, _FAILED, params)
+
+
+def _audit_params(audit: dict[str, Any]) -> dict[str, Any]:
+    return {f"b_{name}": audit.get(name) for name in _AUDIT_COLUMNS}
+
+
+def _write(session: Session, together: sa.Executable, apart: tuple[sa.Executable, ...],
+           params: dict[str, Any]) -> None:
+    if is_postgres(session):
+        session.execute(together, params)
+    else:
+        for statement in apart:
+            session.execute(statement, params)
 
 
 def _user(row: Any) -> SimpleNamespace:

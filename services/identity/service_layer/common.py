@@ -46,13 +46,13 @@ def audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add one entry to the audit trail, in the caller's transaction."""
-    uow.session.execute(audit_entry(
+    uow.session.execute(audit_log.insert().values(**audit_values(
         uow, action, actor=actor, account_id=account_id, user_id=user_id, target=target,
         result=result, ip=ip, user_agent=user_agent, detail=detail,
-    ))
+    )))
 
 
-def audit_entry(
+def audit_values(
     uow: IdentityUnitOfWork,
     action: str,
     *,
@@ -64,9 +64,9 @@ def audit_entry(
     ip: str | None = None,
     user_agent: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> sa.Insert:
-    """The INSERT of one audit entry, for a caller that sends it with other statements."""
-    return audit_log.insert().values(
+) -> dict[str, Any]:
+    """The columns of one audit entry, for a caller that writes it with other rows."""
+    return dict(
         at=uow.now(), account_id=account_id, user_id=user_id, actor=actor.id, source=actor.source,
         action=action, result=result, target=(target or None) and target[:320],
         ip=(ip or None) and ip[:64], user_agent=(user_agent or None) and user_agent[:512],

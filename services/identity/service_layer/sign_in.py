@@ -25,7 +25,7 @@ from services.identity.domain import lockout, model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import policy_for
 from services.identity.domain.validation import InvalidField, normalise_email
-from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
+from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_values
 from services.identity.service_layer.errors import Conflict
 from services.identity.service_layer.passwords import clear_throttle, password_expired
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -80,22 +80,22 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
 def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: dict[str, Any]
              ) -> SignInResult:
     now = uow.now()
-    update: dict[str, Any] = {"last_sign_in_at": now, "previous_sign_in_at": user.last_sign_in_at}
+    changed: dict[str, Any] = {}  # besides the sign-in dates, rarely
     if uow.hasher.needs_rehash(user.password_hash):  # parameters raised since it was made
-        update["password_hash"] = uow.hasher.hash(password)
+        changed["password_hash"] = uow.hasher.hash(password)
         uow.session.execute(password_history.update().where(
             password_history.c.user_id == user.id, password_history.c.password_hash == user.password_hash,
-        ).values(password_hash=update["password_hash"]))
+        ).values(password_hash=changed["password_hash"]))
     if user.status == UserStatus.LOCKED:  # its lock ran out
-        update.update(status=UserStatus.ACTIVE.value, locked_until=None)
+        changed.update(status=UserStatus.ACTIVE.value, locked_until=None)
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
-    repo.execute_together(
-        uow.session,
-        login_throttle.delete().where(login_throttle.c.email_key == key),
-        users.update().where(users.c.id == user.id).values(**update),
-        audit_entry(uow, "sign_in", result="succeeded", **seen),
-    )
-    user = SimpleNamespace(**{**vars(user), **update})  # the row as it is now, without reading it again
+    if changed:
+        uow.session.execute(users.update().where(users.c.id == user.id).values(**changed))
+    repo.record_sign_in(uow.session, key, user.id, now, user.last_sign_in_at,
+                        audit_values(uow, "sign_in", result="succeeded", **seen))
+    # The row as it is now, without reading it again.
+    user = SimpleNamespace(**{**vars(user), **changed, "last_sign_in_at": now,
+                              "previous_sign_in_at": user.last_sign_in_at})
     return SignInResult("ok", user_view(user, is_administrator=user.is_administrator, now=now),
                         password_expired(uow, user))
 
@@ -106,12 +106,9 @@ def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, us
     config = uow.config
     throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
                                                lock_minutes=config.lock_minutes)
-    repo.execute_together(
-        uow.session,
-        login_throttle.update().where(login_throttle.c.email_key == key).values(
-            failures=throttle.failures, locked_until=throttle.locked_until, updated_at=now),
-        audit_entry(uow, "sign_in", result="failed_now_locked" if locked else "failed", **seen),
-    )
+    repo.record_failed_sign_in(uow.session, key, throttle.failures, throttle.locked_until, now,
+                               audit_values(uow, "sign_in", result="failed_now_locked" if locked else "failed",
+                                            **seen))
     if not locked:
         return SignInResult("failed")
     if (user is not None and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
