@@ -11,6 +11,7 @@ reason in its headers, and the queue behind it keeps flowing.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,11 @@ from bus.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope], None]
+
+# Once a message is in hand, how long the worker waits for another before handling what it has,
+# where it cannot look at the broker's socket (the in-memory transport). Over AMQP it takes what
+# the socket already holds (a burst becomes one transaction) and waits for nothing more.
+BATCH_GATHER_SECONDS = 0.001
 
 
 class Reject(Exception):
@@ -219,8 +225,11 @@ class BusWorker(ConsumerMixin):
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
             while not self.should_stop:
                 self.on_iteration()
+                if self._buffer and _nothing_waiting(conn):
+                    self._flush()  # a lone message is handled at once, not after a timeout
+                    continue
                 try:
-                    conn.drain_events(timeout=0.001 if self._buffer else safety_interval)
+                    conn.drain_events(timeout=BATCH_GATHER_SECONDS if self._buffer else safety_interval)
                 except TimeoutError:
                     if self._buffer:
                         self._flush()
@@ -299,6 +308,28 @@ class BusWorker(ConsumerMixin):
     def _watch(self, stop: threading.Event) -> None:
         stop.wait()
         self.should_stop = True
+
+
+def _nothing_waiting(conn: Any) -> bool:
+    """True when the broker's socket holds nothing more to read right now (AMQP only).
+
+    py-amqp reads exactly the bytes of each frame, so what it has not read is still in the
+    socket (or, after a timeout mid-frame, in its read buffer, or in the TLS layer's buffer).
+    """
+    transport = getattr(getattr(conn, "connection", None), "transport", None)
+    sock = getattr(transport, "sock", None)
+    if sock is None:
+        return False  # not a socket transport: let drain_events wait its short while
+    if getattr(transport, "_read_buffer", b""):
+        return False
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False  # a closed socket: drain_events reports it
+    return not readable
 
 
 def _raw(body: Any) -> str:

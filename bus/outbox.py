@@ -90,29 +90,44 @@ class OutboxRelay:
         self._listener: threading.Thread | None = None
 
     def publish_pending(self) -> int:
-        """Publish up to one batch of unsent rows; return how many were confirmed."""
+        """Publish up to one batch of unsent rows; return how many were confirmed.
+
+        One statement claims the batch and marks it sent (rows locked, SKIP LOCKED so that two
+        relays never take the same rows); the transaction commits only after the broker
+        confirmed, and unmarks whatever it did not confirm, so a crash or an outage in between
+        leaves those rows unsent. One round trip fewer than select-then-update.
+        """
         table = self.outbox.table
-        sent: list[int] = []
+        now = datetime.now(UTC)
+        claim = (
+            sa.select(table.c.seq)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.seq)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         with self.outbox.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(table.c.seq, table.c.message_id, table.c.type, table.c.body)
-                .where(table.c.published_at.is_(None))
-                .order_by(table.c.seq)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = sorted(
+                conn.execute(
+                    table.update()
+                    .where(table.c.seq.in_(claim))
+                    .values(published_at=now)
+                    .returning(table.c.seq, table.c.message_id, table.c.type, table.c.body)
+                ).all(),
+                key=lambda row: row.seq,
+            )
             confirmed, error = self.publisher.publish_confirmed(
                 [(row.body, row.type, row.message_id) for row in rows]
             )
-            sent = [row.seq for row in rows[:confirmed]]
-            if sent:
-                conn.execute(
-                    table.update().where(table.c.seq.in_(sent)).values(published_at=datetime.now(UTC))
-                )
-                OUTBOX_PUBLISHED.labels(self.outbox.part).inc(len(sent))
+            unsent = [row.seq for row in rows[confirmed:]]
+            if unsent:
+                conn.execute(table.update().where(table.c.seq.in_(unsent)).values(published_at=None))
+            if confirmed:
+                OUTBOX_PUBLISHED.labels(self.outbox.part).inc(confirmed)
         if error is not None:
             raise error
-        return len(sent)
+        return confirmed
 
     def drain(self) -> int:
         """Publish until nothing is left (tests, shutdown)."""
