@@ -102,7 +102,7 @@ class Publisher:
         self._batch_channel: Any = None
         self._batch_published = 0
         self._acked_upto = 0
-        self._acked_single = set()
+        self._acked_single: set[int] = set()
         self._nacked: int | None = None
 
     def _ensure(self) -> Any:
@@ -204,7 +204,7 @@ class Publisher:
             self._batch_channel = channel
             self._batch_published = 0
             self._acked_upto = 0
-            self._acked_single: set[int] = set()
+            self._acked_single = set()
             self._nacked = None
         return self._batch_channel
 

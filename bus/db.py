@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -111,11 +112,10 @@ def upsert(
         if hasattr(session_or_conn, "get_bind")
         else session_or_conn.dialect.name
     )
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(**values)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = dialect_insert(table).values(**values)
     changes = {name: statement.excluded[name] for name in values if name not in keys}
     if changes:
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)

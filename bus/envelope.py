@@ -90,5 +90,5 @@ class Envelope:
             raise EnvelopeError(f"envelope id {body['id']!r} is not a UUID") from None
         if not isinstance(body["version"], int):
             raise EnvelopeError("envelope version is not an integer")
-        known = {name: body.get(name) for name in cls.__dataclass_fields__}
+        known: dict[str, Any] = {name: body.get(name) for name in cls.__dataclass_fields__}
         return cls(**known)

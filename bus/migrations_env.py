@@ -11,6 +11,8 @@ def run(metadata: sa.MetaData) -> None:
     connection = config.attributes.get("connection")
     if connection is None:
         url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("alembic: no connection and no sqlalchemy.url to migrate")
         engine = sa.create_engine(url)
         with engine.begin() as connection:
             _run(connection, metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,8 @@ class Part:
         return report
 
     def start_background(
-        self, stop: threading.Event, extra: list[Callable[[threading.Event], None]] = ()
-    ) -> None:  # type: ignore[assignment]
+        self, stop: threading.Event, extra: Sequence[Callable[[threading.Event], None]] = ()
+    ) -> None:
         """Start the relay, the bus worker and any periodic jobs as daemon threads."""
         self.declare()
         targets: list[tuple[str, Callable[[threading.Event], None]]] = [
