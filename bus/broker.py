@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,27 @@ log = logging.getLogger(__name__)
 HEADER_ATTEMPTS = "x-portico-attempts"
 HEADER_REASON = "x-portico-reason"
 HEADER_PART = "x-portico-part"
+
+
+@contextmanager
+def _one_write(transport: Any) -> Iterator[None]:
+    """Send the frames of a whole batch with one socket write instead of one per message.
+
+    py-amqp writes each message's frames through `transport._write` (the socket's sendall) from
+    a buffer it reuses, hence the copies. Where that hook is missing, frames go out as usual.
+    """
+    send = getattr(transport, "_write", None)
+    if send is None:
+        yield
+        return
+    frames: list[bytes] = []
+    transport._write = lambda data: frames.append(bytes(data))
+    try:
+        yield
+    finally:
+        transport._write = send
+        if frames:
+            transport.write(b"".join(frames))
 
 
 @dataclass(frozen=True)
@@ -166,13 +188,14 @@ class Publisher:
             from amqp import Message
 
             exchange = self.broker.topology.exchange.name
-            for body, routing_key, message_id in messages:
-                channel.basic_publish(
-                    Message(body, content_type="application/json", content_encoding="utf-8",
-                            message_id=message_id, delivery_mode=2, application_headers={}),
-                    exchange=exchange, routing_key=routing_key,
-                )
-                self._batch_published += 1
+            with _one_write(channel.connection.transport):
+                for body, routing_key, message_id in messages:
+                    channel.basic_publish(
+                        Message(body, content_type="application/json", content_encoding="utf-8",
+                                message_id=message_id, delivery_mode=2, application_headers={}),
+                        exchange=exchange, routing_key=routing_key,
+                    )
+                    self._batch_published += 1
             last = self._batch_published
             deadline = time.monotonic() + 15
             while self._acked_upto < last and self._nacked is None:
@@ -198,6 +221,11 @@ class Publisher:
             self._batch_conn = Connection(self.broker.url, heartbeat=0, connect_timeout=5)
             self._batch_conn.ensure_connection(max_retries=1, timeout=5)
             channel = self._batch_conn.channel()
+            # py-amqp polls the socket before every publish for a connection.blocked notice (a
+            # syscall each); here the confirm wait after the batch reads any such notice anyway.
+            capabilities = channel.connection.client_properties.get("capabilities")
+            if isinstance(capabilities, dict):
+                capabilities["connection.blocked"] = False
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
