@@ -11,11 +11,19 @@ the time until the activation e-mails reached an SMTP sink (notifications' worke
 once the import is done, its queue holding the events meanwhile, so that it does not slow the
 import down on a small machine).
 
-Baseline, same run: PostgreSQL COPY of the same rows into an equivalent users table.
+Baseline, same run: PostgreSQL COPY of the same rows into an equivalent users table. And the
+floor the message design allows here: raw pika publishing, with publisher confirms every 500
+messages, the two events the design requires per imported user (identity.user.created, routed to
+subscriptions, notifications, importer and gateway; identity.link.issued, to notifications) and one
+process per consuming part consuming its copies from quorum queues — nothing else (no database, no
+validation, no outbox); also the same publishing with no queue bound (what this bench's identity
+relay does when only the importer listens). If that floor exceeds 5 s, the target needs fewer
+messages per user, which is a change of the design.
 Targets: ≥ 10,000 rows/s end to end (50,000 rows in ≤ 5 s); importer processes ≤ 200 MB RSS.
 
     .venv/bin/python -m bench import_
-    (BENCH_IMPORT_ROWS, BENCH_IMPORT_MAIL=0 to skip the e-mails, BENCH_IMPORT_MAIL_TIMEOUT)
+    (BENCH_IMPORT_ROWS, BENCH_IMPORT_MAIL=0 to skip the e-mails, BENCH_IMPORT_MAIL_TIMEOUT,
+     BENCH_IMPORT_FLOOR=0 to skip the floor)
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from bench.env import AMQP_URL, fresh_database
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "50000"))
 MAIL = os.environ.get("BENCH_IMPORT_MAIL", "1") != "0"
+FLOOR = os.environ.get("BENCH_IMPORT_FLOOR", "1") != "0"
 MAIL_TIMEOUT = float(os.environ.get("BENCH_IMPORT_MAIL_TIMEOUT", "600"))
 IMPORT_TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "1800"))
 POLL_SECONDS = 0.25  # the bench polls the job 4 times a second (the CLI: once a second)
@@ -476,12 +485,166 @@ def details(measured: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- the floor: the messages the design requires per imported user, alone --------------------
+
+FLOOR_WINDOW = 500  # messages per publish batch before waiting for confirms (as the relay does)
+# identity.user.created goes to subscriptions, notifications, importer and gateway (DESIGN.md's
+# catalog); identity.link.issued to notifications.
+FLOOR_QUEUES = {"subscriptions": ("identity.user.created",),
+                "notifications": ("identity.user.created", "identity.link.issued"),
+                "importer": ("identity.user.created",),
+                "gateway": ("identity.user.created",)}
+
+
+def _pika_parameters() -> Any:
+    import pika
+
+    url = AMQP_URL[:-1] + "%2F" if AMQP_URL.endswith("//") else AMQP_URL
+    return pika.URLParameters(url)
+
+
+def _floor_bodies() -> tuple[bytes, bytes]:
+    """An identity.user.created and an identity.link.issued envelope of an imported user, as sent."""
+    from bus.envelope import Envelope
+
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    created = Envelope(type="identity.user.created", producer="identity", causation_id=ids[3], data={
+        "user_id": ids[0], "account_id": ids[1], "status": "pending_activation",
+        "email": "claire.martin12345@example.com", "title": "MME", "last_name": "Martin12345",
+        "first_name": "Claire12345", "language": "fr-FR", "function": None, "password_level": 2,
+        "source": "import", "created_by": None, "grant_administration": False, "import_job_id": ids[2],
+        "import_line": 12346, "created_at": "2026-11-30T05:00:00.000000+00:00"})
+    link = Envelope(type="identity.link.issued", producer="identity", causation_id=ids[3], data={
+        "purpose": "activation", "user_id": ids[0], "account_id": ids[1],
+        "recipient": "claire.martin12345@example.com", "recipient_name": "Claire12345 Martin12345",
+        "language": "fr-FR", "link_url": "http://127.0.0.1:8000/activate/" + "x" * 43,
+        "expires_at": "2026-12-03T05:00:00.000000+00:00", "resent": False, "old_email": None})
+    return created.to_json().encode(), link.to_json().encode()
+
+
+def _floor_consumer(queue: str, expected: int, ready: Any, out: Any) -> None:
+    """Consume `expected` messages from `queue`, acking every 200 (one process per consuming part)."""
+    import pika
+
+    connection = pika.BlockingConnection(_pika_parameters())
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=1000)
+    got = 0
+    ready.set()
+    for method, _properties, _body in channel.consume(queue, inactivity_timeout=300):
+        if method is None:
+            break
+        got += 1
+        if got % 200 == 0 or got == expected:
+            channel.basic_ack(method.delivery_tag, multiple=True)
+        if got >= expected:
+            break
+    out.put((queue, got, time.time()))
+    channel.cancel()
+    connection.close()
+
+
+def _floor_publisher(exchange: str, users: int, window: int, out: Any) -> None:
+    """Publish both events of `users` users, persistent, `window` at a time, each window confirmed."""
+    import pika
+
+    created, link = _floor_bodies()
+    total = 2 * users
+    connection = pika.BlockingConnection(_pika_parameters())
+    channel = connection.channel()
+    acked = [0]
+
+    def on_confirm(frame: Any) -> None:
+        acked[0] = max(acked[0], frame.method.delivery_tag)  # a nack would stop the run: none here
+
+    # BlockingChannel.confirm_delivery waits for each message; the relay waits once per batch.
+    channel._impl.confirm_delivery(ack_nack_callback=on_confirm)
+    connection.process_data_events(0)
+    sent, started = 0, time.time()
+    while sent < total:
+        for _ in range(min(window, total - sent)):
+            first = sent % 2 == 0
+            channel.basic_publish(
+                exchange, "identity.user.created" if first else "identity.link.issued",
+                created if first else link,
+                pika.BasicProperties(delivery_mode=2, message_id=str(uuid.uuid4()),
+                                     content_type="application/json"))
+            sent += 1
+        while acked[0] < sent:
+            connection.process_data_events(0.01)
+    out.put(("publisher", total, time.time(), started))
+    connection.close()
+
+
+def message_floor(users: int, *, consumers: bool = True, window: int = FLOOR_WINDOW) -> dict[str, Any]:
+    """Seconds for raw pika to publish (with confirms) the 2 events per user the design requires and,
+    with `consumers`, for one process per consuming part to consume its copies on quorum queues."""
+    import multiprocessing
+
+    import pika
+
+    tag = f"floor{uuid.uuid4().hex[:8]}"
+    exchange = f"{tag}.events"
+    queues = {f"{tag}.{part}": keys for part, keys in FLOOR_QUEUES.items()} if consumers else {}
+    connection = pika.BlockingConnection(_pika_parameters())
+    channel = connection.channel()
+    channel.exchange_declare(exchange, "topic", durable=True)
+    for queue, keys in queues.items():
+        channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        for key in keys:
+            channel.queue_bind(queue, exchange, key)
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = []
+    try:
+        for queue, keys in queues.items():
+            ready = context.Event()
+            process = context.Process(target=_floor_consumer, args=(queue, users * len(keys), ready, out))
+            process.start()
+            ready.wait(60)
+            processes.append(process)
+        time.sleep(0.5)  # the consumers' basic.consume reached the broker
+        cpu_before = machine_busy()
+        publisher = context.Process(target=_floor_publisher, args=(exchange, users, window, out))
+        publisher.start()
+        processes.append(publisher)
+        ends = [out.get(timeout=IMPORT_TIMEOUT) for _ in processes]
+        busy = machine_busy() - cpu_before
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+        for queue in queues:
+            channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+        connection.close()
+    _, total, published, started = next(end for end in ends if end[0] == "publisher")
+    copies = [end[:3] for end in ends if end[0] != "publisher"]
+    consumed = {queue.rsplit(".", 1)[1]: {"messages": got, "seconds": round(at - started, 3)}
+                for queue, got, at in copies}
+    last = max([published, *(at for _, _, at in copies)])
+    return {
+        "users": users,
+        "messages_published": total,
+        "queue_deliveries": sum(c["messages"] for c in consumed.values()),
+        "publish_window": window,
+        "seconds_to_publish_with_confirms": round(published - started, 3),
+        "seconds_until_every_copy_consumed": round(last - started, 3),
+        "consumed": consumed,
+        "users_per_s": round(users / (last - started)),
+        "machine_busy_cpu_seconds": round(busy, 2),
+    }
+
+
 def run() -> list[Result]:
     content = users_file(ROWS)
     alone = measure(content, stub_identity=True)
     measured = measure(content)
     with fresh_database("copy") as copy_db:
         copy = copy_baseline(copy_db, content)
+    floor = message_floor(ROWS) if FLOOR else None
+    floor_unrouted = message_floor(ROWS, consumers=False) if FLOOR else None
     job = measured["job"] or {}
     ok = job.get("status") == "done" and job.get("created") == ROWS
     done = measured["done"]
@@ -494,6 +657,8 @@ def run() -> list[Result]:
         "with_identity": details(measured),
         "importer_alone_with_a_stub_identity": details(alone),
         "activation_mails": measured["mail"] or "not measured (BENCH_IMPORT_MAIL=0)",
+        "message_floor": floor or "not measured (BENCH_IMPORT_FLOOR=0)",
+        "message_floor_without_consumers": floor_unrouted or "not measured (BENCH_IMPORT_FLOOR=0)",
         "cpus": os.cpu_count(),
         "load_average_after": os.getloadavg(),
     }
@@ -512,6 +677,12 @@ def run() -> list[Result]:
         Result("import_peak_rss", "MB", importer_rss, "importer worker at rest",
                measured["idle_rss"], f"≤ {TARGET_RSS_MB} MB", importer_rss <= TARGET_RSS_MB, detail),
     ]
+    if floor:
+        floor_seconds = floor["seconds_until_every_copy_consumed"]
+        results.append(Result(
+            "import_message_floor_seconds", "s", floor_seconds, "import to done", done,
+            f"the design's 2 events per user alone (raw pika, quorum queues); ≤ {ROWS / TARGET_RATE:g} s "
+            "leaves room for the target", floor_seconds <= ROWS / TARGET_RATE, detail))
     mail = measured["mail"]
     if mail:
         results.append(Result(
