@@ -49,10 +49,24 @@ def validate(type_: str, version: int, data: dict[str, Any], *, strict: bool) ->
 
     strict (publishing): unknown fields are an error, so producers keep the contract exact.
     Not strict (consuming): unknown fields are ignored, so a newer producer can add fields.
+
+    The common message takes a short path (`bus.contracts.fast`): plain values whose types
+    and validators marshmallow would accept as they are. Whatever the short path cannot vouch
+    for goes through marshmallow, which gives the verdict and the error text.
     """
+    check = _fast_check(type_, version, strict)
+    if check is not None and check(data):
+        return
     errors = _instance(type_, version, strict).validate(data)
     if errors:
         raise ContractError(f"{type_} v{version} breaks its contract: {_flatten(errors)}")
+
+
+@functools.cache
+def _fast_check(type_: str, version: int, strict: bool) -> Callable[[Any], bool] | None:
+    from bus.contracts.fast import compile_schema
+
+    return compile_schema(schema_for(type_, version), strict=strict)
 
 
 @functools.cache
