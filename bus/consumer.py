@@ -251,24 +251,28 @@ class BusWorker(ConsumerMixin):
             messages, items, self.processor.process_batch(items), strict=True
         ):
             self._settle(message, attempts, outcome)
+            if self.broker.is_memory:
+                message.ack()  # kombu's in-memory channel acks one tag at a time
+        if messages and not self.broker.is_memory:
+            # Every message of the batch is settled (committed, retried or dead-lettered), and
+            # every earlier delivery on this channel was acked: one ack covers them all.
+            messages[-1].ack(multiple=True)
 
     def _settle(self, message: Any, attempts: int, outcome: Outcome) -> None:
+        """Everything but the ack: put back, retry later or dead-letter, as the outcome says."""
         headers = dict(message.headers or {})
         if outcome.kind == "requeue":
             # The database is away: wait, then put the message back at the tail ourselves —
             # a broker requeue would count as a delivery (quorum queues cap those).
             time.sleep(1)
             self._republish(message, headers)
-            message.ack()
-            return
-        if outcome.kind == "retry":
+        elif outcome.kind == "retry":
             time.sleep(min(0.01 * 2**attempts, 0.5))
             self._republish(
                 message, {**headers, HEADER_ATTEMPTS: attempts + 1, HEADER_REASON: outcome.reason}
             )
         elif outcome.kind == "dead":
             self._dead_letter(message, headers, outcome.reason, attempts)
-        message.ack()
 
     def _republish(self, message: Any, headers: dict[str, Any]) -> None:
         self.publisher.publish(
