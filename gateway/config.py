@@ -22,6 +22,7 @@ class GatewayConfig:
     reset_per_email: Limit
     secure_cookies: bool
     proxy_count: int
+    profile_cache_ttl: timedelta = timedelta(seconds=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -50,4 +51,5 @@ class GatewayConfig:
             reset_per_email=limit("PORTICO_RATE_RESET_PER_EMAIL", "5/900"),
             secure_cookies=settings.public_url.startswith("https://"),
             proxy_count=settings.int_setting("PORTICO_PROXY_COUNT", 0),
+            profile_cache_ttl=timedelta(seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))),
         )

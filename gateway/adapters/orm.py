@@ -62,6 +62,12 @@ sessions = sa.Table(
     sa.Column("previous_sign_in_at", sa.String(40), nullable=True),
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),
+    # GET /api/v1/me's answer from identity, kept for a short while (JSON; NULL = ask identity).
+    # Every change of the user or their account through the gateway, and every identity event
+    # about them, clears it and bumps profile_version; a fill only lands on the version it read.
+    sa.Column("profile", sa.Text(), nullable=True),
+    sa.Column("profile_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("profile_version", sa.Integer(), nullable=False, default=0, server_default="0"),
 )
 
 # Attempt counters of the rate limits, one row per key and fixed window (shared by every worker).

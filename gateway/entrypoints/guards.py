@@ -15,7 +15,7 @@ from flask import Flask, Response, g, request
 from bus.http import Problem
 from gateway.domain.sessions import same_token
 from gateway.entrypoints.context import Caller, access, gw
-from gateway.service_layer.sessions import SessionEnded, find_session
+from gateway.service_layer.sessions import SessionEnded, find_caller
 
 COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -88,7 +88,8 @@ def bearer_token() -> str | None:
 def resolve_session() -> Caller | None:
     """The caller of a live session (Bearer first, then the cookie); None when none was sent.
 
-    Raises 401 for a token that names no live session, whatever the reason.
+    Raises 401 for a token that names no live session, whatever the reason. The caller's rights
+    are read in the same query (g.access).
     """
     token, via_cookie = bearer_token(), False
     if token is None:
@@ -96,9 +97,10 @@ def resolve_session() -> Caller | None:
     if not token:
         return None
     try:
-        info = find_session(gw().part, gw().config.sessions, token)
+        info, rights = find_caller(gw().part, gw().config.sessions, token)
     except SessionEnded as exc:
         raise Problem(401, "Unauthorized", str(exc)) from None
+    g.access = rights
     return Caller(info, via_cookie)
 
 

@@ -80,9 +80,15 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self):  # type: ignore[no-untyped-def]
         """The profile, the account and what the caller administers or supervises."""
-        me = caller()
-        user = service("identity").get(f"/internal/users/{me.user_id}")
-        rights = access()
+        me, gateway = caller(), gw()
+        rights, now = access(), gateway.now()
+        user = me.session.cached_profile(now, gateway.config.profile_cache_ttl)
+        # identity's is_administrator and the gateway's rights travel by different consumers: while
+        # they disagree (one has applied a grant the other has not yet), ask identity every time.
+        if user is None or user.get("is_administrator") != rights.is_administrator:
+            user = service("identity").get(f"/internal/users/{me.user_id}")
+            if gateway.config.profile_cache_ttl and user.get("is_administrator") == rights.is_administrator:
+                session_store.keep_profile(gateway.part, me.session, user, now)
         return {**user, "password_change_required": me.session.password_change_required,
                 "administers": sorted(rights.administers), "supervises": sorted(rights.supervises)}
 
@@ -91,6 +97,7 @@ class Me(MethodView):
     def patch(self, body):  # type: ignore[no-untyped-def]
         """Change title, names, language, function or phones."""
         user = service("identity").patch(f"/internal/users/{caller().user_id}", json=body)
+        session_store.profiles_changed(gw().part, user_id=caller().user_id)
         return {**user, "propagation": propagation(user)}
 
 

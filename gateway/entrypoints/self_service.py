@@ -9,9 +9,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bus.contracts import vocabulary as v
+from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import propagation, service
 from gateway.entrypoints.schemas import UserWritten, name_field
 from gateway.entrypoints.session import limit_attempts
+from gateway.service_layer.sessions import profiles_changed
 
 blp = Blueprint("self_service", __name__, url_prefix="/api/v1", description="Self-service (no session)")
 
@@ -70,6 +72,8 @@ class Activation(MethodView):
     def post(self, body, token):  # type: ignore[no-untyped-def]
         """Complete the three steps of the wizard at once; the user may sign in right away."""
         user = service("identity").post(f"/internal/activations/{_token(token)}", json=body)
+        if isinstance(user, dict) and user.get("id"):
+            profiles_changed(gw().part, user_id=str(user["id"]))
         return {**user, "propagation": propagation(user)}
 
 
@@ -102,3 +106,5 @@ class EmailChange(MethodView):
     def post(self, token):  # type: ignore[no-untyped-def]
         """Confirm a new e-mail address (410 when the link was used or has expired)."""
         service("identity").post(f"/internal/email-changes/{_token(token)}")
+        # identity does not say whose address changed: every kept profile is dropped (a rare write)
+        profiles_changed(gw().part)

@@ -20,6 +20,7 @@ from gateway.entrypoints.schemas import (
     page_of,
 )
 from gateway.service_layer.own_writes import forget_user
+from gateway.service_layer.sessions import profiles_changed
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/accounts/<account_id>",
                 description="Administration: the users of an account")
@@ -59,6 +60,7 @@ class User(MethodView):
     def patch(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
         """Modify a user's profile or password security level."""
         user = service("identity").patch(users_path(account_id, user_id), json=body)
+        profiles_changed(gw().part, user_id=user_id)
         return {**user, "propagation": propagation(user)}
 
     @blp.response(204)
@@ -74,6 +76,7 @@ class Unlock(MethodView):
     def post(self, account_id, user_id):  # type: ignore[no-untyped-def]
         """Unlock a user locked after failed sign-ins."""
         service("identity").post(f"{users_path(account_id, user_id)}/unlock")
+        profiles_changed(gw().part, user_id=user_id)
 
 
 @blp.route("/activation-emails")

@@ -44,7 +44,8 @@ class Access:
         return None
 
 
-def _effective(today: date) -> Any:
+def effective_condition(today: date) -> Any:
+    """SQL: the holding is accepted and unexpired on `today`."""
     return sa.and_(holdings.c.status == "accepted",
                    sa.or_(holdings.c.expires_on.is_(None), holdings.c.expires_on >= today))
 
@@ -52,7 +53,7 @@ def _effective(today: date) -> Any:
 def access_of(conn: Connection, user_id: str, account_id: str, today: date) -> Access:
     rows = conn.execute(
         sa.select(holdings.c.administers_account_id, holdings.c.supervises)
-        .where(holdings.c.user_id == user_id, holdings.c.administers_account_id.is_not(None), _effective(today))
+        .where(holdings.c.user_id == user_id, holdings.c.administers_account_id.is_not(None), effective_condition(today))
     ).all()
     administers = frozenset(r.administers_account_id for r in rows if not r.supervises)
     supervises = frozenset(r.administers_account_id for r in rows if r.supervises)

@@ -20,6 +20,7 @@ from bus.uow import UnitOfWork
 from gateway.adapters.orm import accounts, holdings, sessions
 from gateway.domain.holdings import parse_day, parse_instant, supersedes
 from gateway.metrics import PROPAGATION_SECONDS
+from gateway.service_layer.sessions import forget_profiles
 
 # Sessions created up to this long after an event's occurrence still end with it: covers clock
 # skew between the producer and the gateway. Sessions created later were opened with the new
@@ -44,6 +45,7 @@ def upsert_account(session: Session, account: dict[str, Any], event_id: str | No
 
 def project_account(uow: UnitOfWork, event: Envelope) -> None:
     upsert_account(uow.session, {**event.data, "id": event.data["account_id"]}, event.id)
+    forget_profiles(uow.session, account_id=event.data["account_id"])
     observe_lag(event)
 
 
@@ -115,6 +117,8 @@ def apply_holding(session: Session, holding: dict[str, Any], occurred_at: dateti
 
 def project_subscription(uow: UnitOfWork, event: Envelope) -> None:
     apply_holding(uow.session, holding_from_event(event.data), event.occurred, event.id, datetime.now(UTC))
+    if event.data.get("administers_account_id"):  # identity's is_administrator may change with it
+        forget_profiles(uow.session, user_id=event.data["user_id"])
     observe_lag(event)
 
 
@@ -133,6 +137,13 @@ def end_sessions_of_deleted_user(uow: UnitOfWork, event: Envelope) -> None:
 
 def end_sessions_of_locked_user(uow: UnitOfWork, event: Envelope) -> None:
     uow.session.execute(sessions.delete().where(_sessions_before(event.data["user_id"], event)))
+    forget_profiles(uow.session, user_id=event.data["user_id"])
+    observe_lag(event)
+
+
+def forget_profile(uow: UnitOfWork, event: Envelope) -> None:
+    """The user changed at identity: the profiles kept for GET /me are dropped."""
+    forget_profiles(uow.session, user_id=event.data["user_id"])
     observe_lag(event)
 
 
@@ -157,4 +168,6 @@ EVENT_HANDLERS = {
     "identity.user.deleted": end_sessions_of_deleted_user,
     "identity.user.locked": end_sessions_of_locked_user,
     "identity.password.changed": end_other_sessions_on_password_change,
+    **{name: forget_profile for name in ("identity.user.updated", "identity.user.activated",
+                                         "identity.user.unlocked", "identity.email.changed")},
 }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from bus.part import Part
-from gateway.adapters.orm import sessions
+from gateway.adapters.orm import holdings, sessions
 from gateway.domain.sessions import SessionPolicy, hash_token, new_token
+from gateway.service_layer.access import Access, effective_condition
 
 
 class SessionEnded(Exception):
@@ -28,6 +31,18 @@ class SessionInfo:
     expires_at: datetime
     password_change_required: bool
     previous_sign_in_at: str | None
+    profile: str | None = None  # identity's answer for GET /me, as kept (JSON), if any
+    profile_at: datetime | None = None
+    profile_version: int = 0
+
+    def cached_profile(self, now: datetime, ttl: timedelta) -> dict[str, Any] | None:
+        """The kept profile while younger than `ttl`, else None (ask identity)."""
+        if self.profile is None or self.profile_at is None or now - self.profile_at >= ttl:
+            return None
+        try:
+            return json.loads(self.profile)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,9 @@ def _info(row: Any) -> SessionInfo:
         created_at=_aware(row["created_at"]), expires_at=_aware(row["expires_at"]),
         password_change_required=bool(row["password_change_required"]),
         previous_sign_in_at=row["previous_sign_in_at"],
+        profile=row.get("profile"),
+        profile_at=_aware(row["profile_at"]) if row.get("profile_at") else None,
+        profile_version=row.get("profile_version") or 0,
     )
 
 
@@ -71,19 +89,32 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
         "ip": (ip or "")[:64] or None,
         "user_agent": (user_agent or "")[:300] or None,
     }
-    with part.uow() as uow:
-        uow.session.execute(sessions.insert().values(**row))
-        uow.commit()
+    with part.engine.begin() as conn:
+        conn.execute(sessions.insert().values(**row))
+        # the sign-in changed what identity answers for the user (last_sign_in_at...)
+        forget_profiles(conn, user_id=row["user_id"])
     return OpenedSession(token, csrf_token, _info(row))
 
 
 def find_session(part: Part, policy: SessionPolicy, token: str) -> SessionInfo:
     """The live session of `token`, its idle clock restarted; SessionEnded otherwise."""
+    return find_caller(part, policy, token)[0]
+
+
+def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionInfo, Access]:
+    """The live session of `token` and its holder's rights, read in one query; its idle clock
+    restarted (at most once a minute). SessionEnded when the token names no live session."""
     now = part.clock.now()
+    rights = sa.and_(holdings.c.user_id == sessions.c.user_id, holdings.c.administers_account_id.is_not(None),
+                     effective_condition(now.date()))
+    query = (sa.select(sessions, holdings.c.administers_account_id, holdings.c.supervises)
+             .select_from(sessions.outerjoin(holdings, rights))
+             .where(sessions.c.token_hash == hash_token(token)))
     with part.engine.connect() as conn:
-        row = conn.execute(sa.select(sessions).where(sessions.c.token_hash == hash_token(token))).mappings().first()
-    if row is None:
+        rows = conn.execute(query).mappings().all()
+    if not rows:
         raise SessionEnded("Your session is not valid or has ended; sign in again.")
+    row = rows[0]
     reason = policy.expiry_reason(created_at=_aware(row["created_at"]), last_seen_at=_aware(row["last_seen_at"]),
                                   now=now)
     if reason:
@@ -91,7 +122,43 @@ def find_session(part: Part, policy: SessionPolicy, token: str) -> SessionInfo:
         raise SessionEnded(reason)
     if policy.needs_touch(_aware(row["last_seen_at"]), now):
         _update(part, row["id"], last_seen_at=now)
-    return _info(row)
+    held = [(r["administers_account_id"], r["supervises"]) for r in rows if r["administers_account_id"]]
+    access = Access(row["user_id"], row["account_id"],
+                    frozenset(a for a, supervises in held if not supervises),
+                    frozenset(a for a, supervises in held if supervises))
+    return _info(row), access
+
+
+# --- the profile kept for GET /me -------------------------------------------------------------
+
+def keep_profile(part: Part, session: SessionInfo, profile: dict[str, Any], now: datetime) -> None:
+    """Keep identity's answer on the session, unless it was cleared since the session was read
+    (the answer may then predate the change that cleared it)."""
+    with part.engine.begin() as conn:
+        conn.execute(sessions.update()
+                     .where(sessions.c.id == session.id, sessions.c.profile_version == session.profile_version)
+                     .values(profile=json.dumps(profile), profile_at=now))
+
+
+def forget_profiles(conn: Connection | Any, *, user_id: str | None = None, account_id: str | None = None) -> None:
+    """Clear the kept profiles of a user's (or an account's, or everyone's) sessions: the next
+    GET /me asks identity.
+
+    `conn` is a Connection or an ORM Session (a consumer's unit of work)."""
+    if user_id is not None:
+        where = sessions.c.user_id == user_id
+    elif account_id is not None:
+        where = sessions.c.account_id == account_id
+    else:  # whose profile changed is not known: all of them
+        where = sessions.c.profile.is_not(None)
+    conn.execute(sessions.update().where(where)
+                 .values(profile=None, profile_at=None, profile_version=sessions.c.profile_version + 1))
+
+
+def profiles_changed(part: Part, *, user_id: str | None = None, account_id: str | None = None) -> None:
+    """A write through the gateway changed a user (or an account): its kept profiles are cleared."""
+    with part.engine.begin() as conn:
+        forget_profiles(conn, user_id=user_id, account_id=account_id)
 
 
 def _update(part: Part, session_id: str, **values: Any) -> None:

@@ -75,6 +75,9 @@ def upgrade() -> None:
     sa.Column('previous_sign_in_at', sa.String(length=40), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=300), nullable=True),
+    sa.Column('profile', sa.Text(), nullable=True),
+    sa.Column('profile_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('profile_version', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
     )
