@@ -93,3 +93,50 @@ def test_a_batch_of_500_rows_commits_in_well_under_a_second(part, client):
     part.declare()
     assert part.relay().drain() == 1 + 1000 + 2  # the account, 500 users and links, two answers
     assert part.outbox.pending() == 0
+
+
+def test_imported_rows_written_with_copy_read_back_like_any_other(part, client):
+    """On PostgreSQL the import's users, tokens and audit rows go in with COPY: every column as
+    an INSERT would write it, and the activation link works."""
+    account = client.post("/internal/accounts", json={"number": "44", "name": "Copy"}).json
+    job = str(uuid.uuid4())
+    rows = [{"line": 2, "title": "MLE", "last_name": "Dupré", "first_name": "Zoé", "email": "zoe@example.com",
+             "office_phone": "01 23 45 67 89", "mobile_phone": None, "language": "fr-FR", "password_level": 3},
+            {"line": 3, "title": "M", "last_name": "O'Neil", "first_name": "Seán\\Jr",
+             "email": "neil@example.com", "office_phone": None, "mobile_phone": "+33 6 12 34 56 78",
+             "language": "en-GB", "password_level": 1}]
+    command = Envelope(type="identity.create_users", producer="importer", data={
+        "account_id": account["id"], "import_job_id": job, "batch": 1, "requested_by": "operator",
+        "rows": rows})
+    assert part.processor().process(command.to_json()).kind == "handled"
+    listed = client.get(f"/internal/accounts/{account['id']}/users").json
+    users = {u["email"]: u for u in listed["items"]}
+    assert users["zoe@example.com"]["last_name"] == "Dupré"
+    assert users["zoe@example.com"]["office_phone"] == "+33123456789"
+    assert users["zoe@example.com"]["password_level"] == 3
+    assert users["zoe@example.com"]["status"] == "pending_activation"
+    assert users["zoe@example.com"]["source"] == "import"
+    assert users["neil@example.com"]["first_name"] == "Seán\\Jr"
+    assert users["neil@example.com"]["mobile_phone"] == "+33612345678"
+    with part.engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT import_job_id, import_line, created_by, password_hash, name_key FROM users "
+            "WHERE email = 'zoe@example.com'")).one()
+        audit = conn.execute(sa.text(
+            "SELECT action, source, actor, target, detail, id FROM audit_log WHERE action = 'user_created' "
+            "ORDER BY id")).all()
+        token = conn.execute(sa.text("SELECT purpose, used_at, superseded, expires_at > tokens.created_at FROM tokens "
+                                     "JOIN users ON users.id = tokens.user_id WHERE email = 'zoe@example.com'")).one()
+        links = [Envelope.from_body(b).data for b in conn.execute(sa.text(
+            "SELECT body FROM bus_outbox WHERE type = 'identity.link.issued' ORDER BY seq")).scalars()]
+    assert tuple(stored) == (job, 2, "operator", None, stored.name_key) and stored.name_key
+    assert [(a.action, a.source, a.actor, a.target) for a in audit] == [
+        ("user_created", "import", "operator", "zoe@example.com"),
+        ("user_created", "import", "operator", "neil@example.com")]
+    assert '"line": 2' in audit[0].detail and audit[0].id < audit[1].id
+    assert tuple(token) == ("activation", None, False, True)
+    link = next(data for data in links if data["recipient"] == "zoe@example.com")
+    activated = client.post(f"/internal/activations/{link['link_url'].rsplit('/', 1)[1]}", json={
+        "title": "MLE", "last_name": "Dupré", "first_name": "Zoé", "language": "fr-FR",
+        "password": "Blue-Kettle-Sings-7"})
+    assert activated.status_code == 201, activated.json
