@@ -9,6 +9,15 @@ alternating with the sign-in rounds, so load from elsewhere on the machine weigh
 Target: ≥ 0.9× the bare rate (medians of the rounds). Each round also times identity's
 POST /internal/sign-in called directly by the same clients (detail: where the time goes).
 
+The floor of the hops, same rounds: a hello-world pair served as `portico serve` serves a part
+(gunicorn gthread, 2 workers × THREADS threads, access log on): the same clients POST a sign-in
+body to a "hop" app that forwards it with bus.http_client.ServiceClient (the gateway's client) to
+a "leaf" app answering a user-sized JSON, and also straight to the leaf. Everything shares the same
+2 cores, so the CPU a request costs is 2 cores / its rate, and the best ratio this machine allows
+with no work at all besides the hash is ceiling = t_verify / (t_verify + t_hops) =
+hops_rate / (hops_rate + bare_rate), printed beside the result (two hops for the gateway path,
+one hop for identity called directly).
+
 Also, one client at a time: the p50 latency of a sign-in with an unknown address beside one with
 a wrong password for a known (activated) address, alternated; target within 10%. Fresh
 addresses only: every unknown address is new, and no known address gets more than 4 failures
@@ -20,7 +29,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -46,6 +59,10 @@ PASSWORD = "Quartz!Meadow7River"
 PROFILE = {"title": "M", "last_name": "Kilburn", "first_name": "Tom", "language": "en-GB"}
 # Far above what the bench sends, so that no attempt is refused; the counters are still kept.
 LIMITS = {"PORTICO_RATE_SIGN_IN_PER_IP": "1000000/60", "PORTICO_RATE_SIGN_IN_PER_EMAIL": "1000000/60"}
+WEB_WORKERS = 2  # as tests/e2e/harness.py starts every part
+THREADS = int(os.environ.get("PORTICO_WEB_THREADS", "4"))  # as `portico serve` (gthread)
+MODE = (f"distributed: gunicorn gthread {WEB_WORKERS} workers × {THREADS} threads per part + bus worker,"
+        " RabbitMQ, PostgreSQL")
 
 
 def load_average() -> str:
@@ -232,6 +249,86 @@ def bare_rate(pool: Any, seconds: float) -> float:
     return sum(pool.map(_bare_verifications, [seconds] * BARE_PROCESSES)) / seconds
 
 
+# --- the floor of the hops: hello-world apps served as the parts are ---------------------------
+
+LEAF_ANSWER = {"user": {name: f"{name}-value-of-some-length" for name in (
+    "id", "account_id", "email", "title", "last_name", "first_name", "language", "function", "office_phone",
+    "mobile_phone", "status", "source", "created_by", "created_at", "activated_at", "last_sign_in_at",
+    "previous_sign_in_at", "locked_until")}, "password_change_required": False}
+
+
+def floor_app(forward_to: str = "") -> Any:
+    """gunicorn's `bench.signin:floor_app()` (the leaf) or `floor_app('http://...')` (the hop)."""
+    from flask import Flask, jsonify, request
+
+    from bus.http_client import ServiceClient
+
+    app = Flask("bench-floor")
+    client = ServiceClient("leaf", base_url=forward_to, token="bench") if forward_to else None
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.post("/sign-in")
+    def sign_in_view() -> Any:
+        body = request.get_json()
+        if client is None:
+            return jsonify(LEAF_ANSWER), 200
+        return jsonify(client.post("/sign-in", json=body)), 201
+
+    return app
+
+
+class FloorServers:
+    """The leaf and the hop, each its own gunicorn (the settings of `portico serve`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.leaf_url = self._start("leaf", "bench.signin:floor_app()")
+        self.hop_url = self._start("hop", f"bench.signin:floor_app({self.leaf_url!r})")
+
+    def _start(self, name: str, app: str) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        log = open(self.folder / f"floor-{name}.log", "wb")  # noqa: SIM115 - kept open for the process
+        root = Path(__file__).resolve().parent.parent
+        self.processes.append(subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(WEB_WORKERS),
+             "--threads", str(THREADS), "--access-logfile", "-", "--graceful-timeout", "5", app],
+            cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, f"the floor's {name} app")
+        return url
+
+    def stop(self) -> None:
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def ceiling(hops_rate: float, bare: float) -> float:
+    """t_verify / (t_verify + t_hops) with t = 2 cores / rate."""
+    return hops_rate / (hops_rate + bare) if hops_rate and bare else float("nan")
+
+
 # --- the measures -------------------------------------------------------------------------------
 
 
@@ -279,14 +376,25 @@ def run() -> list[Result]:
                                json={"email": users[index], "password": PASSWORD, "ip": "127.0.0.1",
                                      "user_agent": "bench"})
 
-        ctx = multiprocessing.get_context("spawn")
-        bare_rates, loads, direct_rates = [], [], []
-        with ctx.Pool(BARE_PROCESSES) as pool:
-            bare_rate(pool, 0.5)  # warm-up: the processes are up and have imported argon2
-            for _ in range(ROUNDS):
-                bare_rates.append(bare_rate(pool, BARE_SECONDS))
-                loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
-                direct_rates.append(hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate)
+        def send_floor(client: httpx.Client, index: int) -> httpx.Response:
+            return client.post("/sign-in", json={"email": users[index], "password": PASSWORD})
+
+        floor = FloorServers(Path(bench.folder.name))
+        try:
+            for url, ok in ((floor.hop_url, 201), (floor.leaf_url, 200)):
+                hammer(url, CLIENTS, 1.0, send_floor, ok)  # warm-up
+            ctx = multiprocessing.get_context("spawn")
+            bare_rates, loads, direct_rates, two_hops, one_hop = [], [], [], [], []
+            with ctx.Pool(BARE_PROCESSES) as pool:
+                bare_rate(pool, 0.5)  # warm-up: the processes are up and have imported argon2
+                for _ in range(ROUNDS):
+                    bare_rates.append(bare_rate(pool, BARE_SECONDS))
+                    loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
+                    direct_rates.append(hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate)
+                    two_hops.append(hammer(floor.hop_url, CLIENTS, BARE_SECONDS, send_floor, 201).rate)
+                    one_hop.append(hammer(floor.leaf_url, CLIENTS, BARE_SECONDS, send_floor, 200).rate)
+        finally:
+            floor.stop()
         load_after = load_average()
     finally:
         bench.stop()
@@ -302,8 +410,10 @@ def run() -> list[Result]:
         "load_average_before": load_before,
         "load_average_after": load_after,
         "rate_limits": f"raised for this cluster: {LIMITS} (defaults 20/60 per IP, 10/60 per e-mail)",
-        "mode": "distributed: gunicorn 2 sync workers per part + bus worker, RabbitMQ, PostgreSQL",
+        "mode": MODE,
     }
+    direct, hops2, hops1 = median(direct_rates), median(two_hops), median(one_hop)
+    best, best_direct = ceiling(hops2, bare), ceiling(hops1, bare)
     throughput = Result(
         "signin_per_s",
         "sign-ins/s",
@@ -323,6 +433,19 @@ def run() -> list[Result]:
             # where the time goes: identity's own endpoint, called directly by the same clients
             "identity_direct_per_s": round(median(direct_rates), 2),
             "identity_direct_rates_per_round": [round(r, 2) for r in direct_rates],
+            "identity_direct_ratio": round(direct / bare, 3) if bare else None,
+            # the floor: hello-world apps with the settings of the parts, on the same cores
+            "floor_two_hops_per_s": round(hops2, 2),
+            "floor_two_hops_rates_per_round": [round(r, 2) for r in two_hops],
+            "floor_one_hop_per_s": round(hops1, 2),
+            "floor_one_hop_rates_per_round": [round(r, 2) for r in one_hop],
+            "hop_cpu_ms_two_hops": round(2000 / hops2, 2) if hops2 else None,
+            "hop_cpu_ms_one_hop": round(2000 / hops1, 2) if hops1 else None,
+            "verify_cpu_ms": round(2000 / bare, 2) if bare else None,
+            "ceiling_ratio": round(best, 3),
+            "ceiling_ratio_identity_direct": round(best_direct, 3),
+            "share_of_ceiling": round(ours / (best * bare), 3) if bare else None,
+            "identity_direct_share_of_ceiling": round(direct / (best_direct * bare), 3) if bare else None,
             "sign_ins": sum(load.ok for load in loads),
             "errors": errors,
             "latency_p50_ms": round(median(latencies), 2),
@@ -351,7 +474,15 @@ def run() -> list[Result]:
             "fresh_addresses": f"every unknown address new; ≤ {FAILURES_PER_KNOWN_ADDRESS} failures per known one",
         },
     )
-    print(f"load average before {load_before}, after {load_after}; sign-in rounds {throughput.detail['rates_per_round']}"
-          f" vs bare {throughput.detail['bare_rates_per_round']}; identity direct "
-          f"{throughput.detail['identity_direct_rates_per_round']}; errors {errors}", flush=True)
+    d = throughput.detail
+    print(f"load average before {load_before}, after {load_after}; sign-in rounds {d['rates_per_round']}"
+          f" vs bare {d['bare_rates_per_round']}; identity direct {d['identity_direct_rates_per_round']};"
+          f" floor two hops {d['floor_two_hops_rates_per_round']}, one hop {d['floor_one_hop_rates_per_round']};"
+          f" errors {errors}", flush=True)
+    print(f"sign-in {ours:.1f}/s = {throughput.ratio:.2f}× bare {bare:.1f}/s; the hops alone cost"
+          f" {d['hop_cpu_ms_two_hops']} ms of CPU (two) / {d['hop_cpu_ms_one_hop']} ms (one) beside"
+          f" {d['verify_cpu_ms']} ms per verification, so the ceiling is {best:.2f}× through the gateway"
+          f" (reached {d['share_of_ceiling']:.0%} of it) and {best_direct:.2f}× for identity direct"
+          f" ({direct:.1f}/s = {d['identity_direct_ratio']:.2f}×, {d['identity_direct_share_of_ceiling']:.0%} of it)",
+          flush=True)
     return [throughput, timing]
