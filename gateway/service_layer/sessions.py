@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from bus.part import Part
 from gateway.adapters.orm import holdings, sessions
@@ -101,17 +102,33 @@ def find_session(part: Part, policy: SessionPolicy, token: str) -> SessionInfo:
     return find_caller(part, policy, token)[0]
 
 
+# Every request's one query (built once): the session of a token hash, with one row per
+# administration or supervision the user holds effectively on :today (or one row of NULLs).
+_CALLER = (
+    sa.select(*(c for c in sessions.c if c.name not in ("token_hash", "ip", "user_agent")),
+              holdings.c.administers_account_id, holdings.c.supervises)
+    .select_from(sessions.outerjoin(holdings, sa.and_(
+        holdings.c.user_id == sessions.c.user_id, holdings.c.administers_account_id.is_not(None),
+        effective_condition(sa.bindparam("today", type_=sa.Date())))))
+    .where(sessions.c.token_hash == sa.bindparam("token_hash"))
+)
+
+
+@functools.cache
+def reader(engine: Engine) -> Engine:
+    """The engine for single reads: on PostgreSQL in autocommit, so that a read is one round trip
+    (no BEGIN, no ROLLBACK); SQLite keeps its own transactions (see bus.db)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionInfo, Access]:
     """The live session of `token` and its holder's rights, read in one query; its idle clock
     restarted (at most once a minute). SessionEnded when the token names no live session."""
     now = part.clock.now()
-    rights = sa.and_(holdings.c.user_id == sessions.c.user_id, holdings.c.administers_account_id.is_not(None),
-                     effective_condition(now.date()))
-    query = (sa.select(sessions, holdings.c.administers_account_id, holdings.c.supervises)
-             .select_from(sessions.outerjoin(holdings, rights))
-             .where(sessions.c.token_hash == hash_token(token)))
-    with part.engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+    with reader(part.engine).connect() as conn:
+        rows = conn.execute(_CALLER, {"token_hash": hash_token(token), "today": now.date()}).mappings().all()
     if not rows:
         raise SessionEnded("Your session is not valid or has ended; sign in again.")
     row = rows[0]
