@@ -13,12 +13,15 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError
 from sqlalchemy.orm import Session
 
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import audit_log, tokens, users
+from services.identity.domain.emails import PLAIN, validate_address
 from services.identity.domain.model import UserStatus
+from services.identity.domain.validation import MAX_EMAIL_LENGTH
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
 from services.identity.service_layer.links import new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -28,6 +31,7 @@ from services.identity.service_layer.views import user_event
 IMPORT_FIELDS = ("title", "last_name", "first_name", "email", "office_phone", "mobile_phone", "language",
                  "password_level")
 REQUIRED = ("title", "last_name", "first_name", "email", "language", "password_level")
+REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
 # Anomalies name the import file's columns (the importer's report speaks of those).
 COLUMN_OF = {"title": "civility", "office_phone": "phone", "mobile_phone": "mobile"}
 ADDRESS_USED = "This address is already used in the portal."
@@ -42,6 +46,34 @@ class _Row:
 
     def __getattr__(self, name: str) -> Any:  # for type checkers: every column is an attribute
         raise AttributeError(name)
+
+
+def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """check_user_fields of an import row, with the common e-mail address checked on the short
+    path (domain.emails): the same stored value; any address it cannot vouch for, and every
+    error message, comes from check_user_fields itself."""
+    fields = {name: row.get(name) for name in IMPORT_FIELDS}
+    email = plain_email(fields["email"])
+    if email is None:
+        return check_user_fields(fields, required=REQUIRED)
+    del fields["email"]
+    values, errors = check_user_fields(fields, required=REQUIRED_BESIDE_EMAIL)
+    values["email"] = email
+    return values, errors
+
+
+def plain_email(value: Any) -> str | None:
+    """The stored form of a plain ASCII address that is valid (normalise_email's answer), or
+    None: blank, not text, too long, not plain, or invalid (check_user_fields says why)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > MAX_EMAIL_LENGTH or not PLAIN.fullmatch(text):
+        return None
+    try:
+        return validate_address(text).lower()
+    except EmailNotValidError:
+        return None
 
 
 def _user_row(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: Any) -> dict[str, Any]:
@@ -70,8 +102,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     rejected: list[dict[str, Any]] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for row in data["rows"]:
-        fields = {name: row.get(name) for name in IMPORT_FIELDS}
-        values, errors = check_user_fields(fields, required=REQUIRED)
+        values, errors = check_row(row)
         for field in IMPORT_FIELDS:
             rejected.extend({"line": row["line"], "field": COLUMN_OF.get(field, field), "message": message}
                             for message in errors.get(field, []))
