@@ -136,14 +136,23 @@ class FanOut:
     def _get(self, url: str, params: dict[str, Any]) -> None:
         parts = urlsplit(url)
         connections = self.local.__dict__.setdefault("connections", {})
-        connection = connections.get(parts.netloc)
-        if connection is None:
-            connection = connections[parts.netloc] = http.client.HTTPConnection(parts.hostname, parts.port,
-                                                                                timeout=30)
-        connection.request("GET", f"{parts.path}?{urlencode(params)}" if params else parts.path,
-                           headers=self.headers)
-        response = connection.getresponse()
-        body = response.read()
+        for attempt in (1, 2):
+            connection = connections.get(parts.netloc)
+            if connection is None:
+                connection = connections[parts.netloc] = http.client.HTTPConnection(parts.hostname, parts.port,
+                                                                                    timeout=30)
+            try:
+                connection.request("GET", f"{parts.path}?{urlencode(params)}" if params else parts.path,
+                                   headers=self.headers)
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # gunicorn closed the idle keep-alive connection (after 2 s): once more, on a new one
+                connection.close()
+                del connections[parts.netloc]
+                if attempt == 2:
+                    raise
         if response.status != 200:
             raise RuntimeError(f"GET {url}: {response.status} {body[:300]!r}")
 
