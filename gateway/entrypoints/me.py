@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -22,6 +23,9 @@ from gateway.entrypoints.schemas import (
 from gateway.service_layer import sessions as session_store
 from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
+
+# GET /me's answer but for the session's and the gateway's own fields
+PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 
@@ -82,15 +86,17 @@ class Me(MethodView):
         """The profile, the account and what the caller administers or supervises."""
         me, gateway = caller(), gw()
         rights, now = access(), gateway.now()
-        user = me.session.cached_profile(now, gateway.config.profile_cache_ttl)
+        # the profile is kept already shaped by PROFILE (its dump does not change while it is kept)
+        profile = me.session.cached_profile(now, gateway.config.profile_cache_ttl)
         # identity's is_administrator and the gateway's rights travel by different consumers: while
         # they disagree (one has applied a grant the other has not yet), ask identity every time.
-        if user is None or user.get("is_administrator") != rights.is_administrator:
-            user = service("identity").get(f"/internal/users/{me.user_id}")
-            if gateway.config.profile_cache_ttl and user.get("is_administrator") == rights.is_administrator:
-                session_store.keep_profile(gateway.part, me.session, user, now)
-        return {**user, "password_change_required": me.session.password_change_required,
-                "administers": sorted(rights.administers), "supervises": sorted(rights.supervises)}
+        if profile is None or profile.get("is_administrator") != rights.is_administrator:
+            profile = PROFILE.dump(service("identity").get(f"/internal/users/{me.user_id}"))
+            if gateway.config.profile_cache_ttl and profile.get("is_administrator") == rights.is_administrator:
+                session_store.keep_profile(gateway.part, me.session, profile, now)
+        # MeSchema's other fields are a boolean and lists of ids: already in their dumped form
+        return jsonify({**profile, "password_change_required": me.session.password_change_required,
+                        "administers": sorted(rights.administers), "supervises": sorted(rights.supervises)})
 
     @blp.arguments(ProfilePatch)
     @blp.response(200, UserWritten)

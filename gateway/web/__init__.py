@@ -5,7 +5,18 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+
+
+class PagesSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session for the pages only: the API (/api/..., /metrics...) never reads
+    it, so its requests skip building the signer and reading the cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith("/api/"):
+            return None  # Flask's null session: reading gives nothing, writing fails loudly
+        return super().open_session(app, request)
 
 
 def register(app: Flask) -> None:
@@ -16,4 +27,5 @@ def register(app: Flask) -> None:
     secure = app.extensions["portico.gateway"].config.secure_cookies
     app.config.update(SESSION_COOKIE_NAME="portico_pages", SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=secure)
+    app.session_interface = PagesSessionInterface()
     app.register_blueprint(web)
