@@ -11,6 +11,7 @@ from bus.config import Settings
 from bus.http_client import ServiceClient
 from bus.part import Part
 from gateway.adapters import orm
+from gateway.adapters.services import PooledServiceClient
 from gateway.config import GatewayConfig
 from gateway.service_layer.projections import EVENT_HANDLERS
 from gateway.service_layer.ratelimit import purge_old_counters
@@ -42,10 +43,11 @@ def jobs(part: Part) -> list[Callable[[Event], None]]:
 
 
 def http_clients(settings: Settings) -> dict[str, ServiceClient]:
-    """Clients of the distributed mode: PORTICO_<PART>_URL for each service."""
+    """Clients of the distributed mode: PORTICO_<PART>_URL for each service (GETs on pooled
+    keep-alive connections, see adapters/services.py)."""
     clients = {}
     for name in SERVICES:
         url = settings.service_urls.get(name)
         if url:
-            clients[name] = ServiceClient(name, base_url=url, token=settings.service_token)
+            clients[name] = PooledServiceClient(name, base_url=url, token=settings.service_token)
     return clients

@@ -1,0 +1,118 @@
+"""The gateway's pooled GET road to the services (gateway/adapters/services.py), against a real
+HTTP server on a local port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+
+from bus.http import Problem
+from bus.http_client import ServiceUnavailable
+from gateway.adapters.services import PooledServiceClient
+
+
+class Handler(BaseHTTPRequestHandler):
+    """A service that keeps connections alive (as gunicorn does) and records every call."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[dict[str, Any]]
+
+    def _answer(self) -> None:
+        url = urlsplit(self.path)
+        self.seen.append({"method": self.command, "path": unquote(url.path), "args": dict(parse_qsl(url.query)),
+                          "headers": dict(self.headers), "peer": self.client_address[1]})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        status, body = 200, {"path": unquote(url.path), "args": dict(parse_qsl(url.query)), "method": self.command}
+        if url.path == "/missing":
+            status, body = 404, {"type": "about:blank", "title": "Not Found", "status": 404,
+                                 "detail": "No user has this id."}
+        elif url.path == "/broken":
+            status, body = 500, {"detail": "boom"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    seen: list[dict[str, Any]] = []
+    handler = type("Recording", (Handler,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_get_answers_json_with_the_token_params_and_headers(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    answer = client.get("/internal/users/u 1/audits", params={"page": 1, "since": "2025-01-06T09:00:00+00:00"},
+                        headers={"X-Portico-Actor": "u1"})
+    assert answer == {"path": "/internal/users/u 1/audits", "method": "GET",
+                      "args": {"page": "1", "since": "2025-01-06T09:00:00+00:00"}}
+    assert seen[-1]["headers"]["Authorization"] == "Bearer secret"
+    assert seen[-1]["headers"]["X-Portico-Actor"] == "u1"
+
+
+def test_connections_are_kept_alive_and_reused(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    for _ in range(3):
+        client.get("/a")
+    assert len(client.idle) == 1  # one connection, back in the pool after each call
+    assert len({call["peer"] for call in seen}) == 1
+
+
+def test_errors_map_as_with_httpx(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    with pytest.raises(Problem) as refused:
+        client.get("/missing")
+    assert refused.value.status == 404 and refused.value.detail == "No user has this id."
+    with pytest.raises(ServiceUnavailable):
+        client.get("/broken")
+
+
+def test_a_closed_idle_connection_is_replaced(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    client.get("/a")
+    for _, connection in client.idle:  # the server side goes away, as gunicorn's keep-alive timeout does
+        connection.sock.shutdown(socket.SHUT_RDWR)
+    assert client.get("/b")["path"] == "/b"
+
+
+def test_a_service_that_does_not_answer_is_unavailable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = PooledServiceClient("identity", base_url=f"http://127.0.0.1:{port}", token="secret")
+    with pytest.raises(ServiceUnavailable):
+        client.get("/a")
+
+
+def test_other_methods_still_go_through_httpx(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    assert client.post("/c", json={"x": 1})["method"] == "POST"
+    assert client.idle == []
