@@ -41,9 +41,8 @@ def limit_attempts(kind: str, email: str) -> None:
     config, now = gw().config, gw().now()
     limits = ((config.sign_in_per_ip, config.sign_in_per_email) if kind == "sign-in"
               else (config.reset_per_ip, config.reset_per_email))
-    waits = [ratelimit.hit(gw().part, f"{kind}:ip:{client_ip()}", limits[0], now),
-             ratelimit.hit(gw().part, f"{kind}:email:{email.strip().lower()}", limits[1], now)]
-    wait = max((w for w in waits if w is not None), default=None)
+    wait = ratelimit.hit_all(gw().part, [(f"{kind}:ip:{client_ip()}", limits[0]),
+                                         (f"{kind}:email:{email.strip().lower()}", limits[1])], now)
     if wait is not None:
         what = "sign-in attempts" if kind == "sign-in" else "password reset requests"
         raise TooManyRequests(f"Too many {what} in a short time; try again in {wait} seconds.", wait)

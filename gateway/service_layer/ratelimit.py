@@ -13,17 +13,24 @@ from gateway.domain.ratelimit import Limit
 
 def hit(part: Part, key: str, limit: Limit, now: datetime) -> int | None:
     """Count one attempt under `key`; seconds to wait when over the limit, else None."""
-    if not limit.enabled:
+    return hit_all(part, [(key, limit)], now)
+
+
+def hit_all(part: Part, hits: list[tuple[str, Limit]], now: datetime) -> int | None:
+    """Count one attempt under each key, in one statement; the longest wait over any limit, else None."""
+    enabled = {key[:320]: limit for key, limit in hits if limit.enabled}
+    if not enabled:
         return None
-    window = limit.window_start(now)
     insert = (postgresql.insert if part.engine.dialect.name == "postgresql" else sqlite.insert)(rate_limits)
-    statement = insert.values(key=key[:320], window_start=window, count=1).on_conflict_do_update(
+    statement = insert.values([
+        {"key": key, "window_start": limit.window_start(now), "count": 1} for key, limit in enabled.items()
+    ]).on_conflict_do_update(
         index_elements=["key", "window_start"], set_={"count": rate_limits.c.count + 1}
-    ).returning(rate_limits.c.count)
-    with part.uow() as uow:
-        count = uow.session.execute(statement).scalar_one()
-        uow.commit()
-    return limit.retry_after(now) if count > limit.count else None
+    ).returning(rate_limits.c.key, rate_limits.c.count)
+    with part.engine.begin() as conn:
+        counts = {key: count for key, count in conn.execute(statement).all()}
+    waits = [limit.retry_after(now) for key, limit in enabled.items() if counts[key] > limit.count]
+    return max(waits, default=None)
 
 
 def purge_old_counters(part: Part, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
