@@ -17,6 +17,7 @@ from gateway.adapters.orm import holdings, sessions
 from gateway.domain.holdings import is_effective, parse_day, parse_instant
 from gateway.service_layer.access import applied_states
 from gateway.service_layer.projections import apply_holding, holding_from_answer, upsert_account
+from gateway.service_layer.sessions import read_engine
 
 
 def apply_subscriptions(part: Part, answers: list[dict[str, Any]], account_id: str | None) -> None:
@@ -68,8 +69,10 @@ def forget_user(part: Part, user_id: str) -> None:
 def with_effective(part: Part, items: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
     """`effective` = the service says accepted and unexpired AND the portal already applies it."""
     ids = [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
-    with part.engine.connect() as conn:
-        states = applied_states(conn, ids)
+    states: dict[str, tuple[str, date | None]] = {}
+    if ids:
+        with read_engine(part.engine).connect() as conn:
+            states = applied_states(conn, ids)
     out = []
     for item in items:
         if not isinstance(item, dict):

@@ -152,6 +152,12 @@ def caller_reader(engine: Engine) -> CallerReader:
     return CallerReader(engine)
 
 
+def read_engine(engine: Engine) -> Engine:
+    """For single reads on a request's path: the autocommit pool on PostgreSQL (one round trip a
+    query), the part's engine elsewhere."""
+    return caller_reader(engine).raw or engine
+
+
 def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionInfo, Access]:
     """The live session of `token` and its holder's rights, read in one query; its idle clock
     restarted (at most once a minute). SessionEnded when the token names no live session."""
