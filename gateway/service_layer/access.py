@@ -44,8 +44,8 @@ class Access:
         return None
 
 
-def effective_condition(today: date) -> Any:
-    """SQL: the holding is accepted and unexpired on `today`."""
+def effective_condition(today: date | Any) -> Any:
+    """SQL: the holding is accepted and unexpired on `today` (a date, or a bound parameter)."""
     return sa.and_(holdings.c.status == "accepted",
                    sa.or_(holdings.c.expires_on.is_(None), holdings.c.expires_on >= today))
 

@@ -93,7 +93,7 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
     with part.engine.begin() as conn:
         conn.execute(sessions.insert().values(**row))
         # the sign-in changed what identity answers for the user (last_sign_in_at...)
-        forget_profiles(conn, user_id=row["user_id"])
+        forget_profiles(conn, user_id=str(row["user_id"]))
     return OpenedSession(token, csrf_token, _info(row))
 
 

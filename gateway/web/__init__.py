@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 from flask import Flask, Request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 
 class PagesSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session for the pages only: the API (/api/..., /metrics...) never reads
     it, so its requests skip building the signer and reading the cookie."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith("/api/"):
             return None  # Flask's null session: reading gives nothing, writing fails loudly
         return super().open_session(app, request)
