@@ -453,6 +453,10 @@ def run() -> list[Result]:
             "identity_direct_per_s": round(median(direct_rates), 2),
             "identity_direct_rates_per_round": [round(r, 2) for r in direct_rates],
             "identity_direct_ratio": round(direct / bare, 3) if bare else None,
+            # each round beside the bare rate of the same round (steadier when the load moves)
+            "ratios_per_round": [round(r / b, 3) if b else None for r, b in zip(rates, bare_rates, strict=True)],
+            "identity_direct_ratios_per_round": [round(r / b, 3) if b else None
+                                                 for r, b in zip(direct_rates, bare_rates, strict=True)],
             # the floor: hello-world apps with the settings of the parts, on the same cores
             "floor_two_hops_per_s": round(hops2, 2),
             "floor_two_hops_rates_per_round": [round(r, 2) for r in two_hops],
@@ -503,6 +507,8 @@ def run() -> list[Result]:
           f" floor two hops {d['floor_two_hops_rates_per_round']}, one hop {d['floor_one_hop_rates_per_round']};"
           f" identity without the hash {d['identity_no_hash_rates_per_round']};"
           f" errors {errors}", flush=True)
+    print(f"ratios per round: through the gateway {d['ratios_per_round']}, identity direct"
+          f" {d['identity_direct_ratios_per_round']}", flush=True)
     print(f"sign-in {ours:.1f}/s = {throughput.ratio:.2f}× bare {bare:.1f}/s; the hops alone cost"
           f" {d['hop_cpu_ms_two_hops']} ms of CPU (two) / {d['hop_cpu_ms_one_hop']} ms (one) beside"
           f" {d['verify_cpu_ms']} ms per verification, so the ceiling is {best:.2f}× through the gateway"
