@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -67,7 +66,7 @@ def test_sign_in_locks_and_unlocks_on_postgres(part, client):
     assert right.status_code == 200
 
 
-def test_a_batch_of_500_rows_commits_in_well_under_a_second(part, client):
+def test_a_batch_of_500_rows_creates_them_once_and_relays_their_events(part, client):
     account = client.post("/internal/accounts", json={"number": "43", "name": "Bulk"}).json
     rows = [{"line": line, "title": "MME", "last_name": f"Name{line}", "first_name": "Bulk",
              "email": f"bulk{line}@example.com", "office_phone": "+33 1 23 45 67 89", "mobile_phone": None,
@@ -75,12 +74,8 @@ def test_a_batch_of_500_rows_commits_in_well_under_a_second(part, client):
     command = Envelope(type="identity.create_users", producer="importer", data={
         "account_id": account["id"], "import_job_id": str(uuid.uuid4()), "batch": 1, "rows": rows})
     processor = part.processor()
-    started = time.perf_counter()
-    outcome = processor.process(command.to_json())
-    elapsed = time.perf_counter() - started
+    outcome = processor.process(command.to_json())  # its speed is measured in bench/import_.py
     assert outcome.kind == "handled", outcome
-    print(f"500 rows: {elapsed:.3f}s")
-    assert elapsed < 1.0, f"500 rows took {elapsed:.3f}s"
     with part.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 500
         assert conn.execute(sa.text("SELECT count(*) FROM tokens")).scalar_one() == 500
