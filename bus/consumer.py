@@ -184,10 +184,15 @@ class BusWorker(ConsumerMixin):
         *,
         prefetch: int = 200,
         batch_size: int = 100,
+        batch_bytes: int = 1 << 20,
     ) -> None:
         self.broker = broker
         self.batch_size = batch_size
+        # Many small events make one transaction; a few big commands (an import's 500-row
+        # batches) are enough for one: the transaction's memory and the wait for its events stay small.
+        self.batch_bytes = batch_bytes
         self._buffer: list[Any] = []
+        self._buffered_bytes = 0
         self.processor = processor
         self.prefetch = prefetch
         self.connection = broker.connection()
@@ -214,9 +219,11 @@ class BusWorker(ConsumerMixin):
 
     def on_message(self, message: Any) -> None:
         self._buffer.append(message)
+        self._buffered_bytes += len(message.body or b"")
 
     def on_connection_revived(self) -> None:
         self._buffer.clear()  # deliveries of a dead channel come again; they cannot be acked
+        self._buffered_bytes = 0
 
     def consume(
         self, limit: Any = None, timeout: Any = None, safety_interval: float = 1, **kwargs: Any
@@ -240,12 +247,12 @@ class BusWorker(ConsumerMixin):
                     if not self.should_stop:
                         raise
                     return
-                if len(self._buffer) >= self.batch_size:
+                if len(self._buffer) >= self.batch_size or self._buffered_bytes >= self.batch_bytes:
                     self._flush()
                 yield
 
     def _flush(self) -> None:
-        messages, self._buffer = self._buffer, []
+        messages, self._buffer, self._buffered_bytes = self._buffer, [], 0
         items = [(m.body, int((m.headers or {}).get(HEADER_ATTEMPTS, 0) or 0)) for m in messages]
         for message, (_, attempts), outcome in zip(
             messages, items, self.processor.process_batch(items), strict=True

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -92,6 +93,27 @@ def migrate(engine: Engine, script_location: Path, revision: str = "head") -> No
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (dicts with the same keys) in the session's transaction: with COPY on
+    PostgreSQL (one statement, no per-row binding in Python), else one executemany."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    driver = connection.connection.driver_connection  # psycopg's own connection
+    assert driver is not None, "a checked-out connection has its driver connection"
+    with driver.cursor() as cursor, cursor.copy(
+        f"COPY {quote(table.name)} ({columns}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in names])
 
 
 def check_database(engine: Engine) -> None:

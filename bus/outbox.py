@@ -19,10 +19,14 @@ from sqlalchemy.orm import Session
 
 from bus import contracts
 from bus.broker import Publisher
+from bus.db import bulk_insert
 from bus.envelope import Envelope
 from bus.metrics import OUTBOX_ERRORS, OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+# From this many events in one transaction, PostgreSQL takes them with COPY (cheaper per row).
+COPY_FROM = 50
 
 
 class Outbox:
@@ -51,7 +55,10 @@ class Outbox:
             {"message_id": e.id, "type": e.type, "body": e.to_json(), "created_at": now}
             for e in envelopes
         ]
-        session.execute(self.table.insert(), rows)
+        if self.is_postgres and len(rows) >= COPY_FROM:
+            bulk_insert(session, self.table, rows)  # a bulk import's thousands of events
+        else:
+            session.execute(self.table.insert(), rows)
         if self.is_postgres and not session.info.get("outbox_notified"):
             # Delivered at commit, to every relay LISTENing, in any process; once per transaction.
             session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})

@@ -68,7 +68,7 @@ def _schema_check(instance: Schema, *, allow_unknown: bool) -> Check:
     return check
 
 
-def _field_check(field: fields.Field) -> Check:
+def _field_check(field: Any) -> Check:  # a marshmallow field; its kind is checked below
     if field.pre_load or field.post_load:
         raise _Unsupported("field hooks")
     kind = type(field)

@@ -31,13 +31,19 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 def publish_many(instance, key: str, count: int, per_tx: int = 50) -> None:
-    seq = 0
+    """`per_tx` events a transaction: one by one, and every other transaction all at once (which
+    PostgreSQL takes with COPY from bus.outbox.COPY_FROM events)."""
+    seq, transactions = 0, 0
     while seq < count:
+        size = min(per_tx, count - seq)
         with instance.uow() as uow:
-            for _ in range(min(per_tx, count - seq)):
-                uow.publish("bus.probe", {"key": key, "seq": seq})
-                seq += 1
+            if transactions % 2:
+                uow.publish_many([("bus.probe", {"key": key, "seq": s}) for s in range(seq, seq + size)])
+            else:
+                for s in range(seq, seq + size):
+                    uow.publish("bus.probe", {"key": key, "seq": s})
             uow.commit()
+        seq, transactions = seq + size, transactions + 1
 
 
 def test_ten_thousand_events_survive_two_broker_outages(amqp_url, pg_url, prefix):

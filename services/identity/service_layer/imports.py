@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError
 from sqlalchemy.orm import Session
 
+from bus.db import bulk_insert
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import audit_log, tokens, users
@@ -142,26 +143,10 @@ def taken_emails(session: Session, emails: list[str]) -> set[str]:
     return set(session.execute(query, {"emails": sorted(set(emails))}).scalars())
 
 
-def _bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys) in the session's transaction: with COPY on
-    PostgreSQL (one statement, no per-row binding in Python), else one executemany."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(table.insert(), rows)
-        return
-    names = list(rows[0])
-    columns = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in names)
-    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(
-        f"COPY {table.name} ({columns}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in names])
-
-
 def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any
             ) -> list[tuple[str, dict[str, Any]]]:
     """Write the users, their activation tokens and audit rows; answer the events to publish."""
-    _bulk_insert(uow.session, users, new_users)
+    bulk_insert(uow.session, users, new_users)
     token_rows: list[dict[str, Any]] = []
     messages: list[tuple[str, dict[str, Any]]] = []
     audits: list[dict[str, Any]] = []
@@ -179,6 +164,6 @@ def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict
                        "result": None, "target": user.email, "ip": None, "user_agent": None,
                        "detail": json.dumps({"import_job_id": data["import_job_id"],
                                              "line": user.import_line}, sort_keys=True)})
-    _bulk_insert(uow.session, tokens, token_rows)
-    _bulk_insert(uow.session, audit_log, audits)
+    bulk_insert(uow.session, tokens, token_rows)
+    bulk_insert(uow.session, audit_log, audits)
     return messages

@@ -129,3 +129,40 @@ def test_publish_many_writes_the_same_rows_as_publish(probe):
 def test_to_json_round_trips():
     envelope = Envelope(type="bus.probe", data={"key": "é", "seq": 1}, producer="t")
     assert Envelope.from_body(envelope.to_json()) == envelope
+
+
+def test_big_messages_make_small_transactions(tmp_path, prefix):
+    """A few big messages (an import's row batches) fill a transaction; small ones come 100 at once."""
+    import threading
+
+    from bus.consumer import BusWorker
+
+    instance, effects = make_probe_part("identity", f"sqlite:///{tmp_path}/b.db", "memory://", prefix)
+    instance.declare()
+    big_key = "b" * 2000  # the probe's key, made long: a 2 KB message
+    for seq in range(12):
+        publish(instance, big_key, seq)
+    for seq in range(12):
+        publish(instance, "small", seq)
+    assert instance.relay().drain() == 24  # all waiting in the queue before the worker starts
+
+    processor = instance.processor()
+    batches: list[list[str]] = []
+    handle = processor.process_batch
+
+    def recording(items):
+        batches.append(["big" if big_key in str(body) else "small" for body, _ in items])
+        return handle(items)
+
+    processor.process_batch = recording
+    worker = BusWorker(instance.broker, processor, batch_bytes=5000)
+    stop = threading.Event()
+    threading.Thread(target=worker.run_until, args=(stop,), daemon=True).start()
+    try:
+        wait_for(lambda: count_effects(instance, effects, big_key) == (12, 12)
+                 and count_effects(instance, effects, "small") == (12, 12))
+    finally:
+        stop.set()
+    big = [batch.count("big") for batch in batches if "big" in batch]
+    assert max(big) <= 3, f"a transaction took {max(big)} messages of 2 KB over a 5,000-byte budget"
+    assert max(len(batch) for batch in batches) > 3, "small messages should still be handled together"
