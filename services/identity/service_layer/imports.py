@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError
 from sqlalchemy.orm import Session
 
+from bus.contracts.emails import PLAIN, validate_address
 from bus.db import bulk_insert
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import audit_log, tokens, users
-from services.identity.domain.emails import PLAIN, validate_address
 from services.identity.domain.model import UserStatus
 from services.identity.domain.validation import MAX_EMAIL_LENGTH
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
@@ -51,7 +51,7 @@ class _Row:
 
 def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """check_user_fields of an import row, with the common e-mail address checked on the short
-    path (domain.emails): the same stored value; any address it cannot vouch for, and every
+    path (bus.contracts.emails): the same stored value; any address it cannot vouch for, and every
     error message, comes from check_user_fields itself."""
     fields = {name: row.get(name) for name in IMPORT_FIELDS}
     email = plain_email(fields["email"])

@@ -12,9 +12,9 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError
 
+from bus.contracts.emails import validate_address
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS
 
-from .emails import validate_address
 from .model import COLUMNS, LINE, Anomaly, RowResult
 from .seen import SeenEmails
 

@@ -1,4 +1,8 @@
-"""E-mail syntax checks for import files: email-validator's verdict, at a fraction of its cost.
+"""E-mail addresses in messages: email-validator's verdict, at a fraction of its cost.
+
+Both ends of identity.create_users check the rows' addresses: the importer before it sends a
+batch, identity before it creates the users. The rule is part of that contract, so it lives here,
+once.
 
 `validate_address(text)` answers exactly what `email_validator.validate_email(text,
 check_deliverability=False)` answers (the same normalised address, or an error with the same
@@ -6,7 +10,7 @@ text). The common address — plain ASCII, one @, no quotes, brackets or spaces 
 path through the same library functions, in the same order, with the verdict on its domain
 cached: an import file has thousands of addresses but a handful of domains, and checking a
 domain is most of the library's time. Anything else goes through validate_email itself.
-Tests compare both paths on many generated addresses (tests/unit/importer/test_emails.py).
+Tests compare both paths on many generated addresses (tests/unit/bus/test_emails.py).
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from email_validator.syntax import (
 
 # One @, nothing that email-validator reads as quoting, a display name, a domain literal or a
 # comment; ASCII only (so Unicode normalisation changes nothing).
-_PLAIN = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9.\-_]+", re.ASCII)
+PLAIN = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9.\-_]+", re.ASCII)
 _CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 
 def validate_address(text: str) -> str:
     """The normalised address (email-validator's `normalized`), or EmailNotValidError."""
-    if not _PLAIN.fullmatch(text):
+    if not PLAIN.fullmatch(text):
         return validate_email(text, check_deliverability=False).normalized
     local, domain = text.split("@")
     checked = validate_email_local_part(

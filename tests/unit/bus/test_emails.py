@@ -7,7 +7,7 @@ import random
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from services.importer.domain.emails import validate_address
+from bus.contracts.emails import validate_address
 
 EDGE_CASES = [
     "claire.martin@example.com",
