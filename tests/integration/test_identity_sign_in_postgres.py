@@ -11,12 +11,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from bus.clock import FakeClock
-from bus.config import Settings
 from bus.envelope import Envelope
-from services.identity.bootstrap import build
-from services.identity.domain.hashing import Argon2Hasher
-from services.identity.entrypoints.api import create_app
+from tests.integration.identity_kit import identity_part, service_client
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +21,12 @@ PASSWORD = "Blue-Kettle-Sings-7"
 
 @pytest.fixture
 def part(pg_url, prefix):
-    settings = Settings(part="identity", database_url=pg_url, broker_url="memory://", bus_prefix=prefix)
-    instance = build(settings)
-    instance.clock = FakeClock()
-    instance.hasher = Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1)
-    instance.migrate()
-    yield instance
-    instance.engine.dispose()
+    yield from identity_part(pg_url, "memory://", prefix)
 
 
 @pytest.fixture
 def client(part):
-    client = create_app(part).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {part.settings.service_token}"
-    return client
+    return service_client(part)
 
 
 def rows(part, sql: str, **params):
