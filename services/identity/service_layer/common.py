@@ -32,24 +32,9 @@ SYSTEM = Actor(None, "system")
 OPERATOR = Actor("operator", "operator")
 
 
-def audit(
-    uow: IdentityUnitOfWork,
-    action: str,
-    *,
-    actor: Actor,
-    account_id: str | None = None,
-    user_id: str | None = None,
-    target: str | None = None,
-    result: str | None = None,
-    ip: str | None = None,
-    user_agent: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Add one entry to the audit trail, in the caller's transaction."""
-    uow.session.execute(audit_log.insert().values(**audit_values(
-        uow, action, actor=actor, account_id=account_id, user_id=user_id, target=target,
-        result=result, ip=ip, user_agent=user_agent, detail=detail,
-    )))
+def audit(uow: IdentityUnitOfWork, action: str, *, actor: Actor, **fields: Any) -> None:
+    """Add one entry to the audit trail, in the caller's transaction (fields: as audit_values)."""
+    uow.session.execute(audit_log.insert().values(**audit_values(uow, action, actor=actor, **fields)))
 
 
 def audit_values(
