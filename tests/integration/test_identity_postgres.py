@@ -72,6 +72,11 @@ def test_a_batch_of_500_rows_creates_them_once_and_relays_their_events(part, cli
     assert processor.process(again.to_json()).kind == "handled"
     with part.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 500
+    # the importer's dry run asks the same question of the same query
+    asked = ["BULK7@example.com", "bulk501@example.com", "free@example.com", "junk", "bulk7@example.com"]
+    answer = client.post("/internal/emails/taken", json={"emails": asked})
+    assert answer.status_code == 200, answer.json
+    assert sorted(answer.json["taken"]) == ["BULK7@example.com", "bulk501@example.com", "bulk7@example.com"]
     # and the relay publishes the 1,000 events and 2 answers to RabbitMQ with confirms
     part.declare()
     assert part.relay().drain() == 1 + 1000 + 2  # the account, 500 users and links, two answers

@@ -12,9 +12,7 @@ import json
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from email_validator import EmailNotValidError
-from sqlalchemy.orm import Session
 
 from bus.contracts.emails import PLAIN, validate_address
 from bus.db import bulk_insert
@@ -109,7 +107,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
                             for message in errors.get(field, []))
         if not errors:
             valid.append((row["line"], values))
-    taken = taken_emails(uow.session, [values["email"] for _, values in valid])
+    taken = repo.taken_emails(uow.session, [values["email"] for _, values in valid])
     new_users: list[dict[str, Any]] = []
     for line, values in valid:
         if values["email"] in taken:
@@ -122,25 +120,6 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     rejected.sort(key=lambda anomaly: anomaly["line"])
     messages.append(("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected}))
     uow.publish_many(messages)
-
-
-def taken_emails(session: Session, emails: list[str]) -> set[str]:
-    """Which of these normalised addresses some user already has, in one query.
-
-    On PostgreSQL the batch's addresses are one array parameter joined to users: a nested loop
-    on the e-mail's unique index whatever the planner knows. `email IN (500 parameters)` is
-    planned as a sequential scan while the table has no statistics — the case during a large
-    first import — and the prepared (generic) plan then compares every user with every
-    parameter: seconds per batch once the table holds tens of thousands of users.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "postgresql" or not emails:
-        return repo.taken_emails(session, emails)
-    query = sa.text(
-        "SELECT users.email FROM unnest(CAST(:emails AS varchar[])) AS wanted(email) "
-        "JOIN users ON users.email = wanted.email"
-    )
-    return set(session.execute(query, {"emails": sorted(set(emails))}).scalars())
 
 
 def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any
