@@ -26,6 +26,9 @@ from gateway.service_layer.own_writes import with_effective
 
 # GET /me's answer but for the session's and the gateway's own fields
 PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))
+# the dashboard's lists, in the shapes they have everywhere else in the API (built once)
+USERS = UserSchema(many=True)
+SUBSCRIPTIONS = SubscriptionSchema(many=True)
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 
@@ -149,10 +152,10 @@ class Dashboard(MethodView):
         )
         # public shapes for the lists: the same fields as everywhere else in the API
         if isinstance(panels["administrators"], list):
-            panels["administrators"] = UserSchema(many=True).dump(panels["administrators"])
+            panels["administrators"] = USERS.dump(panels["administrators"])
         last = panels["my_services"].get("last") if isinstance(panels["my_services"], dict) else None
         if isinstance(last, list):
-            panels["my_services"]["last"] = SubscriptionSchema(many=True).dump(
+            panels["my_services"]["last"] = SUBSCRIPTIONS.dump(
                 with_effective(gateway.part, last, gateway.today()))
         return panels
 
