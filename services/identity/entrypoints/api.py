@@ -262,6 +262,15 @@ def user_audits(user_id: str):  # type: ignore[no-untyped-def]
                                     common.list_user_audits(uow, user_id, page()))[1]))
 
 
+@bp.get("/users/<user_id>/dashboard")
+def user_dashboard(user_id: str):  # type: ignore[no-untyped-def]
+    """The profile page's identity panels in one call (one request, one transaction): what
+    /users/{id}/audits, /accounts/{a}/administrators and, with users=1, /accounts/{a}/users/summary
+    answer, for the user's own account."""
+    return jsonify(run(user_lists.dashboard, user_id, since=request.args.get("since"),
+                       with_users=request.args.get("users") == "1"))
+
+
 def _identity_error(error: IdentityError) -> Response:
     return problem_response(Problem(error.status, error.title, error.detail, errors=error.errors))
 

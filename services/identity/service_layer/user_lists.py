@@ -13,8 +13,9 @@ from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import administrators, users
 from services.identity.domain.validation import InvalidField, normalise_email
-from services.identity.service_layer.accounts import get_account
-from services.identity.service_layer.errors import Invalid
+from services.identity.service_layer.accounts import get_account, list_administrators
+from services.identity.service_layer.common import list_user_audits
+from services.identity.service_layer.errors import Invalid, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import status_filter, user_view
 
@@ -73,20 +74,39 @@ def users_summary(uow: IdentityUnitOfWork, account_id: str, since: str | None) -
     now = uow.now()
     in_account = users.c.account_id == account_id
 
-    def count(*conditions: Any) -> int:
-        return uow.session.execute(
-            sa.select(sa.func.count()).select_from(users).where(in_account, *conditions)
-        ).scalar_one()
+    def count(condition: Any) -> Any:
+        return sa.func.count().filter(condition)
 
+    # one pass over the account's users: every count at once
+    counts = uow.session.execute(
+        sa.select(
+            count(status_filter("active", now)).label("active"),
+            count(status_filter("pending_activation", now)).label("pending_activation"),
+            count(status_filter("no_email", now)).label("without_email"),
+            count(status_filter("locked", now)).label("locked"),
+            (count(users.c.created_at > instant) if instant else sa.literal(0)).label("new_since_last_sign_in"),
+        ).select_from(users).where(in_account)
+    ).one()
     return {
-        "active": count(status_filter("active", now)),
-        "pending_activation": count(status_filter("pending_activation", now)),
-        "without_email": count(status_filter("no_email", now)),
-        "locked": count(status_filter("locked", now)),
-        "new_since_last_sign_in": count(users.c.created_at > instant) if instant else 0,
+        **counts._asdict(),
         "administrators": len(repo.administrator_ids(uow.session, account_id)),
         "groups": 0,
     }
+
+
+def dashboard(uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_users: bool) -> dict[str, Any]:
+    """The profile page's identity panels, for the user's own account: the last 3 audits, the
+    account's administrators (up to 200) and, on an administrator's page, the users summary."""
+    user = repo.get_user(uow.session, user_id)
+    if user is None:
+        raise NotFound("No user has this id.")
+    panels = {
+        "last_audits": list_user_audits(uow, user_id, Page(1, 3)),
+        "administrators": list_administrators(uow, user.account_id, Page(1, 200)),
+    }
+    if with_users:
+        panels["users"] = users_summary(uow, user.account_id, since)
+    return panels
 
 
 def emails_taken(uow: IdentityUnitOfWork, emails: Iterable[Any]) -> dict[str, Any]:

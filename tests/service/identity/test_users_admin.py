@@ -240,3 +240,21 @@ def test_taken_e_mails_for_the_importer_dry_run(svc, account):
     response = svc.post("/internal/emails/taken", {"emails": ["TAKEN@example.com", "free@example.com", "junk"]})
     assert response.status_code == 200 and response.json == {"taken": ["TAKEN@example.com"]}
     assert svc.post("/internal/emails/taken", {"emails": ["a@b.c"] * 1001}).status_code == 422
+
+
+def test_the_dashboard_call_answers_what_the_three_panel_endpoints_answer(svc, account):
+    member = svc.active_user(account["id"])
+    svc.user(account["id"])
+    since = {"since": "2025-01-02T00:00:00Z"}
+    audits = svc.get(f"/internal/users/{member['id']}/audits", query_string={"page": 1, "per_page": 3}).json
+    admins = svc.get(f"/internal/accounts/{account['id']}/administrators", query_string={"per_page": 200}).json
+    summary = svc.get(f"/internal/accounts/{account['id']}/users/summary", query_string=since).json
+    assert audits["total"] > 0, "the member's activation is in its audit trail"
+
+    one_call = svc.get(f"/internal/users/{member['id']}/dashboard", query_string={**since, "users": "1"})
+    assert one_call.status_code == 200, one_call.json
+    assert one_call.json == {"last_audits": audits, "administrators": admins, "users": summary}
+    # a member's page has no users panel: not computed
+    member_page = svc.get(f"/internal/users/{member['id']}/dashboard", query_string=since).json
+    assert set(member_page) == {"last_audits", "administrators"}
+    assert svc.get("/internal/users/nobody/dashboard").status_code == 404
