@@ -146,7 +146,7 @@ class Dashboard(MethodView):
         """The profile page's panels; a panel whose service fails says so, the others are still given."""
         me, gateway = caller(), gw()
         panels = compose_dashboard(
-            gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id, account_id=me.account_id,
+            gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,
             since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
             timeout=gateway.config.dashboard_timeout,
         )

@@ -1,7 +1,9 @@
 """The profile page's panels, asked of identity and subscriptions at once, within a deadline.
 
-A panel whose service fails or is slow comes back as {"unavailable": true, "reason": ...};
-the others are still answered. Calls run on the gateway's shared thread pool, so a slow
+One call to each service: subscriptions answers "my services" and the catalog, identity the
+last audits, the administrators and (on an administrator's page) the users summary. A panel
+whose service fails or is slow comes back as {"unavailable": true, "reason": ...}; the other
+service's panels are still answered. Calls run on the gateway's shared thread pool, so a slow
 service never holds the request past the deadline.
 """
 
@@ -23,7 +25,7 @@ def unavailable(reason: str) -> dict[str, Any]:
 
 
 def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], headers: dict[str, str], *,
-                      user_id: str, account_id: str, since: str | None, is_administrator: bool,
+                      user_id: str, since: str | None, is_administrator: bool,
                       timeout: float) -> dict[str, Any]:
     def call(service: str, path: str, params: dict[str, Any]) -> Callable[[], Any]:
         def run() -> Any:
@@ -37,14 +39,10 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
     calls: dict[str, tuple[str, Callable[[], Any]]] = {
         "subscriptions": ("subscriptions", call("subscriptions", f"/internal/users/{user_id}/dashboard",
                                                  since_param)),
-        "last_audits": ("identity", call("identity", f"/internal/users/{user_id}/audits",
-                                         {"page": 1, "per_page": 3})),
-        "administrators": ("identity", call("identity", f"/internal/accounts/{account_id}/administrators",
-                                            {"per_page": 200})),
+        # the last audits, the administrators and the users summary of the user's own account
+        "identity": ("identity", call("identity", f"/internal/users/{user_id}/dashboard",
+                                      {**since_param, "users": "1" if is_administrator else None})),
     }
-    if is_administrator:
-        calls["users"] = ("identity", call("identity", f"/internal/accounts/{account_id}/users/summary",
-                                           since_param))
     futures: dict[str, Future[Any]] = {name: executor.submit(run) for name, (_, run) in calls.items()}
     wait(futures.values(), timeout=timeout)
     results: dict[str, Any] = {}
@@ -64,6 +62,11 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
             log.exception("dashboard panel %s failed", name)
             results[name] = unavailable(f"The {service} service gave an answer that could not be read "
                                         f"({type(exc).__name__}).")
+    identity = results.pop("identity")
+    if not isinstance(identity, dict):
+        identity = unavailable("The identity service gave an answer that could not be read.")
+    for panel in ("last_audits", "administrators", "users"):
+        results[panel] = identity if identity.get("unavailable") else identity.get(panel)
     return shape(results, is_administrator)
 
 

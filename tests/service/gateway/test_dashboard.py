@@ -10,15 +10,18 @@ SUBS_PANELS = {"my_services": {"accepted": 3, "pending": 1, "refused": 0, "last"
                "catalog": {"not_subscribed": 40, "new_since_last_sign_in": 2, "without_subscriber": 5,
                            "pending_validation": 1}}
 SUMMARY = {"active": 4, "pending_activation": 2, "without_email": 1, "new_since_last_sign_in": 1, "groups": []}
+IDENTITY_PANELS = {"last_audits": {"items": [{"action": "sign_in"}] * 3, "page": 1, "per_page": 3, "total": 9},
+                   "administrators": {"items": [{"id": "a1"}], "page": 1, "per_page": 200, "total": 1},
+                   "users": SUMMARY}
 
 
 def wire(gw, account):
     gw.subscriptions.on("GET", "/internal/users/{u}/dashboard", SUBS_PANELS)
-    gw.identity.on("GET", "/internal/users/{u}/audits", {"items": [{"action": "sign_in"}] * 3, "page": 1,
-                                                          "per_page": 3, "total": 9})
-    gw.identity.on("GET", "/internal/accounts/{a}/administrators", {"items": [{"id": "a1"}], "page": 1,
-                                                                    "per_page": 200, "total": 1})
-    gw.identity.on("GET", "/internal/accounts/{a}/users/summary", SUMMARY)
+    gw.identity.on("GET", "/internal/users/{u}/dashboard", IDENTITY_PANELS)
+
+
+def identity_calls(gw):
+    return [c for c in gw.identity.calls if c.path.endswith("/dashboard")]
 
 
 def test_every_panel_for_an_administrator(gw):
@@ -29,10 +32,12 @@ def test_every_panel_for_an_administrator(gw):
     assert panels["my_services"]["accepted"] == 3 and panels["catalog"]["not_subscribed"] == 40
     assert len(panels["last_audits"]) == 3 and panels["administrators"] == [{"id": "a1"}]
     assert panels["users"] == SUMMARY
-    asked = {c.path: c.args for c in gw.identity.calls + gw.subscriptions.calls}
-    assert asked[f"/internal/users/{admin['id']}/audits"]["per_page"] == "3"
-    assert asked[f"/internal/users/{admin['id']}/dashboard"]["since"] == "2024-12-20T08:00:00Z"
-    assert asked[f"/internal/accounts/{account}/users/summary"]["since"] == "2024-12-20T08:00:00Z"
+    # one call to each service, both with the previous sign-in
+    (subscriptions,) = gw.subscriptions.calls
+    (identity,) = identity_calls(gw)
+    assert subscriptions.path == identity.path == f"/internal/users/{admin['id']}/dashboard"
+    assert subscriptions.args["since"] == identity.args["since"] == "2024-12-20T08:00:00Z"
+    assert identity.args["users"] == "1"
 
 
 def test_no_users_panel_for_a_member(gw):
@@ -41,7 +46,8 @@ def test_no_users_panel_for_a_member(gw):
     wire(gw, account)
     panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(gw.sign_in(member))).get_json()
     assert "users" not in panels
-    assert not any(c.path.endswith("/users/summary") for c in gw.identity.calls)
+    (identity,) = identity_calls(gw)
+    assert "users" not in identity.args  # the summary is not even computed
 
 
 def test_a_failing_service_marks_only_its_panels(gw):
@@ -57,6 +63,17 @@ def test_a_failing_service_marks_only_its_panels(gw):
     assert len(panels["last_audits"]) == 3 and panels["users"] == SUMMARY
 
 
+def test_a_failing_identity_marks_its_three_panels_only(gw):
+    account = gw.account()
+    admin = gw.user(account, admin=True)
+    wire(gw, account)
+    gw.identity.on("GET", "/internal/users/{u}/dashboard", lambda **_: 1 / 0)
+    panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(gw.sign_in(admin))).get_json()
+    for name in ("last_audits", "administrators", "users"):
+        assert panels[name]["unavailable"] is True and "identity" in panels[name]["reason"], name
+    assert panels["my_services"]["accepted"] == 3 and panels["catalog"]["not_subscribed"] == 40
+
+
 def test_a_slow_service_is_cut_at_the_deadline_and_calls_run_concurrently(make_gateway):
     gw = make_gateway(PORTICO_DASHBOARD_TIMEOUT_SECONDS="0.5")
     account = gw.account()
@@ -65,29 +82,30 @@ def test_a_slow_service_is_cut_at_the_deadline_and_calls_run_concurrently(make_g
 
     def slow(**_):
         time.sleep(1.5)
-        return SUMMARY, 200
+        return SUBS_PANELS, 200
 
     def a_bit_slow(**_):
         time.sleep(0.3)
-        return {"items": [], "page": 1, "per_page": 3, "total": 0}, 200
+        return {**IDENTITY_PANELS, "last_audits": {"items": [], "page": 1, "per_page": 3, "total": 0}}, 200
 
-    gw.identity.on("GET", "/internal/accounts/{a}/users/summary", slow)
-    gw.identity.on("GET", "/internal/users/{u}/audits", a_bit_slow)
-    gw.identity.on("GET", "/internal/accounts/{a}/administrators", lambda **_: a_bit_slow())
+    gw.subscriptions.on("GET", "/internal/users/{u}/dashboard", slow)
+    gw.identity.on("GET", "/internal/users/{u}/dashboard", a_bit_slow)
     session = gw.sign_in(admin)
     started = time.monotonic()
     panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(session)).get_json()
     elapsed = time.monotonic() - started
-    assert elapsed < 1.2  # two 0.3 s calls and a cut 1.5 s one: concurrent, within the deadline
-    assert panels["users"]["unavailable"] is True and "within 0.5 s" in panels["users"]["reason"]
-    assert panels["last_audits"] == [] and panels["my_services"]["accepted"] == 3
+    assert elapsed < 1.2  # a 0.3 s call and a cut 1.5 s one: concurrent, within the deadline
+    assert panels["my_services"]["unavailable"] is True and "within 0.5 s" in panels["my_services"]["reason"]
+    assert panels["catalog"]["unavailable"] is True
+    assert panels["last_audits"] == [] and panels["users"] == SUMMARY
 
 
 def test_a_refusing_service_is_a_marked_panel_not_an_error(gw):
     account = gw.account()
     member = gw.user(account)
     wire(gw, account)
-    gw.identity.on("GET", "/internal/users/{u}/audits", {"type": "about:blank", "title": "Not Found",
-                                                         "status": 404, "detail": "No such user."}, 404)
+    gw.identity.on("GET", "/internal/users/{u}/dashboard", {"type": "about:blank", "title": "Not Found",
+                                                            "status": 404, "detail": "No such user."}, 404)
     panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(gw.sign_in(member))).get_json()
     assert panels["last_audits"]["unavailable"] is True and "No such user." in panels["last_audits"]["reason"]
+    assert panels["administrators"]["unavailable"] is True

@@ -42,6 +42,15 @@ def test_demo_loads_once_and_the_portal_works_with_it(embedded):
     requests = client.get(f"/api/v1/accounts/{parent_id}/subscription-requests", headers=claire).get_json()
     assert requests["total"] >= 1
 
+    # the profile page's panels, composed from the real services: every one answered
+    panels = client.get("/api/v1/me/dashboard", headers=claire).get_json()
+    assert not [name for name, panel in panels.items() if isinstance(panel, dict) and panel.get("unavailable")]
+    assert demo.ADMINS["90293531"]["email"] in [admin["email"] for admin in panels["administrators"]]
+    assert panels["last_audits"] and panels["last_audits"][0]["action"] == "sign_in"
+    assert panels["users"]["active"] >= 1 and panels["users"]["pending_activation"] >= 1
+    summary = client.get(f"/api/v1/accounts/{parent_id}/users?per_page=50&status=active", headers=claire).get_json()
+    assert panels["users"]["active"] == summary["total"]
+
     sophie = sign_in(client, demo.USERS[0][0]["email"])
     refused = client.get("/api/v1/invoices", headers=sophie)
     assert refused.status_code == 403 and "waiting for an administrator" in refused.get_json()["detail"]
