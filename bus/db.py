@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 
@@ -127,7 +128,10 @@ def upsert(
     """INSERT … ON CONFLICT (keys) DO UPDATE, on PostgreSQL and SQLite alike.
 
     Projections use it so that two writers of the same row (an actor's own write applied at once,
-    and the event's consumer) never collide on the primary key.
+    and the event's consumer) never collide. ON CONFLICT covers the index of `keys` only: when both
+    insert the same new row at once, the row's other unique indexes (an account's number) can still
+    raise in the second writer. On PostgreSQL the statement therefore runs in a savepoint and is
+    tried again once: by then the first writer has committed and the second one updates.
     """
     dialect = (
         session_or_conn.get_bind().dialect.name
@@ -143,4 +147,17 @@ def upsert(
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    session_or_conn.execute(statement)
+    if dialect != "postgresql":
+        session_or_conn.execute(statement)  # SQLite: one writer at a time (BEGIN IMMEDIATE)
+        return
+    for attempt in (1, 2):
+        savepoint = session_or_conn.begin_nested()
+        try:
+            session_or_conn.execute(statement)
+        except IntegrityError:
+            savepoint.rollback()
+            if attempt == 2:
+                raise
+            continue
+        savepoint.commit()
+        return
