@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -21,8 +23,10 @@ from gateway.entrypoints.schemas import (
     page_of,
 )
 from gateway.service_layer import sessions as session_store
+from gateway.service_layer.access import applied_states_of_user
 from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
+from gateway.service_layer.sessions import read_engine
 
 # GET /me's answer but for the session's and the gateway's own fields
 PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))
@@ -145,10 +149,15 @@ class Dashboard(MethodView):
     def get(self):  # type: ignore[no-untyped-def]
         """The profile page's panels; a panel whose service fails says so, the others are still given."""
         me, gateway = caller(), gw()
-        panels = compose_dashboard(
+
+        def applied_states() -> Any:  # the projection's side of "effective", read meanwhile
+            with read_engine(gateway.part.engine).connect() as conn:
+                return applied_states_of_user(conn, me.user_id)
+
+        panels, states = compose_dashboard(
             gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,
             since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
-            timeout=gateway.config.dashboard_timeout,
+            timeout=gateway.config.dashboard_timeout, meanwhile=applied_states,
         )
         # public shapes for the lists: the same fields as everywhere else in the API
         if isinstance(panels["administrators"], list):
@@ -156,7 +165,7 @@ class Dashboard(MethodView):
         last = panels["my_services"].get("last") if isinstance(panels["my_services"], dict) else None
         if isinstance(last, list):
             panels["my_services"]["last"] = SUBSCRIPTIONS.dump(
-                with_effective(gateway.part, last, gateway.today()))
+                with_effective(gateway.part, last, gateway.today(), states))
         return panels
 
 

@@ -66,13 +66,18 @@ def forget_user(part: Part, user_id: str) -> None:
         uow.commit()
 
 
-def with_effective(part: Part, items: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
-    """`effective` = the service says accepted and unexpired AND the portal already applies it."""
+def with_effective(part: Part, items: list[dict[str, Any]], today: date,
+                   states: dict[str, tuple[str, date | None]] | None = None) -> list[dict[str, Any]]:
+    """`effective` = the service says accepted and unexpired AND the portal already applies it.
+
+    `states`: the projection's (status, expires_on) by subscription id, when the caller already
+    read them (the dashboard reads the user's while the services answer); else read here."""
     ids = [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
-    states: dict[str, tuple[str, date | None]] = {}
-    if ids:
-        with read_engine(part.engine).connect() as conn:
-            states = applied_states(conn, ids)
+    if states is None:
+        states = {}
+        if ids:
+            with read_engine(part.engine).connect() as conn:
+                states = applied_states(conn, ids)
     out = []
     for item in items:
         if not isinstance(item, dict):

@@ -109,3 +109,19 @@ def test_a_refusing_service_is_a_marked_panel_not_an_error(gw):
     panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(gw.sign_in(member))).get_json()
     assert panels["last_audits"]["unavailable"] is True and "No such user." in panels["last_audits"]["reason"]
     assert panels["administrators"]["unavailable"] is True
+
+
+def test_the_last_subscriptions_are_effective_only_once_the_portal_applies_them(gw):
+    account = gw.account()
+    member = gw.user(account)
+    applied = gw.holding(member["id"], account, status="accepted")
+    not_yet = "sub-not-yet-in-the-projection"
+    refused = gw.holding(member["id"], account, status="refused")
+    last = [{"id": sub_id, "user_id": member["id"], "status": status, "expires_on": None}
+            for sub_id, status in ((applied, "accepted"), (not_yet, "accepted"), (refused, "refused"))]
+    wire(gw, account)
+    gw.subscriptions.on("GET", "/internal/users/{u}/dashboard",
+                        {**SUBS_PANELS, "my_services": {**SUBS_PANELS["my_services"], "last": last}})
+    panels = gw.client.get("/api/v1/me/dashboard", headers=bearer(gw.sign_in(member))).get_json()
+    effective = {item["id"]: item["effective"] for item in panels["my_services"]["last"]}
+    assert effective == {applied: True, not_yet: False, refused: False}
