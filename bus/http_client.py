@@ -15,6 +15,10 @@ import httpx
 from bus.http import Problem
 
 
+def segment(value: str) -> str:
+    """`value` as one URL path segment: every reserved character escaped, "/" included."""
+    return quote(value, safe="")
+
 class ServiceUnavailable(Exception):
     """The service did not answer in time or at all."""
 

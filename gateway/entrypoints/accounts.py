@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from bus.http_client import segment as q
 from gateway.entrypoints.context import access, gw
 from gateway.entrypoints.forward import as_page, service
 from gateway.entrypoints.guards import require_reach
@@ -16,10 +15,6 @@ from gateway.service_layer.access import accounts_in_reach
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1/accounts",
                 description="Administration: accounts the caller administers or supervises")
 blp.before_request(require_reach)
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 @blp.route("")

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
 from flask import g, redirect, request, session, url_for
 from werkzeug.http import dump_cookie
 
 from bus.contracts import vocabulary as v
+from bus.http_client import segment
 from gateway.entrypoints.context import gw
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
@@ -32,10 +32,6 @@ from gateway.web.forms import CSRF_COOKIE, safe_next
 WIZARD_FIELDS = ("title", "last_name", "first_name", "language", "function", "office_phone", "mobile_phone")
 STEP_OF = {"title": 1, "last_name": 1, "first_name": 1, "language": 1,
            "function": 2, "office_phone": 2, "mobile_phone": 2, "password": 3}
-
-
-def _token(token: str) -> str:
-    return quote(token, safe="")
 
 
 def keep_csrf(token: str) -> None:
@@ -191,7 +187,7 @@ def link_problem(kind: str, exc: ApiError) -> Any:
 def activate(token: str) -> Any:
     current_user(required=False)
     try:
-        data = api().get(f"/api/v1/activations/{_token(token)}")
+        data = api().get(f"/api/v1/activations/{segment(token)}")
     except ApiError as exc:
         if exc.status in (404, 410):
             return link_problem("activation", exc)
@@ -204,7 +200,7 @@ def activate(token: str) -> Any:
         return wizard(token, data, values, {"password_confirm": [i18n.translate("password.mismatch")]}, 422)
     body = {**{k: (val or None) for k, val in values.items()}, "password": password}
     try:
-        user = api().post(f"/api/v1/activations/{_token(token)}", body).data
+        user = api().post(f"/api/v1/activations/{segment(token)}", body).data
     except ApiError as exc:
         if exc.status in (404, 410):
             return link_problem("activation", exc)
@@ -235,7 +231,7 @@ def reset_password(token: str) -> Any:
         return render("reset.html", status=422, token=token,
                       errors={"password_confirm": [i18n.translate("password.mismatch")]})
     try:
-        api().post(f"/api/v1/password-resets/{_token(token)}", {"password": password})
+        api().post(f"/api/v1/password-resets/{segment(token)}", {"password": password})
     except ApiError as exc:
         if exc.status in (404, 410):
             return link_problem("reset", exc)
@@ -253,7 +249,7 @@ def confirm_email(token: str) -> Any:
     if request.method == "GET":
         return render("confirm_email.html", token=token)
     try:
-        api().post(f"/api/v1/email-changes/{_token(token)}")
+        api().post(f"/api/v1/email-changes/{segment(token)}")
     except ApiError as exc:
         if exc.status in (404, 410):
             return link_problem("email", exc)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response, request
 
+from bus.http_client import segment as q
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
@@ -28,10 +28,6 @@ TEMPLATE_CSV = (
     "MLE;TEST2;Julia;jtest2@example.com;+33 1 23 45 67 89;+33 6 12 34 56 78;fr-FR;2\r\n"
 )
 RUNNING = ("queued", "running")
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 def imports_path(account_id: str, import_id: str | None = None) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import request
 
+from bus.http_client import segment as q
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
@@ -25,10 +25,6 @@ from gateway.web.core import (
 )
 
 PER_PAGE = 10
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 @web.get("/validation")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import request
 
 from bus.contracts import vocabulary as v
+from bus.http_client import segment as q
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
@@ -28,10 +28,6 @@ from gateway.web.core import (
 )
 
 PER_PAGE = 10
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 @web.get("/services")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import g, request
 
 from bus.contracts import vocabulary as v
+from bus.http_client import segment as q
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
@@ -34,10 +34,6 @@ from gateway.web.core import (
 USER_FIELDS = ("email", "title", "last_name", "first_name", "office_phone", "mobile_phone", "language",
                "function", "password_level")
 PER_PAGE = 10
-
-
-def q(value: str) -> str:
-    return quote(value, safe="")
 
 
 def users_path(account_id: str, user_id: str | None = None) -> str:
