@@ -23,7 +23,7 @@ from gateway.entrypoints.schemas import (
     page_of,
 )
 from gateway.service_layer import sessions as session_store
-from gateway.service_layer.access import applied_states_of_user
+from gateway.service_layer.access import applied_states
 from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
 from gateway.service_layer.sessions import read_engine
@@ -150,14 +150,14 @@ class Dashboard(MethodView):
         """The profile page's panels; a panel whose service fails says so, the others are still given."""
         me, gateway = caller(), gw()
 
-        def applied_states() -> Any:  # the projection's side of "effective", read meanwhile
+        def read_states() -> Any:  # the projection's side of "effective", read meanwhile
             with read_engine(gateway.part.engine).connect() as conn:
-                return applied_states_of_user(conn, me.user_id)
+                return applied_states(conn, user_id=me.user_id)
 
         panels, states = compose_dashboard(
             gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,
             since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
-            timeout=gateway.config.dashboard_timeout, meanwhile=applied_states,
+            timeout=gateway.config.dashboard_timeout, meanwhile=read_states,
         )
         # public shapes for the lists: the same fields as everywhere else in the API
         if isinstance(panels["administrators"], list):

@@ -106,21 +106,17 @@ def gate_state(conn: Connection, user_id: str, gate: str, today: date) -> GateSt
     return GateState(False)
 
 
-def applied_states_of_user(conn: Connection, user_id: str) -> dict[str, tuple[str, date | None]]:
-    """(status, expires_on) of every subscription of `user_id` the projection holds, in one query."""
-    rows = conn.execute(
-        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
-        .where(holdings.c.user_id == user_id)
-    ).all()
-    return {r.subscription_id: (r.status, parse_day(r.expires_on)) for r in rows}
-
-
-def applied_states(conn: Connection, subscription_ids: list[str]) -> dict[str, tuple[str, date | None]]:
-    """(status, expires_on) of each subscription the projection holds, in one query."""
-    if not subscription_ids:
+def applied_states(conn: Connection, subscription_ids: list[str] | None = None, *,
+                   user_id: str | None = None) -> dict[str, tuple[str, date | None]]:
+    """(status, expires_on) of each subscription the projection holds, in one query: those of
+    `subscription_ids`, or every one of `user_id`."""
+    if user_id is not None:
+        which = holdings.c.user_id == user_id
+    elif subscription_ids:
+        which = holdings.c.subscription_id.in_(subscription_ids)
+    else:
         return {}
     rows = conn.execute(
-        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
-        .where(holdings.c.subscription_id.in_(subscription_ids))
+        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on).where(which)
     ).all()
     return {r.subscription_id: (r.status, parse_day(r.expires_on)) for r in rows}
