@@ -1,10 +1,15 @@
 """The gateway's clients of the services in the distributed mode.
 
 `PooledServiceClient` is bus.http_client.ServiceClient with a cheaper road for GET, the reads on
-every page (the dashboard makes 4 at once): the standard library's http.client on keep-alive
-connections pooled per process (thread-safe), about a third of httpx's CPU per call. Every other
-method, and GETs with options the road does not know, go through httpx as before. Answers come
-back as httpx.Response, so callers and error mapping are the same.
+every page: the standard library's http.client on keep-alive connections pooled per process
+(thread-safe), about a third of httpx's CPU per call. Every other method, and GETs with options
+the road does not know, go through httpx as before. Answers come back as httpx.Response, so
+callers and error mapping are the same.
+
+`begin_get` is the road for a fan-out (the dashboard asks two services at once): it sends the
+request and returns at once; `Sent.result(timeout)` reads the answer later, in the same thread.
+The services work concurrently while the caller does its own work or reads the other answer, and
+no thread is woken to make the call.
 """
 
 from __future__ import annotations
@@ -44,12 +49,39 @@ class PooledServiceClient(ServiceClient):
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
         headers = {**self.base_headers, **(kwargs.get("headers") or {})}
-        response = self._get(target, headers)
+        return self._checked(self._get(target, headers))
+
+    def begin_get(self, path: str, *, params: dict[str, Any] | None = None,
+                  headers: dict[str, str] | None = None) -> Sent | None:
+        """Send GET `path` now; the answer (decoded JSON, or the errors `get` raises) is read by
+        `.result(timeout)`. A failure to send is raised there too, so a fan-out sends every call
+        before it looks at any answer. None when this call cannot take the road (the caller
+        then makes it with `get`)."""
+        params = params or {}
+        if not self.fast or not all(isinstance(v, _PLAIN) for v in params.values()):
+            return None
+        target = quote(path, safe="/%:@&=?+,;!$'()*~")
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params)
+        return Sent(self, target, {**self.base_headers, **(headers or {})})
+
+    def _response(self, answer: http.client.HTTPResponse, body: bytes, target: str) -> httpx.Response:
+        return httpx.Response(answer.status, headers=answer.getheaders(), content=body,
+                              request=httpx.Request("GET", f"http://{self.host}:{self.port}{target}"))
+
+    def _checked(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 500:
             raise ServiceUnavailable(self.name, f"answered {response.status_code}")
         if response.status_code >= 400:
             raise _problem(response)
         return response
+
+    def _release(self, connection: http.client.HTTPConnection, answer: http.client.HTTPResponse) -> None:
+        if answer.will_close:
+            connection.close()
+        else:
+            with self.lock:
+                self.idle.append((time.monotonic(), connection))
 
     def _get(self, target: str, headers: dict[str, str]) -> httpx.Response:
         for attempt in (1, 2):
@@ -66,13 +98,8 @@ class PooledServiceClient(ServiceClient):
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
                 raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
-            if answer.will_close:
-                connection.close()
-            else:
-                with self.lock:
-                    self.idle.append((time.monotonic(), connection))
-            return httpx.Response(answer.status, headers=answer.getheaders(), content=body,
-                                  request=httpx.Request("GET", f"http://{self.host}:{self.port}{target}"))
+            self._release(connection, answer)
+            return self._response(answer, body, target)
         raise AssertionError("not reached")
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
@@ -91,3 +118,59 @@ class PooledServiceClient(ServiceClient):
                 connection.close()
             self.idle.clear()
         super().close()
+
+
+class Sent:
+    """A GET sent on a pooled connection, its answer not read yet."""
+
+    def __init__(self, client: PooledServiceClient, target: str, headers: dict[str, str]) -> None:
+        self.client, self.target, self.headers = client, target, headers
+        self.failure: Exception | None = None
+        self.connection: http.client.HTTPConnection | None = None
+        self.reused = False
+        self._send()
+
+    def _send(self) -> None:
+        self.connection, self.reused = self.client._connection()
+        try:
+            self.connection.request("GET", self.target, headers=self.headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.connection.close()
+            if self.reused:  # the service closed the idle connection meanwhile: once more, on a new one
+                self.reused = False
+                self._send()
+                return
+            self.failure = ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The answer's JSON; TimeoutError when it has not come within `timeout` seconds (the
+        connection is then dropped: it is mid-answer)."""
+        if self.failure is not None:
+            raise self.failure
+        connection = self.connection
+        assert connection is not None
+        if timeout is not None and connection.sock is not None:
+            connection.sock.settimeout(max(timeout, 0.001))
+        try:
+            answer = connection.getresponse()
+            body = answer.read()
+        except TimeoutError:
+            connection.close()
+            raise
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            connection.close()
+            if self.reused:  # a GET on a connection the service had closed: sent again, read now
+                return self.client._checked(self.client._get(self.target, self.headers)).json()
+            raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
+        if connection.sock is not None:
+            connection.sock.settimeout(self.client.timeout)
+        self.client._release(connection, answer)
+        return self.client._checked(self.client._response(answer, body, self.target)).json()
+
+    def cancel(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import Executor
 from typing import Any
 
 from bus.http import Problem
@@ -29,44 +29,48 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
                       user_id: str, since: str | None, is_administrator: bool,
                       timeout: float, meanwhile: Callable[[], Any] = lambda: None) -> tuple[dict[str, Any], Any]:
     """The panels, and what `meanwhile` answered: the request's own thread runs it (local reads)
-    while the services answer, so it adds no time to the request."""
-    def call(service: str, path: str, params: dict[str, Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            client = clients.get(service)
-            if client is None:
-                raise ServiceUnavailable(service, "no address is configured")
-            return client.get(path, params={k: v for k, v in params.items() if v is not None}, headers=headers)
-        return run
+    while the services answer, so it adds no time to the request.
 
+    A client that can send a call ahead (`begin_get`, the pooled HTTP client of the distributed
+    mode) sends both calls from the request's thread, which then reads both answers: no thread
+    hand-off. Other clients (the embedded mode's in-process calls) run on the shared pool."""
     since_param = {"since": since} if since else {}
-    calls: dict[str, tuple[str, Callable[[], Any]]] = {
-        "subscriptions": ("subscriptions", call("subscriptions", f"/internal/users/{user_id}/dashboard",
-                                                 since_param)),
+    calls: dict[str, tuple[str, dict[str, Any]]] = {
+        "subscriptions": (f"/internal/users/{user_id}/dashboard", since_param),
         # the last audits, the administrators and the users summary of the user's own account
-        "identity": ("identity", call("identity", f"/internal/users/{user_id}/dashboard",
-                                      {**since_param, "users": "1" if is_administrator else None})),
+        "identity": (f"/internal/users/{user_id}/dashboard",
+                     {**since_param, "users": "1" if is_administrator else None}),
     }
-    futures: dict[str, Future[Any]] = {name: executor.submit(run) for name, (_, run) in calls.items()}
     started = time.monotonic()
-    local = meanwhile()
-    wait(futures.values(), timeout=max(0.0, timeout - (time.monotonic() - started)))
-    results: dict[str, Any] = {}
-    for name, future in futures.items():
-        service = calls[name][0]
-        if not future.done():
-            future.cancel()
-            results[name] = unavailable(f"The {service} service did not answer within {timeout:g} s.")
+    pending: dict[str, Any] = {}
+    for service, (path, params) in calls.items():
+        client = clients.get(service)
+        params = {k: v for k, v in params.items() if v is not None}
+        if client is None:
+            pending[service] = ServiceUnavailable(service, "no address is configured")
             continue
+        begin = getattr(client, "begin_get", None)
+        sent = begin(path, params=params, headers=headers) if begin is not None else None
+        pending[service] = sent if sent is not None else executor.submit(client.get, path, params=params,
+                                                                         headers=headers)
+    local = meanwhile()
+    results: dict[str, Any] = {}
+    for service, call in pending.items():
         try:
-            results[name] = future.result()
+            if isinstance(call, Exception):
+                raise call
+            results[service] = call.result(timeout=max(0.0, timeout - (time.monotonic() - started)))
+        except TimeoutError:
+            call.cancel()
+            results[service] = unavailable(f"The {service} service did not answer within {timeout:g} s.")
         except ServiceUnavailable as exc:
-            results[name] = unavailable(f"The {exc.service} service is not answering at the moment.")
+            results[service] = unavailable(f"The {exc.service} service is not answering at the moment.")
         except Problem as exc:
-            results[name] = unavailable(f"The {service} service refused: {exc.detail}")
+            results[service] = unavailable(f"The {service} service refused: {exc.detail}")
         except Exception as exc:  # noqa: BLE001 - one broken panel must not break the page
-            log.exception("dashboard panel %s failed", name)
-            results[name] = unavailable(f"The {service} service gave an answer that could not be read "
-                                        f"({type(exc).__name__}).")
+            log.exception("dashboard panel %s failed", service)
+            results[service] = unavailable(f"The {service} service gave an answer that could not be read "
+                                           f"({type(exc).__name__}).")
     identity = results.pop("identity")
     if not isinstance(identity, dict):
         identity = unavailable("The identity service gave an answer that could not be read.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/missing":
             status, body = 404, {"type": "about:blank", "title": "Not Found", "status": 404,
                                  "detail": "No user has this id."}
+        elif url.path == "/slow":
+            time.sleep(float(dict(parse_qsl(url.query)).get("seconds", "0.3")))
         elif url.path == "/broken":
             status, body = 500, {"detail": "boom"}
         data = json.dumps(body).encode()
@@ -43,6 +46,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        if url.path == "/then-close":  # as gunicorn at its keep-alive timeout: closed without notice
+            self.close_connection = True
 
     do_GET = do_POST = _answer
 
@@ -116,3 +121,77 @@ def test_other_methods_still_go_through_httpx(server):
     client = PooledServiceClient("identity", base_url=url, token="secret")
     assert client.post("/c", json={"x": 1})["method"] == "POST"
     assert client.idle == []
+
+
+def test_calls_sent_ahead_run_at_once_and_answer_in_the_same_thread(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    started = time.monotonic()
+    first = client.begin_get("/slow", params={"seconds": 0.4}, headers={"X-Portico-Actor": "u1"})
+    second = client.begin_get("/slow", params={"seconds": 0.4})
+    assert first is not None and second is not None
+    assert first.result(timeout=2)["args"] == {"seconds": "0.4"}
+    assert second.result(timeout=2)["path"] == "/slow"
+    assert time.monotonic() - started < 0.75  # two 0.4 s answers, worked on together
+    assert seen[0]["headers"]["Authorization"] == "Bearer secret" and seen[0]["headers"]["X-Portico-Actor"] == "u1"
+    assert len(client.idle) == 2  # both connections back in the pool
+
+
+def test_an_answer_not_come_by_the_deadline_is_a_timeout_and_its_connection_is_dropped(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    sent = client.begin_get("/slow", params={"seconds": 1})
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        sent.result(timeout=0.2)
+    assert time.monotonic() - started < 0.8
+    sent.cancel()
+    assert client.idle == []  # a connection mid-answer is never reused
+    assert client.get("/a")["path"] == "/a"
+
+
+def test_errors_sent_ahead_map_as_with_get(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    missing, broken = client.begin_get("/missing"), client.begin_get("/broken")
+    with pytest.raises(Problem) as refused:
+        missing.result(timeout=2)
+    assert refused.value.status == 404 and refused.value.detail == "No user has this id."
+    with pytest.raises(ServiceUnavailable):
+        broken.result(timeout=2)
+
+
+def test_a_service_that_is_down_fails_when_the_answer_is_read_not_when_sent():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = PooledServiceClient("identity", base_url=f"http://127.0.0.1:{port}", token="secret")
+    sent = client.begin_get("/a")  # no exception here: the other calls of a fan-out still go out
+    with pytest.raises(ServiceUnavailable):
+        sent.result(timeout=1)
+
+
+def test_a_call_sent_ahead_on_a_connection_the_service_closed_is_sent_again(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    client.get("/a")
+    for _, connection in client.idle:
+        connection.sock.shutdown(socket.SHUT_RDWR)
+    assert client.begin_get("/b", params={"page": 2}).result(timeout=2)["args"] == {"page": "2"}
+    assert seen[-1]["path"] == "/b"
+
+
+def test_a_base_url_the_road_does_not_know_is_left_to_get():
+    client = PooledServiceClient("identity", base_url="https://identity.example", token="secret")
+    assert client.begin_get("/a") is None
+
+
+def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_from_a_new_one(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    client.get("/then-close")
+    assert len(client.idle) == 1
+    time.sleep(0.1)  # the service has closed its side by now
+    assert client.begin_get("/b").result(timeout=2)["path"] == "/b"
+    assert [call["path"] for call in seen] == ["/then-close", "/b"]
+    assert seen[0]["peer"] != seen[1]["peer"]
