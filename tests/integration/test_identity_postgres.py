@@ -1,8 +1,9 @@
-"""The identity service on PostgreSQL and RabbitMQ: its migration, sign-in locks, and a 500-row batch."""
+"""The identity service on PostgreSQL and RabbitMQ: its migration, sign-in locks, a 500-row batch, the dashboard."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -128,3 +129,64 @@ def test_imported_rows_written_with_copy_read_back_like_any_other(part, client):
         "title": "MLE", "last_name": "Dupré", "first_name": "Zoé", "language": "fr-FR",
         "password": "Blue-Kettle-Sings-7"})
     assert activated.status_code == 201, activated.json
+
+
+def _grant_admin(part, account_id, user_id):
+    data = {"subscription_id": str(uuid.uuid4()), "account_id": account_id, "user_id": user_id,
+            "service_id": str(uuid.uuid4()), "service_code": f"user_admin:{account_id}",
+            "service_title": "User Management - Administration", "family": "management",
+            "status": "accepted", "administers_account_id": account_id}
+    event = Envelope(type="subscriptions.subscription.accepted", producer="test", data=data)
+    assert part.processor().process(event.to_json()).kind == "handled"
+
+
+def _import(part, account_id, lines):
+    rows = [{"line": line, "title": "M", "last_name": f"Name{line:03}", "first_name": "Pg",
+             "email": f"{account_id[:8]}.{line}@example.com", "language": "en-US", "password_level": 2}
+            for line in lines]
+    command = Envelope(type="identity.create_users", producer="importer", data={
+        "account_id": account_id, "import_job_id": str(uuid.uuid4()), "batch": 1, "rows": rows})
+    assert part.processor().process(command.to_json()).kind == "handled"
+    with part.engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT id FROM users WHERE account_id = :a ORDER BY name_key"),
+                                 {"a": account_id}).scalars())
+
+
+def test_the_dashboard_answers_what_the_three_panel_endpoints_answer_on_postgres(part, client):
+    account = client.post("/internal/accounts", json={"number": "45", "name": "Panels"}).json
+    other = client.post("/internal/accounts", json={"number": "46", "name": "Other"}).json
+    ids = _import(part, account["id"], range(2, 207))
+    _import(part, other["id"], range(2, 5))
+    part.clock.advance(timedelta(days=2))
+    for last_name in ("Without", "Email"):
+        client.post(f"/internal/accounts/{account['id']}/users", json={
+            "email": None, "title": "M", "last_name": last_name, "first_name": "Pg", "language": "en-US",
+            "password_level": 2})
+    stranger = _import(part, other["id"], range(5, 6))[-1]
+    for user_id in ids[:201]:
+        _grant_admin(part, account["id"], user_id)
+    _grant_admin(part, other["id"], stranger)
+    now = part.clock.now()
+    with part.engine.begin() as conn:  # one user locked, one whose lock is over, one active
+        conn.execute(sa.text("UPDATE users SET status = 'locked', locked_until = :t WHERE id = :u"),
+                     [{"t": now + timedelta(minutes=5), "u": ids[0]}, {"t": now - timedelta(minutes=5), "u": ids[1]}])
+        conn.execute(sa.text("UPDATE users SET status = 'active' WHERE id = :u"), {"u": ids[2]})
+    member = ids[-1]
+    with part.engine.begin() as conn:  # a user whose audit trail is empty
+        conn.execute(sa.text("DELETE FROM audit_log WHERE user_id = :u"), {"u": member})
+    since = {"since": "2025-01-02T00:00:00Z"}
+
+    audits = client.get(f"/internal/users/{ids[0]}/audits", query_string={"per_page": 3}).json
+    admins = client.get(f"/internal/accounts/{account['id']}/administrators", query_string={"per_page": 200}).json
+    summary = client.get(f"/internal/accounts/{account['id']}/users/summary", query_string=since).json
+    assert summary == {"active": 2, "pending_activation": 202, "without_email": 2, "locked": 1,
+                       "new_since_last_sign_in": 2, "administrators": 201, "groups": 0}
+    assert admins["total"] == 201 and len(admins["items"]) == 200 and audits["total"] == 1
+
+    panels = client.get(f"/internal/users/{ids[0]}/dashboard", query_string={**since, "users": "1"})
+    assert panels.status_code == 200, panels.json
+    assert panels.json == {"last_audits": audits, "administrators": admins, "users": summary}
+    member_page = client.get(f"/internal/users/{member}/dashboard").json
+    assert member_page["administrators"] == admins
+    assert member_page["last_audits"] == {"items": [], "page": 1, "per_page": 3, "total": 0}
+    assert client.get("/internal/users/nobody/dashboard", query_string={**since, "users": "1"}).status_code == 404

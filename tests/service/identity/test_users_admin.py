@@ -258,3 +258,68 @@ def test_the_dashboard_call_answers_what_the_three_panel_endpoints_answer(svc, a
     member_page = svc.get(f"/internal/users/{member['id']}/dashboard", query_string=since).json
     assert set(member_page) == {"last_audits", "administrators"}
     assert svc.get("/internal/users/nobody/dashboard").status_code == 404
+
+
+def lock(svc, user):
+    for _ in range(5):
+        svc.sign_in(user["email"], "wrong")
+
+
+def test_the_dashboard_counts_and_lists_the_users_own_account_only(svc, account):
+    other = svc.account()
+    admin = svc.active_user(account["id"], last_name="Zola")
+    member = svc.active_user(account["id"], last_name="Adam")
+    stranger = svc.active_user(other["id"])
+    svc.grant_admin(account["id"], admin["id"])
+    svc.grant_admin(account["id"], admin["id"])  # a second subscription: still one administrator
+    svc.grant_admin(other["id"], stranger["id"])
+    locked, lapsed = svc.active_user(account["id"]), svc.active_user(account["id"])
+    svc.clock.advance(timedelta(days=2))
+    svc.user(account["id"])
+    svc.post(f"/internal/accounts/{account['id']}/users", user_body(email=None))
+    svc.user(other["id"])
+    lock(svc, lapsed)
+    svc.clock.advance(timedelta(minutes=20))  # the lapsed user's lock is over, unlocked or not
+    lock(svc, locked)
+
+    panels = svc.get(f"/internal/users/{member['id']}/dashboard",
+                     query_string={"users": "1", "since": "2025-01-02T00:00:00Z"}).json
+    assert panels["users"] == {"active": 3, "pending_activation": 1, "without_email": 1, "locked": 1,
+                               "new_since_last_sign_in": 2, "administrators": 1, "groups": 0}
+    administrators = panels["administrators"]
+    assert [(a["id"], a["is_administrator"], a["status"]) for a in administrators["items"]] == [
+        (admin["id"], True, "active")]
+    assert (administrators["total"], administrators["page"], administrators["per_page"]) == (1, 1, 200)
+    # the locked user's own page shows the lock in its last audits
+    audits = svc.get(f"/internal/users/{locked['id']}/dashboard").json["last_audits"]
+    assert [entry["user_id"] for entry in audits["items"]] == [locked["id"]] * 3
+    assert audits["items"][0]["id"] > audits["items"][1]["id"] > audits["items"][2]["id"]
+    assert audits["total"] > 5 and audits["per_page"] == 3
+
+
+def test_the_dashboard_totals_count_beyond_the_first_page(svc, account):
+    rows = [{"line": line, "title": "MME", "last_name": f"Name{line:03}", "first_name": "Bulk",
+             "email": f"bulk{line}@example.com", "language": "fr-FR", "password_level": 2}
+            for line in range(2, 204)]
+    svc.process("identity.create_users", {"account_id": account["id"], "import_job_id": "job-1", "batch": 1,
+                                          "rows": rows})
+    created = [c["user_id"] for c in svc.last("identity.users.batch_processed")["created"]]
+    for user_id in created[:201]:
+        svc.grant_admin(account["id"], user_id)
+    member = created[-1]
+
+    panels = svc.get(f"/internal/users/{member}/dashboard", query_string={"users": "1"}).json
+    administrators = panels["administrators"]
+    assert len(administrators["items"]) == 200 and administrators["total"] == 201
+    assert [a["last_name"] for a in administrators["items"]] == [f"Name{line:03}" for line in range(2, 202)]
+    assert panels["users"]["administrators"] == 201 and panels["users"]["pending_activation"] == 202
+    assert panels["users"]["new_since_last_sign_in"] == 0, "no since: nobody is new"
+
+
+def test_the_dashboard_answers_an_unknown_user_before_a_bad_instant(svc, account):
+    member = svc.active_user(account["id"])
+    bad = {"users": "1", "since": "yesterday"}
+    assert svc.get("/internal/users/nobody/dashboard", query_string=bad).status_code == 404
+    assert svc.get(f"/internal/users/{member['id']}/dashboard", query_string=bad).status_code == 422
+    # a member's page does not read the instant
+    assert svc.get(f"/internal/users/{member['id']}/dashboard", query_string={"since": "yesterday"}).status_code == 200
