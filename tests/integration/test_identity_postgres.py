@@ -183,8 +183,11 @@ def test_the_dashboard_answers_what_the_three_panel_endpoints_answer_on_postgres
                        "new_since_last_sign_in": 2, "administrators": 201, "groups": 0}
     assert admins["total"] == 201 and len(admins["items"]) == 200 and audits["total"] == 1
 
+    statements = []
+    sa.event.listen(part.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     panels = client.get(f"/internal/users/{ids[0]}/dashboard", query_string={**since, "users": "1"})
     assert panels.status_code == 200, panels.json
+    assert len(statements) == 3, "the user with the summary, the audits, the administrators"
     assert panels.json == {"last_audits": audits, "administrators": admins, "users": summary}
     member_page = client.get(f"/internal/users/{member}/dashboard").json
     assert member_page["administrators"] == admins

@@ -1,8 +1,8 @@
-"""Reading users in bulk: the administrators' list, the dashboard summary, taken e-mails."""
+"""Reading users in bulk: the users' list and summary, the dashboard's panels, taken e-mails."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,13 +11,12 @@ import sqlalchemy as sa
 from bus.contracts.vocabulary import USER_STATUSES
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import administrators, users
+from services.identity.adapters.orm import administrators, audit_log, users
 from services.identity.domain.validation import InvalidField, normalise_email
-from services.identity.service_layer.accounts import get_account, list_administrators
-from services.identity.service_layer.common import list_user_audits
+from services.identity.service_layer.accounts import get_account
 from services.identity.service_layer.errors import Invalid, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.views import status_filter, user_view
+from services.identity.service_layer.views import audit_view, status_filter, user_view
 
 MAX_TAKEN_QUERY = 1000
 
@@ -67,45 +66,107 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
+def _count(condition: Any, name: str) -> sa.Label[int]:
+    return sa.func.count().filter(condition).label(name)
+
+
+def _administrator_count(account_id: Any) -> sa.Label[int]:
+    """How many users administer the account (one may hold several subscriptions)."""
+    return sa.select(sa.func.count(sa.distinct(administrators.c.user_id))).where(
+        administrators.c.account_id == account_id).scalar_subquery().label("administrators")
+
+
+# --- statements built once, as the profile page reads them on every view. The summary counts
+# the rows of `users` in one pass, at b_now; with a NULL b_since nobody is new.
+_NOW = sa.bindparam("b_now", type_=users.c.locked_until.type)
+_SINCE = sa.bindparam("b_since", type_=users.c.created_at.type)
+_SUMMARY_COUNTS = (
+    _count(status_filter("active", _NOW), "active"),
+    _count(status_filter("pending_activation", _NOW), "pending_activation"),
+    _count(status_filter("no_email", _NOW), "without_email"),
+    _count(status_filter("locked", _NOW), "locked"),
+    _count(users.c.created_at > _SINCE, "new_since_last_sign_in"),
+)
+_SUMMARY_FIELDS = (*(column.name for column in _SUMMARY_COUNTS), "administrators")
+_SUMMARY = sa.select(*_SUMMARY_COUNTS, _administrator_count(sa.bindparam("b_account"))).where(
+    users.c.account_id == sa.bindparam("b_account"))
+
+# The dashboard's user (`me`): its row stands for the account check, as users.account_id
+# references accounts; with the summary, `users` are the members of its account.
+_me = users.alias("me")
+_USER = sa.select(_me.c.account_id).where(_me.c.id == sa.bindparam("b_user"))
+_USER_AND_SUMMARY = (
+    sa.select(_me.c.account_id, *_SUMMARY_COUNTS, _administrator_count(_me.c.account_id))
+    .select_from(_me.join(users, users.c.account_id == _me.c.account_id))
+    .where(_me.c.id == sa.bindparam("b_user"))
+    .group_by(_me.c.account_id)
+)
+
+
+def _with_total(query: sa.Select[Any], per_page: int) -> sa.Select[Any]:
+    """The first page of `query` (already ordered), each row with the number of rows in all."""
+    total = sa.select(sa.func.count()).select_from(query.order_by(None).subquery()).scalar_subquery()
+    return query.add_columns(total.label("total")).limit(per_page)
+
+
+_LAST_AUDITS = _with_total(
+    sa.select(audit_log).where(audit_log.c.user_id == sa.bindparam("b_user")).order_by(audit_log.c.id.desc()),
+    3,
+)
+_ADMINISTRATORS = _with_total(
+    sa.select(users).where(users.c.id.in_(
+        sa.select(administrators.c.user_id).where(administrators.c.account_id == sa.bindparam("b_account"))
+    )).order_by(users.c.name_key, users.c.id),
+    200,
+)
+
+
+def _first_page(rows: list[Any], per_page: int, shape: Callable[[Any], Any]) -> dict[str, Any]:
+    """{items, page, per_page, total} of rows read with `_with_total`, as Page.answer gives them."""
+    return {"items": [shape(row) for row in rows], "page": 1, "per_page": per_page,
+            "total": rows[0].total if rows else 0}
+
+
 def users_summary(uow: IdentityUnitOfWork, account_id: str, since: str | None) -> dict[str, Any]:
     """The administrator's "Users" panel: counts by status and new users since `since`."""
     get_account(uow, account_id)
     instant = parse_instant(since, "since")
-    now = uow.now()
-    in_account = users.c.account_id == account_id
-
-    def count(condition: Any) -> Any:
-        return sa.func.count().filter(condition)
-
-    # one pass over the account's users: every count at once
-    counts = uow.session.execute(
-        sa.select(
-            count(status_filter("active", now)).label("active"),
-            count(status_filter("pending_activation", now)).label("pending_activation"),
-            count(status_filter("no_email", now)).label("without_email"),
-            count(status_filter("locked", now)).label("locked"),
-            (count(users.c.created_at > instant) if instant else sa.literal(0)).label("new_since_last_sign_in"),
-        ).select_from(users).where(in_account)
-    ).one()
-    return {
-        **counts._asdict(),
-        "administrators": len(repo.administrator_ids(uow.session, account_id)),
-        "groups": 0,
-    }
+    params = {"b_account": account_id, "b_now": uow.now(), "b_since": instant}
+    counts = uow.session.execute(_SUMMARY, params).one()
+    return {**counts._asdict(), "groups": 0}
 
 
 def dashboard(uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_users: bool) -> dict[str, Any]:
     """The profile page's identity panels, for the user's own account: the last 3 audits, the
-    account's administrators (up to 200) and, on an administrator's page, the users summary."""
-    user = repo.get_user(uow.session, user_id)
-    if user is None:
+    account's administrators (up to 200) and, on an administrator's page, the users summary.
+
+    Three statements: the user (with the summary), the audits and the administrators, each
+    page with its total.
+    """
+    session = uow.session
+    try:
+        instant = parse_instant(since, "since") if with_users else None
+    except Invalid:
+        if session.execute(_USER, {"b_user": user_id}).first() is None:  # a 404 comes first
+            raise NotFound("No user has this id.") from None
+        raise
+    now = uow.now()
+    if with_users:
+        params = {"b_user": user_id, "b_now": now, "b_since": instant}
+        me = session.execute(_USER_AND_SUMMARY, params).first()
+    else:
+        me = session.execute(_USER, {"b_user": user_id}).first()
+    if me is None:
         raise NotFound("No user has this id.")
+    audits = session.execute(_LAST_AUDITS, {"b_user": user_id}).all()
+    admins = session.execute(_ADMINISTRATORS, {"b_account": me.account_id}).all()
     panels = {
-        "last_audits": list_user_audits(uow, user_id, Page(1, 3)),
-        "administrators": list_administrators(uow, user.account_id, Page(1, 200)),
+        "last_audits": _first_page(audits, 3, audit_view),
+        "administrators": _first_page(admins, 200,
+                                      lambda row: user_view(row, is_administrator=True, now=now)),
     }
     if with_users:
-        panels["users"] = users_summary(uow, user.account_id, since)
+        panels["users"] = {**{name: getattr(me, name) for name in _SUMMARY_FIELDS}, "groups": 0}
     return panels
 
 

@@ -23,8 +23,8 @@ def effective_status(row: Any, now: datetime) -> str:
     return str(row.status)
 
 
-def status_filter(status: str, now: datetime) -> sa.ColumnElement[bool]:
-    """The SQL condition of `effective_status(row) == status`."""
+def status_filter(status: str, now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
+    """The SQL condition of `effective_status(row) == status` (`now` may be a parameter)."""
     lock_over = sa.and_(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
                         users.c.locked_until <= now)
     if status == UserStatus.ACTIVE:
@@ -40,6 +40,7 @@ def account_view(row: Any) -> dict[str, Any]:
 
 
 def user_view(row: Any, *, is_administrator: bool, now: datetime) -> dict[str, Any]:
+    status = effective_status(row, now)
     return {
         "id": row.id,
         "account_id": row.account_id,
@@ -52,7 +53,7 @@ def user_view(row: Any, *, is_administrator: bool, now: datetime) -> dict[str, A
         "office_phone": row.office_phone,
         "mobile_phone": row.mobile_phone,
         "password_level": row.password_level,
-        "status": effective_status(row, now),
+        "status": status,
         "is_administrator": is_administrator,
         "source": row.source,
         "created_by": row.created_by,
@@ -60,7 +61,7 @@ def user_view(row: Any, *, is_administrator: bool, now: datetime) -> dict[str, A
         "activated_at": iso(row.activated_at),
         "last_sign_in_at": iso(row.last_sign_in_at),
         "previous_sign_in_at": iso(row.previous_sign_in_at),
-        "locked_until": iso(row.locked_until) if effective_status(row, now) == UserStatus.LOCKED else None,
+        "locked_until": iso(row.locked_until) if status == UserStatus.LOCKED else None,
     }
 
 
