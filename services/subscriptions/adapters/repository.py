@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.subscriptions.domain.catalog import sort_services
+from services.subscriptions.domain.catalog import ServiceActivity, sort_services
 from services.subscriptions.domain.definitions import scope_of
-from services.subscriptions.domain.model import ACCEPTED
+from services.subscriptions.domain.model import ACCEPTED, PENDING
 from services.subscriptions.domain.records import Account, CatalogService, User, scoped_definition
 
 from .orm import accounts, catalog, subscriptions, users
@@ -151,18 +151,55 @@ def _services(session: Session, rows: list[Any], counts: dict[str, int]) -> list
     return sort_services(found)
 
 
-def subscriber_counts(session: Session, account_id: str, today: date) -> dict[str, int]:
-    """service id → users holding it today (accepted, not past expiry): one GROUP BY."""
-    rows = session.execute(
+def _holding(today: date) -> sa.ColumnElement[bool]:
+    """A subscription someone holds today: accepted, not past expiry (`Subscription.is_active`)."""
+    return sa.and_(
+        subscriptions.c.status == ACCEPTED,
+        sa.or_(subscriptions.c.expires_on.is_(None), subscriptions.c.expires_on >= today),
+    )
+
+
+def subscriber_counts(
+    session: Session, account_id: str, today: date, ids: Iterable[str] | None = None
+) -> dict[str, int]:
+    """service id → users holding it today: one GROUP BY (over the services `ids` when given)."""
+    query = (
         sa.select(subscriptions.c.service_id, sa.func.count(sa.distinct(subscriptions.c.user_id)))
-        .where(
-            subscriptions.c.account_id == account_id,
-            subscriptions.c.status == ACCEPTED,
-            sa.or_(subscriptions.c.expires_on.is_(None), subscriptions.c.expires_on >= today),
-        )
+        .where(subscriptions.c.account_id == account_id, _holding(today))
         .group_by(subscriptions.c.service_id)
-    ).all()
-    return {service_id: count for service_id, count in rows}
+    )
+    if ids is not None:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        query = query.where(subscriptions.c.service_id.in_(wanted))
+    return {service_id: count for service_id, count in session.execute(query).all()}
+
+
+def catalog_activity(
+    session: Session, account_id: str, today: date
+) -> tuple[list[CatalogService], dict[str, ServiceActivity]]:
+    """The account's whole catalog (removed services too) and code → its activity today.
+
+    One query: each service is probed through the subscriptions' (service, status) index for a
+    holder and its waiting requests, so the cost follows the catalog and the waiting requests,
+    not the account's subscriptions. Services carry no subscriber count.
+    """
+    # Correlated on the row's account too, so that PostgreSQL probes the (service, status) index
+    # whatever the account's size; LIMIT 1 rather than EXISTS, which it may hash over every row.
+    of_service = sa.and_(subscriptions.c.service_id == catalog.c.id,
+                         subscriptions.c.account_id == catalog.c.account_id)
+    a_holder = (sa.select(subscriptions.c.id).where(of_service, _holding(today)).limit(1)
+                .scalar_subquery())
+    waiting = (sa.select(sa.func.count()).select_from(subscriptions)
+               .where(of_service, subscriptions.c.status == PENDING).scalar_subquery())
+    rows = list(session.execute(
+        sa.select(catalog, a_holder.label("a_holder"), waiting.label("waiting"))
+        .where(catalog.c.account_id == account_id)
+    ).all())
+    activity = {row.code: ServiceActivity(held=row.a_holder is not None, pending=row.waiting)
+                for row in rows}
+    return _services(session, rows, {}), activity
 
 
 def catalog_services(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from bus.contracts.vocabulary import FAMILIES, SUBSCRIPTION_STATUSES
@@ -197,52 +198,50 @@ def new_since(services: Iterable[D], since: datetime | None) -> list[D]:
     return sorted(fresh, key=lambda service: service.added_at or datetime.min, reverse=True)
 
 
-def without_subscriber(
-    services: Iterable[S], subscriptions: Iterable[Subscription], today: date | None = None
-) -> list[S]:
-    """Services nobody in the account holds (no accepted subscription; active on `today`)."""
-    subscribed = {
-        s.service_code
-        for s in subscriptions
-        if (s.is_active(today) if today is not None else s.status == ACCEPTED)
-    }
-    return [service for service in services if service.code not in subscribed]
+@dataclass(frozen=True, slots=True)
+class ServiceActivity:
+    """What the account's subscriptions to one service amount to: the database counts them.
+
+    `held`: someone in the account holds it today (an accepted subscription not past its expiry
+    date, as `Subscription.is_active` says); `pending`: the account's requests waiting for an
+    administrator.
+    """
+
+    held: bool = False
+    pending: int = 0
 
 
-def pending_validation(subscriptions: Iterable[Subscription]) -> list[Subscription]:
-    """Requests waiting for an administrator, oldest first."""
-    waiting = [s for s in subscriptions if s.status == PENDING]
-    return sorted(waiting, key=lambda s: s.requested_at)
+NO_ACTIVITY = ServiceActivity()
 
 
-def subscriber_counts(
-    subscriptions: Iterable[Subscription], today: date | None = None
-) -> dict[str, int]:
-    """service code → how many users hold it (accepted; active on `today` when given)."""
-    holders: dict[str, set[str | None]] = {}
-    for s in subscriptions:
-        if s.is_active(today) if today is not None else s.status == ACCEPTED:
-            holders.setdefault(s.service_code, set()).add(s.user_id)
-    return {code: len(users) for code, users in holders.items()}
+def without_subscriber(services: Iterable[S], activity: Mapping[str, ServiceActivity]) -> list[S]:
+    """Services nobody in the account holds today; `activity` maps a service code to its own."""
+    return [service for service in services if not activity.get(service.code, NO_ACTIVITY).held]
+
+
+def pending_validation(services: Iterable[S], activity: Mapping[str, ServiceActivity]) -> int:
+    """How many of the account's requests for these services wait for an administrator."""
+    return sum(activity.get(service.code, NO_ACTIVITY).pending for service in services)
 
 
 def catalog_summary(
     services: Sequence[D],
-    subscriptions: Sequence[Subscription],
+    activity: Mapping[str, ServiceActivity],
+    subscriptions: Iterable[Subscription],
     user_id: str,
     since: datetime | None,
-    today: date | None = None,
 ) -> dict[str, int]:
-    """The "Services catalog" panel for a user, from the account's services and subscriptions.
+    """The "Services catalog" panel for a user, from the account's services and their activity.
 
     `{"not_subscribed", "new_since_last_sign_in", "without_subscriber", "pending_validation"}`;
-    `subscriptions` are all of the account's, `since` the user's previous sign-in.
+    `activity` maps a service code to the account's activity on it, `subscriptions` are the
+    user's own in the account, `since` the user's previous sign-in.
     """
     return {
         "not_subscribed": len(not_subscribed(services, subscriptions, user_id)),
         "new_since_last_sign_in": len(new_since(services, since)),
-        "without_subscriber": len(without_subscriber(services, subscriptions, today)),
-        "pending_validation": len(pending_validation(subscriptions)),
+        "without_subscriber": len(without_subscriber(services, activity)),
+        "pending_validation": pending_validation(services, activity),
     }
 
 

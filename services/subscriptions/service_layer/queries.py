@@ -1,7 +1,8 @@
 """Reads: a user's services, catalog and dashboard; an account's services, subscribers, requests.
 
 Each answer costs a fixed number of queries (catalog, subscriptions, one GROUP BY for the
-subscriber counts), whatever the number of items.
+subscriber counts), whatever the number of items; the dashboard reads only the user's own
+subscriptions and lets the database count the account's.
 """
 
 from __future__ import annotations
@@ -78,23 +79,27 @@ def user_catalog(uow: SubscriptionsUnitOfWork, user_id: str, filters: Filters) -
 
 def user_dashboard(uow: SubscriptionsUnitOfWork, user_id: str,
                    since: datetime | None) -> dict[str, Any]:
-    """The profile page's "My services" and "Services catalog" panels."""
+    """The profile page's "My services" and "Services catalog" panels.
+
+    The user's own subscriptions are read; the account's are only counted by the database.
+    """
     with uow:
         user = find_user(uow.session, user_id)
         today = uow.today()
-        services = repo.catalog_services(uow.session, user.account_id, today=today,
-                                         include_removed=True)
+        services, activity = repo.catalog_activity(uow.session, user.account_id, today)
         by_id = {s.id: s for s in services}
-        offered = [s for s in services if s.in_catalog]
         mine = [s for s in subs.of_user(uow.session, user.id, statuses=(ACCEPTED, PENDING, REFUSED))
                 if s.service_id in by_id]
         summary = rules.user_summary(mine, user.id)
-        summary["last"] = [view(s, by_id[s.service_id], today) for s in summary["last"]]
-        in_account = [s for s in subs.of_account(uow.session, user.account_id, statuses=subs.CURRENT)
-                      if by_id.get(s.service_id) and by_id[s.service_id].in_catalog]
+        counts = repo.subscriber_counts(uow.session, user.account_id, today,
+                                        ids={s.service_id for s in summary["last"]})
+        summary["last"] = [view(s, by_id[s.service_id].counted(counts.get(s.service_id, 0)), today)
+                           for s in summary["last"]]
+        offered = [s for s in services if s.in_catalog]
+        in_account = [s for s in mine if s.account_id == user.account_id]
         return {
             "my_services": summary,
-            "catalog": rules.catalog_summary(offered, in_account, user.id, since, today),
+            "catalog": rules.catalog_summary(offered, activity, in_account, user.id, since),
         }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from services.subscriptions.domain.catalog import (
     MAX_PER_PAGE,
+    ServiceActivity,
     catalog_summary,
     filter_services,
     filter_subscriptions,
@@ -18,7 +19,6 @@ from services.subscriptions.domain.catalog import (
     paginate,
     pending_validation,
     sort_services,
-    subscriber_counts,
     user_summary,
     without_subscriber,
 )
@@ -157,48 +157,40 @@ def test_new_since_lists_services_added_after_the_last_sign_in(account_services,
     assert new_since([undated], None) == []
 
 
-def test_without_subscriber_counts_accepted_holders_only(
-    account_services, make_subscription, today
-):
-    subscriptions = [
-        make_subscription("accepted", service_code="view_faqs"),
-        make_subscription("pending", service_code="request_service"),
-        make_subscription(
-            "accepted", service_code="invoice_viewing", expires_on=today - timedelta(1)
-        ),
-    ]
-    assert [s.code for s in without_subscriber(account_services, subscriptions)] == [
+def test_without_subscriber_lists_services_nobody_holds(account_services):
+    activity = {
+        "view_faqs": ServiceActivity(held=True),
+        "request_service": ServiceActivity(pending=2),  # asked for, not held
+        "invoice_viewing": ServiceActivity(held=False),
+    }
+    assert [s.code for s in without_subscriber(account_services, activity)] == [
         "request_service",
-        "community_area",
+        "invoice_viewing",
+        "community_area",  # no activity at all
     ]
-    on_today = without_subscriber(account_services, subscriptions, today)
-    assert [s.code for s in on_today] == ["request_service", "invoice_viewing", "community_area"]
 
 
-def test_pending_validation_oldest_first(make_subscription, now):
-    late = make_subscription("pending", requested_at=now + timedelta(hours=1))
-    early = make_subscription("pending", requested_at=now - timedelta(hours=1))
-    decided = make_subscription("accepted")
-    assert pending_validation([late, decided, early]) == [early, late]
-
-
-def test_subscriber_counts_count_users_once(make_subscription):
-    subscriptions = [
-        make_subscription("accepted", user_id="u1", service_code="view_faqs"),
-        make_subscription("accepted", user_id="u2", service_code="view_faqs"),
-        make_subscription("pending", user_id="u3", service_code="view_faqs"),
-        make_subscription("accepted", user_id="u1", service_code="request_service"),
-    ]
-    assert subscriber_counts(subscriptions) == {"view_faqs": 2, "request_service": 1}
+def test_pending_validation_adds_the_waiting_requests_of_these_services(account_services):
+    activity = {
+        "view_faqs": ServiceActivity(held=True, pending=1),
+        "invoice_viewing": ServiceActivity(pending=3),
+        "removed_service": ServiceActivity(pending=5),  # not among the services counted
+    }
+    assert pending_validation(account_services, activity) == 4
+    assert pending_validation(account_services, {}) == 0
 
 
 def test_catalog_summary_gives_the_dashboard_panel(account_services, make_subscription, now):
-    subscriptions = [
+    mine = [
         make_subscription("accepted", user_id="u1", service_code="view_faqs"),
-        make_subscription("pending", user_id="u2", service_code="invoice_viewing"),
-        make_subscription("pending", user_id="u3", service_code="request_service"),
+        make_subscription("refused", user_id="u1", service_code="invoice_viewing"),
     ]
-    summary = catalog_summary(account_services, subscriptions, "u1", now - timedelta(days=2))
+    activity = {
+        "view_faqs": ServiceActivity(held=True),
+        "invoice_viewing": ServiceActivity(pending=1),
+        "request_service": ServiceActivity(pending=1),
+    }
+    summary = catalog_summary(account_services, activity, mine, "u1", now - timedelta(days=2))
     assert summary == {
         "not_subscribed": 3,
         "new_since_last_sign_in": 1,
