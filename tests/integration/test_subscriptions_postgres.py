@@ -31,6 +31,7 @@ from services.subscriptions.service_layer.lifecycle import (
     grant_subscriptions,
     request_subscription,
 )
+from services.subscriptions.service_layer.queries import user_dashboard
 from tests.bus_kit import collect
 
 pytestmark = pytest.mark.integration
@@ -126,6 +127,32 @@ def test_a_second_concurrent_request_for_a_service_is_409_not_500(part):
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["409", "accepted"]
+
+
+def test_the_dashboard_counts_a_large_account_in_sql(part):
+    account, other = make_account(part, 200), make_account(part, 201)
+    user = make_user(part, account)
+    part.clock.advance(timedelta(minutes=1))  # after the user's auto-subscriptions
+    request_subscription(part.uow(), user, service_id(part, account, "view_faqs"))
+    for number in range(40):
+        colleague = make_user(part, account)
+        grant(part, account, colleague, "view_faqs", days=number % 2)  # half end today
+        request_subscription(part.uow(), colleague, service_id(part, account, "invoice_viewing"))
+        request_subscription(part.uow(), make_user(part, other),
+                             service_id(part, other, "bank_key_conversion"))
+    part.clock.advance(timedelta(days=1))  # those ending today are no longer held
+    with part.uow() as uow:
+        offered = repo.catalog_services(uow.session, account)
+    statements: list[str] = []
+    sa.event.listen(part.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    panels = user_dashboard(part.uow(), user, None)
+
+    held = {"view_faqs"} | {s.code for s in offered if s.auto_subscribe}  # no administrator
+    assert panels["catalog"]["without_subscriber"] == len(offered) - len(held)
+    assert panels["catalog"]["pending_validation"] == 40
+    assert panels["my_services"]["last"][0].service.subscriber_count == 21
+    assert len(statements) == 5
 
 
 def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, prefix):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from services.subscriptions.domain.definitions import default_catalog_codes, load_definitions
+from services.subscriptions.domain.records import StoredSubscription
 
 from .conftest import START
 
@@ -60,6 +63,74 @@ def test_services_added_since_the_last_sign_in_are_new(api, account, make_user, 
     panels = api.get(f"/internal/users/{user['id']}/dashboard", since=since.isoformat()).json
     assert panels["catalog"]["new_since_last_sign_in"] == 2
     assert api.get(f"/internal/users/{user['id']}/dashboard", since="yesterday").status_code == 422
+
+
+def test_the_catalog_panel_counts_holders_today_and_requests_in_the_account_only(
+        api, make_account, make_admin, make_user, subscribe, services_of, clock):
+    offered = ["view_faqs", "e_learning", "user_clubs", "invoice_viewing",
+               "account_statement_viewing"]
+    account, other = make_account(), make_account()
+    for each in (account, other):
+        api.put(f"/internal/accounts/by-number/{each['number']}/catalog", {"services": offered})
+    admin, user, colleague = make_admin(account), make_user(account), make_user(account)
+    stranger = make_user(other)
+    e_learning = services_of(account)["e_learning"]["id"]
+    api.post(f"/internal/accounts/{account['id']}/users/{colleague['id']}/subscriptions",
+             {"service_ids": [e_learning], "expires_on": START.date().isoformat()})
+    subscribe(colleague, "user_clubs")
+    subscribe(colleague, "invoice_viewing")  # waits for validation
+    subscribe(colleague, "view_faqs")
+    for code in ("view_faqs", "e_learning", "invoice_viewing", "account_statement_viewing"):
+        subscribe(stranger, code)  # another account's: counted there, not here
+    clock.advance(timedelta(minutes=1))
+    refused = subscribe(user, "account_statement_viewing").json
+    clock.advance(timedelta(minutes=1))
+    api.post(f"/internal/accounts/{account['id']}/subscription-requests/{refused['id']}/refuse")
+    clock.advance(timedelta(minutes=1))
+    subscribe(user, "view_faqs")
+    api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
+            {"services": offered[:-1]})  # account_statement_viewing leaves the catalog
+    clock.advance(timedelta(days=2))  # the colleague's e_learning ran until two days ago
+
+    panels = api.get(f"/internal/users/{user['id']}/dashboard", since=clock.now().isoformat()).json
+    assert panels["catalog"] == {
+        "not_subscribed": 4,  # of the administration service and the four offered left
+        "new_since_last_sign_in": 0,
+        "without_subscriber": 2,  # e_learning (past its expiry date) and invoice_viewing
+        "pending_validation": 1,
+    }
+    mine = panels["my_services"]
+    assert (mine["accepted"], mine["pending"], mine["refused"]) == (1, 0, 1)
+    faqs, statement = mine["last"]
+    assert (faqs["service"]["code"], faqs["service"]["subscriber_count"]) == ("view_faqs", 2)
+    assert (statement["status"], statement["service"]["in_catalog"]) == ("refused", False)
+    assert admin["id"] not in {s["user_id"] for s in mine["last"]}
+
+
+def test_the_dashboard_reads_only_the_users_own_subscriptions(api, part, account, make_user,
+                                                                subscribe, monkeypatch):
+    user = make_user(account)
+    subscribe(user, "view_faqs")
+    for _ in range(12):
+        colleague = make_user(account)
+        subscribe(colleague, "view_faqs")
+        subscribe(colleague, "invoice_viewing")
+    built: list[StoredSubscription] = []
+    statements: list[str] = []
+    build = StoredSubscription.__init__
+
+    def remember(self: StoredSubscription, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(StoredSubscription, "__init__", remember)
+    sa.event.listen(part.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    panels = api.get(f"/internal/users/{user['id']}/dashboard").json
+    assert panels["catalog"]["pending_validation"] == 12
+    assert panels["my_services"]["last"][0]["service"]["subscriber_count"] == 13
+    assert {s.user_id for s in built} == {user["id"]}
+    assert len([s for s in statements if s.startswith("SELECT")]) <= 5  # not BEGIN
 
 
 def test_the_users_catalog_lists_what_the_user_does_not_hold(api, account, make_user, subscribe):
