@@ -132,7 +132,10 @@ def mark_user_deleted(session: Session, user_id: str, now: datetime) -> bool:
 # -- catalog -----------------------------------------------------------------------------------
 
 
-def _services(session: Session, rows: list[Any], counts: dict[str, int]) -> list[CatalogService]:
+def _services(
+    session: Session, rows: list[Any], counts: dict[str, int], *, in_order: bool = True
+) -> list[CatalogService]:
+    """Records of the shipped services among `rows` (in the catalog's order unless told not to)."""
     scopes = accounts_by_id(session, (scope_of(row.code) or "" for row in rows))
     found = []
     for row in rows:
@@ -148,7 +151,7 @@ def _services(session: Session, rows: list[Any], counts: dict[str, int]) -> list
             added_at=utc(row.added_at), removed_at=utc(row.removed_at), gates=definition.gates,
             notifies=definition.notifies, subscriber_count=counts.get(row.id, 0),
         ))
-    return sort_services(found)
+    return sort_services(found) if in_order else found
 
 
 def _holding(today: date) -> sa.ColumnElement[bool]:
@@ -179,7 +182,7 @@ def subscriber_counts(
 def catalog_activity(
     session: Session, account_id: str, today: date
 ) -> tuple[list[CatalogService], dict[str, ServiceActivity]]:
-    """The account's whole catalog (removed services too) and code → its activity today.
+    """The account's whole catalog (removed services too, in no order) and code → its activity.
 
     One query: each service is probed through the subscriptions' (service, status) index for a
     holder and its waiting requests, so the cost follows the catalog and the waiting requests,
@@ -199,7 +202,7 @@ def catalog_activity(
     ).all())
     activity = {row.code: ServiceActivity(held=row.a_holder is not None, pending=row.waiting)
                 for row in rows}
-    return _services(session, rows, {}), activity
+    return _services(session, rows, {}, in_order=False), activity
 
 
 def catalog_services(
