@@ -23,10 +23,10 @@ from gateway.entrypoints.schemas import (
     page_of,
 )
 from gateway.service_layer import sessions as session_store
-from gateway.service_layer.access import applied_states
+from gateway.service_layer.access import HOLDINGS_OF_USER, states_of
 from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
-from gateway.service_layer.sessions import read_engine
+from gateway.service_layer.sessions import caller_reader
 
 # GET /me's answer but for the session's and the gateway's own fields
 PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))
@@ -151,8 +151,7 @@ class Dashboard(MethodView):
         me, gateway = caller(), gw()
 
         def read_states() -> Any:  # the projection's side of "effective", read meanwhile
-            with read_engine(gateway.part.engine).connect() as conn:
-                return applied_states(conn, user_id=me.user_id)
+            return states_of(caller_reader(gateway.part.engine).run(HOLDINGS_OF_USER, {"user_id": me.user_id}))
 
         panels, states = compose_dashboard(
             gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,

@@ -9,6 +9,7 @@ subsidiary's catalog).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -106,17 +107,22 @@ def gate_state(conn: Connection, user_id: str, gate: str, today: date) -> GateSt
     return GateState(False)
 
 
-def applied_states(conn: Connection, subscription_ids: list[str] | None = None, *,
-                   user_id: str | None = None) -> dict[str, tuple[str, date | None]]:
-    """(status, expires_on) of each subscription the projection holds, in one query: those of
-    `subscription_ids`, or every one of `user_id`."""
-    if user_id is not None:
-        which = holdings.c.user_id == user_id
-    elif subscription_ids:
-        which = holdings.c.subscription_id.in_(subscription_ids)
-    else:
+# every subscription of :user_id the projection holds (the dashboard's read, built once)
+HOLDINGS_OF_USER = (sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
+                    .where(holdings.c.user_id == sa.bindparam("user_id")))
+
+
+def applied_states(conn: Connection, subscription_ids: list[str]) -> dict[str, tuple[str, date | None]]:
+    """(status, expires_on) of each of these subscriptions the projection holds, in one query."""
+    if not subscription_ids:
         return {}
     rows = conn.execute(
-        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on).where(which)
-    ).all()
-    return {r.subscription_id: (r.status, parse_day(r.expires_on)) for r in rows}
+        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
+        .where(holdings.c.subscription_id.in_(subscription_ids))
+    ).mappings().all()
+    return states_of(rows)
+
+
+def states_of(rows: Iterable[Mapping[Any, Any]]) -> dict[str, tuple[str, date | None]]:
+    """subscription id → (status, expires_on) of holdings rows."""
+    return {r["subscription_id"]: (r["status"], parse_day(r["expires_on"])) for r in rows}

@@ -115,36 +115,51 @@ _CALLER = (
 
 
 class CallerReader:
-    """Runs _CALLER. On PostgreSQL: straight on the driver, from a small pool of autocommit
-    connections of its own, so that the query every request makes is one round trip (no BEGIN,
-    no ROLLBACK, no isolation switch per checkout) and skips SQLAlchemy's execution layers.
+    """Runs the request path's fixed reads (_CALLER on every request; a few others built once).
+    On PostgreSQL: straight on the driver, from a small pool of autocommit connections of its
+    own, so that a read is one round trip (no BEGIN, no ROLLBACK, no isolation switch per
+    checkout) and skips SQLAlchemy's execution layers; each statement is compiled once.
     Elsewhere (SQLite) it goes through the part's engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.raw: Engine | None = None
+        self.compiled: dict[int, tuple[str, dict[str, Any]]] = {}
         if engine.dialect.name == "postgresql":
             self.raw = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10,
                                         pool_recycle=1800, pool_reset_on_return=None)
-            compiled = _CALLER.compile(dialect=self.raw.dialect)
-            self.sql = str(compiled)
-            # the literals' parameters ("accepted"); the request gives the others
-            self.constants = compiled.construct_params({"token_hash": None, "today": None})
 
     def rows(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """_CALLER's rows for `params` (token_hash, today)."""
+        return self.run(_CALLER, params)
+
+    def run(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of `statement`, a module-level constant (compiled once, kept by identity),
+        with `params` for its bind parameters."""
         if self.raw is None:
             with self.engine.connect() as conn:
-                return [dict(row) for row in conn.execute(_CALLER, params).mappings()]
+                return [dict(row) for row in conn.execute(statement, params).mappings()]
+        sql, constants = self.compiled.get(id(statement)) or self._compile(statement)
         connection = self.raw.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(self.sql, {**self.constants, **params})
+            cursor.execute(sql, {**constants, **params})
             names = [column[0] for column in cursor.description]
             found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             cursor.close()
         finally:
             connection.close()  # back to the pool
         return found
+
+    def _compile(self, statement: sa.Select[Any]) -> tuple[str, dict[str, Any]]:
+        assert self.raw is not None
+        compiled = statement.compile(dialect=self.raw.dialect)
+        # the literals' parameters ("accepted"...); the caller gives the named ones
+        named = {name for name, bind in compiled.binds.items() if bind.required}
+        constants = {name: value for name, value in compiled.construct_params(dict.fromkeys(named)).items()
+                     if name not in named}
+        self.compiled[id(statement)] = (str(compiled), constants)
+        return self.compiled[id(statement)]
 
 
 @functools.cache
