@@ -15,6 +15,7 @@ no thread is woken to make the call.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 from typing import Any
@@ -27,6 +28,8 @@ from bus.http_client import ServiceClient, ServiceUnavailable, _problem
 # gunicorn closes a keep-alive connection after 2 s without a request: older ones are not reused
 IDLE_SECONDS = 1.5
 _PLAIN = (str, int, float)
+# an answer as read: status, headers, body
+Raw = tuple[int, list[tuple[str, str]], bytes]
 
 
 class PooledServiceClient(ServiceClient):
@@ -41,15 +44,32 @@ class PooledServiceClient(ServiceClient):
         self.lock = threading.Lock()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        target = self._target(method, path, kwargs)
+        if target is None:
+            return super().request(method, path, **kwargs)
+        return self._checked(self._response(*self._get(target, self._headers(kwargs.get("headers"))), target))
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON; on the road, decoded from the body without building httpx objects
+        (they are built for an error answer only)."""
+        target = self._target("GET", path, kwargs)
+        if target is None:
+            return super().get(path, **kwargs)
+        return self._decoded(self._get(target, self._headers(kwargs.get("headers"))), target)
+
+    def _target(self, method: str, path: str, kwargs: dict[str, Any]) -> str | None:
+        """The request target of a call the road takes; None for one it leaves to httpx."""
         params = kwargs.get("params") or {}
         if (method != "GET" or not self.fast or set(kwargs) - {"params", "headers"}
                 or not all(isinstance(v, _PLAIN) for v in params.values())):
-            return super().request(method, path, **kwargs)
+            return None
         target = quote(path, safe="/%:@&=?+,;!$'()*~")
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
-        headers = {**self.base_headers, **(kwargs.get("headers") or {})}
-        return self._checked(self._get(target, headers))
+        return target
+
+    def _headers(self, given: dict[str, str] | None) -> dict[str, str]:
+        return {**self.base_headers, **(given or {})}
 
     def begin_get(self, path: str, *, params: dict[str, Any] | None = None,
                   headers: dict[str, str] | None = None) -> Sent | None:
@@ -57,17 +77,20 @@ class PooledServiceClient(ServiceClient):
         `.result(timeout)`. A failure to send is raised there too, so a fan-out sends every call
         before it looks at any answer. None when this call cannot take the road (the caller
         then makes it with `get`)."""
-        params = params or {}
-        if not self.fast or not all(isinstance(v, _PLAIN) for v in params.values()):
+        target = self._target("GET", path, {"params": params})
+        if target is None:
             return None
-        target = quote(path, safe="/%:@&=?+,;!$'()*~")
-        if params:
-            target += ("&" if "?" in target else "?") + urlencode(params)
-        return Sent(self, target, {**self.base_headers, **(headers or {})})
+        return Sent(self, target, self._headers(headers))
 
-    def _response(self, answer: http.client.HTTPResponse, body: bytes, target: str) -> httpx.Response:
-        return httpx.Response(answer.status, headers=answer.getheaders(), content=body,
+    def _response(self, status: int, headers: list[tuple[str, str]], body: bytes, target: str) -> httpx.Response:
+        return httpx.Response(status, headers=headers, content=body,
                               request=httpx.Request("GET", f"http://{self.host}:{self.port}{target}"))
+
+    def _decoded(self, raw: Raw, target: str) -> Any:
+        status, headers, body = raw
+        if status >= 400:
+            self._checked(self._response(status, headers, body, target))  # raises
+        return json.loads(body)
 
     def _checked(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 500:
@@ -83,7 +106,7 @@ class PooledServiceClient(ServiceClient):
             with self.lock:
                 self.idle.append((time.monotonic(), connection))
 
-    def _get(self, target: str, headers: dict[str, str]) -> httpx.Response:
+    def _get(self, target: str, headers: dict[str, str]) -> Raw:
         for attempt in (1, 2):
             connection, reused = self._connection()
             try:
@@ -99,7 +122,7 @@ class PooledServiceClient(ServiceClient):
                 connection.close()
                 raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
             self._release(connection, answer)
-            return self._response(answer, body, target)
+            return answer.status, answer.getheaders(), body
         raise AssertionError("not reached")
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
@@ -160,7 +183,7 @@ class Sent:
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             connection.close()
             if self.reused:  # a GET on a connection the service had closed: sent again, read now
-                return self.client._checked(self.client._get(self.target, self.headers)).json()
+                return self.client._decoded(self.client._get(self.target, self.headers), self.target)
             raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
@@ -168,7 +191,7 @@ class Sent:
         if connection.sock is not None:
             connection.sock.settimeout(self.client.timeout)
         self.client._release(connection, answer)
-        return self.client._checked(self.client._response(answer, body, self.target)).json()
+        return self.client._decoded((answer.status, answer.getheaders(), body), self.target)
 
     def cancel(self) -> None:
         if self.connection is not None:

@@ -195,3 +195,11 @@ def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_f
     assert client.begin_get("/b").result(timeout=2)["path"] == "/b"
     assert [call["path"] for call in seen] == ["/then-close", "/b"]
     assert seen[0]["peer"] != seen[1]["peer"]
+
+
+def test_request_on_the_road_still_answers_an_httpx_response(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    response = client.request("GET", "/a", params={"page": 1})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.json()["args"] == {"page": "1"} and len(client.idle) == 1
