@@ -15,6 +15,11 @@ OUTBOX_PENDING = Gauge(
     "portico_outbox_pending", "Outbox rows not yet confirmed by the broker", ["part"]
 )
 OUTBOX_ERRORS = Counter("portico_outbox_errors_total", "Relay attempts that failed", ["part"])
+RETENTION_DELETED = Counter(
+    "portico_bus_retention_deleted_total",
+    "Published outbox rows and processed message ids deleted after PORTICO_BUS_KEEP_DAYS",
+    ["part", "table"],
+)
 HANDLE_SECONDS = Histogram(
     "portico_handle_seconds",
     "Time to handle one message",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ from sqlalchemy.orm import sessionmaker
 
 from bus.broker import Broker, Publisher
 from bus.clock import Clock, SystemClock
-from bus.config import Settings
+from bus.config import ConfigError, Settings
 from bus.consumer import BusWorker, Handler, MessageProcessor
 from bus.db import check_database, make_engine, migrate
 from bus.outbox import Outbox, OutboxRelay
+from bus.retention import KEEP_DAYS, Retention
 from bus.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,17 @@ class Part:
     def relay(self, **options: Any) -> OutboxRelay:
         return OutboxRelay(self.outbox, Publisher(self.broker), **options)
 
+    def retention(self) -> Retention | None:
+        """The sweep of the bus's bookkeeping (bus/retention.py); None when it is kept forever."""
+        days = self.settings.int_setting("PORTICO_BUS_KEEP_DAYS", KEEP_DAYS)
+        if days < 0:
+            raise ConfigError(f"PORTICO_BUS_KEEP_DAYS={days} cannot be negative; write a number of days, "
+                              "or 0 to keep the bus's bookkeeping forever")
+        if days == 0:
+            return None
+        return Retention(self.name, self.engine, self.outbox_table, self.processed_table,
+                         timedelta(days=days), now=lambda: self.clock.now())
+
     def processor(self, **options: Any) -> MessageProcessor:
         return MessageProcessor(
             self.name, self.uow, self.handlers, max_attempts=self.settings.max_attempts, **options
@@ -93,6 +106,9 @@ class Part:
         if self.handlers:
             self.worker = BusWorker(self.broker, self.processor())
             targets.append((f"{self.name}-worker", self.worker.run_until))
+        retention = self.retention()
+        if retention is not None:
+            targets.append((f"{self.name}-retention", retention.run))
         targets += [(f"{self.name}-job-{i}", job) for i, job in enumerate(extra)]
         for name, target in targets:
             thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
