@@ -40,6 +40,10 @@ MAILS = Counter(
     "portico_mail_deliveries_total", "Outgoing e-mails by outcome of an attempt", ["outcome"]
 )
 MAX_PAUSE_SECONDS = 60.0
+# A row whose e-mail went out (or never will) keeps its delivery record but not what the e-mail
+# was made of: the context holds the one-time links (their raw tokens) and the attachments the
+# import reports. The deliveries list never showed either.
+SPENT = {"context": {}, "attachments": None}
 
 
 @dataclass
@@ -227,7 +231,7 @@ class DeliveryLoop:
                         status="sent", sent_at=now, attempts=outgoing.c.attempts + 1,
                         subject=sa.bindparam("b_subject"),
                         message_id=sa.bindparam("b_message_id"), last_answer=None,
-                        claimed_by=None,
+                        claimed_by=None, **SPENT,
                     ),
                     outcomes.sent,
                 )
@@ -240,6 +244,9 @@ class DeliveryLoop:
                     ),
                     outcomes.ended,
                 )
+                failed = [row["b_id"] for row in outcomes.ended if row["b_status"] == "failed"]
+                if failed:
+                    conn.execute(outgoing.update().where(outgoing.c.id.in_(failed)).values(**SPENT))
             if outcomes.released:
                 conn.execute(
                     outgoing.update()

@@ -178,6 +178,7 @@ def test_a_server_that_says_try_later_twice_gets_the_mail_once(smtp_notification
     assert loop.deliver_due() == 1
     [row] = harness.rows()
     assert (row.status, row.attempts, row.last_answer) == ("retrying", 1, "421 4.3.2 try later")
+    assert row.context["link_url"] == f"{PUBLIC_URL}/reset-password/t"  # kept for the next attempt
     assert loop.deliver_due() == 0  # not due yet
     harness.clock.advance(timedelta(seconds=30))
     assert loop.deliver_due() == 1
@@ -191,6 +192,9 @@ def test_a_server_that_says_try_later_twice_gets_the_mail_once(smtp_notification
     [row] = harness.rows()
     assert (row.status, row.attempts, row.last_answer) == ("sent", 3, None)
     assert len(handler.delivered) == 1
+    # sent: the delivery record stays, the one-time link it carried does not
+    assert (row.context, row.attachments) == ({}, None)
+    assert row.subject and row.message_id
 
 
 def test_a_refused_address_fails_for_good_and_does_not_block_the_next(
@@ -207,6 +211,7 @@ def test_a_refused_address_fails_for_good_and_does_not_block_the_next(
 
     ghost, steven = harness.rows()
     assert (ghost.status, ghost.attempts) == ("failed", 1)
+    assert ghost.context == {} and steven.context == {}  # no link kept once it will not be sent
     assert "550" in ghost.last_answer and "no such user here" in ghost.last_answer
     assert steven.status == "sent"
     assert [message["To"] for message in handler.messages()] == ["steven@example.test"]
