@@ -218,9 +218,11 @@ def catalog_services(
     if not include_removed:
         query = query.where(catalog.c.removed_at.is_(None))
     if ids is not None:
-        query = query.where(catalog.c.id.in_(set(ids)))
+        ids = set(ids)
+        query = query.where(catalog.c.id.in_(ids))
     rows = list(session.execute(query).all())
-    counts = subscriber_counts(session, account_id, today) if today is not None else {}
+    # the subscribers of the services asked for only (one service: not the whole account's)
+    counts = subscriber_counts(session, account_id, today, ids) if today is not None else {}
     return _services(session, rows, counts)
 
 
