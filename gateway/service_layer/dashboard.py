@@ -3,8 +3,8 @@
 One call to each service: subscriptions answers "my services" and the catalog, identity the
 last audits, the administrators and (on an administrator's page) the users summary. A panel
 whose service fails or is slow comes back as {"unavailable": true, "reason": ...}; the other
-service's panels are still answered. Calls run on the gateway's shared thread pool, so a slow
-service never holds the request past the deadline.
+service's panels are still answered, and a slow service never holds the request past the
+deadline.
 """
 
 from __future__ import annotations
@@ -53,7 +53,13 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
         sent = begin(path, params=params, headers=headers) if begin is not None else None
         pending[service] = sent if sent is not None else executor.submit(client.get, path, params=params,
                                                                          headers=headers)
-    local = meanwhile()
+    try:
+        local = meanwhile()
+    except BaseException:
+        for call in pending.values():
+            if not isinstance(call, Exception):
+                call.cancel()  # a call sent ahead holds its connection until read or dropped
+        raise
     results: dict[str, Any] = {}
     for service, call in pending.items():
         try:
