@@ -103,12 +103,21 @@ class PooledServiceClient(ServiceClient):
         if answer.will_close:
             connection.close()
         else:
+            connection.timeout = self.timeout  # a caller's deadline ends with its call
+            if connection.sock is not None:
+                connection.sock.settimeout(self.timeout)
             with self.lock:
                 self.idle.append((time.monotonic(), connection))
 
-    def _get(self, target: str, headers: dict[str, str]) -> Raw:
+    def _get(self, target: str, headers: dict[str, str], timeout: float | None = None) -> Raw:
+        """One GET on a pooled connection. With `timeout` (seconds, instead of the client's own),
+        passing it raises TimeoutError, as a call sent ahead does; otherwise ServiceUnavailable."""
         for attempt in (1, 2):
             connection, reused = self._connection()
+            if timeout is not None:
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
             try:
                 connection.request("GET", target, headers=headers)
                 answer = connection.getresponse()
@@ -120,6 +129,8 @@ class PooledServiceClient(ServiceClient):
                 raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
+                if timeout is not None and isinstance(exc, TimeoutError):
+                    raise
                 raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
             self._release(connection, answer)
             return answer.status, answer.getheaders(), body
@@ -183,13 +194,11 @@ class Sent:
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             connection.close()
             if self.reused:  # a GET on a connection the service had closed: sent again, read now
-                return self.client._decoded(self.client._get(self.target, self.headers), self.target)
+                return self.client._decoded(self.client._get(self.target, self.headers, timeout), self.target)
             raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
             raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
-        if connection.sock is not None:
-            connection.sock.settimeout(self.client.timeout)
         self.client._release(connection, answer)
         return self.client._decoded((answer.status, answer.getheaders(), body), self.target)
 

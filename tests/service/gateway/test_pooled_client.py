@@ -203,3 +203,17 @@ def test_request_on_the_road_still_answers_an_httpx_response(server):
     response = client.request("GET", "/a", params={"page": 1})
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
     assert response.json()["args"] == {"page": "1"} and len(client.idle) == 1
+
+
+def test_a_call_sent_again_after_a_closed_connection_keeps_the_deadline(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret", timeout=5)
+    client.get("/then-close")
+    time.sleep(0.1)
+    sent = client.begin_get("/slow", params={"seconds": 1})
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        sent.result(timeout=0.3)  # sent again on a new connection: still 0.3 s, not the client's 5
+    assert time.monotonic() - started < 1.0
+    assert client.get("/a")["path"] == "/a"
+    assert all(connection.timeout == 5 for _, connection in client.idle)
