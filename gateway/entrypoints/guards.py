@@ -34,6 +34,7 @@ def install_guards(app: Flask) -> None:
     app.before_request(authenticate)
     app.before_request(check_path_values)
     app.after_request(echo_request_id)
+    app.after_request(protect_answer)
 
 
 def assign_request_id() -> None:
@@ -43,6 +44,20 @@ def assign_request_id() -> None:
 
 def echo_request_id(response: Response) -> Response:
     response.headers["X-Portico-Request-Id"] = g.get("request_id", "")
+    return response
+
+
+# The API's answers carry tokens (sign-in), personal data and private documents: no cache keeps
+# them (RFC 6749 5.1 for the token), and no browser guesses another type than the one declared.
+# The OpenAPI document is public and may be kept.
+_CACHEABLE = frozenset({"/api/v1/openapi.json"})
+
+
+def protect_answer(response: Response) -> Response:
+    if request.path.startswith("/api/") and request.path not in _CACHEABLE:
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("Pragma", "no-cache")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
