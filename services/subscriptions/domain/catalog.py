@@ -145,8 +145,10 @@ def filter_subscriptions(
 # -- a user's services -------------------------------------------------------------------------
 
 
-def _last_moved(subscription: Subscription) -> datetime:
-    return subscription.decided_at or subscription.requested_at
+def _last_moved(subscription: Subscription) -> tuple[datetime, str]:
+    """When the subscription last moved; its id breaks ties (subscriptions decided at one instant,
+    as a catalog's automatic ones are), so that the order never depends on the database's."""
+    return subscription.decided_at or subscription.requested_at, subscription.id or ""
 
 
 def user_summary(
