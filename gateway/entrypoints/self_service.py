@@ -28,7 +28,9 @@ class ActivationOut(Schema):
     office_phone = fields.String(allow_none=True)
     mobile_phone = fields.String(allow_none=True)
     password_level = fields.Integer()
-    password_rules = fields.Raw(metadata={"description": "the rules the new password must follow"})
+    password_rules = fields.Raw(metadata={"description": "the rules the new password must follow: [{code, text, "
+                                                      "value}], value being the number a rule is about "
+                                                      "(absent for a rule about none)"})
 
 
 class ActivationIn(Schema):

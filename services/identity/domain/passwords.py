@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bus.contracts.vocabulary import PASSWORD_LEVELS
 from services.identity.domain.hashing import default_hasher
@@ -172,10 +172,30 @@ def _codes_in_force(policy: PolicyProfile) -> list[str]:
     return codes
 
 
-def password_rules(level: int, profile: str = "classic") -> list[dict[str, str]]:
-    """The rules in force at a level, in the order they are checked: the wizard's checklist."""
+def _rule_value(code: str, policy: PolicyProfile) -> int | None:
+    """The number a rule is about (a length, a count of kinds, a run, a history), if any."""
+    return {
+        "too_short": policy.min_length,
+        "too_long": policy.max_length,
+        "too_few_classes": policy.min_classes,
+        "shares_name_run": policy.forbid_name_runs,
+        "reused": policy.history,
+    }.get(code)
+
+
+def password_rules(level: int, profile: str = "classic") -> list[dict[str, Any]]:
+    """The rules in force at a level, in the order they are checked: the wizard's checklist.
+    Each is {code, text} and, for a rule about a number, {value}: a client words the rule in its
+    own language from the code and the value, without reading the text."""
     policy = policy_for(level, profile)
-    return [{"code": code, "text": _rule_text(code, policy)} for code in _codes_in_force(policy)]
+    rules: list[dict[str, Any]] = []
+    for code in _codes_in_force(policy):
+        rule: dict[str, Any] = {"code": code, "text": _rule_text(code, policy)}
+        value = _rule_value(code, policy)
+        if value is not None:
+            rule["value"] = value
+        rules.append(rule)
+    return rules
 
 
 def check_against(

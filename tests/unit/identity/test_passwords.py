@@ -209,7 +209,18 @@ def test_reuse_message():
             "The password must differ from your last 24 passwords; choose one you have not used"
             " before."
         ),
+        "value": 24,
     } in password_rules(2)
+
+
+@pytest.mark.parametrize("profile, level", EVERY_LEVEL)
+def test_a_rule_about_a_number_gives_the_number_its_text_states(profile, level):
+    numbered = {"too_short", "too_long", "too_few_classes", "shares_name_run", "reused"}
+    for rule in password_rules(level, profile):
+        if rule["code"] in numbered:
+            assert isinstance(rule["value"], int) and str(rule["value"]) in rule["text"], rule
+        else:
+            assert "value" not in rule, rule
 
 
 # -- blocklist ----------------------------------------------------------------------------------
