@@ -54,6 +54,11 @@ def read_file(session: Session, job_id: str) -> bytes:
     ).scalar_one()
 
 
+def forget_file(session: Session, job_id: str) -> None:
+    """Delete the uploaded bytes (the people it lists) once the job no longer needs them."""
+    session.execute(import_files.delete().where(import_files.c.job_id == job_id))
+
+
 def _unheld(now: datetime) -> list[Any]:
     """Conditions of a job that needs a runner and that no live runner holds."""
     return [

@@ -1,7 +1,9 @@
 """How a job ends: done once every batch is answered, or failed with a reason; announced once.
 
 Both end a job only from `running` (or `queued`) under a row lock, so that the runner and the
-consumer of identity's answers, whichever comes last, end it exactly once.
+consumer of identity's answers, whichever comes last, end it exactly once. An ended job's
+uploaded file is deleted in the same transaction: its people are in identity (or were refused,
+and the anomalies say why), and nothing reads the file again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def finish_if_complete(uow: ImporterUnitOfWork, job_id: str) -> bool:
         lease_owner=None,
         lease_expires_at=None,
     )
+    repo.forget_file(uow.session, job_id)
     announce(uow, job_id)
     return True
 
@@ -55,6 +58,7 @@ def fail_job(uow: ImporterUnitOfWork, job_id: str, reason: str) -> bool:
         lease_owner=None,
         lease_expires_at=None,
     )
+    repo.forget_file(uow.session, job_id)
     announce(uow, job_id)
     return True
 

@@ -6,7 +6,9 @@ import csv
 import io
 
 import pytest
+import sqlalchemy as sa
 
+from services.importer.adapters.orm import import_files
 from tests.service.importer.conftest import (
     ADMIN,
     CORPUS,
@@ -18,6 +20,11 @@ from tests.service.importer.conftest import (
     run_jobs,
     user_lines,
 )
+
+
+def stored_files(part) -> list[str]:
+    with part.engine.connect() as conn:
+        return list(conn.execute(sa.select(import_files.c.job_id)).scalars())
 
 
 def upload(api, account, content, **options) -> str:
@@ -32,6 +39,7 @@ def test_a_job_runs_then_ends_when_identity_answered_every_batch(api, part, iden
     assert run_jobs(part) == 1
     running = api.job(account, job_id).get_json()
     assert (running["status"], running["processed"], running["created"]) == ("running", 0, 0)
+    assert stored_files(part) == [job_id]  # kept while a runner may have to resume the job
     [command] = outbox_messages(part, "identity.create_users")
     assert command["data"]["account_id"] == account and command["account_id"] == account
     assert command["data"]["import_job_id"] == job_id and command["data"]["batch"] == 1
@@ -56,6 +64,7 @@ def test_a_job_runs_then_ends_when_identity_answered_every_batch(api, part, iden
     assert (data["status"], data["rows"], data["created"], data["rejected"]) == ("done", 3, 3, 0)
     assert data["filename"] == "users.csv" and data["dry_run"] is False
     assert data["report_url"].endswith(f"/api/v1/accounts/{account}/imports/{job_id}/report.csv")
+    assert stored_files(part) == []  # the people the file listed are not kept beside the job
 
 
 def test_progress_and_anomalies_are_readable_while_the_job_runs(make_part, account):
@@ -293,6 +302,7 @@ def test_a_dry_run_without_identity_fails_after_its_attempts(make_part, clock, a
     assert job["status"] == "failed" and "interrupted 2 times" in job["reason"]
     [finished] = outbox_messages(part, "importer.import.finished")
     assert finished["data"]["status"] == "failed" and finished["data"]["reason"] == job["reason"]
+    assert stored_files(part) == []  # a failed job's file goes too
 
 
 def test_an_operator_import_names_no_requester_in_the_event(api, part, identity, account):
