@@ -52,7 +52,9 @@ def build(settings: Settings) -> IdentityPart:
 
 
 def jobs(part: Any) -> list[Callable[[Event], None]]:
-    """Periodic work the worker runs beside its consumer."""
+    """Periodic work the worker runs beside its consumer: expired locks released, old throttle
+    rows and long-expired link tokens forgotten."""
+    from services.identity.service_layer.links import forget_old_links
     from services.identity.service_layer.sign_in import release_expired_locks
 
     def release_locks(stop: Event) -> None:
@@ -60,6 +62,7 @@ def jobs(part: Any) -> list[Callable[[Event], None]]:
             try:
                 with part.uow() as uow:
                     release_expired_locks(uow)
+                    forget_old_links(uow)
                     uow.commit()
             except Exception:  # noqa: BLE001 - a database outage must not end the job
                 log.exception("identity: releasing expired locks failed; will retry")

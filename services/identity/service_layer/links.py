@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,9 @@ _WHAT = {
     "reset": "password reset link",
     "email_change": "e-mail change confirmation link",
 }
+# A link past its end is still answered "expired" or "used" (410, with what to do) for this long;
+# then its row goes, and the link is simply unknown (404).
+LINKS_KEPT_AFTER_EXPIRY = timedelta(days=30)
 _AGAIN = {
     "activation": "Ask your administrator to send you a new activation e-mail.",
     "reset": "Ask for a new one with “Forgotten password”.",
@@ -105,3 +108,9 @@ def revoke_links(uow: IdentityUnitOfWork, user_id: str, purpose: str) -> None:
         .where(tokens.c.user_id == user_id, tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
         .values(used_at=uow.now(), superseded=True)
     )
+
+
+def forget_old_links(uow: IdentityUnitOfWork) -> int:
+    """Periodic: delete the tokens that expired more than LINKS_KEPT_AFTER_EXPIRY ago."""
+    cutoff = uow.now() - LINKS_KEPT_AFTER_EXPIRY
+    return uow.session.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount

@@ -65,6 +65,30 @@ def test_an_activation_link_expires_after_seven_days(svc):
     assert svc.count("identity.user.activated") == 0
 
 
+def test_an_expired_link_is_answered_expired_for_30_days_then_forgotten(svc):
+    from services.identity.service_layer.links import forget_old_links
+
+    account = svc.account()
+    _, old = svc.user(account["id"])  # expires on day 7
+    svc.clock.advance(timedelta(days=20))
+    _, recent = svc.user(account["id"])  # expires on day 27
+
+    def sweep() -> int:
+        with svc.part.uow() as uow:
+            gone = forget_old_links(uow)
+            uow.commit()
+        return gone
+
+    svc.clock.advance(timedelta(days=17))  # day 37: the old link expired 30 days ago, still said so
+    assert sweep() == 0
+    assert svc.get(f"/internal/activations/{old}").status_code == 410
+    svc.clock.advance(timedelta(seconds=1))
+    assert sweep() == 1
+    assert svc.get(f"/internal/activations/{old}").status_code == 404  # now simply unknown
+    assert svc.get(f"/internal/activations/{recent}").status_code == 410  # expired 10 days ago: kept
+    assert len(svc.rows("tokens")) == 1
+
+
 def test_the_activation_lifetime_is_a_setting(make_part):
     svc = Driver(make_part(PORTICO_ACTIVATION_DAYS="2"))
     _, token = svc.user(svc.account()["id"])
