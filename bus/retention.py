@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,6 +32,20 @@ log = logging.getLogger(__name__)
 KEEP_DAYS = 14
 SWEEP_SECONDS = 3600.0
 BATCH = 5000  # rows per delete: short transactions, short locks
+
+
+def delete_in_batches(engine: Engine, table: sa.Table, key: sa.Column[Any],
+                      condition: sa.ColumnElement[bool]) -> int:
+    """Delete the rows of `table` that meet `condition`, BATCH rows (by `key`) per transaction,
+    so that a large backlog never holds long locks; how many went."""
+    total = 0
+    while True:
+        batch = sa.select(key).where(condition).limit(BATCH).scalar_subquery()
+        with engine.begin() as conn:
+            count = conn.execute(table.delete().where(key.in_(batch))).rowcount
+        total += count
+        if count < BATCH:
+            return total
 
 
 @dataclass
@@ -46,26 +61,16 @@ class Retention:
         """Delete what is past the period; how many rows of each table went."""
         cutoff = self.now() - self.keep
         deleted = {
-            self.outbox.name: self._delete(self.outbox, self.outbox.c.seq,
-                                           self.outbox.c.published_at < cutoff),
-            self.processed.name: self._delete(self.processed, self.processed.c.message_id,
-                                              self.processed.c.processed_at < cutoff),
+            self.outbox.name: delete_in_batches(self.engine, self.outbox, self.outbox.c.seq,
+                                                self.outbox.c.published_at < cutoff),
+            self.processed.name: delete_in_batches(self.engine, self.processed, self.processed.c.message_id,
+                                                   self.processed.c.processed_at < cutoff),
         }
         for table, count in deleted.items():
             if count:
                 RETENTION_DELETED.labels(self.part, table).inc(count)
                 log.info("%s: %d rows of %s older than %s deleted", self.part, count, table, cutoff)
         return deleted
-
-    def _delete(self, table: sa.Table, key: sa.Column[object], old: sa.ColumnElement[bool]) -> int:
-        total = 0
-        while True:
-            batch = sa.select(key).where(old).limit(BATCH).scalar_subquery()
-            with self.engine.begin() as conn:
-                count = conn.execute(table.delete().where(key.in_(batch))).rowcount
-            total += count
-            if count < BATCH:
-                return total
 
     def run(self, stop: threading.Event, every: float = SWEEP_SECONDS) -> None:
         """Sweep at start, then every `every` seconds, until `stop` is set; survive outages."""

@@ -52,7 +52,8 @@ def build(settings: Settings) -> NotificationsPart:
 
 
 def jobs(part: NotificationsPart) -> list[Callable[[Event], None]]:
-    """Work the worker runs beside its consumer: the delivery loop."""
+    """Work the worker runs beside its consumer: the delivery loop, the retention sweep."""
     from services.notifications.service_layer.delivery import DeliveryLoop
+    from services.notifications.service_layer.retention import retention_loop
 
-    return [DeliveryLoop(part).run]
+    return [DeliveryLoop(part).run, retention_loop(part)]

@@ -21,6 +21,7 @@ class MailConfig:
     retry_max_seconds: float = 3600.0
     lease_seconds: float = 300.0
     mark_every_seconds: float = 0.5
+    keep_days: int = 90  # the delivery log and the mailbox; 0 keeps them forever
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailConfig:
@@ -34,6 +35,7 @@ class MailConfig:
             retry_seconds=_positive(settings, "PORTICO_MAIL_RETRY_SECONDS", 60.0),
             retry_max_seconds=_positive(settings, "PORTICO_MAIL_RETRY_MAX_SECONDS", 3600.0),
             lease_seconds=_positive(settings, "PORTICO_MAIL_LEASE_SECONDS", 300.0),
+            keep_days=_days(settings, "PORTICO_MAIL_KEEP_DAYS", 90),
         )
 
     @property
@@ -62,3 +64,11 @@ def _positive(settings: Settings, name: str, default: float) -> float:
     if not value > 0:
         raise ConfigError(f"{name}={raw!r} must be a positive number")
     return value
+
+
+def _days(settings: Settings, name: str, default: int) -> int:
+    days = settings.int_setting(name, default)
+    if days < 0:
+        raise ConfigError(f"{name}={days} cannot be negative; write a number of days, or 0 to keep "
+                          "everything")
+    return days

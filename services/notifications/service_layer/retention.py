@@ -1,0 +1,53 @@
+"""How long the delivery log and the built-in mailbox are kept: PORTICO_MAIL_KEEP_DAYS.
+
+An `outgoing` row that was sent, or failed for good, is deleted that many days (90 by default)
+after it was queued; a row still waiting (queued, sending, retrying) never is. The built-in
+mailbox's e-mails go that many days after they were sent. 0 keeps everything. The worker sweeps
+at start, then hourly, a few thousand rows per transaction (bus.retention.delete_in_batches).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from threading import Event
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from bus.retention import SWEEP_SECONDS, delete_in_batches
+from services.notifications.adapters.orm import PENDING, mailbox, outgoing
+
+if TYPE_CHECKING:
+    from services.notifications.bootstrap import NotificationsPart
+
+log = logging.getLogger(__name__)
+
+
+def forget_old_mail(part: NotificationsPart) -> dict[str, int]:
+    """Delete what is past the period; how many rows of each table went."""
+    days = part.config.keep_days
+    if days == 0:
+        return {"outgoing": 0, "mailbox": 0}
+    cutoff = part.clock.now() - timedelta(days=days)
+    deleted = {
+        "outgoing": delete_in_batches(part.engine, outgoing, outgoing.c.id,
+                                      sa.and_(outgoing.c.status.not_in(PENDING), outgoing.c.created_at < cutoff)),
+        "mailbox": delete_in_batches(part.engine, mailbox, mailbox.c.id, mailbox.c.sent_at < cutoff),
+    }
+    if any(deleted.values()):
+        log.info("notifications: deleted %s older than %s", deleted, cutoff)
+    return deleted
+
+
+def retention_loop(part: NotificationsPart, every: float = SWEEP_SECONDS) -> Callable[[Event], None]:
+    def run(stop: Event) -> None:
+        while not stop.is_set():
+            try:
+                forget_old_mail(part)
+            except Exception as exc:  # noqa: BLE001 - a database outage: the next sweep catches up
+                log.warning("notifications: the mail retention sweep failed: %s", exc)
+            stop.wait(every)
+
+    return run
