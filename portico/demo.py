@@ -193,11 +193,24 @@ class Demo:
 
     def requests(self, account_id: str, headers: dict[str, str]) -> None:
         wanted = {s["code"]: s["id"] for s in self.services(account_id, headers) if s.get("code") in REQUESTED}
-        member = self.sign_in(USERS[0][0]["email"])
+        email = USERS[0][0]["email"]
+        member = self.sign_in(email)
+
+        def asked(service_id: str) -> bool:
+            """The request made; False while the subscriptions service has not yet heard of the
+            user (a 404 that changes nothing: asked again)."""
+            response = self.http.post("/api/v1/me/subscriptions", headers=member, json={"service_id": service_id})
+            if response.status_code in (201, 202, 409):
+                return True
+            if response.status_code == 404:
+                return False
+            body = response.get_json(silent=True) or {}
+            raise StepFailed(f"POST /api/v1/me/subscriptions answered {response.status_code}: {body.get('detail')}")
+
         for code in REQUESTED:
             if code in wanted:
-                self.call("POST", "/api/v1/me/subscriptions", (201, 202, 409), headers=member,
-                          json={"service_id": wanted[code]})
+                self.wait_for(f"{email} known to the subscriptions service",
+                              lambda service_id=wanted[code]: asked(service_id))
 
     def grants(self, parent_id: str, shop_id: str | None, headers: dict[str, str]) -> None:
         me = self.call("GET", "/api/v1/me", (200,), headers=headers)
