@@ -51,7 +51,7 @@ sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("csrf_hash", sa.String(64), nullable=False),
     sa.Column("user_id", sa.String(64), nullable=False, index=True),
-    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=False, index=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),

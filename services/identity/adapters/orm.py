@@ -83,6 +83,7 @@ tokens = sa.Table(
     sa.Column("superseded", sa.Boolean(), nullable=False, default=False),
     sa.Column("new_email", sa.String(254), nullable=True),
     sa.Index("ix_tokens_user_purpose", "user_id", "purpose"),
+    sa.Index("ix_tokens_expires_at", "expires_at"),  # the minute job's sweep (links.forget_old_links)
 )
 
 # Failed sign-ins per typed e-mail (domain.lockout.throttle_key), known to the portal or not.
