@@ -124,7 +124,9 @@ class CallerReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.raw: Engine | None = None
-        self.compiled: dict[int, tuple[str, dict[str, Any]]] = {}
+        # statement → (SQL, its literals' values); the statement itself is the key, so that it is
+        # kept alive: an id could be reused by another statement
+        self.compiled: dict[sa.Select[Any], tuple[str, dict[str, Any]]] = {}
         if engine.dialect.name == "postgresql":
             self.raw = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10,
                                         pool_recycle=1800, pool_reset_on_return=None)
@@ -134,12 +136,12 @@ class CallerReader:
         return self.run(_CALLER, params)
 
     def run(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows of `statement`, a module-level constant (compiled once, kept by identity),
-        with `params` for its bind parameters."""
+        """The rows of `statement`, a module-level constant (compiled once), with `params` for
+        its bind parameters."""
         if self.raw is None:
             with self.engine.connect() as conn:
                 return [dict(row) for row in conn.execute(statement, params).mappings()]
-        sql, constants = self.compiled.get(id(statement)) or self._compile(statement)
+        sql, constants = self.compiled.get(statement) or self._compile(statement)
         connection = self.raw.raw_connection()
         try:
             cursor = connection.cursor()
@@ -158,8 +160,8 @@ class CallerReader:
         named = {name for name, bind in compiled.binds.items() if bind.required}
         constants = {name: value for name, value in compiled.construct_params(dict.fromkeys(named)).items()
                      if name not in named}
-        self.compiled[id(statement)] = (str(compiled), constants)
-        return self.compiled[id(statement)]
+        self.compiled[statement] = (str(compiled), constants)
+        return self.compiled[statement]
 
 
 @functools.cache
