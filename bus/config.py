@@ -85,6 +85,14 @@ class Settings:
     def int_setting(self, name: str, default: int) -> int:
         return _int(self.extra, name, default)
 
+    def days_setting(self, name: str, default: int) -> int:
+        """A number of days to keep something; 0 keeps it forever, a negative number is refused."""
+        days = self.int_setting(name, default)
+        if days < 0:
+            raise ConfigError(f"{name}={days} cannot be negative; write a number of days, or 0 to keep "
+                              "everything")
+        return days
+
 
 def masked(url: str) -> str:
     """The URL without its password, fit for a log line or an error message."""

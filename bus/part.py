@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bus.broker import Broker, Publisher
 from bus.clock import Clock, SystemClock
-from bus.config import ConfigError, Settings
+from bus.config import Settings
 from bus.consumer import BusWorker, Handler, MessageProcessor
 from bus.db import check_database, make_engine, migrate
 from bus.outbox import Outbox, OutboxRelay
@@ -63,10 +63,7 @@ class Part:
 
     def retention(self) -> Retention | None:
         """The sweep of the bus's bookkeeping (bus/retention.py); None when it is kept forever."""
-        days = self.settings.int_setting("PORTICO_BUS_KEEP_DAYS", KEEP_DAYS)
-        if days < 0:
-            raise ConfigError(f"PORTICO_BUS_KEEP_DAYS={days} cannot be negative; write a number of days, "
-                              "or 0 to keep the bus's bookkeeping forever")
+        days = self.settings.days_setting("PORTICO_BUS_KEEP_DAYS", KEEP_DAYS)
         if days == 0:
             return None
         return Retention(self.name, self.engine, self.outbox_table, self.processed_table,

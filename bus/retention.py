@@ -72,11 +72,19 @@ class Retention:
                 log.info("%s: %d rows of %s older than %s deleted", self.part, count, table, cutoff)
         return deleted
 
-    def run(self, stop: threading.Event, every: float = SWEEP_SECONDS) -> None:
-        """Sweep at start, then every `every` seconds, until `stop` is set; survive outages."""
+    def run(self, stop: threading.Event) -> None:
+        sweeping(self.part, self.sweep)(stop)
+
+
+def sweeping(part: str, sweep: Callable[[], object], every: float = SWEEP_SECONDS) -> Callable[[threading.Event], None]:
+    """A background job: `sweep` at start, then every `every` seconds, until its stop event is set;
+    a failed sweep (a database outage) is logged and the next one catches up."""
+    def run(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.sweep()
-            except Exception as exc:  # noqa: BLE001 - a database outage: the next sweep catches up
-                log.warning("%s: retention sweep failed: %s", self.part, exc)
+                sweep()
+            except Exception as exc:  # noqa: BLE001 - the next sweep catches up
+                log.warning("%s: retention sweep failed: %s", part, exc)
             stop.wait(every)
+
+    return run

@@ -35,7 +35,7 @@ class MailConfig:
             retry_seconds=_positive(settings, "PORTICO_MAIL_RETRY_SECONDS", 60.0),
             retry_max_seconds=_positive(settings, "PORTICO_MAIL_RETRY_MAX_SECONDS", 3600.0),
             lease_seconds=_positive(settings, "PORTICO_MAIL_LEASE_SECONDS", 300.0),
-            keep_days=_days(settings, "PORTICO_MAIL_KEEP_DAYS", 90),
+            keep_days=settings.days_setting("PORTICO_MAIL_KEEP_DAYS", 90),
         )
 
     @property
@@ -64,11 +64,3 @@ def _positive(settings: Settings, name: str, default: float) -> float:
     if not value > 0:
         raise ConfigError(f"{name}={raw!r} must be a positive number")
     return value
-
-
-def _days(settings: Settings, name: str, default: int) -> int:
-    days = settings.int_setting(name, default)
-    if days < 0:
-        raise ConfigError(f"{name}={days} cannot be negative; write a number of days, or 0 to keep "
-                          "everything")
-    return days

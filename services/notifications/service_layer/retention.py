@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from bus.retention import SWEEP_SECONDS, delete_in_batches
+from bus.retention import delete_in_batches, sweeping
 from services.notifications.adapters.orm import PENDING, mailbox, outgoing
 
 if TYPE_CHECKING:
@@ -41,13 +41,10 @@ def forget_old_mail(part: NotificationsPart) -> dict[str, int]:
     return deleted
 
 
-def retention_loop(part: NotificationsPart, every: float = SWEEP_SECONDS) -> Callable[[Event], None]:
+def retention_loop(part: NotificationsPart) -> Callable[[Event], None]:
+    sweep = sweeping("notifications", lambda: forget_old_mail(part))
+
     def run(stop: Event) -> None:
-        while not stop.is_set():
-            try:
-                forget_old_mail(part)
-            except Exception as exc:  # noqa: BLE001 - a database outage: the next sweep catches up
-                log.warning("notifications: the mail retention sweep failed: %s", exc)
-            stop.wait(every)
+        sweep(stop)
 
     return run
