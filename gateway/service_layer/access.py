@@ -107,19 +107,17 @@ def gate_state(conn: Connection, user_id: str, gate: str, today: date) -> GateSt
     return GateState(False)
 
 
+# what "effective" needs of a holding: states_of turns these rows into subscription id → state
+_STATES = sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
 # every subscription of :user_id the projection holds (the dashboard's read, built once)
-HOLDINGS_OF_USER = (sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
-                    .where(holdings.c.user_id == sa.bindparam("user_id")))
+HOLDINGS_OF_USER = _STATES.where(holdings.c.user_id == sa.bindparam("user_id"))
 
 
 def applied_states(conn: Connection, subscription_ids: list[str]) -> dict[str, tuple[str, date | None]]:
     """(status, expires_on) of each of these subscriptions the projection holds, in one query."""
     if not subscription_ids:
         return {}
-    rows = conn.execute(
-        sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.expires_on)
-        .where(holdings.c.subscription_id.in_(subscription_ids))
-    ).mappings().all()
+    rows = conn.execute(_STATES.where(holdings.c.subscription_id.in_(subscription_ids))).mappings().all()
     return states_of(rows)
 
 
