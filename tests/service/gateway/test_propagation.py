@@ -3,7 +3,7 @@ states ignored, and the lag histogram."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
 
@@ -99,12 +99,22 @@ def test_granting_applies_every_subscription(gw):
 
 
 def test_the_consumer_observes_the_lag_of_each_event(gw):
+    def bucket(le):
+        return REGISTRY.get_sample_value("portico_propagation_seconds_bucket", {"le": le}) or 0
+
     def count():
         return REGISTRY.get_sample_value("portico_propagation_seconds_count") or 0
 
-    before = count()
     user = gw.user(gw.account())
-    gw.holding(user["id"], user["account_id"], occurred_at=(gw.clock.now() - timedelta(seconds=3)).isoformat())
-    assert count() == before + 2  # the account and the holding
+    before = {le: bucket(le) for le in ("2.5", "5.0", "+Inf")}
+    before_count = count()
+    # the lag is measured against the wall clock (not the part's clock): the event occurred 3 s ago
+    occurred = datetime.now(UTC) - timedelta(seconds=3)
+    gw.holding(user["id"], user["account_id"], occurred_at=occurred.isoformat())
+    assert count() == before_count + 1
+    # a lag of 3 s lies above the 2.5 s bucket and within the 5 s one
+    assert bucket("2.5") == before["2.5"]
+    assert bucket("5.0") == before["5.0"] + 1
+    assert bucket("+Inf") == before["+Inf"] + 1
     metrics = gw.client.get("/metrics").get_data(as_text=True)
-    assert "portico_propagation_seconds_bucket" in metrics
+    assert 'portico_propagation_seconds_bucket{le="5.0"}' in metrics
