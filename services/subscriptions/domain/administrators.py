@@ -9,13 +9,49 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from .definitions import AccountLike, administered_account
-from .errors import LastAdministrator
+from .definitions import AccountLike, administered_account, scope_of
+from .errors import LastAdministrator, NeverAutomatic
 from .model import ACCEPTED, Subscription
 
 ACTIONS = ("cancel", "refuse", "expire", "delete")
+
+
+class Titled(Protocol):
+    """A catalog service as the automatic-grant rule reads it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+
+def may_be_automatic(code: str) -> bool:
+    """Administration and supervision services make administrators: never granted automatically."""
+    return scope_of(code) is None
+
+
+def ensure_never_automatic(services: Iterable[Titled]) -> None:
+    """Raise NeverAutomatic when any of these services is an administration or supervision one.
+
+    Holding one of them administers an account; granting it is always an explicit, audited act
+    by an administrator (or the operator), never a side effect of creating a user.
+    """
+    refused = [service for service in services if not may_be_automatic(service.code)]
+    if not refused:
+        return
+    titles = ", ".join(f"“{service.title}”" for service in refused)
+    raise NeverAutomatic(
+        f"{titles} cannot be granted automatically: holding it makes the user an administrator. "
+        "Leave auto_subscribe off for administration and supervision services, and grant them "
+        "to each user who needs them instead.",
+        service_ids=[service.id for service in refused],
+    )
 
 
 class ExpiryPlan(NamedTuple):

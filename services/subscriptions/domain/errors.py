@@ -62,6 +62,16 @@ class LastAdministrator(SubscriptionDomainError):
         self.user_id = user_id
 
 
+class NeverAutomatic(SubscriptionDomainError):
+    """An administration or supervision service asked to be granted automatically."""
+
+    code = "never_automatic"
+
+    def __init__(self, message: str, *, service_ids: list[str]) -> None:
+        super().__init__(message)
+        self.service_ids = service_ids
+
+
 class InvalidFilter(SubscriptionDomainError, ValueError):
     """A list filter with a value outside its vocabulary (an unknown family or status)."""
 

@@ -17,6 +17,7 @@ _STATUS: dict[type[domain.SubscriptionDomainError], tuple[int, str, str | None]]
     domain.InvalidTransition: (409, "Already decided", None),
     domain.LastAdministrator: (409, "Last administrator", None),
     domain.InvalidExpiry: (422, "Unprocessable Content", "expires_on"),
+    domain.NeverAutomatic: (422, "Unprocessable Content", "auto_subscribe"),
     domain.InvalidFilter: (422, "Unprocessable Content", "query"),
     domain.InvalidPagination: (422, "Unprocessable Content", "per_page"),
 }
@@ -27,6 +28,8 @@ def to_problem(exc: domain.SubscriptionDomainError) -> Problem:
     extra: dict[str, Any] = {"code": exc.code}
     if isinstance(exc, domain.LevelTooLow):
         extra.update(required_level=exc.required_level, user_level=exc.user_level)
+    if isinstance(exc, domain.NeverAutomatic):
+        extra.update(service_ids=exc.service_ids)
     errors = {field: [exc.message]} if field else None
     return Problem(status, title, exc.message, errors=errors, **extra)
 

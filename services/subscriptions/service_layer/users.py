@@ -9,6 +9,7 @@ from typing import Any
 from bus.envelope import Envelope
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.domain.administrators import may_be_automatic
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.errors import LevelTooLow
 from services.subscriptions.domain.model import grant
@@ -51,7 +52,8 @@ def welcome_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
         return
     services = repo.catalog_services(uow.session, account.id)
     wanted: list[tuple[CatalogService, str, str | None]] = [
-        (service, "auto_subscribe", None) for service in services if service.auto_subscribe
+        (service, "auto_subscribe", None) for service in services
+        if service.auto_subscribe and may_be_automatic(service.code)
     ]
     if data.get("grant_administration"):
         admin_code = admin_service_code(account.id)
