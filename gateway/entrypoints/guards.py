@@ -51,6 +51,7 @@ def echo_request_id(response: Response) -> Response:
 # them (RFC 6749 5.1 for the token), and no browser guesses another type than the one declared.
 # The OpenAPI document is public and may be kept.
 _CACHEABLE = frozenset({"/api/v1/openapi.json"})
+HSTS = "max-age=31536000"
 
 
 def protect_answer(response: Response) -> Response:
@@ -58,6 +59,8 @@ def protect_answer(response: Response) -> Response:
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Pragma", "no-cache")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if gw().config.secure_cookies:  # the public URL is https: browsers never try plain http for a year
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
