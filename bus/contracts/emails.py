@@ -35,8 +35,14 @@ _CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 def validate_address(text: str) -> str:
     """The normalised address (email-validator's `normalized`), or EmailNotValidError."""
+    return validated_address(text).normalized
+
+
+def validated_address(text: str) -> ValidatedEmail:
+    """email-validator's whole answer (`normalized`, `local_part`, `ascii_domain`, ...), or
+    EmailNotValidError; on the short path for a plain address."""
     if not PLAIN.fullmatch(text):
-        return validate_email(text, check_deliverability=False).normalized
+        return validate_email(text, check_deliverability=False)
     local, domain = text.split("@")
     checked = validate_email_local_part(
         local,
@@ -66,7 +72,7 @@ def validate_address(text: str) -> str:
         else None
     )
     validate_email_length(address)
-    return address.normalized
+    return address
 
 
 def _checked_domain(domain: str, test_environment: bool, globally_deliverable: bool) -> tuple[str, str]:
