@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import eventually, free_port
+from tests.missing_kit import require_tools
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,7 @@ def clean_env() -> dict[str, str]:
 
 
 def test_make_run_on_a_fresh_clone_answers_readyz(tmp_path):
-    for tool in ("git", "make"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"SKIPPED LOUDLY — {tool} is not installed")
+    require_tools("git", "make")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120,
                    env=clean_env())

@@ -19,6 +19,7 @@ from services.notifications.adapters.smtp import (
     TemporaryFailure,
 )
 from services.notifications.domain.rendering import build_message
+from tests.missing_kit import require_tools
 
 SENDER = "administrateur@portico.example.test"
 TO = "steven.marks@example.test"
@@ -343,14 +344,13 @@ def test_rejected_credentials_are_a_temporary_failure(start_server, make_sender,
     assert raised.value.code == 535
 
 
-# -- TLS, with a throw-away certificate made by the openssl command (skipped without it) ---
+# -- TLS, with a throw-away certificate made by the openssl command (`.ci/run` installs it) ---
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
+    require_tools("openssl")
     openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is not installed: TLS tests need a certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     command = [
@@ -359,8 +359,7 @@ def certificate(tmp_path_factory):
         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"openssl could not make a certificate: {done.stderr.decode()[:200]}")
+    assert done.returncode == 0, f"openssl could not make a certificate: {done.stderr.decode()[:500]}"
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)
     client = ssl.create_default_context(cafile=str(cert))
