@@ -30,15 +30,15 @@ class Result:
         return round(self.value / self.baseline, 3) if self.baseline else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
-        detail = body.pop("detail")
-        body.update(
+        fields = asdict(self)
+        detail = fields.pop("detail")
+        fields.update(
             ratio=self.ratio,
             machine=machine(),
             when=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        body.update(detail)
-        return body
+        # the result's own fields win: a detail named like one of them (meets, value...) cannot replace it
+        return {**detail, **fields}
 
 
 def machine() -> str:
