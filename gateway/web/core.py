@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -249,6 +249,52 @@ def options(group: str) -> list[tuple[str, str]]:
 @web.before_request
 def start_page() -> None:
     g.web_flashes = []
+    if request.method not in SAFE_METHODS:
+        refuse_cross_site_form()
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteForm(Exception):
+    """A form post that does not say it comes from a page of this site (login CSRF and the like)."""
+
+    def __init__(self, origin: str | None) -> None:
+        super().__init__(origin)
+        self.origin = origin
+
+
+def refuse_cross_site_form() -> None:
+    """Every form of the pages is posted by a page of this site: its Origin (else its Referer) says so.
+
+    Forms sent without a session (sign-in, activation, reset, forgotten password, the mailbox's
+    unlock) have no session CSRF token to check, so this is what stops another site from posting
+    them in a visitor's browser; the forms of a session get it on top of the API's CSRF check.
+    """
+    sent = request.headers.get("Origin")
+    if sent is None and request.referrer:
+        sent = origin_of(request.referrer) or "null"
+    if sent is None or sent not in site_origins():
+        raise CrossSiteForm(sent)
+
+
+def origin_of(url: str) -> str | None:
+    """scheme://host[:port] of an absolute http(s) URL, as a browser writes it in Origin."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def site_origins() -> set[str]:
+    """This site as browsers name it: its public URL, and the address this request was sent to."""
+    return {found for found in (origin_of(gw().part.settings.public_url), origin_of(request.host_url)) if found}
 
 
 @web.after_request
@@ -299,6 +345,16 @@ def take_draft(values: dict[str, Any]) -> dict[str, Any]:
     session.pop("web_draft", None)
     notify("info", i18n.translate("flash.draft_restored"))
     return {**values, **draft.get("fields", {})}
+
+
+@web.errorhandler(CrossSiteForm)
+def _cross_site(exc: CrossSiteForm) -> Response:
+    if exc.origin is None:
+        detail = i18n.translate("error.no_origin")
+    else:
+        detail = i18n.translate("error.cross_site", origin=exc.origin)
+    log.warning("page %s %s refused: posted from %s", request.method, request.path, exc.origin or "an unsaid origin")
+    return error_page(403, detail)
 
 
 @web.errorhandler(PasswordChangeRequired)

@@ -401,6 +401,11 @@ EN: dict[str, str] = {
     "error.unavailable_detail": "Part of the portal is not answering at the moment, so this could not be "
                                 "completed. Nothing was changed; try again in a minute.",
     "error.retry_after": "You can try again in {n} seconds.",
+    "error.cross_site": "This form was sent from another site ({origin}), so nothing was done. To do this, "
+                        "open the page on this portal and send the form from there.",
+    "error.no_origin": "This form did not say which site it was sent from (the browser sent neither Origin "
+                       "nor Referer), so nothing was done. Send it again from the page on this portal; if a "
+                       "browser setting or an extension removes these headers, allow them for this site.",
     "error.admins_only": "This page is reserved for administrators. The list of your administrators is "
                          "under Administrators.",
     # vocabulary
@@ -899,6 +904,12 @@ FR: dict[str, str] = {
     "error.unavailable_detail": "Une partie du portail ne répond pas pour le moment : rien n'a été modifié. "
                                 "Réessayez dans une minute.",
     "error.retry_after": "Vous pourrez réessayer dans {n} secondes.",
+    "error.cross_site": "Ce formulaire a été envoyé depuis un autre site ({origin}) : rien n'a été fait. Pour "
+                        "le faire, ouvrez la page sur ce portail et envoyez le formulaire depuis celle-ci.",
+    "error.no_origin": "Ce formulaire n'a pas indiqué depuis quel site il a été envoyé (le navigateur n'a "
+                       "envoyé ni Origin ni Referer) : rien n'a été fait. Envoyez-le à nouveau depuis la page "
+                       "de ce portail ; si un réglage ou une extension du navigateur retire ces en-têtes, "
+                       "autorisez-les pour ce site.",
     "error.admins_only": "Cette page est réservée aux administrateurs. La liste de vos administrateurs se "
                          "trouve sous Administrateurs.",
     "title.M": "M.",

@@ -87,6 +87,7 @@ def form_token(html: str, action: str) -> dict[str, str]:
 
 def signed_in_client(portal: Portal, person):
     client = portal.app.test_client()
+    client.environ_base["HTTP_ORIGIN"] = portal.base_url  # as a browser posts this site's forms
     html = client.get("/sign-in").get_data(as_text=True)
     fields = form_token(html, "/sign-in")
     answer = client.post("/sign-in", data={**fields, "email": person.email, "password": person.password})

@@ -1,0 +1,111 @@
+"""Login CSRF: a web form posted from another site (or from nowhere said) is refused before it acts.
+
+`POST /sign-in` from another origin, with valid credentials and no token, must not sign the browser
+in; the same guard covers every form a browser may post without a session (activation wizard,
+password reset, forgotten password, the mailbox's unlock form). A same-origin post still works.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.security.web_pages import ADMIN, PASSWORD, start_pages
+
+EVIL = "https://evil.example"
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    started = start_pages(tmp_path_factory.mktemp("login-csrf"), f"lcsrf{uuid.uuid4().hex[:8]}")
+    yield started
+    started.stop()
+
+
+def signed_in(browser) -> bool:
+    """Whether this browser now holds a session: /account shows the page instead of sign-in."""
+    return browser.get("/account").status_code == 200
+
+
+def refused(answer) -> None:
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 403, (answer.status_code, text[:2000])
+    assert "another site" in text or "which site" in text, text[:3000]
+    assert not any(c.startswith("portico_session=") for c in answer.headers.getlist("Set-Cookie"))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL},
+        {"Origin": "null"},
+        {"Origin": "http://localhost.evil.example"},
+        {"Referer": EVIL + "/a-page"},
+        {},  # neither Origin nor Referer
+    ],
+    ids=[
+        "other-origin",
+        "null-origin",
+        "look-alike-origin",
+        "other-referer",
+        "no-origin-no-referer",
+    ],
+)
+def test_a_sign_in_posted_from_elsewhere_does_not_sign_the_browser_in(pages, headers):
+    browser = pages.browser(origin="")  # sends only the headers given here
+    fields = browser.form("/sign-in")
+    answer = browser.post("/sign-in", {**fields, "email": ADMIN, "password": PASSWORD}, headers)
+    refused(answer)
+    assert not signed_in(browser)
+
+
+def test_a_forged_sign_in_without_any_form_token_is_refused_too(pages):
+    browser = pages.browser(origin=EVIL)
+    refused(browser.post("/sign-in", {"email": ADMIN, "password": PASSWORD}))
+    assert not signed_in(browser)
+
+
+def test_a_sign_in_from_this_site_still_works(pages):
+    browser = pages.browser()
+    fields = browser.form("/sign-in")
+    answer = browser.post("/sign-in", {**fields, "email": ADMIN, "password": PASSWORD})
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
+    assert signed_in(browser)
+
+
+def test_a_sign_in_with_only_a_same_origin_referer_works(pages):
+    """Some browsers leave Origin out of a same-origin post; their Referer names this site."""
+    browser = pages.browser(origin="")
+    fields = browser.form("/sign-in")
+    answer = browser.post(
+        "/sign-in",
+        {**fields, "email": ADMIN, "password": PASSWORD},
+        {"Referer": pages.public_url + "/sign-in"},
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
+    assert signed_in(browser)
+
+
+@pytest.mark.parametrize(
+    "path,fields",
+    [
+        ("/forgotten-password", {"email": ADMIN}),
+        ("/activate/not-a-real-token", {"password": PASSWORD, "password_confirm": PASSWORD}),
+        ("/reset-password/not-a-real-token", {"password": PASSWORD, "password_confirm": PASSWORD}),
+    ],
+)
+def test_every_form_posted_without_a_session_is_refused_from_elsewhere(pages, path, fields):
+    browser = pages.browser(origin=EVIL)
+    refused(browser.post(path, fields))
+
+
+def test_a_signed_in_form_posted_from_elsewhere_is_refused_and_the_session_lives_on(pages):
+    browser = pages.browser()
+    browser.sign_in()
+    forged = pages.browser(origin=EVIL)
+    forged.client = (
+        browser.client
+    )  # the victim's browser, cookies included, on a page of another site
+    refused(forged.post("/sign-out", {}))
+    assert signed_in(browser)
