@@ -16,7 +16,7 @@ from gateway.domain.sessions import SessionPolicy
 from gateway.service_layer.access import HOLDINGS_OF_USER, states_of
 from gateway.service_layer.sessions import SessionEnded, caller_reader, find_caller, open_session
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
 
 def test_the_migration_matches_the_tables(pg_url, prefix):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from bus.envelope import Envelope
 from tests.integration.identity_kit import identity_part, service_client
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
 PASSWORD = "Blue-Kettle-Sings-7"
 

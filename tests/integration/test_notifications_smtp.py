@@ -19,7 +19,7 @@ from services.notifications.bootstrap import build
 from services.notifications.service_layer.delivery import DeliveryLoop
 from tests.service.notifications.smtp_sink import RecordingHandler, start_sink, url_of
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
 EMAILS = 200
 
