@@ -30,11 +30,13 @@ from gateway.entrypoints.guards import COOKIE
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.forms import (
+    CLIENT_KEY,
     CSRF_COOKIE,
     FORM_TOKEN,
     LEDGER,
     WAIT_SECONDS,
     Outcome,
+    new_client_key,
     new_form_token,
     safe_next,
 )
@@ -109,6 +111,18 @@ def csrf_token() -> str:
     return request.cookies.get(CSRF_COOKIE, "")
 
 
+def form_token() -> str:
+    """A new one-time token for a rendered form; the browser gets its key to the ledger with its first."""
+    if not isinstance(session.get(CLIENT_KEY), str):
+        session[CLIENT_KEY] = new_client_key()
+    return new_form_token()
+
+
+def forget_client() -> None:
+    """A new key to the ledger for this browser's next forms (signed out: nothing before replays)."""
+    session.pop(CLIENT_KEY, None)
+
+
 def form_csrf() -> str:
     """The CSRF token this form was rendered with; the API compares it with the session's."""
     return request.form.get("csrf_token", "")
@@ -153,10 +167,11 @@ def once(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = request.form.get(FORM_TOKEN, "")
-        if request.method != "POST" or not token:
-            return view(*args, **kwargs)
+        client = session.get(CLIENT_KEY)
+        if request.method != "POST" or not token or not isinstance(client, str):
+            return view(*args, **kwargs)  # a browser that kept no pages cookie is never answered from the ledger
         scope = request.path
-        first, entry = LEDGER.claim(token, scope)
+        first, entry = LEDGER.claim(client, token, scope)
         if not first:
             entry.done.wait(WAIT_SECONDS)
             if entry.outcome is not None:
@@ -172,7 +187,7 @@ def once(view: Callable[..., Any]) -> Callable[..., Any]:
                                   list(api().set_cookies) + g.get("web_cookies", []))
             return response
         finally:
-            LEDGER.finish(token, scope, outcome)
+            LEDGER.finish(client, token, scope, outcome)
     return wrapper
 
 
@@ -228,7 +243,7 @@ def page_context() -> dict[str, Any]:
         "is_admin": is_admin(),
         "supervises": bool((g.get("web_me") or {}).get("supervises")),
         "csrf_token": csrf_token(),
-        "new_form_token": new_form_token,
+        "new_form_token": form_token,
         "mailbox_enabled": mailbox_enabled(),
         "here": here(),
         "endpoint": request.endpoint or "",

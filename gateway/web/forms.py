@@ -5,6 +5,10 @@ submission of the same token (double click, reload of the POST) waits for the fi
 its outcome again: the same redirect, the same message, never a second action nor an error. The
 ledger lives in this process; a duplicate landing on another worker meets the API's own
 idempotent answers (409 already held, 410 link used), which the pages word as results.
+
+An outcome is kept for the browser that submitted it, not for the token alone: its entries are
+keyed by the browser's own random key (kept in its signed pages cookie), so anyone else sending
+the same token is a new submission of their own and never receives the first one's cookies.
 """
 
 from __future__ import annotations
@@ -19,12 +23,18 @@ from urllib.parse import urlsplit
 
 CSRF_COOKIE = "portico_csrf"
 FORM_TOKEN = "form_token"
+CLIENT_KEY = "web_client"  # the pages session's key to the ledger
 LEDGER_TTL_SECONDS = 15 * 60
 LEDGER_MAX = 10_000
 WAIT_SECONDS = 30.0
 
 
 def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_client_key() -> str:
+    """A browser's own key to the ledger (kept in its signed pages cookie)."""
     return secrets.token_urlsafe(24)
 
 
@@ -52,12 +62,12 @@ class Ledger:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     @staticmethod
-    def _key(token: str, scope: str) -> str:
-        return hashlib.sha256(f"{scope}\0{token}".encode()).hexdigest()
+    def _key(client: str, token: str, scope: str) -> str:
+        return hashlib.sha256(f"{client}\0{scope}\0{token}".encode()).hexdigest()
 
-    def claim(self, token: str, scope: str) -> tuple[bool, _Entry]:
-        """(True, entry) for the first submission; (False, entry) for a repeat."""
-        key = self._key(token, scope)
+    def claim(self, client: str, token: str, scope: str) -> tuple[bool, _Entry]:
+        """(True, entry) for this client's first submission of the token; (False, entry) for its repeat."""
+        key = self._key(client, token, scope)
         with self._lock:
             self._expire()
             entry = self._entries.get(key)
@@ -66,9 +76,9 @@ class Ledger:
             entry = self._entries[key] = _Entry()
             return True, entry
 
-    def finish(self, token: str, scope: str, outcome: Outcome | None) -> None:
+    def finish(self, client: str, token: str, scope: str, outcome: Outcome | None) -> None:
         """Record the outcome (None: the submission failed and may be tried again)."""
-        key = self._key(token, scope)
+        key = self._key(client, token, scope)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:

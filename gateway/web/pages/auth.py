@@ -19,6 +19,7 @@ from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
     current_user,
     field_errors,
+    forget_client,
     form_csrf,
     notify,
     once,
@@ -96,6 +97,7 @@ def sign_out() -> Any:
         if exc.status not in (401, 403):
             raise
     forget_csrf()
+    forget_client()
     session.pop("web_draft", None)
     notify("info", i18n.translate("flash.signed_out"))
     return to("web.sign_in")
