@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from tests.service.importer.conftest import (
     run_jobs,
     user_lines,
 )
+from tests.waiting_kit import DEADLINE, eventually
 
 
 class Crash(BaseException):
@@ -188,21 +188,27 @@ def test_a_shutdown_hands_the_job_back_without_counting_an_attempt(small_batches
     assert len(outbox_messages(part, "identity.create_users")) == 3
 
 
-def test_the_loop_is_woken_by_an_upload(make_part, account):
-    part = make_part(PORTICO_IMPORT_POLL_SECONDS=60)
+def test_the_loop_is_woken_by_an_upload(make_part, account, monkeypatch):
+    part = make_part(PORTICO_IMPORT_POLL_SECONDS=3600)  # a poll would come after the deadline below
     api, identity = Api(part), FakeIdentity(part)
+    waiting = threading.Event()
+    original_wait = part.signal.wait
+
+    def wait(timeout):
+        waiting.set()  # the loop has nothing to do and waits for its poll or a wake-up
+        return original_wait(timeout)
+
+    monkeypatch.setattr(part.signal, "wait", wait)
     stop = threading.Event()
     loop = threading.Thread(target=runner.job_loop(part), args=(stop,), daemon=True)
     loop.start()
     try:
-        time.sleep(0.2)  # the loop is now waiting for a minute
+        assert waiting.wait(DEADLINE), "the job loop never went to wait for work"
         job_id = api.upload(account, csv_bytes(user_lines(3))).get_json()["id"]
-        deadline = time.monotonic() + 5
-        while not identity.pending() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(identity.pending, what="the woken loop sending the job's batch to identity")
         assert identity.answer() == 1
         assert api.job(account, job_id).get_json()["status"] == "done"
     finally:
         stop.set()
         part.signal.wake()
-        loop.join(5)
+        loop.join(DEADLINE)
