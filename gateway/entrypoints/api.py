@@ -1,4 +1,4 @@
-"""The gateway's Flask app: the public API of API.md, composed from the services."""
+"""The gateway's Flask app: the public API (docs/api.md), composed from the services."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from bus.http_client import ServiceClient
 from bus.part import Part
 from gateway.adapters.backoffice import BackOffice, DemoBackOffice
 from gateway.config import GatewayConfig
+from gateway.entrypoints import api_docs
 from gateway.entrypoints.context import Gateway
 from gateway.entrypoints.errors import install_error_handlers
-from gateway.entrypoints.guards import COOKIE, install_guards
+from gateway.entrypoints.guards import install_guards
 from gateway.entrypoints.schemas import ProblemSchema
 
 
@@ -24,14 +25,6 @@ class PorticoApi(Api):
     """flask-smorest's Api, documenting errors as problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
-
-
-SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer",
-               "description": "The token of POST /api/v1/session (or PORTICO_OPERATOR_TOKEN for /operator)."},
-    "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE,
-               "description": "Browsers: the session cookie; unsafe methods also need X-CSRF-Token."},
-}
 
 
 def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str, Any] | None = None,
@@ -45,10 +38,11 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
-            "components": {"securitySchemes": SECURITY_SCHEMES},
-            "security": [{"bearer": []}, {"cookie": []}],
-            "info": {"description": "The public contract of the Portico client portal (API.md). Errors are "
-                                    "application/problem+json; lists are {items, page, per_page, total}."},
+            "components": {"securitySchemes": api_docs.SECURITY_SCHEMES},
+            "security": api_docs.SESSION_SECURITY,
+            "info": {"description": "The public API of the Portico client portal (docs/api.md in the repository). "
+                                    "Errors are application/problem+json; lists are {items, page, per_page, total}. "
+                                    "Authorize with a session token (POST /api/v1/session) or the operator token."},
         },
         SECRET_KEY=part.settings.secret_key,
         MAX_CONTENT_LENGTH=max(config.max_body_bytes, config.max_upload_bytes),
@@ -60,10 +54,11 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-fanout"),
     )
     app.extensions.update(extra or {})
-    api = PorticoApi(app)
+    api = PorticoApi(app, spec_kwargs={"extra_plugins": [api_docs.AccessDocumentation()]})
     install_error_handlers(app)
     install_guards(app)
     app.register_blueprint(ops_blueprint(lambda: readiness(part, clients)))
+    app.register_blueprint(api_docs.blp)
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
     from gateway.web import register; register(app)  # noqa: E702, I001 - the web pages (gateway/web)
