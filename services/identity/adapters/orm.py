@@ -29,8 +29,11 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
-    # Normalised and lower-cased (domain.validation.normalise_email): unique portal-wide.
+    # Normalised and lower-cased (domain.validation.normalise_email): shown and written to.
     sa.Column("email", sa.String(254), nullable=True, unique=True),
+    # The e-mail's login key (bus.login.login_key): what uniqueness, sign-in and every counter
+    # compare, so that no two users share a login whichever way it is spelt. Null without e-mail.
+    sa.Column("login_key", sa.String(254), nullable=True),
     sa.Column("title", sa.String(8), nullable=True),
     sa.Column("last_name", sa.String(100), nullable=False),
     sa.Column("first_name", sa.String(100), nullable=False),
@@ -57,6 +60,7 @@ users = sa.Table(
     sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("previous_sign_in_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_users_account_name", "account_id", "name_key"),
+    sa.Index("ux_users_login_key", "login_key", unique=True),
 )
 
 password_history = sa.Table(
@@ -86,7 +90,8 @@ tokens = sa.Table(
     sa.Index("ix_tokens_expires_at", "expires_at"),  # the minute job's sweep (links.forget_old_links)
 )
 
-# Failed sign-ins per typed e-mail (domain.lockout.throttle_key), known to the portal or not.
+# Failed sign-ins per login key of the typed e-mail (domain.lockout.throttle_key), known to the
+# portal or not.
 login_throttle = sa.Table(
     "login_throttle",
     metadata,

@@ -74,37 +74,38 @@ def get_user(session: Session, user_id: str, *, for_update: bool = False) -> sa.
     return session.execute(query).first()
 
 
-def get_user_by_email(session: Session, email: str, *, for_update: bool = False) -> sa.Row | None:
-    query = sa.select(users).where(users.c.email == email)
+def get_user_by_login_key(session: Session, key: str, *, for_update: bool = False) -> sa.Row | None:
+    """The user whose e-mail has this login key (bus.login.login_key), whatever its spelling."""
+    query = sa.select(users).where(users.c.login_key == key)
     if for_update:
         query = query.with_for_update()
     return session.execute(query).first()
 
 
-def taken_emails(session: Session, emails: Iterable[str]) -> set[str]:
-    """Which of these normalised addresses some user already has, in one query.
+def taken_login_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these login keys (bus.login.login_key) some user already has, in one query.
 
-    On PostgreSQL the addresses are one array parameter joined to users: a nested loop on the
-    e-mail's unique index whatever the planner knows. `email IN (500 parameters)` is planned as
+    On PostgreSQL the keys are one array parameter joined to users: a nested loop on the
+    login key's unique index whatever the planner knows. `login_key IN (500 parameters)` is planned as
     a sequential scan while the table has no statistics — the case during a large first import —
     and the prepared (generic) plan then compares every user with every parameter: seconds per
     batch once the table holds tens of thousands of users.
     """
-    wanted = sorted(set(emails))
+    wanted = sorted(set(keys))
     if not wanted:
         return set()
     if session.connection().dialect.name == "postgresql":
-        return set(session.execute(_TAKEN_ON_POSTGRES, {"emails": wanted}).scalars())
+        return set(session.execute(_TAKEN_ON_POSTGRES, {"keys": wanted}).scalars())
     found: set[str] = set()
     for start in range(0, len(wanted), 900):  # below SQLite's bound-parameter limit
         chunk = wanted[start : start + 900]
-        found.update(session.execute(sa.select(users.c.email).where(users.c.email.in_(chunk))).scalars())
+        found.update(session.execute(sa.select(users.c.login_key).where(users.c.login_key.in_(chunk))).scalars())
     return found
 
 
 _TAKEN_ON_POSTGRES = sa.text(
-    "SELECT users.email FROM unnest(CAST(:emails AS varchar[])) AS wanted(email) "
-    "JOIN users ON users.email = wanted.email"
+    "SELECT users.login_key FROM unnest(CAST(:keys AS varchar[])) AS wanted(login_key) "
+    "JOIN users ON users.login_key = wanted.login_key"
 )
 
 
@@ -129,7 +130,7 @@ def _b(name: str) -> sa.BindParameter[Any]:
 _USER_COLUMNS = tuple(column.name for column in users.c) + ("is_administrator",)
 _USER_READ = sa.select(users, sa.exists().where(
     administrators.c.user_id == users.c.id, administrators.c.account_id == users.c.account_id,
-).label("is_administrator")).where(users.c.email == _b("email")).with_for_update(of=users)
+).label("is_administrator")).where(users.c.login_key == _b("key")).with_for_update(of=users)
 _THROTTLE_READ = sa.select(
     login_throttle.c.failures.label("throttle_failures"),
     login_throttle.c.locked_until.label("throttle_locked_until"),
@@ -163,22 +164,22 @@ _PG_SUCCEEDED = _AUDIT.add_cte(_THROTTLE_CLEARED.cte("cleared"), _SIGNED_IN.cte(
 _PG_FAILED = _AUDIT.add_cte(_THROTTLE_FAILED.cte("failed"))
 
 
-def lock_sign_in(session: Session, key: str, email: str | None, now: datetime
+def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime
                  ) -> tuple[int, datetime | None, SimpleNamespace | None]:
     """The start of a sign-in: take the throttle row of `key` (made when missing) and lock it for
-    the transaction, so attempts on one e-mail run one after the other; read the user of the
-    normalised `email` (None: not a valid address), locked too, with `is_administrator`.
+    the transaction, so attempts on one login run one after the other; when `key` is the login
+    key of an address (`is_address`), read its user, locked too, with `is_administrator`.
 
     Returns (failures, locked_until, user or None). One statement on PostgreSQL.
     """
-    params = {"b_key": key, "b_now": now, "b_email": email}
+    params = {"b_key": key, "b_now": now}
     if is_postgres(session):
-        row = session.execute(_PG_READ if email is not None else _PG_READ_NO_USER, params).one()
-        found = _user(row) if email is not None and row.id is not None else None
+        row = session.execute(_PG_READ if is_address else _PG_READ_NO_USER, params).one()
+        found = _user(row) if is_address and row.id is not None else None
         return row.throttle_failures, aware(row.throttle_locked_until), found
     insert_ignore(session, login_throttle, {"email_key": key, "failures": 0, "updated_at": now})
     throttle = session.execute(_THROTTLE_READ, params).one()
-    user = session.execute(_USER_READ, params).first() if email is not None else None
+    user = session.execute(_USER_READ, params).first() if is_address else None
     return throttle.throttle_failures, aware(throttle.throttle_locked_until), _user(user) if user else None
 
 

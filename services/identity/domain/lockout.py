@@ -1,16 +1,20 @@
-"""Sign-in throttling: failures counted per normalised e-mail, known or not; a temporary lock."""
+"""Sign-in throttling: failures counted per login key of the typed e-mail, known or not; a
+temporary lock."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from bus.login import counting_key
 
 DEFAULT_LOCK_THRESHOLD = 5
 DEFAULT_LOCK_MINUTES = 15
 
 
 def throttle_key(email: str) -> str:
-    """The key failures are counted under: the typed e-mail, stripped and casefolded. It needs no
-    valid address and no user, so an unknown e-mail is throttled like a known one."""
-    return email.strip().casefold()
+    """The key failures are counted under: the login key of the typed e-mail (bus.login), so
+    every spelling of an address shares one count and one lock. It needs no user, so an unknown
+    address is throttled like a known one, and text that is no address is counted folded."""
+    return counting_key(email)[:320]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS, TITLES
+from bus.login import NotAnAddress, login_key
 from services.identity.domain.model import DomainError
 
 MAX_NAME_LENGTH = 100
@@ -45,7 +46,8 @@ def _blank(value: Any) -> bool:
 
 @lru_cache(maxsize=4096)
 def normalise_email(email: str) -> str:
-    """The address as stored and compared for uniqueness: checked, normalised, lower-cased.
+    """The address as stored and shown: checked, normalised, lower-cased. It is compared through
+    its login key (login_key_of), which every stored address has.
 
     Cached: checking a field and then storing it parse it once (an import batch does both)."""
     email = email.strip()
@@ -59,7 +61,17 @@ def normalise_email(email: str) -> str:
         raise InvalidField(
             "email", f"This is not an e-mail address we can use: {error} Check it and try again."
         ) from None
-    return checked.normalized.lower()
+    stored = checked.normalized.lower()
+    login_key_of(stored)  # an address whose spellings cannot be told apart is not stored
+    return stored
+
+
+def login_key_of(email: str) -> str:
+    """The login key of an e-mail (bus.login.login_key), or InvalidField saying what is wrong."""
+    try:
+        return login_key(email)
+    except NotAnAddress as refusal:
+        raise InvalidField("email", refusal.message) from None
 
 
 def region_of(language: str | None) -> str | None:

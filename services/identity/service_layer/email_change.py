@@ -3,10 +3,13 @@ clicked, and the old address is then told (notifications, on identity.email.chan
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import users
 from services.identity.domain.model import UserStatus
+from services.identity.domain.validation import login_key_of
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid
 from services.identity.service_layer.fields import clean_user_fields
@@ -26,10 +29,11 @@ def request_email_change(uow: IdentityUnitOfWork, user_id: str, new_email: objec
         new = clean_user_fields({"email": new_email}, partial=True)["email"]
     except Invalid as invalid:
         raise Invalid({"new_email": (invalid.errors or {}).get("email", [])}) from None
-    if new == user.email:
+    key = login_key_of(new)
+    if key == user.login_key:  # the same login, however it is spelt
         message = "This is already your e-mail address."
         raise Invalid({"new_email": [message]}, message)
-    if repo.get_user_by_email(uow.session, new):
+    if repo.get_user_by_login_key(uow.session, key):
         raise Conflict(ADDRESS_TAKEN)
     event = issue_link(uow, user, "email_change", new_email=new)
     audit(uow, "email_change_request", actor=Actor(user.id, "self"), account_id=user.account_id,
@@ -42,12 +46,17 @@ def confirm_email_change(uow: IdentityUnitOfWork, token: str) -> Envelope:
     row = open_token(uow, token, "email_change")
     user = existing_user(uow, row.user_id, for_update=True)
     new = row.new_email
-    holder = repo.get_user_by_email(uow.session, new)
+    key = login_key_of(new)
+    holder = repo.get_user_by_login_key(uow.session, key)
     if holder is not None and holder.id != user.id:
         raise Conflict(ADDRESS_TAKEN)
     spend_token(uow, row)
     old = user.email
-    uow.session.execute(users.update().where(users.c.id == user.id).values(email=new, updated_at=uow.now()))
+    try:
+        uow.session.execute(users.update().where(users.c.id == user.id)
+                            .values(email=new, login_key=key, updated_at=uow.now()))
+    except IntegrityError:  # the same login, taken at the same moment by someone else
+        raise Conflict(ADDRESS_TAKEN) from None
     audit(uow, "email_changed", actor=Actor(user.id, "self"), account_id=user.account_id, user_id=user.id,
           target=new, detail={"old_email": old})
     return uow.publish("identity.email.changed", {

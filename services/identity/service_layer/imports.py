@@ -20,7 +20,7 @@ from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import audit_log, tokens, users
 from services.identity.domain.model import UserStatus
-from services.identity.domain.validation import MAX_EMAIL_LENGTH
+from services.identity.domain.validation import MAX_EMAIL_LENGTH, login_key_of
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
 from services.identity.service_layer.links import new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -78,6 +78,7 @@ def plain_email(value: Any) -> str | None:
 def _user_row(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: Any) -> dict[str, Any]:
     row = {name: values.get(name) for name in CREATE_FIELDS}
     row.update(search_keys({**values, "function": None}))
+    row["login_key"] = login_key_of(values["email"])
     row.update(
         id=str(uuid.uuid4()), account_id=account_id, status=UserStatus.PENDING_ACTIVATION.value,
         function=None, password_hash=None, password_changed_at=None, locked_until=None,
@@ -107,14 +108,15 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
                             for message in errors.get(field, []))
         if not errors:
             valid.append((row["line"], values))
-    taken = repo.taken_emails(uow.session, [values["email"] for _, values in valid])
+    rows = [_user_row(account_id, values, line, data, now) for line, values in valid]
+    taken = repo.taken_login_keys(uow.session, [row["login_key"] for row in rows])
     new_users: list[dict[str, Any]] = []
-    for line, values in valid:
-        if values["email"] in taken:
-            rejected.append({"line": line, "field": "email", "message": ADDRESS_USED})
+    for row in rows:
+        if row["login_key"] in taken:
+            rejected.append({"line": row["import_line"], "field": "email", "message": ADDRESS_USED})
             continue
-        taken.add(values["email"])  # a second row with the same address in this batch
-        new_users.append(_user_row(account_id, values, line, data, now))
+        taken.add(row["login_key"])  # a second row with the same login (any spelling) in this batch
+        new_users.append(row)
     messages = _insert(uow, new_users, data, now) if new_users else []
     created = [{"line": u["import_line"], "user_id": u["id"], "email": u["email"]} for u in new_users]
     rejected.sort(key=lambda anomaly: anomaly["line"])

@@ -13,7 +13,7 @@ from services.identity.adapters.orm import login_throttle, password_history, use
 from services.identity.domain import lockout
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import check_against, policy_for
-from services.identity.domain.validation import InvalidField, normalise_email
+from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid
 from services.identity.service_layer.links import issue_link, open_token, revoke_links, spend_token
@@ -80,6 +80,7 @@ def password_expired(uow: IdentityUnitOfWork, user: Any) -> bool:
 
 
 def clear_throttle(uow: IdentityUnitOfWork, email: str | None) -> None:
+    """Forget the failed sign-ins of this address's login, whichever spelling they were typed in."""
     if email:
         uow.session.execute(login_throttle.delete().where(login_throttle.c.email_key == lockout.throttle_key(email)))
 
@@ -104,16 +105,17 @@ def change_password(uow: IdentityUnitOfWork, user_id: str, current: str, new: st
 
 def request_password_reset(uow: IdentityUnitOfWork, email: str, *, ip: str | None = None,
                            user_agent: str | None = None) -> None:
-    """Send a reset link if the address is known (at most one per address per few minutes).
+    """Send a reset link if the address is known (at most one per login per few minutes: every
+    spelling of the address finds the one user and their last e-mail's time).
 
     A user still waiting for activation is sent a new activation link instead: that is how they
     set their first password.
     """
     try:
-        normal = normalise_email(email)
+        key = login_key_of(email)
     except InvalidField:
-        normal = None
-    user = repo.get_user_by_email(uow.session, normal, for_update=True) if normal else None
+        key = None
+    user = repo.get_user_by_login_key(uow.session, key, for_update=True) if key else None
     seen: dict[str, Any] = dict(actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent)
     if user is None or user.status == UserStatus.NO_EMAIL:
         audit(uow, "password_reset_request", result="unknown_email", target=email.strip()[:320], **seen)

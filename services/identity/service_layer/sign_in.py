@@ -1,9 +1,10 @@
 """Signing in: the password check, the per-e-mail throttle and lock, rehashing, and unlocking.
 
-Failures are counted per typed e-mail (domain.lockout.throttle_key) for every address, known
-or not and whatever the user's level: after `lock_threshold` consecutive failures that e-mail
-is refused for `lock_minutes`, and the answers for unknown and known addresses cannot be told
-apart. A user whose level's policy locks (moderate, strong) is moreover *locked*: status
+Failures are counted per login key of the typed e-mail (bus.login, domain.lockout.throttle_key)
+for every address, known or not and whatever the user's level, and the user is looked up by the
+same key: every spelling of an address is one login. After `lock_threshold` consecutive failures
+that login is refused for `lock_minutes`, and the answers for unknown and known addresses cannot
+be told apart. A user whose level's policy locks (moderate, strong) is moreover *locked*: status
 `locked`, identity.user.locked published (the person is e-mailed, sessions end). A weak-level
 user's policy never locks the account, so for them the throttle alone applies, exactly as for an
 address nobody has.
@@ -24,7 +25,7 @@ from services.identity.adapters.orm import login_throttle, password_history, use
 from services.identity.domain import lockout, model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import policy_for
-from services.identity.domain.validation import InvalidField, normalise_email
+from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_values
 from services.identity.service_layer.errors import Conflict
 from services.identity.service_layer.passwords import clear_throttle, password_expired
@@ -42,9 +43,9 @@ class SignInResult:
     password_change_required: bool = False
 
 
-def _normalised(email: str) -> str | None:
+def _login_key(email: str) -> str | None:
     try:
-        return normalise_email(email)
+        return login_key_of(email)
     except InvalidField:
         return None
 
@@ -57,8 +58,9 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     there is no hash): on PostgreSQL one statement reads (and locks), one writes.
     """
     now = uow.now()
-    key = lockout.throttle_key(email)[:320]
-    failures, locked_until, user = repo.lock_sign_in(uow.session, key, _normalised(email), now)
+    login = _login_key(email)
+    key = login if login is not None else lockout.throttle_key(email)
+    failures, locked_until, user = repo.lock_sign_in(uow.session, key, login is not None, now)
     throttle = lockout.LoginThrottle(failures, locked_until)
     seen: dict[str, Any] = dict(
         actor=Actor(user.id if user else None, "self"), account_id=user.account_id if user else None,

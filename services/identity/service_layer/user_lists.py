@@ -12,7 +12,7 @@ from bus.contracts.vocabulary import USER_STATUSES
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import administrators, audit_log, users
-from services.identity.domain.validation import InvalidField, normalise_email
+from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.accounts import get_account
 from services.identity.service_layer.errors import Invalid, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -173,7 +173,8 @@ def dashboard(uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_
 def emails_taken(uow: IdentityUnitOfWork, emails: Iterable[Any]) -> dict[str, Any]:
     """Which of these addresses a user of the portal already has (the importer's dry run).
 
-    Answers them as given; an address that is not valid is simply not taken.
+    Answers them as given; an address is taken when a user's address is one login with it (the
+    same login key, bus.login), and an address that is not valid is simply not taken.
     """
     emails = list(emails)
     if len(emails) > MAX_TAKEN_QUERY:
@@ -183,8 +184,8 @@ def emails_taken(uow: IdentityUnitOfWork, emails: Iterable[Any]) -> dict[str, An
         if not isinstance(email, str):
             continue
         try:
-            normal.setdefault(normalise_email(email), []).append(email)
+            normal.setdefault(login_key_of(email), []).append(email)
         except InvalidField:
             continue
-    taken = repo.taken_emails(uow.session, normal)
+    taken = repo.taken_login_keys(uow.session, normal)
     return {"taken": [given for key in sorted(taken) for given in normal[key]]}

@@ -13,6 +13,7 @@ from services.identity.adapters import repository as repo
 from services.identity.adapters.orm import administrators, users
 from services.identity.domain import model
 from services.identity.domain.model import UserStatus
+from services.identity.domain.validation import login_key_of
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import USER_EXISTS, Conflict, Invalid, NotFound
 from services.identity.service_layer.fields import clean_user_fields
@@ -54,13 +55,15 @@ def create_user(
     required = ("title", "last_name", "first_name", "language", "password_level")
     values = clean_user_fields(data, required=(*required, "email") if email_required else required)
     email = values.get("email")
-    if email and repo.get_user_by_email(uow.session, email):
+    key = login_key_of(email) if email else None
+    if key and repo.get_user_by_login_key(uow.session, key):
         raise Conflict(USER_EXISTS)
     now = uow.now()
     user_id = str(uuid.uuid4())
     row = {
         "title": None, "function": None, "office_phone": None, "mobile_phone": None, "email": None,
         **values,
+        "login_key": key,
         "id": user_id,
         "account_id": account_id,
         "status": UserStatus.PENDING_ACTIVATION if email else UserStatus.NO_EMAIL,
@@ -138,7 +141,8 @@ def update_user(
             message = ("The e-mail address changes through an e-mail change: a confirmation link goes"
                        " to the new address.")
             raise Invalid({"email": [message]}, message)
-        if repo.get_user_by_email(uow.session, values["email"]):
+        key = login_key_of(values["email"])
+        if repo.get_user_by_login_key(uow.session, key):
             raise Conflict(USER_EXISTS)
         attach = True
     changed = sorted(name for name, value in values.items() if getattr(user, name) != value)
@@ -148,8 +152,12 @@ def update_user(
     update = {**values, **search_keys(values, user), "updated_at": now}
     if attach:
         update["status"] = model.attach_email(UserStatus(user.status)).value
+        update["login_key"] = key
         changed.append("status")
-    uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
+    try:
+        uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
+    except IntegrityError:  # the same login, attached at the same moment by someone else
+        raise Conflict(USER_EXISTS) from None
     user = repo.get_user(uow.session, user.id)
     event = uow.publish("identity.user.updated", user_event(user, now, changed=changed))
     if attach:

@@ -12,9 +12,12 @@ def fail(throttle, clock, times, **kwargs):
     return throttle, locked
 
 
-def test_the_key_is_the_typed_email_stripped_and_casefolded():
+def test_the_key_is_the_login_key_of_the_typed_email():
     assert throttle_key("  Steven.MARKS@Example.com ") == "steven.marks@example.com"
+    assert throttle_key("ｓｔｅｖｅｎ.marks@ＥＸＡＭＰＬＥ.com") == "steven.marks@example.com"
+    assert throttle_key("steven@BÜCHER.example") == "steven@xn--bcher-kva.example"
     assert throttle_key("not even an address") == "not even an address"
+    assert throttle_key("ＮＯＴ even an address") == "not even an address"
 
 
 def test_four_failures_do_not_lock_the_fifth_does(clock):
