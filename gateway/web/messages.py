@@ -354,6 +354,9 @@ EN: dict[str, str] = {
     "flash.form_expired": "This form was out of date (you signed in again meanwhile). Nothing was changed; "
                           "please try again.",
     "flash.signed_out": "You are signed out.",
+    "flash.sign_out_refused": "You are still signed in: this page was out of date (you signed in again "
+                              "meanwhile), so the portal could not tell the sign-out came from you. Sign out "
+                              "again from this page.",
     "flash.draft_restored": "What you had typed before signing in again is back in the form: check it and "
                             "save.",
     "flash.activated": "Your account is activated. Welcome!",
@@ -857,6 +860,9 @@ FR: dict[str, str] = {
     "flash.form_expired": "Ce formulaire n'était plus à jour (vous vous êtes reconnecté entre-temps). Rien "
                           "n'a été modifié ; recommencez.",
     "flash.signed_out": "Vous êtes déconnecté.",
+    "flash.sign_out_refused": "Vous êtes toujours connecté : cette page n'était plus à jour (vous vous êtes "
+                              "reconnecté entre-temps), le portail n'a donc pas pu vérifier que la déconnexion "
+                              "venait de vous. Déconnectez-vous à nouveau depuis cette page.",
     "flash.draft_restored": "Ce que vous aviez saisi avant de vous reconnecter est revenu dans le "
                             "formulaire : vérifiez-le puis enregistrez.",
     "flash.activated": "Votre compte est activé. Bienvenue !",

@@ -17,6 +17,7 @@ from gateway.entrypoints.context import gw
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
+    back_to,
     current_user,
     field_errors,
     forget_client,
@@ -90,11 +91,19 @@ def sign_in() -> Any:
 
 @web.post("/sign-out")
 def sign_out() -> Any:
+    """Ends the session on the server; "signed out" is said only when no session is left alive.
+
+    A 401 means there was none (or it had ended). A CSRF refusal means the session lives on: the
+    person is told so and sent back to the page, whose fresh form signs out.
+    """
     current_user(required=False)  # the goodbye is said in the user's language
     try:
         api().delete("/api/v1/session", csrf=form_csrf())
     except ApiError as exc:
-        if exc.status not in (401, 403):
+        if exc.csrf_mismatch:
+            notify("error", i18n.translate("flash.sign_out_refused"))
+            return back_to("web.account")
+        if exc.status != 401:
             raise
     forget_csrf()
     forget_client()
