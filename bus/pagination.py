@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from bus.http import Problem
 
 MAX_PER_PAGE = 200
+# Far beyond any real list, and small enough that (page - 1) * per_page fits every database's
+# integers (a page of 2**63 overflowed SQLite).
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Page:
                 continue
             if values[name] < 1:
                 errors[name] = [f"The {name} must be at least 1."]
+        if values.get("page", 0) > MAX_PAGE:
+            errors["page"] = [f"The page must be at most {MAX_PAGE}."]
         if values.get("per_page", 0) > MAX_PER_PAGE:
             errors["per_page"] = [f"The per_page must be at most {MAX_PER_PAGE}."]
         if errors:

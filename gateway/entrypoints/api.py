@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bus.http import ops_blueprint
 from bus.http_client import ServiceClient
+from bus.input_checks import install_input_checks
 from bus.part import Part
 from gateway.adapters.backoffice import BackOffice, DemoBackOffice
 from gateway.config import GatewayConfig
@@ -57,6 +58,7 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
     api = PorticoApi(app, spec_kwargs={"extra_plugins": [api_docs.AccessDocumentation()]})
     install_error_handlers(app)
     install_guards(app)
+    install_input_checks(app)
     app.register_blueprint(ops_blueprint(lambda: readiness(part, clients)))
     app.register_blueprint(api_docs.blp)
     for blueprint in blueprints():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bus.contracts import vocabulary as v
+from bus.pagination import MAX_PAGE, MAX_PER_PAGE
 
 # --- building blocks --------------------------------------------------------------------------
 
@@ -39,8 +42,18 @@ class PageArgs(Schema):
     class Meta:
         unknown = RAISE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class AtLeastOneField(Schema):
+    """A PATCH body: an empty one changes nothing and is refused, naming the fields it may hold."""
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError(f"Send at least one field to change: {', '.join(sorted(self.fields))}.",
+                                  field_name="body")
 
 
 def page_of(item: type[Schema] | Schema | fields.Field, name: str) -> type[Schema]:
@@ -111,7 +124,7 @@ class UserIn(Schema):
     password_level = fields.Integer(required=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
 
 
-class UserPatch(Schema):
+class UserPatch(AtLeastOneField):
     email = fields.Email(validate=validate.Length(max=320))
     title = fields.String(validate=validate.OneOf(v.TITLES))
     last_name = name_field(required=False)
@@ -123,7 +136,7 @@ class UserPatch(Schema):
     password_level = fields.Integer(validate=validate.OneOf(v.PASSWORD_LEVELS))
 
 
-class ProfilePatch(Schema):
+class ProfilePatch(AtLeastOneField):
     title = fields.String(validate=validate.OneOf(v.TITLES))
     last_name = name_field(required=False)
     first_name = name_field(required=False)
@@ -153,6 +166,9 @@ class SentSkipped(Schema):
 
 
 # --- services and subscriptions ---------------------------------------------------------------
+
+SEARCH_MAX = 200  # what the subscriptions service accepts for `q` and `title`
+
 
 class ServiceSchema(Schema):
     id = fields.String()
@@ -199,14 +215,14 @@ class SubscriberSchema(UserSchema):
 
 class ServiceFilters(PageArgs):
     family = fields.String(validate=validate.OneOf(v.FAMILIES))
-    title = fields.String(validate=validate.Length(max=300))
-    q = fields.String(validate=validate.Length(max=300))
+    title = fields.String(validate=validate.Length(max=SEARCH_MAX))
+    q = fields.String(validate=validate.Length(max=SEARCH_MAX))
 
 
 class SubscriptionFilters(PageArgs):
     family = fields.String(validate=validate.OneOf(v.FAMILIES))
     status = fields.String(validate=validate.OneOf(v.SUBSCRIPTION_STATUSES))
-    q = fields.String(validate=validate.Length(max=300))
+    q = fields.String(validate=validate.Length(max=SEARCH_MAX))
 
 
 class RequestFilters(PageArgs):
@@ -228,6 +244,11 @@ class ServicesPatch(Schema):
                               validate=validate.Length(min=1, max=200))
     requires_validation = fields.Boolean()
     auto_subscribe = fields.Boolean()
+
+    @validates_schema
+    def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
+        if "requires_validation" not in data and "auto_subscribe" not in data:
+            raise ValidationError("Set requires_validation, auto_subscribe or both.", field_name="body")
 
 
 class ServicesWritten(Schema):

@@ -19,6 +19,7 @@ from bus.http import (
     problem_response,
     require_service_token,
 )
+from bus.input_checks import install_input_checks
 from bus.pagination import Page
 from bus.part import Part
 from services.identity.domain import model
@@ -281,6 +282,7 @@ def create_app(part: Part) -> Flask:
     install_problem_handlers(app)
     app.register_error_handler(IdentityError, _identity_error)
     require_service_token(app, part.settings.service_token)
+    install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
     app.register_blueprint(bp)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from bus.http import install_problem_handlers, ops_blueprint, require_service_token
+from bus.input_checks import install_input_checks
 
 from . import imports
 from .errors import install_error_handlers
@@ -26,6 +27,7 @@ def create_app(part: Any, clients: dict[str, Any] | None = None) -> Flask:
     install_problem_handlers(app)
     install_error_handlers(app)
     require_service_token(app, part.settings.service_token)
+    install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
     app.register_blueprint(imports.bp)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -20,6 +21,8 @@ bp = Blueprint("imports", __name__, url_prefix="/internal/accounts/<account_id>/
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 _MAX_ID = 64
+_WHOLE = re.compile(r"[0-9]{1,9}")
+MAX_ANOMALIES_LIMIT = 100_000  # as the gateway documents it
 
 
 @bp.url_value_preprocessor
@@ -78,12 +81,12 @@ def _anomalies_limit() -> int | None:
     given = request.args.get("anomalies_limit")
     if given is None or given == "":
         return None
-    if not given.isdigit():
+    if not _WHOLE.fullmatch(given) or int(given) > MAX_ANOMALIES_LIMIT:
         raise Problem(
             422,
             "Unprocessable Content",
-            "anomalies_limit must be a whole number.",
-            errors={"anomalies_limit": ["Write a whole number, 0 or more."]},
+            f"anomalies_limit must be a whole number from 0 to {MAX_ANOMALIES_LIMIT}.",
+            errors={"anomalies_limit": [f"Write a whole number from 0 to {MAX_ANOMALIES_LIMIT}."]},
         )
     return int(given)
 

@@ -13,6 +13,7 @@ from bus.http import (
     problem_response,
     require_service_token,
 )
+from bus.input_checks import install_input_checks
 from bus.pagination import Page
 from bus.part import Part
 from services.notifications.service_layer import views
@@ -54,6 +55,7 @@ def create_app(part: Part) -> Flask:
     app.extensions["portico.part"] = part
     install_problem_handlers(app)
     require_service_token(app, part.settings.service_token)
+    install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
     app.register_blueprint(bp)
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from bus.http import install_problem_handlers, ops_blueprint, require_service_token
+from bus.input_checks import install_input_checks
 from bus.part import Part
 
 from . import accounts, jobs, users
@@ -20,6 +21,7 @@ def create_app(part: Part, clients: Any = None) -> Flask:
     install_problem_handlers(app)
     install_error_handlers(app)
     require_service_token(app, part.settings.service_token)
+    install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
     for module in (users, accounts, jobs):
         app.register_blueprint(module.bp)

@@ -19,6 +19,7 @@ from marshmallow import (
 
 from bus.contracts.vocabulary import FAMILIES, SUBSCRIPTION_STATUSES
 from bus.http import Problem
+from bus.pagination import MAX_PAGE
 from services.subscriptions.domain.catalog import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 ID = validate.Length(min=1, max=64)
@@ -79,7 +80,7 @@ class ListQuery(Schema):
     title = fields.String(load_default=None, validate=validate.Length(max=200))
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     name = fields.String(load_default=None, validate=validate.Length(max=200))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE,
                               validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
