@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bus.http import Problem
+from bus.login import counting_key
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.errors import TooManyRequests
 from gateway.entrypoints.forward import service
@@ -37,12 +38,13 @@ def client_ip() -> str:
 
 
 def limit_attempts(kind: str, email: str) -> None:
-    """Count this attempt per IP and per e-mail; 429 with Retry-After over either limit."""
+    """Count this attempt per IP and per login (the address's login key, bus.login: every
+    spelling of an address is counted together); 429 with Retry-After over either limit."""
     config, now = gw().config, gw().now()
     limits = ((config.sign_in_per_ip, config.sign_in_per_email) if kind == "sign-in"
               else (config.reset_per_ip, config.reset_per_email))
     wait = ratelimit.hit_all(gw().part, [(f"{kind}:ip:{client_ip()}", limits[0]),
-                                         (f"{kind}:email:{email.strip().lower()}", limits[1])], now)
+                                         (f"{kind}:email:{counting_key(email)}", limits[1])], now)
     if wait is not None:
         what = "sign-in attempts" if kind == "sign-in" else "password reset requests"
         raise TooManyRequests(f"Too many {what} in a short time; try again in {wait} seconds.", wait)

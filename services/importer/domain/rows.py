@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError
 
 from bus.contracts.emails import validate_address
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS
+from bus.login import counting_key
 
 from .model import COLUMNS, LINE, Anomaly, RowResult
 from .seen import SeenEmails
@@ -145,7 +146,8 @@ def _e164(text: str, region: str | None) -> str | None:
 
 
 class RowChecker:
-    """Checks the data lines of one file in order; remembers e-mails to report duplicates.
+    """Checks the data lines of one file in order; remembers e-mails to report duplicates (by
+    login key, bus.login: two spellings of one address are one user).
 
     `check_email(text) -> normalised address` raises InvalidValue for a bad address; the
     default uses email-validator (syntax only, no DNS).
@@ -189,7 +191,7 @@ class RowChecker:
             "password_level": read("password_level", normalise_level, level),
         }
         if values["email"] is not None:
-            first = self._seen.first_line(values["email"], line)
+            first = self._seen.first_line(counting_key(values["email"]), line)
             if first is not None:
                 anomalies.append(Anomaly(line, "email", _duplicate_message(values["email"], first)))
         if anomalies:
