@@ -488,7 +488,7 @@ def details(measured: dict[str, Any]) -> dict[str, Any]:
 # -- the floor: the messages the design requires per imported user, alone --------------------
 
 FLOOR_WINDOW = 500  # messages per publish batch before waiting for confirms (as the relay does)
-# identity.user.created goes to subscriptions, notifications, importer and gateway (DESIGN.md's
+# identity.user.created goes to subscriptions, notifications, importer and gateway (docs/architecture.md's
 # catalog); identity.link.issued to notifications.
 FLOOR_QUEUES = {"subscriptions": ("identity.user.created",),
                 "notifications": ("identity.user.created", "identity.link.issued"),

@@ -1,4 +1,4 @@
-"""Settings every part reads from the environment (API.md, "Starting it")."""
+"""Settings every part reads from the environment (README.md, "Distributed mode"; deploy/README.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The message envelope every part sends and receives (DESIGN.md, "Messages")."""
+"""The message envelope every part sends and receives (docs/architecture.md, "Messages")."""
 
 from __future__ import annotations
 

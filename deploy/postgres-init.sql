@@ -1,4 +1,4 @@
--- One database per part, each owned by its own role (DESIGN.md: a service owns its data and
+-- One database per part, each owned by its own role (docs/architecture.md: a service owns its data and
 -- nobody else reads it). Run once by the postgres image on an empty volume
 -- (/docker-entrypoint-initdb.d/). The passwords are for the local docker-compose.yml only:
 -- create the roles with real secrets in any other environment.

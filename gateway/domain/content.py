@@ -1,4 +1,4 @@
-"""Content gated by services (API.md, appendix 8 of the manual): which service opens which page.
+"""Content gated by services (docs/api.md, "Content gated by services"): which service opens which page.
 
 The titles are those of the shipped service definitions; they only serve to tell a person
 what to ask for when the gateway's projection knows no holding of the gate yet.

@@ -1,4 +1,4 @@
-"""Marshmallow schemas of the public API (API.md): what is validated in, and documented out."""
+"""Marshmallow schemas of the public API (docs/api.md): what is validated in, and documented out."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class AtLeastOneField(Schema):
 
 
 def page_of(item: type[Schema] | Schema | fields.Field, name: str) -> type[Schema]:
-    """The list shape of API.md: {items, page, per_page, total}."""
+    """The list shape of docs/api.md: {items, page, per_page, total}."""
     items = fields.List(item if isinstance(item, fields.Field) else fields.Nested(item))
     return type(name, (Schema,), {
         "items": items, "page": fields.Integer(), "per_page": fields.Integer(), "total": fields.Integer(),

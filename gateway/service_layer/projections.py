@@ -70,7 +70,7 @@ def holding_from_event(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def holding_from_answer(sub: dict[str, Any], account_id: str | None) -> dict[str, Any]:
-    """A subscription as a service answers it (API.md shape) turned into a holding."""
+    """A subscription as a service answers it (docs/api.md's shape) turned into a holding."""
     service = sub.get("service") or {}
     return {
         "subscription_id": sub["id"],

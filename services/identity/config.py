@@ -54,6 +54,6 @@ class IdentityConfig:
         )
 
     def link_url(self, purpose: str, token: str) -> str:
-        """The gateway page a link opens (API.md, "Starting it")."""
+        """The gateway page a link opens (docs/api.md, "Journeys")."""
         page = {"activation": "activate", "reset": "reset-password", "email_change": "confirm-email"}
         return f"{self.public_url}/{page[purpose]}/{token}"

@@ -62,5 +62,5 @@ class ImporterConfig:
         )
 
     def report_url(self, account_id: str, job_id: str) -> str:
-        """Where the anomaly report can be downloaded through the gateway (API.md)."""
+        """Where the anomaly report can be downloaded through the gateway (docs/api.md)."""
         return f"{self.public_url}/api/v1/accounts/{account_id}/imports/{job_id}/report.csv"

@@ -1,4 +1,4 @@
-"""The propagation lag DESIGN.md promises ("p99 under one second on one machine"), measured after
+"""The propagation lag docs/architecture.md promises ("p99 under one second on one machine"), measured after
 the journeys on their cluster (tests/e2e/conftest_propagation.py runs this module last).
 
 The gateway observes `portico_propagation_seconds` (applied time − the event's `occurred_at`) in

@@ -97,7 +97,7 @@ def send_activation_emails() -> Any:
 
 
 def count(value: Any) -> int:
-    """`sent` / `skipped` may be ids or a number (API.md leaves it to identity)."""
+    """`sent` / `skipped` may be ids or a number (docs/api.md leaves it to identity)."""
     if isinstance(value, list | tuple):
         return len(value)
     return int(value or 0)

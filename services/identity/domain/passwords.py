@@ -61,7 +61,7 @@ _CLASSIC_MODERATE = PolicyProfile(
     lock_threshold=5,
 )
 
-# "classic" is DESIGN.md's policy (the manual's). "nist" follows NIST SP 800-63B-4: length and a
+# "classic" is the portal's own policy (the manual's). "nist" follows NIST SP 800-63B-4: length and a
 # blocklist, no composition rules, no expiry, no history. Names count as context-specific
 # blocklist words. Level 3 asks 15 characters, the minimum 800-63B-4 sets for a password used as
 # a single factor; levels 1-2 ask 8, its minimum alongside another factor. The lock after 5

@@ -1,4 +1,4 @@
-"""The shapes answered by the API and carried by events (API.md's Account and User)."""
+"""The shapes answered by the API and carried by events (docs/api.md's Account and User)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ class JobNotFound(Exception):
 def read_import_job(
     uow: ImporterUnitOfWork, account_id: str, job_id: str, anomalies_limit: int | None = None
 ) -> dict[str, Any]:
-    """The job as API.md shows it, with its anomalies so far (the first `anomalies_limit`
+    """The job as docs/api.md shows it, with its anomalies so far (the first `anomalies_limit`
     of them when given: a progress bar need not read them all every second)."""
     with uow:
         job = _job_of(uow, account_id, job_id)

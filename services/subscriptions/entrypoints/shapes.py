@@ -1,4 +1,4 @@
-"""How the internal API writes services and subscriptions: the public shapes of API.md, plus."""
+"""How the internal API writes services and subscriptions: the public shapes of docs/api.md, plus."""
 
 from __future__ import annotations
 
