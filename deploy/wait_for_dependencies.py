@@ -3,7 +3,8 @@
 Usage: python wait_for_dependencies.py <serve|worker|migrate> <part>
 
 Exits 0 as soon as they answer (`migrate` needs only the database). Exits 2 at once when a
-setting is malformed, since waiting will not fix it, and 1 when a dependency still does not
+setting is malformed or a secret is weak (`serve` and `worker` would refuse it), since waiting
+will not fix it, and 1 when a dependency still does not
 answer after PORTICO_WAIT_TIMEOUT seconds (default 60); both messages name the setting to check.
 """
 
@@ -45,8 +46,15 @@ def dependencies(mode: str, part: str) -> list[tuple[str, str, Callable[[], None
     from bus.broker import Broker
     from bus.config import Settings
     from bus.db import check_database, make_engine
+    from bus.secrets import check_secrets
+    from portico import parts
 
+    if mode != "migrate":
+        check_secrets(part)
     settings = Settings.from_env(part)
+    check_standalone = getattr(parts.bootstrap(part), "check_standalone", None)
+    if mode != "migrate" and check_standalone is not None:
+        check_standalone(settings)
     db_var = f"PORTICO_{part.upper()}_DATABASE_URL"
     engine = make_engine(settings.database_url)
     checks = [(db_var, f"the {part} database at {where(settings.database_url)}",

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from bus import logredact
 from bus.config import ConfigError, Settings
 from portico import parts
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logredact.install()  # no log line of any command holds a link token
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -67,11 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
+    from bus.secrets import embedded_secrets
     from portico.runtime import Embedded, stop_on_signals
 
     data_dir = Path(args.data_dir)
     env = dict(os.environ)
     env.setdefault("PORTICO_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    generated, secrets_file = embedded_secrets(data_dir, env)
+    env.update(generated)
     embedded = Embedded(data_dir, env).build()
     try:
         from portico import unreachable_check
@@ -91,6 +96,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"Portico is running at http://{args.host}:{args.port}/ (embedded mode, data in {data_dir})",
         flush=True,
     )
+    if generated:
+        print(
+            f"Secrets ({', '.join(sorted(generated))}) are in {secrets_file}, readable by you only; "
+            "the operator token is PORTICO_OPERATOR_TOKEN there.",
+            flush=True,
+        )
     embedded.stop.wait()
     server.shutdown()
     return 0
@@ -98,6 +109,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _settings(part: str) -> Settings:
     return Settings.from_env(part)
+
+
+def _started_settings(part: str) -> Settings:
+    """The settings of a `serve` or `worker` process (the distributed mode), once its secrets are
+    strong and it has what it needs to run on its own (a part's `check_standalone`)."""
+    from bus.secrets import check_secrets
+
+    check_secrets(part, os.environ)
+    settings = _settings(part)
+    check_standalone = getattr(parts.bootstrap(part), "check_standalone", None)
+    if check_standalone is not None:
+        check_standalone(settings)
+    return settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -115,7 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from portico import unreachable_check
     from portico.runtime import build_part, start_worker, stop_on_signals
 
-    part = build_part(args.part, _settings(args.part))
+    part = build_part(args.part, _started_settings(args.part))
     unreachable_check.check([part])
     stop = threading.Event()
     stop_on_signals(stop)
@@ -138,7 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from portico import unreachable_check
     from portico.runtime import build_part
 
-    unreachable_check.check([build_part(args.part, _settings(args.part))])
+    unreachable_check.check([build_part(args.part, _started_settings(args.part))])
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile
 
@@ -158,6 +182,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             str(args.threads),
             "--access-logfile",
             "-",
+            "--logger-class",
+            "portico.wsgi.GunicornLogger",  # link tokens redacted from every log line
             "--graceful-timeout",
             "20",
             f"portico.wsgi:app('{args.part}')",

@@ -7,7 +7,7 @@ from pathlib import Path
 from threading import Event
 from typing import cast
 
-from bus.config import Settings
+from bus.config import ConfigError, Settings
 from bus.consumer import Handler
 from bus.http_client import ServiceClient
 from bus.part import Part
@@ -21,6 +21,7 @@ from services.importer.service_layer.unit_of_work import ImporterUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 IDENTITY_TIMEOUT_SECONDS = 10.0
+READINESS_TIMEOUT_SECONDS = 3.0
 
 
 class ImporterPart(Part):
@@ -48,7 +49,8 @@ class ImporterPart(Part):
             config=self.config,
         )
 
-    def taken_emails(self) -> TakenEmails:
+    def identity_client(self) -> ServiceClient | None:
+        """The client of identity: the embedded mode's, else one on PORTICO_IDENTITY_URL."""
         if self.identity is None and (url := self.settings.service_urls.get("identity")):
             self.identity = ServiceClient(
                 "identity",
@@ -56,11 +58,43 @@ class ImporterPart(Part):
                 token=self.settings.service_token,
                 timeout=IDENTITY_TIMEOUT_SECONDS,
             )
-        return TakenEmails(self.identity)
+        return self.identity
+
+    def taken_emails(self) -> TakenEmails:
+        return TakenEmails(self.identity_client())
+
+    def readiness(self) -> dict[str, str]:
+        """The database and broker, and identity (every file's addresses are checked there)."""
+        report = super().readiness()
+        client = self.identity_client()
+        if client is None:
+            report["identity"] = f"not configured: {NO_IDENTITY_URL}"
+            return report
+        try:
+            response = client.http.get("/readyz", timeout=READINESS_TIMEOUT_SECONDS)
+            status = response.status_code
+            report["identity"] = "ok" if status == 200 else f"not ready ({status})"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            report["identity"] = f"unavailable: {exc}"
+        return report
+
+
+NO_IDENTITY_URL = (
+    "PORTICO_IDENTITY_URL is unset. The importer checks every file's addresses with the identity "
+    "service (a dry run too); set it to the base URL of identity's internal API, e.g. "
+    "http://identity:8000"
+)
 
 
 def build(settings: Settings) -> ImporterPart:
     return ImporterPart(settings)
+
+
+def check_standalone(settings: Settings) -> None:
+    """What `portico serve importer` and `portico worker importer` need besides the common
+    settings: where identity is (the embedded mode wires it in-process instead)."""
+    if not settings.service_urls.get("identity"):
+        raise ConfigError(NO_IDENTITY_URL)
 
 
 def jobs(part: ImporterPart) -> list[Callable[[Event], None]]:

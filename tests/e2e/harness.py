@@ -25,6 +25,7 @@ from __future__ import annotations
 import email
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -294,9 +295,10 @@ class Cluster:
         # each worker's /metrics, /healthz and /readyz (PORTICO_METRICS_PORT)
         self.worker_urls = {name: f"http://127.0.0.1:{free_port()}" for name in parts.PARTS}
         self.gateway_url = self.urls["gateway"]
-        self.operator_token = f"operator-{uuid.uuid4().hex}"
-        self.service_token = f"service-{uuid.uuid4().hex}"
-        self.secret_key = uuid.uuid4().hex
+        # strong secrets of this cluster alone: `serve` and `worker` refuse weak ones (bus/secrets.py)
+        self.operator_token = secrets.token_urlsafe(32)
+        self.service_token = secrets.token_urlsafe(32)
+        self.secret_key = secrets.token_urlsafe(32)
         self.operator_headers = {"Authorization": f"Bearer {self.operator_token}"}
         self.service_headers = {"Authorization": f"Bearer {self.service_token}"}
         self.mail = Mailbox()

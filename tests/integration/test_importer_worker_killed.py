@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -33,10 +34,16 @@ from services.importer.entrypoints.api import create_app
 pytestmark = pytest.mark.integration
 
 ROWS, BATCH = 1000, 100
+SERVICE_TOKEN = secrets.token_urlsafe(32)
+SERVICE_HEADERS = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 WORKER_ENV = {
     "PORTICO_IMPORT_BATCH_SIZE": str(BATCH),
     "PORTICO_IMPORT_LEASE_SECONDS": "2",
     "PORTICO_IMPORT_POLL_SECONDS": "0.2",
+    # `portico worker importer` refuses to start without a strong service token and identity's
+    # address (the fake identity answers over the bus; no dry run asks its HTTP API here)
+    "PORTICO_SERVICE_TOKEN": SERVICE_TOKEN,
+    "PORTICO_IDENTITY_URL": "http://127.0.0.1:9",
 }
 # The first worker: a normal importer worker that dies (os._exit) when it is about to record
 # its fourth batch, after the first three are committed (and perhaps not yet relayed).
@@ -145,7 +152,7 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
             "/internal/accounts/acc-1/imports",
             data={"file": (io.BytesIO(content), "team.csv")},
             content_type="multipart/form-data",
-            headers={"Authorization": "Bearer dev-service-token", "X-Portico-Actor": "admin-1"},
+            headers={**SERVICE_HEADERS, "X-Portico-Actor": "admin-1"},
         )
         assert answer.status_code == 202
         job_id = answer.get_json()["id"]
@@ -161,7 +168,7 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
 
         def finished():
             body = api.get(f"/internal/accounts/acc-1/imports/{job_id}",
-                           headers={"Authorization": "Bearer dev-service-token"}).get_json()
+                           headers=SERVICE_HEADERS).get_json()
             return body if body["status"] in ("done", "failed") else None
 
         job = wait_for(finished, 60, "the job to end")

@@ -7,12 +7,15 @@ without Docker; the wait itself is the real deploy/wait_for_dependencies.py.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from bus.secrets import EMBEDDED_SECRETS
 
 ROOT = Path(__file__).resolve().parents[3]
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
@@ -40,6 +43,8 @@ def run(tmp_path):
             "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "CALLS": str(calls),
             "PORTICO_DATA_DIR": str(tmp_path / "var"),
+            # strong secrets: `serve` and `worker` refuse to wait without them (bus/secrets.py)
+            **{name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS},
             **env,
         })
         result = subprocess.run(["sh", str(ENTRYPOINT), *args], env=clean, cwd=tmp_path,

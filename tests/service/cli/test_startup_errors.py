@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bus.secrets import EMBEDDED_SECRETS
 
 TIMEOUT = 30  # seconds; each case takes a couple (imports, one refused connection)
 SECRET = "s3cret-pw"
@@ -15,7 +18,8 @@ SECRET = "s3cret-pw"
 
 def portico(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    clean.update({"PORTICO_DATA_DIR": str(cwd / "var"), **env})
+    strong = {name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS}  # checked first otherwise
+    clean.update({"PORTICO_DATA_DIR": str(cwd / "var"), **strong, **env})
     return subprocess.run(
         [sys.executable, "-m", "portico.cli", *args],
         env=clean, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
