@@ -163,3 +163,20 @@ def test_v5_2_4_v5_3_8_v5_5_3_no_dynamic_code_shell_or_unsafe_deserialiser_in_th
             ):
                 problems.append(f"{line} of a template that is not fixed text")
     assert not problems, "\n".join(problems)
+
+
+def test_v5_5_4_the_pages_scripts_never_evaluate_text():
+    scripts = list((ROOT / "gateway" / "static").glob("*.js"))
+    assert scripts
+    for script in scripts:
+        source = script.read_text(encoding="utf-8")
+        for danger in (
+            "eval(",
+            "new Function",
+            'setTimeout("',
+            "setTimeout('",
+            'setInterval("',
+            "setInterval('",
+            "document.write",
+        ):  # JSON is read with JSON.parse or fetch's response.json()
+            assert danger not in source, (script.name, danger)
