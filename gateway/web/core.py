@@ -27,7 +27,7 @@ from bus.http import Problem
 from bus.http_client import ServiceUnavailable
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.guards import COOKIE
-from gateway.web import i18n
+from gateway.web import i18n, mailbox_pass
 from gateway.web.apicall import ApiError, api
 from gateway.web.forms import (
     CLIENT_KEY,
@@ -231,6 +231,15 @@ def mailbox_enabled() -> bool:
     return not gw().part.settings.smtp_url
 
 
+def mailbox_open() -> bool:
+    """Whether there is a mailbox and this browser holds the operator's pass to it (once per request)."""
+    if "web_mailbox_open" not in g:
+        settings = gw().part.settings
+        g.web_mailbox_open = mailbox_enabled() and mailbox_pass.opens(
+            request.cookies.get(mailbox_pass.COOKIE), settings.secret_key, settings.operator_token, gw().now())
+    return bool(g.web_mailbox_open)
+
+
 @web.context_processor
 def page_context() -> dict[str, Any]:
     return {
@@ -244,7 +253,7 @@ def page_context() -> dict[str, Any]:
         "supervises": bool((g.get("web_me") or {}).get("supervises")),
         "csrf_token": csrf_token(),
         "new_form_token": form_token,
-        "mailbox_enabled": mailbox_enabled(),
+        "mailbox_open": mailbox_open(),
         "here": here(),
         "endpoint": request.endpoint or "",
         "options": options,

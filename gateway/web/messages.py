@@ -348,6 +348,18 @@ EN: dict[str, str] = {
     "mailbox.text": "Message",
     "mailbox.html": "HTML version",
     "mailbox.attachments": "Attachments",
+    "mailbox.unlock_intro": "The mailbox holds the emails the portal kept instead of sending them, with their "
+                            "activation and reset links: it is for the portal's operator. Enter the operator "
+                            "token (PORTICO_OPERATOR_TOKEN; started with portico run, the portal says at start "
+                            "in which file it keeps it).",
+    "mailbox.token": "Operator token",
+    "mailbox.unlock": "Open the mailbox",
+    "mailbox.lock": "Close the mailbox in this browser",
+    "mailbox.token_wrong": "This is not the operator token. Enter the value of PORTICO_OPERATOR_TOKEN exactly "
+                           "(started with portico run, the portal says at start in which file it keeps it).",
+    "mailbox.token_missing": "Enter the operator token.",
+    "mailbox.form_expired": "This form was out of date, so the token was not checked. Enter it again in this "
+                            "form.",
     # messages after an action
     "flash.session_ended": "Your session has ended. Sign in again to continue where you were.",
     "flash.password_change_required": "Your password must be changed before you continue.",
@@ -855,6 +867,20 @@ FR: dict[str, str] = {
     "mailbox.text": "Message",
     "mailbox.html": "Version HTML",
     "mailbox.attachments": "Pièces jointes",
+    "mailbox.unlock_intro": "La boîte aux lettres contient les e-mails que le portail a conservés au lieu de "
+                            "les envoyer, avec leurs liens d'activation et de réinitialisation : elle est "
+                            "réservée à l'opérateur du portail. Saisissez le jeton d'opérateur "
+                            "(PORTICO_OPERATOR_TOKEN ; lancé par portico run, le portail indique au démarrage "
+                            "dans quel fichier il le conserve).",
+    "mailbox.token": "Jeton d'opérateur",
+    "mailbox.unlock": "Ouvrir la boîte aux lettres",
+    "mailbox.lock": "Fermer la boîte aux lettres dans ce navigateur",
+    "mailbox.token_wrong": "Ce n'est pas le jeton d'opérateur. Saisissez exactement la valeur de "
+                           "PORTICO_OPERATOR_TOKEN (lancé par portico run, le portail indique au démarrage dans "
+                           "quel fichier il la conserve).",
+    "mailbox.token_missing": "Saisissez le jeton d'opérateur.",
+    "mailbox.form_expired": "Ce formulaire n'était plus à jour : le jeton n'a pas été vérifié. Saisissez-le à "
+                            "nouveau dans ce formulaire.",
     "flash.session_ended": "Votre session a pris fin. Reconnectez-vous pour reprendre où vous en étiez.",
     "flash.password_change_required": "Votre mot de passe doit être changé avant de continuer.",
     "flash.form_expired": "Ce formulaire n'était plus à jour (vous vous êtes reconnecté entre-temps). Rien "

@@ -263,6 +263,14 @@ OVERFLOWING = """() => {
 }"""
 
 
+def open_mailbox(page: Any, portal: Portal, path: str = "/mailbox") -> None:
+    """The mailbox is the operator's: its form asks for the operator token once per browser."""
+    page.goto(path)
+    page.get_by_label("Operator token").fill(portal.embedded.parts["gateway"].settings.operator_token)
+    page.get_by_role("button", name="Open the mailbox").click()
+    page.get_by_role("button", name="Close the mailbox in this browser").wait_for()
+
+
 def sign_in(page: Any, person: Person, path: str = "/sign-in") -> None:
     page.goto(path)
     page.get_by_label(re.compile("^(Email address|Adresse e-mail)")).fill(person.email)

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, SCREENSHOTS, Portal, shoot
+from tests.browser.conftest import PASSWORD, SCREENSHOTS, Portal, open_mailbox, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +19,10 @@ def test_activation_link_from_the_mailbox_to_the_profile_page(portal: Portal, ne
     page = new_page()
 
     page.goto(f"/mailbox?to={email}")
+    expect(page.get_by_label("Operator token")).to_be_visible()  # the mailbox is the operator's
+    shoot(page, "mailbox-unlock")
+    open_mailbox(page, portal, f"/mailbox?to={email}")
+    expect(page).to_have_url(re.compile(r"/mailbox\?to="))
     shoot(page, "mailbox")
     page.get_by_role("link", name=re.compile("activation", re.I)).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("activation", ignore_case=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Portal, shoot, sign_in
+from tests.browser.conftest import Portal, open_mailbox, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +23,7 @@ def test_a_tour_of_the_remaining_pages(portal: Portal, new_page) -> None:
 
     page = new_page()
     sign_in(page, admin)
+    open_mailbox(page, portal)
     user_path = f"/users/{admin.account_id}/{user.user['id']}"
     tour = [
         ("/administrators", "Administrators", "administrators"),

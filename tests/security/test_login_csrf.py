@@ -93,6 +93,7 @@ def test_a_sign_in_with_only_a_same_origin_referer_works(pages):
         ("/forgotten-password", {"email": ADMIN}),
         ("/activate/not-a-real-token", {"password": PASSWORD, "password_confirm": PASSWORD}),
         ("/reset-password/not-a-real-token", {"password": PASSWORD, "password_confirm": PASSWORD}),
+        ("/mailbox/unlock", {"operator_token": "whatever"}),
     ],
 )
 def test_every_form_posted_without_a_session_is_refused_from_elsewhere(pages, path, fields):
