@@ -2,12 +2,14 @@
 
 `Outbox.record` runs inside the caller's transaction. `OutboxRelay` publishes unsent rows in
 order, marks a row sent only after the broker confirmed it, and simply catches up when the
-broker comes back after an outage. On PostgreSQL a NOTIFY wakes the relay at commit (even in
+broker comes back after an outage. A sent row keeps no secret: the fields its contract marks
+secret (a link's raw token) are blanked in the transaction that marks it sent. On PostgreSQL a NOTIFY wakes the relay at commit (even in
 another process); elsewhere an in-process event does.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -130,11 +132,30 @@ class OutboxRelay:
             unsent = [row.seq for row in rows[confirmed:]]
             if unsent:
                 conn.execute(table.update().where(table.c.seq.in_(unsent)).values(published_at=None))
+            self._forget_secrets(conn, rows[:confirmed])
             if confirmed:
                 OUTBOX_PUBLISHED.labels(self.outbox.part).inc(confirmed)
         if error is not None:
             raise error
         return confirmed
+
+    def _forget_secrets(self, conn: sa.Connection, sent: list[sa.Row]) -> None:
+        """Blank the secret fields of the rows the broker confirmed, before their mark commits:
+        once published, the outbox keeps the message without what only its e-mail may hold."""
+        blanked = []
+        for row in sent:
+            if not contracts.has_secrets(row.type):
+                continue
+            body = json.loads(row.body)
+            data = contracts.without_secrets(row.type, int(body.get("version", 1)), body["data"])
+            if data is not body["data"]:
+                blanked.append({"b_seq": row.seq, "b_body": json.dumps({**body, "data": data})})
+        if blanked:
+            table = self.outbox.table
+            conn.execute(
+                table.update().where(table.c.seq == sa.bindparam("b_seq")).values(body=sa.bindparam("b_body")),
+                blanked,
+            )
 
     def drain(self) -> int:
         """Publish until nothing is left (tests, shutdown)."""

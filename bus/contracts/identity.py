@@ -105,7 +105,8 @@ class LinkIssued(Contract):
     recipient = fields.String(required=True)
     recipient_name = fields.String(load_default=None, allow_none=True)
     language = language()
-    link_url = fields.String(required=True)
+    # The raw token is in the URL: kept in the outbox only until the broker has the message.
+    link_url = fields.String(required=True, metadata={"secret": True})
     expires_at = fields.String(required=True)
     resent = fields.Boolean(load_default=False)
     old_email = fields.String(load_default=None, allow_none=True)
