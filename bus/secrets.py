@@ -35,16 +35,18 @@ READ_BY: dict[str, tuple[str, ...]] = {
 }
 
 # Values that were defaults or examples at some point: anyone may know them.
-KNOWN_VALUES = frozenset({
-    "dev-secret-change-me",
-    "dev-operator-token",
-    "dev-service-token",
-    "compose-secret-change-me",
-})
+KNOWN_VALUES = frozenset(
+    {
+        "dev-secret-change-me",
+        "dev-operator-token",
+        "dev-service-token",
+        "compose-secret-change-me",
+    }
+)
 PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "your-secret", "example")
 
 HOW_TO_MAKE = (
-    "make one with `python -c \"import secrets; print(secrets.token_urlsafe(32))\"` "
+    'make one with `python -c "import secrets; print(secrets.token_urlsafe(32))"` '
     "(or `openssl rand -base64 32`)"
 )
 
@@ -74,8 +76,10 @@ def check_secrets(part: str, env: Mapping[str, str] | None = None) -> None:
             problems.append(f"{name} {why}")
     operator, service = env.get(OPERATOR_TOKEN), env.get(SERVICE_TOKEN)
     if part == "gateway" and operator and operator == service:
-        problems.append(f"{OPERATOR_TOKEN} and {SERVICE_TOKEN} hold the same value (every service "
-                        "would hold the operator's power)")
+        problems.append(
+            f"{OPERATOR_TOKEN} and {SERVICE_TOKEN} hold the same value (every service "
+            "would hold the operator's power)"
+        )
     if problems:
         raise ConfigError(
             f"the {part} part refuses to start: {'; '.join(problems)}. Every secret needs at least "

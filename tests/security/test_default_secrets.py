@@ -29,17 +29,31 @@ def strong() -> dict[str, str]:
 
 def portico(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    clean.update({"PORTICO_DATA_DIR": str(cwd / "var"), "PORTICO_BROKER_URL": "memory://",
-                  "PORTICO_IDENTITY_URL": "http://127.0.0.1:9", **env})
-    return subprocess.run([sys.executable, "-m", "portico.cli", *args], env=clean, cwd=cwd,
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    clean.update(
+        {
+            "PORTICO_DATA_DIR": str(cwd / "var"),
+            "PORTICO_BROKER_URL": "memory://",
+            "PORTICO_IDENTITY_URL": "http://127.0.0.1:9",
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "portico.cli", *args],
+        env=clean,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
 
 
 def refused_for(result: subprocess.CompletedProcess[str], variable: str) -> str:
     assert result.returncode == 2, f"exit {result.returncode}; stderr: {result.stderr[-1500:]}"
     message = result.stderr.strip().splitlines()[-1]
     assert variable in message, message
-    assert "token_urlsafe" in message, f"the message does not say how to make a good value: {message}"
+    assert "token_urlsafe" in message, (
+        f"the message does not say how to make a good value: {message}"
+    )
     assert "Traceback" not in result.stderr
     return message
 
@@ -56,7 +70,9 @@ def refused_for(result: subprocess.CompletedProcess[str], variable: str) -> str:
         ("PORTICO_SERVICE_TOKEN", "x" * (MIN_LENGTH - 1), "fewer than 32"),
     ],
 )
-def test_the_gateway_refuses_to_start_with_a_weak_secret(tmp_path, command, variable, value, reason):
+def test_the_gateway_refuses_to_start_with_a_weak_secret(
+    tmp_path, command, variable, value, reason
+):
     env = strong()
     if value is None:
         del env[variable]
@@ -79,10 +95,15 @@ def test_the_operator_token_may_not_be_the_service_token(tmp_path):
 
 def test_strong_secrets_pass_the_check(tmp_path):
     """With strong secrets the next check speaks: here the database, which cannot be reached."""
-    env = {**strong(), "PORTICO_GATEWAY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    env = {
+        **strong(),
+        "PORTICO_GATEWAY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    }
     result = portico(["worker", "gateway"], env, tmp_path)
     assert result.returncode == 2
-    assert "PORTICO_GATEWAY_DATABASE_URL" in result.stderr and "refuses to start" not in result.stderr
+    assert (
+        "PORTICO_GATEWAY_DATABASE_URL" in result.stderr and "refuses to start" not in result.stderr
+    )
 
 
 def test_migrate_needs_no_secret(tmp_path):
@@ -125,9 +146,24 @@ def test_portico_run_generates_its_secrets_and_refuses_the_development_token(tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
     log = tmp_path / "run.log"
     with log.open("w") as out:
-        run = subprocess.Popen([sys.executable, "-m", "portico.cli", "run", "--no-demo", "--port", str(port),
-                                "--data-dir", str(data)], env=env, cwd=tmp_path, stdout=out,
-                               stderr=subprocess.STDOUT, text=True)
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "portico.cli",
+                "run",
+                "--no-demo",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 90
         while "Portico is running" not in log.read_text():
@@ -141,8 +177,16 @@ def test_portico_run_generates_its_secrets_and_refuses_the_development_token(tmp
         assert token not in log.read_text(), "the token itself is not printed"
         url = f"http://127.0.0.1:{port}/api/v1/operator/accounts"
         body = {"number": "424242", "name": "Secrets Ltd"}
-        assert httpx.post(url, json=body, headers={"Authorization": "Bearer dev-operator-token"}).status_code == 401
-        assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 201
+        assert (
+            httpx.post(
+                url, json=body, headers={"Authorization": "Bearer dev-operator-token"}
+            ).status_code
+            == 401
+        )
+        assert (
+            httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code
+            == 201
+        )
     finally:
         run.terminate()
         run.wait(30)

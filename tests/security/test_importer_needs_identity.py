@@ -24,10 +24,22 @@ TOKEN = "t" * 40
 
 def portico(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    clean.update({"PORTICO_DATA_DIR": str(cwd / "var"), "PORTICO_BROKER_URL": "memory://",
-                  **{name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS}, **env})
-    return subprocess.run([sys.executable, "-m", "portico.cli", *args], env=clean, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    clean.update(
+        {
+            "PORTICO_DATA_DIR": str(cwd / "var"),
+            "PORTICO_BROKER_URL": "memory://",
+            **{name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS},
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "portico.cli", *args],
+        env=clean,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("command", ["worker", "serve"])
@@ -42,7 +54,9 @@ def test_the_entrypoint_wait_refuses_it_at_once(monkeypatch, capsys):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "wait_for_dependencies", Path(__file__).resolve().parents[2] / "deploy" / "wait_for_dependencies.py")
+        "wait_for_dependencies",
+        Path(__file__).resolve().parents[2] / "deploy" / "wait_for_dependencies.py",
+    )
     wait = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wait)
     for name in EMBEDDED_SECRETS:
@@ -54,9 +68,14 @@ def test_the_entrypoint_wait_refuses_it_at_once(monkeypatch, capsys):
 
 
 def importer(tmp_path, **service_urls: str):
-    settings = Settings(part="importer", database_url=f"sqlite:///{tmp_path}/importer.db",
-                        broker_url="memory://", bus_prefix=f"t{uuid.uuid4().hex[:10]}",
-                        service_token=TOKEN, service_urls=service_urls)
+    settings = Settings(
+        part="importer",
+        database_url=f"sqlite:///{tmp_path}/importer.db",
+        broker_url="memory://",
+        bus_prefix=f"t{uuid.uuid4().hex[:10]}",
+        service_token=TOKEN,
+        service_urls=service_urls,
+    )
     part = build(settings)
     part.migrate()
     return part
