@@ -6,6 +6,7 @@ returns at once. Performance claims belong to `make bench`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -36,3 +37,25 @@ def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what}: not reached within {timeout:g} s ({last})")
         time.sleep(interval)
+
+
+class WatchedEvent:
+    """Wraps a threading.Event and says when a thread starts waiting on it (`waiting` is set then):
+    a test can act once a loop has nothing left to do, instead of sleeping and hoping."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return self.event.wait(timeout)
+
+    def set(self) -> None:
+        self.event.set()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()

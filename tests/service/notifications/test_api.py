@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from bus.config import ConfigError, Settings
 from services.notifications.bootstrap import build, jobs
 from tests.bus_kit import make_probe_part
 from tests.service.notifications.conftest import PUBLIC_URL, new_id
+from tests.waiting_kit import DEADLINE, WatchedEvent, eventually
 
 
 def issue(harness, people, address, *, language="en-US", purpose="activation"):
@@ -136,8 +136,11 @@ def test_the_api_needs_the_service_token(notifications):
 def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
     make_notifications, prefix, tmp_path
 ):
-    harness = make_notifications(PORTICO_MAIL_POLL_SECONDS="30")
+    # the poll is an hour away: a mail within the deadline below was woken by the commit
+    harness = make_notifications(PORTICO_MAIL_POLL_SECONDS="3600")
     harness.part.clock = SystemClock()
+    watched = WatchedEvent(harness.part.wakeup.subscribe())  # woken by every commit that queues mail
+    harness.part.wakeup.subscribe = lambda: watched
     identity, _ = make_probe_part("identity", f"sqlite:///{tmp_path}/identity.db", "memory://",
                                   prefix)
     identity.handlers = {}
@@ -145,7 +148,8 @@ def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
     harness.part.start_background(stop, jobs(harness.part))
     identity.start_background(stop)
     try:
-        assert harness.part.wait_ready(10)
+        assert harness.part.wait_ready(DEADLINE)
+        assert watched.waiting.wait(DEADLINE), "the delivery loop never went to wait for mail"
         with identity.uow() as uow:
             uow.publish("identity.link.issued", {
                 "purpose": "reset", "user_id": "u1", "account_id": "a1",
@@ -154,11 +158,7 @@ def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
                 "expires_at": "2027-03-08T09:00:00Z",
             })
             uow.commit()
-        started = time.monotonic()
-        while time.monotonic() - started < 5 and not harness.mails():
-            time.sleep(0.02)
-        assert harness.mails(), "the e-mail did not reach the mailbox"
-        assert time.monotonic() - started < 3  # woken at commit, not after the 30 s poll
+        eventually(harness.mails, what="the e-mail in the mailbox before the hourly poll")
     finally:
         stop.set()
         harness.part.wakeup.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from tests.service.notifications.conftest import (
     user_data,
 )
 from tests.service.notifications.smtp_sink import RecordingHandler, free_port
+from tests.waiting_kit import DEADLINE, WatchedEvent
 
 HREF = re.compile(r'href="([^"]+)"')
 
@@ -303,19 +303,20 @@ def test_the_running_loop_sends_as_soon_as_the_event_commits(smtp_notifications,
     handler = RecordingHandler()
     delivered = threading.Event()
     handler.on_delivery = lambda count: delivered.set()
-    harness, _ = smtp_notifications(handler, PORTICO_MAIL_POLL_SECONDS="60")
+    # the poll is an hour away: a delivery within the deadline below was woken by the commit
+    harness, _ = smtp_notifications(handler, PORTICO_MAIL_POLL_SECONDS="3600")
+    watched = WatchedEvent(harness.part.wakeup.subscribe())  # woken by every commit that queues mail
+    harness.part.wakeup.subscribe = lambda: watched
     loop = harness.loop()
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        time.sleep(0.1)  # the loop is now waiting for up to 60 s
-        started = time.monotonic()
+        assert watched.waiting.wait(DEADLINE), "the delivery loop never went to wait for mail"
         queue_links(harness, people, "steven@example.test")
-        assert delivered.wait(5)
-        assert time.monotonic() - started < 2
+        assert delivered.wait(DEADLINE), "the committed e-mail was not sent before the poll"
     finally:
         stop.set()
         loop.wake.set()
-        thread.join(5)
+        thread.join(DEADLINE)
     assert not thread.is_alive()
