@@ -15,7 +15,7 @@ from bus.input_checks import install_input_checks
 from bus.part import Part
 from gateway.adapters.backoffice import BackOffice, DemoBackOffice
 from gateway.config import GatewayConfig
-from gateway.entrypoints import api_docs
+from gateway.entrypoints import api_docs, api_examples
 from gateway.entrypoints.context import Gateway
 from gateway.entrypoints.errors import install_error_handlers
 from gateway.entrypoints.guards import install_guards
@@ -55,7 +55,7 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-fanout"),
     )
     app.extensions.update(extra or {})
-    api = PorticoApi(app, spec_kwargs={"extra_plugins": [api_docs.AccessDocumentation()]})
+    api = PorticoApi(app, spec_kwargs={"extra_plugins": [api_docs.AccessDocumentation(), api_examples.ExampleDocumentation()]})
     install_error_handlers(app)
     install_guards(app)
     install_input_checks(app)

@@ -147,3 +147,83 @@ def test_each_operation_has_a_summary_and_the_errors_of_its_guards_with_an_examp
             if "{" in path:
                 assert "404" in responses, where
     assert "429" in document["paths"]["/api/v1/session"]["post"]["responses"]
+
+
+JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+
+
+def schema_named(document: dict, ref: str) -> tuple[str, dict]:
+    name = ref.rsplit("/", 1)[1]
+    return name, document["components"]["schemas"][name]
+
+
+def fields_without_a_fitting_example(name: str, schema: dict) -> list[str]:
+    """The fields whose example is missing, outside the enum or of another type than declared."""
+    wrong = []
+    for field, prop in schema.get("properties", {}).items():
+        inner = prop.get("items", prop)
+        if "$ref" in inner or "allOf" in inner:
+            continue  # another schema, checked on its own
+        if "example" not in prop:
+            wrong.append(f"{name}.{field}: no example")
+            continue
+        example, declared = prop["example"], prop.get("type")
+        types = [declared] if isinstance(declared, str) else declared or []
+        if types and not any(
+            isinstance(example, JSON_TYPES[t])
+            and not (t == "integer" and isinstance(example, bool))
+            for t in types
+        ):
+            wrong.append(f"{name}.{field}: {example!r} is not {types}")
+        if "enum" in prop and example not in prop["enum"] and example is not None:
+            wrong.append(f"{name}.{field}: {example!r} is not one of {prop['enum']}")
+    return wrong
+
+
+def test_each_operation_has_an_example_of_its_body_and_of_its_answer(gw):
+    document = gw.client.get("/api/v1/openapi.json").get_json()
+    wrong = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in METHODS:
+                continue
+            answers = [r for code, r in operation["responses"].items() if code.startswith("2")]
+            bodies = [operation.get("requestBody", {})] + answers
+            refs = [
+                content["schema"]["$ref"]
+                for body in bodies
+                for content in body.get("content", {}).values()
+                if "$ref" in content.get("schema", {})
+            ]
+            if not refs:  # no body and nothing to show: a 204, or the anomaly report as CSV
+                assert path.endswith(".csv") or {
+                    c for c in operation["responses"] if c.startswith("2")
+                } == {"204"}
+            for ref in refs:
+                wrong += fields_without_a_fitting_example(*schema_named(document, ref))
+    for name, schema in document["components"]["schemas"].items():
+        wrong += fields_without_a_fitting_example(name, schema)
+    assert sorted(set(wrong)) == []
+
+
+def test_an_example_that_does_not_fit_its_field_is_found():
+    schema = {
+        "properties": {
+            "status": {"type": "string", "enum": ["pending", "applied"], "example": "done"},
+            "rows": {"type": ["integer", "null"], "example": True},
+            "name": {"type": "string"},
+            "user": {"$ref": "#/components/schemas/User"},
+        }
+    }
+    assert fields_without_a_fitting_example("X", schema) == [
+        "X.status: 'done' is not one of ['pending', 'applied']",
+        "X.rows: True is not ['integer', 'null']",
+        "X.name: no example",
+    ]
