@@ -180,3 +180,20 @@ def test_v5_5_4_the_pages_scripts_never_evaluate_text():
             "document.write",
         ):  # JSON is read with JSON.parse or fetch's response.json()
             assert danger not in source, (script.name, danger)
+
+
+def test_v5_4_2_every_log_message_is_a_constant_format_and_values_are_its_arguments():
+    sources = [p for part in CODE for p in (ROOT / part).rglob("*.py")]
+    levels = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+    seen, problems = 0, []
+    for path in sources:
+        for name, call in calls_in(path):
+            owner, _, method = name.rpartition(".")
+            if method in levels and owner in ("log", "logger", "logging", "LOG") and call.args:
+                seen += 1
+                message = call.args[1] if method == "log" and len(call.args) > 1 else call.args[0]
+                if not isinstance(message, ast.Constant):
+                    problems.append(
+                        f"{path.relative_to(ROOT)}:{call.lineno}: {ast.unparse(message)[:60]}"
+                    )
+    assert seen > 20 and not problems, "\n".join(problems)
