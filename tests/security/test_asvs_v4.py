@@ -86,6 +86,9 @@ def test_v4_1_5_a_failure_while_reading_the_session_denies(gw, monkeypatch):
         "/assets/..%2f..%2fpyproject.toml",
         "/assets/..%2fentrypoints/api.py",
         "/templates/web/base.html",
+        "/api/v1/docs/assets/",
+        "/api/v1/docs/assets/..%2f..%2fpyproject.toml",
+        "/api/v1/docs/assets/index.html",
         "/gateway/",
         "/pyproject.toml",
         "/api/",
@@ -94,7 +97,9 @@ def test_v4_1_5_a_failure_while_reading_the_session_denies(gw, monkeypatch):
 def test_v4_3_2_no_file_or_folder_of_the_installation_is_served_or_listed(gw, path):
     answer = gw.client.get(path)
 
-    assert answer.status_code == 404, path
+    assert answer.status_code in (401, 404), (
+        path
+    )  # 401: under /api/v1, nothing is answered unsigned
     body = answer.get_data(as_text=True)
     assert "[project]" not in body and "[core]" not in body and "Index of" not in body
     assert "def create_app" not in body and "{%" not in body
