@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -17,6 +17,31 @@ import pytest
 from bus.http import Problem
 from bus.http_client import ServiceUnavailable
 from gateway.adapters.services import PooledServiceClient
+from tests.waiting_kit import DEADLINE
+
+
+@dataclass
+class Service:
+    """The service's address, the calls it saw, and what the tests steer: `/hold` answers only once
+    `release` is set (or after DEADLINE); `closed` counts connections the service has closed."""
+
+    url: str
+    seen: list[dict[str, Any]]
+    release: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    held: int = 0
+    closed: int = 0
+
+    def note(self, **counts: int) -> None:
+        with self.changed:
+            for name, step in counts.items():
+                setattr(self, name, getattr(self, name) + step)
+            self.changed.notify_all()
+
+    def wait_for(self, name: str, count: int) -> None:
+        with self.changed:
+            reached = self.changed.wait_for(lambda: getattr(self, name) >= count, timeout=DEADLINE)
+        assert reached, f"the service saw {getattr(self, name)} {name}, not {count}, within {DEADLINE:g} s"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -24,6 +49,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     seen: list[dict[str, Any]]
+    service: Service
 
     def _answer(self) -> None:
         url = urlsplit(self.path)
@@ -36,8 +62,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/missing":
             status, body = 404, {"type": "about:blank", "title": "Not Found", "status": 404,
                                  "detail": "No user has this id."}
-        elif url.path == "/slow":
-            time.sleep(float(dict(parse_qsl(url.query)).get("seconds", "0.3")))
+        elif url.path == "/hold":
+            self.service.note(held=1)
+            self.service.release.wait(DEADLINE)
         elif url.path == "/broken":
             status, body = 500, {"detail": "boom"}
         data = json.dumps(body).encode()
@@ -55,17 +82,34 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class CountingServer(ThreadingHTTPServer):
+    service: Service
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.service.note(closed=1)
+
+
 @pytest.fixture
-def server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def service() -> Iterator[Service]:
     seen: list[dict[str, Any]] = []
-    handler = type("Recording", (Handler,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = CountingServer(("127.0.0.1", 0), Handler)
+    httpd.service = Service(f"http://127.0.0.1:{httpd.server_port}", seen)
+    httpd.RequestHandlerClass = type("Recording", (Handler,), {"seen": seen, "service": httpd.service})
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", seen
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield httpd.service
+    finally:
+        httpd.service.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server(service) -> tuple[str, list[dict[str, Any]]]:
+    return service.url, service.seen
 
 
 def test_get_answers_json_with_the_token_params_and_headers(server):
@@ -123,28 +167,25 @@ def test_other_methods_still_go_through_httpx(server):
     assert client.idle == []
 
 
-def test_calls_sent_ahead_run_at_once_and_answer_in_the_same_thread(server):
-    url, seen = server
-    client = PooledServiceClient("identity", base_url=url, token="secret")
-    started = time.monotonic()
-    first = client.begin_get("/slow", params={"seconds": 0.4}, headers={"X-Portico-Actor": "u1"})
-    second = client.begin_get("/slow", params={"seconds": 0.4})
+def test_calls_sent_ahead_run_at_once_and_answer_in_the_same_thread(service):
+    client = PooledServiceClient("identity", base_url=service.url, token="secret")
+    first = client.begin_get("/hold", params={"n": 1}, headers={"X-Portico-Actor": "u1"})
+    second = client.begin_get("/hold", params={"n": 2})
     assert first is not None and second is not None
-    assert first.result(timeout=2)["args"] == {"seconds": "0.4"}
-    assert second.result(timeout=2)["path"] == "/slow"
-    assert time.monotonic() - started < 0.75  # two 0.4 s answers, worked on together
-    assert seen[0]["headers"]["Authorization"] == "Bearer secret" and seen[0]["headers"]["X-Portico-Actor"] == "u1"
+    service.wait_for("held", 2)  # both calls are at the service before either answer is read
+    service.release.set()
+    assert first.result(timeout=DEADLINE)["args"] == {"n": "1"}
+    assert second.result(timeout=DEADLINE)["path"] == "/hold"
+    assert service.seen[0]["headers"]["Authorization"] == "Bearer secret"
+    assert service.seen[0]["headers"]["X-Portico-Actor"] == "u1"
     assert len(client.idle) == 2  # both connections back in the pool
 
 
-def test_an_answer_not_come_by_the_deadline_is_a_timeout_and_its_connection_is_dropped(server):
-    url, _ = server
-    client = PooledServiceClient("identity", base_url=url, token="secret")
-    sent = client.begin_get("/slow", params={"seconds": 1})
-    started = time.monotonic()
+def test_an_answer_not_come_by_the_deadline_is_a_timeout_and_its_connection_is_dropped(service):
+    client = PooledServiceClient("identity", base_url=service.url, token="secret", timeout=2 * DEADLINE)
+    sent = client.begin_get("/hold")  # answers only once released: without a deadline, after DEADLINE
     with pytest.raises(TimeoutError):
         sent.result(timeout=0.2)
-    assert time.monotonic() - started < 0.8
     sent.cancel()
     assert client.idle == []  # a connection mid-answer is never reused
     assert client.get("/a")["path"] == "/a"
@@ -186,15 +227,14 @@ def test_a_base_url_the_road_does_not_know_is_left_to_get():
     assert client.begin_get("/a") is None
 
 
-def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_from_a_new_one(server):
-    url, seen = server
-    client = PooledServiceClient("identity", base_url=url, token="secret")
+def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_from_a_new_one(service):
+    client = PooledServiceClient("identity", base_url=service.url, token="secret")
     client.get("/then-close")
     assert len(client.idle) == 1
-    time.sleep(0.1)  # the service has closed its side by now
-    assert client.begin_get("/b").result(timeout=2)["path"] == "/b"
-    assert [call["path"] for call in seen] == ["/then-close", "/b"]
-    assert seen[0]["peer"] != seen[1]["peer"]
+    service.wait_for("closed", 1)  # the service has closed its side
+    assert client.begin_get("/b").result(timeout=DEADLINE)["path"] == "/b"
+    assert [call["path"] for call in service.seen] == ["/then-close", "/b"]
+    assert service.seen[0]["peer"] != service.seen[1]["peer"]
 
 
 def test_request_on_the_road_still_answers_an_httpx_response(server):
@@ -205,15 +245,14 @@ def test_request_on_the_road_still_answers_an_httpx_response(server):
     assert response.json()["args"] == {"page": "1"} and len(client.idle) == 1
 
 
-def test_a_call_sent_again_after_a_closed_connection_keeps_the_deadline(server):
-    url, _ = server
-    client = PooledServiceClient("identity", base_url=url, token="secret", timeout=5)
+def test_a_call_sent_again_after_a_closed_connection_keeps_the_deadline(service):
+    # the client's own timeout is longer than the hold: a call that lost its deadline would be answered
+    client = PooledServiceClient("identity", base_url=service.url, token="secret", timeout=2 * DEADLINE)
     client.get("/then-close")
-    time.sleep(0.1)
-    sent = client.begin_get("/slow", params={"seconds": 1})
-    started = time.monotonic()
+    service.wait_for("closed", 1)
+    sent = client.begin_get("/hold")
     with pytest.raises(TimeoutError):
-        sent.result(timeout=0.3)  # sent again on a new connection: still 0.3 s, not the client's 5
-    assert time.monotonic() - started < 1.0
+        sent.result(timeout=0.3)  # sent again on a new connection: still 0.3 s, not the client's own
+    service.release.set()
     assert client.get("/a")["path"] == "/a"
-    assert all(connection.timeout == 5 for _, connection in client.idle)
+    assert all(connection.timeout == 2 * DEADLINE for _, connection in client.idle)
