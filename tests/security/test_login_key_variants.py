@@ -18,7 +18,7 @@ from typing import Any
 import idna
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bus.clock import FakeClock
@@ -107,19 +107,22 @@ ATTEMPTS = SIGN_INS_PER_ADDRESS + 1 + RESETS_PER_ADDRESS + 1
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[str, str, list[Any]]:
-    """A known and an unknown address of the same shape, and how each attempt types them."""
+def cases(draw: st.DrawFn) -> tuple[str, str, int, list[Any]]:
+    """A known and an unknown address of the same shape, the known user's password level (weak
+    users are never locked themselves: the throttle alone refuses them), and how each attempt
+    types the addresses."""
     serial = next(_serial)
     stem = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8))
     separator = draw(st.sampled_from([".", "-", "_", ""]))
     domain = draw(st.sampled_from(DOMAINS))
     known = f"{stem}{separator}k{serial}@{domain}"
     unknown = f"{stem}{separator}u{serial}@{domain}"
-    return known, unknown, draw(st.lists(PLAN, min_size=ATTEMPTS, max_size=ATTEMPTS))
+    level = draw(st.sampled_from([1, 2, 3]))
+    return known, unknown, level, draw(st.lists(PLAN, min_size=ATTEMPTS, max_size=ATTEMPTS))
 
 
-def make_user(portal: Any, address: str) -> str:
-    """An active user of the moderate level (their account locks) with PASSWORD; their id."""
+def make_user(portal: Any, address: str, level: int = 2) -> str:
+    """An active user with PASSWORD (moderate level: their account locks); their id."""
     identity = portal.parts["identity"]
     with identity.uow() as uow:
         account = create_account(uow, str(10_000_000 + next(_serial)), "Retail IT Limited")
@@ -132,7 +135,7 @@ def make_user(portal: Any, address: str) -> str:
                 "last_name": "Laurent",
                 "first_name": "Olivier",
                 "language": "fr-FR",
-                "password_level": 2,
+                "password_level": level,
             },
             actor=OPERATOR,
             source="operator",
@@ -189,8 +192,9 @@ def links_to(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_every_spelling_shares_one_lock_one_set_of_limits_and_one_answer(portal, case) -> None:
-    known, unknown, plans = case
-    user_id = make_user(portal, known)
+    known, unknown, level, plans = case
+    user_id = make_user(portal, known, level)
+    note(f"the known address typed: {[spell(known, plan) for plan in plans]!r}")
     right_at = LOCK_THRESHOLD  # the right password, once the lock has started
     for_known = answers(portal, [spell(known, plan) for plan in plans], right_at=right_at)
     for_unknown = answers(portal, [spell(unknown, plan) for plan in plans], right_at=right_at)
