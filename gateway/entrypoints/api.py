@@ -19,13 +19,23 @@ from gateway.entrypoints import api_docs, api_examples
 from gateway.entrypoints.context import Gateway
 from gateway.entrypoints.errors import install_error_handlers
 from gateway.entrypoints.guards import install_guards
+from gateway.entrypoints.openapi_errors import PROBLEM_JSON, ErrorDocumentation
 from gateway.entrypoints.schemas import ProblemSchema
 
 
 class PorticoApi(Api):
-    """flask-smorest's Api, documenting errors as problem+json."""
+    """flask-smorest's Api, documenting errors as problem+json, each operation with its own statuses."""
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # no catch-all: openapi_errors lists what each operation answers
+
+    def _register_responses(self) -> None:
+        """flask-smorest's shared error responses (UNPROCESSABLE_ENTITY, ...), as application/problem+json."""
+        content_type, self.DEFAULT_RESPONSE_CONTENT_TYPE = self.DEFAULT_RESPONSE_CONTENT_TYPE, PROBLEM_JSON
+        try:
+            super()._register_responses()  # type: ignore[misc]
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = content_type
 
 
 def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str, Any] | None = None,
@@ -43,6 +53,8 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
             "security": api_docs.SESSION_SECURITY,
             "info": {"description": "The public API of the Portico client portal (docs/api.md in the repository). "
                                     "Errors are application/problem+json; lists are {items, page, per_page, total}. "
+                                    "No text may hold U+0000 (NUL) or an unpaired surrogate, and no integer may "
+                                    "exceed 64 bits: such input is refused with 422 naming the field. "
                                     "Authorize with a session token (POST /api/v1/session) or the operator token."},
         },
         SECRET_KEY=part.settings.secret_key,
@@ -55,7 +67,8 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-fanout"),
     )
     app.extensions.update(extra or {})
-    api = PorticoApi(app, spec_kwargs={"extra_plugins": [api_docs.AccessDocumentation(), api_examples.ExampleDocumentation()]})
+    api = PorticoApi(app, spec_kwargs={"extra_plugins": [
+        api_docs.AccessDocumentation(), api_examples.ExampleDocumentation(), ErrorDocumentation()]})
     install_error_handlers(app)
     install_guards(app)
     install_input_checks(app)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from bus.http import Problem, problem_response
 from bus.http_client import ServiceUnavailable
@@ -88,6 +88,8 @@ def install_error_handlers(app: Flask) -> None:
         response = problem_response(_from_http(exc))
         data = getattr(exc, "data", None)
         response.headers.update((data.get("headers") if isinstance(data, dict) else None) or {})
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110 15.5.6: 405 says what is allowed
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
     @app.errorhandler(Exception)

@@ -25,7 +25,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Ids, client numbers and link tokens all fit this; anything else names nothing that exists.
-_PATH_VALUE = re.compile(r"^[A-Za-z0-9._~:-]{1,200}$")
+PATH_VALUE_PATTERN = r"^[A-Za-z0-9._~:-]{1,200}$"  # documented for every path parameter
+_PATH_VALUE = re.compile(PATH_VALUE_PATTERN)
 
 
 def install_guards(app: Flask) -> None:

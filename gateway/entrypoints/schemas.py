@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bus.contracts import vocabulary as v
 from bus.pagination import MAX_PAGE, MAX_PER_PAGE
@@ -18,7 +18,11 @@ def instant(**kwargs) -> fields.String:  # type: ignore[no-untyped-def]
 
 
 def name_field(required: bool = True) -> fields.String:
-    return fields.String(required=required, validate=validate.Length(min=1, max=100))
+    """A name: 1 to 100 characters, not only spaces (the same rule in the document and here)."""
+    return fields.String(required=required, validate=[validate.Length(min=1, max=100), NOT_BLANK])
+
+
+NOT_BLANK = validate.Regexp(r"^\s*\S", error="Write at least one letter or digit, not only spaces.")
 
 
 def phone_field() -> fields.String:
@@ -26,11 +30,20 @@ def phone_field() -> fields.String:
 
 
 class ProblemSchema(Schema):
+    """RFC 9457: the five members, plus extension members that some answers add."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as additionalProperties: extension members may follow
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "422: the fields or parameters refused, each with what to change"})
+    code = fields.String(metadata={"description": "a stable code of the rule that refused the request"})
+    retry_after = fields.Integer(metadata={"description": "429: seconds to wait (also the Retry-After header)"})
+    service = fields.String(metadata={"description": "503: the service not answering; 403: the service to ask for"})
 
 
 class PropagationSchema(Schema):
@@ -48,6 +61,8 @@ class PageArgs(Schema):
 
 class AtLeastOneField(Schema):
     """A PATCH body: an empty one changes nothing and is refused, naming the fields it may hold."""
+
+    OPENAPI_EXTRA = {"minProperties": 1}
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
@@ -244,6 +259,8 @@ class ServicesPatch(Schema):
                               validate=validate.Length(min=1, max=200))
     requires_validation = fields.Boolean()
     auto_subscribe = fields.Boolean()
+
+    OPENAPI_EXTRA = {"anyOf": [{"required": ["requires_validation"]}, {"required": ["auto_subscribe"]}]}
 
     @validates_schema
     def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
