@@ -23,6 +23,7 @@ class GatewayConfig:
     secure_cookies: bool
     proxy_count: int
     profile_cache_ttl: timedelta = timedelta(seconds=30)
+    address_taken_per_caller: Limit = Limit(10, 900)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -52,4 +53,5 @@ class GatewayConfig:
             secure_cookies=settings.public_url.startswith("https://"),
             proxy_count=settings.int_setting("PORTICO_PROXY_COUNT", 0),
             profile_cache_ttl=timedelta(seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))),
+            address_taken_per_caller=limit("PORTICO_RATE_ADDRESS_TAKEN_PER_CALLER", "10/900"),
         )

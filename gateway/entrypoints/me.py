@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from gateway.entrypoints.address_taken import limit_taken_answers
 from gateway.entrypoints.context import access, caller, gw
 from gateway.entrypoints.forward import actor_headers, as_page, propagation, service
 from gateway.entrypoints.schemas import (
@@ -138,7 +139,8 @@ class MyEmailChange(MethodView):
     @blp.response(202, EmailChangeOut)
     def post(self, body):  # type: ignore[no-untyped-def]
         """Send a validation link to the new address; the address changes once it is opened."""
-        answer = service("identity").post(f"/internal/users/{caller().user_id}/email-change", json=body) or {}
+        with limit_taken_answers():
+            answer = service("identity").post(f"/internal/users/{caller().user_id}/email-change", json=body) or {}
         return {"detail": "A confirmation link was sent to the new address; your address changes once you open it.",
                 "propagation": propagation(answer)}
 

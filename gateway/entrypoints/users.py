@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from gateway.entrypoints.accounts import q
+from gateway.entrypoints.address_taken import limit_taken_answers
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
 from gateway.entrypoints.guards import require_reach
@@ -44,7 +45,8 @@ class Users(MethodView):
     @blp.response(201, UserWritten)
     def post(self, body, account_id):  # type: ignore[no-untyped-def]
         """Create a user: identity sends the activation e-mail, subscriptions grants the auto services."""
-        user = service("identity").post(users_path(account_id), json=body)
+        with limit_taken_answers(bool(body.get("email"))):
+            user = service("identity").post(users_path(account_id), json=body)
         return {**user, "propagation": propagation(user)}
 
 
@@ -59,7 +61,8 @@ class User(MethodView):
     @blp.response(200, UserWritten)
     def patch(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
         """Modify a user's profile or password security level."""
-        user = service("identity").patch(users_path(account_id, user_id), json=body)
+        with limit_taken_answers("email" in body):
+            user = service("identity").patch(users_path(account_id, user_id), json=body)
         profiles_changed(gw().part, user_id=user_id)
         return {**user, "propagation": propagation(user)}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bus.part import Part
@@ -31,6 +32,16 @@ def hit_all(part: Part, hits: list[tuple[str, Limit]], now: datetime) -> int | N
         counts = {key: count for key, count in conn.execute(statement).all()}
     waits = [limit.retry_after(now) for key, limit in enabled.items() if counts[key] > limit.count]
     return max(waits, default=None)
+
+
+def waiting(part: Part, key: str, limit: Limit, now: datetime) -> int | None:
+    """Seconds to wait when `key` has already used up its limit in this window (counts nothing)."""
+    if not limit.enabled:
+        return None
+    with part.engine.connect() as conn:
+        count = conn.execute(sa.select(rate_limits.c.count).where(
+            rate_limits.c.key == key[:320], rate_limits.c.window_start == limit.window_start(now))).scalar()
+    return limit.retry_after(now) if count is not None and count >= limit.count else None
 
 
 def purge_old_counters(part: Part, now: datetime, keep: timedelta = timedelta(days=1)) -> int:

@@ -53,8 +53,10 @@ class Portal:
         self.embedded.stop.set()
 
 
-def start_portal(data_dir: Path, prefix: str, *, with_demo: bool = True) -> Portal:
-    embedded = Embedded(data_dir, {"PORTICO_BUS_PREFIX": prefix}).build().start()
+def start_portal(
+    data_dir: Path, prefix: str, *, with_demo: bool = True, env: dict[str, str] | None = None
+) -> Portal:
+    embedded = Embedded(data_dir, {"PORTICO_BUS_PREFIX": prefix, **(env or {})}).build().start()
     portal = Portal(embedded)
     if with_demo:
         out = io.StringIO()
