@@ -8,6 +8,7 @@ import pytest
 
 from portico import parts
 from tests.e2e.harness import eventually, portico_argv, unique_number
+from tests.waiting_kit import DEADLINE
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ def test_the_workers_serve_their_metrics_and_the_gateway_measures_the_lag(cluste
     """The projections run in `portico worker gateway`, which serves /metrics on PORTICO_METRICS_PORT."""
     number = cluster.create_account("Lag Ltd")["number"]
     eventually(lambda: cluster.query("gateway", "SELECT 1 FROM accounts WHERE number = :n", n=number),
-               timeout=20, what="the account in the gateway's projection")
+               timeout=DEADLINE, what="the account in the gateway's projection")
 
     for name, url in cluster.worker_urls.items():
         assert cluster.http.get(f"{url}/healthz").status_code == 200, name
@@ -83,6 +84,7 @@ def test_the_workers_serve_their_metrics_and_the_gateway_measures_the_lag(cluste
                   if line.startswith("portico_propagation_seconds_count")]
         return bool(counts) and max(counts) > 0
 
-    eventually(observed, timeout=5, what="portico_propagation_seconds_count > 0 on the gateway worker's /metrics")
+    eventually(observed, timeout=DEADLINE,
+               what="portico_propagation_seconds_count > 0 on the gateway worker's /metrics")
     identity = cluster.http.get(f"{cluster.worker_urls['identity']}/metrics").text
     assert "portico_outbox_published_total" in identity
