@@ -253,3 +253,63 @@ def test_each_service_answers_422_naming_the_field(
     user = portal.client.get("/api/v1/me", headers=headers).get_json()["id"]
     answer = service_call(portal, name, method, path.format(account=account, user=user), **extra)
     assert_422_naming(answer, field)
+
+
+GARBAGE = [
+    {"data": b"{oops", "content_type": "application/json"},
+    {"data": b"\xff\xfe\x00", "content_type": "application/json"},
+    {
+        "data": b'{"email": "a\\udfff@x.example", "password": "p", "new_email": "\\ud800"}',
+        "content_type": "application/json",
+    },
+    {"json": [1, 2, 3]},
+    {"json": "text"},
+    {
+        "json": {
+            "page": -1,
+            "service_ids": "x",
+            "user_ids": [None],
+            "expires_on": "yesterday",
+            "email": 3,
+        }
+    },
+    {"data": "a=b", "content_type": "application/x-www-form-urlencoded"},
+    {"data": b"", "content_type": "multipart/form-data; boundary=x"},
+]
+QUERIES = (
+    "",
+    "?page=zero&per_page=99999&unknown=1&dry_run=perhaps&q=%00",
+    f"?page={HUGE}",
+)
+
+
+def test_no_route_of_the_real_portal_answers_a_5xx_to_garbage(portal, claire):
+    """Every /api/v1 route and method, garbage bodies and query strings: a problem+json 4xx, never a 5xx."""
+    _, account = claire
+    headers = portal.admin()  # its own session: nothing here may end the one the other tests use
+    swept = 0
+    for rule in portal.app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule.replace("<account_id>", account)
+        for name in rule.arguments - {"account_id"}:
+            path = path.replace(f"<{name}>", "x%00y")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if (method, rule.rule) == ("DELETE", "/api/v1/session"):
+                continue
+            for extra in GARBAGE:
+                for query in QUERIES:
+                    answer = portal.client.open(
+                        path + query, method=method, headers=headers, **extra
+                    )
+                    swept += 1
+                    assert answer.status_code < 500, (
+                        method,
+                        path,
+                        query,
+                        extra,
+                        answer.get_data()[:300],
+                    )
+                    if answer.status_code >= 400:
+                        assert answer.mimetype == "application/problem+json", (method, path)
+    assert swept > 1000
