@@ -7,10 +7,14 @@ subscription exactly once, and keep each account's last administrator.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +29,6 @@ from services.subscriptions.adapters import orm
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.bootstrap import build
 from services.subscriptions.domain.errors import AlreadySubscribed
-from services.subscriptions.service_layer.expiry import expire_subscriptions
 from services.subscriptions.service_layer.lifecycle import (
     cancel_subscription,
     grant_subscriptions,
@@ -33,12 +36,14 @@ from services.subscriptions.service_layer.lifecycle import (
 )
 from services.subscriptions.service_layer.queries import user_dashboard
 from tests.bus_kit import collect
+from tests.waiting_kit import DEADLINE, eventually
 
 pytestmark = pytest.mark.integration
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 TODAY = START.date()
 EXPIRED = "subscriptions.subscription.expired"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -155,6 +160,76 @@ def test_the_dashboard_counts_a_large_account_in_sql(part):
     assert len(statements) == 5
 
 
+REPLICA = """
+import json, sys
+from datetime import datetime
+from bus.clock import FakeClock
+from bus.config import Settings
+from services.subscriptions.bootstrap import build
+from services.subscriptions.service_layer.expiry import expire_subscriptions
+database_url, amqp_url, prefix, now = sys.argv[1:5]
+part = build(Settings(part="subscriptions", database_url=database_url, broker_url=amqp_url, bus_prefix=prefix))
+part.clock = FakeClock(datetime.fromisoformat(now))
+print("ready", flush=True)
+assert sys.stdin.readline().strip() == "go"
+reports = []
+for _ in range(3):  # three races; the later ones find nothing left to do
+    report = expire_subscriptions(part.uow())
+    reports.append({"expired": list(report.expired), "skipped_last_admin": list(report.skipped_last_admin)})
+part.relay().drain()
+print(json.dumps(reports), flush=True)
+"""
+
+
+def race_in_two_processes(part, now: datetime) -> list[dict]:
+    """Two replicas of the expiry job, each its own process with its own engine and broker
+    connection on the one database and broker; their reports (their relays drained too).
+
+    So that they truly overlap, the test holds the subscriptions table in SHARE mode while they
+    start: each takes its due rows (a row lock, a read) but no write can pass. The gate opens once
+    both are stopped at their write, or one is and the other has ended having found every due
+    row taken (what SKIP LOCKED is for)."""
+    url = part.settings.database_url
+    argv = [sys.executable, "-c", REPLICA, url, part.settings.broker_url, part.settings.bus_prefix, now.isoformat()]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    replicas = [subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+    try:
+        for replica in replicas:
+            assert replica.stdout.readline().strip() == "ready", "a replica did not start"
+        with part.engine.connect() as gate:
+            gate.execute(sa.text(f"LOCK TABLE {orm.subscriptions.name} IN SHARE MODE"))
+            for replica in replicas:
+                replica.stdin.write("go\n")
+                replica.stdin.flush()
+
+            def both_raced() -> bool:
+                ended = sum(replica.poll() is not None for replica in replicas)
+                return waiting_writes(part) + ended == 2 and waiting_writes(part) >= 1
+
+            eventually(both_raced, what="both replicas at their write (or one done, having found nothing)")
+            gate.rollback()  # the gate opens
+        reports = []
+        for replica in replicas:
+            out, _ = replica.communicate(timeout=DEADLINE * 2)
+            assert replica.returncode == 0, f"a replica failed ({replica.returncode})"
+            reports.extend(json.loads(out))
+        return reports
+    finally:
+        for replica in replicas:
+            if replica.poll() is None:
+                replica.kill()
+                replica.wait()
+
+
+def waiting_writes(part) -> int:
+    """Transactions waiting for a lock on the subscriptions table."""
+    with part.engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE c.relname = :table AND NOT l.granted"), {"table": orm.subscriptions.name}).scalar_one()
+
+
 def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, prefix):
     due: set[str] = set()
     last_admins: set[str] = set()
@@ -183,27 +258,14 @@ def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, pref
         part.broker.topology.exchange(conn.default_channel).declare()
         watcher(conn.default_channel).declare()
 
-    part.clock.advance(timedelta(days=10))
-    reports = []
-    for _ in range(3):  # three races; the later ones find nothing left to do
-        barrier = threading.Barrier(2)
-
-        def run(barrier: threading.Barrier) -> None:
-            barrier.wait()
-            reports.append(expire_subscriptions(part.uow()))
-
-        threads = [threading.Thread(target=run, args=(barrier,)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-
-    expired = [subscription_id for report in reports for subscription_id in report.expired]
+    reports = race_in_two_processes(part, START + timedelta(days=10))
+    expired = [subscription_id for report in reports for subscription_id in report["expired"]]
     assert Counter(expired) == Counter(due)
-    assert {s for report in reports for s in report.skipped_last_admin} == last_admins
+    assert {s for report in reports for s in report["skipped_last_admin"]} == last_admins
     per_subscription = Counter(e["data"]["subscription_id"] for e in expired_events(part))
     assert set(per_subscription) == due and set(per_subscription.values()) == {1}
 
-    assert part.relay().drain() > 0
-    published = collect(amqp_url, watcher, timeout=5, expected=len(due))
-    assert len(published) == len(due)
+    assert part.relay().drain() == 0  # the two processes' relays sent every event
+    published = collect(amqp_url, watcher, timeout=DEADLINE, expected=len(due))
+    announced = Counter(json.loads(message.body)["data"]["subscription_id"] for message in published)
+    assert set(announced) == due and set(announced.values()) == {1}
