@@ -3,9 +3,11 @@ every request body and answer of /api/v1/docs reads like one the portal sends or
 
 from __future__ import annotations
 
+import re
+from http import HTTPStatus
 from typing import Any
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 
 ACCOUNT_ID = "0b6f4e2a-8c1d-4f3e-9a57-3d2c1b0a9f8e"
 USER_ID = "5d3c2b1a-7e6f-4a9b-8c7d-6e5f4a3b2c1d"
@@ -238,8 +240,42 @@ def refers(definition: dict[str, Any]) -> bool:
     return "$ref" in inner or "allOf" in inner
 
 
+def status_of(response_name: str) -> int | None:
+    """The status a shared error response is named after (PROBLEM_409, ERROR_401, CONFLICT)."""
+    found = re.search(r"(\d{3})$", response_name)
+    if found:
+        return int(found.group(1))
+    return HTTPStatus[response_name].value if response_name in HTTPStatus.__members__ else None
+
+
+# The titles the gateway writes, where RFC 9110 renamed a status that Python names otherwise.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def problem_example(status: int, description: str) -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": TITLES.get(status, HTTPStatus(status).phrase),
+        "status": status,
+        "detail": description,
+    }
+
+
 class ExampleDocumentation(BasePlugin):
-    """Gives every field of every schema an `example` (nested schemas have their own)."""
+    """Gives every field of every schema an `example` (nested schemas have their own), and each
+    shared error response an example of its own status (else every one shows the Problem's 422)."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        self.spec = spec
+
+    def operation_helper(self, **_: Any) -> None:
+        # Every plugin's init_spec has run before the first path: the shared responses all exist.
+        components = self.spec.components
+        for name, response in {**components.responses, **components.responses_lazy}.items():
+            status = status_of(name)
+            for content in (response.get("content") or {}).values():
+                if status and "example" not in content and "Problem" in str(content.get("schema")):
+                    content["example"] = problem_example(status, response.get("description", ""))
 
     def schema_helper(self, name: str, definition: dict, **_: Any) -> None:
         if name in OBJECTS:

@@ -227,3 +227,24 @@ def test_an_example_that_does_not_fit_its_field_is_found():
         "X.rows: True is not ['integer', 'null']",
         "X.name: no example",
     ]
+
+
+def test_each_error_an_operation_answers_has_an_example_of_that_status(gw):
+    document = gw.client.get("/api/v1/openapi.json").get_json()
+    shared = document["components"]["responses"]
+    wrong = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in METHODS:
+                continue
+            for code, response in operation["responses"].items():
+                if not code.isdigit() or int(code) < 400:
+                    continue
+                if "$ref" in response:
+                    response = shared[response["$ref"].rsplit("/", 1)[1]]
+                examples = [
+                    content.get("example") for content in response.get("content", {}).values()
+                ]
+                if not examples or any((e or {}).get("status") != int(code) for e in examples):
+                    wrong.append(f"{method.upper()} {path} {code}: {examples}")
+    assert wrong == []
