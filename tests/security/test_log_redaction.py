@@ -183,3 +183,65 @@ def test_the_embedded_servers_log_hides_the_token(tmp_path):
         assert TOKEN not in text
     finally:
         stop(run)
+
+
+@pytest.mark.e2e
+def test_the_distributed_mode_logs_and_keeps_no_link_token(amqp_url, pg_admin_url, tmp_path):
+    """Every part as its own processes: a link opened through the gateway (API and web page) is
+    in no process's log, and identity's outbox row keeps no token once the e-mail is out."""
+    import re
+
+    from tests.e2e.harness import Cluster, eventually
+
+    cluster = Cluster(tmp_path, amqp_url, pg_admin_url).start()
+    try:
+        account = cluster.create_account("Redacted Logs Ltd")
+        email = f"logs-{secrets.token_hex(4)}@example.com"
+        answer = cluster.http.post(
+            f"/api/v1/operator/accounts/{account['number']}/administrators",
+            json={
+                "email": email,
+                "title": "MME",
+                "last_name": "Log",
+                "first_name": "Ada",
+                "language": "en-US",
+            },
+            headers=cluster.operator_headers,
+        )
+        assert answer.status_code == 201, answer.text
+        mail = cluster.mail.wait_for_mail(to=email, subject_contains="activation", timeout=60)
+        token = next(
+            re.search(r"/activate/([^/?#\s]+)", link).group(1)
+            for link in mail.links
+            if "/activate/" in link
+        )
+        assert cluster.http.get(f"/api/v1/activations/{token}").status_code == 200
+        assert cluster.http.get(f"/activate/{token}").status_code == 200
+
+        def blanked() -> bool:
+            rows = cluster.query(
+                "identity",
+                "SELECT body FROM bus_outbox WHERE type = 'identity.link.issued' AND published_at IS NOT NULL",
+            )
+            assert rows and all(token not in row.body for row in rows), (
+                "the sent row keeps the token"
+            )
+            return True
+
+        eventually(blanked, timeout=30, what="identity's sent outbox rows without the token")
+
+        def redacted_in_logs() -> bool:
+            logs = {p.name: p.log.read_text(errors="replace") for p in cluster.processes.values()}
+            assert "/api/v1/activations/[redacted]" in logs["gateway-serve"], logs["gateway-serve"][
+                -2000:
+            ]
+            assert "/internal/activations/[redacted]" in logs["identity-serve"], logs[
+                "identity-serve"
+            ][-2000:]
+            leaking = [name for name, text in logs.items() if token in text]
+            assert not leaking, f"the token is in the logs of {leaking}"
+            return True
+
+        eventually(redacted_in_logs, timeout=30, what="the access logs written, without the token")
+    finally:
+        cluster.stop()
