@@ -285,4 +285,5 @@ class ExampleDocumentation(BasePlugin):
                 continue
             found, value = example_of(name, field, prop)
             if found:
-                prop["example"] = value
+                # `examples` is JSON Schema's word (OpenAPI 3.1): Swagger UI shows it before `default`.
+                prop["example"], prop["examples"] = value, [value]

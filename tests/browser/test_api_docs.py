@@ -52,6 +52,12 @@ def test_the_docs_page_shows_every_operation_from_this_host_only(portal: Portal,
     page.goto("/api/v1/docs")
     expect(page.locator(".opblock")).to_have_count(operation_count(portal))
     expect(page.get_by_text("Portico client-portal API").first).to_be_visible()
+    create_user = operation(page, "post", "/api/v1/accounts/{account_id}/users")
+    create_user.locator(".opblock-summary").first.click()
+    example = create_user.locator(".opblock-section-request-body .highlight-code")
+    expect(example).to_contain_text(
+        '"office_phone": "+44 20 7946 0958"'
+    )  # the example, not the default
     shoot(page, "api-docs")
     assert hosts == {urlsplit(portal.base_url).netloc}
     assert refused == []
