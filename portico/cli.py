@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from bus import logredact
@@ -102,9 +103,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             "the operator token is PORTICO_OPERATOR_TOKEN there.",
             flush=True,
         )
+    hint = mailbox_hint(f"http://{args.host}:{args.port}", env, generated, secrets_file)
+    if hint:
+        print(hint, flush=True)
     embedded.stop.wait()
     server.shutdown()
     return 0
+
+
+def mailbox_hint(base_url: str, env: Mapping[str, str], generated: Mapping[str, str], secrets_file: Path) -> str | None:
+    """How to open the built-in mailbox (none when e-mails go to an SMTP server): its address, and
+    where the operator token it asks for is."""
+    if env.get("PORTICO_SMTP_URL"):
+        return None
+    token = (f"PORTICO_OPERATOR_TOKEN in {secrets_file}" if "PORTICO_OPERATOR_TOKEN" in generated
+             else "your PORTICO_OPERATOR_TOKEN")
+    return (f"The e-mails it keeps instead of sending are in the mailbox at {base_url}/mailbox; "
+            f"it asks for the operator token: {token}.")
 
 
 def _settings(part: str) -> Settings:

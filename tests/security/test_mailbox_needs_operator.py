@@ -8,16 +8,33 @@ the token itself. The sign-in page no longer links to the mailbox.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 
 from bus.clock import FakeClock
 from tests.security.web_pages import ADMIN, form_fields, start_pages
 
 UNLOCK = "/mailbox/unlock"
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120  # seconds for `portico run` to start every part on a loaded machine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +197,88 @@ def test_over_https_the_cookie_is_secure(https_pages):
     assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
     attributes = [part.strip().lower() for part in mailbox_cookie(answer).split(";")]
     assert "secure" in attributes and "samesite=strict" in attributes and "httponly" in attributes
+
+
+def test_portico_run_prints_how_to_open_the_mailbox(tmp_path):
+    """The line `portico run` prints leads to the mailbox, and the token it points at opens it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    env["PORTICO_BUS_PREFIX"] = f"mboxrun{uuid.uuid4().hex[:8]}"
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portico.cli",
+            "run",
+            "--port",
+            str(port),
+            "--no-demo",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    try:
+        said = printed(lines, process, "/mailbox")
+        address = re.search(r"http://\S+/mailbox", said).group()
+        assert address == f"http://127.0.0.1:{port}/mailbox", said
+        secrets_file = data_dir / "secrets.env"
+        assert str(secrets_file) in said and "PORTICO_OPERATOR_TOKEN" in said, said
+        token = re.search(r"^PORTICO_OPERATOR_TOKEN=(\S+)$", secrets_file.read_text(), re.M).group(
+            1
+        )
+
+        origin = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=origin, timeout=10) as client:
+            form = client.get("/mailbox")
+            assert form.status_code == 401, form.text[:500]
+            fields = form_fields(form.text, UNLOCK)
+            opened = client.post(
+                UNLOCK, data={**fields, "operator_token": token}, headers={"Origin": origin}
+            )
+            assert opened.status_code == 303, opened.text[:2000]
+            assert client.get("/mailbox").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def printed(lines: list[str], process: subprocess.Popen, wanted: str) -> str:
+    """The first line of the process's output that holds `wanted`, waiting for it within a deadline."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = next((line for line in list(lines) if wanted in line), None)
+        if found:
+            return found
+        assert process.poll() is None, (
+            f"`portico run` exited with {process.returncode}:\n{''.join(lines)}"
+        )
+        time.sleep(0.2)
+    raise AssertionError(
+        f"`portico run` printed no line with {wanted} in {START_TIMEOUT} s:\n{''.join(lines)}"
+    )
+
+
+def test_portico_run_with_an_smtp_server_has_no_mailbox_to_print():
+    from portico.cli import mailbox_hint
+
+    assert (
+        mailbox_hint("http://127.0.0.1:8000", {"PORTICO_SMTP_URL": "smtp://mail:25"}, {}, Path("s"))
+        is None
+    )
+    given = mailbox_hint(
+        "http://127.0.0.1:8000", {"PORTICO_OPERATOR_TOKEN": "x" * 40}, {}, Path("s.env")
+    )
+    assert given and "http://127.0.0.1:8000/mailbox" in given and "s.env" not in given
+    assert "your PORTICO_OPERATOR_TOKEN" in given
