@@ -10,6 +10,9 @@ API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 METHODS = ("get", "post", "put", "patch", "delete")
 # A row of one of docs/api.md's endpoint tables: | `METHOD /api/v1/path` {body?} | does | answers |
 ENDPOINT_ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^\s`?]+)", re.MULTILINE)
+ANSWERS_ROW = re.compile(
+    r"^\| `(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^\s`?]+)[^|]*\|[^|]*\| (.*) \|$", re.MULTILINE
+)
 
 
 def documented_endpoints(text: str) -> set[tuple[str, str]]:
@@ -46,12 +49,38 @@ def test_every_endpoint_of_docs_api_md_is_served_and_every_served_one_is_documen
     )
 
 
+def documented_statuses(text: str) -> dict[tuple[str, str], set[str]]:
+    """Each row's endpoint and the status codes its last column (what it answers) names."""
+    return {
+        (method.lower(), path): set(re.findall(r"\b([1-5]\d\d)\b", answers))
+        for method, path, answers in ANSWERS_ROW.findall(text)
+    }
+
+
+def test_every_status_docs_api_md_gives_an_endpoint_is_in_its_openapi_operation(gw):
+    document = gw.client.get("/api/v1/openapi.json").get_json()
+    statuses = documented_statuses(API_DOC.read_text(encoding="utf-8"))
+    assert len(statuses) == len(served_endpoints(document))
+    missing = {
+        f"{method.upper()} {path}": sorted(
+            codes - set(document["paths"][path][method]["responses"])
+        )
+        for (method, path), codes in statuses.items()
+        if codes - set(document["paths"][path][method]["responses"])
+    }
+    assert missing == {}
+
+
 def test_the_endpoint_rows_of_docs_api_md_are_read_as_a_reader_sees_them():
     text = (
         "| `POST /api/v1/session` `{email, password}` | signs in | 201 |\n"
         "| `GET /api/v1/accounts/{account_id}/users?name=&email=` | the list | 200 |\n"
         "Prose naming `GET /api/v1/me` is not a row.\n"
     )
+    assert documented_statuses(text) == {
+        ("post", "/api/v1/session"): {"201"},
+        ("get", "/api/v1/accounts/{account_id}/users"): {"200"},
+    }
     assert documented_endpoints(text) == {
         ("post", "/api/v1/session"),
         ("get", "/api/v1/accounts/{account_id}/users"),
