@@ -187,6 +187,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "errors": {"email": ["Not a valid email address."]},
         "retry_after": 30,
         "service": "Invoice viewing service",
+        "code": "too_large",
     },
     **{
         panel: {
