@@ -25,6 +25,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from portico import demo
 from tests.security.real_portal import Portal, start_portal
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "24"))
@@ -148,11 +149,13 @@ def test_the_server_does_what_its_openapi_document_says(portal):
 
 def build_run(operation, mode, role, headers, roles, sent):  # type: ignore[no-untyped-def]
     path = operation.path
-    path_parameters = (
-        {"account_id": roles.account}
-        if "{account_id}" in path and role == "administrator"
-        else None
-    )
+    # the caller's own account, and a client number that exists, so that the calls reach the services
+    known = {
+        "administrator": ("{account_id}", "account_id", roles.account),
+        "operator": ("{number}", "number", demo.SHOP["number"]),
+    }
+    template, name, value = known.get(role, ("", "", ""))
+    path_parameters = {name: value} if template and template in path else None
 
     @seed(SEED)
     @settings(
