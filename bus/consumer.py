@@ -11,7 +11,6 @@ reason in its headers, and the queue behind it keeps flowing.
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from kombu.mixins import ConsumerMixin
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bus import contracts
+from bus.amqp_tuning import nothing_waiting
 from bus.broker import HEADER_ATTEMPTS, HEADER_PART, HEADER_REASON, Broker, Publisher
 from bus.envelope import Envelope, EnvelopeError
 from bus.metrics import HANDLE_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
@@ -232,7 +232,7 @@ class BusWorker(ConsumerMixin):
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
             while not self.should_stop:
                 self.on_iteration()
-                if self._buffer and _nothing_waiting(conn):
+                if self._buffer and nothing_waiting(conn):
                     self._flush()  # a lone message is handled at once, not after a timeout
                     continue
                 try:
@@ -319,28 +319,6 @@ class BusWorker(ConsumerMixin):
     def _watch(self, stop: threading.Event) -> None:
         stop.wait()
         self.should_stop = True
-
-
-def _nothing_waiting(conn: Any) -> bool:
-    """True when the broker's socket holds nothing more to read right now (AMQP only).
-
-    py-amqp reads exactly the bytes of each frame, so what it has not read is still in the
-    socket (or, after a timeout mid-frame, in its read buffer, or in the TLS layer's buffer).
-    """
-    transport = getattr(getattr(conn, "connection", None), "transport", None)
-    sock = getattr(transport, "sock", None)
-    if sock is None:
-        return False  # not a socket transport: let drain_events wait its short while
-    if getattr(transport, "_read_buffer", b""):
-        return False
-    pending = getattr(sock, "pending", None)
-    if pending is not None and pending():
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return False  # a closed socket: drain_events reports it
-    return not readable
 
 
 def _raw(body: Any) -> str:
