@@ -299,7 +299,7 @@ def refuse_cross_site_form() -> None:
     if sent is None and request.referrer:
         sent = origin_of(request.referrer) or "null"
     if sent is None or sent not in site_origins():
-        raise CrossSiteForm(sent)
+        raise CrossSiteForm(sent if sent is None or len(sent) <= 200 else sent[:200] + "…")
 
 
 def origin_of(url: str) -> str | None:

@@ -110,3 +110,10 @@ def test_a_signed_in_form_posted_from_elsewhere_is_refused_and_the_session_lives
     )  # the victim's browser, cookies included, on a page of another site
     refused(forged.post("/sign-out", {}))
     assert signed_in(browser)
+
+
+def test_a_huge_origin_is_refused_without_being_echoed_whole(pages):
+    browser = pages.browser(origin="https://" + "a" * 5000 + ".example")
+    answer = browser.post("/forgotten-password", {"email": ADMIN})
+    refused(answer)
+    assert "a" * 300 not in answer.get_data(as_text=True)
