@@ -53,7 +53,19 @@ class Part:
         self.worker: BusWorker | None = None
 
     def uow(self) -> UnitOfWork:
-        return self._uow_class(self.session_factory, self.outbox, self.processed_table)
+        """A unit of work on this part's database, with the part's current clock (tests may
+        replace `clock` after building) and whatever `uow_dependencies()` adds."""
+        return self._uow_class(
+            self.session_factory,
+            self.outbox,
+            self.processed_table,
+            clock=self.clock,
+            **self.uow_dependencies(),
+        )
+
+    def uow_dependencies(self) -> dict[str, Any]:
+        """Keyword arguments a part's own unit-of-work class takes besides the clock."""
+        return {}
 
     def migrate(self) -> None:
         migrate(self.engine, self.migrations)

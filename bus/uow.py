@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bus.clock import Clock, SystemClock
 from bus.envelope import Envelope
 from bus.outbox import Outbox
 
@@ -20,14 +21,21 @@ class UnitOfWork:
 
     Events published through it are outbox rows in the same transaction; a consumed message's
     id is recorded in it too, so state, events and receipt commit or vanish together.
+    `uow.now()` and `uow.today()` read the clock it was given (the part's; a FakeClock in tests).
     """
 
     def __init__(
-        self, session_factory: sessionmaker[Session], outbox: Outbox, processed: sa.Table
+        self,
+        session_factory: sessionmaker[Session],
+        outbox: Outbox,
+        processed: sa.Table,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self._session_factory = session_factory
         self.outbox = outbox
         self.processed = processed
+        self.clock: Clock = clock or SystemClock()
         self.session: Session
         self.published: list[Envelope] = []
         self.cause: Envelope | None = None
@@ -40,6 +48,13 @@ class UnitOfWork:
     def __exit__(self, *exc_info: Any) -> None:
         self.session.rollback()
         self.session.close()
+
+    def now(self) -> datetime:
+        """The current time, UTC-aware, from the clock this unit of work was given."""
+        return self.clock.now()
+
+    def today(self) -> date:
+        return self.now().date()
 
     def publish(
         self, type_: str, data: dict[str, Any], *, account_id: str | None = None

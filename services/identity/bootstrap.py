@@ -29,7 +29,9 @@ class IdentityPart(Part):
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+        super().__init__(
+            settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS, uow_class=IdentityUnitOfWork
+        )
         self.config = IdentityConfig.from_settings(settings)
         self._hasher: Argon2Hasher | None = None
 
@@ -43,8 +45,9 @@ class IdentityPart(Part):
     def hasher(self, hasher: Argon2Hasher) -> None:
         self._hasher = hasher
 
-    def uow(self) -> IdentityUnitOfWork:
-        return IdentityUnitOfWork(self.session_factory, self.outbox, self.processed_table, part=self)
+    def uow_dependencies(self) -> dict[str, Any]:
+        # The hasher is looked up at use: built on first use, and tests may replace it.
+        return {"config": self.config, "hasher": lambda: self.hasher}
 
 
 def build(settings: Settings) -> IdentityPart:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from threading import Event
-from typing import cast
+from typing import Any, cast
 
 from bus.config import ConfigError, Settings
 from bus.consumer import Handler
@@ -35,19 +35,13 @@ class ImporterPart(Part):
     def __init__(self, settings: Settings) -> None:
         # The handlers take the importer's unit of work, which uow() below provides.
         handlers = cast(Mapping[str, Handler], EVENT_HANDLERS)
-        super().__init__(settings, orm.metadata, handlers, MIGRATIONS)
+        super().__init__(settings, orm.metadata, handlers, MIGRATIONS, uow_class=ImporterUnitOfWork)
         self.config = ImporterConfig.from_settings(settings)
         self.signal = JobSignal(self.engine)
         self.identity: ServiceClient | None = None
 
-    def uow(self) -> ImporterUnitOfWork:
-        return ImporterUnitOfWork(
-            self.session_factory,
-            self.outbox,
-            self.processed_table,
-            clock=self.clock,
-            config=self.config,
-        )
+    def uow_dependencies(self) -> dict[str, Any]:
+        return {"config": self.config}
 
     def identity_client(self) -> ServiceClient | None:
         """The client of identity: the embedded mode's, else one on PORTICO_IDENTITY_URL."""

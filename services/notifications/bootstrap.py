@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from threading import Event
-from typing import cast
+from typing import Any, cast
 
 from bus.config import ConfigError, Settings
 from bus.consumer import Handler
@@ -28,7 +28,9 @@ class NotificationsPart(Part):
 
     def __init__(self, settings: Settings) -> None:
         handlers = cast(dict[str, Handler], EVENT_HANDLERS)  # they take this part's UoW
-        super().__init__(settings, orm.metadata, handlers, MIGRATIONS)
+        super().__init__(
+            settings, orm.metadata, handlers, MIGRATIONS, uow_class=NotificationsUnitOfWork
+        )
         self.config = MailConfig.from_settings(settings)
         if self.config.smtp_url:
             try:
@@ -41,10 +43,8 @@ class NotificationsPart(Part):
             raise ConfigError(f"PORTICO_PUBLIC_URL: {exc}") from None
         self.wakeup = Wakeup()
 
-    def uow(self) -> NotificationsUnitOfWork:
-        return NotificationsUnitOfWork(
-            self.session_factory, self.outbox, self.processed_table, part=self
-        )
+    def uow_dependencies(self) -> dict[str, Any]:
+        return {"config": self.config, "wakeup": self.wakeup}
 
 
 def build(settings: Settings) -> NotificationsPart:

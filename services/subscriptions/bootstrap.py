@@ -17,16 +17,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 EXPIRY_INTERVAL = "PORTICO_EXPIRY_INTERVAL"  # seconds between two runs of the expiry job
 
 
-class SubscriptionsPart(Part):
-    """The bus kit's Part whose units of work carry the part's clock (replaced in tests)."""
-
-    def uow(self) -> SubscriptionsUnitOfWork:
-        return SubscriptionsUnitOfWork(self.session_factory, self.outbox, self.processed_table,
-                                       clock=self.clock)
-
-
-def build(settings: Settings) -> SubscriptionsPart:
-    return SubscriptionsPart(settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS)
+def build(settings: Settings) -> Part:
+    return Part(
+        settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS, uow_class=SubscriptionsUnitOfWork
+    )
 
 
 def jobs(part: Part) -> list[Callable[[Event], None]]:

@@ -1,35 +1,29 @@
-"""The identity unit of work: the bus kit's, plus what identity's handlers need from the part."""
+"""The identity unit of work: the bus kit's, plus identity's settings and password hasher."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from bus.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from services.identity.bootstrap import IdentityPart
-    from services.identity.config import IdentityConfig
-    from services.identity.domain.hashing import Argon2Hasher
+from services.identity.config import IdentityConfig
+from services.identity.domain.hashing import Argon2Hasher
 
 
 class IdentityUnitOfWork(UnitOfWork):
-    """`uow.now()`, `uow.config` and `uow.hasher` read the part at call time, so a test may swap
-    the part's clock or hasher after building it."""
+    """`uow.now()` (the bus kit's), `uow.config` and `uow.hasher`.
 
-    part: IdentityPart
+    `hasher` is given as a function returning the hasher, called at use: the production hasher
+    is built on first use (it hashes a dummy password), and a test may swap the part's hasher.
+    """
 
-    def __init__(self, *args: Any, part: IdentityPart, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, config: IdentityConfig, hasher: Callable[[], Argon2Hasher], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.part = part
-
-    def now(self) -> datetime:
-        return self.part.clock.now()
-
-    @property
-    def config(self) -> IdentityConfig:
-        return self.part.config
+        self.config = config
+        self._hasher = hasher
 
     @property
     def hasher(self) -> Argon2Hasher:
-        return self.part.hasher
+        return self._hasher()

@@ -1,28 +1,17 @@
-"""The importer's unit of work: the bus kit's, plus the part's clock and settings."""
+"""The importer's unit of work: the bus kit's (with its clock), plus the importer's settings."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from bus.clock import Clock, SystemClock
 from bus.uow import UnitOfWork
 from services.importer.config import ImporterConfig
 
 
 class ImporterUnitOfWork(UnitOfWork):
-    """`with uow: ...; uow.commit()`; `uow.clock` is the part's (a FakeClock in tests)."""
+    """`with uow: ...; uow.commit()`; `uow.now()` reads the part's clock, `uow.config` its
+    settings."""
 
-    def __init__(
-        self,
-        *args: Any,
-        clock: Clock | None = None,
-        config: ImporterConfig | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, config: ImporterConfig | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.clock: Clock = clock or SystemClock()
         self.config = config or ImporterConfig()
-
-    def now(self) -> datetime:
-        return self.clock.now()

@@ -32,7 +32,7 @@ from services.notifications.domain.mail import message_key
 from services.notifications.domain.rendering import RenderedEmail, RenderingError, build_message
 
 if TYPE_CHECKING:
-    from services.notifications.bootstrap import NotificationsPart
+    from services.notifications.service_layer.unit_of_work import MailPart
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Outcomes:
 class DeliveryLoop:
     """Sends a part's outgoing rows; `deliver_due()` does one batch, `run(stop)` loops."""
 
-    def __init__(self, part: NotificationsPart, *, sender: SmtpSender | None = None) -> None:
+    def __init__(self, part: MailPart, *, sender: SmtpSender | None = None) -> None:
         self.part = part
         self.config = part.config
         self.wake = part.wakeup.subscribe()

@@ -20,12 +20,12 @@ from bus.retention import delete_in_batches, sweeping
 from services.notifications.adapters.orm import PENDING, mailbox, outgoing
 
 if TYPE_CHECKING:
-    from services.notifications.bootstrap import NotificationsPart
+    from services.notifications.service_layer.unit_of_work import MailPart
 
 log = logging.getLogger(__name__)
 
 
-def forget_old_mail(part: NotificationsPart) -> dict[str, int]:
+def forget_old_mail(part: MailPart) -> dict[str, int]:
     """Delete what is past the period; how many rows of each table went."""
     days = part.config.keep_days
     if days == 0:
@@ -41,7 +41,7 @@ def forget_old_mail(part: NotificationsPart) -> dict[str, int]:
     return deleted
 
 
-def retention_loop(part: NotificationsPart) -> Callable[[Event], None]:
+def retention_loop(part: MailPart) -> Callable[[Event], None]:
     sweep = sweeping("notifications", lambda: forget_old_mail(part))
 
     def run(stop: Event) -> None:

@@ -1,17 +1,18 @@
-"""The notifications unit of work: the bus kit's, plus the part's clock and settings, and a
-wake-up of the delivery loops once a transaction that queued mail has committed."""
+"""The notifications unit of work: the bus kit's, plus the mail settings, and a wake-up of the
+delivery loops once a transaction that queued mail has committed; and what the delivery loop and
+the retention sweep need from the part (MailPart)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+import sqlalchemy as sa
+
+from bus.clock import Clock
 from bus.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from services.notifications.bootstrap import NotificationsPart
-    from services.notifications.config import MailConfig
+from services.notifications.config import MailConfig
+from services.notifications.domain.rendering import Renderer
 
 
 class Wakeup:
@@ -34,9 +35,13 @@ class Wakeup:
 
 
 class NotificationsUnitOfWork(UnitOfWork):
-    def __init__(self, *args: Any, part: NotificationsPart) -> None:
-        super().__init__(*args)
-        self.part = part
+    """`uow.now()` (the bus kit's), `uow.config`; a handler that queued mail adds to `queued`,
+    and the commit then wakes the delivery loops."""
+
+    def __init__(self, *args: Any, config: MailConfig, wakeup: Wakeup, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = config
+        self.wakeup = wakeup
         self.queued = 0
 
     def __enter__(self) -> NotificationsUnitOfWork:
@@ -44,15 +49,19 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.queued = 0
         return self
 
-    @property
-    def config(self) -> MailConfig:
-        return self.part.config
-
-    def now(self) -> datetime:
-        return self.part.clock.now()
-
     def commit(self) -> None:
         super().commit()
         if self.queued:
             self.queued = 0
-            self.part.wakeup.set()
+            self.wakeup.set()
+
+
+class MailPart(Protocol):
+    """What the delivery loop and the retention sweep need from the notifications part
+    (bootstrap.NotificationsPart provides it)."""
+
+    config: MailConfig
+    clock: Clock
+    engine: sa.Engine
+    renderer: Renderer
+    wakeup: Wakeup
