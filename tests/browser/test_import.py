@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from playwright.sync_api import expect
 
+from services.importer.service_layer import runner
 from tests.browser.conftest import Portal, shoot, sign_in
+from tests.waiting_kit import DEADLINE
 
 pytestmark = pytest.mark.browser
 
 
-def test_an_import_with_anomalies_shows_them_by_line(portal: Portal, new_page) -> None:
+def test_an_import_with_anomalies_shows_them_by_line(portal: Portal, new_page, monkeypatch) -> None:
+    # The job is held before its first batch until the page has shown it running: the progress is
+    # always seen, however fast the machine (the portal runs in this process).
+    started, release = threading.Event(), threading.Event()
+    record_batch = runner.record_batch
+
+    def held_record_batch(*args, **kwargs):
+        started.set()
+        release.wait(DEADLINE)
+        return record_batch(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "record_batch", held_record_batch)
     admin = portal.active_administrator()
     good, other = portal.new_email("dupont"), portal.new_email("durand")
     bulk = [f"M;Bulk{n};Row{n};{portal.new_email(f'bulk{n}')};;;en-GB;1" for n in range(150)]
@@ -39,10 +53,15 @@ def test_an_import_with_anomalies_shows_them_by_line(portal: Portal, new_page) -
     loads = []
     page.on("framenavigated", lambda frame: loads.append(frame.url))
     progress = page.locator("#import-progress")
-    if progress.get_attribute("data-running") == "true":  # the block follows the job by itself
-        with page.expect_request(lambda request: request.resource_type == "fetch"):
-            pass
-    expect(progress).to_contain_text("Finished", timeout=60_000)
+    try:
+        assert started.wait(DEADLINE), "the import job never started"
+        expect(progress).to_have_attribute("data-running", "true")
+        expect(progress).to_contain_text("0 of 154 lines processed")
+        with page.expect_request(lambda request: request.resource_type == "fetch", timeout=DEADLINE * 1000):
+            pass  # the block asks for the job's progress by itself
+    finally:
+        release.set()
+    expect(progress).to_contain_text("Finished", timeout=DEADLINE * 1000)
     assert loads == [], f"the page reloaded instead of updating its progress: {loads}"
     anomalies = page.get_by_role("table", name="Anomalies")
     expect(anomalies.locator("tbody tr")).to_have_count(3)
