@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from gateway.adapters.caller_reader import caller_reader
 from gateway.entrypoints.address_taken import limit_taken_answers
 from gateway.entrypoints.context import access, caller, gw
 from gateway.entrypoints.forward import actor_headers, as_page, propagation, service
@@ -27,7 +28,6 @@ from gateway.service_layer import sessions as session_store
 from gateway.service_layer.access import HOLDINGS_OF_USER, states_of
 from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
-from gateway.service_layer.sessions import caller_reader
 
 # GET /me's answer but for the session's and the gateway's own fields
 PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))

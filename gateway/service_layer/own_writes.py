@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bus.part import Part
+from gateway.adapters.caller_reader import read_engine
 from gateway.adapters.orm import holdings, sessions
 from gateway.domain.holdings import is_effective, parse_day, parse_instant
 from gateway.service_layer.access import applied_states
 from gateway.service_layer.projections import apply_holding, holding_from_answer, upsert_account
-from gateway.service_layer.sessions import read_engine
 
 
 def apply_subscriptions(part: Part, answers: list[dict[str, Any]], account_id: str | None) -> None:

@@ -10,11 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bus.config import Settings
+from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import holdings, metadata
 from gateway.bootstrap import build
 from gateway.domain.sessions import SessionPolicy
 from gateway.service_layer.access import HOLDINGS_OF_USER, states_of
-from gateway.service_layer.sessions import SessionEnded, caller_reader, find_caller, open_session
+from gateway.service_layer.sessions import SessionEnded, find_caller, open_session
 
 pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 

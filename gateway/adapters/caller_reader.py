@@ -1,0 +1,78 @@
+"""The request path's fixed reads (every request's session, the dashboard's holdings), straight on
+the database driver: on PostgreSQL, a small pool of autocommit connections of its own, so that a
+read is one round trip; elsewhere (SQLite) the part's engine."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+class CallerReader:
+    """Runs the request path's fixed reads, each a module-level statement compiled once.
+    On PostgreSQL: straight on the driver, from a small pool of autocommit connections of its
+    own, so that a read is one round trip (no BEGIN, no ROLLBACK, no isolation switch per
+    checkout) and skips SQLAlchemy's execution layers. Elsewhere (SQLite) it goes through the
+    part's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.raw: Engine | None = None
+        # statement → (SQL, its literals' values); the statement itself is the key, so that it is
+        # kept alive: an id could be reused by another statement
+        self.compiled: dict[sa.Select[Any], tuple[str, dict[str, Any]]] = {}
+        if engine.dialect.name == "postgresql":
+            self.raw = sa.create_engine(
+                engine.url,
+                isolation_level="AUTOCOMMIT",
+                pool_size=5,
+                max_overflow=10,
+                pool_recycle=1800,
+                pool_reset_on_return=None,
+            )
+
+    def run(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of `statement`, a module-level constant (compiled once), with `params` for
+        its bind parameters."""
+        if self.raw is None:
+            with self.engine.connect() as conn:
+                return [dict(row) for row in conn.execute(statement, params).mappings()]
+        sql, constants = self.compiled.get(statement) or self._compile(statement)
+        connection = self.raw.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, {**constants, **params})
+            names = [column[0] for column in cursor.description]
+            found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool
+        return found
+
+    def _compile(self, statement: sa.Select[Any]) -> tuple[str, dict[str, Any]]:
+        assert self.raw is not None
+        compiled = statement.compile(dialect=self.raw.dialect)
+        # the literals' parameters ("accepted"...); the caller gives the named ones
+        named = {name for name, bind in compiled.binds.items() if bind.required}
+        constants = {
+            name: value
+            for name, value in compiled.construct_params(dict.fromkeys(named)).items()
+            if name not in named
+        }
+        self.compiled[statement] = (str(compiled), constants)
+        return self.compiled[statement]
+
+
+@functools.cache
+def caller_reader(engine: Engine) -> CallerReader:
+    """The one reader (and driver pool) of a part's engine, built on first use."""
+    return CallerReader(engine)
+
+
+def read_engine(engine: Engine) -> Engine:
+    """For single reads on a request's path: the autocommit pool on PostgreSQL (one round trip a
+    query), the part's engine elsewhere."""
+    return caller_reader(engine).raw or engine
