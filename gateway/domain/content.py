@@ -25,4 +25,3 @@ GATES = (
     Gate("intervention_reports", "intervention-reports", "intervention_reports_viewing",
          "Intervention reports and attendance sheet viewing service"),
 )
-BY_NAME = {gate.name: gate for gate in GATES}

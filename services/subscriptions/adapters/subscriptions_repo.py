@@ -62,15 +62,6 @@ def of_user(
     return [_stored(row) for row in session.execute(_locked(query, lock)).all()]
 
 
-def of_account(
-    session: Session, account_id: str, *, statuses: Iterable[str] | None = None
-) -> list[StoredSubscription]:
-    query = _select().where(subscriptions.c.account_id == account_id)
-    if statuses is not None:
-        query = query.where(subscriptions.c.status.in_(tuple(statuses)))
-    return [_stored(row) for row in session.execute(query).all()]
-
-
 def current_for_services(
     session: Session, service_ids: Iterable[str], *, lock: bool = True
 ) -> list[StoredSubscription]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.identity.domain.clock import FakeClock
+from bus.clock import FakeClock
 from services.identity.domain.hashing import Argon2Hasher
 
 

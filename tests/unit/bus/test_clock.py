@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.identity.domain.clock import FakeClock, SystemClock
+from bus.clock import FakeClock, SystemClock
 
 
 def test_system_clock_is_utc_aware():
