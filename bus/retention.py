@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bus.metrics import RETENTION_DELETED
+from bus.periodic import periodic
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +74,5 @@ class Retention:
         return deleted
 
     def run(self, stop: threading.Event) -> None:
-        sweeping(self.part, self.sweep)(stop)
-
-
-def sweeping(part: str, sweep: Callable[[], object], every: float = SWEEP_SECONDS) -> Callable[[threading.Event], None]:
-    """A background job: `sweep` at start, then every `every` seconds, until its stop event is set;
-    a failed sweep (a database outage) is logged and the next one catches up."""
-    def run(stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                sweep()
-            except Exception as exc:  # noqa: BLE001 - the next sweep catches up
-                log.warning("%s: retention sweep failed: %s", part, exc)
-            stop.wait(every)
-
-    return run
+        """The sweep as a background job: at start, then every SWEEP_SECONDS until `stop` is set."""
+        periodic(f"{self.part}: retention sweep", self.sweep, SWEEP_SECONDS)(stop)

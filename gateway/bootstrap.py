@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from threading import Event
@@ -10,6 +9,7 @@ from threading import Event
 from bus.config import Settings
 from bus.http_client import ServiceClient
 from bus.part import Part
+from bus.periodic import periodic
 from gateway.adapters import orm
 from gateway.adapters.services import PooledServiceClient
 from gateway.config import GatewayConfig
@@ -19,7 +19,6 @@ from gateway.service_layer.sessions import purge_expired
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICES = ("identity", "subscriptions", "notifications", "importer")
-log = logging.getLogger(__name__)
 
 
 def build(settings: Settings) -> Part:
@@ -31,15 +30,11 @@ def jobs(part: Part) -> list[Callable[[Event], None]]:
     config = GatewayConfig.from_settings(part.settings)
     every = part.settings.int_setting("PORTICO_GATEWAY_PURGE_SECONDS", 300)
 
-    def purge(stop: Event) -> None:
-        while not stop.wait(every):
-            try:
-                purge_expired(part, config.sessions)
-                purge_old_counters(part, part.clock.now())
-            except Exception:  # noqa: BLE001 - housekeeping retries at the next turn
-                log.warning("gateway housekeeping failed; retrying later", exc_info=True)
+    def purge() -> None:
+        purge_expired(part, config.sessions)
+        purge_old_counters(part, part.clock.now())
 
-    return [purge]
+    return [periodic("gateway housekeeping", purge, every, at_start=False)]
 
 
 def http_clients(settings: Settings) -> dict[str, ServiceClient]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from threading import Event
 from typing import Any
 
 from bus.config import Settings
+from bus.http_client import ServiceClient
 from bus.part import Part
+from bus.periodic import periodic
 from services.identity.adapters import orm
 from services.identity.config import IdentityConfig
 from services.identity.domain.hashing import Argon2Hasher, default_hasher
@@ -18,8 +19,6 @@ from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 JOB_INTERVAL_SECONDS = 60
-
-log = logging.getLogger(__name__)
 
 
 class IdentityPart(Part):
@@ -50,7 +49,8 @@ class IdentityPart(Part):
         return {"config": self.config, "hasher": lambda: self.hasher}
 
 
-def build(settings: Settings) -> IdentityPart:
+def build(settings: Settings, clients: Mapping[str, ServiceClient] | None = None) -> IdentityPart:
+    """Identity; `clients` are not used: it calls no other service."""
     return IdentityPart(settings)
 
 
@@ -60,14 +60,11 @@ def jobs(part: Any) -> list[Callable[[Event], None]]:
     from services.identity.service_layer.links import forget_old_links
     from services.identity.service_layer.sign_in import release_expired_locks
 
-    def release_locks(stop: Event) -> None:
-        while not stop.wait(JOB_INTERVAL_SECONDS):
-            try:
-                with part.uow() as uow:
-                    release_expired_locks(uow)
-                    forget_old_links(uow)
-                    uow.commit()
-            except Exception:  # noqa: BLE001 - a database outage must not end the job
-                log.exception("identity: releasing expired locks failed; will retry")
+    def release_locks() -> None:
+        with part.uow() as uow:
+            release_expired_locks(uow)
+            forget_old_links(uow)
+            uow.commit()
 
-    return [release_locks]
+    return [periodic("identity: releasing expired locks", release_locks, JOB_INTERVAL_SECONDS,
+                     at_start=False)]

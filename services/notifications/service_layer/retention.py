@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from bus.retention import delete_in_batches, sweeping
+from bus.periodic import periodic
+from bus.retention import SWEEP_SECONDS, delete_in_batches
 from services.notifications.adapters.orm import PENDING, mailbox, outgoing
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def forget_old_mail(part: MailPart) -> dict[str, int]:
 
 
 def retention_loop(part: MailPart) -> Callable[[Event], None]:
-    sweep = sweeping("notifications", lambda: forget_old_mail(part))
+    sweep = periodic("notifications: mail retention sweep", lambda: forget_old_mail(part), SWEEP_SECONDS)
 
     def run(stop: Event) -> None:
         sweep(stop)

@@ -9,11 +9,11 @@ is announced, exactly once. Idempotent: a second run the same day finds nothing 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from bus.periodic import Job, periodic
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscriptions_repo as subs
 from services.subscriptions.domain.administrators import plan_expiries
@@ -71,16 +71,6 @@ def expire_subscriptions(uow: SubscriptionsUnitOfWork, today: date | None = None
     return report
 
 
-def expiry_loop(uow_factory: Callable[[], SubscriptionsUnitOfWork],
-                interval: float) -> Callable[[threading.Event], None]:
+def expiry_loop(uow_factory: Callable[[], SubscriptionsUnitOfWork], interval: float) -> Job:
     """A job for the worker: run the expiry now, then every `interval` seconds until stopped."""
-
-    def run(stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                expire_subscriptions(uow_factory())
-            except Exception:  # noqa: BLE001 - a database outage: try again next time
-                log.exception("expiry: run failed; retrying in %s s", interval)
-            stop.wait(interval)
-
-    return run
+    return periodic("expiry", lambda: expire_subscriptions(uow_factory()), interval)
