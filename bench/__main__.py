@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-from bench.common import save, table
+from bench.common import run_stamp, save, table
 
 BENCHMARKS = ("bus", "signin", "mail", "import_", "gateway")
 
 
 def main(argv: list[str]) -> int:
     names = argv or list(BENCHMARKS)
+    run = run_stamp()  # one stamp for every figure of this run
     results = []
     for name in names:
         try:
@@ -21,7 +22,7 @@ def main(argv: list[str]) -> int:
             continue
         print(f"running bench {name} ...", flush=True)
         produced = module.run()
-        save(produced)
+        save(produced, run)
         results.extend(produced)
         print(table(produced), flush=True)
     print()

@@ -22,20 +22,21 @@ class Result:
     baseline_name: str
     baseline: float
     target: str
-    meets: bool
+    meets: bool | None  # None: a figure reported without a target
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         return round(self.value / self.baseline, 3) if self.baseline else float("nan")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, run: str | None = None) -> dict[str, Any]:
         fields = asdict(self)
         detail = fields.pop("detail")
         fields.update(
             ratio=self.ratio,
             machine=machine(),
             when=datetime.now(UTC).isoformat(timespec="seconds"),
+            run=run,  # the same for every figure written by one `make bench` (or one module's run)
         )
         # the result's own fields win: a detail named like one of them (meets, value...) cannot replace it
         return {**detail, **fields}
@@ -57,10 +58,16 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def save(results: list[Result]) -> None:
+def run_stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def save(results: list[Result], run: str | None = None) -> None:
+    """Write each result to bench/results/<name>.json, all stamped with the same `run`."""
     RESULTS.mkdir(exist_ok=True)
+    run = run or run_stamp()
     for result in results:
-        (RESULTS / f"{result.name}.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        (RESULTS / f"{result.name}.json").write_text(json.dumps(result.to_dict(run), indent=2) + "\n")
 
 
 def table(results: list[Result]) -> str:
@@ -73,7 +80,7 @@ def table(results: list[Result]) -> str:
                 f"{r.baseline:.3f} ({r.baseline_name})",
                 f"{r.ratio:.2f}",
                 r.target,
-                "yes" if r.meets else "NO",
+                "n/a" if r.meets is None else "yes" if r.meets else "NO",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
