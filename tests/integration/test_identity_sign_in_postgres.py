@@ -1,5 +1,5 @@
 """Identity's sign-in on PostgreSQL, where it reads in one statement and writes in one
-(adapters.repository.lock_sign_in, execute_together): the answers, the rows written, and the
+(adapters.sign_ins.lock_sign_in, record_sign_in): the answers, the rows written, and the
 throttle row that makes attempts on one e-mail wait for each other."""
 
 from __future__ import annotations

@@ -1,24 +1,49 @@
-"""Queries the service layer shares: users, accounts, administrators, and portable upserts."""
+"""Rows in, records out: identity's accounts, users, administrators, link tokens and audit trail.
+
+Every function takes the unit of work's session and answers records of `domain/records.py`
+(instants timezone-aware in UTC); the service layer holds no SQL. Lists are read with a fixed
+number of statements. The request path's hot statements (a sign-in's two, the dashboard's three)
+are built once, at import, in `sign_ins.py` and `user_lists.py` beside this module.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bus.db import bulk_insert
+from bus.pagination import Page
 from services.identity.adapters.orm import (
     accounts,
     administrators,
     audit_log,
     login_throttle,
+    password_history,
+    tokens,
     users,
 )
+from services.identity.domain.model import UserStatus
+from services.identity.domain.records import (
+    Account,
+    AuditEntry,
+    Listed,
+    StoredToken,
+    User,
+)
+
+R = TypeVar("R")
+
+
+class LoginTaken(Exception):
+    """Another user has this login: the database's unique index refused the write (two requests
+    giving one address at the same moment; the service layer checks first, this is the race)."""
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -59,27 +84,137 @@ def insert_ignore(session: Session, table: sa.Table, values: dict[str, Any]) -> 
     session.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
-def get_account(session: Session, account_id: str) -> sa.Row | None:
-    return session.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
+def _values(record: Any) -> dict[str, Any]:
+    """A record's fields as columns (flat: no deep copy, unlike dataclasses.asdict)."""
+    return {name: getattr(record, name) for name in _FIELDS[type(record)]}
 
 
-def get_account_by_number(session: Session, number: str) -> sa.Row | None:
-    return session.execute(sa.select(accounts).where(accounts.c.number == number)).first()
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (Account, User, StoredToken, AuditEntry)}
+_USER_INSTANTS = ("created_at", "updated_at", "password_changed_at", "locked_until", "reset_mail_at",
+                  "activated_at", "last_sign_in_at", "previous_sign_in_at")
 
 
-def get_user(session: Session, user_id: str, *, for_update: bool = False) -> sa.Row | None:
+def page_of(session: Session, query: sa.Select[Any], page: Page, record: Any) -> Listed[Any]:
+    """One page of `query` (already ordered) as records, and the number of rows in all."""
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    rows = session.execute(query.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    return Listed([record(row) for row in rows], total)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def account_from(row: Any) -> Account:
+    return Account(id=row.id, number=row.number, name=row.name, parent_id=row.parent_id,
+                   relation=row.relation, created_at=aware(row.created_at))
+
+
+def get_account(session: Session, account_id: str) -> Account | None:
+    row = session.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
+    return account_from(row) if row else None
+
+
+def get_account_by_number(session: Session, number: str) -> Account | None:
+    row = session.execute(sa.select(accounts).where(accounts.c.number == number)).first()
+    return account_from(row) if row else None
+
+
+def add_account(session: Session, account: Account) -> None:
+    session.execute(accounts.insert().values(**_values(account)))
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def user_from(values: Mapping[str, Any]) -> User:
+    """A User from a row's mapping (extra columns, such as a join's, are ignored)."""
+    found = {name: values[name] for name in _FIELDS[User]}
+    for name in _USER_INSTANTS:
+        found[name] = aware(found[name])
+    return User(**found)
+
+
+def _user(row: Any) -> User:
+    return user_from(row._mapping)
+
+
+def search_keys(values: Mapping[str, Any], current: User | None = None) -> dict[str, Any]:
+    """The folded copies stored beside names and function, for the administrators' searches."""
+    keys: dict[str, Any] = {}
+    if "last_name" in values or "first_name" in values:
+        last = values.get("last_name", current.last_name if current else "")
+        first = values.get("first_name", current.first_name if current else "")
+        keys["name_key"] = name_key(last, first)
+    if "function" in values:
+        keys["function_key"] = fold(values["function"]) or None
+    return keys
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    values = _values(user)
+    return {**values, **search_keys(values)}
+
+
+def get_user(session: Session, user_id: str, *, for_update: bool = False) -> User | None:
     query = sa.select(users).where(users.c.id == user_id)
     if for_update:
         query = query.with_for_update()
-    return session.execute(query).first()
+    row = session.execute(query).first()
+    return _user(row) if row else None
 
 
-def get_user_by_login_key(session: Session, key: str, *, for_update: bool = False) -> sa.Row | None:
+def get_user_by_login_key(session: Session, key: str, *, for_update: bool = False) -> User | None:
     """The user whose e-mail has this login key (bus.login.login_key), whatever its spelling."""
     query = sa.select(users).where(users.c.login_key == key)
     if for_update:
         query = query.with_for_update()
-    return session.execute(query).first()
+    row = session.execute(query).first()
+    return _user(row) if row else None
+
+
+def users_of_account(session: Session, account_id: str, user_ids: Iterable[str]) -> dict[str, User]:
+    """id → user, of those among `user_ids` who belong to the account."""
+    query = sa.select(users).where(users.c.id.in_(set(user_ids)), users.c.account_id == account_id)
+    return {row.id: _user(row) for row in session.execute(query)}
+
+
+def add_user(session: Session, user: User) -> None:
+    """Insert a user; LoginTaken when another user took the same login at the same moment."""
+    try:
+        session.execute(users.insert().values(**_user_row(user)))
+    except IntegrityError:
+        raise LoginTaken from None
+
+
+def add_users(session: Session, new_users: list[User]) -> None:
+    """Insert many users at once (COPY on PostgreSQL); their logins were checked as free."""
+    bulk_insert(session, users, [_user_row(user) for user in new_users])
+
+
+def update_user(session: Session, user: User, values: Mapping[str, Any]) -> None:
+    """Write the given columns of `user` (its search keys follow its names and function);
+    LoginTaken when the e-mail given is another user's login since the check."""
+    statement = users.update().where(users.c.id == user.id).values(**values, **search_keys(values, user))
+    try:
+        session.execute(statement)
+    except IntegrityError:
+        raise LoginTaken from None
+
+
+def delete_user(session: Session, user_id: str) -> None:
+    """Delete the user and the administration it held."""
+    session.execute(administrators.delete().where(administrators.c.user_id == user_id))
+    session.execute(users.delete().where(users.c.id == user_id))
+
+
+def expired_locks(session: Session, now: datetime) -> list[User]:
+    """The users still locked whose lock ended at `now` (locked till the commit)."""
+    return [_user(row) for row in session.execute(
+        sa.select(users).where(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
+                               users.c.locked_until <= now).with_for_update()
+    )]
 
 
 def taken_login_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -109,9 +244,57 @@ _TAKEN_ON_POSTGRES = sa.text(
 )
 
 
-def administrator_ids(session: Session, account_id: str) -> set[str]:
-    """The users who administer `account_id` now."""
+# -- passwords and the sign-in throttle --------------------------------------------------------
+
+
+def password_hashes(session: Session, user_id: str, count: int) -> list[str]:
+    """The user's last `count` password hashes, most recent (the current one) first."""
+    return list(session.execute(
+        sa.select(password_history.c.password_hash).where(password_history.c.user_id == user_id)
+        .order_by(password_history.c.id.desc()).limit(count)
+    ).scalars())
+
+
+def set_password(session: Session, user_id: str, hashed: str, now: datetime, *, kept: int) -> None:
+    """The user's password hash becomes `hashed`; the history keeps the last `kept` ones."""
+    session.execute(users.update().where(users.c.id == user_id)
+                    .values(password_hash=hashed, password_changed_at=now, updated_at=now))
+    session.execute(password_history.insert().values(user_id=user_id, password_hash=hashed, created_at=now))
+    keep = (sa.select(password_history.c.id).where(password_history.c.user_id == user_id)
+            .order_by(password_history.c.id.desc()).limit(kept))
+    session.execute(password_history.delete().where(
+        password_history.c.user_id == user_id, password_history.c.id.not_in(keep.scalar_subquery())
+    ))
+
+
+def rehash_in_history(session: Session, user_id: str, old: str, new: str) -> None:
+    """A hash remade with today's parameters replaces the old one in the history too."""
+    session.execute(password_history.update().where(
+        password_history.c.user_id == user_id, password_history.c.password_hash == old,
+    ).values(password_hash=new))
+
+
+def clear_throttle(session: Session, key: str) -> None:
+    """Forget the failed sign-ins counted under `key`."""
+    session.execute(login_throttle.delete().where(login_throttle.c.email_key == key))
+
+
+def forget_throttles(session: Session, untouched_since: datetime, now: datetime) -> None:
+    """Forget the throttle rows untouched since then, unless they still lock their login."""
+    session.execute(login_throttle.delete().where(
+        login_throttle.c.updated_at < untouched_since,
+        sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until < now),
+    ))
+
+
+# -- administrators ----------------------------------------------------------------------------
+
+
+def administrator_ids(session: Session, account_id: str, *, for_update: bool = False) -> set[str]:
+    """The users who administer `account_id` now (their rows locked with `for_update`)."""
     query = sa.select(administrators.c.user_id).where(administrators.c.account_id == account_id)
+    if for_update:
+        query = query.with_for_update()
     return set(session.execute(query).scalars())
 
 
@@ -120,97 +303,110 @@ def administered_accounts(session: Session, user_id: str) -> set[str]:
     return set(session.execute(query).scalars())
 
 
-# --- signing in: statements built once and reused (no building, no result adaptation per
-# request). Their bound parameters are named b_*, so that none is ever taken for a column name.
-
-def _b(name: str) -> sa.BindParameter[Any]:
-    return sa.bindparam(f"b_{name}")
-
-
-_USER_COLUMNS = tuple(column.name for column in users.c) + ("is_administrator",)
-_USER_READ = sa.select(users, sa.exists().where(
-    administrators.c.user_id == users.c.id, administrators.c.account_id == users.c.account_id,
-).label("is_administrator")).where(users.c.login_key == _b("key")).with_for_update(of=users)
-_THROTTLE_READ = sa.select(
-    login_throttle.c.failures.label("throttle_failures"),
-    login_throttle.c.locked_until.label("throttle_locked_until"),
-).where(login_throttle.c.email_key == _b("key")).with_for_update()
-# PostgreSQL: made when missing, and locked either way (DO UPDATE locks the row and returns it).
-_THROTTLE_TAKEN = (
-    postgresql.insert(login_throttle).values(email_key=_b("key"), failures=0, updated_at=_b("now"))
-    .on_conflict_do_update(index_elements=[login_throttle.c.email_key],
-                           set_={"failures": login_throttle.c.failures})
-    .returning(login_throttle.c.failures.label("throttle_failures"),
-               login_throttle.c.locked_until.label("throttle_locked_until"))
-    .cte("throttle")
-)
-_USER_FOUND = _USER_READ.subquery("u")
-_PG_READ = sa.select(_THROTTLE_TAKEN, _USER_FOUND).select_from(_THROTTLE_TAKEN.outerjoin(_USER_FOUND, sa.true()))
-_PG_READ_NO_USER = sa.select(_THROTTLE_TAKEN)
-
-_AUDIT_COLUMNS = ("at", "account_id", "user_id", "actor", "source", "action", "result", "target", "ip",
-                  "user_agent", "detail")
-_AUDIT = audit_log.insert().values(**{name: _b(name) for name in _AUDIT_COLUMNS})
-_THROTTLE_CLEARED = login_throttle.delete().where(login_throttle.c.email_key == _b("key"))
-_THROTTLE_FAILED = login_throttle.update().where(login_throttle.c.email_key == _b("key")).values(
-    failures=_b("failures"), locked_until=_b("locked_until"), updated_at=_b("now"))
-_SIGNED_IN = users.update().where(users.c.id == _b("user")).values(
-    last_sign_in_at=_b("now"), previous_sign_in_at=_b("previous"))
-# The writes of an outcome, together: one round trip on PostgreSQL (data-modifying CTEs see one
-# snapshot, so each statement touches rows the others do not).
-_SUCCEEDED = (_THROTTLE_CLEARED, _SIGNED_IN, _AUDIT)
-_FAILED = (_THROTTLE_FAILED, _AUDIT)
-_PG_SUCCEEDED = _AUDIT.add_cte(_THROTTLE_CLEARED.cte("cleared"), _SIGNED_IN.cte("signed_in"))
-_PG_FAILED = _AUDIT.add_cte(_THROTTLE_FAILED.cte("failed"))
+def add_administrator(session: Session, subscription_id: str, account_id: str, user_id: str,
+                      since: datetime) -> None:
+    """Record that this subscription makes the user an administrator (once: a redelivery is a no-op)."""
+    insert_ignore(session, administrators, {"subscription_id": subscription_id, "account_id": account_id,
+                                            "user_id": user_id, "since": since})
 
 
-def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime
-                 ) -> tuple[int, datetime | None, SimpleNamespace | None]:
-    """The start of a sign-in: take the throttle row of `key` (made when missing) and lock it for
-    the transaction, so attempts on one login run one after the other; when `key` is the login
-    key of an address (`is_address`), read its user, locked too, with `is_administrator`.
-
-    Returns (failures, locked_until, user or None). One statement on PostgreSQL.
-    """
-    params = {"b_key": key, "b_now": now}
-    if is_postgres(session):
-        row = session.execute(_PG_READ if is_address else _PG_READ_NO_USER, params).one()
-        found = _user(row) if is_address and row.id is not None else None
-        return row.throttle_failures, aware(row.throttle_locked_until), found
-    insert_ignore(session, login_throttle, {"email_key": key, "failures": 0, "updated_at": now})
-    throttle = session.execute(_THROTTLE_READ, params).one()
-    user = session.execute(_USER_READ, params).first() if is_address else None
-    return throttle.throttle_failures, aware(throttle.throttle_locked_until), _user(user) if user else None
+def remove_administrator(session: Session, subscription_id: str) -> None:
+    session.execute(administrators.delete().where(administrators.c.subscription_id == subscription_id))
 
 
-def record_sign_in(session: Session, key: str, user_id: str, now: datetime, previous: datetime | None,
-                   audit: dict[str, Any]) -> None:
-    """A success: the throttle row goes, the user's sign-in dates move, the audit entry is written."""
-    params = {"b_key": key, "b_user": user_id, "b_now": now, "b_previous": previous, **_audit_params(audit)}
-    _write(session, _PG_SUCCEEDED, _SUCCEEDED, params)
+def administrators_of(account_id: Any) -> sa.Select[Any]:
+    """The ids of the account's administrators, as a subquery."""
+    return sa.select(administrators.c.user_id).where(administrators.c.account_id == account_id)
 
 
-def record_failed_sign_in(session: Session, key: str, failures: int, locked_until: datetime | None,
-                          now: datetime, audit: dict[str, Any]) -> None:
-    """A failure: the throttle row's count and lock, and the audit entry."""
-    params = {"b_key": key, "b_failures": failures, "b_locked_until": locked_until, "b_now": now,
-              **_audit_params(audit)}
-    _write(session, _PG_FAILED, _FAILED, params)
+def list_administrators(session: Session, account_id: str, page: Page) -> Listed[User]:
+    """The users who administer the account, by name."""
+    query = (sa.select(users).where(users.c.id.in_(administrators_of(account_id)))
+             .order_by(users.c.name_key, users.c.id))
+    return page_of(session, query, page, _user)
 
 
-def _audit_params(audit: dict[str, Any]) -> dict[str, Any]:
-    return {f"b_{name}": audit.get(name) for name in _AUDIT_COLUMNS}
+# -- link tokens -------------------------------------------------------------------------------
 
 
-def _write(session: Session, together: sa.Executable, apart: tuple[sa.Executable, ...],
-           params: dict[str, Any]) -> None:
-    if is_postgres(session):
-        session.execute(together, params)
-    else:
-        for statement in apart:
-            session.execute(statement, params)
+def _token(row: Any) -> StoredToken:
+    expires_at = aware(row.expires_at)
+    assert expires_at is not None  # a NOT NULL column
+    created_at = aware(row.created_at)
+    assert created_at is not None  # a NOT NULL column
+    return StoredToken(token_hash=row.token_hash, user_id=row.user_id, purpose=row.purpose,
+                       created_at=created_at, expires_at=expires_at,
+                       used_at=aware(row.used_at), superseded=bool(row.superseded),
+                       new_email=row.new_email)
 
 
-def _user(row: Any) -> SimpleNamespace:
-    values = row._mapping
-    return SimpleNamespace(**{name: values[name] for name in _USER_COLUMNS})
+def get_token(session: Session, token_hash: str) -> StoredToken | None:
+    """The token with this hash, locked till the commit."""
+    row = session.execute(sa.select(tokens).where(tokens.c.token_hash == token_hash).with_for_update()).first()
+    return _token(row) if row else None
+
+
+def add_token(session: Session, token: StoredToken) -> None:
+    session.execute(tokens.insert().values(**_values(token)))
+
+
+def add_tokens(session: Session, new_tokens: list[StoredToken]) -> None:
+    bulk_insert(session, tokens, [_values(token) for token in new_tokens])
+
+
+def supersede_tokens(session: Session, user_id: str, purpose: str, now: datetime) -> None:
+    """The user's unused tokens of `purpose` stop working: a newer one replaced them."""
+    session.execute(
+        tokens.update()
+        .where(tokens.c.user_id == user_id, tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
+        .values(used_at=now, superseded=True)
+    )
+
+
+def spend_token(session: Session, token_hash: str, now: datetime) -> bool:
+    """Mark the token used; False when it already was (a concurrent spend won)."""
+    spent = session.execute(
+        tokens.update().where(tokens.c.token_hash == token_hash, tokens.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return spent.rowcount == 1
+
+
+def delete_tokens_expired_before(session: Session, cutoff: datetime) -> int:
+    return session.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount
+
+
+# -- the audit trail ---------------------------------------------------------------------------
+
+
+def audit_from(row: Any) -> AuditEntry:
+    at = aware(row.at)
+    assert at is not None  # a NOT NULL column
+    return AuditEntry(id=row.id, at=at, account_id=row.account_id,
+                      user_id=row.user_id, actor=row.actor, source=row.source, action=row.action,
+                      result=row.result, target=row.target, ip=row.ip, user_agent=row.user_agent,
+                      detail=row.detail)
+
+
+def _audit_row(entry: AuditEntry) -> dict[str, Any]:
+    values = _values(entry)
+    del values["id"]
+    return values
+
+
+def add_audit(session: Session, entry: AuditEntry) -> None:
+    session.execute(audit_log.insert().values(**_audit_row(entry)))
+
+
+def add_audits(session: Session, entries: list[AuditEntry]) -> None:
+    bulk_insert(session, audit_log, [_audit_row(entry) for entry in entries])
+
+
+def audits_of_account(session: Session, account_id: str, page: Page) -> Listed[AuditEntry]:
+    query = sa.select(audit_log).where(audit_log.c.account_id == account_id).order_by(audit_log.c.id.desc())
+    return page_of(session, query, page, audit_from)
+
+
+def audits_of_user(session: Session, user_id: str, page: Page) -> Listed[AuditEntry]:
+    query = sa.select(audit_log).where(audit_log.c.user_id == user_id).order_by(audit_log.c.id.desc())
+    return page_of(session, query, page, audit_from)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
-
+from bus.envelope import Envelope
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import accounts, administrators, users
-from services.identity.service_layer.common import OPERATOR, Actor, audit
+from services.identity.domain.records import Account
+from services.identity.service_layer.common import NO_SUCH_ACCOUNT, OPERATOR, Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.views import account_view, user_view
+from services.identity.service_layer.users import create_user
+from services.identity.service_layer.views import account_view, page_view, user_view
 
 
 def create_account(uow: IdentityUnitOfWork, number: str, name: str, parent_number: str | None = None,
@@ -31,42 +31,55 @@ def create_account(uow: IdentityUnitOfWork, number: str, name: str, parent_numbe
     elif relation:
         message = "A relation needs the parent_number of the account this one is associated with."
         raise Invalid({"relation": [message]}, message)
-    account = {
-        "id": str(uuid.uuid4()),
-        "number": number,
-        "name": name,
-        "parent_id": parent.id if parent else None,
-        "relation": (relation or "subsidiary") if parent else None,
-    }
-    session.execute(accounts.insert().values(**account, created_at=uow.now()))
-    event = {"account_id": account["id"], **{k: account[k] for k in ("number", "name", "parent_id", "relation")}}
+    account = Account(
+        id=str(uuid.uuid4()), number=number, name=name, parent_id=parent.id if parent else None,
+        relation=(relation or "subsidiary") if parent else None, created_at=uow.now(),
+    )
+    repo.add_account(session, account)
+    event = {"account_id": account.id, "number": number, "name": name, "parent_id": account.parent_id,
+             "relation": account.relation}
     uow.publish("identity.account.created", event)
     if parent is not None:
         uow.publish("identity.account.linked", {**event, "parent_number": parent.number, "parent_name": parent.name})
-    audit(uow, "account_created", actor=actor, account_id=account["id"], target=f"{number} {name}",
-          detail={"parent_number": parent_number, "relation": account["relation"]} if parent else None)
+    audit(uow, "account_created", actor=actor, account_id=account.id, target=f"{number} {name}",
+          detail={"parent_number": parent_number, "relation": account.relation} if parent else None)
+    return account_view(account)
+
+
+def existing_account(uow: IdentityUnitOfWork, account_id: str) -> Account:
+    account = repo.get_account(uow.session, account_id)
+    if account is None:
+        raise NotFound(NO_SUCH_ACCOUNT)
+    return account
+
+
+def account_by_number(uow: IdentityUnitOfWork, number: str) -> Account:
+    account = repo.get_account_by_number(uow.session, number)
+    if account is None:
+        raise NotFound(f"No account has the client number {number}.")
     return account
 
 
 def get_account(uow: IdentityUnitOfWork, account_id: str) -> dict[str, Any]:
-    row = repo.get_account(uow.session, account_id)
-    if row is None:
-        raise NotFound("No account has this id.")
-    return account_view(row)
+    return account_view(existing_account(uow, account_id))
 
 
 def get_account_by_number(uow: IdentityUnitOfWork, number: str) -> dict[str, Any]:
-    row = repo.get_account_by_number(uow.session, number)
-    if row is None:
-        raise NotFound(f"No account has the client number {number}.")
-    return account_view(row)
+    return account_view(account_by_number(uow, number))
+
+
+def create_administrator(uow: IdentityUnitOfWork, number: str, data: dict[str, Any]
+                         ) -> tuple[dict[str, Any], Envelope]:
+    """The operator creates an administrator of the account with this client number: a user
+    whose identity.user.created asks subscriptions to grant the administration service."""
+    account = account_by_number(uow, number)
+    return create_user(uow, account.id, {"password_level": 2, **data}, actor=OPERATOR, source="operator",
+                       grant_administration=True)
 
 
 def list_administrators(uow: IdentityUnitOfWork, account_id: str, page: Page) -> dict[str, Any]:
     """The users who administer the account, by name."""
-    get_account(uow, account_id)
-    admin_ids = sa.select(administrators.c.user_id).where(administrators.c.account_id == account_id)
-    query = (sa.select(users).where(users.c.id.in_(admin_ids))
-             .order_by(users.c.name_key, users.c.id))
+    existing_account(uow, account_id)
     now = uow.now()
-    return page.answer(uow.session, query, lambda row: user_view(row, is_administrator=True, now=now))
+    return page_view(page, repo.list_administrators(uow.session, account_id, page),
+                     lambda user: user_view(user, is_administrator=True, now=now))

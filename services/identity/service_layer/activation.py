@@ -6,10 +6,10 @@ from typing import Any
 
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import users
 from services.identity.domain import model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import password_rules
+from services.identity.domain.records import StoredToken, User
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid
 from services.identity.service_layer.fields import PROFILE_FIELDS, check_user_fields
@@ -20,13 +20,13 @@ from services.identity.service_layer.passwords import (
     store_password,
 )
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.users import existing_user, search_keys, show_user
+from services.identity.service_layer.users import existing_user, show_user
 from services.identity.service_layer.views import user_event
 
 WIZARD_REQUIRED = ("title", "last_name", "first_name", "language")
 
 
-def _pending_user(uow: IdentityUnitOfWork, token: str) -> tuple[Any, Any]:
+def _pending_user(uow: IdentityUnitOfWork, token: str) -> tuple[StoredToken, User]:
     row = open_token(uow, token, "activation")
     user = existing_user(uow, row.user_id, for_update=True)
     try:
@@ -61,12 +61,10 @@ def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> 
     now = uow.now()
     spend_token(uow, row)
     status = model.activate(UserStatus(user.status))
-    uow.session.execute(users.update().where(users.c.id == user.id).values(
-        **values, **search_keys(values, user), status=status, activated_at=now, updated_at=now,
-    ))
+    repo.update_user(uow.session, user, {**values, "status": status, "activated_at": now, "updated_at": now})
     store_password(uow, user.id, password)
     clear_throttle(uow, user.email)  # failures typed before activation must not keep them out
-    user = repo.get_user(uow.session, user.id)
+    user = existing_user(uow, user.id)
     event = uow.publish("identity.user.activated", user_event(user, now, activated_at=repo.iso(now)))
     audit(uow, "user_activated", actor=Actor(user.id, "self"), account_id=user.account_id,
           user_id=user.id, target=user.email, result="succeeded")

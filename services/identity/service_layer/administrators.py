@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import administrators
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 
 SUPERVISION_TEMPLATE = "user_admin_supervision"
@@ -29,14 +28,10 @@ def record_administrator(uow: IdentityUnitOfWork, event: Envelope) -> None:
     account_id = _administers(event)
     if account_id is None or repo.get_user(uow.session, event.data["user_id"]) is None:
         return
-    repo.insert_ignore(uow.session, administrators, {
-        "subscription_id": event.data["subscription_id"], "account_id": account_id,
-        "user_id": event.data["user_id"], "since": uow.now(),
-    })
+    repo.add_administrator(uow.session, event.data["subscription_id"], account_id, event.data["user_id"],
+                           uow.now())
 
 
 def forget_administrator(uow: IdentityUnitOfWork, event: Envelope) -> None:
     """.cancelled / .expired / .refused: that subscription no longer makes an administrator."""
-    uow.session.execute(
-        administrators.delete().where(administrators.c.subscription_id == event.data["subscription_id"])
-    )
+    repo.remove_administrator(uow.session, event.data["subscription_id"])

@@ -1,4 +1,4 @@
-"""Small things every handler module uses: who acts, pages of lists, the audit trail."""
+"""Small things every handler module uses: who acts, and the audit trail."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from bus.pagination import Page
-from services.identity.adapters.orm import audit_log
+from services.identity.adapters import repository as repo
+from services.identity.domain.records import AuditEntry
+from services.identity.service_layer.errors import NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.views import audit_view
+from services.identity.service_layer.views import audit_view, page_view
+
+NO_SUCH_ACCOUNT = "No account has this id."
+NO_SUCH_USER = "No user has this id."
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,11 @@ OPERATOR = Actor("operator", "operator")
 
 
 def audit(uow: IdentityUnitOfWork, action: str, *, actor: Actor, **fields: Any) -> None:
-    """Add one entry to the audit trail, in the caller's transaction (fields: as audit_values)."""
-    uow.session.execute(audit_log.insert().values(**audit_values(uow, action, actor=actor, **fields)))
+    """Add one entry to the audit trail, in the caller's transaction (fields: as audit_entry)."""
+    repo.add_audit(uow.session, audit_entry(uow, action, actor=actor, **fields))
 
 
-def audit_values(
+def audit_entry(
     uow: IdentityUnitOfWork,
     action: str,
     *,
@@ -49,9 +52,9 @@ def audit_values(
     ip: str | None = None,
     user_agent: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The columns of one audit entry, for a caller that writes it with other rows."""
-    return dict(
+) -> AuditEntry:
+    """One audit entry, for a caller that writes it with other rows (bounded as the columns are)."""
+    return AuditEntry(
         at=uow.now(), account_id=account_id, user_id=user_id, actor=actor.id, source=actor.source,
         action=action, result=result, target=(target or None) and target[:320],
         ip=(ip or None) and ip[:64], user_agent=(user_agent or None) and user_agent[:512],
@@ -60,10 +63,14 @@ def audit_values(
 
 
 def list_account_audit(uow: IdentityUnitOfWork, account_id: str, page: Page) -> dict[str, Any]:
-    query = sa.select(audit_log).where(audit_log.c.account_id == account_id).order_by(audit_log.c.id.desc())
-    return page.answer(uow.session, query, audit_view)
+    """The account's audit trail, newest first (404 for an unknown account)."""
+    if repo.get_account(uow.session, account_id) is None:
+        raise NotFound(NO_SUCH_ACCOUNT)
+    return page_view(page, repo.audits_of_account(uow.session, account_id, page), audit_view)
 
 
 def list_user_audits(uow: IdentityUnitOfWork, user_id: str, page: Page) -> dict[str, Any]:
-    query = sa.select(audit_log).where(audit_log.c.user_id == user_id).order_by(audit_log.c.id.desc())
-    return page.answer(uow.session, query, audit_view)
+    """The user's audit trail, newest first (404 for an unknown user)."""
+    if repo.get_user(uow.session, user_id) is None:
+        raise NotFound(NO_SUCH_USER)
+    return page_view(page, repo.audits_of_user(uow.session, user_id, page), audit_view)

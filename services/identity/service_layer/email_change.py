@@ -3,11 +3,8 @@ clicked, and the old address is then told (notifications, on identity.email.chan
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import users
 from services.identity.domain.model import UserStatus
 from services.identity.domain.validation import login_key_of
 from services.identity.service_layer.common import Actor, audit
@@ -46,6 +43,7 @@ def confirm_email_change(uow: IdentityUnitOfWork, token: str) -> Envelope:
     row = open_token(uow, token, "email_change")
     user = existing_user(uow, row.user_id, for_update=True)
     new = row.new_email
+    assert new is not None, "an e-mail change's token keeps the new address"
     key = login_key_of(new)
     holder = repo.get_user_by_login_key(uow.session, key)
     if holder is not None and holder.id != user.id:
@@ -53,9 +51,8 @@ def confirm_email_change(uow: IdentityUnitOfWork, token: str) -> Envelope:
     spend_token(uow, row)
     old = user.email
     try:
-        uow.session.execute(users.update().where(users.c.id == user.id)
-                            .values(email=new, login_key=key, updated_at=uow.now()))
-    except IntegrityError:  # the same login, taken at the same moment by someone else
+        repo.update_user(uow.session, user, {"email": new, "login_key": key, "updated_at": uow.now()})
+    except repo.LoginTaken:  # the same login, taken at the same moment by someone else
         raise Conflict(ADDRESS_TAKEN) from None
     audit(uow, "email_changed", actor=Actor(user.id, "self"), account_id=user.account_id, user_id=user.id,
           target=new, detail={"old_email": old})

@@ -1,30 +1,29 @@
 """The importer's identity.create_users batches: one transaction and one answer per batch.
 
 Nothing is hashed (imported users have no password until they activate), users, tokens and
-audit rows are written with COPY on PostgreSQL (one executemany elsewhere), events with one
-multi-row insert, and taken e-mails are looked up with one query, so a batch of 500 rows commits
-in a fraction of a second.
+audit rows are written with COPY on PostgreSQL (one executemany elsewhere; repository.add_users,
+add_tokens, add_audits), events with one multi-row insert, and taken e-mails are looked up with
+one query, so a batch of 500 rows commits in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError
 
 from bus.contracts.emails import PLAIN, validate_address
-from bus.db import bulk_insert
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import audit_log, tokens, users
 from services.identity.domain.model import UserStatus
+from services.identity.domain.records import AuditEntry, StoredToken, User
 from services.identity.domain.validation import MAX_EMAIL_LENGTH, login_key_of
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
 from services.identity.service_layer.links import new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.users import search_keys
 from services.identity.service_layer.views import user_event
 
 IMPORT_FIELDS = ("title", "last_name", "first_name", "email", "office_phone", "mobile_phone", "language",
@@ -35,16 +34,6 @@ REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
 COLUMN_OF = {"title": "civility", "office_phone": "phone", "mobile_phone": "mobile"}
 ADDRESS_USED = "This address is already used in the portal."
 NO_ACCOUNT = "The account of this import no longer exists; nothing was created."
-
-
-class _Row:
-    """Attribute access to a user row not read back from the database (for views and links)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __getattr__(self, name: str) -> Any:  # for type checkers: every column is an attribute
-        raise AttributeError(name)
 
 
 def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -75,18 +64,14 @@ def plain_email(value: Any) -> str | None:
         return None
 
 
-def _user_row(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: Any) -> dict[str, Any]:
-    row = {name: values.get(name) for name in CREATE_FIELDS}
-    row.update(search_keys({**values, "function": None}))
-    row["login_key"] = login_key_of(values["email"])
-    row.update(
-        id=str(uuid.uuid4()), account_id=account_id, status=UserStatus.PENDING_ACTIVATION.value,
-        function=None, password_hash=None, password_changed_at=None, locked_until=None,
-        reset_mail_at=None, source="import", created_by=data.get("requested_by"),
+def _new_user(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: datetime) -> User:
+    fields: dict[str, Any] = {name: values.get(name) for name in CREATE_FIELDS if name != "function"}
+    return User(
+        **fields, function=None,
+        login_key=login_key_of(values["email"]), id=str(uuid.uuid4()), account_id=account_id,
+        status=UserStatus.PENDING_ACTIVATION.value, source="import", created_by=data.get("requested_by"),
         import_job_id=data["import_job_id"], import_line=line, created_at=now, updated_at=now,
-        activated_at=None, last_sign_in_at=None, previous_sign_in_at=None,
     )
-    return row
 
 
 def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
@@ -108,43 +93,43 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
                             for message in errors.get(field, []))
         if not errors:
             valid.append((row["line"], values))
-    rows = [_user_row(account_id, values, line, data, now) for line, values in valid]
-    taken = repo.taken_login_keys(uow.session, [row["login_key"] for row in rows])
-    new_users: list[dict[str, Any]] = []
-    for row in rows:
-        if row["login_key"] in taken:
-            rejected.append({"line": row["import_line"], "field": "email", "message": ADDRESS_USED})
+    candidates = [_new_user(account_id, values, line, data, now) for line, values in valid]
+    taken = repo.taken_login_keys(uow.session, [user.login_key for user in candidates if user.login_key])
+    new_users: list[User] = []
+    for user in candidates:
+        assert user.login_key is not None  # every imported user has an address
+        if user.login_key in taken:
+            rejected.append({"line": user.import_line, "field": "email", "message": ADDRESS_USED})
             continue
-        taken.add(row["login_key"])  # a second row with the same login (any spelling) in this batch
-        new_users.append(row)
+        taken.add(user.login_key)  # a second row with the same login (any spelling) in this batch
+        new_users.append(user)
     messages = _insert(uow, new_users, data, now) if new_users else []
-    created = [{"line": u["import_line"], "user_id": u["id"], "email": u["email"]} for u in new_users]
+    created = [{"line": u.import_line, "user_id": u.id, "email": u.email} for u in new_users]
     rejected.sort(key=lambda anomaly: anomaly["line"])
     messages.append(("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected}))
     uow.publish_many(messages)
 
 
-def _insert(uow: IdentityUnitOfWork, new_users: list[dict[str, Any]], data: dict[str, Any], now: Any
+def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any], now: datetime
             ) -> list[tuple[str, dict[str, Any]]]:
     """Write the users, their activation tokens and audit rows; answer the events to publish."""
-    bulk_insert(uow.session, users, new_users)
-    token_rows: list[dict[str, Any]] = []
+    repo.add_users(uow.session, new_users)
+    new_tokens: list[StoredToken] = []
     messages: list[tuple[str, dict[str, Any]]] = []
-    audits: list[dict[str, Any]] = []
-    for values in new_users:
-        user = _Row(values)
+    audits: list[AuditEntry] = []
+    for user in new_users:
         token, link = new_link(uow.config, user, "activation", now)
-        token_rows.append(token)
+        new_tokens.append(token)
         messages.append(("identity.user.created", user_event(
             user, now, source="import", created_by=data.get("requested_by"), grant_administration=False,
             import_job_id=data["import_job_id"], import_line=user.import_line, created_at=repo.iso(now),
         )))
         messages.append(("identity.link.issued", link))
-        audits.append({"at": now, "account_id": user.account_id, "user_id": user.id,
-                       "actor": data.get("requested_by"), "source": "import", "action": "user_created",
-                       "result": None, "target": user.email, "ip": None, "user_agent": None,
-                       "detail": json.dumps({"import_job_id": data["import_job_id"],
-                                             "line": user.import_line}, sort_keys=True)})
-    bulk_insert(uow.session, tokens, token_rows)
-    bulk_insert(uow.session, audit_log, audits)
+        audits.append(AuditEntry(
+            at=now, account_id=user.account_id, user_id=user.id, actor=data.get("requested_by"),
+            source="import", action="user_created", target=user.email,
+            detail=json.dumps({"import_job_id": data["import_job_id"], "line": user.import_line}, sort_keys=True),
+        ))
+    repo.add_tokens(uow.session, new_tokens)
+    repo.add_audits(uow.session, audits)
     return messages

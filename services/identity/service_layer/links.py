@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from bus.envelope import Envelope
-from services.identity.adapters.orm import tokens
-from services.identity.adapters.repository import aware, iso
+from services.identity.adapters import repository as repo
 from services.identity.config import IdentityConfig
+from services.identity.domain.records import StoredToken, User
 from services.identity.domain.tokens import IssuedToken, hash_token, token_state
 from services.identity.service_layer.errors import Gone, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -30,12 +28,12 @@ _AGAIN = {
 }
 
 
-def new_link(config: IdentityConfig, user: Any, purpose: str, now: datetime, *, resent: bool = False,
-             new_email: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A fresh token's row and its identity.link.issued data (nothing written yet)."""
+def new_link(config: IdentityConfig, user: User, purpose: str, now: datetime, *, resent: bool = False,
+             new_email: str | None = None) -> tuple[StoredToken, dict[str, Any]]:
+    """A fresh token as it will be kept, and its identity.link.issued data (nothing written yet)."""
     plain, issued = IssuedToken.issue(purpose, now, config.lifetimes)
-    row = {"token_hash": issued.token_hash, "user_id": user.id, "purpose": purpose, "created_at": now,
-           "expires_at": issued.expires_at, "used_at": None, "superseded": False, "new_email": new_email}
+    token = StoredToken(token_hash=issued.token_hash, user_id=user.id, purpose=purpose, created_at=now,
+                        expires_at=issued.expires_at, new_email=new_email)
     event = {
         "purpose": purpose,
         "user_id": user.id,
@@ -44,43 +42,32 @@ def new_link(config: IdentityConfig, user: Any, purpose: str, now: datetime, *, 
         "recipient_name": f"{user.first_name} {user.last_name}".strip() or None,
         "language": user.language,
         "link_url": config.link_url(purpose, plain),
-        "expires_at": iso(issued.expires_at),
+        "expires_at": repo.iso(issued.expires_at),
         "resent": resent,
         "old_email": user.email if new_email else None,
     }
-    return row, event
+    return token, event
 
 
-def issue_link(uow: IdentityUnitOfWork, user: Any, purpose: str, *, resent: bool = False,
+def issue_link(uow: IdentityUnitOfWork, user: User, purpose: str, *, resent: bool = False,
                new_email: str | None = None) -> Envelope:
     """Send `user` a new link for `purpose`; earlier unused links of that purpose stop working."""
     now = uow.now()
-    uow.session.execute(
-        tokens.update()
-        .where(tokens.c.user_id == user.id, tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
-        .values(used_at=now, superseded=True)
-    )
-    row, event = new_link(uow.config, user, purpose, now, resent=resent, new_email=new_email)
-    uow.session.execute(tokens.insert().values(**row))
+    repo.supersede_tokens(uow.session, user.id, purpose, now)
+    token, event = new_link(uow.config, user, purpose, now, resent=resent, new_email=new_email)
+    repo.add_token(uow.session, token)
     return uow.publish("identity.link.issued", event)
 
 
-def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> Any:
+def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> StoredToken:
     """The stored token behind `plain` when it may serve `purpose` now; else NotFound or Gone."""
-    row = uow.session.execute(
-        sa.select(tokens).where(tokens.c.token_hash == hash_token(plain)).with_for_update()
-    ).first()
-    issued = None
-    if row is not None:
-        expires_at = aware(row.expires_at)
-        assert expires_at is not None  # a NOT NULL column
-        issued = IssuedToken(row.token_hash, row.purpose, expires_at, aware(row.used_at))
-    state = token_state(issued, purpose=purpose, now=uow.now())
+    row = repo.get_token(uow.session, hash_token(plain))
+    state = token_state(row.issued if row else None, purpose=purpose, now=uow.now())
     what = _WHAT[purpose]
-    if state == "unknown":
+    if state == "unknown" or row is None:
         raise NotFound(f"This {what} is not one we know. Check that you copied the whole link. "
                        + _AGAIN[purpose])
-    if state == "used" and row is not None and row.superseded:
+    if state == "used" and row.superseded:
         raise Gone(f"This {what} was replaced by a newer one; use the link in the latest e-mail. "
                    + _AGAIN[purpose])
     if state == "used":
@@ -90,27 +77,19 @@ def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> Any:
     return row
 
 
-def spend_token(uow: IdentityUnitOfWork, row: Any) -> None:
+def spend_token(uow: IdentityUnitOfWork, row: StoredToken) -> None:
     """Mark the token used; a concurrent spend of the same token loses (Gone)."""
-    spent = uow.session.execute(
-        tokens.update().where(tokens.c.token_hash == row.token_hash, tokens.c.used_at.is_(None))
-        .values(used_at=uow.now())
-    )
-    if spent.rowcount != 1:
+    if not repo.spend_token(uow.session, row.token_hash, uow.now()):
         raise Gone(f"This {_WHAT[row.purpose]} has already been used; it works only once. "
                    + _AGAIN[row.purpose])
 
 
 def revoke_links(uow: IdentityUnitOfWork, user_id: str, purpose: str) -> None:
     """Unused links of `purpose` stop working (e.g. other reset links after a reset)."""
-    uow.session.execute(
-        tokens.update()
-        .where(tokens.c.user_id == user_id, tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
-        .values(used_at=uow.now(), superseded=True)
-    )
+    repo.supersede_tokens(uow.session, user_id, purpose, uow.now())
 
 
 def forget_old_links(uow: IdentityUnitOfWork) -> int:
     """Periodic: delete the tokens that expired more than LINKS_KEPT_AFTER_EXPIRY ago."""
     cutoff = uow.now() - LINKS_KEPT_AFTER_EXPIRY
-    return uow.session.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount
+    return repo.delete_tokens_expired_before(uow.session, cutoff)

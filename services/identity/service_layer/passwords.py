@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import login_throttle, password_history, users
 from services.identity.domain import lockout
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import check_against, policy_for
+from services.identity.domain.records import User
 from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Invalid
@@ -34,13 +32,10 @@ def reset_answer(uow: IdentityUnitOfWork) -> dict[str, str]:
 
 def previous_hashes(uow: IdentityUnitOfWork, user_id: str) -> list[str]:
     """The user's password hashes, most recent (the current one) first."""
-    return list(uow.session.execute(
-        sa.select(password_history.c.password_hash).where(password_history.c.user_id == user_id)
-        .order_by(password_history.c.id.desc()).limit(uow.config.history_kept)
-    ).scalars())
+    return repo.password_hashes(uow.session, user_id, uow.config.history_kept)
 
 
-def password_violations(uow: IdentityUnitOfWork, user: Any, password: str, *, level: int | None = None,
+def password_violations(uow: IdentityUnitOfWork, user: User, password: str, *, level: int | None = None,
                         first_name: str | None = None, last_name: str | None = None) -> list[str]:
     """What `password` breaks in the user's level's policy (names and history included)."""
     policy = policy_for(level or user.password_level, uow.config.password_profile)
@@ -60,29 +55,21 @@ def refuse_password(messages: list[str], field: str = "password") -> Invalid:
 
 def store_password(uow: IdentityUnitOfWork, user_id: str, password: str) -> None:
     """Hash and keep `password` as the user's, and in their history (the last ones only)."""
-    now = uow.now()
-    hashed = uow.hasher.hash(password)
-    uow.session.execute(users.update().where(users.c.id == user_id)
-                        .values(password_hash=hashed, password_changed_at=now, updated_at=now))
-    uow.session.execute(password_history.insert().values(user_id=user_id, password_hash=hashed, created_at=now))
-    keep = (sa.select(password_history.c.id).where(password_history.c.user_id == user_id)
-            .order_by(password_history.c.id.desc()).limit(uow.config.history_kept))
-    uow.session.execute(password_history.delete().where(
-        password_history.c.user_id == user_id, password_history.c.id.not_in(keep.scalar_subquery())
-    ))
+    repo.set_password(uow.session, user_id, uow.hasher.hash(password), uow.now(),
+                      kept=uow.config.history_kept)
 
 
-def password_expired(uow: IdentityUnitOfWork, user: Any) -> bool:
+def password_expired(uow: IdentityUnitOfWork, user: User) -> bool:
     """True when the level's policy says the password must be changed now."""
     policy = policy_for(user.password_level, uow.config.password_profile)
-    changed = repo.aware(user.password_changed_at)
+    changed = user.password_changed_at
     return changed is not None and policy.expires(changed, uow.now())
 
 
 def clear_throttle(uow: IdentityUnitOfWork, email: str | None) -> None:
     """Forget the failed sign-ins of this address's login, whichever spelling they were typed in."""
     if email:
-        uow.session.execute(login_throttle.delete().where(login_throttle.c.email_key == lockout.throttle_key(email)))
+        repo.clear_throttle(uow.session, lockout.throttle_key(email))
 
 
 def change_password(uow: IdentityUnitOfWork, user_id: str, current: str, new: str) -> Envelope:
@@ -104,7 +91,15 @@ def change_password(uow: IdentityUnitOfWork, user_id: str, current: str, new: st
 
 
 def request_password_reset(uow: IdentityUnitOfWork, email: str, *, ip: str | None = None,
-                           user_agent: str | None = None) -> None:
+                           user_agent: str | None = None) -> dict[str, str]:
+    """Send a reset link if the address is known (send_reset_link); the answer is the same
+    whatever happened (reset_answer)."""
+    send_reset_link(uow, email, ip=ip, user_agent=user_agent)
+    return reset_answer(uow)
+
+
+def send_reset_link(uow: IdentityUnitOfWork, email: str, *, ip: str | None = None,
+                    user_agent: str | None = None) -> None:
     """Send a reset link if the address is known (at most one per login per few minutes: every
     spelling of the address finds the one user and their last e-mail's time).
 
@@ -121,12 +116,12 @@ def request_password_reset(uow: IdentityUnitOfWork, email: str, *, ip: str | Non
         audit(uow, "password_reset_request", result="unknown_email", target=email.strip()[:320], **seen)
         return
     now = uow.now()
-    last = repo.aware(user.reset_mail_at)
+    last = user.reset_mail_at
     where: dict[str, Any] = dict(account_id=user.account_id, user_id=user.id, target=user.email)
     if last is not None and now - last < timedelta(minutes=uow.config.reset_mail_interval_minutes):
         audit(uow, "password_reset_request", result="not_sent_too_soon", **where, **seen)
         return
-    uow.session.execute(users.update().where(users.c.id == user.id).values(reset_mail_at=now))
+    repo.update_user(uow.session, user, {"reset_mail_at": now})
     if user.status == UserStatus.PENDING_ACTIVATION:
         issue_link(uow, user, "activation", resent=True)
         audit(uow, "password_reset_request", result="activation_sent", **where, **seen)
@@ -150,8 +145,7 @@ def reset_password(uow: IdentityUnitOfWork, token: str, password: str) -> Envelo
     clear_throttle(uow, user.email)
     actor = Actor(user.id, "self")
     if user.status == UserStatus.LOCKED:
-        uow.session.execute(users.update().where(users.c.id == user.id)
-                            .values(status=UserStatus.ACTIVE, locked_until=None))
+        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
         audit(uow, "user_unlocked", actor=actor, account_id=user.account_id, user_id=user.id,
               target=user.email, result="password_reset")

@@ -12,26 +12,24 @@ address nobody has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-from types import SimpleNamespace
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
 
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import login_throttle, password_history, users
+from services.identity.adapters import sign_ins
 from services.identity.domain import lockout, model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import policy_for
+from services.identity.domain.records import SignInState, User
 from services.identity.domain.validation import InvalidField, login_key_of
-from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_values
+from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict
 from services.identity.service_layer.passwords import clear_throttle, password_expired
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import user_in_account
-from services.identity.service_layer.views import effective_status, user_view
+from services.identity.service_layer.views import user_view
 
 THROTTLE_FORGET_AFTER = timedelta(days=1)
 
@@ -60,13 +58,13 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     now = uow.now()
     login = _login_key(email)
     key = login if login is not None else lockout.throttle_key(email)
-    failures, locked_until, user = repo.lock_sign_in(uow.session, key, login is not None, now)
-    throttle = lockout.LoginThrottle(failures, locked_until)
+    state = sign_ins.lock_sign_in(uow.session, key, login is not None, now)
+    throttle, user = state.throttle, state.user
     seen: dict[str, Any] = dict(
         actor=Actor(user.id if user else None, "self"), account_id=user.account_id if user else None,
         user_id=user.id if user else None, target=email.strip()[:320], ip=ip, user_agent=user_agent,
     )
-    status = UserStatus(effective_status(user, now)) if user else None
+    status = UserStatus(user.effective_status(now)) if user else None
     if throttle.is_locked(now) or status is UserStatus.LOCKED:
         audit(uow, "sign_in", result="refused_locked", **seen)
         return SignInResult("locked")
@@ -75,53 +73,52 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     else:
         verified = uow.hasher.dummy_verify(password)  # the time a real check takes; always False
     if verified and status is UserStatus.ACTIVE:
-        return _succeed(uow, key, user, password, seen)
+        return _succeed(uow, key, state, password, seen)
     return _fail(uow, key, throttle, user, status, seen)
 
 
-def _succeed(uow: IdentityUnitOfWork, key: str, user: Any, password: str, seen: dict[str, Any]
+def _succeed(uow: IdentityUnitOfWork, key: str, state: SignInState, password: str, seen: dict[str, Any]
              ) -> SignInResult:
     now = uow.now()
+    user = state.user
+    assert user is not None and user.password_hash is not None  # verified against it
     changed: dict[str, Any] = {}  # besides the sign-in dates, rarely
     if uow.hasher.needs_rehash(user.password_hash):  # parameters raised since it was made
         changed["password_hash"] = uow.hasher.hash(password)
-        uow.session.execute(password_history.update().where(
-            password_history.c.user_id == user.id, password_history.c.password_hash == user.password_hash,
-        ).values(password_hash=changed["password_hash"]))
+        repo.rehash_in_history(uow.session, user.id, user.password_hash, changed["password_hash"])
     if user.status == UserStatus.LOCKED:  # its lock ran out
         changed.update(status=UserStatus.ACTIVE.value, locked_until=None)
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
     if changed:
-        uow.session.execute(users.update().where(users.c.id == user.id).values(**changed))
-    repo.record_sign_in(uow.session, key, user.id, now, user.last_sign_in_at,
-                        audit_values(uow, "sign_in", result="succeeded", **seen))
-    # The row as it is now, without reading it again.
-    user = SimpleNamespace(**{**vars(user), **changed, "last_sign_in_at": now,
-                              "previous_sign_in_at": user.last_sign_in_at})
-    return SignInResult("ok", user_view(user, is_administrator=user.is_administrator, now=now),
+        repo.update_user(uow.session, user, changed)
+    sign_ins.record_sign_in(uow.session, key, user.id, now, user.last_sign_in_at,
+                            audit_entry(uow, "sign_in", result="succeeded", **seen))
+    # The user as stored now, without reading it again.
+    user = replace(user, **changed, last_sign_in_at=now, previous_sign_in_at=user.last_sign_in_at)
+    return SignInResult("ok", user_view(user, is_administrator=state.is_administrator, now=now),
                         password_expired(uow, user))
 
 
-def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: Any,
+def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: User | None,
           status: UserStatus | None, seen: dict[str, Any]) -> SignInResult:
     now = uow.now()
     config = uow.config
     throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
                                                lock_minutes=config.lock_minutes)
-    repo.record_failed_sign_in(uow.session, key, throttle.failures, throttle.locked_until, now,
-                               audit_values(uow, "sign_in", result="failed_now_locked" if locked else "failed",
-                                            **seen))
+    sign_ins.record_failed_sign_in(uow.session, key, throttle, now,
+                                   audit_entry(uow, "sign_in", result="failed_now_locked" if locked else "failed",
+                                               **seen))
     if not locked:
         return SignInResult("failed")
     if (user is not None and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
+            and throttle.locked_until is not None
             and policy_for(user.password_level, config.password_profile).lock_threshold is not None):
         lock_user(uow, user, throttle.locked_until)
     return SignInResult("locked")
 
 
-def lock_user(uow: IdentityUnitOfWork, user: Any, until: Any) -> Envelope:
-    uow.session.execute(users.update().where(users.c.id == user.id).values(
-        status=model.lock(UserStatus(user.status)), locked_until=until))
+def lock_user(uow: IdentityUnitOfWork, user: User, until: datetime) -> Envelope:
+    repo.update_user(uow.session, user, {"status": model.lock(UserStatus(user.status)), "locked_until": until})
     audit(uow, "user_locked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
           target=user.email, result="failed_sign_ins")
     return uow.publish("identity.user.locked", {
@@ -140,8 +137,8 @@ def unlock_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor
     clear_throttle(uow, user.email)
     event = None
     if user.status == UserStatus.LOCKED:
-        uow.session.execute(users.update().where(users.c.id == user.id)
-                            .values(status=UserStatus.ACTIVE, locked_until=None, updated_at=uow.now()))
+        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None,
+                                             "updated_at": uow.now()})
         event = uow.publish("identity.user.unlocked",
                             {"user_id": user.id, "account_id": user.account_id, "by": actor.id})
     audit(uow, "user_unlocked", actor=actor, account_id=account_id, user_id=user.id, target=user.email)
@@ -151,18 +148,11 @@ def unlock_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor
 def release_expired_locks(uow: IdentityUnitOfWork) -> int:
     """Periodic: users whose lock ran out become active again; old throttle rows are forgotten."""
     now = uow.now()
-    expired = uow.session.execute(
-        sa.select(users).where(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
-                               users.c.locked_until <= now).with_for_update()
-    ).all()
+    expired = repo.expired_locks(uow.session, now)
     for user in expired:
-        uow.session.execute(users.update().where(users.c.id == user.id)
-                            .values(status=UserStatus.ACTIVE, locked_until=None))
+        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
         audit(uow, "user_unlocked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
               target=user.email, result="lock_expired")
-    uow.session.execute(login_throttle.delete().where(
-        login_throttle.c.updated_at < now - THROTTLE_FORGET_AFTER,
-        sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until < now),
-    ))
+    repo.forget_throttles(uow.session, now - THROTTLE_FORGET_AFTER, now)
     return len(expired)

@@ -5,35 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
-from services.identity.adapters.orm import administrators, users
 from services.identity.domain import model
 from services.identity.domain.model import UserStatus
+from services.identity.domain.records import User
 from services.identity.domain.validation import login_key_of
-from services.identity.service_layer.common import Actor, audit
+from services.identity.service_layer.common import NO_SUCH_ACCOUNT, NO_SUCH_USER, Actor, audit
 from services.identity.service_layer.errors import USER_EXISTS, Conflict, Invalid, NotFound
 from services.identity.service_layer.fields import clean_user_fields
 from services.identity.service_layer.links import issue_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.views import user_event, user_view
+from services.identity.service_layer.views import account_view, user_event, user_view
 
-NO_SUCH_USER = "No user with this id in this account."
-
-
-def search_keys(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
-    """The folded copies to store beside names and function (for searches)."""
-    keys: dict[str, Any] = {}
-    if {"last_name", "first_name"} & set(values):
-        last = values.get("last_name", getattr(current, "last_name", ""))
-        first = values.get("first_name", getattr(current, "first_name", ""))
-        keys["name_key"] = repo.name_key(last, first)
-    if "function" in values:
-        keys["function_key"] = repo.fold(values["function"]) or None
-    return keys
+NOT_IN_ACCOUNT = "No user with this id in this account."
 
 
 def create_user(
@@ -51,7 +36,7 @@ def create_user(
     Without an e-mail (allowed to administrators) the user is a contact in status `no_email`.
     """
     if repo.get_account(uow.session, account_id) is None:
-        raise NotFound("No account has this id.")
+        raise NotFound(NO_SUCH_ACCOUNT)
     required = ("title", "last_name", "first_name", "language", "password_level")
     values = clean_user_fields(data, required=(*required, "email") if email_required else required)
     email = values.get("email")
@@ -60,57 +45,49 @@ def create_user(
         raise Conflict(USER_EXISTS)
     now = uow.now()
     user_id = str(uuid.uuid4())
-    row = {
-        "title": None, "function": None, "office_phone": None, "mobile_phone": None, "email": None,
-        **values,
-        "login_key": key,
-        "id": user_id,
-        "account_id": account_id,
-        "status": UserStatus.PENDING_ACTIVATION if email else UserStatus.NO_EMAIL,
-        **search_keys({**values, "function": values.get("function")}),
-        "source": source,
-        "created_by": actor.id,
-        "created_at": now,
-        "updated_at": now,
-    }
+    new = User(
+        **{"title": None, "function": None, "office_phone": None, "mobile_phone": None, "email": None,
+           **values},
+        login_key=key, id=user_id, account_id=account_id,
+        status=UserStatus.PENDING_ACTIVATION if email else UserStatus.NO_EMAIL,
+        source=source, created_by=actor.id, created_at=now, updated_at=now,
+    )
     try:
-        uow.session.execute(users.insert().values(**row))
-    except IntegrityError:  # the same address, created at the same moment by someone else
+        repo.add_user(uow.session, new)
+    except repo.LoginTaken:  # the same address, created at the same moment by someone else
         raise Conflict(USER_EXISTS) from None
-    user = repo.get_user(uow.session, user_id)
-    assert user is not None
+    user = existing_user(uow, user_id)
     created = uow.publish("identity.user.created", user_event(
         user, now, source=source, created_by=actor.id, grant_administration=grant_administration,
         import_job_id=None, import_line=None, created_at=repo.iso(now),
     ))
     if email:
         issue_link(uow, user, "activation")
-    audit(uow, "user_created", actor=actor, account_id=account_id, user_id=user_id,
-          target=email or f"{user.last_name} {user.first_name}",
+    audit(uow, "user_created", actor=actor, account_id=account_id, user_id=user_id, target=user.label,
           detail={"grant_administration": True} if grant_administration else None)
     return user_view(user, is_administrator=False, now=now), created
 
 
-def user_in_account(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, for_update: bool = False) -> Any:
+def user_in_account(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, for_update: bool = False) -> User:
     """The user, when it belongs to `account_id`; NotFound otherwise (tenant consistency)."""
-    row = repo.get_user(uow.session, user_id, for_update=for_update)
-    if row is None or row.account_id != account_id:
+    user = repo.get_user(uow.session, user_id, for_update=for_update)
+    if user is None or user.account_id != account_id:
+        raise NotFound(NOT_IN_ACCOUNT)
+    return user
+
+
+def existing_user(uow: IdentityUnitOfWork, user_id: str, *, for_update: bool = False) -> User:
+    user = repo.get_user(uow.session, user_id, for_update=for_update)
+    if user is None:
         raise NotFound(NO_SUCH_USER)
-    return row
+    return user
 
 
-def existing_user(uow: IdentityUnitOfWork, user_id: str, *, for_update: bool = False) -> Any:
-    row = repo.get_user(uow.session, user_id, for_update=for_update)
-    if row is None:
-        raise NotFound("No user has this id.")
-    return row
-
-
-def is_administrator(uow: IdentityUnitOfWork, user: Any) -> bool:
+def is_administrator(uow: IdentityUnitOfWork, user: User) -> bool:
     return user.account_id in repo.administered_accounts(uow.session, user.id)
 
 
-def show_user(uow: IdentityUnitOfWork, user: Any) -> dict[str, Any]:
+def show_user(uow: IdentityUnitOfWork, user: User) -> dict[str, Any]:
     return user_view(user, is_administrator=is_administrator(uow, user), now=uow.now())
 
 
@@ -120,14 +97,27 @@ def get_user(uow: IdentityUnitOfWork, account_id: str, user_id: str) -> dict[str
 
 def get_me(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
     """The user and their account (the profile page)."""
-    from services.identity.service_layer.accounts import get_account
-
     user = existing_user(uow, user_id)
-    return {**show_user(uow, user), "account": get_account(uow, user.account_id)}
+    account = repo.get_account(uow.session, user.account_id)
+    if account is None:  # users.account_id references accounts: never, short of a broken database
+        raise NotFound(NO_SUCH_ACCOUNT)
+    return {**show_user(uow, user), "account": account_view(account)}
+
+
+def update_account_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, data: dict[str, Any], *,
+                        actor: Actor) -> tuple[dict[str, Any], Envelope | None]:
+    """An administrator changes a user of the account (update_user)."""
+    return update_user(uow, user_in_account(uow, account_id, user_id, for_update=True), data, actor=actor)
+
+
+def update_me(uow: IdentityUnitOfWork, user_id: str, data: dict[str, Any]
+              ) -> tuple[dict[str, Any], Envelope | None]:
+    """The signed-in user changes their own profile (update_user)."""
+    return update_user(uow, existing_user(uow, user_id, for_update=True), data, actor=Actor(user_id, "self"))
 
 
 def update_user(
-    uow: IdentityUnitOfWork, user: Any, data: dict[str, Any], *, actor: Actor
+    uow: IdentityUnitOfWork, user: User, data: dict[str, Any], *, actor: Actor
 ) -> tuple[dict[str, Any], Envelope | None]:
     """Change the given fields; publish identity.user.updated naming those that changed.
 
@@ -149,16 +139,16 @@ def update_user(
     if not changed:
         return show_user(uow, user), None
     now = uow.now()
-    update = {**values, **search_keys(values, user), "updated_at": now}
+    update = {**values, "updated_at": now}
     if attach:
         update["status"] = model.attach_email(UserStatus(user.status)).value
         update["login_key"] = key
         changed.append("status")
     try:
-        uow.session.execute(users.update().where(users.c.id == user.id).values(**update))
-    except IntegrityError:  # the same login, attached at the same moment by someone else
+        repo.update_user(uow.session, user, update)
+    except repo.LoginTaken:  # the same login, attached at the same moment by someone else
         raise Conflict(USER_EXISTS) from None
-    user = repo.get_user(uow.session, user.id)
+    user = existing_user(uow, user.id)
     event = uow.publish("identity.user.updated", user_event(user, now, changed=changed))
     if attach:
         issue_link(uow, user, "activation")
@@ -171,33 +161,27 @@ def delete_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor
     """Delete a user, unless that leaves an account without administrator."""
     user = user_in_account(uow, account_id, user_id, for_update=True)
     for administered in sorted(repo.administered_accounts(uow.session, user_id)):
-        holders = uow.session.execute(
-            sa.select(administrators.c.user_id).where(administrators.c.account_id == administered)
-            .with_for_update()
-        ).scalars()
-        if not set(holders) - {user_id}:
+        if not repo.administrator_ids(uow.session, administered, for_update=True) - {user_id}:
             account = repo.get_account(uow.session, administered)
-            label = f"{account.number} {account.name}" if account else "This account"
+            label = account.label if account else "This account"
             raise Conflict(f"{label} must keep at least one administrator: this user is the last one."
                            " Grant the administration service to another user first, then delete"
                            " this one.")
-    uow.session.execute(administrators.delete().where(administrators.c.user_id == user_id))
-    uow.session.execute(users.delete().where(users.c.id == user_id))
+    repo.delete_user(uow.session, user_id)
     event = uow.publish("identity.user.deleted", {
         "user_id": user.id, "account_id": user.account_id, "email": user.email,
         "last_name": user.last_name, "first_name": user.first_name, "deleted_by": actor.id,
     })
-    audit(uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id,
-          target=user.email or f"{user.last_name} {user.first_name}")
+    audit(uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id, target=user.label)
     return event
 
 
 def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[str], *,
                        actor: Actor) -> dict[str, Any]:
-    """Send a new activation link to each selected user still waiting for activation."""
-    found = {row.id: row for row in uow.session.execute(
-        sa.select(users).where(users.c.id.in_(set(user_ids)), users.c.account_id == account_id)
-    )}
+    """Send a new activation link to each selected user of the account still waiting for activation."""
+    if repo.get_account(uow.session, account_id) is None:
+        raise NotFound(NO_SUCH_ACCOUNT)
+    found = repo.users_of_account(uow.session, account_id, user_ids)
     results: list[dict[str, Any]] = []
     for user_id in dict.fromkeys(user_ids):
         user = found.get(user_id)

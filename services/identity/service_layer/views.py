@@ -2,89 +2,78 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
-from services.identity.adapters.orm import users
-from services.identity.adapters.repository import aware, iso
+from bus.pagination import Page
+from services.identity.adapters.repository import iso
 from services.identity.domain.model import UserStatus
+from services.identity.domain.records import Account, AuditEntry, Listed, User
+
+T = TypeVar("T")
 
 EVENT_USER_FIELDS = ("email", "title", "last_name", "first_name", "language", "function",
                      "password_level")
 
 
-def effective_status(row: Any, now: datetime) -> str:
-    """The stored status, except that a lock whose time has passed reads `active`."""
-    until = aware(row.locked_until)
-    if row.status == UserStatus.LOCKED and until is not None and until <= now:
-        return UserStatus.ACTIVE.value
-    return str(row.status)
+def account_view(account: Account) -> dict[str, Any]:
+    return {"id": account.id, "number": account.number, "name": account.name,
+            "parent_id": account.parent_id, "relation": account.relation}
 
 
-def status_filter(status: str, now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
-    """The SQL condition of `effective_status(row) == status` (`now` may be a parameter)."""
-    lock_over = sa.and_(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
-                        users.c.locked_until <= now)
-    if status == UserStatus.ACTIVE:
-        return sa.or_(users.c.status == UserStatus.ACTIVE, lock_over)
-    if status == UserStatus.LOCKED:
-        return sa.and_(users.c.status == UserStatus.LOCKED, sa.not_(lock_over))
-    return users.c.status == status
-
-
-def account_view(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "number": row.number, "name": row.name, "parent_id": row.parent_id,
-            "relation": row.relation}
-
-
-def user_view(row: Any, *, is_administrator: bool, now: datetime) -> dict[str, Any]:
-    status = effective_status(row, now)
+def user_view(user: User, *, is_administrator: bool, now: datetime) -> dict[str, Any]:
+    status = user.effective_status(now)
     return {
-        "id": row.id,
-        "account_id": row.account_id,
-        "email": row.email,
-        "title": row.title,
-        "last_name": row.last_name,
-        "first_name": row.first_name,
-        "language": row.language,
-        "function": row.function,
-        "office_phone": row.office_phone,
-        "mobile_phone": row.mobile_phone,
-        "password_level": row.password_level,
+        "id": user.id,
+        "account_id": user.account_id,
+        "email": user.email,
+        "title": user.title,
+        "last_name": user.last_name,
+        "first_name": user.first_name,
+        "language": user.language,
+        "function": user.function,
+        "office_phone": user.office_phone,
+        "mobile_phone": user.mobile_phone,
+        "password_level": user.password_level,
         "status": status,
         "is_administrator": is_administrator,
-        "source": row.source,
-        "created_by": row.created_by,
-        "created_at": iso(row.created_at),
-        "activated_at": iso(row.activated_at),
-        "last_sign_in_at": iso(row.last_sign_in_at),
-        "previous_sign_in_at": iso(row.previous_sign_in_at),
-        "locked_until": iso(row.locked_until) if status == UserStatus.LOCKED else None,
+        "source": user.source,
+        "created_by": user.created_by,
+        "created_at": iso(user.created_at),
+        "activated_at": iso(user.activated_at),
+        "last_sign_in_at": iso(user.last_sign_in_at),
+        "previous_sign_in_at": iso(user.previous_sign_in_at),
+        "locked_until": iso(user.locked_until) if status == UserStatus.LOCKED else None,
     }
 
 
-def user_event(row: Any, now: datetime, **extra: Any) -> dict[str, Any]:
+def user_event(user: User, now: datetime, **extra: Any) -> dict[str, Any]:
     """The UserFields of identity's user events (bus/contracts/identity.py)."""
-    data = {"user_id": row.id, "account_id": row.account_id, "status": effective_status(row, now)}
-    data.update({name: getattr(row, name) for name in EVENT_USER_FIELDS})
+    data = {"user_id": user.id, "account_id": user.account_id, "status": user.effective_status(now)}
+    data.update({name: getattr(user, name) for name in EVENT_USER_FIELDS})
     data.update(extra)
     return data
 
 
-def audit_view(row: Any) -> dict[str, Any]:
+def audit_view(entry: AuditEntry) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "at": iso(row.at),
-        "account_id": row.account_id,
-        "user_id": row.user_id,
-        "actor": row.actor,
-        "source": row.source,
-        "action": row.action,
-        "result": row.result,
-        "target": row.target,
-        "ip": row.ip,
-        "user_agent": row.user_agent,
-        "detail": row.detail,
+        "id": entry.id,
+        "at": iso(entry.at),
+        "account_id": entry.account_id,
+        "user_id": entry.user_id,
+        "actor": entry.actor,
+        "source": entry.source,
+        "action": entry.action,
+        "result": entry.result,
+        "target": entry.target,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "detail": entry.detail,
     }
+
+
+def page_view(page: Page, listed: Listed[T], shape: Callable[[T], Any]) -> dict[str, Any]:
+    """{items, page, per_page, total}: the shape of every list the API answers."""
+    return {"items": [shape(item) for item in listed.items], "page": page.page, "per_page": page.per_page,
+            "total": listed.total}
