@@ -7,6 +7,8 @@ password reset, forgotten password, the mailbox's unlock form). A same-origin po
 
 from __future__ import annotations
 
+import re
+import threading
 import uuid
 
 import pytest
@@ -117,3 +119,65 @@ def test_a_huge_origin_is_refused_without_being_echoed_whole(pages):
     answer = browser.post("/forgotten-password", {"email": ADMIN})
     refused(answer)
     assert "a" * 300 not in answer.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def served(pages):
+    """The portal on a real port, for a real browser."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, pages.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="login-csrf-http", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()  # skipped loudly without Debian's chromium, a failure under CI=true
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+FORGED = """<!doctype html><html><body>
+<form method="post" action="{action}">
+<input name="email" value="{email}"><input name="password" value="{password}">
+</form><script>document.forms[0].submit()</script></body></html>"""
+
+
+@pytest.mark.browser
+def test_a_real_browser_on_another_site_cannot_sign_itself_in(chromium, served):
+    from playwright.sync_api import expect
+
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.route(
+            "http://evil.example/**",
+            lambda route: route.fulfill(
+                content_type="text/html",
+                body=FORGED.format(action=served + "/sign-in", email=ADMIN, password=PASSWORD),
+            ),
+        )
+        page.goto("http://evil.example/")
+        page.wait_for_url(served + "/sign-in")
+        expect(page.locator("main")).to_contain_text("sent from another site (http://evil.example)")
+        page.goto(served + "/account")
+        expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Faccount$"))
+        # the same browser signs in from the portal's own page
+        page.get_by_label("Email address").fill(ADMIN)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(served + "/account")
+    finally:
+        context.close()
