@@ -12,7 +12,9 @@ from urllib.parse import urlparse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-PARTS = ("identity", "subscriptions", "notifications", "importer", "gateway")
+# The parts of Portico, the one list of them (the launcher, the settings, the gateway's clients).
+SERVICES = ("identity", "subscriptions", "notifications", "importer")
+PARTS = (*SERVICES, "gateway")
 BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "memory")
 
 

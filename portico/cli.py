@@ -122,28 +122,11 @@ def mailbox_hint(base_url: str, env: Mapping[str, str], generated: Mapping[str, 
             f"it asks for the operator token: {token}.")
 
 
-def _settings(part: str) -> Settings:
-    return Settings.from_env(part)
-
-
-def _started_settings(part: str) -> Settings:
-    """The settings of a `serve` or `worker` process (the distributed mode), once its secrets are
-    strong and it has what it needs to run on its own (a part's `check_standalone`)."""
-    from bus.secrets import check_secrets
-
-    check_secrets(part, os.environ)
-    settings = _settings(part)
-    check_standalone = getattr(parts.bootstrap(part), "check_standalone", None)
-    if check_standalone is not None:
-        check_standalone(settings)
-    return settings
-
-
 def cmd_migrate(args: argparse.Namespace) -> int:
     from portico import unreachable_check
     from portico.runtime import build_part
 
-    part = build_part(args.part, _settings(args.part))
+    part = build_part(args.part, Settings.from_env(args.part))
     unreachable_check.check([part], broker=False)
     part.migrate()
     print(f"{args.part}: database at the current schema")
@@ -152,9 +135,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from portico import unreachable_check
-    from portico.runtime import build_part, start_worker, stop_on_signals
+    from portico.runtime import build_part, distributed_settings, start_worker, stop_on_signals
 
-    part = build_part(args.part, _started_settings(args.part))
+    part = build_part(args.part, distributed_settings(args.part))
     unreachable_check.check([part])
     stop = threading.Event()
     stop_on_signals(stop)
@@ -175,9 +158,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from portico import unreachable_check
-    from portico.runtime import build_part
+    from portico.runtime import build_part, distributed_settings
 
-    unreachable_check.check([build_part(args.part, _started_settings(args.part))])
+    unreachable_check.check([build_part(args.part, distributed_settings(args.part))])
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile
 

@@ -1,21 +1,26 @@
-"""Where each part's bootstrap and app factory live; the launcher's only map of the system."""
+"""Where each part's bootstrap and app factory live; the launcher's only map of the system.
+
+The list of the parts is bus.config's (PARTS, SERVICES), named here for the launcher's callers.
+"""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-SERVICES = ("identity", "subscriptions", "notifications", "importer")
-PARTS = (*SERVICES, "gateway")
+from bus.config import PARTS, SERVICES
+
+__all__ = ["PARTS", "SERVICES", "api", "bootstrap"]
+
+
+def package(name: str) -> str:
+    """The part's package: `gateway`, or `services.<name>`."""
+    return "gateway" if name == "gateway" else f"services.{name}"
 
 
 def bootstrap(name: str) -> ModuleType:
-    if name == "gateway":
-        return importlib.import_module("gateway.bootstrap")
-    return importlib.import_module(f"services.{name}.bootstrap")
+    return importlib.import_module(f"{package(name)}.bootstrap")
 
 
 def api(name: str) -> ModuleType:
-    if name == "gateway":
-        return importlib.import_module("gateway.entrypoints.api")
-    return importlib.import_module(f"services.{name}.entrypoints.api")
+    return importlib.import_module(f"{package(name)}.entrypoints.api")

@@ -1,10 +1,18 @@
-"""Starting parts: one process each (distributed mode) or all in one (embedded mode)."""
+"""Starting parts: one process each (distributed mode) or all in one (embedded mode).
+
+Every command builds a part the same way: `bootstrap.build(settings, clients)` then, for its HTTP
+API, `entrypoints.api.create_app(part)`. The embedded mode gives in-process clients of the other
+services; the distributed mode gives none, and a part that calls another service makes its HTTP
+client from PORTICO_<SERVICE>_URL.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +27,25 @@ from portico import parts
 log = logging.getLogger("portico")
 
 
-def build_part(name: str, settings: Settings) -> Part:
-    return parts.bootstrap(name).build(settings)
+def build_part(
+    name: str, settings: Settings, clients: Mapping[str, ServiceClient] | None = None
+) -> Part:
+    """The part, built by its bootstrap; `clients` are the embedded mode's in-process ones."""
+    return parts.bootstrap(name).build(settings, dict(clients or {}))
+
+
+def distributed_settings(name: str, env: Mapping[str, str] | None = None) -> Settings:
+    """The settings of a `serve` or `worker` process (the distributed mode), once its secrets are
+    strong and it has what it needs to run on its own (a part's `check_standalone`)."""
+    from bus.secrets import check_secrets
+
+    env = os.environ if env is None else env
+    check_secrets(name, env)
+    settings = Settings.from_env(name, env)
+    check_standalone = getattr(parts.bootstrap(name), "check_standalone", None)
+    if check_standalone is not None:
+        check_standalone(settings)
+    return settings
 
 
 def start_worker(part: Part, stop: threading.Event) -> None:
@@ -28,12 +53,10 @@ def start_worker(part: Part, stop: threading.Event) -> None:
     part.start_background(stop, parts.bootstrap(part.name).jobs(part))
 
 
-def service_app(part: Part, clients: dict[str, ServiceClient] | None = None) -> Flask:
-    factory = parts.api(part.name).create_app
-    try:
-        return factory(part, clients or {})
-    except TypeError:
-        return factory(part)
+def service_app(part: Part) -> Flask:
+    """The part's HTTP API, from its `create_app(part)`."""
+    app: Flask = parts.api(part.name).create_app(part)
+    return app
 
 
 def serve_ops(part: Part, host: str, port: int, stop: threading.Event) -> None:
@@ -71,20 +94,18 @@ class Embedded:
 
     def build(self) -> Embedded:
         env = {"PORTICO_BROKER_URL": "memory://", **self.env}
-        for name in parts.PARTS:
+        for name in parts.PARTS:  # every part built (its settings checked) before any migrates
             settings = Settings.from_env(name, env, data_dir=self.data_dir)
-            self.parts[name] = build_part(name, settings)
-        for name in parts.SERVICES:
-            self.parts[name].migrate()
-            self.apps[name] = service_app(self.parts[name], self.clients(exclude=name))
-        self.parts["gateway"].migrate()
-        self.apps["gateway"] = service_app(self.parts["gateway"], self.clients())
+            self.parts[name] = build_part(name, settings, self.clients(settings, exclude=name))
+        for name, part in self.parts.items():
+            part.migrate()
+            self.apps[name] = service_app(part)
         return self
 
-    def clients(self, exclude: str | None = None) -> dict[str, ServiceClient]:
-        token = self.parts["gateway"].settings.service_token
+    def clients(self, settings: Settings, exclude: str | None = None) -> dict[str, ServiceClient]:
+        """In-process clients of the services (their apps looked up at the first call)."""
         return {
-            name: ServiceClient(name, app=_Lazy(self.apps, name), token=token)
+            name: ServiceClient(name, app=_Lazy(self.apps, name), token=settings.service_token)
             for name in parts.SERVICES
             if name != exclude
         }

@@ -9,26 +9,14 @@ from flask import Flask
 from gunicorn.glogging import Logger
 
 from bus import logredact
-from bus.config import Settings
-from bus.secrets import check_secrets
-from portico import parts
-from portico.runtime import build_part, service_app
+from portico.runtime import build_part, distributed_settings, service_app
 
 
 def app(name: str) -> Flask:
-    check_secrets(name)  # gunicorn started by hand gets no weaker check than `portico serve`
-    settings = Settings.from_env(name)
-    check_standalone = getattr(parts.bootstrap(name), "check_standalone", None)
-    if check_standalone is not None:
-        check_standalone(settings)
+    # gunicorn started by hand gets no weaker check than `portico serve`
+    settings = distributed_settings(name)
     logredact.install()
-    part = build_part(name, settings)
-    clients = {}
-    if name in ("gateway", "importer"):
-        from gateway.bootstrap import http_clients
-
-        clients = http_clients(settings)
-    return service_app(part, clients)
+    return service_app(build_part(name, settings))
 
 
 class GunicornLogger(Logger):  # type: ignore[misc]

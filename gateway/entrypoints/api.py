@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_smorest import Api
@@ -13,14 +12,14 @@ from bus.http import ops_blueprint
 from bus.http_client import ServiceClient
 from bus.input_checks import install_input_checks
 from bus.part import Part
-from gateway.adapters.backoffice import BackOffice, DemoBackOffice
-from gateway.config import GatewayConfig
 from gateway.entrypoints import api_docs, api_examples
-from gateway.entrypoints.context import Gateway
 from gateway.entrypoints.errors import install_error_handlers
 from gateway.entrypoints.guards import install_guards
 from gateway.entrypoints.openapi_errors import PROBLEM_JSON, ErrorDocumentation
 from gateway.entrypoints.schemas import ProblemSchema
+
+if TYPE_CHECKING:
+    from gateway.bootstrap import GatewayPart
 
 
 class PorticoApi(Api):
@@ -38,9 +37,9 @@ class PorticoApi(Api):
             self.DEFAULT_RESPONSE_CONTENT_TYPE = content_type
 
 
-def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str, Any] | None = None,
-               backoffice: BackOffice | None = None) -> Flask:
-    config = GatewayConfig.from_settings(part.settings)
+def create_app(part: GatewayPart) -> Flask:
+    """The gateway's app on a part its bootstrap built (its clients, its shared `gateway`)."""
+    config = part.config
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Portico client-portal API",
@@ -61,18 +60,13 @@ def create_app(part: Part, clients: dict[str, ServiceClient], *, extra: dict[str
         MAX_CONTENT_LENGTH=max(config.max_body_bytes, config.max_upload_bytes),
     )
     app.extensions["portico.part"] = part
-    app.extensions["portico.clients"] = clients
-    app.extensions["portico.gateway"] = Gateway(
-        part, clients, config, backoffice or DemoBackOffice(),
-        ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway-fanout"),
-    )
-    app.extensions.update(extra or {})
+    app.extensions["portico.gateway"] = part.gateway
     api = PorticoApi(app, spec_kwargs={"extra_plugins": [
         api_docs.AccessDocumentation(), api_examples.ExampleDocumentation(), ErrorDocumentation()]})
     install_error_handlers(app)
     install_guards(app)
     install_input_checks(app)
-    app.register_blueprint(ops_blueprint(lambda: readiness(part, clients)))
+    app.register_blueprint(ops_blueprint(lambda: readiness(part, part.clients)))
     app.register_blueprint(api_docs.blp)
     for blueprint in blueprints():
         api.register_blueprint(blueprint)

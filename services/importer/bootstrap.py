@@ -28,17 +28,18 @@ class ImporterPart(Part):
     """The bus kit's Part with the importer's settings, the runners' wake-up signal and the
     client of identity (for the dry run's portal-wide check).
 
-    `clock` (from Part) and `identity` may be replaced after building (tests and the embedded
-    mode do).
+    `identity` is the embedded mode's in-process client, or None: one is then made on
+    PORTICO_IDENTITY_URL. `clock` (from Part) and `identity` may be replaced after building
+    (tests do).
     """
 
-    def __init__(self, settings: Settings) -> None:
-        # The handlers take the importer's unit of work, which uow() below provides.
+    def __init__(self, settings: Settings, identity: ServiceClient | None = None) -> None:
+        # The handlers take the importer's unit of work, which uow() provides (uow_class).
         handlers = cast(Mapping[str, Handler], EVENT_HANDLERS)
         super().__init__(settings, orm.metadata, handlers, MIGRATIONS, uow_class=ImporterUnitOfWork)
         self.config = ImporterConfig.from_settings(settings)
         self.signal = JobSignal(self.engine)
-        self.identity: ServiceClient | None = None
+        self.identity = identity
 
     def uow_dependencies(self) -> dict[str, Any]:
         return {"config": self.config}
@@ -80,8 +81,10 @@ NO_IDENTITY_URL = (
 )
 
 
-def build(settings: Settings) -> ImporterPart:
-    return ImporterPart(settings)
+def build(settings: Settings, clients: Mapping[str, ServiceClient] | None = None) -> ImporterPart:
+    """The importer; `clients["identity"]` is the embedded mode's in-process client of identity,
+    else identity is called on PORTICO_IDENTITY_URL."""
+    return ImporterPart(settings, (clients or {}).get("identity"))
 
 
 def check_standalone(settings: Settings) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from threading import Event
 from typing import Any, cast
 
 from bus.config import ConfigError, Settings
 from bus.consumer import Handler
+from bus.http_client import ServiceClient
 from bus.part import Part
 from services.notifications.adapters import orm
 from services.notifications.adapters.smtp import SmtpSettings
@@ -47,7 +48,10 @@ class NotificationsPart(Part):
         return {"config": self.config, "wakeup": self.wakeup}
 
 
-def build(settings: Settings) -> NotificationsPart:
+def build(
+    settings: Settings, clients: Mapping[str, ServiceClient] | None = None
+) -> NotificationsPart:
+    """Notifications; `clients` are not used: it calls no other service."""
     return NotificationsPart(settings)
 
 

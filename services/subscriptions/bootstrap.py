@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from threading import Event
 
 from bus.config import Settings
+from bus.http_client import ServiceClient
 from bus.part import Part
 from services.subscriptions.adapters import orm
 from services.subscriptions.service_layer.expiry import expiry_loop
@@ -17,7 +18,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 EXPIRY_INTERVAL = "PORTICO_EXPIRY_INTERVAL"  # seconds between two runs of the expiry job
 
 
-def build(settings: Settings) -> Part:
+def build(settings: Settings, clients: Mapping[str, ServiceClient] | None = None) -> Part:
+    """Subscriptions; `clients` are not used: it calls no other service."""
     return Part(
         settings, orm.metadata, EVENT_HANDLERS, MIGRATIONS, uow_class=SubscriptionsUnitOfWork
     )

@@ -67,7 +67,7 @@ def test_the_entrypoint_wait_refuses_it_at_once(monkeypatch, capsys):
     assert "PORTICO_IDENTITY_URL" in capsys.readouterr().err
 
 
-def importer(tmp_path, **service_urls: str):
+def importer(tmp_path, clients=None, **service_urls: str):
     settings = Settings(
         part="importer",
         database_url=f"sqlite:///{tmp_path}/importer.db",
@@ -76,7 +76,7 @@ def importer(tmp_path, **service_urls: str):
         service_token=TOKEN,
         service_urls=service_urls,
     )
-    part = build(settings)
+    part = build(settings, clients)
     part.migrate()
     return part
 
@@ -102,5 +102,5 @@ def test_readyz_passes_once_identity_is_ready(tmp_path):
     identity = Flask("identity")
     identity.get("/readyz")(lambda: {"status": "ready"})
     client = ServiceClient("identity", app=identity, token=TOKEN)  # the embedded mode's wiring
-    status, checks = readyz(create_app(importer(tmp_path), {"identity": client}))
+    status, checks = readyz(create_app(importer(tmp_path, {"identity": client})))
     assert (status, checks["identity"]) == (200, "ok"), checks

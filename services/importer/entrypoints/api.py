@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -12,15 +12,15 @@ from bus.input_checks import install_input_checks
 from . import imports
 from .errors import install_error_handlers
 
+if TYPE_CHECKING:
+    from services.importer.bootstrap import ImporterPart
+
 # Room for the multipart envelope around a file of the largest accepted size.
 _MULTIPART_SLACK = 64 * 1024
 
 
-def create_app(part: Any, clients: dict[str, Any] | None = None) -> Flask:
-    """The app of the importer part; `clients["identity"]` (the embedded mode's in-process
-    client) serves the dry run's portal-wide check when no PORTICO_IDENTITY_URL is set."""
-    if clients and clients.get("identity") is not None and part.identity is None:
-        part.identity = clients["identity"]
+def create_app(part: ImporterPart) -> Flask:
+    """The app of the importer part its bootstrap built (with its client of identity)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = part.config.max_bytes + _MULTIPART_SLACK
     app.extensions["portico.part"] = part

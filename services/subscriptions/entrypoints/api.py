@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 
 from bus.http import install_problem_handlers, ops_blueprint, require_service_token
 from bus.input_checks import install_input_checks
 from bus.part import Part
+from bus.receipts import receipts_blueprint
 
 from . import accounts, jobs, users
 from .errors import install_error_handlers
 
 
-def create_app(part: Part, clients: Any = None) -> Flask:
-    """The app of one part; `clients` (other services) are not needed: this service calls none."""
+def create_app(part: Part) -> Flask:
+    """The app of the subscriptions part its bootstrap built."""
     app = Flask(__name__)
     app.extensions["portico.part"] = part
     install_problem_handlers(app)
@@ -23,6 +22,7 @@ def create_app(part: Part, clients: Any = None) -> Flask:
     require_service_token(app, part.settings.service_token)
     install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
+    app.register_blueprint(receipts_blueprint())  # read-your-writes: has this event been applied here?
     for module in (users, accounts, jobs):
         app.register_blueprint(module.bp)
     return app

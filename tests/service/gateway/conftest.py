@@ -190,12 +190,12 @@ def make_gateway(tmp_path, prefix) -> Callable[..., Harness]:
         settings = Settings(part="gateway", database_url=f"sqlite:///{tmp_path}/gateway-{len(built)}.db",
                             broker_url="memory://", bus_prefix=prefix, extra=extra,
                             public_url=extra.get("PORTICO_PUBLIC_URL", "http://127.0.0.1:8000"))
-        part = build(settings)
+        fakes = {name: FakeService(name) for name in ("identity", "subscriptions", "importer", "notifications")}
+        part = build(settings, {name: fake.client() for name, fake in fakes.items()})
         part.migrate()
         clock = FakeClock(datetime(2025, 1, 6, 9, 0, tzinfo=UTC))
         part.clock = clock
-        fakes = {name: FakeService(name) for name in ("identity", "subscriptions", "importer", "notifications")}
-        app = create_app(part, {name: fake.client() for name, fake in fakes.items()})
+        app = create_app(part)
         harness = Harness(app, part, clock, fakes)
         install_identity_defaults(harness)
         built.append(harness)
