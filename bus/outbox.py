@@ -3,8 +3,9 @@
 `Outbox.record` runs inside the caller's transaction. `OutboxRelay` publishes unsent rows in
 order, marks a row sent only after the broker confirmed it, and simply catches up when the
 broker comes back after an outage. A sent row keeps no secret: the fields its contract marks
-secret (a link's raw token) are blanked in the transaction that marks it sent. On PostgreSQL a NOTIFY wakes the relay at commit (even in
-another process); elsewhere an in-process event does.
+secret (a link's raw token) are blanked in the transaction that marks it sent. A commit wakes
+the relay (bus.commit_signal: on PostgreSQL a NOTIFY, even in another process; elsewhere an
+in-process event).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bus import contracts
 from bus.broker import Publisher
+from bus.commit_signal import CommitSignal
 from bus.db import bulk_insert
 from bus.envelope import Envelope
 from bus.metrics import OUTBOX_ERRORS, OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -38,9 +39,8 @@ class Outbox:
         self.part = part
         self.table = table
         self.engine = engine
-        self.wakeup = threading.Event()
-        self.channel = f"portico_outbox_{part}"
-        self.is_postgres = engine.dialect.name == "postgresql"
+        self.signal = CommitSignal(engine, f"portico_outbox_{part}", name=f"outbox-listen-{part}")
+        self.is_postgres = self.signal.is_postgres
 
     def record(self, session: Session, envelope: Envelope) -> None:
         """Validate `envelope` against its contract and add it to the session's transaction."""
@@ -63,12 +63,12 @@ class Outbox:
             session.execute(self.table.insert(), rows)
         if self.is_postgres and not session.info.get("outbox_notified"):
             # Delivered at commit, to every relay LISTENing, in any process; once per transaction.
-            session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+            self.signal.notify_at_commit(session)
             session.info["outbox_notified"] = True
 
     def notify(self) -> None:
         """Wake the in-process relay (call after commit)."""
-        self.wakeup.set()
+        self.signal.wake()
 
     def pending(self) -> int:
         with self.engine.connect() as conn:
@@ -96,7 +96,6 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
-        self._listener: threading.Thread | None = None
 
     def publish_pending(self) -> int:
         """Publish up to one batch of unsent rows; return how many were confirmed.
@@ -168,7 +167,7 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Relay until `stop` is set; survive broker and database outages."""
-        self._start_listener(stop)
+        self.outbox.signal.listen(stop)  # commits of other processes wake this relay too
         backoff = 0.05
         while not stop.is_set():
             try:
@@ -190,32 +189,5 @@ class OutboxRelay:
                 )
             except Exception:  # noqa: BLE001 - metrics must not stop the relay
                 pass
-            self.outbox.wakeup.wait(self.poll_interval)
-            self.outbox.wakeup.clear()
+            self.outbox.signal.wait(self.poll_interval)
         self.publisher.close()
-
-    def _start_listener(self, stop: threading.Event) -> None:
-        if not self.outbox.is_postgres or self._listener is not None:
-            return
-        self._listener = threading.Thread(
-            target=self._listen, args=(stop,), name=f"outbox-listen-{self.outbox.part}", daemon=True
-        )
-        self._listener.start()
-
-    def _listen(self, stop: threading.Event) -> None:
-        """LISTEN on the part's channel so that a commit in any process wakes this relay."""
-        import psycopg
-
-        url = self.outbox.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        while not stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f'LISTEN "{self.outbox.channel}"')
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.outbox.wakeup.set()
-            except Exception as exc:  # noqa: BLE001 - reconnect after a database outage
-                log.warning("outbox listener of %s: %s", self.outbox.part, exc)
-                time.sleep(1)

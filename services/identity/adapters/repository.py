@@ -9,12 +9,14 @@ are built once, at import, in `sign_ins.py` and `user_lists.py` beside this modu
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,11 +79,8 @@ def is_postgres(session: Session) -> bool:
 
 def insert_ignore(session: Session, table: sa.Table, values: dict[str, Any]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    dialect = postgresql if is_postgres(session) else sqlite
+    session.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
 
 
 def _values(record: Any) -> dict[str, Any]:
@@ -94,7 +93,7 @@ _USER_INSTANTS = ("created_at", "updated_at", "password_changed_at", "locked_unt
                   "activated_at", "last_sign_in_at", "previous_sign_in_at")
 
 
-def page_of(session: Session, query: sa.Select[Any], page: Page, record: Any) -> Listed[Any]:
+def page_of(session: Session, query: sa.Select[Any], page: Page, record: Callable[[Any], R]) -> Listed[R]:
     """One page of `query` (already ordered) as records, and the number of rows in all."""
     total = session.execute(
         sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
@@ -369,11 +368,12 @@ def spend_token(session: Session, token_hash: str, now: datetime) -> bool:
         tokens.update().where(tokens.c.token_hash == token_hash, tokens.c.used_at.is_(None))
         .values(used_at=now)
     )
-    return spent.rowcount == 1
+    return cast(CursorResult[Any], spent).rowcount == 1
 
 
 def delete_tokens_expired_before(session: Session, cutoff: datetime) -> int:
-    return session.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount
+    deleted = session.execute(tokens.delete().where(tokens.c.expires_at < cutoff))
+    return cast(CursorResult[Any], deleted).rowcount
 
 
 # -- the audit trail ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> 
             errors["password"] = messages
     if errors:
         raise Invalid(errors)
+    assert isinstance(password, str)  # checked above
     now = uow.now()
     spend_token(uow, row)
     status = model.activate(UserStatus(user.status))
