@@ -19,7 +19,10 @@ process per consuming part consuming its copies from quorum queues — nothing e
 validation, no outbox); also the same publishing with no queue bound (what this bench's identity
 relay does when only the importer listens). If that floor exceeds 5 s, the target needs fewer
 messages per user, which is a change of the design.
-Targets: ≥ 10,000 rows/s end to end (50,000 rows in ≤ 5 s); importer processes ≤ 200 MB RSS.
+Targets: ≥ 10,000 rows/s end to end (50,000 rows in ≤ 5 s); importer processes ≤ 200 MB RSS;
+every activation e-mail at the sink ≤ 60 s after the upload (timed from the upload, so the wait
+for notifications' deferred start counts against it). The importer-alone figure
+(import_importer_alone_identity_stubbed_rows_per_s) has identity stubbed: never the end-to-end one.
 
     .venv/bin/python -m bench import_
     (BENCH_IMPORT_ROWS, BENCH_IMPORT_MAIL=0 to skip the e-mails, BENCH_IMPORT_MAIL_TIMEOUT,
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -55,7 +59,11 @@ IMPORT_TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "1800"))
 POLL_SECONDS = 0.25  # the bench polls the job 4 times a second (the CLI: once a second)
 TARGET_RATE = 10_000
 TARGET_RSS_MB = 200
-SERVICE_TOKEN = "bench-service-token"
+TARGET_MAIL_SECONDS = 60  # the bulk import's promise: every activation e-mail within a minute of the upload
+# strong secrets of this run alone: `serve` and `worker` refuse weak or well-known ones
+SERVICE_TOKEN = secrets.token_urlsafe(32)
+SECRET_KEY = secrets.token_urlsafe(32)
+OPERATOR_TOKEN = secrets.token_urlsafe(32)
 LOGS = Path(os.environ.get("BENCH_IMPORT_LOGS", "var/bench-import"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -241,6 +249,8 @@ def environment(prefix: str, databases: dict[str, str], smtp_port: int, urls: di
         PORTICO_BROKER_URL=AMQP_URL,
         PORTICO_BUS_PREFIX=prefix,
         PORTICO_SERVICE_TOKEN=SERVICE_TOKEN,
+        PORTICO_SECRET_KEY=SECRET_KEY,
+        PORTICO_OPERATOR_TOKEN=OPERATOR_TOKEN,
         PORTICO_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
         PORTICO_LOG_LEVEL="WARNING",
         PORTICO_IDENTITY_URL=urls["identity"],
@@ -671,8 +681,10 @@ def run() -> list[Result]:
                target, ok and rate >= TARGET_RATE, detail),
         Result("import_seconds", "s", done, "PostgreSQL COPY of the same rows", copy,
                f"≤ {ROWS / TARGET_RATE:g} s for {ROWS:,} rows", ok and rate >= TARGET_RATE, detail),
-        Result("import_importer_alone_rows_per_s", "rows/s", alone_rate,
-               "PostgreSQL COPY of the same rows", copy_rate, f"{target} (identity stubbed)",
+        # never the end-to-end figure: identity is a stub that creates no one
+        Result("import_importer_alone_identity_stubbed_rows_per_s", "rows/s", alone_rate,
+               "PostgreSQL COPY of the same rows", copy_rate,
+               f"{target} for the importer alone, identity stubbed (the end-to-end figure is import_rows_per_s)",
                alone_ok and alone_rate >= TARGET_RATE, detail),
         Result("import_peak_rss", "MB", importer_rss, "importer worker at rest",
                measured["idle_rss"], f"≤ {TARGET_RSS_MB} MB", importer_rss <= TARGET_RSS_MB, detail),
@@ -684,9 +696,10 @@ def run() -> list[Result]:
             f"the design's 2 events per user alone (raw pika, quorum queues); ≤ {ROWS / TARGET_RATE:g} s "
             "leaves room for the target", floor_seconds <= ROWS / TARGET_RATE, detail))
     mail = measured["mail"]
-    if mail:
-        results.append(Result(
-            "import_activation_mails_seconds", "s", mail["seconds_from_worker_start"],
-            "import to done", done, f"{ROWS:,} e-mails at the SMTP sink (reported, no target)",
-            mail["complete"], detail))
+    # always written, so that every figure of the import comes from the same run
+    mail_seconds = mail["seconds_from_upload"] if mail else float("nan")
+    results.append(Result(
+        "import_activation_mails_seconds", "s", mail_seconds, "import to done", done,
+        f"≤ {TARGET_MAIL_SECONDS:g} s from the upload until {ROWS:,} activation e-mails are at the SMTP sink",
+        (mail["complete"] and mail_seconds <= TARGET_MAIL_SECONDS) if mail else None, detail))
     return results
