@@ -8,15 +8,17 @@ complete (steps that already happened are recognised and not repeated).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import Any, TextIO
 
-import sqlalchemy as sa
-
+from bus.broker import Broker
 from bus.http_client import ServiceClient
+from bus.login import login_key
 from portico.runtime import Embedded
 
 PASSWORD = "Welcome-Harbour-42"
@@ -46,6 +48,43 @@ class StepFailed(Exception):
     """A demo step the running services could not do; the message says what answered."""
 
 
+ACTIVATION = re.compile(r"/activate/([A-Za-z0-9_.~-]+)")
+
+
+class LinkListener:
+    """The activation links identity issues, heard on the embedded bus by a queue of the demo's own.
+
+    The queue is bound before the demo creates anyone, so every link it causes reaches it; it is
+    read without waiting (the demo polls it within its own deadline).
+    """
+
+    QUEUE = "demo-links"
+
+    def __init__(self, broker: Broker) -> None:
+        self.connection = broker.connection()
+        queue = broker.topology.queue(self.QUEUE, ["identity.link.issued"])
+        self.queue = self.connection.SimpleQueue(queue)
+        self.tokens: dict[str, str] = {}
+
+    def token(self, email: str) -> str | None:
+        while True:
+            try:
+                message = self.queue.get(block=False)
+            except Empty:
+                break
+            body = message.payload if isinstance(message.payload, dict) else json.loads(message.payload)
+            message.ack()
+            data = body.get("data", {})
+            found = ACTIVATION.search(str(data.get("link_url", "")))
+            if data.get("purpose") == "activation" and found:
+                self.tokens[login_key(str(data.get("recipient", "")))] = found.group(1)
+        return self.tokens.get(login_key(email))
+
+    def close(self) -> None:
+        self.queue.close()
+        self.connection.release()
+
+
 @dataclass
 class Demo:
     embedded: Embedded
@@ -57,6 +96,7 @@ class Demo:
         self.http = self.embedded.gateway.test_client()
         token = self.embedded.parts["gateway"].settings.operator_token
         self.operator = {"Authorization": f"Bearer {token}"}
+        self.links = LinkListener(self.embedded.parts["identity"].broker)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -116,8 +156,13 @@ class Demo:
                   json={**profile, "office_phone": None, "mobile_phone": None, "password": PASSWORD})
 
     def activation_token(self, email: str) -> str | None:
-        """The token of the latest activation link sent to `email`: the mailbox, else identity's outbox."""
-        return self.token_from_mailbox(email) or self.token_from_outbox(email)
+        """The token of the latest activation link sent to `email`: heard on the bus, else the mailbox.
+
+        Identity's outbox keeps no link once it is published (its token is blanked), and with an
+        SMTP server there is no mailbox: the demo listens to `identity.link.issued` as any consumer
+        would. The mailbox covers a link sent before this start (a demo loaded again).
+        """
+        return self.links.token(email) or self.token_from_mailbox(email)
 
     def token_from_mailbox(self, email: str) -> str | None:
         app = self.embedded.apps.get("notifications")
@@ -128,27 +173,11 @@ class Demo:
             mails = client.get("/internal/mailbox", params={"to": email, "per_page": 20})
             for mail in (mails or {}).get("items", []):
                 text = " ".join(str(v) for v in client.get(f"/internal/mailbox/{mail['id']}").values())
-                found = re.search(r"/activate/([A-Za-z0-9_.~-]+)", text)
+                found = ACTIVATION.search(text)
                 if found:
                     return found.group(1)
         except Exception:  # noqa: BLE001 - the mailbox may not be built yet
             return None
-        return None
-
-    def token_from_outbox(self, email: str) -> str | None:
-        import json
-
-        part = self.embedded.parts["identity"]
-        table = part.outbox_table
-        with part.engine.connect() as conn:
-            rows = conn.execute(sa.select(table.c.body).where(table.c.type == "identity.link.issued")
-                                .order_by(table.c.seq.desc())).scalars().all()
-        for body in rows:
-            data = json.loads(body).get("data", {})
-            if data.get("purpose") == "activation" and str(data.get("recipient", "")).lower() == email.lower():
-                found = re.search(r"/activate/([A-Za-z0-9_.~-]+)", data.get("link_url", ""))
-                if found:
-                    return found.group(1)
         return None
 
     def sign_in(self, email: str) -> dict[str, str]:
@@ -251,7 +280,10 @@ def load_once(embedded: Embedded, print_to: TextIO, *, timeout: float = 15.0) ->
     if marker.exists():
         return True
     demo = Demo(embedded, timeout=timeout)
-    complete = demo.load()
+    try:
+        complete = demo.load()
+    finally:
+        demo.links.close()
     if complete:
         marker.write_text("loaded\n")
     report(demo, complete, print_to)

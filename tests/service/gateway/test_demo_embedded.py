@@ -58,3 +58,25 @@ def test_demo_loads_once_and_the_portal_works_with_it(embedded):
     olivier = sign_in(client, demo.ADMINS["90293532"]["email"])
     assert client.get(f"/api/v1/accounts/{shop_id}/users", headers=olivier).status_code == 200
     assert client.get(f"/api/v1/accounts/{parent_id}/users", headers=olivier).status_code == 404
+
+
+def test_the_demo_loads_with_an_smtp_server_where_no_outbox_keeps_a_link(tmp_path, prefix):
+    """With PORTICO_SMTP_URL set there is no mailbox, and identity blanks a link once published:
+    the demo hears the activation links on the bus, and its administrators can sign in."""
+    from tests.service.notifications.smtp_sink import RecordingHandler, start_sink, url_of
+
+    handler = RecordingHandler()
+    sink = start_sink(handler)
+    env = {"PORTICO_BUS_PREFIX": prefix, "PORTICO_SMTP_URL": url_of(sink)}
+    instance = Embedded(tmp_path, env).build().start()
+    try:
+        out = io.StringIO()
+        assert demo.load_once(instance, out), out.getvalue()
+        client = instance.gateway.test_client()
+        for admin in demo.ADMINS.values():
+            sign_in(client, admin["email"])
+        recipients = {message["To"] for message in handler.messages()}
+        assert demo.ADMINS["90293531"]["email"] in recipients
+    finally:
+        instance.stop.set()
+        sink.stop()
