@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bus.clock import as_utc
+
 # The subscription lifecycle only moves forward: pending -> accepted | refused;
 # accepted -> cancelled | expired. A state of lower rank than the one kept is older news.
 RANK = {"pending": 0, "accepted": 1, "refused": 2, "cancelled": 2, "expired": 2}
@@ -39,12 +41,10 @@ def parse_day(value: object) -> date | None:
 
 
 def parse_instant(value: object) -> datetime | None:
-    from datetime import UTC
-
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
         moment = value
     else:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)

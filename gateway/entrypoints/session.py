@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from bus.clock import iso
 from bus.http import Problem
 from bus.login import counting_key
 from gateway.entrypoints.context import gw
@@ -76,7 +77,7 @@ class Session(MethodView):
 
         return {"token": opened.token, "csrf_token": opened.csrf_token, "user": user,
                 "password_change_required": required,
-                "expires_at": opened.info.expires_at.isoformat().replace("+00:00", "Z")}
+                "expires_at": iso(opened.info.expires_at)}
 
     @blp.response(204)
     def delete(self):  # type: ignore[no-untyped-def]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bus.clock import as_utc
 from bus.part import Part
 from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import holdings, sessions
@@ -53,18 +54,14 @@ class OpenedSession:
     info: SessionInfo
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _info(row: Any) -> SessionInfo:
     return SessionInfo(
         id=row["id"], user_id=row["user_id"], account_id=row["account_id"], csrf_hash=row["csrf_hash"],
-        created_at=_aware(row["created_at"]), expires_at=_aware(row["expires_at"]),
+        created_at=as_utc(row["created_at"]), expires_at=as_utc(row["expires_at"]),
         password_change_required=bool(row["password_change_required"]),
         previous_sign_in_at=row["previous_sign_in_at"],
         profile=row.get("profile"),
-        profile_at=_aware(row["profile_at"]) if row.get("profile_at") else None,
+        profile_at=as_utc(row["profile_at"]) if row.get("profile_at") else None,
         profile_version=row.get("profile_version") or 0,
     )
 
@@ -122,12 +119,12 @@ def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionI
     if not rows:
         raise SessionEnded("Your session is not valid or has ended; sign in again.")
     row = rows[0]
-    reason = policy.expiry_reason(created_at=_aware(row["created_at"]), last_seen_at=_aware(row["last_seen_at"]),
+    reason = policy.expiry_reason(created_at=as_utc(row["created_at"]), last_seen_at=as_utc(row["last_seen_at"]),
                                   now=now)
     if reason:
         end_session(part, row["id"])
         raise SessionEnded(reason)
-    if policy.needs_touch(_aware(row["last_seen_at"]), now):
+    if policy.needs_touch(as_utc(row["last_seen_at"]), now):
         _update(part, row["id"], last_seen_at=now)
     held = [(r["administers_account_id"], r["supervises"]) for r in rows if r["administers_account_id"]]
     access = Access(row["user_id"], row["account_id"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,18 +14,6 @@ from services.importer.domain import Anomaly
 from services.importer.domain.jobs import CLAIMABLE, JobStatus, anomaly_rank
 
 from .orm import import_anomalies, import_batches, import_files, import_jobs
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite gives instants back without their zone; they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-def iso(moment: datetime | None) -> str | None:
-    moment = utc(moment)
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def _rowcount(result: Any) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from bus.clock import iso
 from services.importer.adapters import repository as repo
 from services.importer.domain import Anomaly
 
@@ -60,9 +61,9 @@ def job_view(uow: ImporterUnitOfWork, job: Row[Any], anomalies: list[Anomaly]) -
         "would_create": job.would_create if job.dry_run else None,
         "anomalies": [anomaly._asdict() for anomaly in anomalies],
         "requested_by": job.requested_by,
-        "created_at": repo.iso(job.created_at),
-        "started_at": repo.iso(job.started_at),
-        "finished_at": repo.iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
         "reason": job.reason,
         "report_url": uow.config.report_url(job.account_id, job.id),
     }

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bus.clock import as_utc
 from services.subscriptions.domain.catalog import ServiceActivity, sort_services
 from services.subscriptions.domain.definitions import scope_of
 from services.subscriptions.domain.model import ACCEPTED, PENDING
@@ -21,20 +22,12 @@ from services.subscriptions.domain.records import Account, CatalogService, User,
 
 from .orm import accounts, catalog, subscriptions, users
 
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands instants back without their zone; they were written in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 # -- accounts ----------------------------------------------------------------------------------
 
 
 def _account(row: Any) -> Account:
     return Account(id=row.id, number=row.number, name=row.name, parent_id=row.parent_id,
-                   relation=row.relation, created_at=utc(row.created_at))
+                   relation=row.relation, created_at=as_utc(row.created_at))
 
 
 def get_account(session: Session, account_id: str) -> Account | None:
@@ -148,7 +141,7 @@ def _services(
             title=definition.title, description=definition.description,
             min_password_level=definition.min_password_level,
             requires_validation=row.requires_validation, auto_subscribe=row.auto_subscribe,
-            added_at=utc(row.added_at), removed_at=utc(row.removed_at), gates=definition.gates,
+            added_at=as_utc(row.added_at), removed_at=as_utc(row.removed_at), gates=definition.gates,
             notifies=definition.notifies, subscriber_count=counts.get(row.id, 0),
         ))
     return sort_services(found) if in_order else found

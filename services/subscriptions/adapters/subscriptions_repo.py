@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bus.clock import as_utc
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.model import ACCEPTED, PENDING
 from services.subscriptions.domain.records import StoredSubscription, User
 
 from .orm import catalog, subscriptions, users
-from .repository import user_from, utc
+from .repository import user_from
 
 CURRENT = (PENDING, ACCEPTED)
 USER_PREFIX = "holder_"
@@ -32,9 +33,9 @@ def _user_columns() -> list[Any]:
 
 def _stored(row: Any) -> StoredSubscription:
     return StoredSubscription(
-        id=row.id, user_id=row.user_id, service_code=row.code, requested_at=utc(row.requested_at) or row.requested_at,
-        status=row.status, decided_at=utc(row.decided_at), decided_by=row.decided_by,
-        expires_on=row.expires_on, reason=row.reason, ended_at=utc(row.ended_at),
+        id=row.id, user_id=row.user_id, service_code=row.code, requested_at=as_utc(row.requested_at) or row.requested_at,
+        status=row.status, decided_at=as_utc(row.decided_at), decided_by=row.decided_by,
+        expires_on=row.expires_on, reason=row.reason, ended_at=as_utc(row.ended_at),
         ended_by=row.ended_by, account_id=row.account_id, service_id=row.service_id,
         granted_directly=row.granted_directly,
     )

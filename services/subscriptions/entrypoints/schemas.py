@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from flask import request
@@ -17,6 +16,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from bus.clock import as_utc
 from bus.contracts.vocabulary import FAMILIES, SUBSCRIPTION_STATUSES
 from bus.http import Problem
 from bus.pagination import MAX_PAGE
@@ -97,9 +97,7 @@ class DashboardQuery(Schema):
 
     @post_load
     def _utc(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        since = data.get("since")
-        if since is not None and since.tzinfo is None:
-            data["since"] = since.replace(tzinfo=UTC)
+        data["since"] = as_utc(data.get("since"))
         return data
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
+from bus.clock import iso
 from services.subscriptions.domain.records import CatalogService, User
 from services.subscriptions.service_layer.views import SubscriptionView, Written
-
-
-def _iso(moment: datetime | date | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def service_json(service: CatalogService) -> dict[str, Any]:
@@ -30,7 +24,7 @@ def service_json(service: CatalogService) -> dict[str, Any]:
         "min_password_level": service.min_password_level,
         "subscriber_count": service.subscriber_count,
         "account_id": service.account_id,
-        "added_at": _iso(service.added_at),
+        "added_at": iso(service.added_at),
         "in_catalog": service.in_catalog,
         "gates": service.gates,
         "notifies": service.notifies,
@@ -54,13 +48,13 @@ def subscription_json(item: SubscriptionView) -> dict[str, Any]:
         "account_id": s.account_id,
         "service": service_json(item.service),
         "status": s.status,
-        "requested_at": _iso(s.requested_at),
-        "decided_at": _iso(s.decided_at),
+        "requested_at": iso(s.requested_at),
+        "decided_at": iso(s.decided_at),
         "decided_by": s.decided_by,
-        "expires_on": _iso(s.expires_on),
+        "expires_on": iso(s.expires_on),
         "effective": item.effective,
         "reason": s.reason,
-        "ended_at": _iso(s.ended_at),
+        "ended_at": iso(s.ended_at),
         "ended_by": s.ended_by,
         "granted_directly": s.granted_directly,
     }
@@ -79,10 +73,10 @@ def subscriber_json(item: SubscriptionView) -> dict[str, Any]:
         "user_id": s.user_id,
         "subscription_id": s.id,
         "status": s.status,
-        "expires_on": _iso(s.expires_on),
+        "expires_on": iso(s.expires_on),
         "effective": item.effective,
-        "requested_at": _iso(s.requested_at),
-        "decided_at": _iso(s.decided_at),
+        "requested_at": iso(s.requested_at),
+        "decided_at": iso(s.decided_at),
         "email": user.email,
         "title": user.title,
         "last_name": user.last_name,

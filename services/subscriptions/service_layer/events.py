@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
 from typing import Any
 
+from bus.clock import iso
 from bus.envelope import Envelope
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.domain.records import Account, CatalogService, StoredSubscription, User
@@ -20,12 +20,6 @@ EVENT_OF_STATUS = {
     "expired": "subscriptions.subscription.expired",
 }
 SETTINGS_CHANGED = "subscriptions.service.settings_changed"
-
-
-def iso(moment: datetime | date | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class Announcer:
