@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from bus.http_client import segment as q
 from gateway.entrypoints.context import caller, gw
 from gateway.entrypoints.forward import as_page, propagation, service
 from gateway.entrypoints.schemas import (
@@ -63,7 +62,7 @@ class MySubscription(MethodView):
     def delete(self, subscription_id):  # type: ignore[no-untyped-def]
         """Unsubscribe (409 when it would leave the account without an administrator)."""
         service("subscriptions").delete(
-            f"/internal/users/{caller().user_id}/subscriptions/{quote(subscription_id, safe='')}")
+            f"/internal/users/{caller().user_id}/subscriptions/{q(subscription_id)}")
         cancel_subscription(gw().part, subscription_id)
 
 

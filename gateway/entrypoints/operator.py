@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from urllib.parse import quote
 
 from flask import g, request
 from flask.views import MethodView
@@ -12,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from bus.contracts import vocabulary as v
 from bus.http import Problem
+from bus.http_client import segment as q
 from gateway.entrypoints import imports
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
@@ -88,7 +88,7 @@ class Account(MethodView):
     @blp.response(200, AccountSchema)
     def get(self, number):  # type: ignore[no-untyped-def]
         """Read an account by its client number (404 when none has it)."""
-        return service("identity").get(f"/internal/accounts/by-number/{quote(number, safe='')}")
+        return service("identity").get(f"/internal/accounts/by-number/{q(number)}")
 
 
 @blp.route("/accounts/<number>/administrators")
@@ -98,7 +98,7 @@ class Administrators(MethodView):
     def post(self, body, number):  # type: ignore[no-untyped-def]
         """Create an administrator of the account; identity sends the activation e-mail."""
         body = {k: val for k, val in body.items() if val is not None}
-        user = service("identity").post(f"/internal/accounts/by-number/{quote(number, safe='')}/administrators",
+        user = service("identity").post(f"/internal/accounts/by-number/{q(number)}/administrators",
                                         json=body)
         return {**user, "propagation": propagation(user)}
 
@@ -109,7 +109,7 @@ class Catalog(MethodView):
     @blp.response(200, ServicesWritten)
     def put(self, body, number):  # type: ignore[no-untyped-def]
         """Set which catalog services the account's contracts give."""
-        answer = service("subscriptions").put(f"/internal/accounts/by-number/{quote(number, safe='')}/catalog",
+        answer = service("subscriptions").put(f"/internal/accounts/by-number/{q(number)}/catalog",
                                               json=body)
         event = propagation(answer)
         return {"items": as_page(answer)["items"], "propagation": event}
@@ -128,7 +128,7 @@ class Content(MethodView):
 
 
 def account_id_of(number: str) -> str:
-    return service("identity").get(f"/internal/accounts/by-number/{quote(number, safe='')}")["id"]
+    return service("identity").get(f"/internal/accounts/by-number/{q(number)}")["id"]
 
 
 @blp.route("/accounts/<number>/imports")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bus.contracts import vocabulary as v
+from bus.http_client import segment as q
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import propagation, service
 from gateway.entrypoints.schemas import UserWritten, name_field
@@ -56,24 +55,20 @@ class NewPassword(Schema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
-def _token(token: str) -> str:
-    return quote(token, safe="")
-
-
 @blp.route("/activations/<token>")
 class Activation(MethodView):
     @blp.doc(security=[])
     @blp.response(200, ActivationOut)
     def get(self, token):  # type: ignore[no-untyped-def]
         """The activation wizard's pre-filled data (404 unknown link, 410 used or expired)."""
-        return service("identity").get(f"/internal/activations/{_token(token)}")
+        return service("identity").get(f"/internal/activations/{q(token)}")
 
     @blp.doc(security=[])
     @blp.arguments(ActivationIn)
     @blp.response(201, UserWritten)
     def post(self, body, token):  # type: ignore[no-untyped-def]
         """Complete the three steps of the wizard at once; the user may sign in right away."""
-        user = service("identity").post(f"/internal/activations/{_token(token)}", json=body)
+        user = service("identity").post(f"/internal/activations/{q(token)}", json=body)
         if isinstance(user, dict) and user.get("id"):
             profiles_changed(gw().part, user_id=str(user["id"]))
         return {**user, "propagation": propagation(user)}
@@ -98,7 +93,7 @@ class PasswordReset(MethodView):
     @blp.response(204)
     def post(self, body, token):  # type: ignore[no-untyped-def]
         """Set a new password with a reset link; it also unlocks the user and ends their sessions."""
-        service("identity").post(f"/internal/password-resets/{_token(token)}", json=body)
+        service("identity").post(f"/internal/password-resets/{q(token)}", json=body)
 
 
 @blp.route("/email-changes/<token>")
@@ -107,6 +102,6 @@ class EmailChange(MethodView):
     @blp.response(204)
     def post(self, token):  # type: ignore[no-untyped-def]
         """Confirm a new e-mail address (410 when the link was used or has expired)."""
-        service("identity").post(f"/internal/email-changes/{_token(token)}")
+        service("identity").post(f"/internal/email-changes/{q(token)}")
         # identity does not say whose address changed: every kept profile is dropped (a rare write)
         profiles_changed(gw().part)
