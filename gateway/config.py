@@ -24,6 +24,7 @@ class GatewayConfig:
     proxy_count: int
     profile_cache_ttl: timedelta = timedelta(seconds=30)
     address_taken_per_caller: Limit = Limit(10, 900)
+    own_events_wait: float = 2.0  # read-your-writes across services: the longest wait before forwarding
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -32,6 +33,16 @@ class GatewayConfig:
                 return Limit.parse(settings.setting(name, default), name)
             except LimitError as exc:
                 raise ConfigError(str(exc)) from None
+
+        def seconds(name: str, default: str) -> float:
+            text = settings.setting(name, default)
+            try:
+                value = float(text)
+            except ValueError:
+                raise ConfigError(f"{name}={text!r} must be a number of seconds") from None
+            if not 0 <= value <= 60:
+                raise ConfigError(f"{name}={text!r} must be between 0 and 60 seconds")
+            return value
 
         timeout_text = settings.setting("PORTICO_DASHBOARD_TIMEOUT_SECONDS", "2")
         try:
@@ -54,4 +65,5 @@ class GatewayConfig:
             proxy_count=settings.int_setting("PORTICO_PROXY_COUNT", 0),
             profile_cache_ttl=timedelta(seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))),
             address_taken_per_caller=limit("PORTICO_RATE_ADDRESS_TAKEN_PER_CALLER", "10/900"),
+            own_events_wait=seconds("PORTICO_OWN_EVENTS_WAIT_SECONDS", "2"),
         )

@@ -78,3 +78,17 @@ rate_limits = sa.Table(
     sa.Column("window_start", sa.BigInteger(), primary_key=True, autoincrement=False),
     sa.Column("count", sa.Integer(), nullable=False),
 )
+
+# Read-your-writes across services: the events a caller's own writes produced, one row per
+# service that may have to apply one before that caller's next call there is forwarded
+# (service_layer/read_your_writes.py). A row goes once that service has applied the event, or
+# once waited for; rows older than a few minutes are ignored and swept.
+pending_events = sa.Table(
+    "pending_events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("actor", sa.String(64), nullable=False, index=True),
+    sa.Column("event_type", sa.String(120), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)

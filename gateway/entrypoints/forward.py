@@ -9,6 +9,7 @@ from flask import g
 
 from bus.http_client import ServiceClient, ServiceUnavailable
 from gateway.entrypoints.context import gw
+from gateway.service_layer import read_your_writes
 
 
 def actor_headers() -> dict[str, str]:
@@ -22,13 +23,48 @@ def actor_headers() -> dict[str, str]:
     return headers
 
 
-class Forwarder:
-    """One service, seen from a request: every call carries the actor headers."""
+EVENT_ID_HEADER = "X-Portico-Event-Id"  # a service's 204 answers carry the event they wrote here
 
-    def __init__(self, client: ServiceClient) -> None:
+
+def own_events_key() -> str | None:
+    """Whose own writes a call may depend on: the signed-in user, or the operator."""
+    if g.get("actor") == "operator":
+        return "operator"
+    me = g.get("caller")
+    return me.user_id if me is not None else None
+
+
+def remember_own_events(event_ids: list[Any], event_type: str, *, actor: str | None = None) -> None:
+    """The caller's write produced these events: their next calls elsewhere wait for them."""
+    actor = actor or own_events_key()
+    ids = [str(event_id) for event_id in event_ids if event_id]
+    if actor and ids:
+        read_your_writes.remember_events(gw().part, actor, ids, event_type, gw().now(), list(gw().clients))
+        g.pop("own_events_awaited", None)
+
+
+def await_own_events(name: str, client: ServiceClient) -> None:
+    """Before the first call of a request to `name`: wait (bounded) until it applied the caller's
+    own earlier events (read-your-writes across services)."""
+    actor = own_events_key()
+    awaited = g.setdefault("own_events_awaited", set())
+    if actor is None or name in awaited:
+        return
+    awaited.add(name)
+    read_your_writes.await_events(gw().part, actor, name, read_your_writes.applied_at(client, actor_headers()),
+                                  gw().config.own_events_wait, gw().now())
+
+
+class Forwarder:
+    """One service, seen from a request: every call carries the actor headers, and waits for the
+    caller's own pending events there first."""
+
+    def __init__(self, client: ServiceClient, name: str | None = None) -> None:
         self.client = client
+        self.name = name or client.name
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        await_own_events(self.name, self.client)
         kwargs["headers"] = {**actor_headers(), **kwargs.get("headers", {})}
         if "json" in kwargs:
             kwargs["json"] = jsonable(kwargs["json"])
@@ -53,6 +89,7 @@ class Forwarder:
 
     def raw(self, method: str, path: str, **kwargs: Any) -> Any:
         """The httpx response itself (CSV reports, uploads), errors still mapped."""
+        await_own_events(self.name, self.client)
         kwargs["headers"] = {**actor_headers(), **kwargs.get("headers", {})}
         return self.client.request(method, path, **kwargs)
 
@@ -61,7 +98,7 @@ def service(name: str) -> Forwarder:
     client = gw().clients.get(name)
     if client is None:
         raise ServiceUnavailable(name, f"no address is configured (set PORTICO_{name.upper()}_URL)")
-    return Forwarder(client)
+    return Forwarder(client, name)
 
 
 def jsonable(value: Any) -> Any:
@@ -84,9 +121,16 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def propagation(answer: dict[str, Any] | None, *, applied: bool = False) -> dict[str, Any]:
-    """Take `event_id` out of a service answer and say how far the change has travelled."""
+def propagation(answer: dict[str, Any] | None, *, applied: bool = False, event_type: str | None = None,
+                actor: str | None = None) -> dict[str, Any]:
+    """Take `event_id` (and `event_ids`) out of a service answer and say how far the change has
+    travelled. With `event_type`, the caller's (or `actor`'s) next calls to the other services
+    wait until those have applied these events."""
     event_id = answer.pop("event_id", None) if isinstance(answer, dict) else None
+    event_ids = answer.pop("event_ids", None) if isinstance(answer, dict) else None
+    if event_type:
+        remember_own_events([event_id, *(event_ids if isinstance(event_ids, list) else [])], event_type,
+                            actor=actor)
     return {"status": "applied" if applied else "pending", "event_id": event_id}
 
 

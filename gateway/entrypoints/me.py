@@ -112,7 +112,7 @@ class Me(MethodView):
         """Change title, names, language, function or phones."""
         user = service("identity").patch(f"/internal/users/{caller().user_id}", json=body)
         session_store.profiles_changed(gw().part, user_id=caller().user_id)
-        return {**user, "propagation": propagation(user)}
+        return {**user, "propagation": propagation(user, event_type="identity.user.updated")}
 
 
 @blp.route("/password")

@@ -7,7 +7,13 @@ from flask_smorest import Blueprint
 
 from bus.http_client import segment as q
 from gateway.entrypoints.context import caller, gw
-from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.forward import (
+    EVENT_ID_HEADER,
+    as_page,
+    propagation,
+    remember_own_events,
+    service,
+)
 from gateway.entrypoints.schemas import (
     PageArgs,
     ServiceFilters,
@@ -51,7 +57,9 @@ class MySubscriptions(MethodView):
         me = caller()
         sub = service("subscriptions").post(f"/internal/users/{me.user_id}/subscriptions", json=body)
         apply_subscriptions(gw().part, [sub], me.account_id)
-        event = propagation(sub, applied=True)
+        event = propagation(sub, applied=True, event_type="subscriptions.subscription."
+                                                                   + ("requested" if sub.get("status") == "pending"
+                                                                      else "accepted"))
         [shown] = with_effective(gw().part, [sub], gw().today())
         return {**shown, "propagation": event}, 202 if sub.get("status") == "pending" else 201
 
@@ -61,9 +69,10 @@ class MySubscription(MethodView):
     @blp.response(204)
     def delete(self, subscription_id):  # type: ignore[no-untyped-def]
         """Unsubscribe (409 when it would leave the account without an administrator)."""
-        service("subscriptions").delete(
-            f"/internal/users/{caller().user_id}/subscriptions/{q(subscription_id)}")
+        answer = service("subscriptions").raw(
+            "DELETE", f"/internal/users/{caller().user_id}/subscriptions/{q(subscription_id)}")
         cancel_subscription(gw().part, subscription_id)
+        remember_own_events([answer.headers.get(EVENT_ID_HEADER)], "subscriptions.subscription.cancelled")
 
 
 @blp.route("/catalog")

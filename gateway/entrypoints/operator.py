@@ -80,7 +80,7 @@ class Accounts(MethodView):
         account = service("identity").post("/internal/accounts", json=body)
         event_id = account.get("event_id")
         apply_account(gw().part, account, event_id)
-        return {**account, "propagation": propagation(account, applied=True)}
+        return {**account, "propagation": propagation(account, applied=True, event_type="identity.account.created")}
 
 
 @blp.route("/accounts/<number>")
@@ -100,7 +100,7 @@ class Administrators(MethodView):
         body = {k: val for k, val in body.items() if val is not None}
         user = service("identity").post(f"/internal/accounts/by-number/{q(number)}/administrators",
                                         json=body)
-        return {**user, "propagation": propagation(user)}
+        return {**user, "propagation": propagation(user, event_type="identity.user.created")}
 
 
 @blp.route("/accounts/<number>/catalog")
@@ -111,7 +111,7 @@ class Catalog(MethodView):
         """Set which catalog services the account's contracts give."""
         answer = service("subscriptions").put(f"/internal/accounts/by-number/{q(number)}/catalog",
                                               json=body)
-        event = propagation(answer)
+        event = propagation(answer, event_type="subscriptions.subscription.cancelled")  # services withdrawn
         return {"items": as_page(answer)["items"], "propagation": event}
 
 

@@ -28,7 +28,7 @@ def decide(account_id: str, request_id: str, verb: str, body: dict) -> dict:
     sub = service("subscriptions").post(
         f"/internal/accounts/{q(account_id)}/subscription-requests/{q(request_id)}/{verb}", json=body)
     apply_subscriptions(gw().part, [sub], account_id)
-    event = propagation(sub, applied=True)
+    event = propagation(sub, applied=True, event_type=f"subscriptions.subscription.{verb}d")
     [shown] = with_effective(gw().part, [sub], gw().today())
     return {**shown, "propagation": event}
 

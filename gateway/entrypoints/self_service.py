@@ -71,7 +71,9 @@ class Activation(MethodView):
         user = service("identity").post(f"/internal/activations/{q(token)}", json=body)
         if isinstance(user, dict) and user.get("id"):
             profiles_changed(gw().part, user_id=str(user["id"]))
-        return {**user, "propagation": propagation(user)}
+        # the new user's next calls, once signed in, find the other services aware of the activation
+        return {**user, "propagation": propagation(user, event_type="identity.user.activated",
+                                                   actor=str(user.get("id") or "") or None)}
 
 
 @blp.route("/password-resets")

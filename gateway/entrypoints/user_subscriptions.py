@@ -7,7 +7,13 @@ from flask_smorest import Blueprint
 
 from gateway.entrypoints.accounts import q
 from gateway.entrypoints.context import gw
-from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.forward import (
+    EVENT_ID_HEADER,
+    as_page,
+    propagation,
+    remember_own_events,
+    service,
+)
 from gateway.entrypoints.guards import require_reach
 from gateway.entrypoints.my_services import effective_page
 from gateway.entrypoints.schemas import (
@@ -45,7 +51,7 @@ class UserSubscriptions(MethodView):
     def post(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
         """Grant services to the user (no validation needed), optionally until `expires_on`."""
         answer = service("subscriptions").post(path(account_id, user_id), json=body)
-        event = propagation(answer, applied=True)
+        event = propagation(answer, applied=True, event_type="subscriptions.subscription.accepted")
         items = as_page(answer)["items"]
         apply_subscriptions(gw().part, items, account_id)
         return {"items": with_effective(gw().part, items, gw().today()), "propagation": event}
@@ -56,5 +62,6 @@ class UserSubscription(MethodView):
     @blp.response(204)
     def delete(self, account_id, user_id, subscription_id):  # type: ignore[no-untyped-def]
         """Remove one subscription (409 when it is the last administrator's)."""
-        service("subscriptions").delete(f"{path(account_id, user_id)}/{q(subscription_id)}")
+        answer = service("subscriptions").raw("DELETE", f"{path(account_id, user_id)}/{q(subscription_id)}")
         cancel_subscription(gw().part, subscription_id)
+        remember_own_events([answer.headers.get(EVENT_ID_HEADER)], "subscriptions.subscription.cancelled")

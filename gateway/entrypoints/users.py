@@ -47,7 +47,7 @@ class Users(MethodView):
         """Create a user: identity sends the activation e-mail, subscriptions grants the auto services."""
         with limit_taken_answers(bool(body.get("email"))):
             user = service("identity").post(users_path(account_id), json=body)
-        return {**user, "propagation": propagation(user)}
+        return {**user, "propagation": propagation(user, event_type="identity.user.created")}
 
 
 @blp.route("/users/<user_id>")
@@ -64,7 +64,7 @@ class User(MethodView):
         with limit_taken_answers("email" in body):
             user = service("identity").patch(users_path(account_id, user_id), json=body)
         profiles_changed(gw().part, user_id=user_id)
-        return {**user, "propagation": propagation(user)}
+        return {**user, "propagation": propagation(user, event_type="identity.user.updated")}
 
     @blp.response(204)
     def delete(self, account_id, user_id):  # type: ignore[no-untyped-def]

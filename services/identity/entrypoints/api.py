@@ -18,6 +18,7 @@ from bus.http import (
 )
 from bus.input_checks import install_input_checks
 from bus.part import Part
+from bus.receipts import receipts_blueprint
 from services.identity.entrypoints import (
     account_users,
     accounts,
@@ -47,6 +48,7 @@ def create_app(part: Part) -> Flask:
     require_service_token(app, part.settings.service_token)
     install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
+    app.register_blueprint(receipts_blueprint())  # read-your-writes: has this event been applied here?
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app
