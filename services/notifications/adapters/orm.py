@@ -15,11 +15,6 @@ Id = sa.String(64)  # the contracts' ids (UUIDs as strings, up to 64 characters)
 Instant = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-# Outgoing rows a delivery loop may claim: waiting, waiting again, or claimed by a loop whose
-# lease ran out (`next_attempt_at` then holds the end of the lease).
-PENDING = ("queued", "retrying", "sending")
-STATUSES = ("queued", "sending", "retrying", "sent", "failed")
-
 # Projection of identity's accounts, fed by identity.account.created / .linked.
 accounts = sa.Table(
     "accounts",

@@ -12,11 +12,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from bus.consumer import Reject
 from bus.envelope import Envelope
-from services.notifications.adapters.orm import outgoing
+from services.notifications.adapters import repository as repo
 from services.notifications.domain.catalog import TEMPLATES
 from services.notifications.domain.mail import (
     Recipient,
@@ -26,14 +24,9 @@ from services.notifications.domain.mail import (
     json_safe,
     report_csv,
 )
+from services.notifications.domain.records import QueuedMail
 
-from .recipients import (
-    account_name,
-    administrators_of,
-    as_recipient,
-    find_user,
-    holders_of,
-)
+from .recipients import administrators_of, holders_of
 from .unit_of_work import NotificationsUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -62,12 +55,13 @@ def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     address = (data.get("recipient") or "").strip()
     if not address:
         raise Reject(f"the {purpose} link of user {data['user_id']} has no recipient address")
-    known = find_user(uow.session, data["user_id"])
+    known = repo.get_user(uow.session, data["user_id"])
     name = data.get("recipient_name") or (known.full_name if known else None)
     to = Recipient(address, name, data["language"], data["user_id"])
     context: dict[str, Any] = {"link_url": data["link_url"], "expires_at": data["expires_at"]}
     if purpose == "activation":
-        context.update(email=address, account_name=account_name(uow.session, data["account_id"]))
+        context.update(email=address,
+                       account_name=repo.account_name(uow.session, data["account_id"]))
     elif purpose == "email_change":
         context.update(new_email=address, old_email=data.get("old_email"))
     queue_mail(uow, event, template, [to], context)
@@ -103,7 +97,7 @@ def notify_email_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     old = (data.get("old_email") or "").strip()
     if not old:
         raise Reject(f"the e-mail change of user {data['user_id']} has no old address")
-    known = find_user(uow.session, data["user_id"])
+    known = repo.get_user(uow.session, data["user_id"])
     if known is not None and known.status == "deleted":
         return
     to = Recipient(
@@ -127,7 +121,7 @@ def report_user_deletion(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         or data.get("email")
         or data["user_id"],
         "user_email": data.get("email") or "",
-        "account_name": account_name(uow.session, data["account_id"]),
+        "account_name": repo.account_name(uow.session, data["account_id"]),
         "deleted_at": event.occurred_at,
     }
     queue_mail(uow, event, "user_deleted", [to], context)
@@ -141,11 +135,11 @@ def ask_administrators(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
     if data["status"] != "pending":
         return
-    requester = find_user(uow.session, data["user_id"])
+    requester = repo.get_user(uow.session, data["user_id"])
     requester_email = data.get("user_email") or (requester.email if requester else None)
     if not requester_email:
         raise Reject(f"the request of user {data['user_id']} names nobody we know")
-    admins = administrators_of(uow.session, data["account_id"], uow.now().date())
+    admins = administrators_of(uow, data["account_id"], uow.today())
     others = [admin for admin in admins if admin.user_id != data["user_id"]]
     if not admins:
         raise Reject(f"no administrator of account {data['account_id']} is known to notifications")
@@ -156,7 +150,8 @@ def ask_administrators(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         "requester_email": requester_email,
         "service_title": data["service_title"],
         "validation_url": uow.config.validation_url,
-        "account_name": data.get("account_name") or account_name(uow.session, data["account_id"]),
+        "account_name": data.get("account_name")
+        or repo.account_name(uow.session, data["account_id"]),
         "requested_at": data.get("requested_at") or event.occurred_at,
     }
     queue_mail(uow, event, "request_pending", others or admins, context)
@@ -236,7 +231,7 @@ def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 def announce_content(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """content.published: every holder of a service that notifies of this kind, once each."""
     data = event.data
-    holders = holders_of(uow.session, data["kind"], uow.now().date())
+    holders = holders_of(uow, data["kind"], uow.today())
     context = {"kind": data["kind"], "title": data["title"], "url": data["url"]}
     queue_mail(uow, event, "content_published", holders, context)
 
@@ -255,25 +250,25 @@ def _web_url(url: str | None, public_url: str) -> str | None:
 
 def recipient_of(uow: NotificationsUnitOfWork, event: Envelope, user_id: str) -> Recipient | None:
     """The user to write to; Reject when unknown, None when known but without an address."""
-    row = find_user(uow.session, user_id)
-    if row is None:
+    known = repo.get_user(uow.session, user_id)
+    if known is None:
         raise Reject(
             f"{event.type}: user {user_id} is unknown to notifications and the event carries "
             "no e-mail address"
         )
-    to = as_recipient(row)
+    to = known.recipient()
     if to is None:
         log.info("%s %s: user %s has no address (%s); no e-mail", event.type, event.id,
-                 user_id, row.status)
+                 user_id, known.status)
     return to
 
 
 def subscriber(uow: NotificationsUnitOfWork, event: Envelope) -> Recipient | None:
     """The subscription's user from the projection, else from the event's own fields."""
     data = event.data
-    row = find_user(uow.session, data["user_id"])
-    if row is not None:
-        to = as_recipient(row)
+    known = repo.get_user(uow.session, data["user_id"])
+    if known is not None:
+        to = known.recipient()
         if to is not None:
             return Recipient(to.address, to.name or data.get("user_name"),
                              to.language or data.get("user_language"), to.user_id)
@@ -303,33 +298,21 @@ def queue_mail(
     if missing:
         raise Reject(f"{event.type} {event.id} lacks {', '.join(missing)} for the e-mail "
                      f"{template!r}")
-    now = uow.now()
     base = json_safe(dict(context))
-    rows = []
-    seen: set[str] = set()
+    mails: dict[str, QueuedMail] = {}
     for recipient in to:
-        if recipient.key in seen:
-            continue
-        seen.add(recipient.key)
-        rows.append({
-            "event_id": event.id,
-            "event_type": event.type,
-            "template": template,
-            "recipient": recipient.address.strip(),
-            "user_id": recipient.user_id,
-            "language": recipient.language,
-            "context": {**base, "recipient_name": recipient.name},
-            "attachments": attachments,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        })
-    if rows:
-        dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(outgoing).on_conflict_do_nothing(
-            index_elements=["event_id", "recipient", "template"]
-        )
-        uow.session.execute(statement, rows)
-        uow.queued += len(rows)
-    return len(rows)
+        if recipient.key not in mails:
+            mails[recipient.key] = QueuedMail(
+                event_id=event.id,
+                event_type=event.type,
+                template=template,
+                recipient=recipient.address.strip(),
+                user_id=recipient.user_id,
+                language=recipient.language,
+                context={**base, "recipient_name": recipient.name},
+                attachments=attachments,
+            )
+    if mails:
+        repo.queue_mails(uow.session, mails.values(), uow.now())
+        uow.queued += len(mails)
+    return len(mails)

@@ -13,15 +13,13 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 
-from services.notifications.adapters.orm import PENDING, mailbox, outgoing
+from services.notifications.adapters import repository as repo
 from services.notifications.adapters.smtp import (
     PermanentFailure,
     SmtpFailure,
@@ -29,6 +27,7 @@ from services.notifications.adapters.smtp import (
     TemporaryFailure,
 )
 from services.notifications.domain.mail import message_key
+from services.notifications.domain.records import Ended, KeptMail, Outcomes, OutgoingMail, Sent
 from services.notifications.domain.rendering import RenderedEmail, RenderingError, build_message
 
 if TYPE_CHECKING:
@@ -40,23 +39,6 @@ MAILS = Counter(
     "portico_mail_deliveries_total", "Outgoing e-mails by outcome of an attempt", ["outcome"]
 )
 MAX_PAUSE_SECONDS = 60.0
-# A row whose e-mail went out (or never will) keeps its delivery record but not what the e-mail
-# was made of: the context holds the one-time links (their raw tokens) and the attachments the
-# import reports. The deliveries list never showed either.
-SPENT = {"context": {}, "attachments": None}
-
-
-@dataclass
-class Outcomes:
-    """What happened to the rows of one claim, waiting to be written in one transaction."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    ended: list[dict[str, Any]] = field(default_factory=list)  # failed or retrying
-    released: list[int] = field(default_factory=list)
-    kept: list[dict[str, Any]] = field(default_factory=list)  # mailbox rows
-
-    def __bool__(self) -> bool:
-        return bool(self.sent or self.ended or self.released)
 
 
 class DeliveryLoop:
@@ -94,26 +76,14 @@ class DeliveryLoop:
             if count == 0 or self.pause:
                 return total
 
-    def _claim(self) -> tuple[str, list[Any]]:
+    def _claim(self) -> tuple[str, list[OutgoingMail]]:
         now = self.part.clock.now()
         token = uuid.uuid4().hex
-        with self.part.engine.begin() as conn:
-            rows = list(conn.execute(
-                sa.select(outgoing)
-                .where(outgoing.c.status.in_(PENDING), outgoing.c.next_attempt_at <= now)
-                .order_by(outgoing.c.next_attempt_at, outgoing.c.id)
-                .limit(self.config.batch_size)
-                .with_for_update(skip_locked=True)
-            ))
-            if rows:
-                conn.execute(
-                    outgoing.update()
-                    .where(outgoing.c.id.in_([row.id for row in rows]))
-                    .values(status="sending", claimed_by=token, next_attempt_at=self._lease(now))
-                )
+        rows = repo.claim_due(self.part.engine, now, self.config.batch_size, token,
+                              self._lease(now))
         return token, rows
 
-    def _keep_in_mailbox(self, token: str, rows: list[Any]) -> None:
+    def _keep_in_mailbox(self, token: str, rows: list[OutgoingMail]) -> None:
         now = self.part.clock.now()
         outcomes = Outcomes()
         for row in rows:
@@ -122,20 +92,20 @@ class DeliveryLoop:
             except (RenderingError, ValueError) as error:
                 self._fail(outcomes, row, f"rendering failed: {error}")
                 continue
-            outcomes.kept.append({
-                "outgoing_id": row.id,
-                "message_id": message["Message-ID"],
-                "recipient": row.recipient,
-                "subject": rendered.subject,
-                "text": rendered.text,
-                "html": rendered.html,
-                "attachments": row.attachments,
-                "sent_at": now,
-            })
+            outcomes.kept.append(KeptMail(
+                outgoing_id=row.id,
+                message_id=str(message["Message-ID"]),
+                recipient=row.recipient,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                attachments=row.attachments,
+                sent_at=now,
+            ))
             self._sent(outcomes, row, rendered, message)
         self._record(token, outcomes, now)
 
-    def _send(self, token: str, rows: list[Any], sender: SmtpSender) -> None:
+    def _send(self, token: str, rows: list[OutgoingMail], sender: SmtpSender) -> None:
         outcomes = Outcomes()
         last_mark = time.monotonic()
         for index, row in enumerate(rows):
@@ -166,7 +136,7 @@ class DeliveryLoop:
                 outcomes, last_mark = Outcomes(), time.monotonic()
         self._record(token, outcomes, self.part.clock.now())
 
-    def _compose(self, row: Any, now: datetime) -> tuple[RenderedEmail, EmailMessage]:
+    def _compose(self, row: OutgoingMail, now: datetime) -> tuple[RenderedEmail, EmailMessage]:
         rendered = self.part.renderer.render(row.template, row.language, row.context)
         attachments = [
             (item["filename"], item["content"].encode("utf-8"), item["mimetype"])
@@ -185,30 +155,28 @@ class DeliveryLoop:
     # -- outcomes ---------------------------------------------------------------------------------
 
     def _sent(
-        self, outcomes: Outcomes, row: Any, rendered: RenderedEmail, message: EmailMessage
+        self, outcomes: Outcomes, row: OutgoingMail, rendered: RenderedEmail,
+        message: EmailMessage,
     ) -> None:
         MAILS.labels("sent").inc()
-        outcomes.sent.append({
-            "b_id": row.id, "b_subject": rendered.subject[:500],
-            "b_message_id": str(message["Message-ID"])[:255],
-        })
+        outcomes.sent.append(
+            Sent(row.id, rendered.subject[:500], str(message["Message-ID"])[:255])
+        )
 
-    def _fail(self, outcomes: Outcomes, row: Any, answer: str) -> None:
+    def _fail(self, outcomes: Outcomes, row: OutgoingMail, answer: str) -> None:
         MAILS.labels("failed").inc()
         log.warning("outgoing e-mail %s (%s to %s) failed: %s", row.id, row.template,
                     row.recipient, answer)
-        outcomes.ended.append({"b_id": row.id, "b_status": "failed", "b_answer": answer,
-                               "b_next": row.next_attempt_at})
+        outcomes.ended.append(Ended(row.id, "failed", answer, row.next_attempt_at))
 
-    def _retry(self, outcomes: Outcomes, row: Any, answer: str, now: datetime) -> None:
+    def _retry(self, outcomes: Outcomes, row: OutgoingMail, answer: str, now: datetime) -> None:
         attempts = row.attempts + 1
         if attempts >= self.config.max_attempts:
             self._fail(outcomes, row, f"{answer} (gave up after {attempts} attempts)")
             return
         MAILS.labels("retrying").inc()
         wait = timedelta(seconds=self.config.backoff_seconds(attempts))
-        outcomes.ended.append({"b_id": row.id, "b_status": "retrying", "b_answer": answer,
-                               "b_next": now + wait})
+        outcomes.ended.append(Ended(row.id, "retrying", answer, now + wait))
 
     def _server_failed(self, failure: SmtpFailure) -> None:
         self._server_failures += 1
@@ -221,47 +189,8 @@ class DeliveryLoop:
         """Write a claim's outcomes (and its mailbox rows) in one transaction."""
         if not outcomes and not extend:
             return
-        mine = (outgoing.c.id == sa.bindparam("b_id"), outgoing.c.claimed_by == token)
-        with self.part.engine.begin() as conn:
-            if outcomes.kept:
-                conn.execute(mailbox.insert(), outcomes.kept)
-            if outcomes.sent:
-                conn.execute(
-                    outgoing.update().where(*mine).values(
-                        status="sent", sent_at=now, attempts=outgoing.c.attempts + 1,
-                        subject=sa.bindparam("b_subject"),
-                        message_id=sa.bindparam("b_message_id"), last_answer=None,
-                        claimed_by=None, **SPENT,
-                    ),
-                    outcomes.sent,
-                )
-            if outcomes.ended:
-                conn.execute(
-                    outgoing.update().where(*mine).values(
-                        status=sa.bindparam("b_status"), attempts=outgoing.c.attempts + 1,
-                        last_answer=sa.bindparam("b_answer"),
-                        next_attempt_at=sa.bindparam("b_next"), claimed_by=None,
-                    ),
-                    outcomes.ended,
-                )
-                failed = [row["b_id"] for row in outcomes.ended if row["b_status"] == "failed"]
-                if failed:
-                    conn.execute(outgoing.update().where(outgoing.c.id.in_(failed)).values(**SPENT))
-            if outcomes.released:
-                conn.execute(
-                    outgoing.update()
-                    .where(outgoing.c.id.in_(outcomes.released), outgoing.c.claimed_by == token)
-                    .values(
-                        status=sa.case((outgoing.c.attempts > 0, "retrying"), else_="queued"),
-                        next_attempt_at=now, claimed_by=None,
-                    )
-                )
-            if extend:  # the rest of the claim is still ours for another lease
-                conn.execute(
-                    outgoing.update()
-                    .where(outgoing.c.claimed_by == token, outgoing.c.status == "sending")
-                    .values(next_attempt_at=self._lease(now))
-                )
+        lease_until = self._lease(now) if extend else None  # the rest of the claim stays ours
+        repo.record_outcomes(self.part.engine, token, outcomes, now, lease_until=lease_until)
 
     def _lease(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.config.lease_seconds)

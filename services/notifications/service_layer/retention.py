@@ -14,11 +14,9 @@ from datetime import timedelta
 from threading import Event
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from bus.periodic import periodic
-from bus.retention import SWEEP_SECONDS, delete_in_batches
-from services.notifications.adapters.orm import PENDING, mailbox, outgoing
+from bus.retention import SWEEP_SECONDS
+from services.notifications.adapters import repository as repo
 
 if TYPE_CHECKING:
     from services.notifications.service_layer.unit_of_work import MailPart
@@ -32,11 +30,7 @@ def forget_old_mail(part: MailPart) -> dict[str, int]:
     if days == 0:
         return {"outgoing": 0, "mailbox": 0}
     cutoff = part.clock.now() - timedelta(days=days)
-    deleted = {
-        "outgoing": delete_in_batches(part.engine, outgoing, outgoing.c.id,
-                                      sa.and_(outgoing.c.status.not_in(PENDING), outgoing.c.created_at < cutoff)),
-        "mailbox": delete_in_batches(part.engine, mailbox, mailbox.c.id, mailbox.c.sent_at < cutoff),
-    }
+    deleted = repo.forget_mail_before(part.engine, cutoff)
     if any(deleted.values()):
         log.info("notifications: deleted %s older than %s", deleted, cutoff)
     return deleted

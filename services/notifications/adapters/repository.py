@@ -1,0 +1,406 @@
+"""Rows in, domain records out: the projection (accounts, users, holdings), the outgoing queue
+and the built-in mailbox of the notifications database.
+
+The event handlers call it with their unit of work's session; the delivery loop and the
+retention sweep, which run outside any message, with the part's engine (a transaction per call).
+Instants come back UTC-aware (SQLite hands them back without their zone; they were written in UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bus.db import upsert
+from bus.pagination import Page
+from bus.retention import delete_in_batches
+from services.notifications.domain.mail import as_utc
+from services.notifications.domain.records import (
+    PENDING,
+    Account,
+    Administrator,
+    Delivery,
+    Holding,
+    KeptMail,
+    Outcomes,
+    OutgoingMail,
+    QueuedMail,
+    User,
+)
+
+from .orm import accounts, held_services, mailbox, outgoing, recipients
+
+# A row whose e-mail went out (or never will) keeps its delivery record but not what the e-mail
+# was made of: the context holds the one-time links (their raw tokens) and the attachments the
+# import reports. The deliveries list never showed either.
+SPENT: dict[str, Any] = {"context": {}, "attachments": None}
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+def _values(record: Any) -> dict[str, Any]:
+    """A record's fields as column values (shallow: a context is not copied)."""
+    return {field.name: getattr(record, field.name) for field in fields(record)}
+
+
+# -- the projection ------------------------------------------------------------------------------
+
+
+def save_account(session: Session, account: Account) -> None:
+    upsert(session, accounts, _values(account))
+
+
+def account_name(session: Session, account_id: str | None) -> str | None:
+    if not account_id:
+        return None
+    return session.execute(
+        sa.select(accounts.c.name).where(accounts.c.id == account_id)
+    ).scalar_one_or_none()
+
+
+def _user(row: Any) -> User:
+    return User(
+        user_id=row.user_id,
+        account_id=row.account_id,
+        status=row.status,
+        email=row.email,
+        title=row.title,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        full_name=row.full_name,
+        language=row.language,
+    )
+
+
+def get_user(session: Session, user_id: str | None) -> User | None:
+    """The user (or their tombstone), or None when we never heard of them."""
+    if not user_id:
+        return None
+    row = session.execute(sa.select(recipients).where(recipients.c.user_id == user_id)).first()
+    return _user(row) if row else None
+
+
+def save_user(session: Session, user: User, now: datetime) -> None:
+    """Insert or update the user's row, every field."""
+    upsert(session, recipients, {**_values(user), "updated_at": now}, keys=("user_id",))
+
+
+def add_user(session: Session, user: User, now: datetime) -> None:
+    """Insert a user known only from a subscription event (identity's events will say more)."""
+    session.execute(recipients.insert().values(**_values(user), updated_at=now))
+
+
+def forget_user(session: Session, user_id: str, account_id: str, now: datetime) -> None:
+    """Keep a tombstone without personal data (the language stays); their holdings go."""
+    values = {
+        "user_id": user_id,
+        "account_id": account_id,
+        "status": "deleted",
+        "email": None,
+        "title": None,
+        "first_name": None,
+        "last_name": None,
+        "full_name": None,
+        "updated_at": now,
+    }
+    upsert(session, recipients, values, keys=("user_id",))
+    session.execute(held_services.delete().where(held_services.c.user_id == user_id))
+
+
+def change_email(session: Session, user_id: str, email: str | None, now: datetime) -> None:
+    """The address to write to from now on (a tombstone stays as it is)."""
+    session.execute(
+        recipients.update()
+        .where(recipients.c.user_id == user_id, recipients.c.status != "deleted")
+        .values(email=email, updated_at=now)
+    )
+
+
+def get_holding(session: Session, subscription_id: str) -> Holding | None:
+    row = session.execute(
+        sa.select(held_services).where(held_services.c.subscription_id == subscription_id)
+    ).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    return Holding(**{**values, "changed_at": utc(values["changed_at"])})
+
+
+def save_holding(session: Session, holding: Holding) -> None:
+    upsert(session, held_services, _values(holding), keys=("subscription_id",))
+
+
+def _unexpired(today: date) -> sa.ColumnElement[bool]:
+    return sa.or_(held_services.c.expires_on.is_(None), held_services.c.expires_on >= today)
+
+
+def administrators(session: Session, account_id: str, today: date) -> list[Administrator]:
+    """Who holds the account's administration service, or its supervision, today (by user id)."""
+    rows = session.execute(
+        sa.select(recipients, held_services.c.supervises)
+        .join(held_services, held_services.c.user_id == recipients.c.user_id)
+        .where(
+            held_services.c.administers_account_id == account_id,
+            held_services.c.status == "accepted",
+            _unexpired(today),
+        )
+        .order_by(recipients.c.user_id)
+    ).all()
+    return [Administrator(_user(row), row.supervises) for row in rows]
+
+
+def holders(session: Session, notifies: str, today: date) -> list[User]:
+    """Who holds a service that notifies of this content kind today (by user id; may repeat)."""
+    rows = session.execute(
+        sa.select(recipients)
+        .join(held_services, held_services.c.user_id == recipients.c.user_id)
+        .where(
+            held_services.c.notifies == notifies,
+            held_services.c.status == "accepted",
+            _unexpired(today),
+        )
+        .order_by(recipients.c.user_id)
+    ).all()
+    return [_user(row) for row in rows]
+
+
+# -- the outgoing queue --------------------------------------------------------------------------
+
+
+def queue_mails(session: Session, mails: Iterable[QueuedMail], now: datetime) -> None:
+    """Insert one queued row per e-mail; a row already there (same event, recipient and
+    template) is kept as it is."""
+    rows = [
+        {
+            **_values(mail),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for mail in mails
+    ]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(outgoing).on_conflict_do_nothing(
+        index_elements=["event_id", "recipient", "template"]
+    )
+    session.execute(statement, rows)
+
+
+def claim_due(
+    engine: sa.Engine, now: datetime, limit: int, token: str, lease_until: datetime
+) -> list[OutgoingMail]:
+    """Take up to `limit` due rows for the claim `token` until `lease_until`, oldest due first.
+
+    SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL: loops of several replicas share the queue
+    and never claim the same row.
+    """
+    with engine.begin() as conn:
+        rows = list(
+            conn.execute(
+                sa.select(
+                    outgoing.c.id,
+                    outgoing.c.event_id,
+                    outgoing.c.template,
+                    outgoing.c.recipient,
+                    outgoing.c.language,
+                    outgoing.c.context,
+                    outgoing.c.attachments,
+                    outgoing.c.attempts,
+                    outgoing.c.next_attempt_at,
+                )
+                .where(outgoing.c.status.in_(PENDING), outgoing.c.next_attempt_at <= now)
+                .order_by(outgoing.c.next_attempt_at, outgoing.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if rows:
+            conn.execute(
+                outgoing.update()
+                .where(outgoing.c.id.in_([row.id for row in rows]))
+                .values(status="sending", claimed_by=token, next_attempt_at=lease_until)
+            )
+    return [OutgoingMail(**row._mapping) for row in rows]
+
+
+def record_outcomes(
+    engine: sa.Engine,
+    token: str,
+    outcomes: Outcomes,
+    now: datetime,
+    *,
+    lease_until: datetime | None = None,
+) -> None:
+    """Write a claim's outcomes (and its mailbox e-mails) in one transaction; with
+    `lease_until`, the rest of the claim stays the claim's until then."""
+    mine = (outgoing.c.id == sa.bindparam("b_id"), outgoing.c.claimed_by == token)
+    with engine.begin() as conn:
+        if outcomes.kept:
+            conn.execute(mailbox.insert(), [_kept_row(mail) for mail in outcomes.kept])
+        if outcomes.sent:
+            conn.execute(
+                outgoing.update()
+                .where(*mine)
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    attempts=outgoing.c.attempts + 1,
+                    subject=sa.bindparam("b_subject"),
+                    message_id=sa.bindparam("b_message_id"),
+                    last_answer=None,
+                    claimed_by=None,
+                    **SPENT,
+                ),
+                [
+                    {"b_id": sent.id, "b_subject": sent.subject, "b_message_id": sent.message_id}
+                    for sent in outcomes.sent
+                ],
+            )
+        if outcomes.ended:
+            conn.execute(
+                outgoing.update()
+                .where(*mine)
+                .values(
+                    status=sa.bindparam("b_status"),
+                    attempts=outgoing.c.attempts + 1,
+                    last_answer=sa.bindparam("b_answer"),
+                    next_attempt_at=sa.bindparam("b_next"),
+                    claimed_by=None,
+                ),
+                [
+                    {
+                        "b_id": end.id,
+                        "b_status": end.status,
+                        "b_answer": end.answer,
+                        "b_next": end.next_attempt_at,
+                    }
+                    for end in outcomes.ended
+                ],
+            )
+            failed = [end.id for end in outcomes.ended if end.status == "failed"]
+            if failed:
+                conn.execute(outgoing.update().where(outgoing.c.id.in_(failed)).values(**SPENT))
+        if outcomes.released:
+            conn.execute(
+                outgoing.update()
+                .where(outgoing.c.id.in_(outcomes.released), outgoing.c.claimed_by == token)
+                .values(
+                    status=sa.case((outgoing.c.attempts > 0, "retrying"), else_="queued"),
+                    next_attempt_at=now,
+                    claimed_by=None,
+                )
+            )
+        if lease_until is not None:
+            conn.execute(
+                outgoing.update()
+                .where(outgoing.c.claimed_by == token, outgoing.c.status == "sending")
+                .values(next_attempt_at=lease_until)
+            )
+
+
+def _kept_row(mail: KeptMail) -> dict[str, Any]:
+    row = _values(mail)
+    del row["id"]
+    return row
+
+
+def forget_mail_before(engine: sa.Engine, cutoff: datetime) -> dict[str, int]:
+    """Delete sent or failed rows queued before `cutoff`, and mailbox e-mails sent before it (a
+    few thousand rows per transaction); how many rows of each table went."""
+    done = sa.and_(outgoing.c.status.not_in(PENDING), outgoing.c.created_at < cutoff)
+    return {
+        "outgoing": delete_in_batches(engine, outgoing, outgoing.c.id, done),
+        "mailbox": delete_in_batches(engine, mailbox, mailbox.c.id, mailbox.c.sent_at < cutoff),
+    }
+
+
+# -- what the internal API reads -----------------------------------------------------------------
+
+
+def mailbox_page(session: Session, page: Page, to: str | None = None) -> dict[str, Any]:
+    """{items: [KeptMail without text, html or attachments], page, per_page, total}, newest
+    first; `to` keeps those sent to that address (any case)."""
+    query = sa.select(
+        mailbox.c.id, mailbox.c.recipient, mailbox.c.subject, mailbox.c.sent_at
+    ).order_by(mailbox.c.id.desc())
+    if to and to.strip():
+        query = query.where(sa.func.lower(mailbox.c.recipient) == to.strip().lower())
+    return page.answer(session, query, _kept_summary)
+
+
+def _kept_summary(row: Any) -> KeptMail:
+    return KeptMail(
+        id=row.id, recipient=row.recipient, subject=row.subject, sent_at=as_utc(row.sent_at)
+    )
+
+
+def get_kept_mail(session: Session, mail_id: int) -> KeptMail | None:
+    row = session.execute(sa.select(mailbox).where(mailbox.c.id == mail_id)).first()
+    if row is None:
+        return None
+    return KeptMail(
+        id=row.id,
+        outgoing_id=row.outgoing_id,
+        message_id=row.message_id,
+        recipient=row.recipient,
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        attachments=row.attachments,
+        sent_at=as_utc(row.sent_at),
+    )
+
+
+def kept_attachments(session: Session, mail_id: int) -> list[dict[str, str]]:
+    """The attachments of a mailbox e-mail; none when it has none or does not exist."""
+    return (
+        session.execute(
+            sa.select(mailbox.c.attachments).where(mailbox.c.id == mail_id)
+        ).scalar_one_or_none()
+        or []
+    )
+
+
+def deliveries_page(session: Session, page: Page, status: str | None = None) -> dict[str, Any]:
+    """{items: [Delivery], page, per_page, total}, newest first; `status` keeps those in it."""
+    query = sa.select(
+        *(
+            column
+            for column in outgoing.c
+            if column.name not in ("context", "attachments", "claimed_by")
+        )
+    ).order_by(outgoing.c.id.desc())
+    if status:
+        query = query.where(outgoing.c.status == status)
+    return page.answer(session, query, _delivery)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        template=row.template,
+        recipient=row.recipient,
+        user_id=row.user_id,
+        language=row.language,
+        status=row.status,
+        attempts=row.attempts,
+        last_answer=row.last_answer,
+        next_attempt_at=utc(row.next_attempt_at),
+        subject=row.subject,
+        message_id=row.message_id,
+        created_at=as_utc(row.created_at),
+        sent_at=utc(row.sent_at),
+    )
