@@ -1,1 +1,2 @@
-"""Portico package."""
+"""The subscriptions service: service definitions, each account's catalog and settings, and
+subscriptions through their lifecycle (README.md is its map)."""

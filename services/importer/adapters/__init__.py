@@ -1,1 +1,2 @@
-"""Part of the importer service."""
+"""The importer's adapters: its tables and repository, its client of identity, and the wake-up of
+the job runners when an upload commits."""

@@ -1,1 +1,2 @@
-"""Part of the notifications service."""
+"""Notifications' adapters: its tables, the repository that turns their rows into
+`domain/records.py` records, and the SMTP sender."""

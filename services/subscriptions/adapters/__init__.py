@@ -1,1 +1,2 @@
-"""Part of the subscriptions service."""
+"""Subscriptions' adapters: its tables and the repositories that turn their rows into
+`domain/records.py` records."""

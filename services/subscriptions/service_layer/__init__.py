@@ -1,1 +1,2 @@
-"""Part of the subscriptions service."""
+"""Subscriptions' handlers: catalogs, settings, a subscription's lifecycle, the users projection,
+the expiry job, reads, and the events it publishes."""
