@@ -3,7 +3,7 @@
 Every function takes the unit of work's session and answers records of `domain/records.py`
 (instants timezone-aware in UTC); the service layer holds no SQL. Lists are read with a fixed
 number of statements. The request path's hot statements (a sign-in's two, the dashboard's three)
-are built once, at import, in `sign_ins.py` and `user_lists.py` beside this module.
+are built once and reused, in `sign_ins.py` and `user_lists.py` beside this module.
 """
 
 from __future__ import annotations
