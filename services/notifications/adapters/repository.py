@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bus.clock import as_utc
 from bus.db import upsert
 from bus.pagination import Page
 from bus.retention import delete_in_batches
-from services.notifications.domain.mail import as_utc
 from services.notifications.domain.records import (
     PENDING,
     Account,
@@ -40,10 +40,6 @@ from .orm import accounts, held_services, mailbox, outgoing, recipients
 # was made of: the context holds the one-time links (their raw tokens) and the attachments the
 # import reports. The deliveries list never showed either.
 SPENT: dict[str, Any] = {"context": {}, "attachments": None}
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
 
 
 def _values(record: Any) -> dict[str, Any]:
@@ -131,7 +127,7 @@ def get_holding(session: Session, subscription_id: str) -> Holding | None:
     if row is None:
         return None
     values = dict(row._mapping)
-    return Holding(**{**values, "changed_at": utc(values["changed_at"])})
+    return Holding(**{**values, "changed_at": as_utc(values["changed_at"])})
 
 
 def save_holding(session: Session, holding: Holding) -> None:
@@ -398,9 +394,9 @@ def _delivery(row: Any) -> Delivery:
         status=row.status,
         attempts=row.attempts,
         last_answer=row.last_answer,
-        next_attempt_at=utc(row.next_attempt_at),
+        next_attempt_at=as_utc(row.next_attempt_at),
         subject=row.subject,
         message_id=row.message_id,
         created_at=as_utc(row.created_at),
-        sent_at=utc(row.sent_at),
+        sent_at=as_utc(row.sent_at),
     )

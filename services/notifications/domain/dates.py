@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+
+from bus.clock import as_utc
 
 _MONTHS = {
     "en": (
@@ -66,6 +68,4 @@ def _as_utc_datetime(value: DateLike) -> datetime:
         value = datetime.fromisoformat(value.strip())
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime or an ISO 8601 string, got {type(value).__name__}")
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return as_utc(value)

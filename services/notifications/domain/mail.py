@@ -9,7 +9,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 # Statuses of a recipient that can be written to at all.
@@ -83,13 +83,6 @@ def find_links(text: str) -> list[str]:
         if link not in links:
             links.append(link)
     return links
-
-
-def as_utc(moment: datetime) -> datetime:
-    """An aware UTC instant; a naive one (SQLite gives those back) is taken to be UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def json_safe(value: Any) -> Any:

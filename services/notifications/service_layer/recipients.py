@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from bus.clock import as_utc
 from bus.envelope import Envelope
 from services.notifications.adapters import repository as repo
-from services.notifications.domain.mail import Recipient, as_utc, full_name
+from services.notifications.domain.mail import Recipient, full_name
 from services.notifications.domain.records import Account, Holding, User
 
 from .unit_of_work import NotificationsUnitOfWork

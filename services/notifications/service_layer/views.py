@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bus.clock import iso
 from bus.pagination import Page
 from services.notifications.adapters import repository as repo
 from services.notifications.domain.mail import find_links
@@ -69,7 +69,7 @@ def list_deliveries(session: Session, page: Page, status: str | None = None) -> 
 
 def _mail_summary(mail: KeptMail) -> dict[str, Any]:
     return {"id": mail.id, "to": mail.recipient, "subject": mail.subject,
-            "sent_at": _iso(mail.sent_at)}
+            "sent_at": iso(mail.sent_at)}
 
 
 def _delivery(delivery: Delivery) -> dict[str, Any]:
@@ -84,16 +84,9 @@ def _delivery(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status,
         "attempts": delivery.attempts,
         "last_answer": delivery.last_answer,
-        "next_attempt_at": _iso(delivery.next_attempt_at) if delivery.waiting else None,
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.waiting else None,
         "subject": delivery.subject,
         "message_id": delivery.message_id,
-        "created_at": _iso(delivery.created_at),
-        "sent_at": _iso(delivery.sent_at),
+        "created_at": iso(delivery.created_at),
+        "sent_at": iso(delivery.sent_at),
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """An instant (UTC-aware, as the repository gives them) as ISO 8601 with a Z."""
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")

@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bus.clock import as_utc
 from bus.config import ConfigError, Settings
 from services.notifications.config import MailConfig
 from services.notifications.domain.mail import (
     acceptance_template,
     anomalies_by_line,
-    as_utc,
     find_links,
     full_name,
     json_safe,
