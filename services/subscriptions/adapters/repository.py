@@ -1,7 +1,7 @@
 """Rows in, domain records out: accounts, users and catalog entries of the service's database.
 
 Every list is read with a fixed number of queries (never one per item); subscriber counts come
-from one GROUP BY. Subscriptions themselves are in `adapters/subscriptions_repo.py`.
+from one GROUP BY. Subscriptions themselves are in `adapters/subscription_repository.py`.
 """
 
 from __future__ import annotations

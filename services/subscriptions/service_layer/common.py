@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from services.subscriptions.adapters import repository as repo
-from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.records import (
     Account,
     CatalogService,

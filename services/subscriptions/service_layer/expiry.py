@@ -15,7 +15,7 @@ from datetime import date
 
 from bus.periodic import Job, periodic
 from services.subscriptions.adapters import repository as repo
-from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.administrators import plan_expiries
 from services.subscriptions.domain.definitions import administered_account
 from services.subscriptions.domain.model import ACCEPTED

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 
 from services.subscriptions.adapters import repository as repo
-from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain import model
 from services.subscriptions.domain.administrators import ensure_not_last_admin
 from services.subscriptions.domain.errors import AlreadySubscribed, InvalidTransition

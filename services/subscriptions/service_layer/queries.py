@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.subscriptions.adapters import repository as repo
-from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain import catalog as rules
 from services.subscriptions.domain.model import ACCEPTED, CANCELLED, PENDING, REFUSED
 from services.subscriptions.domain.records import CatalogService, User

@@ -8,7 +8,7 @@ from typing import Any
 
 from bus.envelope import Envelope
 from services.subscriptions.adapters import repository as repo
-from services.subscriptions.adapters import subscriptions_repo as subs
+from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.administrators import may_be_automatic
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.errors import LevelTooLow
