@@ -94,11 +94,6 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
     return OpenedSession(token, csrf_token, _info(row))
 
 
-def find_session(part: Part, policy: SessionPolicy, token: str) -> SessionInfo:
-    """The live session of `token`, its idle clock restarted; SessionEnded otherwise."""
-    return find_caller(part, policy, token)[0]
-
-
 # Every request's one query (built once): the session of a token hash, with one row per
 # administration or supervision the user holds effectively on :today (or one row of NULLs).
 _CALLER = (
