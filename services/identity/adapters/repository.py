@@ -95,11 +95,8 @@ _USER_INSTANTS = ("created_at", "updated_at", "password_changed_at", "locked_unt
 
 def page_of(session: Session, query: sa.Select[Any], page: Page, record: Callable[[Any], R]) -> Listed[R]:
     """One page of `query` (already ordered) as records, and the number of rows in all."""
-    total = session.execute(
-        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    ).scalar_one()
-    rows = session.execute(query.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
-    return Listed([record(row) for row in rows], total)
+    answer = page.answer(session, query, record)
+    return Listed(answer["items"], answer["total"])
 
 
 # -- accounts ----------------------------------------------------------------------------------
