@@ -4,6 +4,8 @@ a test that replaces `part.clock` moves `uow.now()` and `uow.today()` with it.""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,7 +17,7 @@ from bus.uow import UnitOfWork
 
 
 class GreetingUnitOfWork(UnitOfWork):
-    def __init__(self, *args, greeting: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, greeting: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.greeting = greeting
 
@@ -25,7 +27,7 @@ class GreetingPart(Part):
         return {"greeting": "hello"}
 
 
-def make_part(tmp_path, part_class: type[Part] = Part, **options) -> Part:  # type: ignore[no-untyped-def]
+def make_part(tmp_path: Path, part_class: type[Part] = Part, **options: Any) -> Part:
     metadata = sa.MetaData()
     bus_tables(metadata)
     settings = Settings(part="identity", database_url=f"sqlite:///{tmp_path}/uow.db")
