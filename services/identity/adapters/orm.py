@@ -1,7 +1,7 @@
 """Tables of the identity service (its own database; nobody else reads it).
 
 Instants are stored in UTC; SQLite hands them back naive, so readers pass them through
-`adapters.repository.aware`.
+`bus.clock.as_utc` (the repository hands out records with aware instants).
 """
 
 import sqlalchemy as sa

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bus.clock import as_utc
 from bus.db import bulk_insert
 from bus.pagination import Page
 from services.identity.adapters.orm import (
@@ -46,19 +47,6 @@ R = TypeVar("R")
 class LoginTaken(Exception):
     """Another user has this login: the database's unique index refused the write (two requests
     giving one address at the same moment; the service layer checks first, this is the race)."""
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A stored instant as a timezone-aware UTC datetime (SQLite returns naive ones)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    """An instant as ISO 8601 UTC with a Z, the form of every answer and event."""
-    value = aware(value)
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def fold(text: str | None) -> str:
@@ -104,7 +92,7 @@ def page_of(session: Session, query: sa.Select[Any], page: Page, record: Callabl
 
 def account_from(row: Any) -> Account:
     return Account(id=row.id, number=row.number, name=row.name, parent_id=row.parent_id,
-                   relation=row.relation, created_at=aware(row.created_at))
+                   relation=row.relation, created_at=as_utc(row.created_at))
 
 
 def get_account(session: Session, account_id: str) -> Account | None:
@@ -128,7 +116,7 @@ def user_from(values: Mapping[str, Any]) -> User:
     """A User from a row's mapping (extra columns, such as a join's, are ignored)."""
     found = {name: values[name] for name in _FIELDS[User]}
     for name in _USER_INSTANTS:
-        found[name] = aware(found[name])
+        found[name] = as_utc(found[name])
     return User(**found)
 
 
@@ -326,13 +314,9 @@ def list_administrators(session: Session, account_id: str, page: Page) -> Listed
 
 
 def _token(row: Any) -> StoredToken:
-    expires_at = aware(row.expires_at)
-    assert expires_at is not None  # a NOT NULL column
-    created_at = aware(row.created_at)
-    assert created_at is not None  # a NOT NULL column
     return StoredToken(token_hash=row.token_hash, user_id=row.user_id, purpose=row.purpose,
-                       created_at=created_at, expires_at=expires_at,
-                       used_at=aware(row.used_at), superseded=bool(row.superseded),
+                       created_at=as_utc(row.created_at), expires_at=as_utc(row.expires_at),
+                       used_at=as_utc(row.used_at), superseded=bool(row.superseded),
                        new_email=row.new_email)
 
 
@@ -377,9 +361,7 @@ def delete_tokens_expired_before(session: Session, cutoff: datetime) -> int:
 
 
 def audit_from(row: Any) -> AuditEntry:
-    at = aware(row.at)
-    assert at is not None  # a NOT NULL column
-    return AuditEntry(id=row.id, at=at, account_id=row.account_id,
+    return AuditEntry(id=row.id, at=as_utc(row.at), account_id=row.account_id,
                       user_id=row.user_id, actor=row.actor, source=row.source, action=row.action,
                       result=row.result, target=row.target, ip=row.ip, user_agent=row.user_agent,
                       detail=row.detail)

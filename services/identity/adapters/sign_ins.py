@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from bus.clock import as_utc
 from services.identity.adapters.orm import administrators, audit_log, login_throttle, users
-from services.identity.adapters.repository import aware, insert_ignore, is_postgres, user_from
+from services.identity.adapters.repository import insert_ignore, is_postgres, user_from
 from services.identity.domain.lockout import LoginThrottle
 from services.identity.domain.records import AuditEntry, SignInState
 
@@ -117,7 +118,7 @@ def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime) ->
 
 
 def _state(throttle: Any, user: Any) -> SignInState:
-    counted = LoginThrottle(throttle.throttle_failures, aware(throttle.throttle_locked_until))
+    counted = LoginThrottle(throttle.throttle_failures, as_utc(throttle.throttle_locked_until))
     if user is None:
         return SignInState(counted)
     return SignInState(counted, user_from(user._mapping), bool(user.is_administrator))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bus.clock import iso
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.domain import model
@@ -66,7 +67,7 @@ def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> 
     store_password(uow, user.id, password)
     clear_throttle(uow, user.email)  # failures typed before activation must not keep them out
     user = existing_user(uow, user.id)
-    event = uow.publish("identity.user.activated", user_event(user, now, activated_at=repo.iso(now)))
+    event = uow.publish("identity.user.activated", user_event(user, now, activated_at=iso(now)))
     audit(uow, "user_activated", actor=Actor(user.id, "self"), account_id=user.account_id,
           user_id=user.id, target=user.email, result="succeeded")
     return show_user(uow, user), event

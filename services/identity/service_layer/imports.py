@@ -15,6 +15,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError
 
+from bus.clock import iso
 from bus.contracts.emails import PLAIN, validate_address
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
@@ -122,7 +123,7 @@ def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any]
         new_tokens.append(token)
         messages.append(("identity.user.created", user_event(
             user, now, source="import", created_by=data.get("requested_by"), grant_administration=False,
-            import_job_id=data["import_job_id"], import_line=user.import_line, created_at=repo.iso(now),
+            import_job_id=data["import_job_id"], import_line=user.import_line, created_at=iso(now),
         )))
         messages.append(("identity.link.issued", link))
         audits.append(AuditEntry(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bus.clock import iso
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.config import IdentityConfig
@@ -42,7 +43,7 @@ def new_link(config: IdentityConfig, user: User, purpose: str, now: datetime, *,
         "recipient_name": f"{user.first_name} {user.last_name}".strip() or None,
         "language": user.language,
         "link_url": config.link_url(purpose, plain),
-        "expires_at": repo.iso(issued.expires_at),
+        "expires_at": iso(issued.expires_at),
         "resent": resent,
         "old_email": user.email if new_email else None,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bus.clock import iso
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.adapters import sign_ins
@@ -122,7 +123,7 @@ def lock_user(uow: IdentityUnitOfWork, user: User, until: datetime) -> Envelope:
     audit(uow, "user_locked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
           target=user.email, result="failed_sign_ins")
     return uow.publish("identity.user.locked", {
-        "user_id": user.id, "account_id": user.account_id, "until": repo.iso(until),
+        "user_id": user.id, "account_id": user.account_id, "until": iso(until),
         "reason": "failed_sign_ins",
     })
 

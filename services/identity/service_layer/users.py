@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from bus.clock import iso
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.domain import model
@@ -59,7 +60,7 @@ def create_user(
     user = existing_user(uow, user_id)
     created = uow.publish("identity.user.created", user_event(
         user, now, source=source, created_by=actor.id, grant_administration=grant_administration,
-        import_job_id=None, import_line=None, created_at=repo.iso(now),
+        import_job_id=None, import_line=None, created_at=iso(now),
     ))
     if email:
         issue_link(uow, user, "activation")

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bus.clock import iso
 from bus.pagination import Page
-from services.identity.adapters.repository import iso
 from services.identity.domain.model import UserStatus
 from services.identity.domain.records import Account, AuditEntry, Listed, User
 
