@@ -115,7 +115,7 @@ def measure_pika() -> list[float]:
         channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         ready.set()
 
-        def on_message(ch, method, properties, body) -> None:  # type: ignore[no-untyped-def]
+        def on_message(ch, method, properties, body) -> None:
             latencies.append((time.monotonic() - sent[int(body)]) * 1000)  # done, before its ack
             ch.basic_ack(method.delivery_tag)
             if len(latencies) >= count:

@@ -165,7 +165,7 @@ def measure(bare_url: str, our_url: str) -> dict[str, float]:
             "delivery_rate": COUNT / ours, "end_to_end_rate": COUNT / (queued + ours)}
 
 
-def _count_sent(part) -> int:  # type: ignore[no-untyped-def]
+def _count_sent(part) -> int:
     import sqlalchemy as sa
 
     from services.notifications.adapters.orm import outgoing

@@ -30,7 +30,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return sa.create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Let SQLAlchemy, not the driver, emit BEGIN: savepoints and transactions then work as documented.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -40,7 +40,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(connection) -> None:
     # IMMEDIATE takes the write lock up front, so two writers wait for each other (busy timeout)
     # instead of failing on a lock upgrade. The embedded mode favours correctness over speed.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -124,7 +124,7 @@ def check_database(engine: Engine) -> None:
 
 def upsert(
     session_or_conn, table: sa.Table, values: dict, *, keys: tuple[str, ...] = ("id",)
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """INSERT … ON CONFLICT (keys) DO UPDATE, on PostgreSQL and SQLite alike.
 
     Projections use it so that two writers of the same row (an actor's own write applied at once,

@@ -101,7 +101,7 @@ def collect(broker_url: str, queue, timeout: float = 5.0, expected: int | None =
     return found
 
 
-def retention_scenario(instance: Part, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def retention_scenario(instance: Part, monkeypatch) -> None:
     """Old published outbox rows and old processed ids go, in batches; unsent and recent ones stay."""
     monkeypatch.setattr(bus.retention, "BATCH", 2)  # 5 old rows: three batches
     now = datetime.now(UTC)

@@ -29,14 +29,14 @@ blp.before_request(require_reach)
 class Services(MethodView):
     @blp.arguments(ServiceFilters, location="query", unknown="raise")
     @blp.response(200, page_of(ServiceSchema, "AccountServicePage"))
-    def get(self, args, account_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id):
         """The whole catalog with its settings and subscriber counts."""
         answer = service("subscriptions").get(f"/internal/accounts/{q(account_id)}/services", params=args)
         return as_page(answer, args["page"], args["per_page"])
 
     @blp.arguments(ServicesPatch)
     @blp.response(200, ServicesWritten)
-    def patch(self, body, account_id):  # type: ignore[no-untyped-def]
+    def patch(self, body, account_id):
         """Set `requires_validation` and/or `auto_subscribe` on several services at once."""
         answer = service("subscriptions").patch(f"/internal/accounts/{q(account_id)}/services", json=body)
         event = propagation(answer)
@@ -47,7 +47,7 @@ class Services(MethodView):
 class Subscribers(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(SubscriberSchema, "SubscriberPage"))
-    def get(self, args, account_id, service_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id, service_id):
         """Who holds the service (users with their subscription's status and expiry)."""
         page = as_page(service("subscriptions").get(
             f"/internal/accounts/{q(account_id)}/services/{q(service_id)}/subscribers", params=args),

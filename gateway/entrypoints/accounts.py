@@ -21,7 +21,7 @@ blp.before_request(require_reach)
 class Accounts(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(AccountInReach, "AccountPage"))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args):
         """The accounts the caller administers (own) or supervises (third-party associates)."""
         with gw().part.engine.connect() as conn:
             found = accounts_in_reach(conn, access())
@@ -34,7 +34,7 @@ class Accounts(MethodView):
 class Audit(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(AuditEntry, "AccountAuditPage"))
-    def get(self, args, account_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id):
         """Who did what in the account (administrators' actions, sign-ins), newest first."""
         answer = service("identity").get(f"/internal/accounts/{q(account_id)}/audit", params=args)
         return as_page(answer, args["page"], args["per_page"])

@@ -72,7 +72,7 @@ def documents(gate: Gate, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _route(gate: Gate) -> None:
-    def view(args):  # type: ignore[no-untyped-def]
+    def view(args):
         return documents(gate, args)
 
     view.__name__ = gate.name

@@ -22,7 +22,7 @@ class ImportFile(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-def upload_file(account_id: str, dry_run: bool, files) -> dict:  # type: ignore[no-untyped-def]
+def upload_file(account_id: str, dry_run: bool, files) -> dict:
     upload = files.get("file") or request.files.get("file")
     if upload is None:
         raise Problem(422, "Unprocessable Content", "Attach the CSV file in a multipart field named `file`.",
@@ -52,7 +52,7 @@ class Imports(MethodView):
     @blp.arguments(ImportArgs, location="query", unknown="raise")
     @blp.arguments(ImportFile, location="files", required=True)
     @blp.response(202, ImportJob)
-    def post(self, args, files, account_id):  # type: ignore[no-untyped-def]
+    def post(self, args, files, account_id):
         """Upload a CSV file (multipart field `file`): file-level errors answer 422 at once."""
         return upload_file(account_id, args["dry_run"], files)
 
@@ -61,7 +61,7 @@ class Imports(MethodView):
 class Import(MethodView):
     @blp.arguments(ImportJobArgs, location="query")
     @blp.response(200, ImportJob)
-    def get(self, args, account_id, import_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id, import_id):
         """The job's progress and its anomalies by line."""
         return read_job(account_id, import_id, args["anomalies_limit"])
 
@@ -69,6 +69,6 @@ class Import(MethodView):
 @blp.route("/<import_id>/report.csv")
 class Report(MethodView):
     @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
-    def get(self, account_id, import_id):  # type: ignore[no-untyped-def]
+    def get(self, account_id, import_id):
         """The anomalies as a CSV file."""
         return report_csv(account_id, import_id)

@@ -90,7 +90,7 @@ class DashboardOut(Schema):
 @blp.route("")
 class Me(MethodView):
     @blp.response(200, MeSchema)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self):
         """The profile, the account and what the caller administers or supervises."""
         me, gateway = caller(), gw()
         rights, now = access(), gateway.now()
@@ -108,7 +108,7 @@ class Me(MethodView):
 
     @blp.arguments(ProfilePatch)
     @blp.response(200, UserWritten)
-    def patch(self, body):  # type: ignore[no-untyped-def]
+    def patch(self, body):
         """Change title, names, language, function or phones."""
         user = service("identity").patch(f"/internal/users/{caller().user_id}", json=body)
         session_store.profiles_changed(gw().part, user_id=caller().user_id)
@@ -119,7 +119,7 @@ class Me(MethodView):
 class MyPassword(MethodView):
     @blp.arguments(PasswordChange)
     @blp.response(204)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Change the password; every other session of the user ends."""
         me, part = caller(), gw().part
         # Flag first: the password.changed event may be consumed before identity's answer is back.
@@ -137,7 +137,7 @@ class MyPassword(MethodView):
 class MyEmailChange(MethodView):
     @blp.arguments(EmailChangeIn)
     @blp.response(202, EmailChangeOut)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Send a validation link to the new address; the address changes once it is opened."""
         with limit_taken_answers():
             answer = service("identity").post(f"/internal/users/{caller().user_id}/email-change", json=body) or {}
@@ -148,7 +148,7 @@ class MyEmailChange(MethodView):
 @blp.route("/dashboard")
 class Dashboard(MethodView):
     @blp.response(200, DashboardOut)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self):
         """The profile page's panels; a panel whose service fails says so, the others are still given."""
         me, gateway = caller(), gw()
 
@@ -174,7 +174,7 @@ class Dashboard(MethodView):
 class MyAudits(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(AuditEntry, "AuditPage"))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args):
         """The caller's own sign-in and security events, newest first."""
         answer = service("identity").get(f"/internal/users/{caller().user_id}/audits", params=args)
         return as_page(answer, args["page"], args["per_page"])

@@ -44,7 +44,7 @@ def effective_page(answer: object, args: dict) -> dict:
 class MySubscriptions(MethodView):
     @blp.arguments(SubscriptionFilters, location="query", unknown="raise")
     @blp.response(200, page_of(SubscriptionSchema, "SubscriptionPage"))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args):
         """"My services", with `effective` telling whether the portal already applies each one."""
         return effective_page(service("subscriptions").get(f"/internal/users/{caller().user_id}/subscriptions",
                                                            params=args), args)
@@ -52,7 +52,7 @@ class MySubscriptions(MethodView):
     @blp.arguments(SubscribeIn)
     @blp.response(201, SubscriptionWritten, description="accepted at once")
     @blp.alt_response(202, schema=SubscriptionWritten, description="waiting for an administrator's validation")
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Subscribe, or ask when the service is subject to validation (403 level too low, 409 held)."""
         me = caller()
         sub = service("subscriptions").post(f"/internal/users/{me.user_id}/subscriptions", json=body)
@@ -67,7 +67,7 @@ class MySubscriptions(MethodView):
 @blp.route("/me/subscriptions/<subscription_id>")
 class MySubscription(MethodView):
     @blp.response(204)
-    def delete(self, subscription_id):  # type: ignore[no-untyped-def]
+    def delete(self, subscription_id):
         """Unsubscribe (409 when it would leave the account without an administrator)."""
         answer = service("subscriptions").raw(
             "DELETE", f"/internal/users/{caller().user_id}/subscriptions/{q(subscription_id)}")
@@ -79,7 +79,7 @@ class MySubscription(MethodView):
 class Catalog(MethodView):
     @blp.arguments(ServiceFilters, location="query", unknown="raise")
     @blp.response(200, page_of(ServiceSchema, "ServicePage"))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args):
         """The services of the caller's account that the caller does not hold."""
         answer = service("subscriptions").get(f"/internal/users/{caller().user_id}/catalog", params=args)
         return as_page(answer, args["page"], args["per_page"])
@@ -89,7 +89,7 @@ class Catalog(MethodView):
 class Administrators(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(UserSchema, "AdministratorPage"))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args):
         """The administrators of the caller's account: who to ask for a service."""
         answer = service("identity").get(f"/internal/accounts/{caller().account_id}/administrators", params=args)
         return as_page(answer, args["page"], args["per_page"])

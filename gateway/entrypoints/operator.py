@@ -75,7 +75,7 @@ class ContentOut(ContentIn):
 class Accounts(MethodView):
     @blp.arguments(AccountIn)
     @blp.response(201, AccountCreated)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Create a client account (optionally a third-party associate of another)."""
         account = service("identity").post("/internal/accounts", json=body)
         event_id = account.get("event_id")
@@ -86,7 +86,7 @@ class Accounts(MethodView):
 @blp.route("/accounts/<number>")
 class Account(MethodView):
     @blp.response(200, AccountSchema)
-    def get(self, number):  # type: ignore[no-untyped-def]
+    def get(self, number):
         """Read an account by its client number (404 when none has it)."""
         return service("identity").get(f"/internal/accounts/by-number/{q(number)}")
 
@@ -95,7 +95,7 @@ class Account(MethodView):
 class Administrators(MethodView):
     @blp.arguments(AdministratorIn)
     @blp.response(201, UserWritten)
-    def post(self, body, number):  # type: ignore[no-untyped-def]
+    def post(self, body, number):
         """Create an administrator of the account; identity sends the activation e-mail."""
         body = {k: val for k, val in body.items() if val is not None}
         user = service("identity").post(f"/internal/accounts/by-number/{q(number)}/administrators",
@@ -107,7 +107,7 @@ class Administrators(MethodView):
 class Catalog(MethodView):
     @blp.arguments(CatalogIn)
     @blp.response(200, ServicesWritten)
-    def put(self, body, number):  # type: ignore[no-untyped-def]
+    def put(self, body, number):
         """Set which catalog services the account's contracts give."""
         answer = service("subscriptions").put(f"/internal/accounts/by-number/{q(number)}/catalog",
                                               json=body)
@@ -119,7 +119,7 @@ class Catalog(MethodView):
 class Content(MethodView):
     @blp.arguments(ContentIn)
     @blp.response(202, ContentOut)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Announce new content to the users subscribed to its notification service."""
         with gw().part.uow() as uow:
             envelope = uow.publish("content.published", body)
@@ -136,7 +136,7 @@ class OperatorImports(MethodView):
     @blp.arguments(ImportArgs, location="query", unknown="raise")
     @blp.arguments(ImportFile, location="files", required=True)
     @blp.response(202, ImportJob)
-    def post(self, args, files, number):  # type: ignore[no-untyped-def]
+    def post(self, args, files, number):
         """Import users into the account as the operator (batch jobs): as the administrators' import."""
         return imports.upload_file(account_id_of(number), args["dry_run"], files)
 
@@ -144,7 +144,7 @@ class OperatorImports(MethodView):
 @blp.route("/accounts/<number>/imports/<import_id>")
 class OperatorImport(MethodView):
     @blp.response(200, ImportJob)
-    def get(self, number, import_id):  # type: ignore[no-untyped-def]
+    def get(self, number, import_id):
         """An import job's progress and anomalies."""
         return imports.read_job(account_id_of(number), import_id)
 
@@ -152,6 +152,6 @@ class OperatorImport(MethodView):
 @blp.route("/accounts/<number>/imports/<import_id>/report.csv")
 class OperatorImportReport(MethodView):
     @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
-    def get(self, number, import_id):  # type: ignore[no-untyped-def]
+    def get(self, number, import_id):
         """The anomalies as a CSV file."""
         return imports.report_csv(account_id_of(number), import_id)

@@ -37,7 +37,7 @@ def decide(account_id: str, request_id: str, verb: str, body: dict) -> dict:
 class Requests(MethodView):
     @blp.arguments(RequestFilters, location="query", unknown="raise")
     @blp.response(200, page_of(SubscriptionSchema, "RequestPage"))
-    def get(self, args, account_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id):
         """Requests waiting for validation, searchable by the requester's name."""
         answer = service("subscriptions").get(f"/internal/accounts/{q(account_id)}/subscription-requests",
                                               params=args)
@@ -48,7 +48,7 @@ class Requests(MethodView):
 class Accept(MethodView):
     @blp.arguments(AcceptIn)
     @blp.response(200, SubscriptionWritten)
-    def post(self, body, account_id, request_id):  # type: ignore[no-untyped-def]
+    def post(self, body, account_id, request_id):
         """Accept a request, optionally until `expires_on`; the requester is e-mailed."""
         return decide(account_id, request_id, "accept", body)
 
@@ -57,6 +57,6 @@ class Accept(MethodView):
 class Refuse(MethodView):
     @blp.arguments(RefuseIn)
     @blp.response(200, SubscriptionWritten)
-    def post(self, body, account_id, request_id):  # type: ignore[no-untyped-def]
+    def post(self, body, account_id, request_id):
         """Refuse a request, optionally saying why; the requester is e-mailed."""
         return decide(account_id, request_id, "refuse", body)

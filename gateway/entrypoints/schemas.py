@@ -13,7 +13,7 @@ from bus.pagination import MAX_PAGE, MAX_PER_PAGE
 
 
 
-def instant(**kwargs) -> fields.String:  # type: ignore[no-untyped-def]
+def instant(**kwargs) -> fields.String:
     return fields.String(allow_none=True, metadata={"format": "date-time"}, **kwargs)
 
 

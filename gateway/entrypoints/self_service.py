@@ -59,14 +59,14 @@ class NewPassword(Schema):
 class Activation(MethodView):
     @blp.doc(security=[])
     @blp.response(200, ActivationOut)
-    def get(self, token):  # type: ignore[no-untyped-def]
+    def get(self, token):
         """The activation wizard's pre-filled data (404 unknown link, 410 used or expired)."""
         return service("identity").get(f"/internal/activations/{q(token)}")
 
     @blp.doc(security=[])
     @blp.arguments(ActivationIn)
     @blp.response(201, UserWritten)
-    def post(self, body, token):  # type: ignore[no-untyped-def]
+    def post(self, body, token):
         """Complete the three steps of the wizard at once; the user may sign in right away."""
         user = service("identity").post(f"/internal/activations/{q(token)}", json=body)
         if isinstance(user, dict) and user.get("id"):
@@ -81,7 +81,7 @@ class PasswordResets(MethodView):
     @blp.doc(security=[])
     @blp.arguments(ResetRequest)
     @blp.response(202, ResetAccepted)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Send a reset link if the address is known; the answer is the same either way."""
         limit_attempts("password-reset", body["email"])
         service("identity").post("/internal/password-resets", json=body)
@@ -93,7 +93,7 @@ class PasswordReset(MethodView):
     @blp.doc(security=[])
     @blp.arguments(NewPassword)
     @blp.response(204)
-    def post(self, body, token):  # type: ignore[no-untyped-def]
+    def post(self, body, token):
         """Set a new password with a reset link; it also unlocks the user and ends their sessions."""
         service("identity").post(f"/internal/password-resets/{q(token)}", json=body)
 
@@ -102,7 +102,7 @@ class PasswordReset(MethodView):
 class EmailChange(MethodView):
     @blp.doc(security=[])
     @blp.response(204)
-    def post(self, token):  # type: ignore[no-untyped-def]
+    def post(self, token):
         """Confirm a new e-mail address (410 when the link was used or has expired)."""
         service("identity").post(f"/internal/email-changes/{q(token)}")
         # identity does not say whose address changed: every kept profile is dropped (a rare write)

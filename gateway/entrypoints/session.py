@@ -56,7 +56,7 @@ class Session(MethodView):
     @blp.doc(security=[])
     @blp.arguments(SignIn)
     @blp.response(201, SessionOut)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Sign in: 401 (one generic message) or 423 (locked) come from identity unchanged."""
         limit_attempts("sign-in", body["email"])
         answer = service("identity").post("/internal/sign-in", json={
@@ -80,7 +80,7 @@ class Session(MethodView):
                 "expires_at": iso(opened.info.expires_at)}
 
     @blp.response(204)
-    def delete(self):  # type: ignore[no-untyped-def]
+    def delete(self):
         """Sign out: ends the session (a session already ended signs out quietly)."""
         try:
             me = resolve_session()

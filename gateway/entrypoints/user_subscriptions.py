@@ -42,13 +42,13 @@ def path(account_id: str, user_id: str) -> str:
 class UserSubscriptions(MethodView):
     @blp.arguments(PageArgs, location="query", unknown="raise")
     @blp.response(200, page_of(SubscriptionSchema, "UserSubscriptionPage"))
-    def get(self, args, account_id, user_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id, user_id):
         """A user's subscriptions, with `effective`."""
         return effective_page(service("subscriptions").get(path(account_id, user_id), params=args), args)
 
     @blp.arguments(GrantIn)
     @blp.response(201, SubscriptionsWritten)
-    def post(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
+    def post(self, body, account_id, user_id):
         """Grant services to the user (no validation needed), optionally until `expires_on`."""
         answer = service("subscriptions").post(path(account_id, user_id), json=body)
         event = propagation(answer, applied=True, event_type="subscriptions.subscription.accepted")
@@ -60,7 +60,7 @@ class UserSubscriptions(MethodView):
 @blp.route("/subscriptions/<subscription_id>")
 class UserSubscription(MethodView):
     @blp.response(204)
-    def delete(self, account_id, user_id, subscription_id):  # type: ignore[no-untyped-def]
+    def delete(self, account_id, user_id, subscription_id):
         """Remove one subscription (409 when it is the last administrator's)."""
         answer = service("subscriptions").raw("DELETE", f"{path(account_id, user_id)}/{q(subscription_id)}")
         cancel_subscription(gw().part, subscription_id)

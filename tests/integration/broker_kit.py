@@ -84,7 +84,7 @@ class Witness:
         )
         self.copies: Counter[str] = Counter()
 
-    def _channel(self):  # type: ignore[no-untyped-def]
+    def _channel(self):
         import pika
 
         connection = pika.BlockingConnection(pika.URLParameters(pika_url(self.amqp_url)))

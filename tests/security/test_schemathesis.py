@@ -89,7 +89,7 @@ DOMAIN_RULES = {
 }
 
 
-def valid_data_accepted(ctx, response, case):  # type: ignore[no-untyped-def]
+def valid_data_accepted(ctx, response, case):
     """schemathesis' positive_data_acceptance, but a 422 on a domain rule alone is an answer."""
     if (
         case.meta is not None
@@ -147,7 +147,7 @@ def test_the_server_does_what_its_openapi_document_says(portal):
         assert total >= MIN_CASES
 
 
-def build_run(operation, mode, role, headers, roles, sent):  # type: ignore[no-untyped-def]
+def build_run(operation, mode, role, headers, roles, sent):
     path = operation.path
     # the caller's own account, and a client number that exists, so that the calls reach the services
     known = {
@@ -166,7 +166,7 @@ def build_run(operation, mode, role, headers, roles, sent):  # type: ignore[no-u
         phases=[Phase.explicit, Phase.generate],
     )
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-    def run(case):  # type: ignore[no-untyped-def]
+    def run(case):
         sent[role] += 1
         case.call_and_validate(
             headers=headers,

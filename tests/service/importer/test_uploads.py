@@ -156,7 +156,7 @@ class OneWayStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         chunk = self._source.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)

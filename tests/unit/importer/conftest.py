@@ -35,7 +35,7 @@ class _GeneratedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         while not self._pending:
             self._pending = next(self._chunks, b"")
             if not self._pending:
