@@ -8,7 +8,13 @@ from flask_smorest import Blueprint
 from gateway.entrypoints.accounts import q
 from gateway.entrypoints.address_taken import limit_taken_answers
 from gateway.entrypoints.context import gw
-from gateway.entrypoints.forward import as_page, propagation, service
+from gateway.entrypoints.forward import (
+    EVENT_ID_HEADER,
+    as_page,
+    propagation,
+    remember_own_events,
+    service,
+)
 from gateway.entrypoints.guards import require_reach
 from gateway.entrypoints.schemas import (
     SentSkipped,
@@ -69,8 +75,9 @@ class User(MethodView):
     @blp.response(204)
     def delete(self, account_id, user_id):  # type: ignore[no-untyped-def]
         """Delete a user (409 for the account's last administrator); their sessions end at once."""
-        service("identity").delete(users_path(account_id, user_id))
+        answer = service("identity").raw("DELETE", users_path(account_id, user_id))
         forget_user(gw().part, user_id)
+        remember_own_events([answer.headers.get(EVENT_ID_HEADER)], "identity.user.deleted")
 
 
 @blp.route("/users/<user_id>/unlock")

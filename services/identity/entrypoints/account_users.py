@@ -50,8 +50,7 @@ def update_user(account_id: str, user_id: str) -> ResponseReturnValue:
 
 @bp.delete("/users/<user_id>")
 def delete_user(account_id: str, user_id: str) -> ResponseReturnValue:
-    run(users.delete_user, account_id, user_id, actor=actor())
-    return no_content()
+    return no_content(run(users.delete_user, account_id, user_id, actor=actor()))
 
 
 @bp.post("/users/<user_id>/unlock")

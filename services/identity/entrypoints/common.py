@@ -40,5 +40,6 @@ def created(
     return jsonify({**view, "event_id": event.id if event else None}), status
 
 
-def no_content() -> tuple[str, int]:
-    return "", 204
+def no_content(event: Envelope | None = None) -> tuple[str, int, dict[str, str]]:
+    """204; the id of the event written, if any, in `X-Portico-Event-Id` (a 204 has no body)."""
+    return "", 204, ({"X-Portico-Event-Id": event.id} if event else {})

@@ -13,11 +13,15 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bus.config import Settings
 from bus.http_client import ServiceClient
+from gateway.bootstrap import build
+from gateway.service_layer.read_your_writes import KEEP, await_events, remember_events
 from portico import demo
 from tests.security.real_portal import Portal, start_portal
 from tests.waiting_kit import eventually
@@ -309,3 +313,102 @@ def test_a_confirmed_e_mail_change_signs_in_with_the_new_address_at_once(portal,
         "/api/v1/session", json={"email": new_address, "password": demo.PASSWORD}
     )
     assert signed_in.status_code == 201, signed_in.get_json()
+
+
+def test_a_user_just_deleted_is_no_longer_among_a_services_subscribers(portal, hold):
+    admin = portal.admin()
+    account = parent_id(portal, admin)
+    invoices = service_ids(portal, account, admin)["invoice_viewing"]
+    user = new_user(portal, account, admin)
+    granted = portal.client.post(
+        f"/api/v1/accounts/{account}/users/{user['id']}/subscriptions",
+        json={"service_ids": [invoices]},
+        headers=admin,
+    )
+    assert granted.status_code == 201, granted.get_json()
+    hold("subscriptions")
+
+    deleted = portal.client.delete(f"/api/v1/accounts/{account}/users/{user['id']}", headers=admin)
+    assert deleted.status_code == 204, deleted.get_json()
+
+    subscribers = portal.client.get(
+        f"/api/v1/accounts/{account}/services/{invoices}/subscribers?per_page=200", headers=admin
+    )
+    assert subscribers.status_code == 200, subscribers.get_json()
+    assert user["id"] not in [item["user_id"] for item in subscribers.get_json()["items"]]
+
+
+class Stopwatch:
+    """Monotonic time that only moves when slept through (the wait's clock, injected)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_wait_is_bounded_and_a_lagging_service_delays_one_call_only(tmp_path, prefix):
+    part = build(
+        Settings(
+            part="gateway",
+            database_url=f"sqlite:///{tmp_path}/gateway.db",
+            broker_url="memory://",
+            bus_prefix=prefix,
+        )
+    )
+    part.migrate()
+    now = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
+    remember_events(
+        part, "user-1", ["event-1"], "identity.user.created", now, ["identity", "subscriptions"]
+    )
+    asked: list[str] = []
+
+    def never(event_id: str, event_type: str) -> bool:
+        asked.append(f"{event_id} {event_type}")
+        return False
+
+    watch = Stopwatch()
+    late = await_events(
+        part,
+        "user-1",
+        "subscriptions",
+        never,
+        2.0,
+        now,
+        monotonic=watch.monotonic,
+        sleep=watch.sleep,
+    )
+    assert late == ["event-1"]
+    assert watch.now == pytest.approx(2.0)  # waited until the bound, not past it
+    assert set(asked) == {"event-1 identity.user.created"} and len(asked) > 2
+
+    asked.clear()
+    assert (
+        await_events(
+            part,
+            "user-1",
+            "subscriptions",
+            never,
+            2.0,
+            now,
+            monotonic=watch.monotonic,
+            sleep=watch.sleep,
+        )
+        == []
+    )
+    assert asked == []  # the next call goes straight through
+    assert (
+        await_events(part, "user-1", "identity", never, 2.0, now) == []
+    )  # the producer waits for nobody
+    assert asked == []
+
+    remember_events(part, "user-1", ["event-2"], "identity.user.updated", now, ["subscriptions"])
+    assert await_events(part, "user-2", "subscriptions", never, 2.0, now) == []  # another caller
+    assert (
+        await_events(part, "user-1", "subscriptions", never, 2.0, now + KEEP + KEEP) == []
+    )  # too old
+    assert asked == []
