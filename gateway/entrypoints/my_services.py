@@ -57,9 +57,8 @@ class MySubscriptions(MethodView):
         me = caller()
         sub = service("subscriptions").post(f"/internal/users/{me.user_id}/subscriptions", json=body)
         apply_subscriptions(gw().part, [sub], me.account_id)
-        event = propagation(sub, applied=True, event_type="subscriptions.subscription."
-                                                                   + ("requested" if sub.get("status") == "pending"
-                                                                      else "accepted"))
+        kind = "requested" if sub.get("status") == "pending" else "accepted"
+        event = propagation(sub, applied=True, event_type=f"subscriptions.subscription.{kind}")
         [shown] = with_effective(gw().part, [sub], gw().today())
         return {**shown, "propagation": event}, 202 if sub.get("status") == "pending" else 201
 

@@ -25,6 +25,7 @@ from bus.http import Problem
 from bus.http_client import ServiceClient, ServiceUnavailable, segment
 from bus.part import Part
 from gateway.adapters.orm import pending_events
+from gateway.metrics import OWN_EVENTS_LATE, OWN_EVENTS_WAIT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def await_events(
     if not rows:
         return []
     waiting = {row.event_id: row.event_type for row in rows}
-    deadline = monotonic() + wait
+    started = monotonic()
+    deadline = started + wait
     pause = FIRST_PAUSE
     while True:
         waiting = {
@@ -123,7 +125,9 @@ def await_events(
             )
         )
         uow.commit()
+    OWN_EVENTS_WAIT_SECONDS.labels(service).observe(monotonic() - started)
     if waiting:
+        OWN_EVENTS_LATE.labels(service).inc()
         log.warning(
             "%s had not applied %s of %s's own events after %.1f s; forwarding anyway",
             service,
