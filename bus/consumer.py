@@ -169,7 +169,8 @@ class MessageProcessor:
     def _count(self, outcome: Outcome, type_: str) -> Outcome:
         MESSAGES_CONSUMED.labels(self.part, type_, outcome.kind).inc()
         if outcome.kind == "dead":
-            MESSAGES_DEAD_LETTERED.labels(self.part, outcome.reason.split(":", 1)[0]).inc()
+            reason = outcome.reason.split(":", 1)[0].split(" ", 1)[0]  # invalid, rejected, failed
+            MESSAGES_DEAD_LETTERED.labels(self.part, type_, reason).inc()
             log.error("%s: dead-lettered a %s message: %s", self.part, type_, outcome.reason)
         return outcome
 

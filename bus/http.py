@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from werkzeug.exceptions import HTTPException
+
+from bus import metrics as bus_metrics
+
+log = logging.getLogger(__name__)
+
+# The WSGI environ key where a request's start is kept (perf_counter), set before any hook runs.
+STARTED = "portico.started"
 
 
 class Problem(Exception):
@@ -76,8 +86,10 @@ def install_problem_handlers(app: Flask) -> None:
 
 
 def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
-    """/healthz, /readyz and /metrics."""
+    """/healthz, /readyz and /metrics; registering it also counts and times every request of
+    the app (`instrument`)."""
     bp = Blueprint("ops", __name__)
+    bp.record_once(lambda state: instrument(state.app))
 
     @bp.get("/healthz")
     def healthz() -> Response:
@@ -93,24 +105,65 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
 
     @bp.get("/metrics")
     def metrics() -> Response:
-        return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)
+        part = current_app.extensions.get("portico.part")
+        body = metrics_text(part, readiness)
+        # Set whole: Flask's mimetype= would add a second charset.
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return bp
 
 
-def metrics_text() -> bytes:
-    """This process's metrics; under gunicorn, every worker process's, merged.
+def instrument(app: Flask) -> None:
+    """Count every request (`portico_http_requests_total`) and time it
+    (`portico_http_request_seconds`) by the URL rule it matched — `/internal/activations/<token>`,
+    never the path, which may hold a token — with `[unmatched]` for a path no rule knows."""
+    inner = app.wsgi_app
 
-    `portico serve` points PROMETHEUS_MULTIPROC_DIR at a fresh folder before gunicorn starts,
-    so whichever worker answers /metrics reports the whole server.
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[STARTED] = time.perf_counter()
+        return inner(environ, start_response)
+
+    app.wsgi_app = timed  # type: ignore[method-assign]
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        part = current_app.extensions.get("portico.part")
+        name = getattr(part, "name", None) or current_app.name
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "[unmatched]"
+        method = request.method
+        bus_metrics.HTTP_REQUESTS.labels(name, route, method, str(response.status_code)).inc()
+        started = request.environ.get(STARTED)
+        if started is not None:
+            bus_metrics.HTTP_SECONDS.labels(name, route, method).observe(
+                time.perf_counter() - started
+            )
+        return response
+
+
+def metrics_text(part: Any = None, readiness: Callable[[], dict[str, str]] | None = None) -> bytes:
+    """This process's metrics, then what is read at scrape time: the part's gauges
+    (`Part.gauges()`) and `portico_ready` from its readiness checks.
+
+    Under gunicorn, the counters are every worker process's, merged: `portico serve` points
+    PROMETHEUS_MULTIPROC_DIR at a fresh folder before gunicorn starts, so whichever worker
+    answers /metrics reports the whole server.
     """
+    registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import CollectorRegistry, multiprocess
+        from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest()
+    else:
+        registry.register(bus_metrics.ScrapeTime(REGISTRY.collect))
+    sources: list[Callable[[], Any]] = []
+    if part is not None and hasattr(part, "gauges"):
+        sources.append(part.gauges)
+    if readiness is not None:
+        name = getattr(part, "name", "") or ""
+        sources.append(lambda: [bus_metrics.readiness_gauge(name, readiness())])
+    registry.register(bus_metrics.ScrapeTime(*sources, log=log))
+    return generate_latest(registry)
 
 
 def require_service_token(

@@ -24,7 +24,7 @@ from bus.broker import Publisher
 from bus.commit_signal import CommitSignal
 from bus.db import bulk_insert
 from bus.envelope import Envelope
-from bus.metrics import OUTBOX_ERRORS, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from bus.metrics import OUTBOX_ERRORS, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,5 @@ class OutboxRelay:
                 continue
             if count == self.batch_size:
                 continue
-            try:
-                OUTBOX_PENDING.labels(self.outbox.part).set(
-                    0 if count == 0 else self.outbox.pending()
-                )
-            except Exception:  # noqa: BLE001 - metrics must not stop the relay
-                pass
             self.outbox.signal.wait(self.poll_interval)
         self.publisher.close()

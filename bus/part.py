@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
+from bus import metrics
 from bus.broker import Broker, Publisher
 from bus.clock import Clock, SystemClock
 from bus.config import Settings
@@ -103,6 +104,29 @@ class Part:
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 report[name] = f"unavailable: {exc}"
         return report
+
+    def gauges(self) -> list[Any]:
+        """What /metrics reads from the database when scraped: the outbox rows waiting for the
+        relay and the age of the oldest. A part adds its own (importer jobs, e-mails waiting)."""
+        table = self.outbox_table
+        with self.engine.connect() as conn:
+            waiting, oldest = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(table.c.created_at)).where(
+                    table.c.published_at.is_(None)
+                )
+            ).one()
+        age = 0.0
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        labels = {"part": self.name}
+        return [
+            metrics.gauge(metrics.OUTBOX_PENDING, "Outbox rows the relay has not yet published",
+                          labels, waiting),
+            metrics.gauge(metrics.OUTBOX_OLDEST_AGE,
+                          "Age of the oldest outbox row not yet published (0 when none waits)",
+                          labels, age),
+        ]
 
     def start_background(
         self, stop: threading.Event, extra: Sequence[Callable[[threading.Event], None]] = ()

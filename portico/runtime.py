@@ -66,6 +66,7 @@ def serve_ops(part: Part, host: str, port: int, stop: threading.Event) -> None:
     from bus.http import install_problem_handlers, ops_blueprint
 
     app = Flask(f"portico-{part.name}-worker")
+    app.extensions["portico.part"] = part  # /metrics reads the part's gauges
     install_problem_handlers(app)
     app.register_blueprint(ops_blueprint(part.readiness))
     server = make_server(host, port, app, threaded=True)

@@ -11,6 +11,7 @@ from bus.config import ConfigError, Settings
 from bus.consumer import Handler
 from bus.http_client import ServiceClient
 from bus.part import Part
+from services.importer.adapters import gauges as scraped
 from services.importer.adapters import orm
 from services.importer.adapters.identity import TakenEmails
 from services.importer.adapters.wakeup import JobSignal
@@ -43,6 +44,10 @@ class ImporterPart(Part):
 
     def uow_dependencies(self) -> dict[str, Any]:
         return {"config": self.config}
+
+    def gauges(self) -> list[Any]:
+        """The bus kit's figures read at scrape time, and this part's (adapters/gauges.py)."""
+        return [*super().gauges(), *scraped.read(self.engine)]
 
     def identity_client(self) -> ServiceClient | None:
         """The client of identity: the embedded mode's, else one on PORTICO_IDENTITY_URL."""

@@ -11,6 +11,7 @@ from bus.config import ConfigError, Settings
 from bus.consumer import Handler
 from bus.http_client import ServiceClient
 from bus.part import Part
+from services.notifications.adapters import gauges as scraped
 from services.notifications.adapters import orm
 from services.notifications.adapters.smtp import SmtpSettings
 from services.notifications.config import MailConfig
@@ -46,6 +47,10 @@ class NotificationsPart(Part):
 
     def uow_dependencies(self) -> dict[str, Any]:
         return {"config": self.config, "wakeup": self.wakeup}
+
+    def gauges(self) -> list[Any]:
+        """The bus kit's figures read at scrape time, and this part's (adapters/gauges.py)."""
+        return [*super().gauges(), *scraped.read(self.engine)]
 
 
 def build(
