@@ -12,7 +12,7 @@ from bus.http import ops_blueprint
 from bus.http_client import ServiceClient
 from bus.input_checks import install_input_checks
 from bus.part import Part
-from gateway.entrypoints import api_docs, api_examples
+from gateway.entrypoints import api_docs, api_examples, oidc, oidc_server
 from gateway.entrypoints.errors import install_error_handlers
 from gateway.entrypoints.guards import install_guards
 from gateway.entrypoints.openapi_errors import PROBLEM_JSON, ErrorDocumentation
@@ -70,6 +70,8 @@ def create_app(part: GatewayPart) -> Flask:
     app.register_blueprint(api_docs.blp)
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
+    oidc_server.install_provider(app, part, part.clients)  # the OpenID Connect provider
+    app.register_blueprint(oidc.bp)
     from gateway.web import register; register(app)  # noqa: E702, I001 - the web pages (gateway/web)
     if config.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)  # type: ignore[method-assign]
@@ -84,6 +86,7 @@ def blueprints() -> list[Any]:
         imports,
         me,
         my_services,
+        oidc_clients,
         operator,
         requests,
         self_service,
@@ -93,7 +96,7 @@ def blueprints() -> list[Any]:
     )
 
     return [operator.blp, session.blp, self_service.blp, me.blp, my_services.blp, accounts.blp, users.blp,
-            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp]
+            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp, oidc_clients.blp]
 
 
 def readiness(part: Part, clients: dict[str, ServiceClient]) -> dict[str, str]:

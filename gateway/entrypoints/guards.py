@@ -19,7 +19,7 @@ from gateway.service_layer.sessions import SessionEnded, find_caller
 
 COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
-PUBLIC_BLUEPRINTS = frozenset({"operator", "session", "self_service", "api-docs", "api_docs", "ops"})
+PUBLIC_BLUEPRINTS = frozenset({"operator", "oidc_clients", "session", "self_service", "api-docs", "api_docs", "ops"})
 UPLOAD_ENDPOINTS = frozenset({"imports.Imports", "operator.OperatorImports", "web.import_users"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})

@@ -528,6 +528,24 @@ EN: dict[str, str] = {
     "doc_kind.on-site intervention": "On-site intervention",
     "doc_kind.training": "Training",
     "doc_kind.remote training": "Remote training",
+    # the OpenID Connect provider's pages (gateway/web/pages/oidc.py)
+    "oidc.error_title": "This sign-in request cannot be completed",
+    "oidc.error_text": "The application that sent you here made a request the portal cannot accept, so you were not sent back to it. Go back to the application and try again; if this happens again, tell its support team.",
+    "oidc.refused_title": "This application needs a service you do not hold",
+    "oidc.refused_text": "{app} is open to the users who hold its service in the portal.",
+    "oidc.needs": "Access is given by the service: {service}.",
+    "oidc.ask": "Ask for {service}",
+    "oidc.subscribe": "Subscribe to {service}",
+    "oidc.pending": "Your request for {service} is waiting for an administrator of your account; you will be e-mailed when it is decided.",
+    "oidc.not_in_catalog": "This service is not in your account's catalog; ask one of your administrators.",
+    "oidc.asked_pending": "Your request was sent; an administrator of your account will decide on it and you will be e-mailed.",
+    "oidc.logout_title": "Log out of the portal?",
+    "oidc.logout_text": "An application asked to log you out of the portal. Confirm, or stay signed in.",
+    "oidc.logout_confirm": "Log out",
+    "oidc.logout_stay": "Stay signed in",
+    "oidc.logout_uri_unknown": "The address to return to after logging out is not registered for this application.",
+    "oidc.signed_out_title": "You are logged out",
+    "oidc.signed_out_text": "You are logged out of the portal and of the application.",
 }
 
 FR: dict[str, str] = {
@@ -1048,6 +1066,23 @@ FR: dict[str, str] = {
     "doc_kind.on-site intervention": "Intervention sur site",
     "doc_kind.training": "Formation",
     "doc_kind.remote training": "Formation à distance",
+    "oidc.error_title": "Cette demande de connexion ne peut pas aboutir",
+    "oidc.error_text": "L'application qui vous a envoyé ici a fait une demande que le portail ne peut pas accepter ; vous n'y avez donc pas été renvoyé. Revenez à l'application et réessayez ; si cela se reproduit, prévenez son support.",
+    "oidc.refused_title": "Cette application demande un service que vous n'avez pas",
+    "oidc.refused_text": "{app} est ouverte aux utilisateurs qui détiennent son service dans le portail.",
+    "oidc.needs": "L'accès est donné par le service : {service}.",
+    "oidc.ask": "Demander {service}",
+    "oidc.subscribe": "M'abonner à {service}",
+    "oidc.pending": "Votre demande de {service} attend un administrateur de votre compte ; vous serez prévenu par e-mail de sa décision.",
+    "oidc.not_in_catalog": "Ce service n'est pas au catalogue de votre compte ; adressez-vous à l'un de vos administrateurs.",
+    "oidc.asked_pending": "Votre demande est envoyée ; un administrateur de votre compte la traitera et vous serez prévenu par e-mail.",
+    "oidc.logout_title": "Vous déconnecter du portail ?",
+    "oidc.logout_text": "Une application demande à vous déconnecter du portail. Confirmez, ou restez connecté.",
+    "oidc.logout_confirm": "Me déconnecter",
+    "oidc.logout_stay": "Rester connecté",
+    "oidc.logout_uri_unknown": "L'adresse de retour après déconnexion n'est pas enregistrée pour cette application.",
+    "oidc.signed_out_title": "Vous êtes déconnecté",
+    "oidc.signed_out_text": "Vous êtes déconnecté du portail et de l'application.",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "fr": FR}

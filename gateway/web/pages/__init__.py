@@ -1,5 +1,15 @@
 """The page handlers, one module per area of the portal; importing this package attaches their routes."""
 
-from gateway.web.pages import account, auth, content, imports, mailbox, requests, services, users
+from gateway.web.pages import (
+    account,
+    auth,
+    content,
+    imports,
+    mailbox,
+    oidc,
+    requests,
+    services,
+    users,
+)
 
-__all__ = ["account", "auth", "content", "imports", "mailbox", "requests", "services", "users"]
+__all__ = ["account", "auth", "content", "imports", "mailbox", "oidc", "requests", "services", "users"]
