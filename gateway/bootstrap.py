@@ -17,6 +17,7 @@ from gateway.adapters.backoffice import BackOffice, DemoBackOffice
 from gateway.adapters.services import PooledServiceClient
 from gateway.config import GatewayConfig
 from gateway.entrypoints.context import Gateway
+from gateway.service_layer import oidc  # its tables join the gateway's metadata
 from gateway.service_layer.projections import EVENT_HANDLERS
 from gateway.service_layer.ratelimit import purge_old_counters
 from gateway.service_layer.sessions import purge_expired
@@ -67,6 +68,7 @@ def jobs(part: Part) -> list[Callable[[Event], None]]:
     def purge() -> None:
         purge_expired(part, config.sessions)
         purge_old_counters(part, part.clock.now())
+        oidc.purge_expired(part)
 
     return [periodic("gateway housekeeping", purge, every, at_start=False)]
 

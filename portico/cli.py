@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--account", required=True, metavar="NUMBER", help="the client account number")
     imp.add_argument("--dry-run", action="store_true", help="check everything, import nothing")
 
+    sub.add_parser("oidc-rotate-key", help="a new OpenID Connect signing key for the gateway (the previous one "
+                   "stays in JWKS until the ID tokens it signed have expired)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
@@ -213,6 +216,19 @@ def cmd_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oidc_rotate_key(args: argparse.Namespace) -> int:
+    from gateway.entrypoints.oidc_server import key_secret, provider_policy
+    from gateway.service_layer.oidc import published_keys, rotate_signing_key
+    from portico.runtime import build_part
+
+    settings = Settings.from_env("gateway")
+    part = build_part("gateway", settings)
+    kid = rotate_signing_key(part, provider_policy(settings), key_secret(settings))
+    print(f"gateway: ID tokens are signed with key {kid} from now on; JWKS publishes "
+          + ", ".join(key["kid"] for key in published_keys(part)))
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from portico import importcli
 
@@ -226,6 +242,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "migrate": cmd_migrate,
     "revision": cmd_revision,
+    "oidc-rotate-key": cmd_oidc_rotate_key,
 }
 
 if __name__ == "__main__":
