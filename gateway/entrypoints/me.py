@@ -12,7 +12,13 @@ from marshmallow import Schema, fields, validate
 from gateway.adapters.caller_reader import caller_reader
 from gateway.entrypoints.address_taken import limit_taken_answers
 from gateway.entrypoints.context import access, caller, gw
-from gateway.entrypoints.forward import actor_headers, as_page, propagation, service
+from gateway.entrypoints.forward import (
+    actor_headers,
+    as_page,
+    await_own_events,
+    propagation,
+    service,
+)
 from gateway.entrypoints.schemas import (
     AuditEntry,
     MeSchema,
@@ -155,6 +161,9 @@ class Dashboard(MethodView):
         def read_states() -> Any:  # the projection's side of "effective", read meanwhile
             return states_of(caller_reader(gateway.part.engine).run(HOLDINGS_OF_USER, {"user_id": me.user_id}))
 
+        for name in ("subscriptions", "identity"):  # the caller's own writes first (read-your-writes)
+            if name in gateway.clients:
+                await_own_events(name, gateway.clients[name])
         panels, states = compose_dashboard(
             gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,
             since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,

@@ -249,6 +249,29 @@ def test_an_administrator_just_granted_lets_the_former_one_go_at_once(portal, ho
     assert deleted.status_code == 204, deleted.get_json()
 
 
+def test_an_administrator_just_granted_is_on_the_granters_dashboard_at_once(portal, hold):
+    claire = portal.admin()
+    account = parent_id(portal, claire)
+    admin_service = service_ids(portal, account, claire)[f"user_admin:{account}"]
+    successor = new_user(portal, account, claire, password_level=2)
+    portal.client.get(
+        f"/api/v1/accounts/{account}/users/{successor['id']}/subscriptions", headers=claire
+    )
+    hold("identity")
+    granted = portal.client.post(
+        f"/api/v1/accounts/{account}/users/{successor['id']}/subscriptions",
+        json={"service_ids": [admin_service]},
+        headers=claire,
+    )
+    assert granted.status_code == 201, granted.get_json()
+
+    panels = portal.client.get("/api/v1/me/dashboard", headers=claire).get_json()
+
+    assert successor["email"] in [admin["email"] for admin in panels["administrators"]], panels[
+        "administrators"
+    ]
+
+
 def test_an_accepted_request_opens_the_gated_content_at_once(portal, hold):
     """The gateway's own projection: the administrator's acceptance is applied there at once,
     before (here: without) the gateway's consumer hearing the event."""
