@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from bus.http import Problem
 from gateway.domain.oidc import redirect_uri_problem
 from gateway.entrypoints.context import gw
-from gateway.entrypoints.oidc_server import key_secret, provider_policy
+from gateway.entrypoints.oidc_server import key_secret, provider, provider_policy
 from gateway.entrypoints.operator import require_operator
 from gateway.service_layer import oidc
 
@@ -162,6 +162,7 @@ class OidcKeys(MethodView):
         """Make a new signing key; the previous one stays in JWKS until its ID tokens have expired."""
         settings = gw().part.settings
         kid = oidc.rotate_signing_key(gw().part, provider_policy(settings), key_secret(settings))
+        provider().forget_key()
         return {"kid": kid, "keys": [key["kid"] for key in oidc.published_keys(gw().part)]}
 
 

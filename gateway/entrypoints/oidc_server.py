@@ -4,6 +4,7 @@ provider's current key, refresh tokens rotated with reuse detection, and revocat
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from gateway.domain.oidc import (
 from gateway.service_layer import oidc
 
 EXTENSION = "portico.oidc"
+KEY_RECHECK_SECONDS = 5.0
 
 
 def provider_policy(settings: Settings) -> ProviderPolicy:
@@ -163,11 +165,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         provider().save_code(code, request)
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:
-        record = oidc.take_code(provider().part, code, client.get_client_id())
+        record = oidc.find_code(provider().part, code, client.get_client_id())
         return Code(record) if record else None
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
-        pass  # marked used when it was taken
+        pass  # marked used by save_token, in the transaction that keeps its tokens
 
     def authenticate_user(self, authorization_code: Code) -> oidc.Subject:
         record = authorization_code.record
@@ -245,6 +247,7 @@ class Provider:
         self.policy = provider_policy(settings)
         self.secret = key_secret(settings)
         self.issuer = settings.public_url.rstrip("/")
+        self._key: tuple[float, tuple[str, Any]] | None = None
         self.server = AuthorizationServer()
         self.server._query_client = self.query_client
         self.server._save_token = self.save_token
@@ -302,6 +305,10 @@ class Provider:
                 code_hash=code.record.code_hash if code else None,
                 replaces=replaced.record if replaced else None,
             )
+        except oidc.CodeReused:
+            raise InvalidGrantError(
+                "The code was already used; the tokens it gave are revoked."
+            ) from None
         except oidc.RefreshReused:
             raise InvalidGrantError(
                 "The refresh token was already used; every token of its sign-in is revoked."
@@ -310,7 +317,17 @@ class Provider:
     # -- keys and claims ---------------------------------------------------------------------------
 
     def signing_key(self) -> tuple[str, Any]:
-        return oidc.signing_key(self.part, self.policy, self.secret)
+        """The key that signs, read again at most every KEY_RECHECK_SECONDS (a rotation made by
+        another process signs here within that time; the previous key stays in JWKS meanwhile)."""
+        kept = self._key
+        if kept is not None and time.monotonic() - kept[0] < KEY_RECHECK_SECONDS:
+            return kept[1]
+        found = oidc.signing_key(self.part, self.policy, self.secret)
+        self._key = (time.monotonic(), found)
+        return found
+
+    def forget_key(self) -> None:
+        self._key = None
 
     def profile(self, user_id: str) -> dict[str, Any] | None:
         """identity's answer for the user (None when identity knows no such user)."""

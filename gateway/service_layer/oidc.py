@@ -100,6 +100,10 @@ class Subject:
 _GRACE = timedelta(days=1)
 
 
+class CodeReused(Exception):
+    """A code was exchanged by another request first (what that one gave is now revoked)."""
+
+
 class RefreshReused(Exception):
     """A refresh token was presented after it had been exchanged (its family is now revoked)."""
 
@@ -284,10 +288,10 @@ def save_code(
         uow.commit()
 
 
-def take_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
-    """The code's grant, marked used in the same statement that finds it (single use even when
-    two requests race). None for an unknown, expired or used code, or another client's; a used
-    code that comes back revokes the tokens it gave (RFC 6749 section 4.1.2)."""
+def find_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
+    """The grant of an unused, unexpired code of this client, else None. A used code that comes
+    back revokes the tokens it gave (RFC 6749 section 4.1.2). The code is marked used by
+    save_tokens, in the transaction that keeps its tokens (single use even when two race)."""
     now, code_hash = part.clock.now(), digest(code)
     with part.uow() as uow:
         row = (
@@ -304,14 +308,6 @@ def take_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
             return None
         if as_utc(row["expires_at"]) <= now:
             return None
-        claimed = uow.session.execute(
-            oidc_codes.update()
-            .where(oidc_codes.c.code_hash == code_hash, oidc_codes.c.used_at.is_(None))
-            .values(used_at=now)
-        ).rowcount
-        uow.commit()
-    if claimed != 1:
-        return None
     return CodeRecord(
         row["client_id"],
         row["user_id"],
@@ -389,12 +385,26 @@ def save_tokens(
             )
         )
         if code_hash is not None:
-            uow.session.execute(
+            claimed = uow.session.execute(
                 oidc_codes.update()
-                .where(oidc_codes.c.code_hash == code_hash)
-                .values(family_id=family)
-            )
+                .where(oidc_codes.c.code_hash == code_hash, oidc_codes.c.used_at.is_(None))
+                .values(used_at=now, family_id=family)
+            ).rowcount
+            if claimed != 1:
+                uow.session.rollback()
+                _revoke_code_family(part, code_hash)
+                raise CodeReused(code_hash)
         uow.commit()
+
+
+def _revoke_code_family(part: Part, code_hash: str) -> None:
+    with part.uow() as uow:
+        row = uow.session.execute(
+            sa.select(oidc_codes.c.family_id).where(oidc_codes.c.code_hash == code_hash)
+        ).first()
+        if row is not None and row.family_id:
+            _revoke_family(uow.session, row.family_id, part.clock.now())
+            uow.commit()
 
 
 def find_refresh(part: Part, refresh_token: str, client_id: str) -> TokenRecord | None:
