@@ -16,6 +16,7 @@ class MailConfig:
     public_url: str
     poll_seconds: float = 1.0
     batch_size: int = 100
+    connections: int = 4  # SMTP connections of one delivery loop, each sending on its own thread
     max_attempts: int = 8
     retry_seconds: float = 60.0
     retry_max_seconds: float = 3600.0
@@ -31,6 +32,7 @@ class MailConfig:
             public_url=settings.public_url.rstrip("/"),
             poll_seconds=_positive(settings, "PORTICO_MAIL_POLL_SECONDS", 1.0),
             batch_size=int(_positive(settings, "PORTICO_MAIL_BATCH_SIZE", 100)),
+            connections=_whole(settings, "PORTICO_MAIL_CONNECTIONS", 4),
             max_attempts=int(_positive(settings, "PORTICO_MAIL_MAX_ATTEMPTS", 8)),
             retry_seconds=_positive(settings, "PORTICO_MAIL_RETRY_SECONDS", 60.0),
             retry_max_seconds=_positive(settings, "PORTICO_MAIL_RETRY_MAX_SECONDS", 3600.0),
@@ -63,4 +65,17 @@ def _positive(settings: Settings, name: str, default: float) -> float:
         value = 0.0
     if not value > 0:
         raise ConfigError(f"{name}={raw!r} must be a positive number")
+    return value
+
+
+def _whole(settings: Settings, name: str, default: int) -> int:
+    raw = settings.setting(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be a whole number, 1 or more")
     return value

@@ -1,20 +1,27 @@
-"""Sends e-mails to an SMTP server with smtplib, keeping one connection open between sends."""
+"""Sends e-mails to an SMTP server with smtplib: `SmtpSender` keeps one connection open between
+sends; `SmtpPool` keeps several, each used by one thread at a time."""
 
 from __future__ import annotations
 
 import copy
 import io
 import logging
+import queue
 import smtplib
 import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import getaddresses
 from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -133,14 +140,16 @@ class _StaleConnection(Exception):
 
 
 @dataclass(frozen=True)
-class _Envelope:
+class SmtpEnvelope:
+    """What one SMTP transaction carries: MAIL FROM, RCPT TO and the DATA bytes."""
+
     sender: str
     recipients: tuple[str, ...]
     data: bytes
     international: bool
 
     @classmethod
-    def of(cls, message: Message) -> _Envelope:
+    def of(cls, message: Message) -> SmtpEnvelope:
         sender = _addresses(message, "Sender") or _addresses(message, "From")
         recipients = tuple(
             address for name in ("To", "Cc", "Bcc") for address in _addresses(message, name)
@@ -184,6 +193,7 @@ class SmtpSender:
         self._ssl_context = ssl_context
         self._local_hostname = local_hostname
         self._connection: smtplib.SMTP | None = None
+        self._carried = False  # the open connection has carried a transaction (it may be stale)
 
     @classmethod
     def from_url(
@@ -199,20 +209,34 @@ class SmtpSender:
 
     def send(self, message: Message) -> None:
         """Deliver to every recipient or to none: one refused recipient fails the whole send."""
-        envelope = _Envelope.of(message)
-        reused = self._connection is not None
+        self.send_envelope(SmtpEnvelope.of(message))
+
+    def send_envelope(
+        self, envelope: SmtpEnvelope, *, before_data: Callable[[], None] | None = None
+    ) -> None:
+        """Send one prepared e-mail. `before_data` is called once the recipients are accepted,
+        before the DATA command: an exception it raises ends the transaction (RSET) unsent."""
+        reused = self._connection is not None and self._carried
         try:
-            self._transact(self._connect(), envelope)
+            self._transact(self._connect(), envelope, before_data)
         except _StaleConnection as stale:
             self._drop()
             if not reused:
                 raise stale.failure from None
             log.info("SMTP connection to %s was dropped; reconnecting", self.settings.safe_url)
             try:
-                self._transact(self._connect(), envelope)
+                self._transact(self._connect(), envelope, before_data)
             except _StaleConnection as again:
                 self._drop()
                 raise again.failure from None
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and self._connection.sock is not None
+
+    def connect(self) -> None:
+        """Open the connection now (if none is open); raises TemporaryFailure."""
+        self._connect()
 
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open; the next send opens a new one."""
@@ -272,6 +296,7 @@ class SmtpSender:
             connection.close()
             raise
         self._connection = connection
+        self._carried = False
         return connection
 
     def _open_session(self, connection: smtplib.SMTP) -> None:
@@ -304,11 +329,23 @@ class SmtpSender:
 
     # -- one mail transaction ---------------------------------------------------------------
 
-    def _transact(self, connection: smtplib.SMTP, envelope: _Envelope) -> None:
+    def _transact(
+        self,
+        connection: smtplib.SMTP,
+        envelope: SmtpEnvelope,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
         reply: bytes | str
         try:
             self._mail_from(connection, envelope)
+            self._carried = True  # a later 421 to MAIL may be the server closing an idle session
             self._rcpt_to(connection, envelope)
+            if before_data is not None:
+                try:
+                    before_data()
+                except BaseException:
+                    self._abort(connection, None)
+                    raise
             code, reply = connection.data(envelope.data)
         except smtplib.SMTPResponseException as error:  # DATA answered other than 354
             code, reply = error.smtp_code, error.smtp_error
@@ -319,7 +356,7 @@ class SmtpSender:
             self._abort(connection, code)
             raise _failure(code, reply)
 
-    def _mail_from(self, connection: smtplib.SMTP, envelope: _Envelope) -> None:
+    def _mail_from(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
         options: list[str] = []
         if envelope.international:
             if not connection.has_extn("smtputf8"):
@@ -339,7 +376,7 @@ class SmtpSender:
             self._abort(connection, code)
             raise _failure(code, reply)
 
-    def _rcpt_to(self, connection: smtplib.SMTP, envelope: _Envelope) -> None:
+    def _rcpt_to(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
         refusals: list[SmtpFailure] = []
         for recipient in envelope.recipients:
             code, reply = connection.rcpt(recipient)
@@ -361,6 +398,85 @@ class SmtpSender:
             connection.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
+
+
+class SmtpPool:
+    """Up to `size` connections to one SMTP server, for as many threads sending at once.
+
+    `submit(send, item)` runs `send(sender, item)` on one of the pool's threads, with a sender
+    (one connection) that no other thread uses meanwhile: the one used last first, so a light
+    load keeps few connections open. A connection is opened when first used and kept between
+    messages. `close()` waits for the sends under way, ends the threads and says QUIT on every
+    connection; the next `submit` starts again.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        size: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"an SMTP pool needs at least one connection, not {size}")
+        self.settings = settings
+        self.size = size
+        self._senders = [
+            SmtpSender(settings, ssl_context=ssl_context, local_hostname=local_hostname)
+            for _ in range(size)
+        ]
+        self._free: queue.LifoQueue[SmtpSender] = queue.LifoQueue()
+        for sender in reversed(self._senders):
+            self._free.put(sender)
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, size: int, **kwargs: Any) -> SmtpPool:
+        return cls(SmtpSettings.from_url(url), size, **kwargs)
+
+    def connect(self) -> None:
+        """Make sure one connection is open (the server answers); raises TemporaryFailure."""
+        if any(sender.connected for sender in self._senders):
+            return
+        sender = self._free.get()
+        try:
+            sender.connect()
+        finally:
+            self._free.put(sender)
+
+    def submit(self, send: Callable[[SmtpSender, T], None], item: T) -> Future[None]:
+        """Run `send(sender, item)` on a thread of the pool; its future holds what it raised."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="smtp-pool")
+            return self._executor.submit(self._run, send, item)
+
+    def _run(self, send: Callable[[SmtpSender, T], None], item: T) -> None:
+        sender = self._free.get()
+        try:
+            send(sender, item)
+        finally:
+            self._free.put(sender)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(sender.connected for sender in self._senders)
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        for sender in self._senders:
+            sender.close()
+
+    def __enter__(self) -> SmtpPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _text(reply: bytes | str) -> str:

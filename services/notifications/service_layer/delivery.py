@@ -1,10 +1,16 @@
-"""The delivery loop: claim due outgoing rows, render, send, record the outcome.
+"""The delivery loop: claim due outgoing rows, render them, send them over a pool of SMTP
+connections, record each outcome.
 
 Rows are claimed in batches (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas share
-the queue) and marked `sending` with a lease before anything is sent; outcomes are written in
-batches (at the end of a batch, and at least every `mark_every_seconds` while one is sent). One
-SMTP connection carries every message of a loop. Without PORTICO_SMTP_URL the e-mails go to the
-mailbox table, in the same transaction that marks them sent.
+the queue) and marked `sending` with a lease before anything is sent. The whole batch is
+rendered at once (each template compiled once, by the renderer's Jinja environments), then
+sent over `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages per
+connection. The loop's own thread writes the outcomes as they come, a few per transaction; a
+connection does not send the DATA of its next e-mail before the 'sent' mark of its previous
+one is written, so a crash leaves at most one e-mail per connection accepted by the server and
+not marked (sent again, with the same Message-ID, when the lease ends). Without
+PORTICO_SMTP_URL the e-mails go to the mailbox table, in the same transaction that marks them
+sent.
 """
 
 from __future__ import annotations
@@ -13,16 +19,22 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future, wait
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
 from services.notifications.adapters import repository as repo
+from services.notifications.adapters.mime import message_id_header, smtp_envelope
 from services.notifications.adapters.smtp import (
     PermanentFailure,
+    SmtpEnvelope,
     SmtpFailure,
+    SmtpPool,
     SmtpSender,
     TemporaryFailure,
 )
@@ -41,16 +53,107 @@ MAILS = Counter(
 MAX_PAUSE_SECONDS = 60.0
 
 
+class MarksNotWritten(Exception):
+    """The outcomes of the claim could not be written: send nothing more."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A claimed row, rendered and made into what the SMTP transaction carries."""
+
+    row: OutgoingMail
+    subject: str
+    message_id: str
+    envelope: SmtpEnvelope
+
+
+class _Ledger:
+    """The outcomes of one claim as the sending threads report them, and how far they are written.
+
+    Threads `add` outcomes; the loop's thread `take`s them and writes them, one transaction at a
+    time. A thread that sent an e-mail on a connection waits (`wait_written`) until that
+    e-mail's mark is written before the DATA of the next one on the same connection.
+    """
+
+    def __init__(self, expected: int) -> None:
+        self._changed = threading.Condition()
+        self._pending = Outcomes()
+        self._added = 0  # sequence number of the last outcome added
+        self._written = 0  # ... and of the last one written
+        self._settled = 0
+        self._expected = expected
+        self._broken = False
+        self.last_sent: dict[SmtpSender, int] = {}  # each connection's last e-mail sent
+        self.server_failure: SmtpFailure | None = None  # the server failed: stop sending
+        self.sent = 0
+
+    def add(self, outcome: Sent | Ended | int) -> int:
+        """Add a Sent, an Ended, or the id of a row released untouched; its sequence number."""
+        with self._changed:
+            if isinstance(outcome, Sent):
+                self._pending.sent.append(outcome)
+                self.sent += 1
+            elif isinstance(outcome, Ended):
+                self._pending.ended.append(outcome)
+            else:
+                self._pending.released.append(outcome)
+            self._added += 1
+            self._settled += 1
+            self._changed.notify_all()
+            return self._added
+
+    def settle_if_raised(self, future: Future[None]) -> None:
+        """A send that raised past its own handling (a bug): its row stays claimed, sent
+        again when the lease ends; the claim does not wait for it."""
+        error = future.exception()
+        if error is not None:
+            log.error("a send of the SMTP pool failed", exc_info=error)
+            with self._changed:
+                self._settled += 1
+                self._changed.notify_all()
+
+    def take(self, timeout: float) -> tuple[Outcomes, int, bool]:
+        """Wait (at most `timeout`) for outcomes to write; (them, their last sequence number,
+        whether every row of the claim is settled)."""
+        with self._changed:
+            if not self._pending and self._settled < self._expected:
+                self._changed.wait(timeout)
+            outcomes, self._pending = self._pending, Outcomes()
+            return outcomes, self._added, self._settled >= self._expected
+
+    def written(self, sequence: int) -> None:
+        with self._changed:
+            self._written = max(self._written, sequence)
+            self._changed.notify_all()
+
+    def wait_written(self, sequence: int) -> None:
+        with self._changed:
+            while self._written < sequence:
+                if self._broken:
+                    raise MarksNotWritten("the outcomes of this claim could not be written")
+                self._changed.wait()
+
+    def break_off(self) -> None:
+        """Writing failed: threads waiting for their marks stop, and send nothing more."""
+        with self._changed:
+            self._broken = True
+            self._changed.notify_all()
+
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
+
 class DeliveryLoop:
     """Sends a part's outgoing rows; `deliver_due()` does one batch, `run(stop)` loops."""
 
-    def __init__(self, part: MailPart, *, sender: SmtpSender | None = None) -> None:
+    def __init__(self, part: MailPart, *, pool: SmtpPool | None = None) -> None:
         self.part = part
         self.config = part.config
         self.wake = part.wakeup.subscribe()
-        if sender is None and self.config.smtp_url:
-            sender = SmtpSender.from_url(self.config.smtp_url)
-        self.sender = sender
+        if pool is None and self.config.smtp_url:
+            pool = SmtpPool.from_url(self.config.smtp_url, self.config.connections)
+        self.pool = pool
         self.pause = 0.0  # after the SMTP server itself failed: wait before the next claim
         self._server_failures = 0
 
@@ -61,10 +164,10 @@ class DeliveryLoop:
         token, rows = self._claim()
         if not rows:
             return 0
-        if self.sender is None:
+        if self.pool is None:
             self._keep_in_mailbox(token, rows)
         else:
-            self._send(token, rows, self.sender)
+            self._send(token, rows, self.pool)
         return len(rows)
 
     def drain(self) -> int:
@@ -79,8 +182,9 @@ class DeliveryLoop:
     def _claim(self) -> tuple[str, list[OutgoingMail]]:
         now = self.part.clock.now()
         token = uuid.uuid4().hex
-        rows = repo.claim_due(self.part.engine, now, self.config.batch_size, token,
-                              self._lease(now))
+        rows = repo.claim_due(
+            self.part.engine, now, self.config.batch_size, token, self._lease(now)
+        )
         return token, rows
 
     def _keep_in_mailbox(self, token: str, rows: list[OutgoingMail]) -> None:
@@ -90,102 +194,159 @@ class DeliveryLoop:
             try:
                 rendered, message = self._compose(row, now)
             except (RenderingError, ValueError) as error:
-                self._fail(outcomes, row, f"rendering failed: {error}")
+                outcomes.ended.append(self._failed(row, f"rendering failed: {error}"))
                 continue
-            outcomes.kept.append(KeptMail(
-                outgoing_id=row.id,
-                message_id=str(message["Message-ID"]),
-                recipient=row.recipient,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                attachments=row.attachments,
-                sent_at=now,
-            ))
-            self._sent(outcomes, row, rendered, message)
+            outcomes.kept.append(
+                KeptMail(
+                    outgoing_id=row.id,
+                    message_id=str(message["Message-ID"]),
+                    recipient=row.recipient,
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    attachments=row.attachments,
+                    sent_at=now,
+                )
+            )
+            outcomes.sent.append(self._sent(row, rendered.subject, str(message["Message-ID"])))
         self._record(token, outcomes, now)
-
-    def _send(self, token: str, rows: list[OutgoingMail], sender: SmtpSender) -> None:
-        outcomes = Outcomes()
-        last_mark = time.monotonic()
-        for index, row in enumerate(rows):
-            now = self.part.clock.now()
-            try:
-                rendered, message = self._compose(row, now)
-            except (RenderingError, ValueError) as error:
-                self._fail(outcomes, row, f"rendering failed: {error}")
-                continue
-            try:
-                sender.send(message)
-            except PermanentFailure as failure:
-                self._fail(outcomes, row, _answer(failure))
-            except TemporaryFailure as failure:
-                self._retry(outcomes, row, _answer(failure), now)
-                if failure.code is None or failure.code == 421:  # the server, not this message
-                    outcomes.released = [later.id for later in rows[index + 1:]]
-                    self._server_failed(failure)
-                    break
-            except Exception as error:  # noqa: BLE001 - an unexpected error must not lose the row
-                log.exception("sending outgoing e-mail %s failed", row.id)
-                self._retry(outcomes, row, f"{type(error).__name__}: {error}", now)
-            else:
-                self._sent(outcomes, row, rendered, message)
-                self._server_failures, self.pause = 0, 0.0
-            if time.monotonic() - last_mark >= self.config.mark_every_seconds:
-                self._record(token, outcomes, now, extend=True)
-                outcomes, last_mark = Outcomes(), time.monotonic()
-        self._record(token, outcomes, self.part.clock.now())
 
     def _compose(self, row: OutgoingMail, now: datetime) -> tuple[RenderedEmail, EmailMessage]:
         rendered = self.part.renderer.render(row.template, row.language, row.context)
-        attachments = [
-            (item["filename"], item["content"].encode("utf-8"), item["mimetype"])
-            for item in row.attachments or ()
-        ]
         message = build_message(
             rendered,
             sender=self.config.mail_from,
             to=row.recipient,
-            attachments=attachments,
+            attachments=_attachments(row),
             message_id=message_key(row.event_id, row.template, row.recipient),
             date=now,
         )
         return rendered, message
 
+    # -- over SMTP --------------------------------------------------------------------------------
+
+    def _send(self, token: str, rows: list[OutgoingMail], pool: SmtpPool) -> None:
+        """Render the batch, send it over the pool, write the outcomes as they come."""
+        ledger = _Ledger(len(rows))
+        ready = self._prepare(rows, ledger)
+        if ready:
+            try:
+                pool.connect()  # one connection first: a server that is down costs one attempt
+            except TemporaryFailure as failure:
+                first, *others = ready
+                ledger.add(self._retried(first.row, _answer(failure), self.part.clock.now()))
+                for item in others:
+                    ledger.add(item.row.id)
+                ledger.server_failure = failure
+                ready = []
+        futures = [pool.submit(partial(self._send_one, ledger), item) for item in ready]
+        for future in futures:
+            future.add_done_callback(ledger.settle_if_raised)
+        try:
+            self._write_as_they_come(token, ledger)
+        except BaseException:
+            ledger.break_off()
+            wait(futures)
+            raise
+        if ledger.server_failure is not None:
+            self._server_failed(ledger.server_failure)
+        elif ledger.sent:
+            self._server_failures, self.pause = 0, 0.0
+
+    def _prepare(self, rows: list[OutgoingMail], ledger: _Ledger) -> list[_Ready]:
+        """Render every row of the claim; a row that cannot be rendered fails with the reason."""
+        now = self.part.clock.now()
+        ready = []
+        for row in rows:
+            try:
+                rendered = self.part.renderer.render(row.template, row.language, row.context)
+                message_id = message_key(row.event_id, row.template, row.recipient)
+                envelope = smtp_envelope(
+                    rendered,
+                    sender=self.config.mail_from,
+                    to=row.recipient,
+                    message_id=message_id,
+                    date=now,
+                    attachments=_attachments(row),
+                )
+            except (RenderingError, ValueError) as error:
+                ledger.add(self._failed(row, f"rendering failed: {error}"))
+                continue
+            header = message_id_header(message_id, self.config.mail_from)
+            ready.append(_Ready(row, rendered.subject, header, envelope))
+        return ready
+
+    def _send_one(self, ledger: _Ledger, sender: SmtpSender, item: _Ready) -> None:
+        """On a thread of the pool: send one e-mail over `sender`'s connection; add its outcome."""
+        row = item.row
+        if ledger.server_failure is not None or ledger.broken:
+            ledger.add(row.id)  # back to the queue untouched
+            return
+        previous = ledger.last_sent.get(sender, 0)
+        try:
+            sender.send_envelope(item.envelope, before_data=partial(ledger.wait_written, previous))
+        except MarksNotWritten:
+            ledger.add(row.id)  # stopped before its DATA: never sent
+        except PermanentFailure as failure:
+            ledger.add(self._failed(row, _answer(failure)))
+        except TemporaryFailure as failure:
+            ledger.add(self._retried(row, _answer(failure), self.part.clock.now()))
+            if failure.code is None or failure.code == 421:  # the server, not this message
+                ledger.server_failure = ledger.server_failure or failure
+        except Exception as error:  # noqa: BLE001 - an unexpected error must not lose the row
+            log.exception("sending outgoing e-mail %s failed", row.id)
+            answer = f"{type(error).__name__}: {error}"
+            ledger.add(self._retried(row, answer, self.part.clock.now()))
+        else:
+            ledger.last_sent[sender] = ledger.add(self._sent(row, item.subject, item.message_id))
+
+    def _write_as_they_come(self, token: str, ledger: _Ledger) -> None:
+        """Write the claim's outcomes as the threads add them, a transaction per group, until
+        every row is settled; the claim's lease is extended at least every mark_every_seconds."""
+        every = self.config.mark_every_seconds
+        extended = time.monotonic()
+        while True:
+            outcomes, sequence, settled = ledger.take(every)
+            extend = not settled and time.monotonic() - extended >= every
+            if outcomes or extend:
+                self._record(token, outcomes, self.part.clock.now(), extend=extend)
+                if extend:
+                    extended = time.monotonic()
+            ledger.written(sequence)
+            if settled:
+                return
+
     # -- outcomes ---------------------------------------------------------------------------------
 
-    def _sent(
-        self, outcomes: Outcomes, row: OutgoingMail, rendered: RenderedEmail,
-        message: EmailMessage,
-    ) -> None:
+    def _sent(self, row: OutgoingMail, subject: str, message_id: str) -> Sent:
         MAILS.labels("sent").inc()
-        outcomes.sent.append(
-            Sent(row.id, rendered.subject[:500], str(message["Message-ID"])[:255])
-        )
+        return Sent(row.id, subject[:500], message_id[:255])
 
-    def _fail(self, outcomes: Outcomes, row: OutgoingMail, answer: str) -> None:
+    def _failed(self, row: OutgoingMail, answer: str) -> Ended:
         MAILS.labels("failed").inc()
-        log.warning("outgoing e-mail %s (%s to %s) failed: %s", row.id, row.template,
-                    row.recipient, answer)
-        outcomes.ended.append(Ended(row.id, "failed", answer, row.next_attempt_at))
+        log.warning(
+            "outgoing e-mail %s (%s to %s) failed: %s", row.id, row.template, row.recipient, answer
+        )
+        return Ended(row.id, "failed", answer, row.next_attempt_at)
 
-    def _retry(self, outcomes: Outcomes, row: OutgoingMail, answer: str, now: datetime) -> None:
+    def _retried(self, row: OutgoingMail, answer: str, now: datetime) -> Ended:
         attempts = row.attempts + 1
         if attempts >= self.config.max_attempts:
-            self._fail(outcomes, row, f"{answer} (gave up after {attempts} attempts)")
-            return
+            return self._failed(row, f"{answer} (gave up after {attempts} attempts)")
         MAILS.labels("retrying").inc()
         wait = timedelta(seconds=self.config.backoff_seconds(attempts))
-        outcomes.ended.append(Ended(row.id, "retrying", answer, now + wait))
+        return Ended(row.id, "retrying", answer, now + wait)
 
     def _server_failed(self, failure: SmtpFailure) -> None:
         self._server_failures += 1
-        self.pause = min(self.config.poll_seconds * 2 ** self._server_failures, MAX_PAUSE_SECONDS)
-        log.warning("SMTP server unavailable (%s); pausing deliveries for %.1fs",
-                    failure, self.pause)
+        self.pause = min(self.config.poll_seconds * 2**self._server_failures, MAX_PAUSE_SECONDS)
+        log.warning(
+            "SMTP server unavailable (%s); pausing deliveries for %.1fs", failure, self.pause
+        )
 
-    def _record(self, token: str, outcomes: Outcomes, now: datetime, *,
-                extend: bool = False) -> None:
+    def _record(
+        self, token: str, outcomes: Outcomes, now: datetime, *, extend: bool = False
+    ) -> None:
         """Write a claim's outcomes (and its mailbox rows) in one transaction."""
         if not outcomes and not extend:
             return
@@ -208,8 +369,9 @@ class DeliveryLoop:
                 except Exception:  # noqa: BLE001 - a database outage must not end the loop
                     outages += 1
                     delay = min(self.config.poll_seconds * 2**outages, MAX_PAUSE_SECONDS)
-                    log.exception("delivery loop: claiming or recording failed; retry in %.1fs",
-                                  delay)
+                    log.exception(
+                        "delivery loop: claiming or recording failed; retry in %.1fs", delay
+                    )
                     stop.wait(delay)
                     continue
                 if self.pause:
@@ -218,13 +380,20 @@ class DeliveryLoop:
                     continue
                 if count >= self.config.batch_size:
                     continue
-                if count == 0 and self.sender is not None:
-                    self.sender.close()  # idle: do not hold a connection to the server
+                if count == 0 and self.pool is not None:
+                    self.pool.close()  # idle: do not hold connections to the server
                 self.wake.wait(self.config.poll_seconds)
                 self.wake.clear()
         finally:
-            if self.sender is not None:
-                self.sender.close()
+            if self.pool is not None:
+                self.pool.close()
+
+
+def _attachments(row: OutgoingMail) -> list[tuple[str, bytes, str]]:
+    return [
+        (item["filename"], item["content"].encode("utf-8"), item["mimetype"])
+        for item in row.attachments or ()
+    ]
 
 
 def _answer(failure: SmtpFailure) -> str:

@@ -94,8 +94,8 @@ def make_notifications(tmp_path, prefix):
     yield make
     for harness in made:
         for loop in harness.loops:
-            if loop.sender is not None:
-                loop.sender.close()
+            if loop.pool is not None:
+                loop.pool.close()
         harness.part.engine.dispose()
 
 

@@ -150,7 +150,8 @@ def test_every_email_is_delivered_in_the_recipients_language_with_working_links(
     [attachment] = report.iter_attachments()
     assert attachment.get_filename() == "import-report.csv"
     assert b"repeats line 2" in attachment.get_payload(decode=True)
-    assert server.connections() == 1  # one SMTP connection carried everything
+    # the loop's pool (PORTICO_MAIL_CONNECTIONS, 4) carried everything, many e-mails each
+    assert 1 <= server.connections() <= 4 < len(received)
 
 
 def queue_links(harness, people, *addresses):
