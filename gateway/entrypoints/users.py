@@ -43,13 +43,13 @@ def users_path(account_id: str, user_id: str | None = None) -> str:
 class Users(MethodView):
     @blp.arguments(UsersQuery, location="query", unknown="raise")
     @blp.response(200, page_of(UserSchema, "UserPage"))
-    def get(self, args, account_id):  # type: ignore[no-untyped-def]
+    def get(self, args, account_id):
         """The user list, searched by name, e-mail or function, filtered by status or role."""
         return as_page(service("identity").get(users_path(account_id), params=args), args["page"], args["per_page"])
 
     @blp.arguments(UserIn)
     @blp.response(201, UserWritten)
-    def post(self, body, account_id):  # type: ignore[no-untyped-def]
+    def post(self, body, account_id):
         """Create a user: identity sends the activation e-mail, subscriptions grants the auto services."""
         with limit_taken_answers(bool(body.get("email"))):
             user = service("identity").post(users_path(account_id), json=body)
@@ -59,13 +59,13 @@ class Users(MethodView):
 @blp.route("/users/<user_id>")
 class User(MethodView):
     @blp.response(200, UserSchema)
-    def get(self, account_id, user_id):  # type: ignore[no-untyped-def]
+    def get(self, account_id, user_id):
         """One user of the account."""
         return service("identity").get(users_path(account_id, user_id))
 
     @blp.arguments(UserPatch)
     @blp.response(200, UserWritten)
-    def patch(self, body, account_id, user_id):  # type: ignore[no-untyped-def]
+    def patch(self, body, account_id, user_id):
         """Modify a user's profile or password security level."""
         with limit_taken_answers("email" in body):
             user = service("identity").patch(users_path(account_id, user_id), json=body)
@@ -73,7 +73,7 @@ class User(MethodView):
         return {**user, "propagation": propagation(user, event_type="identity.user.updated")}
 
     @blp.response(204)
-    def delete(self, account_id, user_id):  # type: ignore[no-untyped-def]
+    def delete(self, account_id, user_id):
         """Delete a user (409 for the account's last administrator); their sessions end at once."""
         answer = service("identity").raw("DELETE", users_path(account_id, user_id))
         forget_user(gw().part, user_id)
@@ -83,7 +83,7 @@ class User(MethodView):
 @blp.route("/users/<user_id>/unlock")
 class Unlock(MethodView):
     @blp.response(204)
-    def post(self, account_id, user_id):  # type: ignore[no-untyped-def]
+    def post(self, account_id, user_id):
         """Unlock a user locked after failed sign-ins."""
         service("identity").post(f"{users_path(account_id, user_id)}/unlock")
         profiles_changed(gw().part, user_id=user_id)
@@ -93,7 +93,7 @@ class Unlock(MethodView):
 class ActivationEmails(MethodView):
     @blp.arguments(UserIds)
     @blp.response(202, SentSkipped)
-    def post(self, body, account_id):  # type: ignore[no-untyped-def]
+    def post(self, body, account_id):
         """Re-send the activation e-mail to each selected user still pending activation."""
         answer = service("identity").post(f"/internal/accounts/{q(account_id)}/activation-emails", json=body) or {}
         return {**answer, "propagation": propagation(answer)}
