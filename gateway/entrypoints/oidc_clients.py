@@ -120,7 +120,7 @@ class KeyRotated(Schema):
 class OidcClients(MethodView):
     @blp.arguments(OidcClientIn)
     @blp.response(201, OidcClientCreated)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body):
         """Register an application; its client secret is answered once."""
         record, secret = oidc.register_client(
             gw().part,
@@ -132,7 +132,7 @@ class OidcClients(MethodView):
         return {**record.shown(), "client_secret": secret}
 
     @blp.response(200, OidcClientList)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self):
         """The registered applications (no secret)."""
         items = [record.shown() for record in oidc.list_clients(gw().part)]
         return {"items": items, "total": len(items)}
@@ -141,7 +141,7 @@ class OidcClients(MethodView):
 @blp.route("/oidc-clients/<client_id>")
 class OidcClient(MethodView):
     @blp.response(200, OidcClientOut)
-    def get(self, client_id):  # type: ignore[no-untyped-def]
+    def get(self, client_id):
         """One registered application (404 when none has this id)."""
         record = oidc.find_client(gw().part, client_id)
         if record is None:
@@ -149,7 +149,7 @@ class OidcClient(MethodView):
         return record.shown()
 
     @blp.response(204)
-    def delete(self, client_id):  # type: ignore[no-untyped-def]
+    def delete(self, client_id):
         """Remove an application: its codes and tokens stop working at once."""
         if not oidc.delete_client(gw().part, client_id):
             raise not_found()
@@ -158,7 +158,7 @@ class OidcClient(MethodView):
 @blp.route("/oidc-keys/rotate")
 class OidcKeys(MethodView):
     @blp.response(200, KeyRotated)
-    def post(self):  # type: ignore[no-untyped-def]
+    def post(self):
         """Make a new signing key; the previous one stays in JWKS until its ID tokens have expired."""
         settings = gw().part.settings
         kid = oidc.rotate_signing_key(gw().part, provider_policy(settings), key_secret(settings))
