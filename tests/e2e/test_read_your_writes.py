@@ -10,6 +10,7 @@ that has not heard of the write (no 404 "unknown", no 403 "level too low").
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -81,7 +82,25 @@ def test_a_user_just_created_is_granted_listed_and_raised_at_once_many_times_in_
     took.sort()
     print(
         f"create then grant, {ROUNDS} times: median {took[len(took) // 2] * 1000:.0f} ms, "
-        f"slowest {took[-1] * 1000:.0f} ms"
+        f"slowest {took[-1] * 1000:.0f} ms; {waits(portal)}"
+    )
+
+
+def waits(portal: Portal) -> str:
+    """What the gateway's /metrics says of its read-your-writes waits at subscriptions."""
+    text = portal.http.get("/metrics").text
+    found = dict(
+        re.findall(
+            r'^portico_own_events_(wait_seconds_sum|wait_seconds_count|late_total)\{service="subscriptions"\} (\S+)$',
+            text,
+            re.MULTILINE,
+        )
+    )
+    count = float(found.get("wait_seconds_count", 0))
+    mean = float(found.get("wait_seconds_sum", 0)) / count if count else 0.0
+    return (
+        f"the gateway waited {count:.0f} times for subscriptions, {mean * 1000:.0f} ms on average, "
+        f"{float(found.get('late_total', 0)):.0f} cut by the bound"
     )
 
 
