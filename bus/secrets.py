@@ -34,6 +34,11 @@ READ_BY: dict[str, tuple[str, ...]] = {
     "importer": (SERVICE_TOKEN,),
 }
 
+# Secrets a part reads when they are set, and refuses when they are set to a weak value:
+# identity's key of TOTP secrets and recovery codes (unset: derived from the service token).
+MFA_KEY = "PORTICO_MFA_KEY"
+OPTIONAL_BY: dict[str, tuple[str, ...]] = {"identity": (MFA_KEY,)}
+
 # Values that were defaults or examples at some point: anyone may know them.
 KNOWN_VALUES = frozenset(
     {
@@ -73,6 +78,9 @@ def check_secrets(part: str, env: Mapping[str, str] | None = None) -> None:
     for name in READ_BY.get(part, (SERVICE_TOKEN,)):
         why = weakness(env.get(name))
         if why is not None:
+            problems.append(f"{name} {why}")
+    for name in OPTIONAL_BY.get(part, ()):
+        if env.get(name) is not None and (why := weakness(env.get(name))) is not None:
             problems.append(f"{name} {why}")
     operator, service = env.get(OPERATOR_TOKEN), env.get(SERVICE_TOKEN)
     if part == "gateway" and operator and operator == service:

@@ -97,6 +97,38 @@ class EmailChanged(UserRef):
     new_email = fields.String(required=True)
 
 
+MFA_CHANGES = (
+    "totp_enabled",  # an authenticator application was confirmed (recovery codes issued)
+    "totp_removed",
+    "passkey_added",
+    "passkey_removed",
+    "recovery_codes_renewed",
+    "recovery_code_used",  # a sign-in spent one (`recovery_codes_left` says how many remain)
+    "factors_reset",  # an administrator removed every factor of the user
+)
+
+
+@register("identity.mfa.changed")
+class MfaChanged(UserRef):
+    """A user's second factors changed; the user is e-mailed (notifications)."""
+
+    change = fields.String(required=True, validate=validate.OneOf(MFA_CHANGES))
+    by = optional_id()  # who did it: the user, an administrator's id, or "operator"
+    name = fields.String(load_default=None, allow_none=True)  # the passkey's, when one
+    recovery_codes_left = fields.Integer(load_default=None, allow_none=True)
+
+
+@register("identity.account.security_changed")
+class AccountSecurityChanged(Contract):
+    """An account's second-factor policy changed (who must have a factor)."""
+
+    account_id = required_id()
+    mfa_required_for = fields.String(
+        required=True, validate=validate.OneOf(("nobody", "administrators", "everyone"))
+    )
+    by = optional_id()
+
+
 @register("identity.link.issued")
 class LinkIssued(Contract):
     purpose = fields.String(required=True, validate=validate.OneOf(v.LINK_PURPOSES))

@@ -56,14 +56,16 @@ def build(settings: Settings, clients: Mapping[str, ServiceClient] | None = None
 
 def jobs(part: Any) -> list[Callable[[Event], None]]:
     """Periodic work the worker runs beside its consumer: expired locks released, old throttle
-    rows and long-expired link tokens forgotten."""
+    rows, long-expired link tokens and second-factor steps forgotten."""
     from services.identity.service_layer.links import forget_old_links
+    from services.identity.service_layer.mfa import forget_old_challenges
     from services.identity.service_layer.sign_in import release_expired_locks
 
     def release_locks() -> None:
         with part.uow() as uow:
             release_expired_locks(uow)
             forget_old_links(uow)
+            forget_old_challenges(uow)
             uow.commit()
 
     return [periodic("identity: releasing expired locks", release_locks, JOB_INTERVAL_SECONDS,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from bus.config import ConfigError, Settings
 from services.identity.domain.lockout import DEFAULT_LOCK_MINUTES, DEFAULT_LOCK_THRESHOLD
+from services.identity.domain.mfa import MfaKey
 from services.identity.domain.passwords import PROFILES
 
 
@@ -22,6 +24,8 @@ class IdentityConfig:
     lock_minutes: int = DEFAULT_LOCK_MINUTES
     reset_mail_interval_minutes: int = 5
     history_kept: int = 24
+    # PORTICO_MFA_KEY, or (unset) the service token: the key of TOTP secrets and recovery codes
+    mfa_secret: str = "dev-mfa-key"
     lifetimes: Mapping[str, timedelta] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -51,7 +55,23 @@ class IdentityConfig:
             lock_threshold=settings.int_setting("PORTICO_LOCK_THRESHOLD", DEFAULT_LOCK_THRESHOLD),
             lock_minutes=settings.int_setting("PORTICO_LOCK_MINUTES", DEFAULT_LOCK_MINUTES),
             reset_mail_interval_minutes=settings.int_setting("PORTICO_RESET_MAIL_INTERVAL_MINUTES", 5),
+            mfa_secret=settings.setting("PORTICO_MFA_KEY", "") or f"service-token:{settings.service_token}",
         )
+
+    @property
+    def mfa_key(self) -> MfaKey:
+        return MfaKey(self.mfa_secret)
+
+    @property
+    def webauthn_origin(self) -> str:
+        """Where passkeys are used: the origin of PORTICO_PUBLIC_URL."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The WebAuthn relying party id: the host of PORTICO_PUBLIC_URL."""
+        return urlsplit(self.public_url).hostname or "localhost"
 
     def link_url(self, purpose: str, token: str) -> str:
         """The gateway page a link opens (docs/api.md, "Journeys")."""

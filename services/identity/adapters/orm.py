@@ -133,3 +133,67 @@ audit_log = sa.Table(
     sa.Index("ix_audit_account_at", "account_id", "id"),
     sa.Index("ix_audit_user_at", "user_id", "id"),
 )
+
+# --- second factors (domain.mfa): TOTP, passkeys, recovery codes, their one-time challenges ---
+
+# A user's authenticator application: the secret encrypted (domain.mfa.MfaKey); `last_used_step`
+# is the RFC 6238 step of the last code accepted, so no code is accepted twice.
+mfa_totp = sa.Table(
+    "mfa_totp",
+    metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("secret_encrypted", sa.String(255), nullable=False),
+    sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),  # NULL while enrolling
+    sa.Column("last_used_step", sa.BigInteger(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# WebAuthn credentials (passkeys) registered by a user.
+mfa_passkeys = sa.Table(
+    "mfa_passkeys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("credential_id", sa.String(1400), nullable=False, unique=True),  # base64url
+    sa.Column("public_key", sa.Text(), nullable=False),  # base64url of the COSE key
+    sa.Column("sign_count", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("transports", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# Recovery codes: only a keyed hash of each (domain.mfa.MfaKey.hash_recovery_code).
+mfa_recovery_codes = sa.Table(
+    "mfa_recovery_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# One-time steps: the sign-in's mfa_token (`purpose` sign_in or enrolment) and WebAuthn
+# challenges (passkey_register, passkey_sign_in, passkey_mfa), each kept as its SHA-256 only.
+mfa_challenges = sa.Table(
+    "mfa_challenges",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(24), nullable=False),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# An account's second-factor policy (domain.mfa.MfaPolicy); no row = nobody.
+account_security = sa.Table(
+    "account_security",
+    metadata,
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("mfa_required_for", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=True),
+)

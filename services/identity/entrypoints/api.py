@@ -28,12 +28,13 @@ from services.identity.entrypoints import (
     imports,
     links,
     me,
+    mfa,
     sign_in,
 )
 from services.identity.service_layer.errors import IdentityError
 
 # One blueprint per resource (each module's docstring names its routes).
-BLUEPRINTS = (accounts, account_users, audit, sign_in, links, email_changes, me, dashboard, imports)
+BLUEPRINTS = (accounts, account_users, audit, sign_in, mfa, links, email_changes, me, dashboard, imports)
 
 
 def _identity_error(error: IdentityError) -> Response:

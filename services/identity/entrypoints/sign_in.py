@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from bus.http import Problem
-from services.identity.domain import model
 from services.identity.entrypoints import schemas
 from services.identity.entrypoints.common import run
+from services.identity.entrypoints.mfa import sign_in_answer
 from services.identity.service_layer import sign_in
 
 bp = Blueprint("sign_in", __name__, url_prefix="/internal")
@@ -24,16 +23,4 @@ def sign_in_user() -> ResponseReturnValue:
         ip=body["ip"],
         user_agent=body["user_agent"],
     )
-    if result.outcome == "ok":
-        return jsonify(user=result.user, password_change_required=result.password_change_required)
-    if result.outcome == "locked":
-        raise Problem(423, "Locked", _locked_message())
-    raise Problem(401, "Unauthorized", model.SIGN_IN_FAILED)
-
-
-def _locked_message() -> str:
-    try:
-        model.ensure_can_sign_in(model.UserStatus.LOCKED)
-    except model.SignInRefused as refusal:
-        return refusal.message
-    raise AssertionError("a locked status must refuse the sign-in")  # pragma: no cover
+    return sign_in_answer(result)  # 200 signed in or a second factor due, 401, 423

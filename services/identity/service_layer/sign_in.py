@@ -18,12 +18,14 @@ from typing import Any
 
 from bus.clock import iso
 from bus.envelope import Envelope
+from services.identity.adapters import mfa_repository as mfa_repo
 from services.identity.adapters import repository as repo
 from services.identity.adapters import sign_ins
-from services.identity.domain import lockout, model
+from services.identity.domain import lockout, mfa, model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.passwords import policy_for
 from services.identity.domain.records import SignInState, User
+from services.identity.domain.tokens import new_token
 from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict
@@ -37,9 +39,12 @@ THROTTLE_FORGET_AFTER = timedelta(days=1)
 
 @dataclass(frozen=True)
 class SignInResult:
-    outcome: str  # ok | failed | locked
+    outcome: str  # ok | failed | locked | second_factor (the password was right; a factor is due)
     user: dict[str, Any] | None = None
     password_change_required: bool = False
+    mfa_token: str | None = None  # second_factor: the one-time proof that the password was right
+    methods: tuple[str, ...] = ()  # second_factor: the user's factors
+    enrolment_required: bool = False  # ok: the account's policy wants a factor the user lacks
 
 
 def _login_key(email: str) -> str | None:
@@ -74,19 +79,50 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     else:
         verified = uow.hasher.dummy_verify(password)  # the time a real check takes; always False
     if verified and status is UserStatus.ACTIVE:
-        return _succeed(uow, key, state, password, seen)
+        assert user is not None  # verified against its hash
+        factors = mfa_repo.factors_of(uow.session, user.id, user.account_id)
+        if factors.any:
+            return _await_second_factor(uow, user, password, factors, seen)
+        result = _succeed(uow, key, state, password, seen)
+        if factors.policy.covers(is_administrator=state.is_administrator):
+            return replace(result, enrolment_required=True)
+        return result
     return _fail(uow, key, throttle, user, status, seen)
 
 
-def _succeed(uow: IdentityUnitOfWork, key: str, state: SignInState, password: str, seen: dict[str, Any]
-             ) -> SignInResult:
+def _await_second_factor(uow: IdentityUnitOfWork, user: User, password: str, factors: mfa.Factors,
+                         seen: dict[str, Any]) -> SignInResult:
+    """The password was right and the user has a factor: the sign-in waits for it. The throttle
+    is left as it is (a right password must not wipe out wrong codes), and an mfa_token, kept
+    as its SHA-256 only, proves the password step to `verify_second_factor` for 5 minutes."""
+    now = uow.now()
+    changed = _rehashed(uow, user, password)
+    if changed:
+        repo.update_user(uow.session, user, changed)
+    plain, token_hash = new_token()
+    mfa_repo.add_challenge(uow.session, token_hash, "sign_in", user.id, now, now + mfa.MFA_TOKEN_LIFETIME)
+    audit(uow, "sign_in", result="second_factor_required", **seen)
+    return SignInResult("second_factor", mfa_token=plain, methods=tuple(factors.methods()))
+
+
+def _rehashed(uow: IdentityUnitOfWork, user: User, password: str) -> dict[str, Any]:
+    """The new hash when the hasher's parameters were raised since it was made (else nothing)."""
+    assert user.password_hash is not None  # verified against it
+    if not uow.hasher.needs_rehash(user.password_hash):
+        return {}
+    new_hash = uow.hasher.hash(password)
+    repo.rehash_in_history(uow.session, user.id, user.password_hash, new_hash)
+    return {"password_hash": new_hash}
+
+
+def _succeed(uow: IdentityUnitOfWork, key: str, state: SignInState, password: str | None,
+             seen: dict[str, Any]) -> SignInResult:
+    """The sign-in succeeds (after the password, or after the second factor: `password` None)."""
     now = uow.now()
     user = state.user
-    assert user is not None and user.password_hash is not None  # verified against it
-    changed: dict[str, Any] = {}  # besides the sign-in dates, rarely
-    if uow.hasher.needs_rehash(user.password_hash):  # parameters raised since it was made
-        changed["password_hash"] = uow.hasher.hash(password)
-        repo.rehash_in_history(uow.session, user.id, user.password_hash, changed["password_hash"])
+    assert user is not None  # verified
+    # besides the sign-in dates, rarely
+    changed: dict[str, Any] = _rehashed(uow, user, password) if password is not None else {}
     if user.status == UserStatus.LOCKED:  # its lock ran out
         changed.update(status=UserStatus.ACTIVE.value, locked_until=None)
         uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
