@@ -1,5 +1,5 @@
 """The provider's signing keys as joserfc keys, and their private halves encrypted at rest
-(Fernet, with a key derived by HKDF from PORTICO_OIDC_KEY_SECRET, else PORTICO_SECRET_KEY)."""
+(Fernet, with a key derived by HKDF from PORTICO_SECRET_KEY)."""
 
 from __future__ import annotations
 

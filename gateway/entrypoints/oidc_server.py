@@ -49,8 +49,9 @@ def provider_policy(settings: Settings) -> ProviderPolicy:
 
 
 def key_secret(settings: Settings) -> str:
-    """What the private keys are encrypted with: PORTICO_OIDC_KEY_SECRET, else PORTICO_SECRET_KEY."""
-    return settings.setting("PORTICO_OIDC_KEY_SECRET", "") or settings.secret_key
+    """What the private keys are encrypted with: PORTICO_SECRET_KEY (checked at start-up by
+    bus/secrets.py; a key made under another value cannot be read: rotate after changing it)."""
+    return settings.secret_key
 
 
 class Client(ClientMixin):
