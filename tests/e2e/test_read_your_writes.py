@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.harness import Cluster, unique_number
@@ -23,6 +25,7 @@ from tests.e2e.test_identity_journey import USER, Portal, administered_account
 pytestmark = pytest.mark.e2e
 
 ROUNDS = 20
+CALLERS = 4
 
 
 @pytest.fixture
@@ -49,6 +52,7 @@ def test_a_user_just_created_is_granted_listed_and_raised_at_once_many_times_in_
     services = codes_to_ids(portal, account["id"], admin)
     users = f"/api/v1/accounts/{account['id']}/users"
     took = []
+    before = wait_figures(portal)
     for _ in range(ROUNDS):
         started = time.monotonic()
         created = portal.http.post(
@@ -82,12 +86,55 @@ def test_a_user_just_created_is_granted_listed_and_raised_at_once_many_times_in_
     took.sort()
     print(
         f"create then grant, {ROUNDS} times: median {took[len(took) // 2] * 1000:.0f} ms, "
-        f"slowest {took[-1] * 1000:.0f} ms; {waits(portal)}"
+        f"slowest {took[-1] * 1000:.0f} ms; {waits_since(portal, before)}"
     )
 
 
-def waits(portal: Portal) -> str:
-    """What the gateway's /metrics says of its read-your-writes waits at subscriptions."""
+def test_users_created_then_granted_at_once_by_several_callers_at_the_same_time(portal):
+    """Under load: several administrators' requests at once, each creating then granting."""
+    account, admin = administered_account(portal, "Read Your Writes Load Ltd")
+    invoices = codes_to_ids(portal, account["id"], admin)["invoice_viewing"]
+    users = f"/api/v1/accounts/{account['id']}/users"
+
+    def create_then_grant(_: int) -> list[str]:
+        failures = []
+        with httpx.Client(base_url=portal.cluster.gateway_url, timeout=30) as http:
+            for _ in range(ROUNDS // 4):
+                created = http.post(
+                    users,
+                    headers=admin,
+                    json={
+                        "email": f"ryw-load-{uuid.uuid4().hex[:10]}@example.com",
+                        **USER,
+                        "password_level": 1,
+                    },
+                )
+                if created.status_code != 201:
+                    failures.append(said(created))
+                    continue
+                granted = http.post(
+                    f"{users}/{created.json()['id']}/subscriptions",
+                    headers=admin,
+                    json={"service_ids": [invoices]},
+                )
+                if granted.status_code != 201:
+                    failures.append(said(granted))
+        return failures
+
+    before = wait_figures(portal)
+    with ThreadPoolExecutor(max_workers=CALLERS) as pool:
+        failures = [
+            failure for found in pool.map(create_then_grant, range(CALLERS)) for failure in found
+        ]
+    assert failures == []
+    print(
+        f"{CALLERS} callers at once, {ROUNDS // 4} creations then grants each: {waits_since(portal, before)}"
+    )
+
+
+def wait_figures(portal: Portal) -> tuple[float, float, float]:
+    """The gateway's read-your-writes waits at subscriptions so far (its /metrics): count, total
+    seconds, and how many the bound cut."""
     text = portal.http.get("/metrics").text
     found = dict(
         re.findall(
@@ -96,12 +143,18 @@ def waits(portal: Portal) -> str:
             re.MULTILINE,
         )
     )
-    count = float(found.get("wait_seconds_count", 0))
-    mean = float(found.get("wait_seconds_sum", 0)) / count if count else 0.0
-    return (
-        f"the gateway waited {count:.0f} times for subscriptions, {mean * 1000:.0f} ms on average, "
-        f"{float(found.get('late_total', 0)):.0f} cut by the bound"
+    return tuple(
+        float(found.get(name, 0))
+        for name in ("wait_seconds_count", "wait_seconds_sum", "late_total")
     )
+
+
+def waits_since(portal: Portal, before: tuple[float, float, float]) -> str:
+    count, total, late = (
+        now - then for now, then in zip(wait_figures(portal), before, strict=True)
+    )
+    mean = total / count if count else 0.0
+    return f"the gateway waited {count:.0f} times for subscriptions, {mean * 1000:.0f} ms on average, {late:.0f} cut by the bound"
 
 
 def test_an_account_just_opened_gets_its_catalog_at_once_many_times_in_a_row(portal):
