@@ -230,6 +230,24 @@ def claim_due(
     return [OutgoingMail(**row._mapping) for row in rows]
 
 
+# The delivery loop's commonest statement (a few e-mails per transaction, as they are sent):
+# built once, not at every call.
+_MARK_SENT = (
+    outgoing.update()
+    .where(outgoing.c.id == sa.bindparam("b_id"), outgoing.c.claimed_by == sa.bindparam("b_token"))
+    .values(
+        status="sent",
+        sent_at=sa.bindparam("b_now"),
+        attempts=outgoing.c.attempts + 1,
+        subject=sa.bindparam("b_subject"),
+        message_id=sa.bindparam("b_message_id"),
+        last_answer=None,
+        claimed_by=None,
+        **SPENT,
+    )
+)
+
+
 def record_outcomes(
     engine: sa.Engine,
     token: str,
@@ -246,20 +264,10 @@ def record_outcomes(
             conn.execute(mailbox.insert(), [_kept_row(mail) for mail in outcomes.kept])
         if outcomes.sent:
             conn.execute(
-                outgoing.update()
-                .where(*mine)
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    attempts=outgoing.c.attempts + 1,
-                    subject=sa.bindparam("b_subject"),
-                    message_id=sa.bindparam("b_message_id"),
-                    last_answer=None,
-                    claimed_by=None,
-                    **SPENT,
-                ),
+                _MARK_SENT,
                 [
-                    {"b_id": sent.id, "b_subject": sent.subject, "b_message_id": sent.message_id}
+                    {"b_id": sent.id, "b_token": token, "b_now": now, "b_subject": sent.subject,
+                     "b_message_id": sent.message_id}
                     for sent in outcomes.sent
                 ],
             )

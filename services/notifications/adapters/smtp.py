@@ -7,6 +7,7 @@ import copy
 import io
 import logging
 import queue
+import re
 import smtplib
 import ssl
 import threading
@@ -367,7 +368,10 @@ class SmtpSender:
         elif not envelope.data.isascii() and connection.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
         try:
-            code, reply = connection.mail(envelope.sender, options)
+            if envelope.international:  # smtplib switches the commands to UTF-8
+                code, reply = connection.mail(envelope.sender, options)
+            else:
+                code, reply = connection.docmd("mail", _address("FROM", envelope.sender, options))
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise _StaleConnection(TemporaryFailure(None, f"connection lost: {error}")) from error
         if code == 421:  # the server is closing this connection, maybe only for idleness
@@ -379,7 +383,10 @@ class SmtpSender:
     def _rcpt_to(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
         refusals: list[SmtpFailure] = []
         for recipient in envelope.recipients:
-            code, reply = connection.rcpt(recipient)
+            if envelope.international:
+                code, reply = connection.rcpt(recipient)
+            else:
+                code, reply = connection.docmd("rcpt", _address("TO", recipient))
             if code not in (250, 251):
                 refusals.append(_failure(code, reply, recipient=recipient))
                 if code == 421:
@@ -477,6 +484,16 @@ class SmtpPool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+\Z")
+
+
+def _address(keyword: str, address: str, options: list[str] | tuple[str, ...] = ()) -> str:
+    """The argument of MAIL or RCPT as smtplib writes it (`FROM:<a@b> OPTION`); a plain address
+    is not parsed again (smtplib's quoteaddr costs more than the rest of the transaction)."""
+    quoted = f"<{address}>" if _PLAIN_ADDRESS.match(address) else smtplib.quoteaddr(address)
+    return f"{keyword}:{quoted}" + "".join(f" {option}" for option in options)
 
 
 def _text(reply: bytes | str) -> str:

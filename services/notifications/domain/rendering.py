@@ -147,6 +147,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # compiled once and kept: no stat of the file at every e-mail
         )
         environment.filters["date"] = lambda value: format_date(value, language)
         environment.filters["datetime"] = lambda value: format_datetime(value, language)
