@@ -536,3 +536,70 @@ def test_logout_to_an_unregistered_uri_is_refused_and_the_session_kept(gw, signe
     )
     assert answer.status_code == 400 and "Location" not in answer.headers
     assert browser.get("/api/v1/me").status_code == 200
+
+
+# -- malformed requests ----------------------------------------------------------------------------------------
+
+
+def test_an_unsupported_response_type_goes_back_to_the_application_as_its_error(gw, signed_in):
+    _, browser, _ = signed_in
+    client = register(gw)
+    _, challenge = pkce()
+    answer = authorize(browser, client, challenge, response_type="token")
+    params = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert answer.headers["Location"].startswith(CALLBACK) and params["error"] == [
+        "unsupported_response_type"
+    ]
+
+
+def test_token_requests_without_client_authentication_are_invalid_client_and_write_nothing(
+    gw, signed_in
+):
+    _, browser, _ = signed_in
+    client = register(gw)
+    verifier, challenge = pkce()
+    code = code_of(authorize(browser, client, challenge))
+    answer = gw.client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+    )
+    assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_client"
+    json_body = gw.client.post(
+        "/oauth2/token", headers=basic(client), json={"grant_type": "authorization_code"}
+    )
+    assert json_body.status_code == 400 and json_body.get_json()["error"] in (
+        "invalid_request",
+        "unsupported_grant_type",
+    )
+    with gw.part.engine.connect() as conn:
+        assert conn.execute(oidc_tokens.select()).first() is None
+    assert (
+        exchange(gw, client, code, verifier).status_code == 200
+    )  # the code was not spent by the bad ones
+
+
+def test_revocation_without_a_token_is_invalid_request_and_userinfo_with_garbage_is_invalid_token(
+    gw,
+):
+    client = register(gw)
+    assert (
+        gw.client.post("/oauth2/revoke", headers=basic(client), data={}).get_json()["error"]
+        == "invalid_request"
+    )
+    answer = gw.client.get("/oauth2/userinfo", headers={"Authorization": "Bearer " + "x" * 5000})
+    assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_token"
+    assert "invalid_token" in answer.headers["WWW-Authenticate"]
+
+
+def test_a_refresh_for_a_user_identity_no_longer_knows_revokes_the_family(gw, signed_in):
+    user, _, _ = signed_in
+    client, token = tokens_for(gw, signed_in)
+    gw.users.pop(user["email"])  # identity answers 404 for the user from now on
+    assert refresh(gw, client, token["refresh_token"]).get_json()["error"] == "invalid_grant"
+    with gw.part.engine.connect() as conn:
+        assert all(row.revoked_at for row in conn.execute(oidc_tokens.select()))
