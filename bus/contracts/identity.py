@@ -2,6 +2,7 @@
 
 from bus.contracts import register
 from bus.contracts.base import Contract, fields, language, optional_id, required_id, v, validate
+from bus.contracts.batches import BATCH_LIMIT
 
 
 class AccountFields(Contract):
@@ -144,6 +145,70 @@ class LinkIssued(Contract):
     old_email = fields.String(load_default=None, allow_none=True)
 
 
+class CreatedUser(Contract):
+    """One user of an identity.users.created batch (identity.user.created's fields)."""
+
+    user_id = required_id()
+    email = fields.String(load_default=None, allow_none=True)
+    title = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.TITLES))
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    language = language()
+    function = fields.String(load_default=None, allow_none=True)
+    password_level = fields.Integer(required=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
+    status = fields.String(required=True, validate=validate.OneOf(v.USER_STATUSES))
+    grant_administration = fields.Boolean(load_default=False)
+    import_line = fields.Integer(load_default=None, allow_none=True)
+    created_at = fields.String(required=True)
+
+
+@register("identity.users.created")
+class UsersCreated(Contract):
+    """The users one bulk command created (an import batch: its job, batch and line numbers).
+
+    At most BATCH_LIMIT users; a producer with more publishes several events. For an import
+    batch it is also identity's answer: `rejected` holds the batch's refused lines
+    ([{line, field, message}], field being the file's column or "line"), so the importer learns
+    every row's fate from this one event.
+    """
+
+    account_id = required_id()
+    source = fields.String(required=True, validate=validate.OneOf(v.USER_SOURCES))
+    created_by = optional_id()
+    import_job_id = optional_id()
+    batch = fields.Integer(load_default=None, allow_none=True)
+    users = fields.List(
+        fields.Nested(CreatedUser), required=True, validate=validate.Length(max=BATCH_LIMIT)
+    )
+    rejected = fields.List(fields.Dict(), load_default=list)
+
+
+class IssuedLink(Contract):
+    """One link of an identity.links.issued batch."""
+
+    user_id = required_id()
+    recipient = fields.String(required=True)
+    recipient_name = fields.String(load_default=None, allow_none=True)
+    language = language()
+    # The raw token is in the URL: kept in the outbox only until the broker has the message.
+    link_url = fields.String(required=True, metadata={"secret": True})
+    expires_at = fields.String(required=True)
+
+
+@register("identity.links.issued")
+class LinksIssued(Contract):
+    """The links one bulk command or request issued: the activation links of an import batch's
+    users, or of a mass re-send (`resent`). At most BATCH_LIMIT links per event."""
+
+    purpose = fields.String(required=True, validate=validate.OneOf(v.LINK_PURPOSES))
+    account_id = required_id()
+    resent = fields.Boolean(load_default=False)
+    requested_by = optional_id()
+    links = fields.List(
+        fields.Nested(IssuedLink), required=True, validate=validate.Length(max=BATCH_LIMIT)
+    )
+
+
 @register("identity.user.rejected")
 class UserRejected(Contract):
     account_id = required_id()
@@ -178,7 +243,9 @@ class CreateUsers(Contract):
     import_job_id = required_id()
     batch = fields.Integer(required=True)
     requested_by = optional_id()
-    rows = fields.List(fields.Nested(ImportRow), required=True)
+    rows = fields.List(
+        fields.Nested(ImportRow), required=True, validate=validate.Length(max=BATCH_LIMIT)
+    )
 
 
 @register("identity.users.batch_processed")

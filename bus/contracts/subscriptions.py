@@ -2,6 +2,7 @@
 
 from bus.contracts import register
 from bus.contracts.base import Contract, fields, optional_id, required_id, v, validate
+from bus.contracts.batches import BATCH_LIMIT
 
 # Why a subscription changed, so consumers can tell a user's request from a grant, an
 # auto-subscription at user creation or an end caused by something else.
@@ -70,3 +71,16 @@ class SettingsChanged(Contract):
     auto_subscribe = fields.Boolean(load_default=None, allow_none=True)
     changed_by = optional_id()
     changed_at = fields.String(load_default=None, allow_none=True)
+
+
+@register("subscriptions.subscriptions.accepted")
+class SubscriptionsAccepted(Contract):
+    """Subscriptions one bulk change accepted at once (the automatic services of the users of an
+    identity.users.created batch): each entry has subscriptions.subscription.accepted's fields.
+    At most BATCH_LIMIT entries; a producer with more publishes several events."""
+
+    account_id = required_id()
+    cause = fields.String(required=True, validate=validate.OneOf(CAUSES))
+    subscriptions = fields.List(
+        fields.Nested(SubscriptionFields), required=True, validate=validate.Length(max=BATCH_LIMIT)
+    )

@@ -122,6 +122,32 @@ def project_subscription(uow: UnitOfWork, event: Envelope) -> None:
     observe_lag(event)
 
 
+def project_subscriptions(uow: UnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscriptions.accepted: a bulk change's subscriptions in one transaction,
+    the new ones with one multi-row insert; one already known (the actor's own write applied at
+    once, a redelivery) goes through apply_holding and keeps whichever state is newer."""
+    entries = [holding_from_event(entry) for entry in event.data["subscriptions"]]
+    known = set(uow.session.execute(
+        sa.select(holdings.c.subscription_id)
+        .where(holdings.c.subscription_id.in_([h["subscription_id"] for h in entries]))
+    ).scalars())
+    now = datetime.now(UTC)
+    state = {"occurred_at": event.occurred, "applied_at": now, "applied_event_id": event.id}
+    new = {h["subscription_id"]: {
+        **{k: h.get(k) for k in _DESCRIPTIVE}, "subscription_id": h["subscription_id"],
+        "user_id": h["user_id"], "supervises": bool(h.get("supervises")), "status": h["status"],
+        "expires_on": h["expires_on"], **state,
+    } for h in entries if h["subscription_id"] not in known}
+    if new:
+        uow.session.execute(holdings.insert(), list(new.values()))
+    for holding in entries:
+        if holding["subscription_id"] in known:
+            apply_holding(uow.session, holding, event.occurred, event.id, now)
+    for user_id in {h["user_id"] for h in entries if h.get("administers_account_id")}:
+        forget_profiles(uow.session, user_id=user_id)
+    observe_lag(event)
+
+
 # --- sessions ending on identity events -------------------------------------------------------
 
 def _sessions_before(user_id: str, event: Envelope) -> Any:
@@ -165,6 +191,7 @@ EVENT_HANDLERS = {
     "identity.account.linked": project_account,
     **{f"subscriptions.subscription.{name}": project_subscription
        for name in ("requested", "accepted", "refused", "cancelled", "expired")},
+    "subscriptions.subscriptions.accepted": project_subscriptions,  # a bulk change's, at once
     "identity.user.deleted": end_sessions_of_deleted_user,
     "identity.user.locked": end_sessions_of_locked_user,
     "identity.password.changed": end_other_sessions_on_password_change,

@@ -343,6 +343,15 @@ def supersede_tokens(session: Session, user_id: str, purpose: str, now: datetime
     )
 
 
+def supersede_tokens_of_users(session: Session, user_ids: list[str], purpose: str, now: datetime) -> None:
+    """supersede_tokens of many users in one statement."""
+    session.execute(
+        tokens.update()
+        .where(tokens.c.user_id.in_(user_ids), tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
+        .values(used_at=now, superseded=True)
+    )
+
+
 def spend_token(session: Session, token_hash: str, now: datetime) -> bool:
     """Mark the token used; False when it already was (a concurrent spend won)."""
     spent = session.execute(

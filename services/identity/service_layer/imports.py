@@ -1,5 +1,8 @@
 """The importer's identity.create_users batches: one transaction and one answer per batch.
 
+The answer is a batch event: identity.users.created (the users created, with their lines, and
+the lines refused) and identity.links.issued (their activation links), never an event per user.
+
 Nothing is hashed (imported users have no password until they activate), users, tokens and
 audit rows are written with COPY on PostgreSQL (one executemany elsewhere; repository.add_users,
 add_tokens, add_audits), events with one multi-row insert, and taken e-mails are looked up with
@@ -16,6 +19,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 
 from bus.clock import iso
+from bus.contracts.batches import split
 from bus.contracts.emails import PLAIN, validate_address
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
@@ -23,7 +27,7 @@ from services.identity.domain.model import UserStatus
 from services.identity.domain.records import AuditEntry, StoredToken, User
 from services.identity.domain.validation import MAX_EMAIL_LENGTH, login_key_of
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
-from services.identity.service_layer.links import new_link
+from services.identity.service_layer.links import batch_link, new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import user_event
 
@@ -76,13 +80,16 @@ def _new_user(account_id: str, values: dict[str, Any], line: int, data: dict[str
 
 
 def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
-    """Create every valid row not already in the portal; answer identity.users.batch_processed."""
+    """Create every valid row not already in the portal; answer identity.users.created (with the
+    refused lines) and identity.links.issued (a command holds at most BATCH_LIMIT rows, so one of
+    each)."""
     data = envelope.data
     account_id = data["account_id"]
-    answer = {"account_id": account_id, "import_job_id": data["import_job_id"], "batch": data["batch"]}
+    answer = {"account_id": account_id, "source": "import", "created_by": data.get("requested_by"),
+              "import_job_id": data["import_job_id"], "batch": data["batch"]}
     if repo.get_account(uow.session, account_id) is None:
         every_row = [{"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]]
-        uow.publish("identity.users.batch_processed", {**answer, "created": [], "rejected": every_row})
+        uow.publish("identity.users.created", {**answer, "users": [], "rejected": every_row})
         return
     now = uow.now()
     rejected: list[dict[str, Any]] = []
@@ -104,28 +111,35 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
             continue
         taken.add(user.login_key)  # a second row with the same login (any spelling) in this batch
         new_users.append(user)
-    messages = _insert(uow, new_users, data, now) if new_users else []
-    created = [{"line": u.import_line, "user_id": u.id, "email": u.email} for u in new_users]
+    links = _insert(uow, new_users, data, now) if new_users else []
     rejected.sort(key=lambda anomaly: anomaly["line"])
-    messages.append(("identity.users.batch_processed", {**answer, "created": created, "rejected": rejected}))
+    created = [_created_user(user, now) for user in new_users]
+    messages = [("identity.users.created", {**answer, "users": created, "rejected": rejected})]
+    messages += [("identity.links.issued", {"purpose": "activation", "account_id": account_id,
+                                            "requested_by": data.get("requested_by"), "links": part})
+                 for part in split(links)]
     uow.publish_many(messages)
 
 
+def _created_user(user: User, now: datetime) -> dict[str, Any]:
+    """One entry of identity.users.created (identity.user.created's fields of the user)."""
+    event = user_event(user, now, import_line=user.import_line, created_at=iso(now))
+    del event["account_id"]  # the batch's
+    return event
+
+
 def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any], now: datetime
-            ) -> list[tuple[str, dict[str, Any]]]:
-    """Write the users, their activation tokens and audit rows; answer the events to publish."""
+            ) -> list[dict[str, Any]]:
+    """Write the users, their activation tokens and audit rows; answer their activation links
+    (entries of identity.links.issued)."""
     repo.add_users(uow.session, new_users)
     new_tokens: list[StoredToken] = []
-    messages: list[tuple[str, dict[str, Any]]] = []
+    links: list[dict[str, Any]] = []
     audits: list[AuditEntry] = []
     for user in new_users:
         token, link = new_link(uow.config, user, "activation", now)
         new_tokens.append(token)
-        messages.append(("identity.user.created", user_event(
-            user, now, source="import", created_by=data.get("requested_by"), grant_administration=False,
-            import_job_id=data["import_job_id"], import_line=user.import_line, created_at=iso(now),
-        )))
-        messages.append(("identity.link.issued", link))
+        links.append(batch_link(link))
         audits.append(AuditEntry(
             at=now, account_id=user.account_id, user_id=user.id, actor=data.get("requested_by"),
             source="import", action="user_created", target=user.email,
@@ -133,4 +147,4 @@ def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any]
         ))
     repo.add_tokens(uow.session, new_tokens)
     repo.add_audits(uow.session, audits)
-    return messages
+    return links

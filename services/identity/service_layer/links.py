@@ -1,4 +1,5 @@
-"""Link tokens: issue one (and the identity.link.issued event), open one, spend it once."""
+"""Link tokens: issue one (and the identity.link.issued event) or many (identity.links.issued),
+open one, spend it once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bus.clock import iso
+from bus.contracts.batches import split
 from bus.envelope import Envelope
 from services.identity.adapters import repository as repo
 from services.identity.config import IdentityConfig
@@ -48,6 +50,31 @@ def new_link(config: IdentityConfig, user: User, purpose: str, now: datetime, *,
         "old_email": user.email if new_email else None,
     }
     return token, event
+
+
+BATCH_LINK_FIELDS = ("user_id", "recipient", "recipient_name", "language", "link_url", "expires_at")
+
+
+def batch_link(event: dict[str, Any]) -> dict[str, Any]:
+    """new_link's event as one entry of identity.links.issued (the batch carries the rest)."""
+    return {name: event[name] for name in BATCH_LINK_FIELDS}
+
+
+def issue_links(uow: IdentityUnitOfWork, users: list[User], purpose: str, *, resent: bool = False,
+                requested_by: str | None = None) -> list[Envelope]:
+    """issue_link for many users of one account at once: their earlier unused links of `purpose`
+    stop working, the new tokens are written in one insert, and the links go out as
+    identity.links.issued events of at most BATCH_LIMIT links each."""
+    if not users:
+        return []
+    now = uow.now()
+    repo.supersede_tokens_of_users(uow.session, [user.id for user in users], purpose, now)
+    issued = [new_link(uow.config, user, purpose, now, resent=resent) for user in users]
+    repo.add_tokens(uow.session, [token for token, _ in issued])
+    head = {"purpose": purpose, "account_id": users[0].account_id, "resent": resent,
+            "requested_by": requested_by}
+    return uow.publish_many(("identity.links.issued", {**head, "links": part})
+                            for part in split([batch_link(event) for _, event in issued]))
 
 
 def issue_link(uow: IdentityUnitOfWork, user: User, purpose: str, *, resent: bool = False,

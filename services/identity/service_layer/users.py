@@ -12,10 +12,16 @@ from services.identity.domain import model
 from services.identity.domain.model import UserStatus
 from services.identity.domain.records import User
 from services.identity.domain.validation import login_key_of
-from services.identity.service_layer.common import NO_SUCH_ACCOUNT, NO_SUCH_USER, Actor, audit
+from services.identity.service_layer.common import (
+    NO_SUCH_ACCOUNT,
+    NO_SUCH_USER,
+    Actor,
+    audit,
+    audit_entry,
+)
 from services.identity.service_layer.errors import USER_EXISTS, Conflict, Invalid, NotFound
 from services.identity.service_layer.fields import clean_user_fields
-from services.identity.service_layer.links import issue_link
+from services.identity.service_layer.links import issue_link, issue_links
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import account_view, user_event, user_view
 
@@ -184,6 +190,7 @@ def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[
         raise NotFound(NO_SUCH_ACCOUNT)
     found = repo.users_of_account(uow.session, account_id, user_ids)
     results: list[dict[str, Any]] = []
+    pending: list[User] = []
     for user_id in dict.fromkeys(user_ids):
         user = found.get(user_id)
         if user is None:
@@ -191,9 +198,14 @@ def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[
         elif user.status != UserStatus.PENDING_ACTIVATION:
             results.append({"user_id": user_id, "result": "skipped", "reason": str(user.status)})
         else:
-            issue_link(uow, user, "activation", resent=True)
-            audit(uow, "activation_sent", actor=actor, account_id=account_id, user_id=user_id,
-                  target=user.email)
+            pending.append(user)
             results.append({"user_id": user_id, "result": "sent"})
-    sent = sum(1 for result in results if result["result"] == "sent")
+    # One request, many users: their links go out as identity.links.issued batches.
+    issue_links(uow, pending, "activation", resent=True, requested_by=actor.id)
+    repo.add_audits(uow.session, [
+        audit_entry(uow, "activation_sent", actor=actor, account_id=account_id, user_id=user.id,
+                    target=user.email)
+        for user in pending
+    ])
+    sent = len(pending)
     return {"sent": sent, "skipped": len(results) - sent, "results": results}

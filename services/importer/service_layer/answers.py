@@ -1,4 +1,6 @@
-"""Identity's answers: each identity.users.batch_processed adds its rows' fates to the job.
+"""Identity's answers: each identity.users.created of an import batch adds its rows' fates to
+the job (its users are the created lines, its `rejected` the refused ones). The older answer,
+identity.users.batch_processed, is read the same way while one may still be in a queue.
 
 Idempotent twice over: the bus kit records the message id, and a batch is marked answered
 only once (a second answer to the same batch, under another id, changes nothing).
@@ -22,13 +24,16 @@ _NO_MESSAGE = "The identity service refused this line without saying why."
 def record_batch_result(uow: ImporterUnitOfWork, event: Envelope) -> None:
     """Count the batch's created and rejected rows, keep its anomalies, end the job if last."""
     data = event.data
-    job_id, number = data["import_job_id"], data["batch"]
+    job_id, number = data.get("import_job_id"), data.get("batch")
+    if job_id is None or number is None:
+        return  # users created by another bulk path than an import
+
     batch = repo.get_batch(uow.session, job_id, number)
     if batch is None:
         raise Reject(f"import job {job_id} has no batch {number}")
     anomalies = [_anomaly(entry) for entry in data["rejected"]]
     rejected_lines = len({anomaly.line for anomaly in anomalies})
-    created = len(data["created"])
+    created = len(data["users"] if "users" in data else data["created"])
     now = uow.now()
     if not repo.answer_batch(
         uow.session, job_id, number, answered_at=now, created=created, rejected=rejected_lines

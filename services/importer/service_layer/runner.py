@@ -24,6 +24,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bus.contracts.batches import BATCH_LIMIT
 from services.importer.adapters import repository as repo
 from services.importer.adapters.identity import IdentityUnavailable, TakenEmails
 from services.importer.adapters.wakeup import JobSignal
@@ -134,7 +135,9 @@ def process_job(deps: RunnerDeps, claim: Claim, stop: threading.Event | None = N
         recorded = repo.recorded_batches(uow.session, claim.job_id)
     parsed = parse_upload(io.BytesIO(content), claim.filename, max_bytes=max(len(content), 1))
     total = 0
-    for chunk in chunks(parsed.rows(), claim.batch_size):
+    # A command's rows fit one batch event (bus.contracts.batches); a dry run sends none.
+    size = claim.batch_size if claim.dry_run else min(claim.batch_size, BATCH_LIMIT)
+    for chunk in chunks(parsed.rows(), size):
         total = chunk.batch
         if chunk.batch <= recorded:
             continue  # sent by an earlier runner of this job

@@ -89,6 +89,22 @@ def save_user(session: Session, user: User, now: datetime) -> None:
     upsert(session, recipients, {**_values(user), "updated_at": now}, keys=("user_id",))
 
 
+def save_users(session: Session, users: list[User], now: datetime) -> None:
+    """save_user of many users in one multi-row statement; a tombstone (status "deleted") stays
+    as it is: a late event must not bring a deleted user back."""
+    if not users:
+        return
+    rows = [{**_values(user), "updated_at": now} for user in users]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(recipients)
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={name: statement.excluded[name] for name in rows[0] if name != "user_id"},
+        where=recipients.c.status != "deleted",
+    )
+    session.execute(statement, rows)
+
+
 def add_user(session: Session, user: User, now: datetime) -> None:
     """Insert a user known only from a subscription event (identity's events will say more)."""
     session.execute(recipients.insert().values(**_values(user), updated_at=now))
@@ -182,6 +198,23 @@ def queue_mails(session: Session, mails: Iterable[QueuedMail], now: datetime) ->
             "next_attempt_at": now,
             "created_at": now,
         }
+        for mail in mails
+    ]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(outgoing).on_conflict_do_nothing(
+        index_elements=["event_id", "recipient", "template"]
+    )
+    session.execute(statement, rows)
+
+
+def queue_failed(session: Session, mails: Iterable[QueuedMail], now: datetime, reason: str) -> None:
+    """Keep e-mails that cannot be sent as failed deliveries saying why (nothing to claim);
+    a row already there (same event, recipient and template) is kept as it is."""
+    rows = [
+        {**_values(mail), "status": "failed", "attempts": 0, "last_answer": reason,
+         "next_attempt_at": now, "created_at": now}
         for mail in mails
     ]
     if not rows:

@@ -8,6 +8,7 @@ the reason); a known user without an address (status no_email, or deleted) is sk
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -65,6 +66,50 @@ def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     elif purpose == "email_change":
         context.update(new_email=address, old_email=data.get("old_email"))
     queue_mail(uow, event, template, [to], context)
+
+
+def send_links(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.links.issued: one e-mail per link of the batch, queued in one insert.
+
+    The receipt is the outgoing row of (event id, recipient): a redelivered batch, or one whose
+    first try stopped half-way, queues nobody twice. A link without an address cannot be sent:
+    the rest of the batch goes through and that link is kept as a failed delivery saying why
+    (the operator's deliveries list, and portico_emails_failed), never dropped in silence.
+    """
+    data = event.data
+    purpose = data["purpose"]
+    template = LINK_TEMPLATES.get(purpose)
+    if template is None:
+        raise Reject(f"no e-mail is known for links of purpose {purpose!r}")
+    if purpose == "activation" and data.get("resent"):
+        template = "activation_resent"
+    spec = TEMPLATES[template]
+    account_name = repo.account_name(uow.session, data["account_id"])
+    now = uow.now()
+    mails: dict[str, QueuedMail] = {}
+    unsendable: list[QueuedMail] = []
+    for link in data["links"]:
+        address = (link.get("recipient") or "").strip()
+        context: dict[str, Any] = {"link_url": link["link_url"], "expires_at": link["expires_at"],
+                                   "recipient_name": link.get("recipient_name")}
+        if purpose == "activation":
+            context.update(email=address, account_name=account_name)
+        mail = QueuedMail(event_id=event.id, event_type=event.type, template=template,
+                          recipient=address, user_id=link["user_id"], language=link["language"],
+                          context=json_safe(context), attachments=None)
+        missing = [key for key in spec.required if context.get(key) is None]
+        if not address or missing:
+            why = "no recipient address" if not address else f"lacks {', '.join(missing)}"
+            log.error("%s %s: the %s link of user %s %s; kept as a failed delivery",
+                      event.type, event.id, purpose, link["user_id"], why)
+            unsendable.append(dataclasses.replace(
+                mail, recipient=address or f"(none: user {link['user_id']})", context={}))
+            continue
+        mails.setdefault(address.lower(), mail)
+    repo.queue_mails(uow.session, mails.values(), now)
+    repo.queue_failed(uow.session, unsendable, now, "The link cannot be e-mailed: "
+                      "the user has no address (ask identity to issue it again once they do).")
+    uow.queued += len(mails)
 
 
 def confirm_activation(uow: NotificationsUnitOfWork, event: Envelope) -> None:

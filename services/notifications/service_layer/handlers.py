@@ -19,6 +19,7 @@ from .compose import (
     report_import,
     report_user_deletion,
     send_link,
+    send_links,
     warn_locked_user,
 )
 from .recipients import (
@@ -26,7 +27,9 @@ from .recipients import (
     record_account,
     record_email_change,
     record_subscription,
+    record_subscriptions,
     record_user,
+    record_users,
 )
 from .unit_of_work import NotificationsUnitOfWork
 
@@ -55,11 +58,15 @@ EVENT_HANDLERS: dict[str, Step] = {
     "identity.password.changed": confirm_password_change,
     "identity.email.changed": steps(notify_email_change, record_email_change),
     "identity.link.issued": send_link,
+    # Batch events of bulk commands (an import batch, a mass re-send): one transaction each.
+    "identity.users.created": record_users,
+    "identity.links.issued": send_links,
     "subscriptions.subscription.requested": steps(record_subscription, ask_administrators),
     "subscriptions.subscription.accepted": steps(record_subscription, announce_acceptance),
     "subscriptions.subscription.refused": steps(record_subscription, announce_refusal),
     "subscriptions.subscription.expired": steps(record_subscription, announce_expiry),
     "subscriptions.subscription.cancelled": record_subscription,
+    "subscriptions.subscriptions.accepted": record_subscriptions,
     "importer.import.finished": report_import,
     "content.published": announce_content,
 }

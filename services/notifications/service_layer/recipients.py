@@ -47,6 +47,19 @@ def record_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     repo.save_user(uow.session, user, uow.now())
 
 
+def record_users(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.users.created: the users a bulk command created, in one statement."""
+    data = event.data
+    repo.save_users(uow.session, [
+        User(user_id=user["user_id"], account_id=data["account_id"], status=user["status"],
+             email=_address(user.get("email")), title=user.get("title"),
+             first_name=user.get("first_name"), last_name=user.get("last_name"),
+             full_name=full_name(user.get("first_name"), user.get("last_name")),
+             language=user.get("language"))
+        for user in data["users"]
+    ], uow.now())
+
+
 def forget_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """identity.user.deleted: keep a tombstone without personal data; their holdings end."""
     repo.forget_user(uow.session, event.data["user_id"], event.data["account_id"], uow.now())
@@ -61,7 +74,19 @@ def record_email_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 def record_subscription(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """subscriptions.subscription.*: administration and notification holdings, and the
     subscriber's address when identity has not told us about them yet."""
-    data = event.data
+    _record_holding(uow, event.data)
+
+
+def record_subscriptions(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """subscriptions.subscriptions.accepted: record_subscription of the bulk change's entries
+    that matter here (administration and notification services; no e-mail goes out for an
+    automatic grant), in the consumer's one transaction."""
+    for data in event.data["subscriptions"]:
+        if data.get("administers_account_id") or data.get("notifies"):
+            _record_holding(uow, data)
+
+
+def _record_holding(uow: NotificationsUnitOfWork, data: Mapping[str, Any]) -> None:
     _learn_subscriber(uow, data)
     if not data.get("administers_account_id") and not data.get("notifies"):
         return

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bus.clock import as_utc
@@ -112,6 +113,31 @@ def save_user(session: Session, user_id: str, values: dict[str, Any], now: datet
     updated = session.execute(users.update().where(users.c.id == user_id).values(**values))
     if updated.rowcount == 0:
         session.execute(users.insert().values(id=user_id, created_at=now, **values))
+
+
+def existing_users(session: Session, ids: Iterable[str]) -> dict[str, User]:
+    """users_by_id of the users who exist (not deleted)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(users).where(users.c.id.in_(wanted), users.c.deleted_at.is_(None))
+    ).all()
+    return {row.id: _user(row) for row in rows}
+
+
+def save_users(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """save_user of many users (each row: `id` and USER_FIELDS' values) in one multi-row
+    INSERT … ON CONFLICT (id) DO UPDATE."""
+    if not rows:
+        return
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(users)
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={name: statement.excluded[name] for name in rows[0] if name != "id"},
+    )
+    session.execute(statement, [{**row, "created_at": now} for row in rows])
 
 
 def mark_user_deleted(session: Session, user_id: str, now: datetime) -> bool:

@@ -63,6 +63,16 @@ def of_user(
     return [_stored(row) for row in session.execute(_locked(query, lock)).all()]
 
 
+def held_by_users(session: Session, user_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """(user id, service id) of every pending or accepted subscription of these users."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    query = sa.select(subscriptions.c.user_id, subscriptions.c.service_id).where(
+        subscriptions.c.user_id.in_(ids), subscriptions.c.status.in_(CURRENT))
+    return {(row.user_id, row.service_id) for row in session.execute(query)}
+
+
 def current_for_services(
     session: Session, service_ids: Iterable[str], *, lock: bool = True
 ) -> list[StoredSubscription]:
@@ -140,6 +150,16 @@ def insert(session: Session, subscription: StoredSubscription) -> None:
         service_id=subscription.service_id, granted_directly=subscription.granted_directly,
         **_changing(subscription),
     ))
+
+
+def insert_many(session: Session, new: list[StoredSubscription]) -> None:
+    """insert of many subscriptions in one multi-row statement."""
+    if new:
+        session.execute(subscriptions.insert(), [
+            {"id": s.id, "account_id": s.account_id, "user_id": s.user_id, "service_id": s.service_id,
+             "granted_directly": s.granted_directly, **_changing(s)}
+            for s in new
+        ])
 
 
 def save(session: Session, subscription: StoredSubscription, expected_status: str) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bus.clock import iso
+from bus.contracts.batches import split
 from bus.envelope import Envelope
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.domain.records import Account, CatalogService, StoredSubscription, User
@@ -20,6 +21,7 @@ EVENT_OF_STATUS = {
     "expired": "subscriptions.subscription.expired",
 }
 SETTINGS_CHANGED = "subscriptions.service.settings_changed"
+ACCEPTED_BATCH = "subscriptions.subscriptions.accepted"
 
 
 class Announcer:
@@ -51,6 +53,23 @@ class Announcer:
         self, subscription: StoredSubscription, service: CatalogService, *, cause: str
     ) -> Envelope:
         """The event of the subscription's current status (requested, accepted, ...)."""
+        data = self._data(subscription, service, cause=cause)
+        return self.uow.publish(EVENT_OF_STATUS[subscription.status], data)
+
+    def accepted_batch(
+        self, account_id: str, granted: list[tuple[StoredSubscription, CatalogService]], *, cause: str
+    ) -> list[Envelope]:
+        """subscriptions.subscriptions.accepted: what one bulk change granted, in events of at
+        most BATCH_LIMIT subscriptions (call know() first: the users are read once)."""
+        entries = [self._data(subscription, service, cause=cause) for subscription, service in granted]
+        return self.uow.publish_many(
+            (ACCEPTED_BATCH, {"account_id": account_id, "cause": cause, "subscriptions": part})
+            for part in split(entries)
+        )
+
+    def _data(
+        self, subscription: StoredSubscription, service: CatalogService, *, cause: str
+    ) -> dict[str, Any]:
         user = self._user(subscription.user_id)
         account = self._account(subscription.account_id)
         ended = subscription.status in ("cancelled", "expired")
@@ -84,7 +103,7 @@ class Announcer:
             "account_number": account.number if account else None,
             "account_name": account.name if account else None,
         }
-        return self.uow.publish(EVENT_OF_STATUS[subscription.status], data)
+        return data
 
     def settings_changed(
         self, account_id: str, services: list[CatalogService], flags: dict[str, bool],

@@ -13,7 +13,7 @@ from services.subscriptions.domain.administrators import may_be_automatic
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.errors import LevelTooLow
 from services.subscriptions.domain.model import grant
-from services.subscriptions.domain.records import CatalogService, User
+from services.subscriptions.domain.records import CatalogService, StoredSubscription, User
 
 from .common import end_current
 from .events import Announcer
@@ -86,6 +86,59 @@ def _grant_at_creation(uow: SubscriptionsUnitOfWork, user: User,
                         granted_directly=True)
         subs.insert(uow.session, record)
         announcer.subscription(record, service, cause=cause)
+
+
+def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
+    """identity.users.created: welcome_user for a whole batch in one transaction, set-based.
+
+    The users are written with one statement, what they already hold is read with one query,
+    their automatic services inserted with one statement and announced as
+    subscriptions.subscriptions.accepted batches (an administration grant, which identity
+    follows, keeps its own event). A redelivered batch grants nothing twice.
+    """
+    data = event.data
+    account = repo.get_account(uow.session, data["account_id"])
+    if account is None or account.created_at is None:
+        raise AccountNotKnownYet(f"account {data['account_id']} is not known yet")
+    now = uow.now()
+    entries = data["users"]
+    repo.save_users(uow.session, [
+        {"id": user["user_id"], "account_id": account.id,
+         **{name: user.get(name) for name in USER_FIELDS if name != "account_id"}}
+        for user in entries
+    ], now)
+    ids = [user["user_id"] for user in entries]
+    users = repo.existing_users(uow.session, ids)  # not deleted before their creation reached us
+    services = repo.catalog_services(uow.session, account.id)
+    automatic = [s for s in services if s.auto_subscribe and may_be_automatic(s.code)]
+    admin_code = admin_service_code(account.id)
+    admin = next((s for s in services if s.code == admin_code), None)
+    held = subs.held_by_users(uow.session, users)
+    granted: list[tuple[StoredSubscription, CatalogService]] = []
+    administrators: list[tuple[StoredSubscription, CatalogService]] = []
+    for entry in entries:
+        user = users.get(entry["user_id"])
+        if user is None:
+            continue
+        wanted = [(s, "auto_subscribe", None) for s in automatic]
+        if entry.get("grant_administration") and admin is not None:
+            wanted = [w for w in wanted if w[0].id != admin.id] + [(admin, "administration_grant", "operator")]
+        for service, cause, granted_by in wanted:
+            if (user.id, service.id) in held:  # a redelivered batch, or granted meanwhile
+                continue
+            try:
+                subscription = grant(service, user.password_level, now, user_id=user.id,
+                                     granted_by=granted_by, subscription_id=str(uuid.uuid4()))
+            except LevelTooLow:
+                continue  # as welcome_user: a service above the user's level is not granted
+            record = stored(subscription, account_id=account.id, service_id=service.id,
+                            granted_directly=True)
+            (administrators if cause == "administration_grant" else granted).append((record, service))
+    subs.insert_many(uow.session, [record for record, _ in granted + administrators])
+    announcer = Announcer(uow).know(users=users, accounts=[account.id])
+    announcer.accepted_batch(account.id, granted, cause="auto_subscribe")
+    for record, service in administrators:
+        announcer.subscription(record, service, cause="administration_grant")
 
 
 def forget_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:

@@ -102,9 +102,21 @@ class Driver:
         assert response.status_code == 201, response.json
         return response.json, self.token_of(response.json["id"], "activation")
 
+    def links(self) -> list[dict[str, Any]]:
+        """Every link issued, in order: identity.link.issued's, and those of identity.links.issued
+        batches (an entry with its batch's purpose, account and resent)."""
+        found = []
+        for envelope in self.envelopes():
+            data = envelope["data"]
+            if envelope["type"] == "identity.link.issued":
+                found.append(data)
+            elif envelope["type"] == "identity.links.issued":
+                head = {k: v for k, v in data.items() if k != "links"}
+                found.extend({**head, **link} for link in data["links"])
+        return found
+
     def token_of(self, user_id: str, purpose: str) -> str:
-        links = [e for e in self.events("identity.link.issued")
-                 if e["user_id"] == user_id and e["purpose"] == purpose]
+        links = [e for e in self.links() if e["user_id"] == user_id and e["purpose"] == purpose]
         assert links, f"no {purpose} link was issued to {user_id}"
         return links[-1]["link_url"].rsplit("/", 1)[1]
 

@@ -37,10 +37,10 @@ def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
     ]
     outcome = svc.process("identity.create_users", command(account["id"], rows))
     assert outcome.kind == "handled"
-    [answer] = svc.envelopes("identity.users.batch_processed")
+    [answer] = svc.envelopes("identity.users.created")
     data = answer["data"]
     assert (data["account_id"], data["import_job_id"], data["batch"]) == (account["id"], "job-1", 1)
-    assert [(c["line"], c["email"]) for c in data["created"]] == [(2, "user2@company.ws"),
+    assert [(c["import_line"], c["email"]) for c in data["users"]] == [(2, "user2@company.ws"),
                                                                   (6, "user6@company.ws")]
     rejected = [(r["line"], r["field"]) for r in data["rejected"]]
     assert rejected == [(3, "email"), (4, "civility"), (4, "language"), (5, "email"),
@@ -48,18 +48,20 @@ def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
     assert data["rejected"][0]["message"] == "This address is already used in the portal."
     assert all(r["message"] for r in data["rejected"])
 
-    created = [e for e in svc.envelopes("identity.user.created") if e["data"]["source"] == "import"]
-    assert [e["data"]["import_line"] for e in created] == [2, 6]
-    first = created[0]["data"]
-    assert first["user_id"] == data["created"][0]["user_id"]
-    assert (first["import_job_id"], first["created_by"], first["status"], first["grant_administration"]) == (
-        "job-1", "admin-5", "pending_activation", False)
-    assert created[1]["data"]["password_level"] == 3
-    links = [e["data"] for e in svc.envelopes("identity.link.issued") if e["data"]["user_id"] != taken["id"]]
-    assert [(link["purpose"], link["recipient"]) for link in links] == [
-        ("activation", "user2@company.ws"), ("activation", "user6@company.ws")]
+    assert (data["source"], data["created_by"]) == ("import", "admin-5")
+    created = data["users"]
+    assert [user["import_line"] for user in created] == [2, 6]
+    first = created[0]
+    assert first["status"] == "pending_activation" and not first.get("grant_administration")
+    assert created[1]["password_level"] == 3
+    assert svc.count("identity.user.created") == 1, "the taken user's own: none per import row"
+    assert svc.count("identity.link.issued") == 1
+    [links] = svc.envelopes("identity.links.issued")
+    assert (links["data"]["purpose"], links["data"]["account_id"]) == ("activation", account["id"])
+    assert [(link["user_id"], link["recipient"]) for link in links["data"]["links"]] == [
+        (created[0]["user_id"], "user2@company.ws"), (created[1]["user_id"], "user6@company.ws")]
     # events follow from the command: same correlation, the command as cause
-    assert created[0]["causation_id"] == answer["causation_id"]
+    assert links["causation_id"] == answer["causation_id"] is not None
     [stored] = svc.rows("users", email="user6@company.ws")
     assert stored.mobile_phone == "+33612345678" and stored.password_hash is None
     assert stored.import_line == 6 and stored.source == "import"
@@ -67,7 +69,7 @@ def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
 
 def test_imported_users_activate_like_any_other(svc, account):
     svc.process("identity.create_users", command(account["id"], [row(2)]))
-    user_id = svc.last("identity.users.batch_processed")["created"][0]["user_id"]
+    user_id = svc.last("identity.users.created")["users"][0]["user_id"]
     token = svc.token_of(user_id, "activation")
     assert svc.post(f"/internal/activations/{token}", svc.activation_body()).status_code == 201
     assert svc.sign_in("user2@company.ws").status_code == 200
@@ -77,9 +79,9 @@ def test_re_importing_the_same_file_creates_nobody_twice(svc, account):
     rows = [row(line) for line in range(2, 12)]
     svc.process("identity.create_users", command(account["id"], rows))
     svc.process("identity.create_users", command(account["id"], rows, job_id="job-2"))
-    first, second = svc.events("identity.users.batch_processed")
-    assert len(first["created"]) == 10 and first["rejected"] == []
-    assert second["created"] == [] and [r["line"] for r in second["rejected"]] == list(range(2, 12))
+    first, second = svc.events("identity.users.created")
+    assert len(first["users"]) == 10 and first["rejected"] == []
+    assert second["users"] == [] and [r["line"] for r in second["rejected"]] == list(range(2, 12))
     assert len(svc.rows("users")) == 10
 
 
@@ -89,23 +91,23 @@ def test_a_redelivered_command_changes_nothing(svc, account):
     processor = svc.part.processor()
     assert processor.process(envelope.to_json()).kind == "handled"
     assert processor.process(envelope.to_json()).kind == "duplicate"
-    assert svc.count("identity.users.batch_processed") == 1
-    assert svc.count("identity.user.created") == 2
+    assert svc.count("identity.users.created") == 1
+    assert len(svc.last("identity.users.created")["users"]) == 2
 
 
 def test_a_batch_for_an_account_that_is_gone_rejects_every_row(svc):
     svc.process("identity.create_users", command(str(uuid.uuid4()), [row(2), row(3)]))
-    answer = svc.last("identity.users.batch_processed")
-    assert answer["created"] == [] and [r["line"] for r in answer["rejected"]] == [2, 3]
+    answer = svc.last("identity.users.created")
+    assert answer["users"] == [] and [r["line"] for r in answer["rejected"]] == [2, 3]
 
 
 def test_a_row_with_odd_types_is_an_anomaly_not_a_dead_letter(svc, account):
     outcome = svc.process("identity.create_users", command(account["id"], [
         row(2, title=None, last_name=42, password_level="high"), row(3)]))
     assert outcome.kind == "handled"
-    answer = svc.last("identity.users.batch_processed")
+    answer = svc.last("identity.users.created")
     assert [r["field"] for r in answer["rejected"]] == ["civility", "last_name", "password_level"]
-    assert [c["line"] for c in answer["created"]] == [3]
+    assert [c["import_line"] for c in answer["users"]] == [3]
 
 
 def test_the_batch_is_one_transaction(svc, account, monkeypatch):
@@ -118,14 +120,15 @@ def test_the_batch_is_one_transaction(svc, account, monkeypatch):
     outcome = svc.process("identity.create_users", command(account["id"], [row(2), row(3)]))
     assert outcome.kind == "retry"
     assert svc.rows("users") == [] and svc.rows("tokens") == []
-    assert svc.count("identity.users.batch_processed") == 0
+    assert svc.count("identity.users.created") == 0
 
 
 def test_a_batch_of_500_rows(svc, account):
     rows = [row(line, email=f"bulk{line}@company.ws") for line in range(2, 502)]
     assert svc.process("identity.create_users", command(account["id"], rows)).kind == "handled"
-    answer = svc.last("identity.users.batch_processed")
-    assert len(answer["created"]) == 500 and answer["rejected"] == []
-    assert svc.count("identity.link.issued") == 500
+    answer = svc.last("identity.users.created")
+    assert len(answer["users"]) == 500 and answer["rejected"] == []
+    [links] = svc.events("identity.links.issued")
+    assert len(links["links"]) == 500
     listed = svc.get(f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}).json
     assert listed["total"] == 500

@@ -123,8 +123,8 @@ def test_an_import_refuses_spellings_of_a_taken_address_and_of_an_earlier_row(sv
             "rows": rows,
         },
     )
-    answer = svc.last("identity.users.batch_processed")
-    assert [row["line"] for row in answer["created"]] == [3]
+    answer = svc.last("identity.users.created")
+    assert [user["import_line"] for user in answer["users"]] == [3]
     assert [(r["line"], r["field"]) for r in answer["rejected"]] == [(2, "email"), (4, "email")]
 
 

@@ -210,8 +210,9 @@ def test_activation_emails_are_resent_to_pending_users_only(svc, account):
                         {"user_ids": [pending["id"], active["id"], "nobody"]}, actor="admin-1")
     assert response.status_code == 202
     assert (response.json["sent"], response.json["skipped"]) == (1, 2)
-    link = svc.last("identity.link.issued")
-    assert link["user_id"] == pending["id"] and link["resent"] is True and link["purpose"] == "activation"
+    [batch] = svc.events("identity.links.issued")
+    assert (batch["purpose"], batch["resent"], batch["requested_by"]) == ("activation", True, "admin-1")
+    assert [link["user_id"] for link in batch["links"]] == [pending["id"]]
     # the new link works, the replaced one does not
     assert svc.get(f"/internal/activations/{old_token}").status_code == 410
     new_token = svc.token_of(pending["id"], "activation")
@@ -303,7 +304,7 @@ def test_the_dashboard_totals_count_beyond_the_first_page(svc, account):
             for line in range(2, 204)]
     svc.process("identity.create_users", {"account_id": account["id"], "import_job_id": "job-1", "batch": 1,
                                           "rows": rows})
-    created = [c["user_id"] for c in svc.last("identity.users.batch_processed")["created"]]
+    created = [c["user_id"] for c in svc.last("identity.users.created")["users"]]
     for user_id in created[:201]:
         svc.grant_admin(account["id"], user_id)
     member = created[-1]
