@@ -603,3 +603,22 @@ def test_a_refresh_for_a_user_identity_no_longer_knows_revokes_the_family(gw, si
     assert refresh(gw, client, token["refresh_token"]).get_json()["error"] == "invalid_grant"
     with gw.part.engine.connect() as conn:
         assert all(row.revoked_at for row in conn.execute(oidc_tokens.select()))
+
+
+def test_logout_without_a_hint_asks_the_person_and_ends_the_session_only_when_they_confirm(
+    gw, signed_in
+):
+    from gateway.web.forms import CSRF_COOKIE
+
+    _, browser, _ = signed_in
+    asked = browser.get("/oauth2/logout")
+    assert asked.status_code == 200 and 'action="/oauth2/logout"' in asked.get_data(as_text=True)
+    assert browser.get("/api/v1/me").status_code == 200  # a link elsewhere signs nobody out
+    browser.set_cookie(CSRF_COOKIE, "form-csrf-value")
+    origin = {"Origin": "http://127.0.0.1:8000"}
+    forged = browser.post("/oauth2/logout", data={"csrf_token": "another"}, headers=origin)
+    assert forged.status_code == 403 and browser.get("/api/v1/me").status_code == 200
+    confirmed = browser.post(
+        "/oauth2/logout", data={"csrf_token": "form-csrf-value"}, headers=origin
+    )
+    assert confirmed.status_code == 200 and browser.get("/api/v1/me").status_code == 401
