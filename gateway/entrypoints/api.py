@@ -85,6 +85,7 @@ def blueprints() -> list[Any]:
         content,
         imports,
         me,
+        mfa,
         my_services,
         oidc_clients,
         operator,
@@ -96,7 +97,8 @@ def blueprints() -> list[Any]:
     )
 
     return [operator.blp, session.blp, self_service.blp, me.blp, my_services.blp, accounts.blp, users.blp,
-            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp, oidc_clients.blp]
+            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp, oidc_clients.blp,
+            mfa.session_blp, mfa.my_blp, mfa.account_blp]
 
 
 def readiness(part: Part, clients: dict[str, ServiceClient]) -> dict[str, str]:

@@ -19,10 +19,13 @@ from gateway.service_layer.sessions import SessionEnded, find_caller
 
 COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
-PUBLIC_BLUEPRINTS = frozenset({"operator", "oidc_clients", "session", "self_service", "api-docs", "api_docs", "ops"})
+PUBLIC_BLUEPRINTS = frozenset({"operator", "oidc_clients", "session", "session_mfa", "self_service", "api-docs",
+                               "api_docs", "ops"})
 UPLOAD_ENDPOINTS = frozenset({"imports.Imports", "operator.OperatorImports", "web.import_users"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
+# What a session that must enrol a second factor may do (gateway/entrypoints/mfa.py's my_mfa).
+ENROLMENT_ALLOWED_BLUEPRINTS = frozenset({"my_mfa"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Ids, client numbers and link tokens all fit this; anything else names nothing that exists.
 PATH_VALUE_PATTERN = r"^[A-Za-z0-9._~:-]{1,200}$"  # documented for every path parameter
@@ -146,6 +149,11 @@ def authenticate() -> None:
     if me.session.password_change_required and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED:
         raise Problem(403, "Forbidden", "Your password must be changed before you can continue: "
                                         "POST /api/v1/me/password with your current and a new password.")
+    if (me.session.mfa_enrolment_required and request.blueprint not in ENROLMENT_ALLOWED_BLUEPRINTS
+            and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED):
+        raise Problem(403, "Forbidden", "Your account requires a second factor before you can continue: "
+                                        "set one up with POST /api/v1/me/mfa/totp (an authenticator "
+                                        "application) or POST /api/v1/me/mfa/passkeys/options (a passkey).")
     g.caller = me
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, after_this_request, request
+from typing import Any
+
+from flask import Response, after_this_request, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -34,6 +36,24 @@ class SessionOut(Schema):
     expires_at = fields.String(metadata={"format": "date-time", "description": "the absolute end of the session"})
 
 
+class SecondFactorDue(Schema):
+    """202: the password was right, but the session is not open yet (docs/api.md, Second factors)."""
+
+    mfa_required = fields.Boolean(metadata={"description": "always true: a second step is due", "example": True})
+    mfa_token = fields.String(allow_none=True, metadata={
+        "description": "POST /api/v1/session/mfa with it and one factor (5 minutes, single-use); "
+                       "null when enrolment_required", "example": "mQ3v8Kc1sR7yT0pLx2WnZ5bHd9GfJ4aE6uVoYiNkBsw"})
+    methods = fields.List(fields.String(metadata={"enum": ["totp", "passkey", "recovery_code"]}),
+                          metadata={"example": ["totp", "recovery_code"]})
+    enrolment_required = fields.Boolean(metadata={
+        "description": "the account requires a second factor the user lacks: the session below may "
+                       "only enrol one (/api/v1/me/mfa...) until it is done", "example": False})
+    token = fields.String(metadata={"description": "enrolment_required: the session that may only enrol"})
+    csrf_token = fields.String()
+    user = fields.Nested(UserSchema)
+    expires_at = fields.String(metadata={"format": "date-time"})
+
+
 def client_ip() -> str:
     return request.remote_addr or "unknown"
 
@@ -56,28 +76,19 @@ class Session(MethodView):
     @blp.doc(security=[])
     @blp.arguments(SignIn)
     @blp.response(201, SessionOut)
+    @blp.alt_response(202, schema=SecondFactorDue, description="a second factor is due, or must be enrolled")
     def post(self, body):
-        """Sign in: 401 (one generic message) or 423 (locked) come from identity unchanged."""
+        """Sign in: 401 (one generic message) or 423 (locked) come from identity unchanged; 202 when
+        a second factor is due (or, the account requiring one the user lacks, must be enrolled)."""
         limit_attempts("sign-in", body["email"])
         answer = service("identity").post("/internal/sign-in", json={
             "email": body["email"], "password": body["password"], "ip": client_ip(),
             "user_agent": request.headers.get("User-Agent", "")[:300],
         })
-        user = answer["user"]
-        required = bool(answer.get("password_change_required"))
-        opened = open_session(gw().part, gw().config.sessions, user, password_change_required=required,
-                              ip=client_ip(), user_agent=request.headers.get("User-Agent"))
-        config = gw().config
-
-        @after_this_request
-        def set_cookie(response: Response) -> Response:
-            response.set_cookie(COOKIE, opened.token, max_age=int(config.sessions.lifetime.total_seconds()),
-                                httponly=True, secure=config.secure_cookies, samesite="Lax", path="/")
-            return response
-
-        return {"token": opened.token, "csrf_token": opened.csrf_token, "user": user,
-                "password_change_required": required,
-                "expires_at": iso(opened.info.expires_at)}
+        if answer.get("mfa_required"):
+            return jsonify(mfa_required=True, mfa_token=answer["mfa_token"], methods=answer["methods"],
+                           enrolment_required=False), 202
+        return signed_in(answer)
 
     @blp.response(204)
     def delete(self):
@@ -95,3 +106,28 @@ class Session(MethodView):
             response.delete_cookie(COOKIE, path="/", httponly=True, secure=gw().config.secure_cookies,
                                    samesite="Lax")
             return response
+
+
+def signed_in(answer: dict[str, Any]) -> Any:
+    """Open the session of identity's successful sign-in answer (password, second factor or
+    passkey), with its cookie: 201, or 202 with a session that may only enrol a second factor."""
+    user = answer["user"]
+    required = bool(answer.get("password_change_required"))
+    enrolment = bool(answer.get("enrolment_required"))
+    config = gw().config
+    opened = open_session(gw().part, config.sessions, user, password_change_required=required,
+                          ip=client_ip(), user_agent=request.headers.get("User-Agent"),
+                          mfa_enrolment_required=enrolment)
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(COOKIE, opened.token, max_age=int(config.sessions.lifetime.total_seconds()),
+                            httponly=True, secure=config.secure_cookies, samesite="Lax", path="/")
+        return response
+
+    opened_answer = {"token": opened.token, "csrf_token": opened.csrf_token, "user": user,
+                     "password_change_required": required, "expires_at": iso(opened.info.expires_at)}
+    if enrolment:
+        return jsonify(mfa_required=True, mfa_token=None, methods=[], enrolment_required=True,
+                       **opened_answer), 202
+    return opened_answer

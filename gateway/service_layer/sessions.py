@@ -33,6 +33,7 @@ class SessionInfo:
     expires_at: datetime
     password_change_required: bool
     previous_sign_in_at: str | None
+    mfa_enrolment_required: bool = False  # may only enrol a second factor (the account's policy)
     profile: str | None = None  # identity's answer for GET /me, as kept (JSON), if any
     profile_at: datetime | None = None
     profile_version: int = 0
@@ -60,6 +61,7 @@ def _info(row: Any) -> SessionInfo:
         created_at=as_utc(row["created_at"]), expires_at=as_utc(row["expires_at"]),
         password_change_required=bool(row["password_change_required"]),
         previous_sign_in_at=row["previous_sign_in_at"],
+        mfa_enrolment_required=bool(row.get("mfa_enrolment_required")),
         profile=row.get("profile"),
         profile_at=as_utc(row["profile_at"]) if row.get("profile_at") else None,
         profile_version=row.get("profile_version") or 0,
@@ -67,7 +69,7 @@ def _info(row: Any) -> SessionInfo:
 
 
 def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, password_change_required: bool,
-                 ip: str | None, user_agent: str | None) -> OpenedSession:
+                 ip: str | None, user_agent: str | None, mfa_enrolment_required: bool = False) -> OpenedSession:
     now = part.clock.now()
     token, csrf_token = new_token(), new_token()
     row = {
@@ -81,6 +83,7 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
         "expires_at": policy.expires_at(now),
         "password_change_required": password_change_required,
         "own_password_change": False,
+        "mfa_enrolment_required": mfa_enrolment_required,
         # "new since your last sign-in" counts from the sign-in before this one
         "previous_sign_in_at": (user.get("previous_sign_in_at") if "previous_sign_in_at" in user
                                 else user.get("last_sign_in_at")),
@@ -185,6 +188,11 @@ def expect_own_password_change(part: Part, session_id: str, expected: bool) -> N
 
 def password_changed(part: Part, session_id: str) -> None:
     _update(part, session_id, password_change_required=False)
+
+
+def second_factor_enrolled(part: Part, session_id: str) -> None:
+    """The session's user enrolled the factor the account's policy requires: it opens fully."""
+    _update(part, session_id, mfa_enrolment_required=False)
 
 
 def purge_expired(part: Part, policy: SessionPolicy) -> int:

@@ -135,7 +135,7 @@ def test_every_account_route_is_guarded(gw):
     assert len(routes) >= 18
     for rule, _ in routes:
         assert rule.endpoint.split(".")[0] in ("accounts", "users", "user_subscriptions", "account_services",
-                                               "requests", "imports")
+                                               "requests", "imports", "account_security")
 
 
 @pytest.fixture
