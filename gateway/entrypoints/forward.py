@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
 from flask import g
+from sqlalchemy.exc import SQLAlchemyError
 
 from bus.http_client import ServiceClient, ServiceUnavailable
 from gateway.entrypoints.context import gw
 from gateway.service_layer import read_your_writes
+
+log = logging.getLogger(__name__)
 
 
 def actor_headers() -> dict[str, str]:
@@ -39,7 +43,10 @@ def remember_own_events(event_ids: list[Any], event_type: str, *, actor: str | N
     actor = actor or own_events_key()
     ids = [str(event_id) for event_id in event_ids if event_id]
     if actor and ids:
-        read_your_writes.remember_events(gw().part, actor, ids, event_type, gw().now(), list(gw().clients))
+        try:
+            read_your_writes.remember_events(gw().part, actor, ids, event_type, gw().now(), list(gw().clients))
+        except SQLAlchemyError:  # the write is done: answer it; only the next call's wait is lost
+            log.warning("could not keep %s's events %s for read-your-writes", actor, ids, exc_info=True)
         g.pop("own_events_awaited", None)
 
 

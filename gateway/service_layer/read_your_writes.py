@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from bus.http import Problem
 from bus.http_client import ServiceClient, ServiceUnavailable, segment
 from bus.part import Part
+from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import pending_events
 from gateway.metrics import OWN_EVENTS_LATE, OWN_EVENTS_WAIT_SECONDS
 
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 KEEP = timedelta(minutes=5)
 FIRST_PAUSE = 0.005
 LONGEST_PAUSE = 0.05
+
+# The events a caller is owed at a service (compiled once, run on the request path's reader).
+OWED = sa.select(pending_events.c.event_id, pending_events.c.event_type).where(
+    pending_events.c.actor == sa.bindparam("actor"),
+    pending_events.c.service == sa.bindparam("service"),
+    pending_events.c.recorded_at >= sa.bindparam("since"),
+)
 
 Applied = Callable[[str, str], bool]  # (event id, event type) -> has the service applied it?
 
@@ -94,17 +102,13 @@ def await_events(
 ) -> list[str]:
     """Wait until `service` has applied every event the caller is owed there, at most `wait`
     seconds; answers the ids it had still not applied (the call then goes ahead anyway)."""
-    with part.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(pending_events.c.event_id, pending_events.c.event_type).where(
-                pending_events.c.actor == actor,
-                pending_events.c.service == service,
-                pending_events.c.recorded_at >= now - KEEP,
-            )
-        ).all()
+    # on every forwarded call: one round trip on PostgreSQL (the request path's reader)
+    rows = caller_reader(part.engine).run(
+        OWED, {"actor": actor, "service": service, "since": now - KEEP}
+    )
     if not rows:
         return []
-    waiting = {row.event_id: row.event_type for row in rows}
+    waiting = {row["event_id"]: row["event_type"] for row in rows}
     started = monotonic()
     deadline = started + wait
     pause = FIRST_PAUSE
@@ -121,7 +125,7 @@ def await_events(
         uow.session.execute(
             pending_events.delete().where(
                 pending_events.c.service == service,
-                pending_events.c.event_id.in_([row.event_id for row in rows]),
+                pending_events.c.event_id.in_([row["event_id"] for row in rows]),
             )
         )
         uow.commit()
