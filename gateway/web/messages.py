@@ -546,6 +546,7 @@ EN: dict[str, str] = {
     "oidc.logout_uri_unknown": "The address to return to after logging out is not registered for this application.",
     "oidc.signed_out_title": "You are logged out",
     "oidc.signed_out_text": "You are logged out of the portal and of the application.",
+    "oidc.enrol_first": "Your account requires a second factor: set one up in the portal (My account), then open the application again.",
 }
 
 FR: dict[str, str] = {
@@ -1083,6 +1084,7 @@ FR: dict[str, str] = {
     "oidc.logout_uri_unknown": "L'adresse de retour après déconnexion n'est pas enregistrée pour cette application.",
     "oidc.signed_out_title": "Vous êtes déconnecté",
     "oidc.signed_out_text": "Vous êtes déconnecté du portail et de l'application.",
+    "oidc.enrol_first": "Votre compte exige un second facteur : configurez-le dans le portail (Mon compte), puis rouvrez l'application.",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "fr": FR}

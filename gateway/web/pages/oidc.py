@@ -26,6 +26,7 @@ from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
     PasswordChangeRequired,
     current_user,
+    error_page,
     for_people,
     form_csrf,
     once,
@@ -75,6 +76,8 @@ def oauth2_authorize() -> Any:
         return redirect(sign_in_url(request.full_path), code=303)
     if session.password_change_required:
         raise PasswordChangeRequired()
+    if getattr(session, "mfa_enrolment_required", False):  # the account's policy: a factor first
+        return error_page(403, i18n.translate("oidc.enrol_first"))
     client: Client = grant.client
     code = client.record.service_code
     if code and not oidc.holds_service(

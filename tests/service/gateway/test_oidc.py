@@ -622,3 +622,22 @@ def test_logout_without_a_hint_asks_the_person_and_ends_the_session_only_when_th
         "/oauth2/logout", data={"csrf_token": "form-csrf-value"}, headers=origin
     )
     assert confirmed.status_code == 200 and browser.get("/api/v1/me").status_code == 401
+
+
+def test_a_session_that_must_first_enrol_a_second_factor_gets_no_code(gw, signed_in):
+    from gateway.adapters.orm import sessions
+
+    user, browser, _ = signed_in
+    client = register(gw)
+    _, challenge = pkce()
+    with gw.part.engine.begin() as conn:
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.user_id == user["id"])
+            .values(mfa_enrolment_required=True)
+        )
+    answer = authorize(browser, client, challenge)
+    assert answer.status_code == 403 and "Location" not in answer.headers
+    assert "second factor" in answer.get_data(as_text=True)
+    with gw.part.engine.connect() as conn:
+        assert conn.execute(oidc_codes.select()).first() is None
