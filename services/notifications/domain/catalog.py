@@ -35,6 +35,14 @@ TEMPLATES: dict[str, TemplateSpec] = {
         TemplateSpec("password_changed", "user", ("changed_at",)),
         TemplateSpec("login_locked", "locked user", ("email",), ("locked_until",)),
         TemplateSpec(
+            "mfa_changed", "user", ("change", "changed_at"), ("passkey_name", "recovery_codes_left")
+        ),
+        TemplateSpec(
+            "mfa_policy_changed",
+            "each administrator of the account",
+            ("account_name", "mfa_required_for", "changed_at"),
+        ),
+        TemplateSpec(
             "email_change_confirmation", "the NEW address", ("new_email", *_LINK), ("old_email",)
         ),
         TemplateSpec("email_change_notice", "the OLD address", ("old_email", "new_email")),

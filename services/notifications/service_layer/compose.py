@@ -136,6 +136,35 @@ def warn_locked_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         queue_mail(uow, event, "login_locked", [to], context)
 
 
+def report_mfa_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.mfa.changed: the user learns of every change of their second factors."""
+    data = event.data
+    to = recipient_of(uow, event, data["user_id"])
+    if to is not None:
+        context = {
+            "change": data["change"],
+            "changed_at": event.occurred_at,
+            "passkey_name": data.get("name"),
+            "recovery_codes_left": data.get("recovery_codes_left"),
+        }
+        queue_mail(uow, event, "mfa_changed", [to], context)
+
+
+def report_mfa_policy(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.account.security_changed: every administrator of the account is told."""
+    data = event.data
+    admins = administrators_of(uow, data["account_id"], uow.today())
+    if not admins:
+        log.info("no administrator of account %s is known: no e-mail", data["account_id"])
+        return
+    context = {
+        "account_name": repo.account_name(uow.session, data["account_id"]),
+        "mfa_required_for": data["mfa_required_for"],
+        "changed_at": event.occurred_at,
+    }
+    queue_mail(uow, event, "mfa_policy_changed", admins, context)
+
+
 def notify_email_change(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """identity.email.changed: the OLD address learns that the login changed."""
     data = event.data

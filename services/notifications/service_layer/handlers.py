@@ -17,6 +17,8 @@ from .compose import (
     confirm_password_change,
     notify_email_change,
     report_import,
+    report_mfa_change,
+    report_mfa_policy,
     report_user_deletion,
     send_link,
     send_links,
@@ -58,6 +60,8 @@ EVENT_HANDLERS: dict[str, Step] = {
     "identity.password.changed": confirm_password_change,
     "identity.email.changed": steps(notify_email_change, record_email_change),
     "identity.link.issued": send_link,
+    "identity.mfa.changed": report_mfa_change,
+    "identity.account.security_changed": report_mfa_policy,
     # Batch events of bulk commands (an import batch, a mass re-send): one transaction each.
     "identity.users.created": record_users,
     "identity.links.issued": send_links,

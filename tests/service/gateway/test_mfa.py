@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.mfa_kit import SoftAuthenticator, code_at
-from tests.security.asvs_kit import active_user
+from tests.security.asvs_kit import active_user, mails_to, wait_for
 from tests.security.real_portal import Portal, start_portal
 
 PASSWORD = "Quiet-Lantern-Rises-58"
@@ -82,6 +82,20 @@ def test_a_sign_in_with_a_recovery_code(portal):
     assert done.status_code == 201, done.get_json()
     again = second_step(portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[0])
     assert again.status_code == 401
+
+
+def test_the_user_is_e_mailed_each_change_of_their_factors(portal):
+    user = active_user(portal, PASSWORD)
+    _, codes = enrol_totp(portal, bearer(sign_in(portal, user["email"])))
+    second_step(portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[1])
+
+    def subjects() -> list[str]:
+        return [mail["subject"] for mail in mails_to(portal, user["email"])]
+
+    wait_for("the e-mails of the enrolment and of the recovery code used", lambda: {
+        "Your second factor settings have changed", "A recovery code was used to sign in"} <= set(subjects()))
+    used = next(m for m in mails_to(portal, user["email"]) if m["subject"].startswith("A recovery code"))
+    assert "9 recovery codes left" in used["text"]
 
 
 def test_a_passkey_as_second_factor_and_alone(portal):

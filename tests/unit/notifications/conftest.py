@@ -44,6 +44,10 @@ SAMPLE_VALUES = {
     "kind": "faq",
     "title": "How to import users",
     "url": LINK,
+    "change": "passkey_added",
+    "passkey_name": "Work laptop",
+    "recovery_codes_left": 9,
+    "mfa_required_for": "administrators",
 }
 
 
