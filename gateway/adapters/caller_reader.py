@@ -1,6 +1,7 @@
-"""The request path's fixed reads (every request's session, the dashboard's holdings), straight on
-the database driver: on PostgreSQL, a small pool of autocommit connections of its own, so that a
-read is one round trip; elsewhere (SQLite) the part's engine."""
+"""The request path's fixed statements (every request's session, the dashboard's holdings, a
+sign-in's rate-limit counters and its new session), straight on the database driver: on
+PostgreSQL, a small pool of autocommit connections of its own, so that a statement is one round
+trip (it is its own transaction); elsewhere (SQLite) the part's engine."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from sqlalchemy.engine import Engine
 
 
 class CallerReader:
-    """Runs the request path's fixed reads, each a module-level statement compiled once.
-    On PostgreSQL: straight on the driver, from a small pool of autocommit connections of its
-    own, so that a read is one round trip (no BEGIN, no ROLLBACK, no isolation switch per
-    checkout) and skips SQLAlchemy's execution layers. Elsewhere (SQLite) it goes through the
-    part's engine."""
+    """Runs the request path's fixed statements, each a module-level statement compiled once:
+    reads (`run`) and single-statement writes (`write`). On PostgreSQL: straight on the driver,
+    from a small pool of autocommit connections of its own, so that a statement is one round trip
+    (no BEGIN, no COMMIT or ROLLBACK, no isolation switch per checkout) and skips SQLAlchemy's
+    execution layers. Elsewhere (SQLite) it goes through the part's engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.raw: Engine | None = None
         # statement → (SQL, its literals' values); the statement itself is the key, so that it is
         # kept alive: an id could be reused by another statement
-        self.compiled: dict[sa.Select[Any], tuple[str, dict[str, Any]]] = {}
+        self.compiled: dict[sa.Executable, tuple[str, dict[str, Any]]] = {}
         if engine.dialect.name == "postgresql":
             self.raw = sa.create_engine(
                 engine.url,
@@ -34,25 +35,40 @@ class CallerReader:
                 pool_reset_on_return=None,
             )
 
-    def run(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    def run(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows of `statement`, a module-level constant (compiled once), with `params` for
         its bind parameters."""
         if self.raw is None:
             with self.engine.connect() as conn:
                 return [dict(row) for row in conn.execute(statement, params).mappings()]
+        return self._on_driver(statement, params)
+
+    def write(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run `statement`, one write (a module-level constant, compiled once; with RETURNING,
+        its rows), as its own transaction: committed when this returns."""
+        if self.raw is None:
+            with self.engine.begin() as conn:
+                result = conn.execute(statement, params)
+                return [dict(row) for row in result.mappings()] if result.returns_rows else []
+        return self._on_driver(statement, params)
+
+    def _on_driver(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
+        assert self.raw is not None
         sql, constants = self.compiled.get(statement) or self._compile(statement)
         connection = self.raw.raw_connection()
         try:
             cursor = connection.cursor()
             cursor.execute(sql, {**constants, **params})
-            names = [column[0] for column in cursor.description]
-            found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            found = []
+            if cursor.description is not None:  # a write without RETURNING has no rows
+                names = [column[0] for column in cursor.description]
+                found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             cursor.close()
         finally:
             connection.close()  # back to the pool
         return found
 
-    def _compile(self, statement: sa.Select[Any]) -> tuple[str, dict[str, Any]]:
+    def _compile(self, statement: sa.Executable) -> tuple[str, dict[str, Any]]:
         assert self.raw is not None
         compiled = statement.compile(dialect=self.raw.dialect)
         # the literals' parameters ("accepted"...); the caller gives the named ones

@@ -118,9 +118,8 @@ def use_recovery_code(session: Session, user_id: str, code_hash: str, now: datet
 
 # --- all of a user's factors --------------------------------------------------------------------
 
-def factors_of(session: Session, user_id: str, account_id: str | None = None) -> Factors:
-    """Confirmed TOTP, passkey count, unused recovery codes and (given the account) the
-    account's policy, in one statement."""
+def _factors_statement() -> sa.Select[Any]:
+    user_id, account_id = sa.bindparam("b_user_id"), sa.bindparam("b_account_id")
     totp = sa.select(sa.func.count()).select_from(mfa_totp).where(
         mfa_totp.c.user_id == user_id, mfa_totp.c.confirmed_at.is_not(None)).scalar_subquery()
     keys = sa.select(sa.func.count()).select_from(mfa_passkeys).where(
@@ -129,8 +128,18 @@ def factors_of(session: Session, user_id: str, account_id: str | None = None) ->
         mfa_recovery_codes.c.user_id == user_id, mfa_recovery_codes.c.used_at.is_(None)).scalar_subquery()
     policy = sa.select(account_security.c.mfa_required_for).where(
         account_security.c.account_id == account_id).scalar_subquery()
-    row = session.execute(sa.select(totp.label("totp"), keys.label("keys"), codes.label("codes"),
-                                    policy.label("policy"))).one()
+    return sa.select(totp.label("totp"), keys.label("keys"), codes.label("codes"), policy.label("policy"))
+
+
+# Built once: every sign-in with a right password reads it (built per call, it was the largest
+# share of identity's Python time in a profile of sign-ins).
+_FACTORS = _factors_statement()
+
+
+def factors_of(session: Session, user_id: str, account_id: str | None = None) -> Factors:
+    """Confirmed TOTP, passkey count, unused recovery codes and (given the account) the
+    account's policy, in one statement."""
+    row = session.execute(_FACTORS, {"b_user_id": user_id, "b_account_id": account_id}).one()
     return Factors(totp=bool(row.totp), passkeys=int(row.keys), recovery_codes_left=int(row.codes),
                    policy=MfaPolicy(row.policy) if row.policy else MfaPolicy.NOBODY)
 
