@@ -53,11 +53,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         url = urlsplit(self.path)
-        self.seen.append({"method": self.command, "path": unquote(url.path), "args": dict(parse_qsl(url.query)),
-                          "headers": dict(self.headers), "peer": self.client_address[1]})
+        call = {"method": self.command, "path": unquote(url.path), "args": dict(parse_qsl(url.query)),
+                "headers": dict(self.headers), "peer": self.client_address[1], "body": b""}
+        self.seen.append(call)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
-            self.rfile.read(length)
+            call["body"] = self.rfile.read(length)
+        if url.path == "/drop":  # read, then gone without a word (a service killed mid-request)
+            self.close_connection = True
+            return
+        if url.path == "/empty":
+            self.send_response(204)
+            self.end_headers()
+            return
         status, body = 200, {"path": unquote(url.path), "args": dict(parse_qsl(url.query)), "method": self.command}
         if url.path == "/missing":
             status, body = 404, {"type": "about:blank", "title": "Not Found", "status": 404,
@@ -76,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/then-close":  # as gunicorn at its keep-alive timeout: closed without notice
             self.close_connection = True
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = do_PATCH = _answer
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -160,10 +168,11 @@ def test_a_service_that_does_not_answer_is_unavailable():
         client.get("/a")
 
 
-def test_other_methods_still_go_through_httpx(server):
+def test_calls_with_options_the_road_does_not_know_still_go_through_httpx(server):
     url, seen = server
     client = PooledServiceClient("identity", base_url=url, token="secret")
-    assert client.post("/c", json={"x": 1})["method"] == "POST"
+    assert client.post("/c", content=b"x=1", headers={"Content-Type": "text/plain"})["method"] == "POST"
+    assert seen[-1]["body"] == b"x=1"
     assert client.idle == []
 
 
@@ -256,3 +265,55 @@ def test_a_call_sent_again_after_a_closed_connection_keeps_the_deadline(service)
     service.release.set()
     assert client.get("/a")["path"] == "/a"
     assert all(connection.timeout == 2 * DEADLINE for _, connection in client.idle)
+
+
+# --- the road for writes (a sign-in's POST) ------------------------------------------------------
+
+
+def test_a_post_with_a_json_body_takes_the_road_on_a_kept_alive_connection(server):
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    sign_in = {"email": "zoë@example.com", "password": "Quartz!Meadow7River", "ip": "127.0.0.1"}
+    for _ in range(3):
+        assert client.post("/internal/sign-in", json=sign_in, headers={"X-Portico-Actor": "u1"}) == {
+            "path": "/internal/sign-in", "method": "POST", "args": {}}
+    assert [json.loads(call["body"]) for call in seen] == [sign_in] * 3
+    assert seen[-1]["headers"]["Content-Type"] == "application/json"
+    assert seen[-1]["headers"]["Authorization"] == "Bearer secret"
+    assert seen[-1]["headers"]["X-Portico-Actor"] == "u1"
+    assert len({call["peer"] for call in seen}) == 1 and len(client.idle) == 1  # one connection, kept
+
+
+def test_write_errors_and_empty_answers_map_as_with_httpx(server):
+    url, _ = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    with pytest.raises(Problem) as refused:
+        client.post("/missing", json={})
+    assert refused.value.status == 404 and refused.value.detail == "No user has this id."
+    with pytest.raises(ServiceUnavailable):
+        client.post("/broken", json={})
+    assert client.post("/empty", json={"a": 1}) is None
+    response = client.request("PATCH", "/a", json={"b": 2})
+    assert response.status_code == 200 and response.json()["method"] == "PATCH"
+
+
+def test_a_write_is_never_sent_twice(server):
+    """The service reads a POST on a reused connection and goes away without answering: the
+    caller is told the service is unavailable, and the service saw the POST once."""
+    url, seen = server
+    client = PooledServiceClient("identity", base_url=url, token="secret")
+    client.post("/a", json={})
+    with pytest.raises(ServiceUnavailable):
+        client.post("/drop", json={"email": "ada@example.com"})
+    assert [call["path"] for call in seen] == ["/a", "/drop"]
+
+
+def test_a_write_does_not_take_a_connection_the_service_closed(service):
+    """A kept-alive connection the service has closed (gunicorn's keep-alive timeout) is left for
+    a new one before the write is sent: the write goes through, once."""
+    client = PooledServiceClient("identity", base_url=service.url, token="secret")
+    client.post("/then-close", json={})
+    service.wait_for("closed", 1)
+    assert client.post("/b", json={"n": 1})["path"] == "/b"
+    assert [call["path"] for call in service.seen] == ["/then-close", "/b"]
+    assert service.seen[0]["peer"] != service.seen[1]["peer"]
