@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from flask import Blueprint, Response, jsonify, request
 
-from bus.http_client import ServiceUnavailable
 from gateway.entrypoints.oidc_server import provider
 from gateway.service_layer import oidc
 
@@ -108,12 +108,8 @@ def userinfo() -> Any:
     subject = oidc.Subject(found.user_id, found.account_id, found.auth_time)
     try:
         claims = provider().claims(subject, found.scope)
-    except ServiceUnavailable:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user is gone: the token is worth nothing
-        if getattr(exc, "error", None) == "invalid_grant":
-            return bearer_error(401, "invalid_token", "The user of this token no longer exists.")
-        raise
+    except InvalidGrantError:  # the user is gone: the token is worth nothing
+        return bearer_error(401, "invalid_token", "The user of this token no longer exists.")
     answer = jsonify(claims)
     answer.headers.update(NO_STORE)
     return answer

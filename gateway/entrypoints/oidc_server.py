@@ -15,7 +15,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from bus.config import Settings
 from bus.http import Problem
@@ -173,7 +173,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         pass  # marked used by save_token, in the transaction that keeps its tokens
 
     def authenticate_user(self, authorization_code: Code) -> oidc.Subject:
+        """The code's user, if identity still has them active (else invalid_grant, nothing kept)."""
         record = authorization_code.record
+        active_profile(record.user_id)
         return oidc.Subject(record.user_id, record.account_id, record.auth_time)
 
 
@@ -189,10 +191,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: Token) -> oidc.Subject | None:
         subject = refresh_token.get_user()
-        profile = provider().profile(subject.user_id)
-        if profile is None or profile.get("status") != "active":
+        try:
+            active_profile(subject.user_id)
+        except InvalidGrantError:
             oidc.revoke_family(provider().part, refresh_token.record.family_id)
-            raise InvalidGrantError("The user can no longer sign in; the refresh token is revoked.")
+            raise
         return subject
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
@@ -331,13 +334,19 @@ class Provider:
         self._key = None
 
     def profile(self, user_id: str) -> dict[str, Any] | None:
-        """identity's answer for the user (None when identity knows no such user)."""
-        try:
-            return self.clients["identity"].get(f"/internal/users/{user_id}")
-        except Problem as exc:
-            if exc.status == 404:
-                return None
-            raise
+        """identity's answer for the user (None when identity knows no such user), asked once
+        per request."""
+        kept = g.get("oidc_profiles")
+        if kept is None:
+            kept = g.oidc_profiles = {}
+        if user_id not in kept:
+            try:
+                kept[user_id] = self.clients["identity"].get(f"/internal/users/{user_id}")
+            except Problem as exc:
+                if exc.status != 404:
+                    raise
+                kept[user_id] = None
+        return kept[user_id]
 
     def claims(self, subject: oidc.Subject, scope: str) -> dict[str, Any]:
         profile = self.profile(subject.user_id)
@@ -346,6 +355,14 @@ class Provider:
         return oidc.scope_claims(
             oidc.claims_of(self.part, profile, self.part.clock.now().date()), scope
         )
+
+
+def active_profile(user_id: str) -> dict[str, Any]:
+    """identity's profile of a user who may still sign in; invalid_grant otherwise."""
+    profile = provider().profile(user_id)
+    if profile is None or profile.get("status") != "active":
+        raise InvalidGrantError("The user can no longer sign in; the grant is revoked.")
+    return profile
 
 
 def install_provider(app: Flask, part: Part, clients: dict[str, Any]) -> None:

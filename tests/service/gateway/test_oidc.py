@@ -641,3 +641,15 @@ def test_a_session_that_must_first_enrol_a_second_factor_gets_no_code(gw, signed
     assert "second factor" in answer.get_data(as_text=True)
     with gw.part.engine.connect() as conn:
         assert conn.execute(oidc_codes.select()).first() is None
+
+
+def test_a_code_of_a_user_identity_no_longer_has_active_gives_nothing(gw, signed_in):
+    user, browser, _ = signed_in
+    client = register(gw)
+    verifier, challenge = pkce()
+    code = code_of(authorize(browser, client, challenge))
+    gw.users[user["email"]]["user"]["status"] = "locked"
+    answer = exchange(gw, client, code, verifier)
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
+    with gw.part.engine.connect() as conn:
+        assert conn.execute(oidc_tokens.select()).first() is None
