@@ -12,10 +12,12 @@ import sqlalchemy as sa
 
 from bus.config import Settings
 from gateway.adapters.caller_reader import caller_reader
-from gateway.adapters.orm import rate_limits
+from gateway.adapters.orm import rate_limits, sessions
 from gateway.bootstrap import build
 from gateway.domain.ratelimit import Limit
+from gateway.domain.sessions import SessionPolicy
 from gateway.service_layer import ratelimit
+from gateway.service_layer.sessions import find_caller, keep_profile, open_session
 
 pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
@@ -80,3 +82,42 @@ def test_the_attempt_over_either_limit_waits_for_its_window(part):
     later = datetime(2026, 12, 4, 12, 1, 0, tzinfo=UTC)  # the next window: counted afresh
     assert ratelimit.hit_all(part, hits, later) is None
     assert counts(part)[("sign-in:email:bob@example.com", email.window_start(later))] == 1
+
+
+def test_a_new_session_is_found_and_the_users_kept_profiles_are_forgotten(part):
+    """Opening a session (one statement) writes it and clears the GET /me answer kept on the
+    user's other sessions, and on theirs only."""
+    policy = SessionPolicy()
+    ada, bob = {"id": "u-ada", "account_id": "acc-1"}, {"id": "u-bob", "account_id": "acc-1"}
+    earlier = open_session(
+        part, policy, ada, password_change_required=False, ip="10.0.0.1", user_agent="a"
+    )
+    others = open_session(
+        part, policy, bob, password_change_required=False, ip="10.0.0.2", user_agent="b"
+    )
+    for opened in (earlier, others):
+        info, _ = find_caller(part, policy, opened.token)
+        keep_profile(part, info, {"first_name": "kept"}, part.clock.now())
+
+    opened = open_session(
+        part,
+        policy,
+        {**ada, "last_sign_in_at": "2026-12-01T09:00:00Z"},
+        password_change_required=True,
+        ip="10.0.0.3",
+        user_agent="c",
+    )
+
+    info, access = find_caller(part, policy, opened.token)
+    assert (
+        info.user_id,
+        access.account_id,
+        info.password_change_required,
+        info.previous_sign_in_at,
+    ) == ("u-ada", "acc-1", True, "2026-12-01T09:00:00Z")
+    assert info.profile is None and info.profile_version == 0
+    with part.engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(sa.select(sessions))}
+    assert rows[earlier.info.id].profile is None and rows[earlier.info.id].profile_version == 1
+    assert rows[others.info.id].profile is not None and rows[others.info.id].profile_version == 0
+    assert (rows[opened.info.id].ip, rows[opened.info.id].user_agent) == ("10.0.0.3", "c")
