@@ -12,6 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
+class Disconnected(Exception):
+    """The database dropped the connection a statement was sent on (`error`, the driver's)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class CallerReader:
     """Runs the request path's fixed statements, each a module-level statement compiled once:
     reads (`run`) and single-statement writes (`write`). On PostgreSQL: straight on the driver,
@@ -37,11 +45,15 @@ class CallerReader:
 
     def run(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows of `statement`, a module-level constant (compiled once), with `params` for
-        its bind parameters."""
+        its bind parameters. A read that meets a connection the database dropped (a restart,
+        a network cut) is run once more on a new one."""
         if self.raw is None:
             with self.engine.connect() as conn:
                 return [dict(row) for row in conn.execute(statement, params).mappings()]
-        return self._on_driver(statement, params)
+        try:
+            return self._on_driver(statement, params)
+        except Disconnected:
+            return self._on_driver(statement, params)
 
     def write(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run `statement`, one write (a module-level constant, compiled once; with RETURNING,
@@ -50,7 +62,10 @@ class CallerReader:
             with self.engine.begin() as conn:
                 result = conn.execute(statement, params)
                 return [dict(row) for row in result.mappings()] if result.returns_rows else []
-        return self._on_driver(statement, params)
+        try:
+            return self._on_driver(statement, params)
+        except Disconnected as exc:  # whether it was written is unknown: not run again
+            raise exc.error from None
 
     def _on_driver(self, statement: sa.Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
         assert self.raw is not None
@@ -64,8 +79,17 @@ class CallerReader:
                 names = [column[0] for column in cursor.description]
                 found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             cursor.close()
+        except self.raw.dialect.loaded_dbapi.Error as exc:
+            if not self.raw.dialect.is_disconnect(exc, connection.dbapi_connection, None):
+                raise
+            # Straight on the driver, SQLAlchemy's own handling of a lost connection does not
+            # run: without this, the broken connections would go back to the pool and fail
+            # every request until recycled. The others of the pool went the same way.
+            connection.invalidate(exc)
+            self.raw.dispose()
+            raise Disconnected(exc) from exc
         finally:
-            connection.close()  # back to the pool
+            connection.close()  # back to the pool (an invalidated one is discarded)
         return found
 
     def _compile(self, statement: sa.Executable) -> tuple[str, dict[str, Any]]:
