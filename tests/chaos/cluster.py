@@ -1,0 +1,273 @@
+"""The chaos cluster: the end-to-end cluster with two replicas of every `serve` and `worker`.
+
+Built on tests/e2e/harness.py. Each part's two `serve` replicas sit behind a round-robin TCP
+proxy on the part's URL (the gateway calls the services through theirs, clients call the
+gateway through its own, as through a load balancer that sets X-Forwarded-For:
+PORTICO_PROXY_COUNT=1). Every process reaches PostgreSQL and the SMTP sink through a proxy too,
+so that a fault can cut them for a while without touching the machine's PostgreSQL. Every
+message the sink receives is also appended to a JSON-lines journal, which the load generator (a
+process of its own: locust patches the standard library with gevent) reads for its links.
+
+    cluster = ChaosCluster(workdir, amqp_url, pg_admin_url).start()
+    cluster.kill("notifications-worker-0"); cluster.revive("notifications-worker-0")
+    cluster.cut("postgres"); cluster.restore("postgres")
+    cluster.ready_now()  # every serve and worker replica answers 200 on /readyz
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from portico import parts
+from tests.chaos.proxy import Proxies, Proxy
+from tests.e2e.harness import (
+    Cluster,
+    Mail,
+    Mailbox,
+    Process,
+    SmtpSink,
+    free_port,
+    portico_argv,
+)
+
+REPLICAS = 2
+START_RETRIES = 5
+TOO_MANY_CLIENTS = "too many clients already"
+# Short retry and lease times, so that the faults of a few minutes' run are recovered from in it.
+CHAOS_ENV = {
+    "PORTICO_PROXY_COUNT": "1",  # the gateway's proxy stands for the load balancer
+    "PORTICO_MAIL_RETRY_SECONDS": "2",
+    "PORTICO_MAIL_RETRY_MAX_SECONDS": "8",
+    "PORTICO_MAIL_LEASE_SECONDS": "15",
+    "PORTICO_IMPORT_LEASE_SECONDS": "10",
+    "PORTICO_EXPIRY_INTERVAL": "2",  # the expiry job of every subscriptions worker, often
+}
+
+
+class JournalMailbox(Mailbox):
+    """A Mailbox that also appends each message (recipients, subject, Message-ID, links) to a file."""
+
+    def __init__(self, journal: Path) -> None:
+        super().__init__()
+        self.journal = journal
+        self._lock = threading.Lock()
+
+    def add(self, mail: Mail) -> None:
+        line = json.dumps(
+            {
+                "to": [r.lower() for r in mail.recipients],
+                "subject": mail.subject,
+                "message_id": str(mail.message.get("Message-ID", "")),
+                "links": mail.links,
+            }
+        )
+        with self._lock, self.journal.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+        super().add(mail)
+
+
+@dataclass
+class ChaosCluster(Cluster):
+    """Two replicas of every serve and worker, behind proxies that faults can cut."""
+
+    replicas: int = REPLICAS
+    web_workers: int = 1  # per serve replica: 2 cores for the whole machine
+    env: dict[str, str] = field(default_factory=lambda: dict(CHAOS_ENV))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.mail = JournalMailbox(self.workdir / "mail.jsonl")
+        self.smtp = SmtpSink(self.mail)
+        self.proxies = Proxies()
+        # self.ports / self.urls (from the harness) are now the proxies' ports
+        self.replica_ports = {
+            name: [free_port() for _ in range(self.replicas)] for name in parts.PARTS
+        }
+        for name in parts.PARTS:
+            self.proxies.add(
+                Proxy(
+                    name,
+                    self.ports[name],
+                    [("127.0.0.1", port) for port in self.replica_ports[name]],
+                )
+            )
+        self.replica_worker_urls = {
+            name: [f"http://127.0.0.1:{free_port()}" for _ in range(self.replicas)]
+            for name in parts.PARTS
+        }
+        self.worker_urls = {name: urls[0] for name, urls in self.replica_worker_urls.items()}
+        admin = sa.engine.make_url(self.pg_admin_url)
+        self.postgres = self.proxies.add(
+            Proxy("postgres", free_port(), [(admin.host or "127.0.0.1", admin.port or 5432)])
+        )
+        self.db_urls = {
+            name: sa.engine.make_url(url)
+            .set(host="127.0.0.1", port=self.postgres.port)
+            .render_as_string(hide_password=False)
+            for name, url in self.db_urls.items()
+        }
+        self._starting = False
+        self._retries: dict[str, int] = {}
+        self.smtp_proxy = self.proxies.add(
+            Proxy("smtp", free_port(), [("127.0.0.1", self.smtp.port)])
+        )
+
+    # processes ---------------------------------------------------------------------------
+
+    def env_for(self, name: str) -> dict[str, str]:
+        env = super().env_for(name)
+        env["PORTICO_SMTP_URL"] = f"smtp://127.0.0.1:{self.smtp_proxy.port}"
+        return env
+
+    def replica_names(self, name: str) -> list[str]:
+        return [f"{name}-{role}-{r}" for role in ("serve", "worker") for r in range(self.replicas)]
+
+    def _replica(self, name: str, role: str, r: int) -> Process:
+        env = self.env_for(name)
+        if role == "serve":
+            argv = portico_argv(
+                "serve",
+                name,
+                "--bind",
+                f"127.0.0.1:{self.replica_ports[name][r]}",
+                "--workers",
+                str(self.web_workers),
+            )
+        else:
+            env["PORTICO_METRICS_PORT"] = self.replica_worker_urls[name][r].rsplit(":", 1)[1]
+            argv = portico_argv("worker", name)
+        return Process(
+            f"{name}-{role}-{r}", argv, env, self.logs_dir / f"{name}-{role}-{r}.log", self.workdir
+        )
+
+    def start(self) -> ChaosCluster:
+        from tests.e2e.harness import ClusterError
+
+        try:
+            self.proxies.start()
+            self.smtp.start()
+            self._create_databases()
+            self._migrate()
+            for name in parts.PARTS:
+                for r in range(self.replicas):
+                    for role in ("serve", "worker"):
+                        self.processes[f"{name}-{role}-{r}"] = self._replica(name, role, r).start()
+            self._starting = True
+            self.wait_ready()
+            self._starting = False
+        except BaseException as exc:
+            logs = self.logs()
+            self.stop()
+            if isinstance(exc, ClusterError | AssertionError):
+                raise ClusterError(f"the cluster did not start: {exc}\n\n{logs}") from None
+            raise
+        return self
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.proxies.stop()
+
+    # readiness (the harness's, for every replica) -------------------------------------------
+
+    def readyz_urls(self, name: str) -> dict[str, str]:
+        urls = {
+            f"{name}-serve-{r}": f"http://127.0.0.1:{port}"
+            for r, port in enumerate(self.replica_ports[name])
+        }
+        urls.update(
+            {f"{name}-worker-{r}": url for r, url in enumerate(self.replica_worker_urls[name])}
+        )
+        return urls
+
+    def _ready(self, client: httpx.Client, name: str) -> bool:
+        for process, url in self.readyz_urls(name).items():
+            self._assert_running(process)
+            try:
+                response = client.get(f"{url}/readyz")
+            except httpx.HTTPError as exc:
+                raise AssertionError(f"{process}: {exc}") from None
+            assert response.status_code == 200, (
+                f"{process} /readyz answered {response.status_code}: {response.text[:300]}"
+            )
+        return True
+
+    def _consuming(self, name: str) -> bool:
+        for r in range(self.replicas):
+            self._assert_running(f"{name}-worker-{r}")
+        return self.consumers(f"{self.prefix}.{name}") >= self.replicas
+
+    def _assert_running(self, process: str) -> None:
+        if process.endswith(("-serve", "-worker")):  # the harness's names: every replica
+            for r in range(self.replicas):
+                self._assert_running(f"{process}-{r}")
+            return
+        proc = self.processes[process]
+        if (
+            not proc.running
+            and self._starting
+            and self._retries.get(process, 0) < START_RETRIES
+            and TOO_MANY_CLIENTS in proc.tail(5)
+        ):
+            # The machine's PostgreSQL is shared: at start-up it may briefly have no connection
+            # left for us (`serve` and `worker` then refuse to start). Start that replica again.
+            self._retries[process] = self._retries.get(process, 0) + 1
+            self.revive(process)
+            return
+        super()._assert_running(process)
+
+    def not_ready(self) -> list[str]:
+        """The replicas whose /readyz does not answer 200 now (empty: all ready)."""
+        down = []
+        with httpx.Client(timeout=3) as client:
+            for name in parts.PARTS:
+                for process, url in self.readyz_urls(name).items():
+                    try:
+                        ok = (
+                            self.processes[process].running
+                            and client.get(f"{url}/readyz").status_code == 200
+                        )
+                    except httpx.HTTPError:
+                        ok = False
+                    if not ok:
+                        down.append(process)
+        return down
+
+    # faults ------------------------------------------------------------------------------
+
+    def kill(self, process: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to a replica's whole process group (kill -9 by default)."""
+        self.processes[process].signal(sig)
+        if sig == signal.SIGKILL:
+            self.processes[process].wait(10)
+
+    def revive(self, process: str) -> None:
+        """Start a killed replica again with its command (as a supervisor would); no waiting."""
+        old = self.processes[process]
+        assert not old.running, f"{process} is running"
+        self.processes[process] = Process(old.name, old.argv, old.env, old.log, old.cwd).start()
+
+    def cut(self, proxy: str) -> None:
+        self.proxies.cut(proxy)
+
+    def restore(self, proxy: str) -> None:
+        self.proxies.restore(proxy)
+
+    def dead_letters(self) -> dict[str, int]:
+        """Messages waiting in each part's dead-letter queue."""
+        found = {}
+        for name in parts.PARTS:
+            try:
+                found[name] = self.messages(f"{self.prefix}.{name}.dead")
+            except Exception:  # noqa: BLE001 - a part without consumers has no dead-letter queue
+                found[name] = 0
+        return found
