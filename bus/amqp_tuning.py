@@ -71,8 +71,9 @@ class ConfirmedBatches:
         self._acked_single: set[int] = set()
         self._nacked: int | None = None
 
-    def publish(self, messages: list[tuple[str, str, str]]) -> tuple[int, Exception | None]:
-        """Publish (body, routing_key, message_id) in order, then wait for the broker's confirms.
+    def publish(self, messages: list[tuple[Any, ...]]) -> tuple[int, Exception | None]:
+        """Publish (body, routing_key, message_id[, headers]) in order, then wait for the
+        broker's confirms.
 
         Returns how many leading messages the broker confirmed, and the error that stopped the
         rest (None when all were).
@@ -87,7 +88,7 @@ class ConfirmedBatches:
             from amqp import Message
 
             with one_write(channel.connection.transport):
-                for body, routing_key, message_id in messages:
+                for body, routing_key, message_id, *headers in messages:
                     channel.basic_publish(
                         Message(
                             body,
@@ -95,7 +96,7 @@ class ConfirmedBatches:
                             content_encoding="utf-8",
                             message_id=message_id,
                             delivery_mode=2,
-                            application_headers={},
+                            application_headers=headers[0] if headers else {},
                         ),
                         exchange=self.exchange,
                         routing_key=routing_key,

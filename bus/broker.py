@@ -134,8 +134,9 @@ class Publisher:
             self.close()
             raise
 
-    def publish_confirmed(self, messages: list[tuple[str, str, str]]) -> tuple[int, Exception | None]:
-        """Publish (body, routing_key, message_id) in order, then wait for the broker's confirms once.
+    def publish_confirmed(self, messages: list[tuple[Any, ...]]) -> tuple[int, Exception | None]:
+        """Publish (body, routing_key, message_id[, headers]) in order, then wait for the broker's
+        confirms once.
 
         Returns how many leading messages the broker confirmed, and the error that stopped the
         rest (None when all were). On RabbitMQ, one write and one round trip per batch instead of
@@ -144,9 +145,14 @@ class Publisher:
         if not messages:
             return 0, None
         if self.broker.is_memory:
-            for done, (body, routing_key, message_id) in enumerate(messages):
+            for done, (body, routing_key, message_id, *headers) in enumerate(messages):
                 try:
-                    self.publish(body, routing_key=routing_key, message_id=message_id)
+                    self.publish(
+                        body,
+                        routing_key=routing_key,
+                        message_id=message_id,
+                        headers=headers[0] if headers else None,
+                    )
                 except Exception as exc:  # noqa: BLE001 - reported to the relay, which backs off
                     return done, exc
             return len(messages), None

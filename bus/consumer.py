@@ -22,7 +22,7 @@ from kombu import Exchange
 from kombu.mixins import ConsumerMixin
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bus import contracts
+from bus import contracts, tracing
 from bus.amqp_tuning import nothing_waiting
 from bus.broker import HEADER_ATTEMPTS, HEADER_PART, HEADER_REASON, Broker, Publisher
 from bus.envelope import Envelope, EnvelopeError
@@ -67,7 +67,9 @@ class MessageProcessor:
         self.max_attempts = max_attempts
         self.after_commit = after_commit
 
-    def process(self, body: Any, attempts: int = 0) -> Outcome:
+    def process(self, body: Any, attempts: int = 0, traceparent: str | None = None) -> Outcome:
+        """Handle one message; `traceparent` (its header) makes the handling a span of the
+        trace that published it (bus.tracing)."""
         try:
             envelope = Envelope.from_body(body)
             contracts.validate(envelope.type, envelope.version, envelope.data, strict=False)
@@ -85,7 +87,8 @@ class MessageProcessor:
                 uow.cause = envelope
                 if not uow.mark_processed(envelope):
                     return self._count(Outcome("duplicate"), envelope.type)
-                handler(uow, envelope)
+                with tracing.consumer_span(self.part, envelope, traceparent):
+                    handler(uow, envelope)
                 uow.commit()
         except Reject as exc:
             return self._count(Outcome("dead", f"rejected: {exc}"), envelope.type)
@@ -102,17 +105,18 @@ class MessageProcessor:
             self.after_commit(envelope)
         return self._count(Outcome("handled"), envelope.type)
 
-    def process_batch(self, items: list[tuple[Any, int]]) -> list[Outcome]:
+    def process_batch(self, items: list[tuple[Any, ...]]) -> list[Outcome]:
         """Handle several messages in ONE transaction (one receipt insert, one commit).
 
         If anything in the batch fails, nothing of it is kept and each message is handled on
-        its own, so one bad message never holds back the others.
+        its own, so one bad message never holds back the others. An item is (body, attempts)
+        or (body, attempts, traceparent).
         """
         if len(items) == 1:
             return [self.process(*items[0])]
         outcomes: list[Outcome | None] = [None] * len(items)
         parsed: list[tuple[int, Envelope]] = []
-        for index, (body, _attempts) in enumerate(items):
+        for index, (body, *_rest) in enumerate(items):
             try:
                 envelope = Envelope.from_body(body)
                 contracts.validate(envelope.type, envelope.version, envelope.data, strict=False)
@@ -136,9 +140,10 @@ class MessageProcessor:
                             done.add(envelope.id)
                             fresh.append((index, envelope))
                     uow.mark_processed_many([envelope for _, envelope in fresh])
-                    for _, envelope in fresh:
+                    for index, envelope in fresh:
                         uow.cause = envelope
-                        self.handlers[envelope.type](uow, envelope)
+                        with tracing.consumer_span(self.part, envelope, _traceparent(items[index])):
+                            self.handlers[envelope.type](uow, envelope)
                     uow.commit()
             except Exception:  # noqa: BLE001 - fall back to one transaction per message
                 log.info(
@@ -254,8 +259,8 @@ class BusWorker(ConsumerMixin):
 
     def _flush(self) -> None:
         messages, self._buffer, self._buffered_bytes = self._buffer, [], 0
-        items = [(m.body, int((m.headers or {}).get(HEADER_ATTEMPTS, 0) or 0)) for m in messages]
-        for message, (_, attempts), outcome in zip(
+        items = [_item(m) for m in messages]
+        for message, (_, attempts, *_trace), outcome in zip(
             messages, items, self.processor.process_batch(items), strict=True
         ):
             self._settle(message, attempts, outcome)
@@ -320,6 +325,18 @@ class BusWorker(ConsumerMixin):
     def _watch(self, stop: threading.Event) -> None:
         stop.wait()
         self.should_stop = True
+
+
+def _item(message: Any) -> tuple[Any, ...]:
+    """(body, attempts), with the traceparent header third when the message has one."""
+    headers = message.headers or {}
+    attempts = int(headers.get(HEADER_ATTEMPTS, 0) or 0)
+    traceparent = headers.get(tracing.TRACEPARENT)
+    return (message.body, attempts) if not traceparent else (message.body, attempts, traceparent)
+
+
+def _traceparent(item: tuple[Any, ...]) -> str | None:
+    return item[2] if len(item) > 2 else None
 
 
 def _raw(body: Any) -> str:

@@ -15,11 +15,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from werkzeug.exceptions import HTTPException
 
 from bus import metrics as bus_metrics
+from bus import tracing
 
 log = logging.getLogger(__name__)
 
-# The WSGI environ key where a request's start is kept (perf_counter), set before any hook runs.
+# The WSGI environ keys where a request's start (perf_counter) and its span are kept, set
+# before any hook runs.
 STARTED = "portico.started"
+SPAN = "portico.span"
 
 
 class Problem(Exception):
@@ -89,7 +92,7 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
     """/healthz, /readyz and /metrics; registering it also counts and times every request of
     the app (`instrument`)."""
     bp = Blueprint("ops", __name__)
-    bp.record_once(lambda state: instrument(state.app))
+    bp.record_once(lambda state: instrument(state.app))  # type: ignore[arg-type]
 
     @bp.get("/healthz")
     def healthz() -> Response:
@@ -116,12 +119,18 @@ def ops_blueprint(readiness: Callable[[], dict[str, str]]) -> Blueprint:
 def instrument(app: Flask) -> None:
     """Count every request (`portico_http_requests_total`) and time it
     (`portico_http_request_seconds`) by the URL rule it matched — `/internal/activations/<token>`,
-    never the path, which may hold a token — with `[unmatched]` for a path no rule knows."""
+    never the path, which may hold a token — with `[unmatched]` for a path no rule knows.
+    With tracing on, each request is a span of the caller's trace (bus.tracing)."""
     inner = app.wsgi_app
 
     def timed(environ: dict[str, Any], start_response: Any) -> Any:
         environ[STARTED] = time.perf_counter()
-        return inner(environ, start_response)
+        if not tracing.enabled():
+            return inner(environ, start_response)
+        part = getattr(app.extensions.get("portico.part"), "name", None) or app.name
+        with tracing.server_span(environ, part) as span:
+            environ[SPAN] = span
+            return inner(environ, start_response)
 
     app.wsgi_app = timed  # type: ignore[method-assign]
 
@@ -133,6 +142,7 @@ def instrument(app: Flask) -> None:
         route = rule.rule if rule is not None else "[unmatched]"
         method = request.method
         bus_metrics.HTTP_REQUESTS.labels(name, route, method, str(response.status_code)).inc()
+        tracing.name_server_span(request.environ.get(SPAN), method, route, response.status_code)
         started = request.environ.get(STARTED)
         if started is not None:
             bus_metrics.HTTP_SECONDS.labels(name, route, method).observe(

@@ -11,8 +11,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from flask import g, has_request_context
 
+from bus import tracing
 from bus.http import Problem
+from bus.logging_setup import REQUEST_ID_HEADER
 
 
 def segment(value: str) -> str:
@@ -50,10 +53,14 @@ class ServiceClient:
         """Call the service; its problem+json errors come back as Problem, outages as ServiceUnavailable."""
         # Path values may carry any character; the transports want ASCII.
         path = quote(path, safe="/%:@&=?+,;!$'()*~")
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
+        headers = dict(kwargs.pop("headers", None) or {})
+        if has_request_context() and g.get("request_id"):
+            headers.setdefault(REQUEST_ID_HEADER, g.request_id)  # the caller's request id, in their logs
+        with tracing.client_span(self.name, method, headers):  # adds traceparent when tracing
+            try:
+                response = self.http.request(method, path, headers=headers, **kwargs)
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable(self.name, str(exc) or type(exc).__name__) from None
         if response.status_code >= 500:
             raise ServiceUnavailable(self.name, f"answered {response.status_code}")
         if response.status_code >= 400:

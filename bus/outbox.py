@@ -14,12 +14,13 @@ import json
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bus import contracts
+from bus import contracts, tracing
 from bus.broker import Publisher
 from bus.commit_signal import CommitSignal
 from bus.db import bulk_insert
@@ -53,10 +54,18 @@ class Outbox:
         for envelope in envelopes:
             contracts.validate(envelope.type, envelope.version, envelope.data, strict=True)
         now = datetime.now(UTC)
-        rows = [
-            {"message_id": e.id, "type": e.type, "body": e.to_json(), "created_at": now}
-            for e in envelopes
-        ]
+        # With tracing on, each row keeps the trace it was recorded in; the relay publishes it
+        # as the message's traceparent header.
+        with tracing.producer_span(self.part, [e.type for e in envelopes]) as traceparent:
+            rows = [
+                {
+                    "message_id": e.id,
+                    "type": e.type,
+                    "body": tracing.with_trace(e.to_json(), traceparent),
+                    "created_at": now,
+                }
+                for e in envelopes
+            ]
         if self.is_postgres and len(rows) >= COPY_FROM:
             bulk_insert(session, self.table, rows)  # a bulk import's thousands of events
         else:
@@ -126,7 +135,7 @@ class OutboxRelay:
                 key=lambda row: row.seq,
             )
             confirmed, error = self.publisher.publish_confirmed(
-                [(row.body, row.type, row.message_id) for row in rows]
+                [_message(row.body, row.type, row.message_id) for row in rows]
             )
             unsent = [row.seq for row in rows[confirmed:]]
             if unsent:
@@ -185,3 +194,12 @@ class OutboxRelay:
                 continue
             self.outbox.signal.wait(self.poll_interval)
         self.publisher.close()
+
+
+def _message(body: str, type_: str, message_id: str) -> tuple[Any, ...]:
+    """What the publisher sends for one row: its envelope, with the row's trace (if it kept
+    one) as the `traceparent` header."""
+    envelope, traceparent = tracing.split_trace(body)
+    if traceparent is None:
+        return (body, type_, message_id)
+    return (envelope, type_, message_id, {tracing.TRACEPARENT: traceparent})

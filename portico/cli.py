@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from bus import logredact
+from bus import logging_setup, logredact, tracing
 from bus.config import ConfigError, Settings
 from portico import parts
 
@@ -56,14 +55,10 @@ def main(argv: list[str] | None = None) -> int:
                    "stays in JWKS until the ID tokens it signed have expired)")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     logredact.install()  # no log line of any command holds a link token
     try:
+        # PORTICO_LOG_FORMAT=json: one JSON object per line (bus/logging_setup.py)
+        logging_setup.configure(getattr(args, "part", None) or "portico")
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"portico: configuration error: {exc}", file=sys.stderr)
@@ -77,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from portico.runtime import Embedded, stop_on_signals
 
     data_dir = Path(args.data_dir)
+    tracing.configure_from_env("portico")  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
     env = dict(os.environ)
     env.setdefault("PORTICO_PUBLIC_URL", f"http://{args.host}:{args.port}")
     generated, secrets_file = embedded_secrets(data_dir, env)
@@ -142,6 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     part = build_part(args.part, distributed_settings(args.part))
     unreachable_check.check([part])
+    tracing.configure_from_env(f"portico-{args.part}")  # off unless OTEL_EXPORTER_OTLP_ENDPOINT
     stop = threading.Event()
     stop_on_signals(stop)
     start_worker(part, stop)

@@ -3,12 +3,13 @@ class of `portico serve`'s gunicorn (`--logger-class portico.wsgi.GunicornLogger
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
 from gunicorn.glogging import Logger
 
-from bus import logredact
+from bus import logging_setup, logredact, tracing
 from portico.runtime import build_part, distributed_settings, service_app
 
 
@@ -16,6 +17,8 @@ def app(name: str) -> Flask:
     # gunicorn started by hand gets no weaker check than `portico serve`
     settings = distributed_settings(name)
     logredact.install()
+    logging_setup.configure(name)  # in each worker process: PORTICO_LOG_FORMAT, PORTICO_LOG_LEVEL
+    tracing.configure_from_env(f"portico-{name}")  # after the fork; off without an OTLP endpoint
     return service_app(build_part(name, settings))
 
 
@@ -26,3 +29,10 @@ class GunicornLogger(Logger):  # type: ignore[misc]
     def setup(self, cfg: Any) -> None:
         logredact.install()
         super().setup(cfg)
+        if logging_setup.json_wanted():  # PORTICO_LOG_FORMAT=json: gunicorn's lines too
+            uri = getattr(cfg, "wsgi_app", None) or getattr(cfg, "proc_name", None) or ""
+            found = re.search(r"app\('(\w+)'\)", str(uri))
+            context = logging_setup.Context(found.group(1) if found else "portico")
+            for handler in [*self.error_log.handlers, *self.access_log.handlers]:
+                handler.addFilter(context)
+                handler.setFormatter(logging_setup.JsonFormatter())

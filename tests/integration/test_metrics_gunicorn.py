@@ -1,8 +1,10 @@
 """`portico serve` under gunicorn with two worker processes: /metrics counts the requests that
-every process answered (prometheus_client's multiprocess mode), whichever process is scraped."""
+every process answered (prometheus_client's multiprocess mode), whichever process is scraped;
+with PORTICO_LOG_FORMAT=json every line it writes, gunicorn's own included, is a JSON object."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -17,6 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 DEADLINE_SECONDS = 120
+TOKEN = "Zq8v-a-link-token-for-the-access-log"
 
 
 def free_port() -> int:
@@ -48,6 +51,7 @@ def test_requests_to_both_gunicorn_workers_are_all_counted(tmp_path: Path) -> No
         "PORTICO_BROKER_URL": "memory://",
         "PORTICO_DATA_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PORTICO_LOG_FORMAT": "json",
     }
     portico = [sys.executable, "-m", "portico.cli"]
     subprocess.run([*portico, "migrate", "identity"], env=env, check=True, capture_output=True)
@@ -86,8 +90,14 @@ def test_requests_to_both_gunicorn_workers_are_all_counted(tmp_path: Path) -> No
                 sent += 32
 
         counted = [healthz_count(httpx.get(f"{base}/metrics", timeout=10).text) for _ in range(8)]
+        httpx.get(f"{base}/internal/activations/{TOKEN}", timeout=10)  # in the access log
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
     assert counted == [sent] * 8, f"sent {sent} requests to /healthz; /metrics said {counted}"
+    written = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert TOKEN not in written
+    lines = [json.loads(line) for line in written.splitlines() if line.strip()]
+    assert {line["part"] for line in lines} == {"identity"}
+    assert any("/internal/activations/[redacted]" in line["message"] for line in lines)

@@ -72,7 +72,9 @@ def test_requests_are_counted_by_route_template_never_by_path(identity):
     answered = [
         (labels, count)
         for (name, labels), count in samples.items()
-        if name == "portico_http_requests_total" and ("route", route) in labels
+        if name == "portico_http_requests_total"
+        and ("route", route) in labels
+        and ("part", "identity") in labels
     ]
     assert answered, f"no portico_http_requests_total for {route}:\n{text}"
     labels, count = answered[0]
