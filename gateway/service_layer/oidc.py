@@ -30,7 +30,7 @@ from gateway.domain.oidc import (
     new_secret,
     user_claims,
 )
-from gateway.service_layer.access import access_of, effective_condition
+from gateway.service_layer.access import effective_condition
 
 # -- records ----------------------------------------------------------------------------------------
 
@@ -532,17 +532,20 @@ def purge_expired(part: Part) -> int:
 # -- who the user is, for the tokens ---------------------------------------------------------------
 
 
+def _effective_holdings(conn: Any, user_id: str, today: Any) -> list[Any]:
+    """The user's holdings the projection says are effective (code, administered account)."""
+    return conn.execute(
+        sa.select(holdings.c.service_code, holdings.c.administers_account_id).where(
+            holdings.c.user_id == user_id, effective_condition(today)
+        )
+    ).all()
+
+
 def held_services(part: Part, user_id: str, today: Any) -> list[str]:
     """Codes of the services the projection holds effective for the user."""
     with part.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(holdings.c.service_code).where(
-                holdings.c.user_id == user_id,
-                holdings.c.service_code.is_not(None),
-                effective_condition(today),
-            )
-        ).all()
-    return sorted({row.service_code for row in rows})
+        rows = _effective_holdings(conn, user_id, today)
+    return sorted({row.service_code for row in rows if row.service_code})
 
 
 def holds_service(part: Part, user_id: str, code: str, today: Any) -> bool:
@@ -550,10 +553,12 @@ def holds_service(part: Part, user_id: str, code: str, today: Any) -> bool:
 
 
 def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, Any]:
-    """The contract's claims of a user, from identity's profile and the gateway's projections."""
+    """The contract's claims of a user, from identity's profile and the gateway's projections
+    (one read of the user's effective holdings gives the services and the administered accounts:
+    administration and supervision alike)."""
     user_id, account_id = str(profile["id"]), str(profile.get("account_id") or "")
     with part.engine.connect() as conn:
-        rights = access_of(conn, user_id, account_id, today)
+        rows = _effective_holdings(conn, user_id, today)
         account = (
             profile.get("account")
             or conn.execute(
@@ -564,7 +569,13 @@ def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, A
             .mappings()
             .first()
         )
-    return user_claims(profile, account, held_services(part, user_id, today), rights.reach)
+    services = [row.service_code for row in rows if row.service_code]
+    return user_claims(
+        profile,
+        account,
+        services,
+        [r.administers_account_id for r in rows if r.administers_account_id],
+    )
 
 
 def scope_claims(claims: Mapping[str, Any], scope: str) -> dict[str, Any]:
