@@ -145,8 +145,8 @@ def await_events(
 def applied_at(client: ServiceClient, headers: dict[str, str]) -> Applied:
     """Ask one service (its `GET /internal/processed/{id}`) whether it has applied an event.
 
-    A service without that endpoint, or one that does not answer, has nothing to wait for: the
-    forwarded call meets what it meets."""
+    A service without that endpoint has nothing to wait for; one that fails or does not answer
+    is asked again until the bound (the forwarded call then meets what it meets)."""
 
     def ask(event_id: str, event_type: str) -> bool:
         try:
@@ -155,7 +155,9 @@ def applied_at(client: ServiceClient, headers: dict[str, str]) -> Applied:
                 params={"type": event_type},
                 headers=headers,
             )
-        except (Problem, ServiceUnavailable) as exc:
+        except ServiceUnavailable:  # a passing failure: asked again until the bound
+            return False
+        except Problem as exc:
             log.info(
                 "%s cannot say whether it applied %s (%s); not waiting", client.name, event_id, exc
             )

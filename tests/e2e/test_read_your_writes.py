@@ -3,8 +3,9 @@ RabbitMQ, PostgreSQL): a call that depends on the caller's previous write succee
 many times in a row, without the client retrying.
 
 An administrator creates a user and, in the very next request, grants them a service, lists
-their subscriptions, raises their password level and grants a service that needs it; the operator
-opens an account and, in the next request, sets its catalog. None of these ever meets a service
+their subscriptions, raises their password level and grants a service that needs it; deletes a
+user and at once lists a service's subscribers; the operator opens an account and, in the next
+request, sets its catalog; several administrators do it at once. None of these ever meets a service
 that has not heard of the write (no 404 "unknown", no 403 "level too low").
 """
 
@@ -88,6 +89,35 @@ def test_a_user_just_created_is_granted_listed_and_raised_at_once_many_times_in_
         f"create then grant, {ROUNDS} times: median {took[len(took) // 2] * 1000:.0f} ms, "
         f"slowest {took[-1] * 1000:.0f} ms; {waits_since(portal, before)}"
     )
+
+
+def test_a_user_just_deleted_is_no_longer_among_the_subscribers_at_once(portal):
+    account, admin = administered_account(portal, "Read Your Writes Deletions Ltd")
+    invoices = codes_to_ids(portal, account["id"], admin)["invoice_viewing"]
+    users = f"/api/v1/accounts/{account['id']}/users"
+    subscribers = f"/api/v1/accounts/{account['id']}/services/{invoices}/subscribers"
+    for _ in range(ROUNDS // 2):
+        created = portal.http.post(
+            users,
+            headers=admin,
+            json={
+                "email": f"ryw-gone-{uuid.uuid4().hex[:10]}@example.com",
+                **USER,
+                "password_level": 1,
+            },
+        )
+        assert created.status_code == 201, said(created)
+        user_id = created.json()["id"]
+        granted = portal.http.post(
+            f"{users}/{user_id}/subscriptions", headers=admin, json={"service_ids": [invoices]}
+        )
+        assert granted.status_code == 201, said(granted)
+
+        deleted = portal.http.delete(f"{users}/{user_id}", headers=admin)
+        assert deleted.status_code == 204, said(deleted)
+        listed = portal.http.get(subscribers, headers=admin, params={"per_page": 200})
+        assert listed.status_code == 200, said(listed)
+        assert user_id not in [item["user_id"] for item in listed.json()["items"]]
 
 
 def test_users_created_then_granted_at_once_by_several_callers_at_the_same_time(portal):
