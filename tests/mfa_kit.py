@@ -44,45 +44,90 @@ class SoftAuthenticator:
     """One passkey, made by `create` and used by `get`, as navigator.credentials would."""
 
     origin: str
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     credential_id: bytes = field(default_factory=lambda: os.urandom(32))
     user_handle: bytes | None = None
     sign_count: int = 0
 
     def _cose_key(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
-        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
-                            -3: numbers.y.to_bytes(32, "big")})
+        return cbor2.dumps(
+            {
+                1: 2,
+                3: -7,
+                -1: 1,
+                -2: numbers.x.to_bytes(32, "big"),
+                -3: numbers.y.to_bytes(32, "big"),
+            }
+        )
 
     def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
-        return json.dumps({"type": kind, "challenge": challenge, "origin": origin or self.origin,
-                           "crossOrigin": False}).encode("utf-8")
+        return json.dumps(
+            {
+                "type": kind,
+                "challenge": challenge,
+                "origin": origin or self.origin,
+                "crossOrigin": False,
+            }
+        ).encode("utf-8")
 
     def create(self, options: dict[str, Any], *, origin: str | None = None) -> dict[str, Any]:
         """The PublicKeyCredential JSON of navigator.credentials.create(options)."""
         rp_id = options["rp"]["id"]
         self.user_handle = unb64url(options["user"]["id"])
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
-        attested = (b"\0" * 16 + struct.pack(">H", len(self.credential_id)) + self.credential_id
-                    + self._cose_key())
-        auth_data = hashlib.sha256(rp_id.encode()).digest() + bytes([UP | UV | AT]) + struct.pack(
-            ">I", self.sign_count) + attested
+        attested = (
+            b"\0" * 16
+            + struct.pack(">H", len(self.credential_id))
+            + self.credential_id
+            + self._cose_key()
+        )
+        auth_data = (
+            hashlib.sha256(rp_id.encode()).digest()
+            + bytes([UP | UV | AT])
+            + struct.pack(">I", self.sign_count)
+            + attested
+        )
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
-        return {"id": b64url(self.credential_id), "rawId": b64url(self.credential_id), "type": "public-key",
-                "response": {"clientDataJSON": b64url(client_data), "attestationObject": b64url(attestation),
-                             "transports": ["internal"]},
-                "clientExtensionResults": {}, "authenticatorAttachment": "platform"}
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(client_data),
+                "attestationObject": b64url(attestation),
+                "transports": ["internal"],
+            },
+            "clientExtensionResults": {},
+            "authenticatorAttachment": "platform",
+        }
 
-    def get(self, options: dict[str, Any], *, origin: str | None = None, rp_id: str | None = None
-            ) -> dict[str, Any]:
+    def get(
+        self, options: dict[str, Any], *, origin: str | None = None, rp_id: str | None = None
+    ) -> dict[str, Any]:
         """The PublicKeyCredential JSON of navigator.credentials.get(options)."""
         self.sign_count += 1
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
-        auth_data = hashlib.sha256((rp_id or options["rpId"]).encode()).digest() + bytes(
-            [UP | UV]) + struct.pack(">I", self.sign_count)
-        signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
-        return {"id": b64url(self.credential_id), "rawId": b64url(self.credential_id), "type": "public-key",
-                "response": {"clientDataJSON": b64url(client_data), "authenticatorData": b64url(auth_data),
-                             "signature": b64url(signature),
-                             "userHandle": b64url(self.user_handle) if self.user_handle else None},
-                "clientExtensionResults": {}, "authenticatorAttachment": "platform"}
+        auth_data = (
+            hashlib.sha256((rp_id or options["rpId"]).encode()).digest()
+            + bytes([UP | UV])
+            + struct.pack(">I", self.sign_count)
+        )
+        signature = self.key.sign(
+            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
+        )
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(client_data),
+                "authenticatorData": b64url(auth_data),
+                "signature": b64url(signature),
+                "userHandle": b64url(self.user_handle) if self.user_handle else None,
+            },
+            "clientExtensionResults": {},
+            "authenticatorAttachment": "platform",
+        }

@@ -26,29 +26,63 @@ from gateway.entrypoints.session import SessionOut, client_ip, signed_in
 from gateway.service_layer import ratelimit
 from gateway.service_layer.sessions import second_factor_enrolled
 
-session_blp = Blueprint("session_mfa", __name__, url_prefix="/api/v1/session",
-                        description="Signing in: the second factor, and passkeys")
-my_blp = Blueprint("my_mfa", __name__, url_prefix="/api/v1/me/mfa", description="The caller's second factors")
-account_blp = Blueprint("account_security", __name__, url_prefix="/api/v1/accounts/<account_id>",
-                        description="An account's second-factor policy")
+session_blp = Blueprint(
+    "session_mfa",
+    __name__,
+    url_prefix="/api/v1/session",
+    description="Signing in: the second factor, and passkeys",
+)
+my_blp = Blueprint(
+    "my_mfa", __name__, url_prefix="/api/v1/me/mfa", description="The caller's second factors"
+)
+account_blp = Blueprint(
+    "account_security",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>",
+    description="An account's second-factor policy",
+)
 account_blp.before_request(require_reach)
 
 MFA_TOKEN = "mQ3v8Kc1sR7yT0pLx2WnZ5bHd9GfJ4aE6uVoYiNkBsw"
-CODES = ["k3v9q-7m2xa", "p8wze-4nt6r", "b2hjc-9sx5m", "t7rkd-3qv8n", "x5mpa-6wj2e",
-         "g9zcn-2ht7v", "r4eqs-8kb3w", "n6uxf-5dp9z", "w3yhm-7ca4q", "e8tvb-2rg6k"]
-CREDENTIAL = {"description": "the PublicKeyCredential as the browser returns it (its toJSON())",
-              "example": {"id": "q1w2e3r4", "rawId": "q1w2e3r4", "type": "public-key",
-                          "response": {"clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
-                                       "authenticatorData": "SZYN5YgO", "signature": "MEUCIQ"},
-                          "clientExtensionResults": {}}}
+CODES = [
+    "k3v9q-7m2xa",
+    "p8wze-4nt6r",
+    "b2hjc-9sx5m",
+    "t7rkd-3qv8n",
+    "x5mpa-6wj2e",
+    "g9zcn-2ht7v",
+    "r4eqs-8kb3w",
+    "n6uxf-5dp9z",
+    "w3yhm-7ca4q",
+    "e8tvb-2rg6k",
+]
+CREDENTIAL = {
+    "description": "the PublicKeyCredential as the browser returns it (its toJSON())",
+    "example": {
+        "id": "q1w2e3r4",
+        "rawId": "q1w2e3r4",
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+            "authenticatorData": "SZYN5YgO",
+            "signature": "MEUCIQ",
+        },
+        "clientExtensionResults": {},
+    },
+}
 
 
 class SecondFactorIn(Schema):
-    mfa_token = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                              metadata={"example": MFA_TOKEN})
-    code = fields.String(validate=validate.Length(min=1, max=20),
-                         metadata={"description": "a TOTP code", "example": "492039"})
-    recovery_code = fields.String(validate=validate.Length(min=1, max=40), metadata={"example": CODES[0]})
+    mfa_token = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"example": MFA_TOKEN}
+    )
+    code = fields.String(
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "a TOTP code", "example": "492039"},
+    )
+    recovery_code = fields.String(
+        validate=validate.Length(min=1, max=40), metadata={"example": CODES[0]}
+    )
     passkey = fields.Dict(metadata=CREDENTIAL)
 
     @validates_schema
@@ -58,9 +92,14 @@ class SecondFactorIn(Schema):
 
 
 class PasskeyOptionsIn(Schema):
-    mfa_token = fields.String(validate=validate.Length(min=1, max=200), metadata={
-        "description": "the sign-in's second step: options for the user's passkeys; without it, "
-                       "options for a sign-in with a passkey alone", "example": MFA_TOKEN})
+    mfa_token = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "the sign-in's second step: options for the user's passkeys; without it, "
+            "options for a sign-in with a passkey alone",
+            "example": MFA_TOKEN,
+        },
+    )
 
 
 class PasskeySignInIn(Schema):
@@ -76,17 +115,35 @@ class WebAuthnOptions(Schema):
     challenge = fields.String(metadata={"example": "T1xCsnxM2DNL2KdK5CLa6fMhD7OBqho6syzInk_n-Uo"})
     rpId = fields.String(metadata={"example": "portal.example.com"})  # noqa: N815 - WebAuthn's names
     rp = fields.Dict(metadata={"example": {"id": "portal.example.com", "name": "Portico"}})
-    user = fields.Dict(metadata={"example": {"id": "NWQzYzJiMWE", "name": "mark.hughes@example.com",
-                                             "displayName": "Mark Hughes"}})
-    allowCredentials = fields.List(fields.Dict(), metadata={  # noqa: N815
-        "example": [{"id": "q1w2e3r4", "type": "public-key", "transports": ["internal"]}]})
+    user = fields.Dict(
+        metadata={
+            "example": {
+                "id": "NWQzYzJiMWE",
+                "name": "mark.hughes@example.com",
+                "displayName": "Mark Hughes",
+            }
+        }
+    )
+    allowCredentials = fields.List(
+        fields.Dict(),
+        metadata={  # noqa: N815
+            "example": [{"id": "q1w2e3r4", "type": "public-key", "transports": ["internal"]}]
+        },
+    )
     excludeCredentials = fields.List(fields.Dict(), metadata={"example": []})  # noqa: N815
-    pubKeyCredParams = fields.List(fields.Dict(), metadata={  # noqa: N815
-        "example": [{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -257}]})
+    pubKeyCredParams = fields.List(
+        fields.Dict(),
+        metadata={  # noqa: N815
+            "example": [{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -257}]
+        },
+    )
     timeout = fields.Integer(metadata={"example": 300000})
     userVerification = fields.String(metadata={"example": "preferred"})  # noqa: N815
-    authenticatorSelection = fields.Dict(metadata={  # noqa: N815
-        "example": {"residentKey": "preferred", "userVerification": "preferred"}})
+    authenticatorSelection = fields.Dict(
+        metadata={  # noqa: N815
+            "example": {"residentKey": "preferred", "userVerification": "preferred"}
+        }
+    )
     attestation = fields.String(metadata={"example": "none"})
 
 
@@ -101,17 +158,28 @@ class FactorsOut(Schema):
     totp = fields.Dict(metadata={"description": "{enabled}", "example": {"enabled": True}})
     passkeys = fields.List(fields.Nested(PasskeyOut))
     recovery_codes_left = fields.Integer(metadata={"example": 9})
-    required = fields.Boolean(metadata={"description": "the account's policy requires a factor of the caller",
-                                        "example": False})
+    required = fields.Boolean(
+        metadata={
+            "description": "the account's policy requires a factor of the caller",
+            "example": False,
+        }
+    )
 
 
 class TotpStarted(Schema):
-    secret = fields.String(metadata={"description": "base32, shown once",
-                                     "example": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"})
-    otpauth_uri = fields.String(metadata={
-        "description": "otpauth://totp/... for a QR code",
-        "example": "otpauth://totp/Portico:mark.hughes%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-                   "&issuer=Portico"})
+    secret = fields.String(
+        metadata={
+            "description": "base32, shown once",
+            "example": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        }
+    )
+    otpauth_uri = fields.String(
+        metadata={
+            "description": "otpauth://totp/... for a QR code",
+            "example": "otpauth://totp/Portico:mark.hughes%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+            "&issuer=Portico",
+        }
+    )
 
 
 class CodeIn(Schema):
@@ -123,7 +191,9 @@ class PasswordIn(Schema):
 
 
 class RecoveryCodesOut(Schema):
-    recovery_codes = fields.List(fields.String(), metadata={"description": "10 codes, shown once", "example": CODES})
+    recovery_codes = fields.List(
+        fields.String(), metadata={"description": "10 codes, shown once", "example": CODES}
+    )
     propagation = fields.Nested(PropagationSchema)
 
 
@@ -133,14 +203,21 @@ class PasskeyIn(Schema):
 
 
 class PasskeyCreated(PasskeyOut):
-    recovery_codes = fields.List(fields.String(), metadata={
-        "description": "with a first factor: 10 codes, shown once", "example": CODES})
+    recovery_codes = fields.List(
+        fields.String(),
+        metadata={"description": "with a first factor: 10 codes, shown once", "example": CODES},
+    )
     propagation = fields.Nested(PropagationSchema)
 
 
 class PolicyIn(Schema):
-    mfa_required_for = fields.String(required=True, validate=validate.OneOf(
-        ["nobody", "administrators", "everyone"], error="Write one of nobody, administrators or everyone."))
+    mfa_required_for = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["nobody", "administrators", "everyone"],
+            error="Write one of nobody, administrators or everyone.",
+        ),
+    )
 
 
 class PolicyOut(Schema):
@@ -154,7 +231,9 @@ def limit_steps() -> None:
     config, now = gw().config, gw().now()
     wait = ratelimit.hit_all(gw().part, [(f"sign-in:ip:{client_ip()}", config.sign_in_per_ip)], now)
     if wait is not None:
-        raise TooManyRequests(f"Too many sign-in attempts in a short time; try again in {wait} seconds.", wait)
+        raise TooManyRequests(
+            f"Too many sign-in attempts in a short time; try again in {wait} seconds.", wait
+        )
 
 
 def seen() -> dict[str, str]:
@@ -162,6 +241,7 @@ def seen() -> dict[str, str]:
 
 
 # --- signing in ------------------------------------------------------------------------------------
+
 
 @session_blp.route("/mfa")
 class SecondFactor(MethodView):
@@ -194,10 +274,13 @@ class PasskeySignIn(MethodView):
     def post(self, body):
         """Sign in with a passkey alone (no password; the authenticator verifies the person)."""
         limit_steps()
-        return signed_in(service("identity").post("/internal/sign-in/passkey", json={**body, **seen()}))
+        return signed_in(
+            service("identity").post("/internal/sign-in/passkey", json={**body, **seen()})
+        )
 
 
 # --- the caller's factors ------------------------------------------------------------------------
+
 
 def _mine(path: str = "") -> str:
     return f"/internal/users/{segment(caller().user_id)}/mfa{path}"
@@ -279,6 +362,7 @@ class MyPasskey(MethodView):
 
 # --- an account's policy, an administrator's reset ----------------------------------------------
 
+
 @account_blp.route("/security")
 class AccountSecurity(MethodView):
     @account_blp.response(200, PolicyOut)
@@ -290,7 +374,9 @@ class AccountSecurity(MethodView):
     @account_blp.response(200, PolicyOut)
     def patch(self, body, account_id):
         """Who must have a second factor: covered users without one enrol at their next sign-in."""
-        answer = service("identity").patch(f"/internal/accounts/{segment(account_id)}/security", json=body)
+        answer = service("identity").patch(
+            f"/internal/accounts/{segment(account_id)}/security", json=body
+        )
         answer["propagation"] = propagation(answer)
         return answer
 
@@ -300,4 +386,6 @@ class UserFactors(MethodView):
     @account_blp.response(204)
     def delete(self, account_id, user_id):
         """Reset a user's second factors (a lost phone): audited, and the user is e-mailed."""
-        service("identity").delete(f"/internal/accounts/{segment(account_id)}/users/{segment(user_id)}/mfa")
+        service("identity").delete(
+            f"/internal/accounts/{segment(account_id)}/users/{segment(user_id)}/mfa"
+        )

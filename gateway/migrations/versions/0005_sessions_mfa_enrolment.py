@@ -16,8 +16,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("sessions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("mfa_enrolment_required", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+        batch_op.add_column(
+            sa.Column(
+                "mfa_enrolment_required", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
 
 
 def downgrade() -> None:

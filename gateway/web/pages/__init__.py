@@ -6,10 +6,11 @@ from gateway.web.pages import (
     content,
     imports,
     mailbox,
+    mfa,
     oidc,
     requests,
     services,
     users,
 )
 
-__all__ = ["account", "auth", "content", "imports", "mailbox", "oidc", "requests", "services", "users"]
+__all__ = ["account", "auth", "content", "imports", "mailbox", "mfa", "oidc", "requests", "services", "users"]

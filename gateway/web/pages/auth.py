@@ -49,10 +49,15 @@ def forget_csrf() -> None:
                                                        httponly=True, samesite="Lax"))
 
 
+SECOND_FACTOR_DUE = "web_mfa"  # a sign-in waiting for its second step: {token, methods, next}
+
+
 def open_session(email: str, password: str) -> dict[str, Any]:
-    """POST /api/v1/session: the API sets its cookie (relayed), the page keeps the CSRF token."""
+    """POST /api/v1/session: the API sets its cookie (relayed), the page keeps the CSRF token.
+    A 202 with a second factor due opens nothing yet (no CSRF token)."""
     answer = api().post("/api/v1/session", {"email": email, "password": password}).data
-    keep_csrf(answer["csrf_token"])
+    if answer.get("csrf_token"):
+        keep_csrf(answer["csrf_token"])
     return answer
 
 
@@ -83,6 +88,13 @@ def sign_in() -> Any:
         detail = exc.detail if exc.status in (423, 429) else None
         return render("sign_in.html", status=exc.status, next=request.form.get("next", ""), email=email,
                       error=i18n.translate(message), detail=detail)
+    if answer.get("mfa_required") and not answer.get("enrolment_required"):  # the second step (pages/mfa.py)
+        session[SECOND_FACTOR_DUE] = {"token": answer["mfa_token"], "methods": answer.get("methods", []),
+                                      "next": target}
+        return to("web.second_factor")
+    if answer.get("enrolment_required"):
+        notify("info", i18n.translate("mfa.enrol_first"))
+        return to("web.security")
     if answer.get("password_change_required"):
         notify("info", i18n.translate("flash.password_change_required"))
         return to("web.change_password")

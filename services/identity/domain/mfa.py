@@ -28,9 +28,13 @@ MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 ENROLMENT_TOKEN_LIFETIME = timedelta(minutes=15)
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 
-WRONG_CODE = "This code is not right, or was already used; type the code your application shows now."
-SECOND_FACTOR_GONE = ("This sign-in step has expired or was already used; sign in again with your "
-                      "e-mail and password.")
+WRONG_CODE = (
+    "This code is not right, or was already used; type the code your application shows now."
+)
+SECOND_FACTOR_GONE = (
+    "This sign-in step has expired or was already used; sign in again with your "
+    "e-mail and password."
+)
 
 
 class MfaPolicy(StrEnum):
@@ -48,6 +52,7 @@ class MfaPolicy(StrEnum):
 
 # --- TOTP ---------------------------------------------------------------------------------------
 
+
 def new_totp_secret() -> str:
     """A fresh base32 secret of 160 bits (RFC 4226's recommended length)."""
     return pyotp.random_base32(32)
@@ -56,7 +61,8 @@ def new_totp_secret() -> str:
 def otpauth_uri(secret: str, account_name: str) -> str:
     """The otpauth:// URI an authenticator application reads (from a QR code or typed)."""
     return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD).provisioning_uri(
-        name=account_name, issuer_name=ISSUER)
+        name=account_name, issuer_name=ISSUER
+    )
 
 
 def totp_step(now: datetime) -> int:
@@ -69,7 +75,9 @@ def totp_code(secret: str, step: int) -> str:
     return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD).generate_otp(step)
 
 
-def matching_step(secret: str, code: str, now: datetime, *, last_used_step: int | None) -> int | None:
+def matching_step(
+    secret: str, code: str, now: datetime, *, last_used_step: int | None
+) -> int | None:
     """The step whose code `code` is, within ±1 step of `now` and after the last step used; None
     when it is no such code (a replayed code, even within its window, is refused)."""
     code = "".join(code.split())
@@ -86,6 +94,7 @@ def matching_step(secret: str, code: str, now: datetime, *, last_used_step: int 
 
 
 # --- recovery codes -----------------------------------------------------------------------------
+
 
 def new_recovery_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:
     """Codes of 50 random bits each, written as two groups of five (e.g. `k3v9q-7m2xa`)."""
@@ -104,6 +113,7 @@ def normalise_recovery_code(code: str) -> str:
 
 # --- the key ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MfaKey:
     """Encrypts TOTP secrets (Fernet: AES-128-CBC and HMAC-SHA256) and hashes recovery codes
@@ -112,8 +122,9 @@ class MfaKey:
     secret: str
 
     def _derive(self, purpose: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"portico-identity",
-                    info=purpose).derive(self.secret.encode("utf-8"))
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=b"portico-identity", info=purpose
+        ).derive(self.secret.encode("utf-8"))
 
     @property
     def _fernet(self) -> Fernet:
@@ -126,15 +137,21 @@ class MfaKey:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise ValueError("a TOTP secret cannot be read with this key: was PORTICO_MFA_KEY "
-                             "changed? The user's factors must be reset by an administrator") from None
+            raise ValueError(
+                "a TOTP secret cannot be read with this key: was PORTICO_MFA_KEY "
+                "changed? The user's factors must be reset by an administrator"
+            ) from None
 
     def hash_recovery_code(self, code: str) -> str:
-        return hmac.new(self._derive(b"recovery codes"), normalise_recovery_code(code).encode("ascii"),
-                        hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._derive(b"recovery codes"),
+            normalise_recovery_code(code).encode("ascii"),
+            hashlib.sha256,
+        ).hexdigest()
 
 
 # --- records the repository answers -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TotpFactor:

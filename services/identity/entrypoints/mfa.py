@@ -26,8 +26,13 @@ MAX_CREDENTIAL = 64 * 1024  # a WebAuthn answer is a few kilobytes
 
 
 def _credential(**options: Any) -> f.Dict:
-    return f.Dict(error_messages={"invalid": "The credential must be a JSON object, as the browser gave it.",
-                                  "required": "The credential is required."}, **options)
+    return f.Dict(
+        error_messages={
+            "invalid": "The credential must be a JSON object, as the browser gave it.",
+            "required": "The credential is required.",
+        },
+        **options,
+    )
 
 
 class SecondFactorIn(schemas.Strict):
@@ -40,7 +45,9 @@ class SecondFactorIn(schemas.Strict):
 
     @validates_schema
     def one_factor(self, data: dict[str, Any], **kwargs: Any) -> None:
-        given = [name for name in ("code", "recovery_code", "passkey") if data.get(name) is not None]
+        given = [
+            name for name in ("code", "recovery_code", "passkey") if data.get(name) is not None
+        ]
         if len(given) != 1:
             raise ValidationError("Give exactly one of code, recovery_code or passkey.", "code")
 
@@ -69,18 +76,29 @@ class PasskeyIn(schemas.Strict):
 
 
 class PolicyIn(schemas.Strict):
-    mfa_required_for = f.String(required=True, validate=validate.OneOf(
-        [p.value for p in MfaPolicy], error="Write one of nobody, administrators or everyone."))
+    mfa_required_for = f.String(
+        required=True,
+        validate=validate.OneOf(
+            [p.value for p in MfaPolicy], error="Write one of nobody, administrators or everyone."
+        ),
+    )
 
 
 def sign_in_answer(result: SignInResult) -> ResponseReturnValue:
     """The answer of a sign-in step: 200 (signed in, or a second factor due), 401, 423."""
     if result.outcome == "second_factor":
-        return jsonify(mfa_required=True, mfa_token=result.mfa_token, methods=list(result.methods),
-                       enrolment_required=False)
+        return jsonify(
+            mfa_required=True,
+            mfa_token=result.mfa_token,
+            methods=list(result.methods),
+            enrolment_required=False,
+        )
     if result.outcome == "ok":
-        return jsonify(user=result.user, password_change_required=result.password_change_required,
-                       enrolment_required=result.enrolment_required)
+        return jsonify(
+            user=result.user,
+            password_change_required=result.password_change_required,
+            enrolment_required=result.enrolment_required,
+        )
     if result.outcome == "locked":
         raise Problem(423, "Locked", locked_message())
     raise Problem(401, "Unauthorized", model.SIGN_IN_FAILED)
@@ -101,13 +119,22 @@ def _bounded_body() -> None:
 
 # --- the sign-in's second step, passkey sign-in ---------------------------------------------------
 
+
 @bp.post("/sign-in/mfa")
 def verify_second_factor() -> ResponseReturnValue:
     _bounded_body()
     body = schemas.load(SecondFactorIn)
-    return sign_in_answer(run(mfa.verify_second_factor, body["mfa_token"], code=body["code"],
-                              recovery_code=body["recovery_code"], passkey=body["passkey"],
-                              ip=body["ip"], user_agent=body["user_agent"]))
+    return sign_in_answer(
+        run(
+            mfa.verify_second_factor,
+            body["mfa_token"],
+            code=body["code"],
+            recovery_code=body["recovery_code"],
+            passkey=body["passkey"],
+            ip=body["ip"],
+            user_agent=body["user_agent"],
+        )
+    )
 
 
 @bp.post("/sign-in/passkey/options")
@@ -120,11 +147,18 @@ def passkey_sign_in_options() -> ResponseReturnValue:
 def sign_in_with_passkey() -> ResponseReturnValue:
     _bounded_body()
     body = schemas.load(PasskeySignInIn)
-    return sign_in_answer(run(passkeys.sign_in_with_passkey, body["credential"], ip=body["ip"],
-                              user_agent=body["user_agent"]))
+    return sign_in_answer(
+        run(
+            passkeys.sign_in_with_passkey,
+            body["credential"],
+            ip=body["ip"],
+            user_agent=body["user_agent"],
+        )
+    )
 
 
 # --- the user's factors ---------------------------------------------------------------------------
+
 
 @bp.get("/users/<user_id>/mfa")
 def show_factors(user_id: str) -> ResponseReturnValue:
@@ -169,6 +203,7 @@ def remove_passkey(user_id: str, passkey_id: str) -> ResponseReturnValue:
 
 
 # --- the account's policy, an administrator's reset -------------------------------------------------
+
 
 @bp.get("/accounts/<account_id>/security")
 def show_policy(account_id: str) -> ResponseReturnValue:

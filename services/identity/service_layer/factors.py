@@ -15,14 +15,18 @@ from services.identity.service_layer.errors import Conflict
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import is_administrator
 
-LAST_FACTOR = ("Your account's policy requires a second factor, and this is your last one: add "
-               "another (an authenticator application or a passkey) before removing it.")
+LAST_FACTOR = (
+    "Your account's policy requires a second factor, and this is your last one: add "
+    "another (an authenticator application or a passkey) before removing it."
+)
 
 
 def issue_recovery_codes(uow: IdentityUnitOfWork, user_id: str) -> list[str]:
     codes = mfa.new_recovery_codes()
     key = uow.config.mfa_key
-    mfa_repo.replace_recovery_codes(uow.session, user_id, [key.hash_recovery_code(c) for c in codes])
+    mfa_repo.replace_recovery_codes(
+        uow.session, user_id, [key.hash_recovery_code(c) for c in codes]
+    )
     return codes
 
 
@@ -30,17 +34,33 @@ def refuse_last_factor(uow: IdentityUnitOfWork, user: User, *, removing: str) ->
     """409 when the account's policy covers the user and `removing` is their last factor."""
     factors = mfa_repo.factors_of(uow.session, user.id, user.account_id)
     left = (factors.passkeys if removing == "totp" else factors.passkeys - 1) + (
-        factors.totp and removing != "totp")
+        factors.totp and removing != "totp"
+    )
     if left <= 0 and factors.policy.covers(is_administrator=is_administrator(uow, user)):
         raise Conflict(LAST_FACTOR)
 
 
-def changed(uow: IdentityUnitOfWork, user: User, change: str, actor: Actor, **extra: Any) -> Envelope:
+def changed(
+    uow: IdentityUnitOfWork, user: User, change: str, actor: Actor, **extra: Any
+) -> Envelope:
     """Audit a change of the user's factors and publish it (the user is e-mailed)."""
-    audit(uow, f"mfa_{change}", actor=actor, account_id=user.account_id, user_id=user.id,
-          target=user.email, result="succeeded",
-          detail={k: v for k, v in extra.items() if v is not None} or None)
-    return uow.publish("identity.mfa.changed", {
-        "user_id": user.id, "account_id": user.account_id, "change": change, "by": actor.id, **extra})
-
-
+    audit(
+        uow,
+        f"mfa_{change}",
+        actor=actor,
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        result="succeeded",
+        detail={k: v for k, v in extra.items() if v is not None} or None,
+    )
+    return uow.publish(
+        "identity.mfa.changed",
+        {
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "change": change,
+            "by": actor.id,
+            **extra,
+        },
+    )

@@ -34,15 +34,25 @@ from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import existing_user, is_administrator, user_in_account
 
 WRONG_PASSWORD = "This is not your current password; type it again."
-NO_TOTP_PENDING = "No authenticator application is being added; start again with POST /api/v1/me/mfa/totp."
+NO_TOTP_PENDING = (
+    "No authenticator application is being added; start again with POST /api/v1/me/mfa/totp."
+)
 TOTP_ALREADY = "An authenticator application is already set up; remove it first to set up another."
 
 
 # --- the sign-in's second step ------------------------------------------------------------------
 
-def verify_second_factor(uow: IdentityUnitOfWork, mfa_token: str, *, code: str | None = None,
-                         recovery_code: str | None = None, passkey: dict[str, Any] | None = None,
-                         ip: str | None = None, user_agent: str | None = None) -> SignInResult:
+
+def verify_second_factor(
+    uow: IdentityUnitOfWork,
+    mfa_token: str,
+    *,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> SignInResult:
     """Complete a sign-in with one factor; the caller commits whatever the outcome.
 
     410 (Gone) for an mfa_token unknown, used or expired; otherwise the same outcomes as
@@ -60,38 +70,63 @@ def verify_second_factor(uow: IdentityUnitOfWork, mfa_token: str, *, code: str |
     state = sign_ins.lock_sign_in(uow.session, key, True, now)
     if state.user is None or state.user.id != user.id:
         raise Gone(mfa.SECOND_FACTOR_GONE)
-    factor = "totp" if code is not None else "recovery_code" if recovery_code is not None else "passkey"
-    seen: dict[str, Any] = dict(actor=Actor(user.id, "self"), account_id=user.account_id, user_id=user.id,
-                                target=user.email, ip=ip, user_agent=user_agent,
-                                detail={"step": "second_factor", "factor": factor})
+    factor = (
+        "totp" if code is not None else "recovery_code" if recovery_code is not None else "passkey"
+    )
+    seen: dict[str, Any] = dict(
+        actor=Actor(user.id, "self"),
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        ip=ip,
+        user_agent=user_agent,
+        detail={"step": "second_factor", "factor": factor},
+    )
     status = UserStatus(state.user.effective_status(now))
     if state.throttle.is_locked(now) or status is UserStatus.LOCKED:
         audit(uow, "sign_in", result="refused_locked", **seen)
         return SignInResult("locked")
-    if status is UserStatus.ACTIVE and _factor_is_right(uow, state.user, code, recovery_code, passkey):
+    if status is UserStatus.ACTIVE and _factor_is_right(
+        uow, state.user, code, recovery_code, passkey
+    ):
         if not mfa_repo.spend_challenge(uow.session, token_hash, now):
             raise Gone(mfa.SECOND_FACTOR_GONE)
         return _succeed(uow, key, state, None, seen)
     return _fail(uow, key, state.throttle, state.user, status, seen)
 
 
-def _factor_is_right(uow: IdentityUnitOfWork, user: User, code: str | None, recovery_code: str | None,
-                     passkey: dict[str, Any] | None) -> bool:
+def _factor_is_right(
+    uow: IdentityUnitOfWork,
+    user: User,
+    code: str | None,
+    recovery_code: str | None,
+    passkey: dict[str, Any] | None,
+) -> bool:
     now = uow.now()
     if code is not None:
         totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
         if totp is None or totp.confirmed_at is None:
             return False
-        step = mfa.matching_step(uow.config.mfa_key.decrypt(totp.secret_encrypted), code, now,
-                                 last_used_step=totp.last_used_step)
+        step = mfa.matching_step(
+            uow.config.mfa_key.decrypt(totp.secret_encrypted),
+            code,
+            now,
+            last_used_step=totp.last_used_step,
+        )
         return step is not None and mfa_repo.use_totp_step(uow.session, user.id, step)
     if recovery_code is not None:
         factors = mfa_repo.factors_of(uow.session, user.id)
         if not factors.any or not mfa_repo.use_recovery_code(
-                uow.session, user.id, uow.config.mfa_key.hash_recovery_code(recovery_code), now):
+            uow.session, user.id, uow.config.mfa_key.hash_recovery_code(recovery_code), now
+        ):
             return False
-        changed(uow, user, "recovery_code_used", Actor(user.id, "self"),
-                 recovery_codes_left=factors.recovery_codes_left - 1)
+        changed(
+            uow,
+            user,
+            "recovery_code_used",
+            Actor(user.id, "self"),
+            recovery_codes_left=factors.recovery_codes_left - 1,
+        )
         return True
     if passkey is not None:
         return passkeys.verify_passkey_factor(uow, user, passkey)
@@ -100,13 +135,16 @@ def _factor_is_right(uow: IdentityUnitOfWork, user: User, code: str | None, reco
 
 # --- the caller's factors -----------------------------------------------------------------------
 
+
 def show_factors(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
     """GET /me/mfa: `{totp: {enabled}, passkeys: [...], recovery_codes_left, required}`."""
     user = existing_user(uow, user_id)
     factors = mfa_repo.factors_of(uow.session, user.id, user.account_id)
     return {
         "totp": {"enabled": factors.totp},
-        "passkeys": [passkeys.passkey_view(key) for key in mfa_repo.passkeys_of(uow.session, user.id)],
+        "passkeys": [
+            passkeys.passkey_view(key) for key in mfa_repo.passkeys_of(uow.session, user.id)
+        ],
         "recovery_codes_left": factors.recovery_codes_left,
         "required": factors.policy.covers(is_administrator=is_administrator(uow, user)),
     }
@@ -123,7 +161,9 @@ def start_totp(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
     return {"secret": secret, "otpauth_uri": mfa.otpauth_uri(secret, user.email or user.id)}
 
 
-def confirm_totp(uow: IdentityUnitOfWork, user_id: str, code: str) -> tuple[dict[str, Any], Envelope]:
+def confirm_totp(
+    uow: IdentityUnitOfWork, user_id: str, code: str
+) -> tuple[dict[str, Any], Envelope]:
     """The first code proves the application holds the secret: TOTP is on, and 10 recovery codes
     are made (shown once, in this answer only)."""
     user = existing_user(uow, user_id)
@@ -131,8 +171,12 @@ def confirm_totp(uow: IdentityUnitOfWork, user_id: str, code: str) -> tuple[dict
     pending = mfa_repo.get_totp(uow.session, user.id, for_update=True)
     if pending is None or pending.confirmed_at is not None:
         raise Conflict(NO_TOTP_PENDING if pending is None else TOTP_ALREADY)
-    step = mfa.matching_step(uow.config.mfa_key.decrypt(pending.secret_encrypted), code, now,
-                             last_used_step=pending.last_used_step)
+    step = mfa.matching_step(
+        uow.config.mfa_key.decrypt(pending.secret_encrypted),
+        code,
+        now,
+        last_used_step=pending.last_used_step,
+    )
     if step is None or not mfa_repo.use_totp_step(uow.session, user.id, step, confirm_at=now):
         raise Invalid({"code": [mfa.WRONG_CODE]}, mfa.WRONG_CODE)
     codes = issue_recovery_codes(uow, user.id)
@@ -144,8 +188,15 @@ def remove_totp(uow: IdentityUnitOfWork, user_id: str, password: str) -> Envelop
     """The user removes their authenticator application, giving their password."""
     user = existing_user(uow, user_id, for_update=True)
     if not user.password_hash or not uow.hasher.verify(user.password_hash, password):
-        audit(uow, "mfa_totp_removed", actor=Actor(user.id, "self"), account_id=user.account_id,
-              user_id=user.id, target=user.email, result="wrong_password")
+        audit(
+            uow,
+            "mfa_totp_removed",
+            actor=Actor(user.id, "self"),
+            account_id=user.account_id,
+            user_id=user.id,
+            target=user.email,
+            result="wrong_password",
+        )
         uow.commit()  # the refusal stays in the audit trail
         raise Invalid({"password": [WRONG_PASSWORD]}, WRONG_PASSWORD)
     totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
@@ -161,36 +212,56 @@ def renew_recovery_codes(uow: IdentityUnitOfWork, user_id: str) -> tuple[dict[st
     """10 new recovery codes (the earlier ones stop working); only for a user with a factor."""
     user = existing_user(uow, user_id)
     if not mfa_repo.factors_of(uow.session, user.id).any:
-        raise Conflict("Recovery codes come with a second factor: set up an authenticator "
-                       "application or a passkey first.")
+        raise Conflict(
+            "Recovery codes come with a second factor: set up an authenticator "
+            "application or a passkey first."
+        )
     codes = issue_recovery_codes(uow, user.id)
-    return {"recovery_codes": codes}, changed(uow, user, "recovery_codes_renewed", Actor(user.id, "self"))
+    return {"recovery_codes": codes}, changed(
+        uow, user, "recovery_codes_renewed", Actor(user.id, "self")
+    )
 
 
 # --- the account's policy, an administrator's reset ---------------------------------------------
 
+
 def show_policy(uow: IdentityUnitOfWork, account_id: str) -> dict[str, Any]:
     if repo.get_account(uow.session, account_id) is None:
         raise NotFound("No account has this id.")
-    return {"account_id": account_id, "mfa_required_for": mfa_repo.policy_of(uow.session, account_id).value}
+    return {
+        "account_id": account_id,
+        "mfa_required_for": mfa_repo.policy_of(uow.session, account_id).value,
+    }
 
 
-def set_policy(uow: IdentityUnitOfWork, account_id: str, policy: MfaPolicy, *, actor: Actor
-               ) -> tuple[dict[str, Any], Envelope | None]:
+def set_policy(
+    uow: IdentityUnitOfWork, account_id: str, policy: MfaPolicy, *, actor: Actor
+) -> tuple[dict[str, Any], Envelope | None]:
     """Who in the account must have a second factor; covered users without one enrol at their
     next sign-in. Setting the policy it already has changes nothing (no event)."""
     before = show_policy(uow, account_id)["mfa_required_for"]
     if before == policy.value:
         return {"account_id": account_id, "mfa_required_for": policy.value}, None
     mfa_repo.set_policy(uow.session, account_id, policy, uow.now(), actor.id)
-    audit(uow, "mfa_policy_changed", actor=actor, account_id=account_id, target=account_id,
-          result="succeeded", detail={"from": before, "to": policy.value})
-    event = uow.publish("identity.account.security_changed",
-                        {"account_id": account_id, "mfa_required_for": policy.value, "by": actor.id})
+    audit(
+        uow,
+        "mfa_policy_changed",
+        actor=actor,
+        account_id=account_id,
+        target=account_id,
+        result="succeeded",
+        detail={"from": before, "to": policy.value},
+    )
+    event = uow.publish(
+        "identity.account.security_changed",
+        {"account_id": account_id, "mfa_required_for": policy.value, "by": actor.id},
+    )
     return {"account_id": account_id, "mfa_required_for": policy.value}, event
 
 
-def reset_factors(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor) -> Envelope:
+def reset_factors(
+    uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor
+) -> Envelope:
     """An administrator removes every factor of a user (a lost phone): the user signs in with
     the password alone, and enrols again if the policy covers them."""
     user = user_in_account(uow, account_id, user_id, for_update=True)

@@ -54,16 +54,24 @@ from services.identity.service_layer.users import existing_user
 
 RP_NAME = "Portico"
 TIMEOUT_MS = 300_000
-UNREADABLE = ("This passkey answer cannot be read: send the credential exactly as the browser's "
-              "navigator.credentials call returned it (JSON, as PublicKeyCredential.toJSON() writes it).")
+UNREADABLE = (
+    "This passkey answer cannot be read: send the credential exactly as the browser's "
+    "navigator.credentials call returned it (JSON, as PublicKeyCredential.toJSON() writes it)."
+)
 CHALLENGE_GONE = "This passkey request has expired or was already used; start again."
 NOT_VERIFIED = "This passkey could not be verified; try again, or use another factor."
-UNKNOWN_PASSKEY = "This passkey is not registered in the portal; sign in with your e-mail and password."
+UNKNOWN_PASSKEY = (
+    "This passkey is not registered in the portal; sign in with your e-mail and password."
+)
 
 
 def passkey_view(key: Passkey) -> dict[str, Any]:
-    return {"id": key.id, "name": key.name, "created_at": iso(key.created_at),
-            "last_used_at": iso(key.last_used_at)}
+    return {
+        "id": key.id,
+        "name": key.name,
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+    }
 
 
 def _options(options: Any) -> dict[str, Any]:
@@ -71,14 +79,23 @@ def _options(options: Any) -> dict[str, Any]:
     return answer
 
 
-def _keep_challenge(uow: IdentityUnitOfWork, challenge: bytes, purpose: str, user_id: str | None) -> None:
+def _keep_challenge(
+    uow: IdentityUnitOfWork, challenge: bytes, purpose: str, user_id: str | None
+) -> None:
     now = uow.now()
-    mfa_repo.add_challenge(uow.session, hash_token(bytes_to_base64url(challenge)), purpose, user_id, now,
-                           now + mfa.CHALLENGE_LIFETIME)
+    mfa_repo.add_challenge(
+        uow.session,
+        hash_token(bytes_to_base64url(challenge)),
+        purpose,
+        user_id,
+        now,
+        now + mfa.CHALLENGE_LIFETIME,
+    )
 
 
-def _take_challenge(uow: IdentityUnitOfWork, client_data_json: bytes, purpose: str,
-                    user_id: str | None = None) -> bytes:
+def _take_challenge(
+    uow: IdentityUnitOfWork, client_data_json: bytes, purpose: str, user_id: str | None = None
+) -> bytes:
     """The challenge the browser signed, if it is a live one of `purpose` (and of `user_id`);
     spent here, so it is never accepted twice."""
     try:
@@ -87,7 +104,11 @@ def _take_challenge(uow: IdentityUnitOfWork, client_data_json: bytes, purpose: s
         raise Invalid({"credential": [UNREADABLE]}, UNREADABLE) from None
     token_hash = hash_token(bytes_to_base64url(challenge))
     found = mfa_repo.get_challenge(uow.session, token_hash)
-    if found is None or not found.usable(purpose, uow.now()) or (user_id and found.user_id != user_id):
+    if (
+        found is None
+        or not found.usable(purpose, uow.now())
+        or (user_id and found.user_id != user_id)
+    ):
         raise Gone(CHALLENGE_GONE)
     if not mfa_repo.spend_challenge(uow.session, token_hash, uow.now()):
         raise Gone(CHALLENGE_GONE)
@@ -97,14 +118,21 @@ def _take_challenge(uow: IdentityUnitOfWork, client_data_json: bytes, purpose: s
 def _descriptors(keys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
     found = []
     for key in keys:
-        transports = [AuthenticatorTransport(t) for t in (key.transports or "").split(",")
-                      if t in {m.value for m in AuthenticatorTransport}]
-        found.append(PublicKeyCredentialDescriptor(id=base64url_to_bytes(key.credential_id),
-                                                   transports=transports or None))
+        transports = [
+            AuthenticatorTransport(t)
+            for t in (key.transports or "").split(",")
+            if t in {m.value for m in AuthenticatorTransport}
+        ]
+        found.append(
+            PublicKeyCredentialDescriptor(
+                id=base64url_to_bytes(key.credential_id), transports=transports or None
+            )
+        )
     return found
 
 
 # --- registration -------------------------------------------------------------------------------
+
 
 def registration_options(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
     """The options of navigator.credentials.create() for the signed-in user (a discoverable
@@ -112,12 +140,16 @@ def registration_options(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any
     user = existing_user(uow, user_id)
     config = uow.config
     options = webauthn.generate_registration_options(
-        rp_id=config.webauthn_rp_id, rp_name=RP_NAME, user_name=user.email or user.id,
-        user_id=user.id.encode("utf-8"), user_display_name=f"{user.first_name} {user.last_name}".strip(),
+        rp_id=config.webauthn_rp_id,
+        rp_name=RP_NAME,
+        user_name=user.email or user.id,
+        user_id=user.id.encode("utf-8"),
+        user_display_name=f"{user.first_name} {user.last_name}".strip(),
         timeout=TIMEOUT_MS,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.PREFERRED,
-            user_verification=UserVerificationRequirement.PREFERRED),
+            user_verification=UserVerificationRequirement.PREFERRED,
+        ),
         exclude_credentials=_descriptors(mfa_repo.passkeys_of(uow.session, user.id)),
     )
     _keep_challenge(uow, options.challenge, "passkey_register", user.id)
@@ -131,8 +163,9 @@ def _registration(credential: Any) -> RegistrationCredential:
         raise Invalid({"credential": [UNREADABLE]}, UNREADABLE) from None
 
 
-def register_passkey(uow: IdentityUnitOfWork, user_id: str, name: str, credential: Any
-                     ) -> tuple[dict[str, Any], Envelope]:
+def register_passkey(
+    uow: IdentityUnitOfWork, user_id: str, name: str, credential: Any
+) -> tuple[dict[str, Any], Envelope]:
     """Verify the authenticator's answer and keep the passkey; a user's first factor comes with
     10 recovery codes (shown once, in this answer)."""
     user = existing_user(uow, user_id)
@@ -140,8 +173,11 @@ def register_passkey(uow: IdentityUnitOfWork, user_id: str, name: str, credentia
     challenge = _take_challenge(uow, parsed.response.client_data_json, "passkey_register", user.id)
     try:
         verified = webauthn.verify_registration_response(
-            credential=parsed, expected_challenge=challenge, expected_rp_id=uow.config.webauthn_rp_id,
-            expected_origin=uow.config.webauthn_origin)
+            credential=parsed,
+            expected_challenge=challenge,
+            expected_rp_id=uow.config.webauthn_rp_id,
+            expected_origin=uow.config.webauthn_origin,
+        )
     except WebAuthnException as error:
         message = f"{NOT_VERIFIED} ({error})"
         raise Invalid({"credential": [message]}, message) from None
@@ -150,11 +186,17 @@ def register_passkey(uow: IdentityUnitOfWork, user_id: str, name: str, credentia
         raise Conflict("This passkey is already registered.")
     first = not mfa_repo.factors_of(uow.session, user.id).any
     transports = getattr(parsed.response, "transports", None) or []
-    key = Passkey(id=str(uuid.uuid4()), user_id=user.id, credential_id=credential_id,
-                  public_key=bytes_to_base64url(verified.credential_public_key),
-                  sign_count=verified.sign_count, name=name.strip()[:100] or "Passkey",
-                  transports=",".join(str(getattr(t, "value", t)) for t in transports)[:200] or None,
-                  created_at=uow.now(), last_used_at=None)
+    key = Passkey(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        credential_id=credential_id,
+        public_key=bytes_to_base64url(verified.credential_public_key),
+        sign_count=verified.sign_count,
+        name=name.strip()[:100] or "Passkey",
+        transports=",".join(str(getattr(t, "value", t)) for t in transports)[:200] or None,
+        created_at=uow.now(),
+        last_used_at=None,
+    )
     mfa_repo.add_passkey(uow.session, key)
     answer = {**passkey_view(key), "enrolled": True}
     if first:
@@ -174,22 +216,27 @@ def remove_passkey(uow: IdentityUnitOfWork, user_id: str, passkey_id: str) -> En
 
 # --- authentication -----------------------------------------------------------------------------
 
+
 def authentication_options(uow: IdentityUnitOfWork, mfa_token: str | None = None) -> dict[str, Any]:
     """The options of navigator.credentials.get(): for the second step of a sign-in (given its
     mfa_token: the user's passkeys), or for a sign-in without password (any discoverable one)."""
     if mfa_token is None:
         options = webauthn.generate_authentication_options(
-            rp_id=uow.config.webauthn_rp_id, timeout=TIMEOUT_MS,
-            user_verification=UserVerificationRequirement.REQUIRED)
+            rp_id=uow.config.webauthn_rp_id,
+            timeout=TIMEOUT_MS,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        )
         _keep_challenge(uow, options.challenge, "passkey_sign_in", None)
         return _options(options)
     step = mfa_repo.get_challenge(uow.session, hash_token(mfa_token))
     if step is None or not step.usable("sign_in", uow.now()) or step.user_id is None:
         raise Gone(mfa.SECOND_FACTOR_GONE)
     options = webauthn.generate_authentication_options(
-        rp_id=uow.config.webauthn_rp_id, timeout=TIMEOUT_MS,
+        rp_id=uow.config.webauthn_rp_id,
+        timeout=TIMEOUT_MS,
         allow_credentials=_descriptors(mfa_repo.passkeys_of(uow.session, step.user_id)),
-        user_verification=UserVerificationRequirement.PREFERRED)
+        user_verification=UserVerificationRequirement.PREFERRED,
+    )
     _keep_challenge(uow, options.challenge, "passkey_mfa", step.user_id)
     return _options(options)
 
@@ -201,13 +248,24 @@ def _assertion(credential: Any) -> AuthenticationCredential:
         raise Invalid({"credential": [UNREADABLE]}, UNREADABLE) from None
 
 
-def _verified(uow: IdentityUnitOfWork, parsed: AuthenticationCredential, challenge: bytes, key: Passkey,
-              *, user_verification: bool) -> bool:
+def _verified(
+    uow: IdentityUnitOfWork,
+    parsed: AuthenticationCredential,
+    challenge: bytes,
+    key: Passkey,
+    *,
+    user_verification: bool,
+) -> bool:
     try:
         result = webauthn.verify_authentication_response(
-            credential=parsed, expected_challenge=challenge, expected_rp_id=uow.config.webauthn_rp_id,
-            expected_origin=uow.config.webauthn_origin, credential_public_key=base64url_to_bytes(key.public_key),
-            credential_current_sign_count=key.sign_count, require_user_verification=user_verification)
+            credential=parsed,
+            expected_challenge=challenge,
+            expected_rp_id=uow.config.webauthn_rp_id,
+            expected_origin=uow.config.webauthn_origin,
+            credential_public_key=base64url_to_bytes(key.public_key),
+            credential_current_sign_count=key.sign_count,
+            require_user_verification=user_verification,
+        )
     except WebAuthnException:
         return False
     mfa_repo.use_passkey(uow.session, key.id, result.new_sign_count, uow.now())
@@ -224,8 +282,13 @@ def verify_passkey_factor(uow: IdentityUnitOfWork, user: User, credential: Any) 
     return _verified(uow, parsed, challenge, key, user_verification=False)
 
 
-def sign_in_with_passkey(uow: IdentityUnitOfWork, credential: Any, *, ip: str | None = None,
-                         user_agent: str | None = None) -> SignInResult:
+def sign_in_with_passkey(
+    uow: IdentityUnitOfWork,
+    credential: Any,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> SignInResult:
     """A sign-in without password: a discoverable passkey verified with user verification (the
     authenticator's PIN or biometrics: two factors in one). Counted like a password sign-in."""
     now = uow.now()
@@ -233,8 +296,15 @@ def sign_in_with_passkey(uow: IdentityUnitOfWork, credential: Any, *, ip: str | 
     challenge = _take_challenge(uow, parsed.response.client_data_json, "passkey_sign_in")
     key = mfa_repo.passkey_by_credential(uow.session, bytes_to_base64url(parsed.raw_id))
     if key is None:
-        audit(uow, "sign_in", actor=Actor(None, "self"), result="failed", ip=ip, user_agent=user_agent,
-              detail={"factor": "passkey", "reason": "unknown passkey"})
+        audit(
+            uow,
+            "sign_in",
+            actor=Actor(None, "self"),
+            result="failed",
+            ip=ip,
+            user_agent=user_agent,
+            detail={"factor": "passkey", "reason": "unknown passkey"},
+        )
         return SignInResult("failed")
     user = existing_user(uow, key.user_id)
     login = _login_key(user.email or "")
@@ -242,13 +312,21 @@ def sign_in_with_passkey(uow: IdentityUnitOfWork, credential: Any, *, ip: str | 
         return SignInResult("failed")
     state = sign_ins.lock_sign_in(uow.session, login, True, now)
     assert state.user is not None  # the user of the passkey, found by its login key
-    seen: dict[str, Any] = dict(actor=Actor(user.id, "self"), account_id=user.account_id, user_id=user.id,
-                                target=user.email, ip=ip, user_agent=user_agent,
-                                detail={"factor": "passkey", "password": False})
+    seen: dict[str, Any] = dict(
+        actor=Actor(user.id, "self"),
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        ip=ip,
+        user_agent=user_agent,
+        detail={"factor": "passkey", "password": False},
+    )
     status = UserStatus(state.user.effective_status(now))
     if state.throttle.is_locked(now) or status is UserStatus.LOCKED:
         audit(uow, "sign_in", result="refused_locked", **seen)
         return SignInResult("locked")
-    if status is UserStatus.ACTIVE and _verified(uow, parsed, challenge, key, user_verification=True):
+    if status is UserStatus.ACTIVE and _verified(
+        uow, parsed, challenge, key, user_verification=True
+    ):
         return _succeed(uow, login, state, None, seen)
     return _fail(uow, login, state.throttle, state.user, status, seen)

@@ -21,8 +21,11 @@ ORIGIN = "https://portal.example"
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
-    started = start_portal(tmp_path_factory.mktemp("mfa"), f"mfa{datetime.now(UTC):%H%M%S%f}",
-                           env={"PORTICO_PUBLIC_URL": ORIGIN, "PORTICO_RATE_SIGN_IN_PER_IP": "1000/60"})
+    started = start_portal(
+        tmp_path_factory.mktemp("mfa"),
+        f"mfa{datetime.now(UTC):%H%M%S%f}",
+        env={"PORTICO_PUBLIC_URL": ORIGIN, "PORTICO_RATE_SIGN_IN_PER_IP": "1000/60"},
+    )
     yield started
     started.stop()
 
@@ -40,8 +43,11 @@ def enrol_totp(portal: Portal, headers: dict[str, str]) -> tuple[str, list[str]]
     assert started.status_code == 201, started.get_json()
     secret = started.get_json()["secret"]
     # the code of the next step: the step of "now" is then free for the sign-in that follows
-    confirmed = portal.client.post("/api/v1/me/mfa/totp/confirm", headers=headers,
-                                   json={"code": code_at(secret, datetime.now(UTC), -1)})
+    confirmed = portal.client.post(
+        "/api/v1/me/mfa/totp/confirm",
+        headers=headers,
+        json={"code": code_at(secret, datetime.now(UTC), -1)},
+    )
     assert confirmed.status_code == 200, confirmed.get_json()
     return secret, confirmed.get_json()["recovery_codes"]
 
@@ -68,7 +74,9 @@ def test_a_sign_in_with_totp(portal):
     assert factors["totp"] == {"enabled": True} and factors["recovery_codes_left"] == 10
 
     # the same code again, in its window, on a new sign-in: refused
-    replayed = second_step(portal, sign_in(portal, user["email"]).get_json()["mfa_token"], code=code)
+    replayed = second_step(
+        portal, sign_in(portal, user["email"]).get_json()["mfa_token"], code=code
+    )
     assert replayed.status_code == 401
     # the step already used opens nothing twice
     assert second_step(portal, step["mfa_token"], code=code).status_code == 410
@@ -80,21 +88,32 @@ def test_a_sign_in_with_a_recovery_code(portal):
     token = sign_in(portal, user["email"]).get_json()["mfa_token"]
     done = second_step(portal, token, recovery_code=codes[0])
     assert done.status_code == 201, done.get_json()
-    again = second_step(portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[0])
+    again = second_step(
+        portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[0]
+    )
     assert again.status_code == 401
 
 
 def test_the_user_is_e_mailed_each_change_of_their_factors(portal):
     user = active_user(portal, PASSWORD)
     _, codes = enrol_totp(portal, bearer(sign_in(portal, user["email"])))
-    second_step(portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[1])
+    second_step(
+        portal, sign_in(portal, user["email"]).get_json()["mfa_token"], recovery_code=codes[1]
+    )
 
     def subjects() -> list[str]:
         return [mail["subject"] for mail in mails_to(portal, user["email"])]
 
-    wait_for("the e-mails of the enrolment and of the recovery code used", lambda: {
-        "Your second factor settings have changed", "A recovery code was used to sign in"} <= set(subjects()))
-    used = next(m for m in mails_to(portal, user["email"]) if m["subject"].startswith("A recovery code"))
+    wait_for(
+        "the e-mails of the enrolment and of the recovery code used",
+        lambda: (
+            {"Your second factor settings have changed", "A recovery code was used to sign in"}
+            <= set(subjects())
+        ),
+    )
+    used = next(
+        m for m in mails_to(portal, user["email"]) if m["subject"].startswith("A recovery code")
+    )
     assert "9 recovery codes left" in used["text"]
 
 
@@ -105,43 +124,65 @@ def test_a_passkey_as_second_factor_and_alone(portal):
     options = portal.client.post("/api/v1/me/mfa/passkeys/options", headers=headers)
     assert options.status_code == 200, options.get_json()
     assert options.get_json()["rp"]["id"] == "portal.example"
-    registered = portal.client.post("/api/v1/me/mfa/passkeys", headers=headers,
-                                    json={"name": "Work laptop", "credential": authenticator.create(options.get_json())})
+    registered = portal.client.post(
+        "/api/v1/me/mfa/passkeys",
+        headers=headers,
+        json={"name": "Work laptop", "credential": authenticator.create(options.get_json())},
+    )
     assert registered.status_code == 201, registered.get_json()
-    assert registered.get_json()["name"] == "Work laptop" and len(registered.get_json()["recovery_codes"]) == 10
+    assert (
+        registered.get_json()["name"] == "Work laptop"
+        and len(registered.get_json()["recovery_codes"]) == 10
+    )
 
     step = sign_in(portal, user["email"]).get_json()
     assert step["methods"] == ["passkey", "recovery_code"]
-    request = portal.client.post("/api/v1/session/passkey/options", json={"mfa_token": step["mfa_token"]})
+    request = portal.client.post(
+        "/api/v1/session/passkey/options", json={"mfa_token": step["mfa_token"]}
+    )
     done = second_step(portal, step["mfa_token"], passkey=authenticator.get(request.get_json()))
     assert done.status_code == 201, done.get_json()
 
     alone = portal.client.post("/api/v1/session/passkey/options", json={}).get_json()
-    signed = portal.client.post("/api/v1/session/passkey", json={"credential": authenticator.get(alone)})
+    signed = portal.client.post(
+        "/api/v1/session/passkey", json={"credential": authenticator.get(alone)}
+    )
     assert signed.status_code == 201, signed.get_json()
     assert signed.get_json()["user"]["email"] == user["email"]
 
 
-@pytest.mark.parametrize("credential", [{"id": "x"}, {"id": "AA", "rawId": "AA", "type": "public-key",
-                                                      "response": {"clientDataJSON": "e30"}}])
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"id": "x"},
+        {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "e30"}},
+    ],
+)
 def test_a_malformed_passkey_is_a_422(portal, credential):
     user = active_user(portal, PASSWORD)
     headers = bearer(sign_in(portal, user["email"]))
     portal.client.post("/api/v1/me/mfa/passkeys/options", headers=headers)
-    answer = portal.client.post("/api/v1/me/mfa/passkeys", headers=headers,
-                                json={"name": "X", "credential": credential})
+    answer = portal.client.post(
+        "/api/v1/me/mfa/passkeys", headers=headers, json={"name": "X", "credential": credential}
+    )
     assert answer.status_code == 422, answer.get_json()
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert portal.client.get("/api/v1/me/mfa", headers=headers).get_json()["passkeys"] == []
-    assert portal.client.post("/api/v1/session/passkey", json={"credential": credential}).status_code == 422
+    assert (
+        portal.client.post("/api/v1/session/passkey", json={"credential": credential}).status_code
+        == 422
+    )
 
 
 def test_the_policy_holds_a_session_to_enrolment_and_an_administrator_resets_factors(portal):
     admin = portal.admin()
     account_id = portal.accounts(admin)["90293531"]
     user = active_user(portal, PASSWORD)
-    set_to = portal.client.patch(f"/api/v1/accounts/{account_id}/security", headers=admin,
-                                 json={"mfa_required_for": "everyone"})
+    set_to = portal.client.patch(
+        f"/api/v1/accounts/{account_id}/security",
+        headers=admin,
+        json={"mfa_required_for": "everyone"},
+    )
     assert set_to.status_code == 200, set_to.get_json()
     try:
         held = sign_in(portal, user["email"])
@@ -154,12 +195,23 @@ def test_the_policy_holds_a_session_to_enrolment_and_an_administrator_resets_fac
         assert portal.client.get("/api/v1/me/subscriptions", headers=headers).status_code == 200
         assert sign_in(portal, user["email"]).get_json()["mfa_required"] is True
 
-        reset = portal.client.delete(f"/api/v1/accounts/{account_id}/users/{user['id']}/mfa", headers=admin)
+        reset = portal.client.delete(
+            f"/api/v1/accounts/{account_id}/users/{user['id']}/mfa", headers=admin
+        )
         assert reset.status_code == 204
         assert sign_in(portal, user["email"]).get_json()["enrolment_required"] is True
         # a user who administers nothing cannot set the policy
-        assert portal.client.patch(f"/api/v1/accounts/{account_id}/security", headers=headers,
-                                   json={"mfa_required_for": "nobody"}).status_code == 403
+        assert (
+            portal.client.patch(
+                f"/api/v1/accounts/{account_id}/security",
+                headers=headers,
+                json={"mfa_required_for": "nobody"},
+            ).status_code
+            == 403
+        )
     finally:
-        portal.client.patch(f"/api/v1/accounts/{account_id}/security", headers=admin,
-                            json={"mfa_required_for": "nobody"})
+        portal.client.patch(
+            f"/api/v1/accounts/{account_id}/security",
+            headers=admin,
+            json={"mfa_required_for": "nobody"},
+        )

@@ -24,10 +24,13 @@ def enrol_totp(svc: Driver, user_id: str) -> tuple[str, list[str]]:
     started = svc.post(f"/internal/users/{user_id}/mfa/totp")
     assert started.status_code == 201, started.json
     secret = started.json["secret"]
-    confirmed = svc.post(f"/internal/users/{user_id}/mfa/totp/confirm",
-                         {"code": code_at(secret, svc.clock.now())})
+    confirmed = svc.post(
+        f"/internal/users/{user_id}/mfa/totp/confirm", {"code": code_at(secret, svc.clock.now())}
+    )
     assert confirmed.status_code == 200, confirmed.json
-    svc.clock.advance(timedelta(seconds=30))  # the enrolment's code is spent; the next step's is new
+    svc.clock.advance(
+        timedelta(seconds=30)
+    )  # the enrolment's code is spent; the next step's is new
     return secret, confirmed.json["recovery_codes"]
 
 
@@ -45,11 +48,14 @@ def second_step(svc: Driver, token: str, **factor: Any) -> Any:
 def register_passkey(svc: Driver, user_id: str, authenticator: SoftAuthenticator) -> Any:
     options = svc.post(f"/internal/users/{user_id}/mfa/passkeys/options")
     assert options.status_code == 200, options.json
-    return svc.post(f"/internal/users/{user_id}/mfa/passkeys",
-                    {"name": "Laptop", "credential": authenticator.create(options.json)})
+    return svc.post(
+        f"/internal/users/{user_id}/mfa/passkeys",
+        {"name": "Laptop", "credential": authenticator.create(options.json)},
+    )
 
 
 # --- TOTP ----------------------------------------------------------------------------------------
+
 
 def test_totp_enrolment_shows_the_secret_once_and_gives_ten_recovery_codes(svc, account):
     user = svc.active_user(account["id"])
@@ -60,13 +66,19 @@ def test_totp_enrolment_shows_the_secret_once_and_gives_ten_recovery_codes(svc, 
     assert wrong.status_code == 422 and "code" in wrong.json["errors"]
     assert svc.get(f"/internal/users/{user['id']}/mfa").json["totp"]["enabled"] is False
 
-    confirmed = svc.post(f"/internal/users/{user['id']}/mfa/totp/confirm",
-                         {"code": code_at(started["secret"], svc.clock.now())})
+    confirmed = svc.post(
+        f"/internal/users/{user['id']}/mfa/totp/confirm",
+        {"code": code_at(started["secret"], svc.clock.now())},
+    )
     assert confirmed.status_code == 200
     codes = confirmed.json["recovery_codes"]
     assert len(codes) == 10 and len(set(codes)) == 10
     assert svc.get(f"/internal/users/{user['id']}/mfa").json == {
-        "totp": {"enabled": True}, "passkeys": [], "recovery_codes_left": 10, "required": False}
+        "totp": {"enabled": True},
+        "passkeys": [],
+        "recovery_codes_left": 10,
+        "required": False,
+    }
     assert svc.last("identity.mfa.changed")["change"] == "totp_enabled"
     # at rest: the secret encrypted, the codes hashed
     (row,) = svc.rows("mfa_totp", user_id=user["id"])
@@ -92,7 +104,10 @@ def test_a_totp_code_is_accepted_once_even_within_its_window(svc, account):
     user = svc.active_user(account["id"])
     secret, _ = enrol_totp(svc, user["id"])
     code = code_at(secret, svc.clock.now())
-    assert second_step(svc, password_step(svc, user["email"])["mfa_token"], code=code).status_code == 200
+    assert (
+        second_step(svc, password_step(svc, user["email"])["mfa_token"], code=code).status_code
+        == 200
+    )
     svc.clock.advance(timedelta(seconds=5))  # same 30 s step
     replayed = second_step(svc, password_step(svc, user["email"])["mfa_token"], code=code)
     assert replayed.status_code == 401
@@ -100,17 +115,28 @@ def test_a_totp_code_is_accepted_once_even_within_its_window(svc, account):
     svc.clock.advance(timedelta(seconds=30))
     earlier = code_at(secret, svc.clock.now(), -1)
     assert earlier == code
-    assert second_step(svc, password_step(svc, user["email"])["mfa_token"], code=earlier).status_code == 401
+    assert (
+        second_step(svc, password_step(svc, user["email"])["mfa_token"], code=earlier).status_code
+        == 401
+    )
 
 
 def test_one_step_of_drift_is_accepted_two_are_not(svc, account):
     user = svc.active_user(account["id"])
     secret, _ = enrol_totp(svc, user["id"])
     now = svc.clock.now()
-    assert second_step(svc, password_step(svc, user["email"])["mfa_token"],
-                       code=code_at(secret, now, 2)).status_code == 401
-    assert second_step(svc, password_step(svc, user["email"])["mfa_token"],
-                       code=code_at(secret, now, 1)).status_code == 200
+    assert (
+        second_step(
+            svc, password_step(svc, user["email"])["mfa_token"], code=code_at(secret, now, 2)
+        ).status_code
+        == 401
+    )
+    assert (
+        second_step(
+            svc, password_step(svc, user["email"])["mfa_token"], code=code_at(secret, now, 1)
+        ).status_code
+        == 200
+    )
 
 
 def test_the_mfa_token_lives_five_minutes_and_serves_once(svc, account):
@@ -156,12 +182,18 @@ def test_removing_totp_needs_the_password(svc, account):
     enrol_totp(svc, user["id"])
     wrong = svc.call("DELETE", f"/internal/users/{user['id']}/mfa/totp", {"password": "nope"})
     assert wrong.status_code == 422 and "password" in wrong.json["errors"]
-    assert svc.call("DELETE", f"/internal/users/{user['id']}/mfa/totp", {"password": PASSWORD}).status_code == 204
+    assert (
+        svc.call(
+            "DELETE", f"/internal/users/{user['id']}/mfa/totp", {"password": PASSWORD}
+        ).status_code
+        == 204
+    )
     assert svc.last("identity.mfa.changed")["change"] == "totp_removed"
     assert "user" in svc.sign_in(user["email"]).json  # the password alone again
 
 
 # --- recovery codes -----------------------------------------------------------------------------
+
 
 def test_a_recovery_code_signs_in_once(svc, account):
     user = svc.active_user(account["id"])
@@ -177,6 +209,7 @@ def test_a_recovery_code_signs_in_once(svc, account):
 
 
 # --- passkeys -----------------------------------------------------------------------------------
+
 
 def test_a_passkey_registers_and_serves_as_second_factor(svc, account):
     user = svc.active_user(account["id"])
@@ -212,26 +245,46 @@ def test_a_passkey_from_another_origin_is_refused(svc, account):
     authenticator = SoftAuthenticator(ORIGIN)
     register_passkey(svc, user["id"], authenticator)
     options = svc.post("/internal/sign-in/passkey/options", {}).json
-    phished = svc.post("/internal/sign-in/passkey",
-                       {"credential": authenticator.get(options, origin="https://portal.example.evil")})
+    phished = svc.post(
+        "/internal/sign-in/passkey",
+        {"credential": authenticator.get(options, origin="https://portal.example.evil")},
+    )
     assert phished.status_code == 401
 
 
-@pytest.mark.parametrize("credential", [
-    {"id": "x"},
-    {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "!!", "attestationObject": "AA"}},
-    "not an object",
-])
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"id": "x"},
+        {
+            "id": "AA",
+            "rawId": "AA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "!!", "attestationObject": "AA"},
+        },
+        "not an object",
+    ],
+)
 def test_a_malformed_passkey_registration_is_a_422_and_writes_nothing(svc, account, credential):
     user = svc.active_user(account["id"])
     svc.post(f"/internal/users/{user['id']}/mfa/passkeys/options")
-    before = (len(svc.rows("mfa_passkeys")), len(svc.rows("audit_log")), len(svc.envelopes()),
-              [r.used_at for r in svc.rows("mfa_challenges")])
-    answer = svc.post(f"/internal/users/{user['id']}/mfa/passkeys", {"name": "X", "credential": credential})
+    before = (
+        len(svc.rows("mfa_passkeys")),
+        len(svc.rows("audit_log")),
+        len(svc.envelopes()),
+        [r.used_at for r in svc.rows("mfa_challenges")],
+    )
+    answer = svc.post(
+        f"/internal/users/{user['id']}/mfa/passkeys", {"name": "X", "credential": credential}
+    )
     assert answer.status_code == 422, answer.json
     assert answer.json["errors"]["credential"]
-    after = (len(svc.rows("mfa_passkeys")), len(svc.rows("audit_log")), len(svc.envelopes()),
-             [r.used_at for r in svc.rows("mfa_challenges")])
+    after = (
+        len(svc.rows("mfa_passkeys")),
+        len(svc.rows("audit_log")),
+        len(svc.envelopes()),
+        [r.used_at for r in svc.rows("mfa_challenges")],
+    )
     assert after == before
 
 
@@ -243,20 +296,31 @@ def test_a_malformed_passkey_sign_in_is_a_422(svc, account):
 
 # --- the account's policy, the last factor, an administrator's reset --------------------------
 
+
 def test_a_user_the_policy_covers_without_a_factor_must_enrol(svc, account):
     admin = svc.active_user(account["id"])
     svc.grant_admin(account["id"], admin["id"])
     user = svc.active_user(account["id"])
-    changed = svc.patch(f"/internal/accounts/{account['id']}/security",
-                        {"mfa_required_for": "administrators"}, actor=admin["id"])
+    changed = svc.patch(
+        f"/internal/accounts/{account['id']}/security",
+        {"mfa_required_for": "administrators"},
+        actor=admin["id"],
+    )
     assert changed.status_code == 200 and changed.json["mfa_required_for"] == "administrators"
     assert svc.last("identity.account.security_changed")["mfa_required_for"] == "administrators"
     assert svc.sign_in(admin["email"]).json["enrolment_required"] is True
     assert svc.sign_in(user["email"]).json["enrolment_required"] is False
-    svc.patch(f"/internal/accounts/{account['id']}/security", {"mfa_required_for": "everyone"},
-              actor=admin["id"])
+    svc.patch(
+        f"/internal/accounts/{account['id']}/security",
+        {"mfa_required_for": "everyone"},
+        actor=admin["id"],
+    )
     assert svc.sign_in(user["email"]).json["enrolment_required"] is True
-    audits = [r for r in svc.rows("audit_log", account_id=account["id"]) if r.action == "mfa_policy_changed"]
+    audits = [
+        r
+        for r in svc.rows("audit_log", account_id=account["id"])
+        if r.action == "mfa_policy_changed"
+    ]
     assert len(audits) == 2
     bad = svc.patch(f"/internal/accounts/{account['id']}/security", {"mfa_required_for": "some"})
     assert bad.status_code == 422 and "mfa_required_for" in bad.json["errors"]
@@ -266,13 +330,23 @@ def test_the_last_factor_the_policy_requires_cannot_be_removed(svc, account):
     user = svc.active_user(account["id"])
     authenticator = SoftAuthenticator(ORIGIN)
     passkey = register_passkey(svc, user["id"], authenticator).json
-    svc.patch(f"/internal/accounts/{account['id']}/security", {"mfa_required_for": "everyone"}, actor="operator")
+    svc.patch(
+        f"/internal/accounts/{account['id']}/security",
+        {"mfa_required_for": "everyone"},
+        actor="operator",
+    )
     refused = svc.delete(f"/internal/users/{user['id']}/mfa/passkeys/{passkey['id']}")
     assert refused.status_code == 409 and "last" in refused.json["detail"]
     enrol_totp(svc, user["id"])
-    assert svc.delete(f"/internal/users/{user['id']}/mfa/passkeys/{passkey['id']}").status_code == 204
-    assert svc.call("DELETE", f"/internal/users/{user['id']}/mfa/totp",
-                    {"password": PASSWORD}).status_code == 409
+    assert (
+        svc.delete(f"/internal/users/{user['id']}/mfa/passkeys/{passkey['id']}").status_code == 204
+    )
+    assert (
+        svc.call(
+            "DELETE", f"/internal/users/{user['id']}/mfa/totp", {"password": PASSWORD}
+        ).status_code
+        == 409
+    )
 
 
 def test_an_administrator_resets_a_users_factors(svc, account):
@@ -281,12 +355,24 @@ def test_an_administrator_resets_a_users_factors(svc, account):
     enrol_totp(svc, user["id"])
     register_passkey(svc, user["id"], SoftAuthenticator(ORIGIN))
     other = svc.account()
-    assert svc.delete(f"/internal/accounts/{other['id']}/users/{user['id']}/mfa",
-                      actor=admin["id"]).status_code == 404
-    assert svc.delete(f"/internal/accounts/{account['id']}/users/{user['id']}/mfa",
-                      actor=admin["id"]).status_code == 204
+    assert (
+        svc.delete(
+            f"/internal/accounts/{other['id']}/users/{user['id']}/mfa", actor=admin["id"]
+        ).status_code
+        == 404
+    )
+    assert (
+        svc.delete(
+            f"/internal/accounts/{account['id']}/users/{user['id']}/mfa", actor=admin["id"]
+        ).status_code
+        == 204
+    )
     assert svc.get(f"/internal/users/{user['id']}/mfa").json == {
-        "totp": {"enabled": False}, "passkeys": [], "recovery_codes_left": 0, "required": False}
+        "totp": {"enabled": False},
+        "passkeys": [],
+        "recovery_codes_left": 0,
+        "required": False,
+    }
     event = svc.last("identity.mfa.changed")
     assert (event["change"], event["by"]) == ("factors_reset", admin["id"])
     assert "user" in svc.sign_in(user["email"]).json

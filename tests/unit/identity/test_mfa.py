@@ -25,7 +25,9 @@ def test_codes_are_rfc_6238_sha1_six_digits_thirty_seconds():
     assert mfa.totp_code(rfc_secret, mfa.totp_step(datetime.fromtimestamp(59, UTC))) == "287082"
 
 
-@pytest.mark.parametrize("offset, accepted", [(-60, False), (-30, True), (0, True), (30, True), (60, False)])
+@pytest.mark.parametrize(
+    "offset, accepted", [(-60, False), (-30, True), (0, True), (30, True), (60, False)]
+)
 def test_one_step_of_drift_either_way(offset, accepted):
     found = mfa.matching_step(SECRET, code(offset), NOW, last_used_step=None)
     assert (found is not None) is accepted
@@ -46,13 +48,20 @@ def test_what_is_no_code_is_refused(typed):
 
 def test_spaces_in_a_typed_code_are_ignored():
     typed = code(0)
-    assert mfa.matching_step(SECRET, f"{typed[:3]} {typed[3:]}", NOW, last_used_step=None) is not None
+    assert (
+        mfa.matching_step(SECRET, f"{typed[:3]} {typed[3:]}", NOW, last_used_step=None) is not None
+    )
 
 
-@pytest.mark.parametrize("policy, admin, covered", [
-    (MfaPolicy.NOBODY, True, False), (MfaPolicy.ADMINISTRATORS, True, True),
-    (MfaPolicy.ADMINISTRATORS, False, False), (MfaPolicy.EVERYONE, False, True),
-])
+@pytest.mark.parametrize(
+    "policy, admin, covered",
+    [
+        (MfaPolicy.NOBODY, True, False),
+        (MfaPolicy.ADMINISTRATORS, True, True),
+        (MfaPolicy.ADMINISTRATORS, False, False),
+        (MfaPolicy.EVERYONE, False, True),
+    ],
+)
 def test_the_policy_covers(policy, admin, covered):
     assert policy.covers(is_administrator=admin) is covered
 
@@ -61,7 +70,9 @@ def test_ten_distinct_recovery_codes_compared_loosely():
     codes = mfa.new_recovery_codes()
     assert len(set(codes)) == 10 and all(len(c) == 11 and c[5] == "-" for c in codes)
     key = MfaKey("k" * 40)
-    assert key.hash_recovery_code(codes[0]) == key.hash_recovery_code(f" {codes[0].upper().replace('-', ' ')} ")
+    assert key.hash_recovery_code(codes[0]) == key.hash_recovery_code(
+        f" {codes[0].upper().replace('-', ' ')} "
+    )
     assert key.hash_recovery_code(codes[0]) != MfaKey("j" * 40).hash_recovery_code(codes[0])
 
 
@@ -75,7 +86,11 @@ def test_a_secret_is_encrypted_and_only_its_key_reads_it():
 
 def test_methods_list_recovery_codes_only_beside_a_factor():
     assert mfa.Factors(totp=False, passkeys=0, recovery_codes_left=5).methods() == []
-    assert mfa.Factors(totp=True, passkeys=1, recovery_codes_left=5).methods() == ["totp", "passkey", "recovery_code"]
+    assert mfa.Factors(totp=True, passkeys=1, recovery_codes_left=5).methods() == [
+        "totp",
+        "passkey",
+        "recovery_code",
+    ]
     assert mfa.Factors(totp=True, passkeys=0, recovery_codes_left=0).methods() == ["totp"]
 
 
