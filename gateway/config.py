@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bus.config import ConfigError, Settings
+from gateway.domain.oidc import ProviderPolicy
 from gateway.domain.ratelimit import Limit, LimitError
 from gateway.domain.sessions import SessionPolicy
 
@@ -25,6 +26,7 @@ class GatewayConfig:
     profile_cache_ttl: timedelta = timedelta(seconds=30)
     address_taken_per_caller: Limit = Limit(10, 900)
     own_events_wait: float = 2.0  # read-your-writes across services: the longest wait before forwarding
+    oidc: ProviderPolicy = ProviderPolicy()  # the OpenID Connect provider's lifetimes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -66,4 +68,9 @@ class GatewayConfig:
             profile_cache_ttl=timedelta(seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))),
             address_taken_per_caller=limit("PORTICO_RATE_ADDRESS_TAKEN_PER_CALLER", "10/900"),
             own_events_wait=seconds("PORTICO_OWN_EVENTS_WAIT_SECONDS", "2"),
+            oidc=ProviderPolicy(
+                access_token=timedelta(seconds=settings.int_setting("PORTICO_OIDC_ACCESS_TOKEN_SECONDS", 600)),
+                id_token=timedelta(seconds=settings.int_setting("PORTICO_OIDC_ID_TOKEN_SECONDS", 600)),
+                refresh_token=timedelta(days=settings.int_setting("PORTICO_OIDC_REFRESH_TOKEN_DAYS", 30)),
+            ),
         )

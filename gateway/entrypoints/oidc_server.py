@@ -20,6 +20,7 @@ from flask import Flask, current_app, g
 from bus.config import Settings
 from bus.http import Problem
 from bus.part import Part
+from gateway.config import GatewayConfig
 from gateway.domain.oidc import (
     SIGNING_ALG,
     ProviderPolicy,
@@ -35,17 +36,8 @@ KEY_RECHECK_SECONDS = 5.0
 
 
 def provider_policy(settings: Settings) -> ProviderPolicy:
-    """The lifetimes, from PORTICO_OIDC_* (seconds for tokens, days for refresh tokens)."""
-    from datetime import timedelta
-
-    return ProviderPolicy(
-        code=timedelta(seconds=60),
-        access_token=timedelta(
-            seconds=settings.int_setting("PORTICO_OIDC_ACCESS_TOKEN_SECONDS", 600)
-        ),
-        id_token=timedelta(seconds=settings.int_setting("PORTICO_OIDC_ID_TOKEN_SECONDS", 600)),
-        refresh_token=timedelta(days=settings.int_setting("PORTICO_OIDC_REFRESH_TOKEN_DAYS", 30)),
-    )
+    """The lifetimes, from PORTICO_OIDC_* (gateway/config.py)."""
+    return GatewayConfig.from_settings(settings).oidc
 
 
 def key_secret(settings: Settings) -> str:

@@ -653,3 +653,30 @@ def test_a_code_of_a_user_identity_no_longer_has_active_gives_nothing(gw, signed
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
     with gw.part.engine.connect() as conn:
         assert conn.execute(oidc_tokens.select()).first() is None
+
+
+def test_the_lifetimes_come_from_the_settings(make_gateway):
+    gw = make_gateway(PORTICO_OIDC_ACCESS_TOKEN_SECONDS="60", PORTICO_OIDC_ID_TOKEN_SECONDS="120")
+    account = gw.account("90000002")
+    user = gw.user(account)
+    browser = gw.app.test_client()
+    assert (
+        browser.post(
+            "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+        ).status_code
+        == 201
+    )
+    client, token = tokens_for(gw, (user, browser, account))
+    claims = jwt.decode(
+        token["id_token"],
+        KeySet.import_key_set(gw.client.get("/oauth2/jwks").get_json()),
+        algorithms=["ES256"],
+    ).claims
+    assert token["expires_in"] == 60 and claims["exp"] - claims["iat"] == 120
+    gw.clock.advance(timedelta(seconds=61))
+    assert (
+        gw.client.get(
+            "/oauth2/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+        ).status_code
+        == 401
+    )
