@@ -12,10 +12,19 @@ from tests.service.gateway.conftest import bearer, new_id
 
 
 def entry(user: dict, *, gates: str | None = None, subscription_id: str | None = None) -> dict:
-    return {"subscription_id": subscription_id or new_id(), "account_id": user["account_id"],
-            "user_id": user["id"], "service_id": "svc-inv", "service_code": "invoice_viewing",
-            "service_title": "Invoice viewing service", "family": "administrative",
-            "status": "accepted", "gates": gates, "cause": "auto_subscribe", "granted_directly": True}
+    return {
+        "subscription_id": subscription_id or new_id(),
+        "account_id": user["account_id"],
+        "user_id": user["id"],
+        "service_id": "svc-inv",
+        "service_code": "invoice_viewing",
+        "service_title": "Invoice viewing service",
+        "family": "administrative",
+        "status": "accepted",
+        "gates": gates,
+        "cause": "auto_subscribe",
+        "granted_directly": True,
+    }
 
 
 def batch(account: str, entries: list[dict]) -> dict:
@@ -30,8 +39,10 @@ def rows(gw) -> list:
 def test_a_batch_of_grants_is_effective_for_every_user_at_once(gw):
     account = gw.account()
     people = [gw.user(account) for _ in range(3)]
-    gw.feed("subscriptions.subscriptions.accepted",
-            batch(account, [entry(user, gates="invoices") for user in people]))
+    gw.feed(
+        "subscriptions.subscriptions.accepted",
+        batch(account, [entry(user, gates="invoices") for user in people]),
+    )
     for user in people:
         answer = gw.client.get("/api/v1/invoices", headers=bearer(gw.sign_in(user)))
         assert answer.status_code == 200, answer.get_json()
@@ -42,23 +53,33 @@ def test_a_redelivered_batch_changes_nothing(gw):
     account = gw.account()
     user = gw.user(account)
     data = batch(account, [entry(user), entry(user)])
-    event = Envelope(type="subscriptions.subscriptions.accepted", data=data, producer="subscriptions")
+    event = Envelope(
+        type="subscriptions.subscriptions.accepted", data=data, producer="subscriptions"
+    )
     gw.feed(event.type, data, id=event.id)
     before = rows(gw)
     gw.feed(event.type, data, id=event.id)  # stopped by the bus receipt
     assert rows(gw) == before and len(before) == 2
     gw.feed(event.type, data)  # the same subscriptions under another id: still one row each
     assert [(r.subscription_id, r.user_id, r.status) for r in rows(gw)] == [
-        (r.subscription_id, r.user_id, r.status) for r in before]
+        (r.subscription_id, r.user_id, r.status) for r in before
+    ]
 
 
 def test_a_newer_state_already_held_is_kept(gw):
     account = gw.account()
     user = gw.user(account)
     sub_id = new_id()
-    gw.holding(user["id"], account, status="cancelled", subscription_id=sub_id,
-               occurred_at="2099-01-01T00:00:00+00:00")
-    gw.feed("subscriptions.subscriptions.accepted",
-            batch(account, [entry(user, subscription_id=sub_id), entry(user)]))
+    gw.holding(
+        user["id"],
+        account,
+        status="cancelled",
+        subscription_id=sub_id,
+        occurred_at="2099-01-01T00:00:00+00:00",
+    )
+    gw.feed(
+        "subscriptions.subscriptions.accepted",
+        batch(account, [entry(user, subscription_id=sub_id), entry(user)]),
+    )
     by_id = {row.subscription_id: row.status for row in rows(gw)}
     assert by_id[sub_id] == "cancelled" and sorted(by_id.values()) == ["accepted", "cancelled"]

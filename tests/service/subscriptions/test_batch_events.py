@@ -20,15 +20,30 @@ AUTO = {s.code for s in load_definitions().services if s.auto_subscribe}
 
 def batch_user(n: int, **more) -> dict:
     user_id = str(uuid.uuid4())
-    return {"user_id": user_id, "email": f"bulk{n}-{user_id[:6]}@example.com", "title": "MME",
-            "last_name": f"Martin{n}", "first_name": "Claire", "language": "fr-FR",
-            "password_level": 2, "status": "pending_activation", "import_line": n + 2,
-            "created_at": START.isoformat(), **more}
+    return {
+        "user_id": user_id,
+        "email": f"bulk{n}-{user_id[:6]}@example.com",
+        "title": "MME",
+        "last_name": f"Martin{n}",
+        "first_name": "Claire",
+        "language": "fr-FR",
+        "password_level": 2,
+        "status": "pending_activation",
+        "import_line": n + 2,
+        "created_at": START.isoformat(),
+        **more,
+    }
 
 
 def users_created(account: dict, entries: list[dict]) -> dict:
-    return {"account_id": account["id"], "source": "import", "import_job_id": "job-1", "batch": 1,
-            "users": entries, "rejected": []}
+    return {
+        "account_id": account["id"],
+        "source": "import",
+        "import_job_id": "job-1",
+        "batch": 1,
+        "users": entries,
+        "rejected": [],
+    }
 
 
 def held(part) -> list[tuple[str, str]]:
@@ -36,7 +51,9 @@ def held(part) -> list[tuple[str, str]]:
         return conn.execute(sa.select(subscriptions.c.user_id, subscriptions.c.service_id)).all()
 
 
-def test_a_batch_of_users_gets_every_auto_service_in_one_event_per_500(part, make_account, feed, outbox):
+def test_a_batch_of_users_gets_every_auto_service_in_one_event_per_500(
+    part, make_account, feed, outbox
+):
     account = make_account()
     entries = [batch_user(n) for n in range(300)]
     _, outcome = feed("identity.users.created", users_created(account, entries))
@@ -48,11 +65,15 @@ def test_a_batch_of_users_gets_every_auto_service_in_one_event_per_500(part, mak
     batches = outbox("subscriptions.subscriptions.accepted")
     granted = [entry for batch in batches for entry in batch["data"]["subscriptions"]]
     assert [len(batch["data"]["subscriptions"]) for batch in batches] == [
-        min(BATCH_LIMIT, 300 * len(AUTO) - start) for start in range(0, 300 * len(AUTO), BATCH_LIMIT)]
+        min(BATCH_LIMIT, 300 * len(AUTO) - start)
+        for start in range(0, 300 * len(AUTO), BATCH_LIMIT)
+    ]
     assert {(e["user_id"], e["service_code"]) for e in granted} == {
-        (u["user_id"], code) for u in entries for code in AUTO}
+        (u["user_id"], code) for u in entries for code in AUTO
+    }
     assert {(e["status"], e["cause"], e["account_id"]) for e in granted} == {
-        ("accepted", "auto_subscribe", account["id"])}
+        ("accepted", "auto_subscribe", account["id"])
+    }
     first = next(e for e in granted if e["user_id"] == entries[0]["user_id"])
     assert first["user_email"] == entries[0]["email"] and first["account_name"] == account["name"]
     assert outbox("subscriptions.subscription.accepted") == [], "no event per grant"
@@ -84,6 +105,9 @@ def test_an_operator_administrator_in_a_batch_keeps_the_single_event_identity_fo
 ):
     account = make_account()
     admin = batch_user(1, grant_administration=True)
-    feed("identity.users.created", {**users_created(account, [admin, batch_user(2)]), "source": "operator"})
+    feed(
+        "identity.users.created",
+        {**users_created(account, [admin, batch_user(2)]), "source": "operator"},
+    )
     [event] = [e["data"] for e in outbox("subscriptions.subscription.accepted")]
     assert (event["user_id"], event["cause"]) == (admin["user_id"], "administration_grant")

@@ -17,26 +17,48 @@ from tests.bus_kit import make_probe_part
 
 
 def created_user(n: int) -> dict:
-    return {"user_id": f"u-{n}", "email": f"user{n}@example.com", "title": "MME",
-            "last_name": f"Martin{n}", "first_name": "Claire", "language": "fr-FR",
-            "password_level": 2, "status": "pending_activation", "import_line": n + 2,
-            "created_at": "2026-12-04T21:00:00Z"}
+    return {
+        "user_id": f"u-{n}",
+        "email": f"user{n}@example.com",
+        "title": "MME",
+        "last_name": f"Martin{n}",
+        "first_name": "Claire",
+        "language": "fr-FR",
+        "password_level": 2,
+        "status": "pending_activation",
+        "import_line": n + 2,
+        "created_at": "2026-12-04T21:00:00Z",
+    }
 
 
 def issued_link(n: int, token: str = "tok") -> dict:
-    return {"user_id": f"u-{n}", "recipient": f"user{n}@example.com", "recipient_name": "Claire Martin",
-            "language": "fr-FR", "link_url": f"https://portal.example.com/activate/{token}{n}",
-            "expires_at": "2026-12-11T21:00:00Z"}
+    return {
+        "user_id": f"u-{n}",
+        "recipient": f"user{n}@example.com",
+        "recipient_name": "Claire Martin",
+        "language": "fr-FR",
+        "link_url": f"https://portal.example.com/activate/{token}{n}",
+        "expires_at": "2026-12-11T21:00:00Z",
+    }
 
 
 def users_created(count: int) -> dict:
-    return {"account_id": "a-1", "source": "import", "import_job_id": "j-1", "batch": 1,
-            "users": [created_user(n) for n in range(count)], "rejected": []}
+    return {
+        "account_id": "a-1",
+        "source": "import",
+        "import_job_id": "j-1",
+        "batch": 1,
+        "users": [created_user(n) for n in range(count)],
+        "rejected": [],
+    }
 
 
 def links_issued(count: int, token: str = "tok") -> dict:
-    return {"purpose": "activation", "account_id": "a-1",
-            "links": [issued_link(n, token) for n in range(count)]}
+    return {
+        "purpose": "activation",
+        "account_id": "a-1",
+        "links": [issued_link(n, token) for n in range(count)],
+    }
 
 
 def test_a_full_batch_fits_its_contract():
@@ -44,10 +66,13 @@ def test_a_full_batch_fits_its_contract():
     contracts.validate("identity.links.issued", 1, links_issued(BATCH_LIMIT), strict=True)
 
 
-@pytest.mark.parametrize("type_, data", [
-    ("identity.users.created", users_created(BATCH_LIMIT + 1)),
-    ("identity.links.issued", links_issued(BATCH_LIMIT + 1)),
-])
+@pytest.mark.parametrize(
+    "type_, data",
+    [
+        ("identity.users.created", users_created(BATCH_LIMIT + 1)),
+        ("identity.links.issued", links_issued(BATCH_LIMIT + 1)),
+    ],
+)
 def test_a_batch_over_the_bound_breaks_its_contract_on_publish(type_, data):
     with pytest.raises(ContractError, match=r"users|links"):
         contracts.validate(type_, 1, data, strict=True)
@@ -85,8 +110,9 @@ class Publisher:
 
 
 def test_the_sent_outbox_row_keeps_no_token_of_any_link_in_the_list(tmp_path):
-    part, _ = make_probe_part("identity", f"sqlite:///{tmp_path}/p.db", "memory://",
-                              f"t{uuid.uuid4().hex[:8]}")
+    part, _ = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/p.db", "memory://", f"t{uuid.uuid4().hex[:8]}"
+    )
     token = "rawToken_" + uuid.uuid4().hex
     try:
         with part.uow() as uow:
