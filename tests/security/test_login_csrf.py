@@ -134,19 +134,39 @@ def served(pages):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def chromium():
+def in_own_thread(work):
+    """Run `work(browser)` with a Chromium of its own, in a thread of its own.
+
+    The browser tests keep one Playwright (sync API) running for the whole session in the main
+    thread; a second one there is refused ("Sync API inside the asyncio loop"), so this test's
+    browser lives and dies in its own thread, and its failure is raised here.
+    """
     from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
 
     path = chromium_path()  # skipped loudly without Debian's chromium, a failure under CI=true
-    from playwright.sync_api import sync_playwright
+    outcome: list[BaseException] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=path, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+    def run() -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=path, args=CHROMIUM_ARGS, headless=True
+                )
+                try:
+                    work(browser)
+                finally:
+                    browser.close()
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, name="login-csrf-chromium")
+    thread.start()
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the browser did not finish within 5 minutes"
+    if outcome:
+        raise outcome[0]
 
 
 FORGED = """<!doctype html><html><body>
@@ -156,7 +176,11 @@ FORGED = """<!doctype html><html><body>
 
 
 @pytest.mark.browser
-def test_a_real_browser_on_another_site_cannot_sign_itself_in(chromium, served):
+def test_a_real_browser_on_another_site_cannot_sign_itself_in(served):
+    in_own_thread(lambda chromium: forged_sign_in_is_refused(chromium, served))
+
+
+def forged_sign_in_is_refused(chromium, served) -> None:
     from playwright.sync_api import expect
 
     context = chromium.new_context()
