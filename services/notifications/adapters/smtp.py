@@ -212,21 +212,18 @@ class SmtpSender:
         """Deliver to every recipient or to none: one refused recipient fails the whole send."""
         self.send_envelope(SmtpEnvelope.of(message))
 
-    def send_envelope(
-        self, envelope: SmtpEnvelope, *, before_data: Callable[[], None] | None = None
-    ) -> None:
-        """Send one prepared e-mail. `before_data` is called once the recipients are accepted,
-        before the DATA command: an exception it raises ends the transaction (RSET) unsent."""
+    def send_envelope(self, envelope: SmtpEnvelope) -> None:
+        """Send one prepared e-mail (see `send`)."""
         reused = self._connection is not None and self._carried
         try:
-            self._transact(self._connect(), envelope, before_data)
+            self._transact(self._connect(), envelope)
         except _StaleConnection as stale:
             self._drop()
             if not reused:
                 raise stale.failure from None
             log.info("SMTP connection to %s was dropped; reconnecting", self.settings.safe_url)
             try:
-                self._transact(self._connect(), envelope, before_data)
+                self._transact(self._connect(), envelope)
             except _StaleConnection as again:
                 self._drop()
                 raise again.failure from None
@@ -330,23 +327,12 @@ class SmtpSender:
 
     # -- one mail transaction ---------------------------------------------------------------
 
-    def _transact(
-        self,
-        connection: smtplib.SMTP,
-        envelope: SmtpEnvelope,
-        before_data: Callable[[], None] | None = None,
-    ) -> None:
+    def _transact(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
         reply: bytes | str
         try:
             self._mail_from(connection, envelope)
             self._carried = True  # a later 421 to MAIL may be the server closing an idle session
             self._rcpt_to(connection, envelope)
-            if before_data is not None:
-                try:
-                    before_data()
-                except BaseException:
-                    self._abort(connection, None)
-                    raise
             code, reply = connection.data(envelope.data)
         except smtplib.SMTPResponseException as error:  # DATA answered other than 354
             code, reply = error.smtp_code, error.smtp_error

@@ -5,12 +5,12 @@ Rows are claimed in batches (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so
 the queue) and marked `sending` with a lease before anything is sent. The whole batch is
 rendered at once (each template compiled once, by the renderer's Jinja environments), then
 sent over `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages per
-connection. The loop's own thread writes the outcomes as they come, a few per transaction; a
-connection does not send the DATA of its next e-mail before the 'sent' mark of its previous
-one is written, so a crash leaves at most one e-mail per connection accepted by the server and
-not marked (sent again, with the same Message-ID, when the lease ends). Without
-PORTICO_SMTP_URL the e-mails go to the mailbox table, in the same transaction that marks them
-sent.
+connection. The thread of a connection marks its e-mail `sent` (one statement) as soon as the
+server has accepted it, before it starts the next one: a crash leaves at most one e-mail per
+connection accepted by the server and not marked (sent again, with the same Message-ID, when
+the lease ends). The other outcomes (failures, retries, rows put back) are written by the
+loop's own thread as they come. Without PORTICO_SMTP_URL the e-mails go to the mailbox table,
+in the same transaction that marks them sent.
 """
 
 from __future__ import annotations
@@ -53,10 +53,6 @@ MAILS = Counter(
 MAX_PAUSE_SECONDS = 60.0
 
 
-class MarksNotWritten(Exception):
-    """The outcomes of the claim could not be written: send nothing more."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Ready:
     """A claimed row, rendered and made into what the SMTP transaction carries."""
@@ -68,39 +64,48 @@ class _Ready:
 
 
 class _Ledger:
-    """The outcomes of one claim as the sending threads report them, and how far they are written.
+    """The outcomes of one claim as the sending threads report them.
 
-    Threads `add` outcomes; the loop's thread `take`s them and writes them, one transaction at a
-    time. A thread that sent an e-mail on a connection waits (`wait_written`) until that
-    e-mail's mark is written before the DATA of the next one on the same connection.
+    A thread marks its e-mails sent itself (`sent`); the other outcomes it `add`s, and the
+    loop's thread `take`s them and writes them, one transaction at a time.
     """
 
     def __init__(self, expected: int) -> None:
         self._changed = threading.Condition()
         self._pending = Outcomes()
-        self._added = 0  # sequence number of the last outcome added
-        self._written = 0  # ... and of the last one written
         self._settled = 0
         self._expected = expected
-        self._broken = False
-        self.last_sent: dict[SmtpSender, int] = {}  # each connection's last e-mail sent
         self.server_failure: SmtpFailure | None = None  # the server failed: stop sending
+        self.marks_failed: BaseException | None = None  # a mark was not written: stop sending
         self.sent = 0
 
-    def add(self, outcome: Sent | Ended | int) -> int:
-        """Add a Sent, an Ended, or the id of a row released untouched; its sequence number."""
+    def add(self, outcome: Ended | int) -> None:
+        """Add an Ended (failed, retrying), or the id of a row released untouched."""
         with self._changed:
-            if isinstance(outcome, Sent):
-                self._pending.sent.append(outcome)
-                self.sent += 1
-            elif isinstance(outcome, Ended):
+            if isinstance(outcome, Ended):
                 self._pending.ended.append(outcome)
             else:
                 self._pending.released.append(outcome)
-            self._added += 1
-            self._settled += 1
-            self._changed.notify_all()
-            return self._added
+            self._settle()
+
+    def settled(self, *, sent: bool) -> None:
+        """A row is done with outside the ledger: marked sent, or left claimed."""
+        with self._changed:
+            self.sent += sent
+            self._settle()
+
+    def _settle(self) -> None:
+        self._settled += 1
+        self._changed.notify_all()
+
+    def take(self, timeout: float) -> tuple[Outcomes, bool]:
+        """Wait (at most `timeout`) for outcomes to write; (them, whether every row of the claim
+        is settled)."""
+        with self._changed:
+            if not self._pending and self._settled < self._expected:
+                self._changed.wait(timeout)
+            outcomes, self._pending = self._pending, Outcomes()
+            return outcomes, self._settled >= self._expected
 
     def settle_if_raised(self, future: Future[None]) -> None:
         """A send that raised past its own handling (a bug): its row stays claimed, sent
@@ -108,40 +113,11 @@ class _Ledger:
         error = future.exception()
         if error is not None:
             log.error("a send of the SMTP pool failed", exc_info=error)
-            with self._changed:
-                self._settled += 1
-                self._changed.notify_all()
-
-    def take(self, timeout: float) -> tuple[Outcomes, int, bool]:
-        """Wait (at most `timeout`) for outcomes to write; (them, their last sequence number,
-        whether every row of the claim is settled)."""
-        with self._changed:
-            if not self._pending and self._settled < self._expected:
-                self._changed.wait(timeout)
-            outcomes, self._pending = self._pending, Outcomes()
-            return outcomes, self._added, self._settled >= self._expected
-
-    def written(self, sequence: int) -> None:
-        with self._changed:
-            self._written = max(self._written, sequence)
-            self._changed.notify_all()
-
-    def wait_written(self, sequence: int) -> None:
-        with self._changed:
-            while self._written < sequence:
-                if self._broken:
-                    raise MarksNotWritten("the outcomes of this claim could not be written")
-                self._changed.wait()
-
-    def break_off(self) -> None:
-        """Writing failed: threads waiting for their marks stop, and send nothing more."""
-        with self._changed:
-            self._broken = True
-            self._changed.notify_all()
+            self.settled(sent=False)
 
     @property
-    def broken(self) -> bool:
-        return self._broken
+    def stopped(self) -> bool:
+        return self.server_failure is not None or self.marks_failed is not None
 
 
 class DeliveryLoop:
@@ -239,15 +215,17 @@ class DeliveryLoop:
                     ledger.add(item.row.id)
                 ledger.server_failure = failure
                 ready = []
-        futures = [pool.submit(partial(self._send_one, ledger), item) for item in ready]
+        futures = [pool.submit(partial(self._send_one, token, ledger), item) for item in ready]
         for future in futures:
             future.add_done_callback(ledger.settle_if_raised)
         try:
             self._write_as_they_come(token, ledger)
         except BaseException:
-            ledger.break_off()
+            ledger.marks_failed = ledger.marks_failed or RuntimeError("recording failed")
             wait(futures)
             raise
+        if ledger.marks_failed is not None:
+            raise ledger.marks_failed
         if ledger.server_failure is not None:
             self._server_failed(ledger.server_failure)
         elif ledger.sent:
@@ -276,43 +254,50 @@ class DeliveryLoop:
             ready.append(_Ready(row, rendered.subject, header, envelope))
         return ready
 
-    def _send_one(self, ledger: _Ledger, sender: SmtpSender, item: _Ready) -> None:
-        """On a thread of the pool: send one e-mail over `sender`'s connection; add its outcome."""
+    def _send_one(self, token: str, ledger: _Ledger, sender: SmtpSender, item: _Ready) -> None:
+        """On a thread of the pool: send one e-mail over `sender`'s connection; mark it sent at
+        once (before this connection carries another), or add what happened to the ledger."""
         row = item.row
-        if ledger.server_failure is not None or ledger.broken:
+        if ledger.stopped:
             ledger.add(row.id)  # back to the queue untouched
             return
-        previous = ledger.last_sent.get(sender, 0)
         try:
-            sender.send_envelope(item.envelope, before_data=partial(ledger.wait_written, previous))
-        except MarksNotWritten:
-            ledger.add(row.id)  # stopped before its DATA: never sent
+            sender.send_envelope(item.envelope)
         except PermanentFailure as failure:
             ledger.add(self._failed(row, _answer(failure)))
+            return
         except TemporaryFailure as failure:
             ledger.add(self._retried(row, _answer(failure), self.part.clock.now()))
             if failure.code is None or failure.code == 421:  # the server, not this message
                 ledger.server_failure = ledger.server_failure or failure
+            return
         except Exception as error:  # noqa: BLE001 - an unexpected error must not lose the row
             log.exception("sending outgoing e-mail %s failed", row.id)
             answer = f"{type(error).__name__}: {error}"
             ledger.add(self._retried(row, answer, self.part.clock.now()))
-        else:
-            ledger.last_sent[sender] = ledger.add(self._sent(row, item.subject, item.message_id))
+            return
+        sent = self._sent(row, item.subject, item.message_id)
+        try:
+            self._record(token, Outcomes(sent=[sent]), self.part.clock.now())
+        except Exception as error:  # noqa: BLE001 - the database: stop sending, the lease resends
+            log.exception("outgoing e-mail %s was sent and could not be marked", row.id)
+            ledger.marks_failed = ledger.marks_failed or error
+            ledger.settled(sent=False)
+            return
+        ledger.settled(sent=True)
 
     def _write_as_they_come(self, token: str, ledger: _Ledger) -> None:
-        """Write the claim's outcomes as the threads add them, a transaction per group, until
-        every row is settled; the claim's lease is extended at least every mark_every_seconds."""
+        """Write the claim's other outcomes as the threads add them, until every row is
+        settled; the claim's lease is extended at least every mark_every_seconds."""
         every = self.config.mark_every_seconds
         extended = time.monotonic()
         while True:
-            outcomes, sequence, settled = ledger.take(every)
+            outcomes, settled = ledger.take(every)
             extend = not settled and time.monotonic() - extended >= every
             if outcomes or extend:
                 self._record(token, outcomes, self.part.clock.now(), extend=extend)
                 if extend:
                     extended = time.monotonic()
-            ledger.written(sequence)
             if settled:
                 return
 

@@ -176,29 +176,6 @@ def test_a_light_load_reuses_one_connection():
     assert handler.count == 5 and handler.connections() == 1
 
 
-def test_a_send_stopped_before_its_data_is_not_delivered_and_the_connection_carries_on():
-    handler = RecordingHandler()
-    controller = start_sink(handler)
-    pool = SmtpPool(SmtpSettings("127.0.0.1", controller.port), 1)
-
-    def refuse():
-        raise RuntimeError("the previous mark was not written")
-
-    try:
-        stopped = pool.submit(
-            lambda sender, e: sender.send_envelope(e, before_data=refuse), envelope_to(1)
-        )
-        with pytest.raises(RuntimeError):
-            stopped.result(30)
-        pool.submit(lambda sender, e: sender.send_envelope(e), envelope_to(2)).result(30)
-    finally:
-        pool.close()
-        controller.stop()
-    assert [m["To"] for m in handler.messages()] == ["u2@example.test"]
-    assert handler.commands == ["MAIL", "RCPT", "MAIL", "RCPT", "DATA"]  # one DATA: the second
-    assert handler.connections() == 1
-
-
 @pytest.mark.parametrize("value", ["0", "-2", "four", "1.5"])
 def test_a_connection_count_that_is_not_a_whole_number_is_refused(value):
     settings = Settings(part="notifications", extra={"PORTICO_MAIL_CONNECTIONS": value})
