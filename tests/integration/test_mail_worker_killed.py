@@ -8,9 +8,9 @@ identity publishes it: `identity.links.issued` events of at most 500 links (the 
 a bigger batch), on the bus.
 
 The window: an e-mail the server accepted whose 'sent' mark was lost to the kill is sent again
-when its claim's lease ends (with the same Message-ID). A connection sends its next DATA only
-once its previous e-mail is marked, so the kill can leave at most one such e-mail per SMTP
-connection: at most PORTICO_MAIL_CONNECTIONS duplicates, never a lost e-mail.
+when its claim's lease ends (with the same Message-ID). A connection starts its next e-mail
+only once its previous one is marked sent, so the kill can leave at most one such e-mail per
+SMTP connection: at most PORTICO_MAIL_CONNECTIONS duplicates, never a lost e-mail.
 """
 
 from __future__ import annotations
