@@ -105,6 +105,7 @@ MFA_CHANGES = (
     "passkey_removed",
     "recovery_codes_renewed",
     "recovery_code_used",  # a sign-in spent one (`recovery_codes_left` says how many remain)
+    "totp_code_reused",  # a code already used was typed again: refused (ASVS V2.8.5)
     "factors_reset",  # an administrator removed every factor of the user
 )
 

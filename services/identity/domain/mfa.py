@@ -93,6 +93,15 @@ def matching_step(
     return found
 
 
+def is_replayed(secret: str, code: str, now: datetime, *, last_used_step: int | None) -> bool:
+    """Whether `code` is a right code of a step already used (typed again: refused, and the
+    user is told, ASVS V2.8.5)."""
+    if last_used_step is None:
+        return False
+    again = matching_step(secret, code, now, last_used_step=None)
+    return again is not None and again <= last_used_step
+
+
 # --- recovery codes -----------------------------------------------------------------------------
 
 

@@ -107,12 +107,12 @@ def _factor_is_right(
         totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
         if totp is None or totp.confirmed_at is None:
             return False
-        step = mfa.matching_step(
-            uow.config.mfa_key.decrypt(totp.secret_encrypted),
-            code,
-            now,
-            last_used_step=totp.last_used_step,
-        )
+        secret = uow.config.mfa_key.decrypt(totp.secret_encrypted)
+        step = mfa.matching_step(secret, code, now, last_used_step=totp.last_used_step)
+        if step is None and mfa.is_replayed(secret, code, now, last_used_step=totp.last_used_step):
+            changed(
+                uow, user, "totp_code_reused", Actor(user.id, "self")
+            )  # refused; the user is told
         return step is not None and mfa_repo.use_totp_step(uow.session, user.id, step)
     if recovery_code is not None:
         factors = mfa_repo.factors_of(uow.session, user.id)

@@ -111,6 +111,9 @@ def test_a_totp_code_is_accepted_once_even_within_its_window(svc, account):
     svc.clock.advance(timedelta(seconds=5))  # same 30 s step
     replayed = second_step(svc, password_step(svc, user["email"])["mfa_token"], code=code)
     assert replayed.status_code == 401
+    # refused, audited as a failed sign-in, and the user is told (ASVS V2.8.5)
+    assert svc.last("identity.mfa.changed")["change"] == "totp_code_reused"
+    assert svc.rows("audit_log", action="mfa_totp_code_reused")
     # an earlier step's code is refused too once a later one was used
     svc.clock.advance(timedelta(seconds=30))
     earlier = code_at(secret, svc.clock.now(), -1)

@@ -18,7 +18,8 @@ def account(people):
 
 
 @pytest.mark.parametrize(
-    "change", ["totp_enabled", "passkey_removed", "recovery_code_used", "factors_reset"]
+    "change",
+    ["totp_enabled", "passkey_removed", "recovery_code_used", "totp_code_reused", "factors_reset"],
 )
 def test_each_change_of_a_users_factors_is_e_mailed_to_them(notifications, people, account, change):
     user = people.user(account, "steven@example.test", language="fr-BE")
