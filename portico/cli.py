@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -147,11 +148,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from portico.runtime import serve_ops
 
         serve_ops(part, os.environ.get("PORTICO_METRICS_HOST", "0.0.0.0"), port, stop)
-    print(
-        f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})"
-        + (f", /metrics /healthz /readyz on port {port}" if port else ""),
-        flush=True,
+    running = f"{args.part} worker running (queue {part.broker.topology.queue_name(part.name)})" + (
+        f", /metrics /healthz /readyz on port {port}" if port else ""
     )
+    if logging_setup.json_wanted():  # one JSON object per line, this one too
+        logging.getLogger("portico").info(running)
+    else:
+        print(running, flush=True)
     stop.wait()
     return 0
 
