@@ -91,18 +91,24 @@ def holding_from_answer(sub: dict[str, Any], account_id: str | None) -> dict[str
 
 def apply_holding(session: Session, holding: dict[str, Any], occurred_at: datetime, event_id: str | None,
                   now: datetime) -> bool:
-    """Upsert one subscription's state; False when the kept state is newer (nothing changed)."""
-    row = session.execute(
-        sa.select(holdings).where(holdings.c.subscription_id == holding["subscription_id"])
-    ).mappings().first()
+    """Upsert one subscription's state; False when the kept state is newer (nothing changed).
+
+    Two writers of one subscription (two gateway workers, or a worker and the actor's own write
+    applied at once) may meet: the new row is inserted with ON CONFLICT DO NOTHING, and a kept
+    row is read FOR UPDATE, so the second writer waits for the first and compares with its state
+    (no duplicate-key failure, no older state written over a newer one)."""
     state = {"status": holding["status"], "expires_on": holding["expires_on"], "occurred_at": occurred_at,
              "applied_at": now, "applied_event_id": event_id}
+    kept = sa.select(holdings).where(holdings.c.subscription_id == holding["subscription_id"])
+    row = session.execute(kept.with_for_update()).mappings().first()
     if row is None:
-        session.execute(holdings.insert().values(
-            **{k: holding.get(k) for k in _DESCRIPTIVE}, subscription_id=holding["subscription_id"],
-            user_id=holding["user_id"], supervises=bool(holding.get("supervises")), **state,
-        ))
-        return True
+        inserted = session.execute(_insert_new(session, {
+            **{k: holding.get(k) for k in _DESCRIPTIVE}, "subscription_id": holding["subscription_id"],
+            "user_id": holding["user_id"], "supervises": bool(holding.get("supervises")), **state,
+        }))
+        if inserted.first() is not None:
+            return True
+        row = session.execute(kept.with_for_update()).mappings().one()  # the other writer's, committed
     # What a service is never changes; fill what an earlier source did not know.
     filled = {k: holding[k] for k in _DESCRIPTIVE if holding.get(k) is not None and row[k] is None}
     if holding.get("supervises") is not None and not row["supervises"] and holding["supervises"]:
@@ -113,6 +119,15 @@ def apply_holding(session: Session, holding: dict[str, Any], occurred_at: dateti
         session.execute(holdings.update()
                         .where(holdings.c.subscription_id == holding["subscription_id"]).values(**changes))
     return newer
+
+
+def _insert_new(session: Session, values: dict[str, Any]) -> sa.Executable:
+    """INSERT of a holding that does nothing when another writer inserted it first."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return (dialect.insert(holdings).values(**values)
+            .on_conflict_do_nothing(index_elements=["subscription_id"]).returning(holdings.c.subscription_id))
 
 
 def project_subscription(uow: UnitOfWork, event: Envelope) -> None:
