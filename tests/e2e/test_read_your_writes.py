@@ -21,7 +21,14 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Cluster, unique_number
-from tests.e2e.test_identity_journey import USER, Portal, administered_account
+from tests.e2e.test_identity_journey import (
+    PASSWORD,
+    USER,
+    Portal,
+    administered_account,
+    create_active_user,
+    unique_email,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -118,6 +125,45 @@ def test_a_user_just_deleted_is_no_longer_among_the_subscribers_at_once(portal):
         listed = portal.http.get(subscribers, headers=admin, params={"per_page": 200})
         assert listed.status_code == 200, said(listed)
         assert user_id not in [item["user_id"] for item in listed.json()["items"]]
+
+
+def test_an_accepted_request_opens_content_and_a_confirmed_address_signs_in_at_once(portal):
+    """The gateway's own projection (acceptance applied at once) and identity alone (the address)."""
+    account, admin = administered_account(portal, "Read Your Writes Content Ltd")
+    email = unique_email("ryw-requester")
+    create_active_user(portal, account["id"], admin, email, password_level=1)
+    user = portal.session(email)
+    invoices = codes_to_ids(portal, account["id"], admin)["invoice_viewing"]
+    validated = portal.http.patch(
+        f"/api/v1/accounts/{account['id']}/services",
+        headers=admin,
+        json={"service_ids": [invoices], "requires_validation": True},
+    )
+    assert validated.status_code == 200, said(validated)
+    asked = portal.http.post(
+        "/api/v1/me/subscriptions", headers=user, json={"service_id": invoices}
+    )
+    assert asked.status_code == 202, said(asked)
+
+    accepted = portal.http.post(
+        f"/api/v1/accounts/{account['id']}/subscription-requests/{asked.json()['id']}/accept",
+        headers=admin,
+        json={},
+    )
+    assert accepted.status_code == 200, said(accepted)
+    opened = portal.http.get("/api/v1/invoices", headers=user)
+    assert opened.status_code == 200, said(opened)
+
+    new_address = unique_email("ryw-moved")
+    before = len(portal.cluster.mail)
+    moving = portal.http.post(
+        "/api/v1/me/email-change", headers=user, json={"new_email": new_address}
+    )
+    assert moving.status_code == 202, said(moving)
+    token = portal.link_token(new_address, "Email change confirmation", "confirm-email", before)
+    confirmed = portal.http.post(f"/api/v1/email-changes/{token}")
+    assert confirmed.status_code == 204, said(confirmed)
+    portal.sign_in(new_address, PASSWORD)
 
 
 def test_users_created_then_granted_at_once_by_several_callers_at_the_same_time(portal):
