@@ -22,6 +22,21 @@ def segment(value: str) -> str:
     """`value` as one URL path segment: every reserved character escaped, "/" included."""
     return quote(value, safe="")
 
+def with_request_id(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with the request id of the request being answered (the gateway's), so that the
+    service's log lines carry it too."""
+    if has_request_context() and g.get("request_id"):
+        headers.setdefault(REQUEST_ID_HEADER, g.request_id)
+    return headers
+
+
+def caller_context(headers: dict[str, str]) -> dict[str, str]:
+    """What a call to a service carries besides its own headers: the request id and, with
+    tracing on, the caller's `traceparent` (for clients that make no span of their own)."""
+    tracing.inject(with_request_id(headers))
+    return headers
+
+
 class ServiceUnavailable(Exception):
     """The service did not answer in time or at all."""
 
@@ -53,9 +68,7 @@ class ServiceClient:
         """Call the service; its problem+json errors come back as Problem, outages as ServiceUnavailable."""
         # Path values may carry any character; the transports want ASCII.
         path = quote(path, safe="/%:@&=?+,;!$'()*~")
-        headers = dict(kwargs.pop("headers", None) or {})
-        if has_request_context() and g.get("request_id"):
-            headers.setdefault(REQUEST_ID_HEADER, g.request_id)  # the caller's request id, in their logs
+        headers = with_request_id(dict(kwargs.pop("headers", None) or {}))
         with tracing.client_span(self.name, method, headers):  # adds traceparent when tracing
             try:
                 response = self.http.request(method, path, headers=headers, **kwargs)

@@ -124,6 +124,12 @@ def client_span(service: str, method: str, headers: dict[str, str]) -> Iterator[
         yield span
 
 
+def inject(headers: dict[str, str]) -> None:
+    """Add the current trace's `traceparent` to `headers` (nothing when tracing is off)."""
+    if _tracer is not None:
+        propagate.inject(headers)
+
+
 @contextmanager
 def producer_span(part: str, types: list[str]) -> Iterator[str | None]:
     """A short span for events recorded in the outbox; yields the `traceparent` their rows keep

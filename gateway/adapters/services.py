@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from bus.http_client import ServiceClient, ServiceUnavailable, _problem
+from bus.http_client import ServiceClient, ServiceUnavailable, _problem, caller_context
 
 # gunicorn closes a keep-alive connection after 2 s without a request: older ones are not reused
 IDLE_SECONDS = 1.5
@@ -95,7 +95,8 @@ class PooledServiceClient(ServiceClient):
         return quote(path, safe="/%:@&=?+,;!$'()*~")
 
     def _headers(self, given: dict[str, str] | None) -> dict[str, str]:
-        return {**self.base_headers, **(given or {})}
+        # the request id and trace of the caller's request go along (JSON logs, tracing)
+        return caller_context({**self.base_headers, **(given or {})})
 
     def begin_get(self, path: str, *, params: dict[str, Any] | None = None,
                   headers: dict[str, str] | None = None) -> Sent | None:

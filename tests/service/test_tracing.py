@@ -184,3 +184,50 @@ def test_over_rabbitmq_the_traceparent_header_links_the_handler_to_the_publisher
     assert producer.name == "publish bus.probe" and producer.kind.name == "PRODUCER"
     assert producer.parent.span_id == request.get_span_context().span_id
     assert consumer.context.trace_id == request.get_span_context().trace_id
+
+
+def test_the_gateways_pooled_client_carries_the_trace_and_the_request_id(exporter):
+    """The distributed gateway's calls take http.client, not httpx: they carry them too."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from flask import Flask, g
+
+    from gateway.adapters.services import PooledServiceClient
+
+    seen: list[dict[str, str]] = []
+
+    class Service(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = json.dumps({"ok": True}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = PooledServiceClient(
+        "identity", base_url=f"http://127.0.0.1:{server.server_port}", token="t" * 40
+    )
+    tracer = tracing.tracer()
+    assert tracer is not None
+    try:
+        with (
+            Flask("gateway-test").test_request_context("/"),
+            tracer.start_as_current_span("the gateway's request") as request,
+        ):
+            g.request_id = "req-7"
+            assert client.get("/internal/users/1") == {"ok": True}
+    finally:
+        server.shutdown()
+    [headers] = seen
+    trace_id = format(request.get_span_context().trace_id, "032x")
+    assert headers["traceparent"].split("-")[1] == trace_id
+    assert headers["x-portico-request-id"] == "req-7"
