@@ -14,6 +14,16 @@ from bus import logging_setup, logredact, tracing
 from bus.config import ConfigError, Settings
 from portico import parts
 
+# What `portico import --help` says about its settings (read by portico/importcli.py).
+IMPORT_ENVIRONMENT = """environment:
+  PORTICO_GATEWAY_URL       the gateway to talk to (default http://127.0.0.1:8000)
+  PORTICO_IMPORT_EMAIL      an administrator of the account: their e-mail address ...
+  PORTICO_IMPORT_PASSWORD   ... and password (set both)
+  PORTICO_OPERATOR_TOKEN    or, with the two above unset, the vendor's operator token
+
+exit status: 0 every row imported (or would be, in a dry run); 1 rows were rejected or
+the job failed; 2 the command could not run (usage, credentials, account, file, gateway)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portico", description="Portico client-portal back end")
@@ -47,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     rev.add_argument("part", choices=parts.PARTS)
     rev.add_argument("-m", "--message", required=True)
 
-    imp = sub.add_parser("import", help="import users from a CSV file, through the gateway")
+    imp = sub.add_parser(
+        "import",
+        help="import users from a CSV file, through the gateway",
+        description="Import users from a CSV file into a client account, through the gateway's API.",
+        epilog=IMPORT_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp.add_argument("file", metavar="FILE", help="the .csv file of users")
     imp.add_argument("--account", required=True, metavar="NUMBER", help="the client account number")
     imp.add_argument("--dry-run", action="store_true", help="check everything, import nothing")
