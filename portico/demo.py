@@ -108,7 +108,8 @@ class Demo:
                              f"{body.get('detail') or response.get_data(as_text=True)[:200]}")
         return response.get_json(silent=True)
 
-    def step(self, what: str, action: Callable[[], Any]) -> Any:
+    def step(self, what: str, action: Callable[[], Any], told: Callable[[Any], str] | None = None) -> Any:
+        """Run one step; `told` words what came of it (else `what` is printed as it is)."""
         try:
             result = action()
         except StepFailed as exc:
@@ -117,7 +118,7 @@ class Demo:
         except Exception as exc:  # noqa: BLE001 - an unfinished service must not stop the portal
             self.skipped.append(f"{what}: {type(exc).__name__}: {exc}")
             return None
-        self.done.append(what)
+        self.done.append(told(result) if told else what)
         return result
 
     def wait_for(self, what: str, probe: Callable[[], Any]) -> Any:
@@ -220,7 +221,9 @@ class Demo:
         self.call("PATCH", f"/api/v1/accounts/{account_id}/services", (200,), headers=headers,
                   json={"service_ids": ids, "requires_validation": True})
 
-    def requests(self, account_id: str, headers: dict[str, str]) -> None:
+    def requests(self, account_id: str, headers: dict[str, str]) -> dict[str, str]:
+        """The active user asks for REQUESTED; returns each service's status as it came out (a service
+        the account gives automatically is already accepted, not pending)."""
         wanted = {s["code"]: s["id"] for s in self.services(account_id, headers) if s.get("code") in REQUESTED}
         email = USERS[0][0]["email"]
         member = self.sign_in(email)
@@ -240,6 +243,8 @@ class Demo:
             if code in wanted:
                 self.wait_for(f"{email} known to the subscriptions service",
                               lambda service_id=wanted[code]: asked(service_id))
+        held = self.call("GET", "/api/v1/me/subscriptions?per_page=200", (200,), headers=member)["items"]
+        return {sub["service"]["code"]: sub["status"] for sub in held if sub["service"].get("code") in wanted}
 
     def grants(self, parent_id: str, shop_id: str | None, headers: dict[str, str]) -> None:
         me = self.call("GET", "/api/v1/me", (200,), headers=headers)
@@ -267,11 +272,21 @@ class Demo:
                       lambda: self.users(parent["id"], admin))
             self.step(f"services subject to validation: {', '.join(VALIDATED)}",
                       lambda: self.validation(parent["id"], admin))
-            self.step(f"pending requests by {USERS[0][0]['email']}: {', '.join(REQUESTED)}",
-                      lambda: self.requests(parent["id"], admin))
+            self.step(f"requests by {USERS[0][0]['email']}: {', '.join(REQUESTED)}",
+                      lambda: self.requests(parent["id"], admin), told=requests_told)
             self.step("gated content and the shop's supervision granted to the administrator",
                       lambda: self.grants(parent["id"], shop and shop["id"], admin))
         return not self.skipped
+
+
+def requests_told(statuses: dict[str, str]) -> str:
+    """The requests step as it came out: 'pending' only for what waits for an administrator."""
+    pending = [code for code in REQUESTED if statuses.get(code) == "pending"]
+    granted = [code for code in REQUESTED if statuses.get(code) == "accepted"]
+    line = f"requests by {USERS[0][0]['email']}: pending {', '.join(pending) or 'none'}"
+    if granted:
+        line += f"; already granted automatically {', '.join(granted)}"
+    return line
 
 
 def load_once(embedded: Embedded, print_to: TextIO, *, timeout: float = 15.0) -> bool:

@@ -52,6 +52,13 @@ def test_demo_loads_once_and_the_portal_works_with_it(embedded):
     assert panels["users"]["active"] == summary["total"]
 
     sophie = sign_in(client, demo.USERS[0][0]["email"])
+    # the printed banner calls pending only what waits for an administrator
+    held = {sub["service"]["code"]: sub["status"] for sub in client.get(
+        "/api/v1/me/subscriptions?per_page=200", headers=sophie).get_json()["items"]}
+    line = next(text for text in out.getvalue().splitlines() if "requests by" in text)
+    pending = line.split("pending", 1)[1].split(";")[0]
+    for code in demo.REQUESTED:
+        assert (code in pending) == (held[code] == "pending"), (code, held[code], line)
     refused = client.get("/api/v1/invoices", headers=sophie)
     assert refused.status_code == 403 and "waiting for an administrator" in refused.get_json()["detail"]
 
