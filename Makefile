@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PORTICO_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 export PORTICO_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install browser run test test-fast bench lint format clean
+.PHONY: install browser run test test-fast test-chaos bench lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: install browser
 
 test-fast: install
 	$(PY) -m pytest tests/unit tests/service $(PYTEST_ARGS)
+
+# The whole portal under load and faults, full size (make test runs its short version).
+test-chaos: install
+	PORTICO_CHAOS=full $(PY) -m pytest tests/chaos -s $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

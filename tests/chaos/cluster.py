@@ -262,6 +262,27 @@ class ChaosCluster(Cluster):
     def restore(self, proxy: str) -> None:
         self.proxies.restore(proxy)
 
+    def outbox_pending(self) -> dict[str, float]:
+        """portico_outbox_pending of every worker replica (one that does not answer: infinity)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        found: dict[str, float] = {}
+        with httpx.Client(timeout=5) as client:
+            for name, urls in self.replica_worker_urls.items():
+                for r, url in enumerate(urls):
+                    try:
+                        text = client.get(f"{url}/metrics").text
+                    except httpx.HTTPError:
+                        found[f"{name}-worker-{r}"] = float("inf")
+                        continue
+                    found[f"{name}-worker-{r}"] = sum(
+                        sample.value
+                        for family in text_string_to_metric_families(text)
+                        if family.name == "portico_outbox_pending"
+                        for sample in family.samples
+                    )
+        return found
+
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each part's dead-letter queue."""
         found = {}

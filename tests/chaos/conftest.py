@@ -1,0 +1,58 @@
+"""Chaos fixtures: one two-replica cluster for the session; the full run only when asked.
+
+`make test-chaos` sets PORTICO_CHAOS=full: the full load-and-fault run is collected and the
+short one is not; otherwise (`make test`, CI) the short one runs and the full one is deselected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.chaos.cluster import ChaosCluster
+from tests.e2e.harness import ClusterError
+
+
+def full_run() -> bool:
+    return os.environ.get("PORTICO_CHAOS", "").lower() == "full"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unwanted = "chaos_short" if full_run() else "chaos_full"
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker(unwanted) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def chaos_cluster(
+    amqp_url: str, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ChaosCluster]:
+    started = ChaosCluster(tmp_path_factory.mktemp("chaos"), amqp_url, pg_admin_url)
+    try:
+        started.start()
+    except ClusterError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield started
+    started.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test shows the last lines of every process's log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and report.failed:
+        cluster = getattr(item, "funcargs", {}).get("chaos_cluster")
+        if isinstance(cluster, ChaosCluster):
+            report.sections.append(("cluster logs", cluster.logs(40)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos_short: the chaos test's short run (make test, CI)")
+    config.addinivalue_line("markers", "chaos_full: the chaos test's full run (make test-chaos)")

@@ -1,0 +1,181 @@
+"""The chaos test's figures: requests, error rates in and out of fault windows, latency per
+journey, propagation p99 from the gateway's portico_propagation_seconds, recovery per fault."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.chaos.cluster import ChaosCluster
+from tests.chaos.faults import Fault
+
+GRACE = 2.0  # seconds after a fault's recovery still counted inside its window
+
+
+@dataclass
+class Window:
+    start: float
+    end: float
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return start <= self.end and end >= self.start
+
+
+def windows(faults: list[Fault]) -> list[Window]:
+    """A fault's window: from its start until its backlog is through (every replica ready and
+    every outbox empty), plus GRACE."""
+    return [
+        Window(f.started, (f.drained or f.ready or f.undone + 120) + GRACE)
+        for f in faults
+        if f.started
+    ]
+
+
+def read_requests(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def is_error(status: int) -> bool:
+    return status == 0 or status >= 500
+
+
+def split(requests: list[dict[str, Any]], faults: list[Fault]) -> tuple[list[dict], list[dict]]:
+    """The requests inside some fault window, and those outside every one."""
+    spans = windows(faults)
+    inside, outside = [], []
+    for r in requests:
+        start = r["t"] - r["ms"] / 1000
+        (inside if any(w.overlaps(start, r["t"]) for w in spans) else outside).append(r)
+    return inside, outside
+
+
+# --- the gateway's propagation histogram ----------------------------------------------------
+
+
+Buckets = dict[float, float]  # upper bound → cumulative count, summed over the gateway's workers
+
+
+def propagation_buckets(cluster: ChaosCluster) -> dict[str, Buckets]:
+    """Per gateway worker replica, its portico_propagation_seconds buckets now."""
+    found: dict[str, Buckets] = {}
+    with httpx.Client(timeout=5) as client:
+        for r, url in enumerate(cluster.replica_worker_urls["gateway"]):
+            try:
+                text = client.get(f"{url}/metrics").text
+            except httpx.HTTPError:
+                continue
+            buckets: Buckets = {}
+            for family in text_string_to_metric_families(text):
+                if family.name == "portico_propagation_seconds":
+                    for sample in family.samples:
+                        if sample.name.endswith("_bucket"):
+                            bound = float(sample.labels["le"])
+                            buckets[bound] = buckets.get(bound, 0.0) + sample.value
+            found[f"gateway-worker-{r}"] = buckets
+    return found
+
+
+def delta(before: dict[str, Buckets], after: dict[str, Buckets]) -> Buckets:
+    """What was observed between two snapshots (a restarted worker starts from zero)."""
+    total: Buckets = defaultdict(float)
+    for worker, now in after.items():
+        then = before.get(worker, {})
+        restarted = sum(now.values()) < sum(then.values())
+        for bound, count in now.items():
+            total[bound] += count - (0 if restarted else then.get(bound, 0.0))
+    return dict(total)
+
+
+def add(a: Buckets, b: Buckets) -> Buckets:
+    return {bound: a.get(bound, 0.0) + b.get(bound, 0.0) for bound in set(a) | set(b)}
+
+
+def bucket_quantile(buckets: Buckets, q: float) -> tuple[float, float]:
+    """(the upper bound of the bucket holding quantile q, how many observations)."""
+    ordered = sorted(buckets.items())
+    if not ordered or ordered[-1][1] <= 0:
+        return math.nan, 0.0
+    count = ordered[-1][1]
+    for bound, cumulative in ordered:
+        if cumulative >= q * count:
+            return bound, count
+    return math.inf, count
+
+
+# --- the printed report ---------------------------------------------------------------------
+
+
+def render(
+    requests: list[dict[str, Any]],
+    faults: list[Fault],
+    propagation_outside: Buckets,
+    propagation_all: Buckets,
+    load: str,
+) -> tuple[str, dict[str, Any]]:
+    inside, outside = split(requests, faults)
+    figures: dict[str, Any] = {
+        "requests": len(requests),
+        "errors_outside": sum(is_error(r["status"]) for r in outside),
+        "requests_outside": len(outside),
+        "errors_inside": sum(is_error(r["status"]) for r in inside),
+        "requests_inside": len(inside),
+    }
+    p99_out, n_out = bucket_quantile(propagation_outside, 0.99)
+    p99_all, n_all = bucket_quantile(propagation_all, 0.99)
+    figures["propagation_p99_outside"] = p99_out
+    lines = [
+        f"chaos run: {load}",
+        f"requests: {len(requests)} ({len(outside)} outside fault windows, {len(inside)} inside)",
+    ]
+    for name, part in (("outside", outside), ("inside", inside)):
+        errors = [r for r in part if is_error(r["status"])]
+        rate = 100 * len(errors) / len(part) if part else 0.0
+        kinds = defaultdict(int)
+        for r in errors:
+            kinds[f"{r['status'] or 'no answer'} {r['step']}"] += 1
+        detail = "; ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) or "none"
+        lines.append(
+            f"errors (5xx or no answer) {name} fault windows: {len(errors)} = {rate:.2f}% ({detail})"
+        )
+    unexpected = defaultdict(int)
+    for r in requests:
+        if 400 <= r["status"] < 500:
+            unexpected[f"{r['status']} {r['step']}"] += 1
+    if unexpected:
+        lines.append(
+            "4xx answers: " + "; ".join(f"{k}: {n}" for k, n in sorted(unexpected.items()))
+        )
+    lines.append("latency per journey step (ms): step, requests, p50, p99")
+    by_step: dict[str, list[float]] = defaultdict(list)
+    for r in requests:
+        by_step[r["step"]].append(r["ms"])
+    for step, values in sorted(by_step.items()):
+        lines.append(
+            f"  {step:<40} {len(values):>6} {percentile(values, 0.5):>8.0f} {percentile(values, 0.99):>8.0f}"
+        )
+    lines.append(
+        f"propagation p99 (portico_propagation_seconds, bucket bound): outside fault windows "
+        f"<= {p99_out:g}s over {n_out:.0f} events; whole run <= {p99_all:g}s over {n_all:.0f} events"
+    )
+    lines.append("faults (recovery = every replica's /readyz 200 again, from the undoing):")
+    for f in faults:
+        recovery = "NOT RECOVERED" if f.recovery is None else f"{f.recovery:.1f}s"
+        drained = "" if f.drained is None else f", outboxes empty {f.drained - f.undone:.1f}s after"
+        lines.append(f"  {f}: recovery {recovery}{drained} {' '.join(f.notes)}")
+    return "\n".join(lines), figures

@@ -1,0 +1,207 @@
+"""The whole portal under load and faults (the chaos test).
+
+Two replicas of every `serve` and `worker` (tests/chaos/cluster.py) on RabbitMQ and PostgreSQL;
+locust virtual users do the manual's journeys at once (tests/chaos/load.py) while a seeded fault
+schedule (tests/chaos/faults.py; replay with PORTICO_CHAOS_SEED) kills, cuts and pauses parts one
+after another. Then the invariant checker (tests/chaos/invariants.py) reads every part through
+its API and the SMTP sink, and the report (tests/chaos/report.py) is printed.
+
+`make test` (CI) runs the short version (few users, about a minute of load, one of each fault);
+`make test-chaos` the full one (PORTICO_CHAOS=full: 20 users, 3 minutes, a worker of each part
+killed). Both are sized for a 2-core machine shared with other work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kombu import Connection, Exchange, Producer
+
+from portico import parts
+from tests.chaos import faults as schedule
+from tests.chaos import invariants, report
+from tests.chaos.cluster import ChaosCluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
+
+LAG_DEADLINE = 30.0  # seconds after the last fault for every outbox to be empty
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Size:
+    users: int
+    seconds: float  # of load at least (the fault schedule may make it longer)
+    imports: int
+    import_rows: int
+    worker_kills: int  # parts whose worker is killed
+    gap: float  # seconds of plain load before and between faults
+
+    def describe(self) -> str:
+        return (
+            f"{self.users} virtual users for at least {self.seconds:g}s, {self.imports} import(s) of "
+            f"{self.import_rows} rows, {self.worker_kills} worker kill(s), {self.gap:g}s between faults"
+        )
+
+
+SHORT = Size(users=6, seconds=60, imports=1, import_rows=100, worker_kills=1, gap=8)
+FULL = Size(
+    users=20, seconds=180, imports=3, import_rows=200, worker_kills=len(parts.PARTS), gap=10
+)
+
+
+def plant_dead_letter(cluster: ChaosCluster) -> dict[str, int]:
+    """A content.published that breaks its contract: notifications dead-letters it (planted)."""
+    body = {
+        "id": str(uuid.uuid4()),
+        "type": "content.published",
+        "version": 1,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "producer": "chaos-test",
+        "correlation_id": None,
+        "causation_id": None,
+        "account_id": None,
+        "data": {"kind": 42},
+    }
+    with Connection(cluster.amqp_url, connect_timeout=5) as conn:
+        exchange = Exchange(f"{cluster.prefix}.events", type="topic", durable=True, passive=True)
+        Producer(conn.channel(), exchange=exchange).publish(
+            json.dumps(body),
+            routing_key="content.published",
+            content_type="application/json",
+            message_id=body["id"],
+            delivery_mode=2,
+        )
+    return {"notifications": 1}
+
+
+def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
+    seed = int(os.environ.get("PORTICO_CHAOS_SEED") or random.randrange(1_000_000))
+    plan = schedule.plan(seed, size.worker_kills)
+    load_text = (
+        f"{size.describe()}; two replicas of every serve (1 gunicorn worker each) and worker; "
+        f"machine shared with other tests"
+    )
+    print(
+        f"\nchaos: PORTICO_CHAOS_SEED={seed}; faults in order: {', '.join(map(str, plan))}",
+        flush=True,
+    )
+    planted = plant_dead_letter(cluster)
+
+    files = {
+        name: workdir / f"{name}"
+        for name in ("requests.jsonl", "ledger.jsonl", "stop", "load.json")
+    }
+    files["load.json"].write_text(
+        json.dumps(
+            {
+                "gateway_url": cluster.gateway_url,
+                "operator_token": cluster.operator_token,
+                "mail_journal": str(cluster.mail.journal),
+                "requests": str(files["requests.jsonl"]),
+                "ledger": str(files["ledger.jsonl"]),
+                "stop_file": str(files["stop"]),
+                "users": size.users,
+                "spawn_rate": 2,
+                "max_seconds": size.seconds + 900,
+                "imports": size.imports,
+                "import_rows": size.import_rows,
+                "seed": seed,
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    env["PYTHONPATH"] = str(ROOT)
+    with (workdir / "load.log").open("w") as out:
+        load = subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos.load", str(files["load.json"])],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    began = time.monotonic()
+    outside: report.Buckets = {}
+    snapshot = report.propagation_buckets(cluster)
+    first = snapshot
+    try:
+        for fault in plan:
+            time.sleep(size.gap)  # plain load between faults: the schedule's spacing
+            now = report.propagation_buckets(cluster)
+            outside = report.add(outside, report.delta(snapshot, now))
+            schedule.apply(cluster, fault, lambda line: print(f"chaos: {line}", flush=True))
+            snapshot = report.propagation_buckets(cluster)
+        time.sleep(max(size.gap, size.seconds - (time.monotonic() - began)))
+        last_fault = plan[-1].undone
+        lag: dict[str, float] = {}
+        while time.time() < last_fault + LAG_DEADLINE:
+            lag = cluster.outbox_pending()
+            if not any(lag.values()):
+                break
+            time.sleep(0.5)
+        now = report.propagation_buckets(cluster)
+        outside = report.add(outside, report.delta(snapshot, now))
+        whole = report.delta(first, now)
+    finally:
+        files["stop"].write_text("stop")
+        try:
+            load.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            load.kill()
+    print(
+        f"chaos: load stopped after {time.monotonic() - began:.0f}s: "
+        f"{(workdir / 'load.log').read_text()[-400:]}",
+        flush=True,
+    )
+
+    ledger = invariants.read_ledger(files["ledger.jsonl"])
+    problems = invariants.check(cluster, ledger, planted)
+    requests = report.read_requests(files["requests.jsonl"])
+    text, figures = report.render(requests, plan, outside, whole, load_text)
+    kinds: dict[str, int] = {}
+    for entry in ledger:
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
+    text += f"\nwrites answered 2xx (ledger): {kinds}; e-mails received: {len(cluster.mail)}"
+    text += f"\noutbox pending {LAG_DEADLINE:g}s after the last fault: {lag}"
+    print(text, flush=True)
+    (workdir / "report.txt").write_text(text)
+
+    assert figures["requests"] > 0 and kinds.get("user", 0) > 0, f"the load did nothing:\n{text}"
+    broken = list(problems)
+    if figures["errors_outside"]:
+        broken.append(
+            f"{figures['errors_outside']} 5xx or unanswered requests outside fault windows"
+        )
+    if not figures["propagation_p99_outside"] <= 1.0:
+        broken.append(
+            f"propagation p99 outside fault windows {figures['propagation_p99_outside']}s > 1s"
+        )
+    for fault in plan:
+        if fault.recovery is None or fault.recovery > schedule.RECOVERY_TARGET:
+            broken.append(
+                f"{fault}: not ready within {schedule.RECOVERY_TARGET:g}s ({fault.recovery})"
+            )
+    if any(lag.values()):
+        broken.append(f"outbox not empty {LAG_DEADLINE:g}s after the last fault: {lag}")
+    assert not broken, "\n".join(broken[:60]) + f"\n\n{text}"
+
+
+@pytest.mark.chaos_short
+def test_the_portal_keeps_its_promises_under_a_short_load_and_one_of_each_fault(
+    chaos_cluster, tmp_path
+):
+    run(chaos_cluster, SHORT, tmp_path)
+
+
+@pytest.mark.chaos_full
+def test_the_portal_keeps_its_promises_under_load_and_faults(chaos_cluster, tmp_path):
+    run(chaos_cluster, FULL, tmp_path)
