@@ -437,9 +437,10 @@ def measure(content: bytes, stub_identity: bool = False) -> dict[str, Any]:
             wait_until(all_users, 30)
             wait_until(all_granted, IMPORT_TIMEOUT, interval=POLL_SECONDS)
             # upload → done: the job done, every user in identity, granted and projected
-            stages = [job_done_at, *(users_at or [float("inf")])]
+            stages = [job_done_at]  # identity stubbed: the job's end alone
             if not stub_identity:
-                stages += [*(granted_at or [float("inf")]), *(projected_at or [float("inf")])]
+                stages += [*(users_at or [float("inf")]), *(granted_at or [float("inf")]),
+                           *(projected_at or [float("inf")])]
             done = max(stages)
             cpu = {name: round(p.cpu_seconds() - cpu_before[name], 2) for name, p in processes.items()}
             busy = round(machine_busy() - busy_before, 2)
