@@ -263,7 +263,7 @@ def claim_due(
     return [OutgoingMail(**row._mapping) for row in rows]
 
 
-# The delivery loop's commonest statement (a few e-mails per transaction, as they are sent):
+# The delivery loop's commonest statement (each SMTP connection marks every e-mail it sends):
 # built once, not at every call.
 _MARK_SENT = (
     outgoing.update()
@@ -274,33 +274,6 @@ _MARK_SENT = (
         attempts=outgoing.c.attempts + 1,
         subject=sa.bindparam("b_subject"),
         message_id=sa.bindparam("b_message_id"),
-        last_answer=None,
-        claimed_by=None,
-        **SPENT,
-    )
-)
-
-
-# The same on PostgreSQL in one statement over arrays: the e-mails just sent, as the SMTP
-# connections wait for their marks, in one round trip (autocommit) rather than four.
-_SENT_ROWS = (
-    sa.func.unnest(
-        sa.bindparam("b_ids", type_=postgresql.ARRAY(sa.BigInteger)),
-        sa.bindparam("b_subjects", type_=postgresql.ARRAY(sa.String)),
-        sa.bindparam("b_message_ids", type_=postgresql.ARRAY(sa.String)),
-    )
-    .table_valued("id", "subject", "message_id")
-    .render_derived(name="sent_now")
-)
-_MARK_SENT_AT_ONCE = (
-    outgoing.update()
-    .where(outgoing.c.id == _SENT_ROWS.c.id, outgoing.c.claimed_by == sa.bindparam("b_token"))
-    .values(
-        status="sent",
-        sent_at=sa.bindparam("b_now"),
-        attempts=outgoing.c.attempts + 1,
-        subject=_SENT_ROWS.c.subject,
-        message_id=_SENT_ROWS.c.message_id,
         last_answer=None,
         claimed_by=None,
         **SPENT,
@@ -320,28 +293,17 @@ def record_outcomes(
     `lease_until`, the rest of the claim stays the claim's until then."""
     only_sent = not (outcomes.kept or outcomes.ended or outcomes.released or lease_until)
     if only_sent and outcomes.sent and engine.dialect.name == "postgresql":
+        # an SMTP connection marking the e-mail it just sent: one statement, one round trip
+        # (SQLite's engine begins its transactions itself: it takes the path below)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(_MARK_SENT_AT_ONCE, {
-                "b_ids": [sent.id for sent in outcomes.sent],
-                "b_subjects": [sent.subject for sent in outcomes.sent],
-                "b_message_ids": [sent.message_id for sent in outcomes.sent],
-                "b_token": token,
-                "b_now": now,
-            })
+            conn.execute(_MARK_SENT, _sent_values(token, outcomes, now))
         return
     mine = (outgoing.c.id == sa.bindparam("b_id"), outgoing.c.claimed_by == token)
     with engine.begin() as conn:
         if outcomes.kept:
             conn.execute(mailbox.insert(), [_kept_row(mail) for mail in outcomes.kept])
         if outcomes.sent:
-            conn.execute(
-                _MARK_SENT,
-                [
-                    {"b_id": sent.id, "b_token": token, "b_now": now, "b_subject": sent.subject,
-                     "b_message_id": sent.message_id}
-                    for sent in outcomes.sent
-                ],
-            )
+            conn.execute(_MARK_SENT, _sent_values(token, outcomes, now))
         if outcomes.ended:
             conn.execute(
                 outgoing.update()
@@ -382,6 +344,14 @@ def record_outcomes(
                 .where(outgoing.c.claimed_by == token, outgoing.c.status == "sending")
                 .values(next_attempt_at=lease_until)
             )
+
+
+def _sent_values(token: str, outcomes: Outcomes, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {"b_id": sent.id, "b_token": token, "b_now": now, "b_subject": sent.subject,
+         "b_message_id": sent.message_id}
+        for sent in outcomes.sent
+    ]
 
 
 def _kept_row(mail: KeptMail) -> dict[str, Any]:
