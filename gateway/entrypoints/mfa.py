@@ -73,6 +73,10 @@ CREDENTIAL = {
 
 
 class SecondFactorIn(Schema):
+    OPENAPI_EXTRA = {  # noqa: RUF012 - read by openapi_errors.ErrorDocumentation
+        "oneOf": [{"required": [name]} for name in ("code", "recovery_code", "passkey")]
+    }
+
     mfa_token = fields.String(
         required=True, validate=validate.Length(min=1, max=200), metadata={"example": MFA_TOKEN}
     )

@@ -58,7 +58,7 @@ OWN = {
     ("post", "/api/v1/accounts/{account_id}/subscription-requests/{request_id}/accept"): (409,),
     ("post", "/api/v1/accounts/{account_id}/subscription-requests/{request_id}/refuse"): (409,),
     ("post", "/api/v1/session/mfa"): (401, 410, 423, 429),
-    ("post", "/api/v1/session/passkey/options"): (410,),
+    ("post", "/api/v1/session/passkey/options"): (401, 410),
     ("post", "/api/v1/session/passkey"): (401, 410, 423, 429),
     ("post", "/api/v1/me/mfa/totp"): (409,),
     ("post", "/api/v1/me/mfa/totp/confirm"): (409,),

@@ -31,6 +31,9 @@ CHALLENGE_LIFETIME = timedelta(minutes=5)
 WRONG_CODE = (
     "This code is not right, or was already used; type the code your application shows now."
 )
+SECOND_FACTOR_UNKNOWN = (
+    "This sign-in step is not known; sign in again with your e-mail and password."
+)
 SECOND_FACTOR_GONE = (
     "This sign-in step has expired or was already used; sign in again with your "
     "e-mail and password."

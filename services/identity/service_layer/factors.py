@@ -11,9 +11,17 @@ from services.identity.adapters import mfa_repository as mfa_repo
 from services.identity.domain import mfa
 from services.identity.domain.records import User
 from services.identity.service_layer.common import Actor, audit
-from services.identity.service_layer.errors import Conflict
+from services.identity.service_layer.errors import Conflict, IdentityError
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import is_administrator
+
+
+class UnknownStep(IdentityError):
+    """An mfa_token that names no sign-in step (never issued, or forgotten): 401."""
+
+    status = 401
+    title = "Unauthorized"
+
 
 LAST_FACTOR = (
     "Your account's policy requires a second factor, and this is your last one: add "

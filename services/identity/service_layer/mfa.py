@@ -25,6 +25,7 @@ from services.identity.service_layer import passkeys
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Gone, Invalid, NotFound
 from services.identity.service_layer.factors import (
+    UnknownStep,
     changed,
     issue_recovery_codes,
     refuse_last_factor,
@@ -55,13 +56,15 @@ def verify_second_factor(
 ) -> SignInResult:
     """Complete a sign-in with one factor; the caller commits whatever the outcome.
 
-    410 (Gone) for an mfa_token unknown, used or expired; otherwise the same outcomes as
+    401 for an mfa_token unknown, 410 (Gone) for one used or expired; otherwise the same outcomes as
     `sign_in.sign_in`: ok, failed (counted toward the lock) or locked.
     """
     now = uow.now()
     token_hash = hash_token(mfa_token)
     challenge = mfa_repo.get_challenge(uow.session, token_hash)
-    if challenge is None or not challenge.usable("sign_in", now) or challenge.user_id is None:
+    if challenge is None or challenge.purpose != "sign_in":
+        raise UnknownStep(mfa.SECOND_FACTOR_UNKNOWN)
+    if not challenge.usable("sign_in", now) or challenge.user_id is None:
         raise Gone(mfa.SECOND_FACTOR_GONE)
     user = existing_user(uow, challenge.user_id)
     key = _login_key(user.email or "")

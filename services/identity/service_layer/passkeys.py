@@ -44,6 +44,7 @@ from services.identity.domain.tokens import hash_token
 from services.identity.service_layer.common import Actor, audit
 from services.identity.service_layer.errors import Conflict, Gone, Invalid, NotFound
 from services.identity.service_layer.factors import (
+    UnknownStep,
     changed,
     issue_recovery_codes,
     refuse_last_factor,
@@ -229,7 +230,9 @@ def authentication_options(uow: IdentityUnitOfWork, mfa_token: str | None = None
         _keep_challenge(uow, options.challenge, "passkey_sign_in", None)
         return _options(options)
     step = mfa_repo.get_challenge(uow.session, hash_token(mfa_token))
-    if step is None or not step.usable("sign_in", uow.now()) or step.user_id is None:
+    if step is None or step.purpose != "sign_in":
+        raise UnknownStep(mfa.SECOND_FACTOR_UNKNOWN)
+    if not step.usable("sign_in", uow.now()) or step.user_id is None:
         raise Gone(mfa.SECOND_FACTOR_GONE)
     options = webauthn.generate_authentication_options(
         rp_id=uow.config.webauthn_rp_id,
