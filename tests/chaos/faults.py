@@ -81,6 +81,16 @@ def broker_answers(amqp_url: str) -> bool:
         return False
 
 
+def restart_exited(cluster: ChaosCluster, fault: Fault) -> None:
+    """Start again a replica that has exited, as a supervisor's restart policy does (a revived
+    process may exit at once when the machine's shared PostgreSQL has no connection left)."""
+    for name, process in list(cluster.processes.items()):
+        if name.endswith(("-migrate",)) or process.running:
+            continue
+        cluster.revive(name)
+        fault.notes.append(f"{name} exited ({process.status}) and was started again")
+
+
 def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> None:
     """Do the fault, hold it, undo it, and wait (bounded) until every replica is ready."""
     fault.started = time.time()
@@ -115,6 +125,7 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
     fault.undone = time.time()
     deadline = time.monotonic() + RECOVERY_DEADLINE
     while time.monotonic() < deadline:
+        restart_exited(cluster, fault)
         down = cluster.not_ready()
         if not down:
             fault.ready = time.time()

@@ -71,9 +71,12 @@ def split(requests: list[dict[str, Any]], faults: list[Fault]) -> tuple[list[dic
 Buckets = dict[float, float]  # upper bound → cumulative count, summed over the gateway's workers
 
 
-def propagation_buckets(cluster: ChaosCluster) -> dict[str, Buckets]:
-    """Per gateway worker replica, its portico_propagation_seconds buckets now."""
-    found: dict[str, Buckets] = {}
+def propagation_buckets(
+    cluster: ChaosCluster, previous: dict[str, Buckets] | None = None
+) -> dict[str, Buckets]:
+    """Per gateway worker replica, its portico_propagation_seconds buckets now (a replica that
+    does not answer keeps its `previous` buckets: its next answer is compared with those)."""
+    found: dict[str, Buckets] = dict(previous or {})
     with httpx.Client(timeout=5) as client:
         for r, url in enumerate(cluster.replica_worker_urls["gateway"]):
             try:
@@ -153,14 +156,13 @@ def render(
         lines.append(
             f"errors (5xx or no answer) {name} fault windows: {len(errors)} = {rate:.2f}% ({detail})"
         )
-    unexpected = defaultdict(int)
-    for r in requests:
-        if 400 <= r["status"] < 500:
-            unexpected[f"{r['status']} {r['step']}"] += 1
-    if unexpected:
-        lines.append(
-            "4xx answers: " + "; ".join(f"{k}: {n}" for k, n in sorted(unexpected.items()))
-        )
+    for name, part in (("outside", outside), ("inside", inside)):
+        refused: dict[str, int] = defaultdict(int)
+        for r in part:
+            if 400 <= r["status"] < 500:
+                refused[f"{r['status']} {r['step']}"] += 1
+        detail = "; ".join(f"{k}: {n}" for k, n in sorted(refused.items())) or "none"
+        lines.append(f"4xx answers {name} fault windows: {detail}")
     lines.append("latency per journey step (ms): step, requests, p50, p99")
     by_step: dict[str, list[float]] = defaultdict(list)
     for r in requests:
@@ -173,6 +175,18 @@ def render(
         f"propagation p99 (portico_propagation_seconds, bucket bound): outside fault windows "
         f"<= {p99_out:g}s over {n_out:.0f} events; whole run <= {p99_all:g}s over {n_all:.0f} events"
     )
+    for name, buckets in (
+        ("outside fault windows", propagation_outside),
+        ("whole run", propagation_all),
+    ):
+        ordered = sorted(buckets.items())
+        counts = [
+            (bound, n - (ordered[i - 1][1] if i else 0)) for i, (bound, n) in enumerate(ordered)
+        ]
+        lines.append(
+            f"propagation events per bucket, {name}: "
+            + ", ".join(f"<={bound:g}s: {n:.0f}" for bound, n in counts if n)
+        )
     lines.append("faults (recovery = every replica's /readyz 200 again, from the undoing):")
     for f in faults:
         recovery = "NOT RECOVERED" if f.recovery is None else f"{f.recovery:.1f}s"

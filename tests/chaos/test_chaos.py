@@ -136,10 +136,10 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
     try:
         for fault in plan:
             time.sleep(size.gap)  # plain load between faults: the schedule's spacing
-            now = report.propagation_buckets(cluster)
+            now = report.propagation_buckets(cluster, snapshot)
             outside = report.add(outside, report.delta(snapshot, now))
             schedule.apply(cluster, fault, lambda line: print(f"chaos: {line}", flush=True))
-            snapshot = report.propagation_buckets(cluster)
+            snapshot = report.propagation_buckets(cluster, now)
         time.sleep(max(size.gap, size.seconds - (time.monotonic() - began)))
         last_fault = plan[-1].undone
         lag: dict[str, float] = {}
@@ -148,7 +148,7 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
             if not any(lag.values()):
                 break
             time.sleep(0.5)
-        now = report.propagation_buckets(cluster)
+        now = report.propagation_buckets(cluster, snapshot)
         outside = report.add(outside, report.delta(snapshot, now))
         whole = report.delta(first, now)
     finally:
