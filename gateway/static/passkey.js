@@ -79,7 +79,7 @@
 
   document.querySelectorAll("form.js-passkey-sign-in").forEach(function (form) {
     ceremony(form, "passkey", function () {
-      var body = JSON.stringify({ mfa_token: form.dataset.mfaToken });
+      var body = JSON.stringify(form.dataset.mfaToken ? { mfa_token: form.dataset.mfaToken } : {});
       return options(form, { "Content-Type": "application/json" }, body).then(function (o) {
         o.challenge = toBytes(o.challenge);
         o.allowCredentials = descriptors(o.allowCredentials);

@@ -1,6 +1,7 @@
 """Passkeys in a real browser: Chromium's virtual authenticator (CDP WebAuthn domain) registers a
-passkey on the security page through gateway/static/passkey.js, and the next sign-in's second
-step uses it. The portal is served on localhost: WebAuthn takes no IP address as relying party."""
+passkey on the security page through gateway/static/passkey.js; the next sign-in's second step
+uses it, and so does a sign-in without password. The portal is served on localhost: WebAuthn
+takes no IP address as relying party."""
 
 from __future__ import annotations
 
@@ -83,6 +84,13 @@ def test_a_passkey_is_registered_and_then_asked_for_at_sign_in(browser, local_po
         sign_in(page, admin)
         expect(page.get_by_role("heading", name="Second step of sign-in")).to_be_visible()
         page.get_by_role("button", name="Use my passkey").click()
+        page.wait_for_url("**/account")
+        expect(page.get_by_role("heading", name="My account")).to_be_visible()
+
+        # and alone, without the password (the authenticator verifies the person)
+        page.get_by_role("button", name="Log out").click()
+        page.goto("/sign-in")
+        page.get_by_role("button", name="Use a passkey instead").click()
         page.wait_for_url("**/account")
         expect(page.get_by_role("heading", name="My account")).to_be_visible()
         assert not page.js_errors, page.js_errors

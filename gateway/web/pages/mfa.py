@@ -94,6 +94,33 @@ def second_factor() -> Any:
     return redirect(safe_next(pending.get("next"), url_for("web.account")), code=303)
 
 
+@web.post("/sign-in/passkey")
+@once
+def sign_in_with_passkey() -> Any:
+    """A sign-in with a passkey alone: the browser's credential (passkey.js) opens the session."""
+    current_user(required=False)
+    try:
+        credential = json.loads(request.form.get("passkey", ""))
+    except ValueError:
+        credential = {}
+    try:
+        answer = api().post("/api/v1/session/passkey", {"credential": credential}).data
+    except ApiError as exc:
+        if exc.status not in (401, 410, 422, 423, 429):
+            raise
+        notify(
+            "error",
+            exc.detail if exc.status in (423, 429) else i18n.translate("mfa.passkey_failed"),
+        )
+        return to("web.sign_in")
+    if answer.get("csrf_token"):
+        keep_csrf(answer["csrf_token"])
+    if answer.get("password_change_required"):
+        notify("info", i18n.translate("flash.password_change_required"))
+        return to("web.change_password")
+    return redirect(safe_next(request.form.get("next"), url_for("web.account")), code=303)
+
+
 # -- the security page ----------------------------------------------------------------------------
 
 
