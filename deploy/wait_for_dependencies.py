@@ -77,26 +77,35 @@ def wait_timeout() -> float:
 
 
 def wait(var: str, what: str, check: Callable[[], None], deadline: float, timeout: float) -> bool:
-    """Retry `check` with a growing pause until it passes or the deadline is reached."""
-    attempt, pause = 0, 0.5
-    while True:
-        attempt += 1
-        try:
-            check()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
-            last = short(exc)
-        else:
-            if attempt > 1:
-                say(f"{what} answers")
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            say(f"{var}: {what} did not answer within {timeout:g}s (last error: {last}). "
-                f"Check {var} and that the service is running and reachable from here.")
-            return False
-        say(f"waiting for {what} ({var}), attempt {attempt}: {last}")
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 5.0)
+    """Retry `check` with a growing pause (0.5 s, doubling, at most 5 s) until it passes or
+    the deadline is reached (tenacity's retry loop)."""
+    import tenacity
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        say(f"waiting for {what} ({var}), attempt {state.attempt_number}: {short(error)}")
+
+    growing = tenacity.wait_exponential(multiplier=0.5, max=5.0)
+
+    def pause(state: tenacity.RetryCallState) -> float:
+        return min(growing(state), max(deadline - time.monotonic(), 0.0))  # last try at the deadline
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        wait=pause,
+        stop=lambda state: time.monotonic() >= deadline,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        retrying(check)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not yet", and now "not in time"
+        say(f"{var}: {what} did not answer within {timeout:g}s (last error: {short(exc)}). "
+            f"Check {var} and that the service is running and reachable from here.")
+        return False
+    if retrying.statistics.get("attempt_number", 1) > 1:
+        say(f"{what} answers")
+    return True
 
 
 def where(url: str) -> str:
@@ -111,7 +120,9 @@ def where(url: str) -> str:
     return f"{parsed.scheme}://{parsed.path}" if parsed.scheme else "(unset)"
 
 
-def short(exc: Exception) -> str:
+def short(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
