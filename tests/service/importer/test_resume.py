@@ -207,7 +207,9 @@ def test_the_loop_is_woken_by_an_upload(make_part, account, monkeypatch):
         job_id = api.upload(account, csv_bytes(user_lines(3))).get_json()["id"]
         eventually(identity.pending, what="the woken loop sending the job's batch to identity")
         assert identity.answer() == 1
-        assert api.job(account, job_id).get_json()["status"] == "done"
+        # the loop's thread finishes the job after the answer: wait for it, as a user would
+        eventually(lambda: api.job(account, job_id).get_json()["status"] == "done",
+                   what="the job done once identity answered")
     finally:
         stop.set()
         part.signal.wake()
