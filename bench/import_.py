@@ -263,6 +263,19 @@ def environment(prefix: str, databases: dict[str, str], smtp_port: int, urls: di
     return env
 
 
+def migrate(name: str, env: dict[str, str], attempts: int = 20) -> None:
+    """`portico migrate name`, asked again (3 s apart) while the shared PostgreSQL server refuses
+    connections; the last failure's output is raised."""
+    for attempt in range(attempts):
+        done = subprocess.run([sys.executable, "-m", "portico.cli", "migrate", name], env=env,
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        if attempt < attempts - 1:
+            time.sleep(3)
+    raise RuntimeError(f"portico migrate {name} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
 def create_account(env: dict[str, str]) -> str:
     from bus.config import Settings
     from portico.runtime import build_part, service_app
@@ -353,8 +366,7 @@ def measure(content: bytes, stub_identity: bool = False) -> dict[str, Any]:
                                      gateway_db), strict=True))
         env = environment(prefix, databases, sink.port, urls)
         for name in names:
-            subprocess.run([sys.executable, "-m", "portico.cli", "migrate", name], env=env,
-                           check=True, capture_output=True)
+            migrate(name, env)
         mail = MAIL and not stub_identity
         downstream = () if stub_identity else ("subscriptions", "gateway")
         for name in (*downstream, *(("notifications",) if mail else ())):
