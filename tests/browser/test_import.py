@@ -40,7 +40,7 @@ def test_an_import_with_anomalies_shows_them_by_line(portal: Portal, new_page, m
     ]) + "\r\n"
     page = new_page()
     sign_in(page, admin, "/users/import")
-    expect(page.get_by_role("heading", name=re.compile("^Import users for the third party"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Import users", exact=True, level=1)).to_be_visible()
     expect(page.get_by_role("heading", name="Documentation")).to_be_visible()
     expect(page.get_by_role("table", name="Expected formats by column")).to_contain_text("Security level")
     shoot(page, "import")

@@ -40,7 +40,7 @@ def test_the_administrator_accepts_and_the_user_sees_the_service_effective(porta
     row = page.get_by_role("row", name=re.compile(INVOICES))
     expect(row).to_contain_text("Subject to validation")
     shoot(page, "catalog")
-    row.get_by_role("button", name=f"Subscribe to {INVOICES}").click()
+    row.get_by_role("button", name=f"Ask for {INVOICES}").click()
     expect(page.get_by_role("status").filter(has_text="waiting for an administrator's validation")).to_be_visible()
     page.goto("/services?status=pending")
     expect(page.get_by_role("row", name=re.compile(INVOICES))).to_contain_text("Waiting for validation")
