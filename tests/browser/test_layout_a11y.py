@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -83,6 +84,7 @@ class Scene:
     account_id: str
     import_id: str
     user_id: str
+    activation: str  # the path of a pending user's activation link
 
 
 def finished_import(portal: Portal, admin: Person) -> str:
@@ -124,9 +126,18 @@ def scenes(portal: Portal) -> dict[str, Scene]:
         user = portal.new_user(
             admin, language=tag, last_name="Lefebvre-Delacroix", first_name="Marie-Christine"
         )
-        for n in range(3):
+        pending = [
             portal.new_user(admin, language=tag, last_name=f"Martin{n}", activate=False)
-        made[lang] = Scene(admin, admin.account_id, finished_import(portal, admin), user.user["id"])
+            for n in range(3)
+        ]
+        link = portal.link_in_mail(pending[0].email, "activate")
+        made[lang] = Scene(
+            admin,
+            admin.account_id,
+            finished_import(portal, admin),
+            user.user["id"],
+            urlsplit(link).path,
+        )
     return made
 
 
@@ -168,6 +179,10 @@ PAGES = {  # name: (who, path of the scene)
     "associates": ("admin", "/associates"),
     "import": ("admin", "/users/import"),
     "import-job": ("admin", "/users/import/{account_id}/{import_id}"),
+    "user-edit": ("admin", "/users/{account_id}/{user_id}/edit"),
+    "user-delete": ("admin", "/users/{account_id}/{user_id}/delete"),
+    "forgotten-sent": ("nobody", "/forgotten-password/sent"),
+    "activation": ("nobody", "{activation}"),
 }
 
 
@@ -180,7 +195,12 @@ def test_the_page_fits_its_boxes_and_passes_axe(
     page = signed_in[f"{who}-{lang}"]
     scene = scenes[lang]
     page.goto(
-        path.format(account_id=scene.account_id, user_id=scene.user_id, import_id=scene.import_id)
+        path.format(
+            account_id=scene.account_id,
+            user_id=scene.user_id,
+            import_id=scene.import_id,
+            activation=scene.activation,
+        )
     )
     assert page.locator("html").get_attribute("lang") == lang
     SCREENSHOTS.mkdir(exist_ok=True)
