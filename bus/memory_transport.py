@@ -50,14 +50,14 @@ class Transport(memory.Transport):
     """The in-memory transport; `drain_events` sleeps until a put or its timeout."""
 
     Channel = Channel
-    polling_interval = None
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+    def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
+        cycle: Any = self.cycle
         deadline = None if timeout is None else monotonic() + timeout
         while True:
             seen = _seen()  # before looking: a put after the look ends the wait at once
             try:
-                self.cycle.get(self._deliver, timeout=timeout)
+                cycle.get(self._deliver, timeout=timeout)
                 return
             except Empty:
                 pass
