@@ -27,10 +27,27 @@ AFTER_LOGOUT = "https://invoices.example.com/signed-out"
 CLIENT_ID = "portico-3f9a1c2b7d4e5f60"
 
 
+# What redirect_uri_problem accepts, said in the OpenAPI document too: https with a host, or plain
+# http for the local machine only; no fragment, no space or control character.
+URI_PATTERN = (
+    r"^(https://[A-Za-z0-9.-]+|http://(localhost|127\.0\.0\.1|\[::1\]))"
+    r"(:[0-9]{1,5})?([/?][^#\x00-\x20\x7f-\x9f]*)?$"
+)
+
+
 def _uris(example: str, required: bool) -> fields.List:
     extra = {"required": True} if required else {"load_default": list}
     return fields.List(
-        fields.String(validate=validate.Length(min=1, max=2000)),
+        fields.String(
+            validate=[
+                validate.Length(min=1, max=2000),
+                validate.Regexp(
+                    URI_PATTERN,
+                    error="This URI must be an absolute https URL (plain http for 127.0.0.1 "
+                    "and localhost only), without a fragment.",
+                ),
+            ]
+        ),
         validate=validate.Length(min=1 if required else 0, max=20),
         metadata={"example": [example]},
         **extra,
