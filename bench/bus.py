@@ -85,7 +85,9 @@ def measure_outbox(producer_db: str, consumer_db: str) -> list[float]:
     sent: dict[int, float] = {}
     try:
         for seq in _paced(count, RATE):
-            sent[seq] = time.monotonic()  # before the transaction opens, as the baseline before publishing
+            sent[seq] = (
+                time.monotonic()
+            )  # before the transaction opens, as the baseline before publishing
             with part.uow() as uow:
                 uow.publish("bus.probe", {"key": "bench", "seq": seq})
                 uow.commit()
@@ -153,7 +155,7 @@ def run() -> list[Result]:
         "consumed": len(ours),
         "baseline_p99_ms": round(percentile(baseline, 99), 3),
         "span": "before the producer's hand-off (Portico: its transaction opens; pika: basic_publish) "
-                "→ the consumer done, before its ack (Portico: after its commit; pika: on receipt)",
+        "→ the consumer done, before its ack (Portico: after its commit; pika: on receipt)",
     }
     p50, p99 = median(ours), percentile(ours, 99)
     return [

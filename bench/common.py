@@ -67,7 +67,9 @@ def save(results: list[Result], run: str | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     run = run or run_stamp()
     for result in results:
-        (RESULTS / f"{result.name}.json").write_text(json.dumps(result.to_dict(run), indent=2) + "\n")
+        (RESULTS / f"{result.name}.json").write_text(
+            json.dumps(result.to_dict(run), indent=2) + "\n"
+        )
 
 
 def table(results: list[Result]) -> str:

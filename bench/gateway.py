@@ -72,14 +72,34 @@ class Hello:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "hello.log"
-        env = {**os.environ, "GUNICORN_CMD_ARGS": "--no-control-socket",
-               "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "GUNICORN_CMD_ARGS": "--no-control-socket",
+            "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+        }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers",
-                 str(WEB_WORKERS), "--threads", str(THREADS), "--access-logfile", "-", "--graceful-timeout", "20",
-                 "bench.gateway:hello_app()"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(WEB_WORKERS),
+                    "--threads",
+                    str(THREADS),
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "20",
+                    "bench.gateway:hello_app()",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -89,7 +109,9 @@ class Hello:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the hello-world gunicorn did not start:\n{self.log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"the hello-world gunicorn did not start:\n{self.log.read_text()[-2000:]}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -109,9 +131,14 @@ def downstream_calls(bench: Bench) -> dict[str, tuple[str, dict[str, Any]]]:
     since = {"since": admin["previous_sign_in_at"]} if admin.get("previous_sign_in_at") else {}
     identity, subscriptions = cluster.urls["identity"], cluster.urls["subscriptions"]
     return {
-        "subscriptions /internal/users/{id}/dashboard": (f"{subscriptions}/internal/users/{user_id}/dashboard", since),
-        "identity /internal/users/{id}/dashboard": (f"{identity}/internal/users/{user_id}/dashboard",
-                                                    {**since, "users": "1"}),
+        "subscriptions /internal/users/{id}/dashboard": (
+            f"{subscriptions}/internal/users/{user_id}/dashboard",
+            since,
+        ),
+        "identity /internal/users/{id}/dashboard": (
+            f"{identity}/internal/users/{user_id}/dashboard",
+            {**since, "users": "1"},
+        ),
     }
 
 
@@ -128,11 +155,15 @@ class FanOut:
     """The dashboard's downstream calls made directly and at once: one thread and one keep-alive
     connection (stdlib http.client, the cheapest client at hand) per call."""
 
-    def __init__(self, calls: dict[str, tuple[str, dict[str, Any]]], headers: dict[str, str]) -> None:
+    def __init__(
+        self, calls: dict[str, tuple[str, dict[str, Any]]], headers: dict[str, str]
+    ) -> None:
         self.calls = list(calls.values())
         self.headers = headers
         self.local = threading.local()
-        self.pool = ThreadPoolExecutor(max_workers=len(self.calls), thread_name_prefix="bench-fan-out")
+        self.pool = ThreadPoolExecutor(
+            max_workers=len(self.calls), thread_name_prefix="bench-fan-out"
+        )
 
     def _get(self, url: str, params: dict[str, Any]) -> None:
         parts = urlsplit(url)
@@ -140,11 +171,15 @@ class FanOut:
         for attempt in (1, 2):
             connection = connections.get(parts.netloc)
             if connection is None:
-                connection = connections[parts.netloc] = http.client.HTTPConnection(parts.hostname, parts.port,
-                                                                                    timeout=30)
+                connection = connections[parts.netloc] = http.client.HTTPConnection(
+                    parts.hostname, parts.port, timeout=30
+                )
             try:
-                connection.request("GET", f"{parts.path}?{urlencode(params)}" if params else parts.path,
-                                   headers=self.headers)
+                connection.request(
+                    "GET",
+                    f"{parts.path}?{urlencode(params)}" if params else parts.path,
+                    headers=self.headers,
+                )
                 response = connection.getresponse()
                 body = response.read()
                 break
@@ -169,8 +204,12 @@ class FanOut:
 
 def direct_headers(bench: Bench) -> dict[str, str]:
     """What the gateway sends a service: the service token and who acts."""
-    return {**bench.cluster.service_headers, "X-Portico-Actor": bench.admin["id"],
-            "X-Portico-Actor-Account": bench.account["id"], "X-Portico-Request-Id": "bench-gateway"}
+    return {
+        **bench.cluster.service_headers,
+        "X-Portico-Actor": bench.admin["id"],
+        "X-Portico-Actor-Account": bench.account["id"],
+        "X-Portico-Request-Id": "bench-gateway",
+    }
 
 
 def sequential_latencies(
@@ -186,17 +225,31 @@ def sequential_latencies(
     dashboard: list[float] = []
     direct: dict[str, list[float]] = {name: [] for name in calls}
     others = {
-        "gateway GET /api/v1/accounts": (f"{cluster.gateway_url}/api/v1/accounts", bench.admin_headers),
+        "gateway GET /api/v1/accounts": (
+            f"{cluster.gateway_url}/api/v1/accounts",
+            bench.admin_headers,
+        ),
         "gateway GET /api/v1/me": (f"{cluster.gateway_url}/api/v1/me", bench.admin_headers),
-        "identity GET /internal/users/{id}": (f"{cluster.urls['identity']}/internal/users/{admin['id']}", headers),
+        "identity GET /internal/users/{id}": (
+            f"{cluster.urls['identity']}/internal/users/{admin['id']}",
+            headers,
+        ),
     }
     diagnostics: dict[str, list[float]] = {name: [] for name in others}
     fan_out, fanned = FanOut(calls, headers), []
     with httpx.Client(timeout=30) as client:
-        page = client.get(f"{cluster.gateway_url}/api/v1/me/dashboard", headers=bench.admin_headers).json()
-        broken = [name for name, panel in page.items() if isinstance(panel, dict) and panel.get("unavailable")]
+        page = client.get(
+            f"{cluster.gateway_url}/api/v1/me/dashboard", headers=bench.admin_headers
+        ).json()
+        broken = [
+            name
+            for name, panel in page.items()
+            if isinstance(panel, dict) and panel.get("unavailable")
+        ]
         if broken or "users" not in page:
-            raise RuntimeError(f"the dashboard is degraded (panels {broken}, users panel {'users' in page}): {page}")
+            raise RuntimeError(
+                f"the dashboard is degraded (panels {broken}, users panel {'users' in page}): {page}"
+            )
         for _ in range(10):  # warm-up: every connection and first-use cost
             timed(client, f"{cluster.gateway_url}/api/v1/me/dashboard", {}, bench.admin_headers)
             for url, params in calls.values():
@@ -206,8 +259,14 @@ def sequential_latencies(
             fan_out.timed()
         for _ in range(ROUNDS):
             for _ in range(PER_ROUND):
-                dashboard.append(timed(client, f"{cluster.gateway_url}/api/v1/me/dashboard", {},
-                                       bench.admin_headers))
+                dashboard.append(
+                    timed(
+                        client,
+                        f"{cluster.gateway_url}/api/v1/me/dashboard",
+                        {},
+                        bench.admin_headers,
+                    )
+                )
             for name, (url, params) in calls.items():
                 for _ in range(PER_ROUND):
                     direct[name].append(timed(client, url, params, headers))
@@ -234,15 +293,19 @@ def run() -> list[Result]:
 
         under_load = hammer(gateway_url, CLIENTS, SECONDS * 2, get("/api/v1/me/dashboard"), 200)
         # one session per client, each of its own user: no client is answered from another's profile
-        client_headers = [{"Authorization": f"Bearer {sign_in(bench.cluster, email)['token']}"}
-                          for email in active_users(bench, CLIENTS)]
+        client_headers = [
+            {"Authorization": f"Bearer {sign_in(bench.cluster, email)['token']}"}
+            for email in active_users(bench, CLIENTS)
+        ]
 
         def me(client: httpx.Client, index: int) -> Any:
             return client.get("/api/v1/me", headers=client_headers[index])
 
         hello = Hello(Path(bench.folder.name))
         hammer(hello.url, CLIENTS, 1.0, lambda client, _index: client.get("/"), 200)  # warm-up
-        hammer(gateway_url, CLIENTS, 1.0, me, 200)  # the first request of each session fills its profile
+        hammer(
+            gateway_url, CLIENTS, 1.0, me, 200
+        )  # the first request of each session fills its profile
         cached = me_rounds(bench, hello, me)
         use_no_profile_cache(bench)
         hammer(gateway_url, CLIENTS, 1.0, me, 200)  # warm-up of the restarted gateway
@@ -256,9 +319,12 @@ def run() -> list[Result]:
     per_call = {name: round(median(values), 3) for name, values in direct.items()}
     slowest = max(per_call, key=lambda name: per_call[name])
     p50, slowest_p50 = median(dashboard), median(direct[slowest])
-    common = {"load_average_before": load_before, "load_average_after": load_after,
-              "mode": f"distributed: gunicorn 2 gthread workers × {THREADS} threads per part + bus worker, "
-                      "RabbitMQ, PostgreSQL"}
+    common = {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "mode": f"distributed: gunicorn 2 gthread workers × {THREADS} threads per part + bus worker, "
+        "RabbitMQ, PostgreSQL",
+    }
     fan_out_p50 = median(fanned)
     composition = Result(
         "gateway_dashboard_p50",
@@ -282,7 +348,9 @@ def run() -> list[Result]:
             "direct_fan_out_p99_ms": round(percentile(fanned, 99), 3),
             "direct_fan_out_exceeds_bound": fan_out_p50 > 1.25 * slowest_p50 + 1,
             "gateway_over_direct_fan_out_p50_ms": round(p50 - fan_out_p50, 3),
-            "sequential_p50_ms": {name: round(median(values), 3) for name, values in diagnostics.items()},
+            "sequential_p50_ms": {
+                name: round(median(values), 3) for name, values in diagnostics.items()
+            },
             "under_load_clients": CLIENTS,
             "under_load_per_s": round(under_load.rate, 2),
             "under_load_p50_ms": round(median(under_load.latencies_ms), 2),
@@ -298,7 +366,11 @@ def run() -> list[Result]:
         median(cached.hello),
         "≥ 0.6× bare",
         median(cached.me) >= 0.6 * median(cached.hello) and not cached.errors,
-        {**common, **cached.detail(), "profile": "kept on each session (PORTICO_PROFILE_CACHE_SECONDS=30)"},
+        {
+            **common,
+            **cached.detail(),
+            "profile": "kept on each session (PORTICO_PROFILE_CACHE_SECONDS=30)",
+        },
     )
     uncached_overhead = Result(
         "gateway_me_uncached_per_s",
@@ -310,14 +382,17 @@ def run() -> list[Result]:
         None,
         {**common, **uncached.detail(), "profile": "never kept (PORTICO_PROFILE_CACHE_SECONDS=0)"},
     )
-    print(f"load average before {load_before}, after {load_after}; dashboard p50 {p50:.2f} ms, p99 "
-          f"{composition.detail['p99_ms']} ms one at a time; under {CLIENTS} clients "
-          f"{composition.detail['under_load_per_s']}/s, p50 {composition.detail['under_load_p50_ms']} ms, "
-          f"p99 {composition.detail['under_load_p99_ms']} ms; direct p50s {per_call}; the 4 direct at once "
-          f"p50 {fan_out_p50:.2f} ms (bound {composition.detail['bound_ms']} ms); one at a time "
-          f"{composition.detail['sequential_p50_ms']}; GET /api/v1/me, {CLIENTS} sessions, profile kept "
-          f"{cached.rounded(cached.me)}/s, never kept {uncached.rounded(uncached.me)}/s vs hello "
-          f"{cached.rounded(cached.hello)}/s vs identity direct {uncached.rounded(uncached.identity)}/s", flush=True)
+    print(
+        f"load average before {load_before}, after {load_after}; dashboard p50 {p50:.2f} ms, p99 "
+        f"{composition.detail['p99_ms']} ms one at a time; under {CLIENTS} clients "
+        f"{composition.detail['under_load_per_s']}/s, p50 {composition.detail['under_load_p50_ms']} ms, "
+        f"p99 {composition.detail['under_load_p99_ms']} ms; direct p50s {per_call}; the 4 direct at once "
+        f"p50 {fan_out_p50:.2f} ms (bound {composition.detail['bound_ms']} ms); one at a time "
+        f"{composition.detail['sequential_p50_ms']}; GET /api/v1/me, {CLIENTS} sessions, profile kept "
+        f"{cached.rounded(cached.me)}/s, never kept {uncached.rounded(uncached.me)}/s vs hello "
+        f"{cached.rounded(cached.hello)}/s vs identity direct {uncached.rounded(uncached.identity)}/s",
+        flush=True,
+    )
     return [composition, overhead, uncached_overhead]
 
 
@@ -335,11 +410,18 @@ class MeRounds:
         return [round(rate, 1) for rate in rates]
 
     def detail(self) -> dict[str, Any]:
-        return {"clients": CLIENTS, "sessions": CLIENTS, "rounds": ROUNDS, "seconds_per_round": SECONDS,
-                "rates_per_round": self.rounded(self.me), "bare_rates_per_round": self.rounded(self.hello),
-                "bare_per_s": round(median(self.hello), 1),
-                "identity_users_id_direct_per_s": round(median(self.identity), 1),
-                "identity_rates_per_round": self.rounded(self.identity), "errors": self.errors}
+        return {
+            "clients": CLIENTS,
+            "sessions": CLIENTS,
+            "rounds": ROUNDS,
+            "seconds_per_round": SECONDS,
+            "rates_per_round": self.rounded(self.me),
+            "bare_rates_per_round": self.rounded(self.hello),
+            "bare_per_s": round(median(self.hello), 1),
+            "identity_users_id_direct_per_s": round(median(self.identity), 1),
+            "identity_rates_per_round": self.rounded(self.identity),
+            "errors": self.errors,
+        }
 
 
 def me_rounds(bench: Bench, hello: Hello, me: Any) -> MeRounds:
@@ -347,12 +429,20 @@ def me_rounds(bench: Bench, hello: Hello, me: Any) -> MeRounds:
     headers_direct = direct_headers(bench)
     rounds = MeRounds()
     for _ in range(ROUNDS):
-        rounds.hello.append(hammer(hello.url, CLIENTS, SECONDS, lambda client, _index: client.get("/"), 200).rate)
+        rounds.hello.append(
+            hammer(hello.url, CLIENTS, SECONDS, lambda client, _index: client.get("/"), 200).rate
+        )
         load = hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, me, 200)
         rounds.me.append(load.rate)
-        rounds.identity.append(hammer(bench.cluster.urls["identity"], CLIENTS, SECONDS / 2,
-                                      lambda client, _index: client.get(identity_user, headers=headers_direct),
-                                      200).rate)
+        rounds.identity.append(
+            hammer(
+                bench.cluster.urls["identity"],
+                CLIENTS,
+                SECONDS / 2,
+                lambda client, _index: client.get(identity_user, headers=headers_direct),
+                200,
+            ).rate
+        )
         for status, count in load.errors.items():
             rounds.errors[str(status)] = rounds.errors.get(str(status), 0) + count
     return rounds

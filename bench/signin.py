@@ -62,11 +62,16 @@ FAILURES_PER_KNOWN_ADDRESS = LOCK_THRESHOLD - 1  # no known address gets locked
 PASSWORD = "Quartz!Meadow7River"
 PROFILE = {"title": "M", "last_name": "Kilburn", "first_name": "Tom", "language": "en-GB"}
 # Far above what the bench sends, so that no attempt is refused; the counters are still kept.
-LIMITS = {"PORTICO_RATE_SIGN_IN_PER_IP": "1000000/60", "PORTICO_RATE_SIGN_IN_PER_EMAIL": "1000000/60"}
+LIMITS = {
+    "PORTICO_RATE_SIGN_IN_PER_IP": "1000000/60",
+    "PORTICO_RATE_SIGN_IN_PER_EMAIL": "1000000/60",
+}
 WEB_WORKERS = 2  # as tests/e2e/harness.py starts every part
 THREADS = int(os.environ.get("PORTICO_WEB_THREADS", "4"))  # as `portico serve` (gthread)
-MODE = (f"distributed: gunicorn gthread {WEB_WORKERS} workers × {THREADS} threads per part + bus worker,"
-        " RabbitMQ, PostgreSQL")
+MODE = (
+    f"distributed: gunicorn gthread {WEB_WORKERS} workers × {THREADS} threads per part + bus worker,"
+    " RabbitMQ, PostgreSQL"
+)
 
 
 def load_average() -> str:
@@ -119,40 +124,75 @@ def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
 
 
 def activation_token(cluster: Any, email: str, after: int) -> str:
-    mail = cluster.mail.wait_for_mail(to=email, subject_contains="Your account activation link",
-                                      timeout=60, after=after)
+    mail = cluster.mail.wait_for_mail(
+        to=email, subject_contains="Your account activation link", timeout=60, after=after
+    )
     prefix = f"{cluster.gateway_url}/activate/"
     return next(link for link in mail.links if link.startswith(prefix)).removeprefix(prefix)
 
 
 def activate(cluster: Any, email: str, token: str) -> dict[str, Any]:
-    body = {**PROFILE, "function": None, "office_phone": None, "mobile_phone": None, "password": PASSWORD}
-    return expect(cluster.http.post(f"/api/v1/activations/{token}", json=body), 201, f"activation of {email}")
+    body = {
+        **PROFILE,
+        "function": None,
+        "office_phone": None,
+        "mobile_phone": None,
+        "password": PASSWORD,
+    }
+    return expect(
+        cluster.http.post(f"/api/v1/activations/{token}", json=body), 201, f"activation of {email}"
+    )
 
 
 def sign_in(cluster: Any, email: str) -> dict[str, Any]:
-    return expect(cluster.http.post("/api/v1/session", json={"email": email, "password": PASSWORD}), 201,
-                  f"sign-in of {email}")
+    return expect(
+        cluster.http.post("/api/v1/session", json={"email": email, "password": PASSWORD}),
+        201,
+        f"sign-in of {email}",
+    )
 
 
 def open_account(bench: Bench) -> None:
     cluster = bench.cluster
     number = str(uuid.uuid4().int)[:12]
-    bench.account = expect(cluster.http.post("/api/v1/operator/accounts", json={"number": number, "name": "Bench Ltd"},
-                                             headers=cluster.operator_headers), 201, "account")
+    bench.account = expect(
+        cluster.http.post(
+            "/api/v1/operator/accounts",
+            json={"number": number, "name": "Bench Ltd"},
+            headers=cluster.operator_headers,
+        ),
+        201,
+        "account",
+    )
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     before = len(cluster.mail)
-    expect(cluster.http.post(f"/api/v1/operator/accounts/{number}/administrators",
-                             json={"email": email, **PROFILE, "title": "MME", "first_name": "Ada",
-                                   "last_name": "Lovelace"}, headers=cluster.operator_headers), 201, "administrator")
+    expect(
+        cluster.http.post(
+            f"/api/v1/operator/accounts/{number}/administrators",
+            json={
+                "email": email,
+                **PROFILE,
+                "title": "MME",
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+            },
+            headers=cluster.operator_headers,
+        ),
+        201,
+        "administrator",
+    )
     bench.admin = activate(cluster, email, activation_token(cluster, email, before))
-    sign_in(cluster, email)  # twice, so the session knows a previous sign-in (the dashboard's `since`)
+    sign_in(
+        cluster, email
+    )  # twice, so the session knows a previous sign-in (the dashboard's `since`)
     session = sign_in(cluster, email)
     bench.admin = session["user"]
     bench.admin_headers = {"Authorization": f"Bearer {session['token']}"}
 
     def administers() -> bool:
-        answer = expect(cluster.http.get("/api/v1/accounts", headers=bench.admin_headers), 200, "accounts")
+        answer = expect(
+            cluster.http.get("/api/v1/accounts", headers=bench.admin_headers), 200, "accounts"
+        )
         return any(item["id"] == bench.account["id"] for item in answer["items"])
 
     wait_for(administers, "the administration grant in the gateway's projection")
@@ -172,8 +212,15 @@ def active_users(bench: Bench, count: int, activate_them: bool = True) -> list[s
     before = len(cluster.mail)
     emails = [f"user-{uuid.uuid4().hex[:10]}@example.com" for _ in range(count)]
     for email in emails:
-        expect(cluster.http.post(f"/api/v1/accounts/{bench.account['id']}/users", headers=bench.admin_headers,
-                                 json={"email": email, **PROFILE, "password_level": 2}), 201, f"user {email}")
+        expect(
+            cluster.http.post(
+                f"/api/v1/accounts/{bench.account['id']}/users",
+                headers=bench.admin_headers,
+                json={"email": email, **PROFILE, "password_level": 2},
+            ),
+            201,
+            f"user {email}",
+        )
     if activate_them:
         for email in emails:
             activate(cluster, email, activation_token(cluster, email, before))
@@ -195,8 +242,13 @@ class Load:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
-def hammer(base_url: str, clients: int, seconds: float, send: Callable[[httpx.Client, int], httpx.Response],
-           ok: int) -> Load:
+def hammer(
+    base_url: str,
+    clients: int,
+    seconds: float,
+    send: Callable[[httpx.Client, int], httpx.Response],
+    ok: int,
+) -> Load:
     """`clients` threads, each with its own keep-alive connection, sending until `seconds` pass."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: dict[int, int] = {}
@@ -255,10 +307,32 @@ def bare_rate(pool: Any, seconds: float) -> float:
 
 # --- the floor of the hops: hello-world apps served as the parts are ---------------------------
 
-LEAF_ANSWER = {"user": {name: f"{name}-value-of-some-length" for name in (
-    "id", "account_id", "email", "title", "last_name", "first_name", "language", "function", "office_phone",
-    "mobile_phone", "status", "source", "created_by", "created_at", "activated_at", "last_sign_in_at",
-    "previous_sign_in_at", "locked_until")}, "password_change_required": False}
+LEAF_ANSWER = {
+    "user": {
+        name: f"{name}-value-of-some-length"
+        for name in (
+            "id",
+            "account_id",
+            "email",
+            "title",
+            "last_name",
+            "first_name",
+            "language",
+            "function",
+            "office_phone",
+            "mobile_phone",
+            "status",
+            "source",
+            "created_by",
+            "created_at",
+            "activated_at",
+            "last_sign_in_at",
+            "previous_sign_in_at",
+            "locked_until",
+        )
+    },
+    "password_change_required": False,
+}
 
 
 def floor_app(forward_to: str = "") -> Any:
@@ -299,10 +373,30 @@ class FloorServers:
             port = sock.getsockname()[1]
         log = open(self.folder / f"floor-{name}.log", "wb")  # noqa: SIM115 - kept open for the process
         root = Path(__file__).resolve().parent.parent
-        self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(WEB_WORKERS),
-             "--threads", str(THREADS), "--access-logfile", "-", "--graceful-timeout", "5", app],
-            cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(WEB_WORKERS),
+                    "--threads",
+                    str(THREADS),
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "5",
+                    app,
+                ],
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         url = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -336,7 +430,9 @@ def ceiling(hops_rate: float, bare: float) -> float:
 # --- the measures -------------------------------------------------------------------------------
 
 
-def failure_latencies(bench: Bench, known: list[str]) -> tuple[list[float], list[float], dict[str, int]]:
+def failure_latencies(
+    bench: Bench, known: list[str]
+) -> tuple[list[float], list[float], dict[str, int]]:
     """Alternated, one at a time: (unknown address, wrong password of a known address) in ms."""
     cluster = bench.cluster
     attempts = [email for email in known for _ in range(FAILURES_PER_KNOWN_ADDRESS)]
@@ -344,17 +440,24 @@ def failure_latencies(bench: Bench, known: list[str]) -> tuple[list[float], list
 
     def timed(email: str) -> float:
         began = time.perf_counter()
-        response = cluster.http.post("/api/v1/session", json={"email": email, "password": "Not-the-password-1"})
+        response = cluster.http.post(
+            "/api/v1/session", json={"email": email, "password": "Not-the-password-1"}
+        )
         elapsed = (time.perf_counter() - began) * 1000
         answers[str(response.status_code)] = answers.get(str(response.status_code), 0) + 1
         if response.status_code != 401:
-            raise RuntimeError(f"a failed sign-in of {email} answered {response.status_code}: {response.text}")
+            raise RuntimeError(
+                f"a failed sign-in of {email} answered {response.status_code}: {response.text}"
+            )
         return elapsed
 
     for _ in range(3):  # warm-up: connections, first-use costs
         timed(f"warm-{uuid.uuid4().hex[:10]}@example.com")
     for index in range(min(LATENCY_PAIRS, len(attempts))):
-        pair = [("unknown", f"nobody-{uuid.uuid4().hex[:10]}@example.com"), ("wrong", attempts[index])]
+        pair = [
+            ("unknown", f"nobody-{uuid.uuid4().hex[:10]}@example.com"),
+            ("wrong", attempts[index]),
+        ]
         for kind, email in pair if index % 2 == 0 else reversed(pair):
             (unknown if kind == "unknown" else wrong).append(timed(email))
     return unknown, wrong, answers
@@ -370,15 +473,24 @@ def run() -> list[Result]:
         # A sign-in succeeds again after failures (the throttle restarts), so the same users serve here.
 
         def send(client: httpx.Client, index: int) -> httpx.Response:
-            return client.post("/api/v1/session", json={"email": users[index], "password": PASSWORD})
+            return client.post(
+                "/api/v1/session", json={"email": users[index], "password": PASSWORD}
+            )
 
         hammer(bench.cluster.gateway_url, CLIENTS, 1.0, send, 201)  # warm-up
         identity = bench.cluster.urls["identity"]
 
         def send_direct(client: httpx.Client, index: int) -> httpx.Response:
-            return client.post(f"{identity}/internal/sign-in", headers=bench.cluster.service_headers,
-                               json={"email": users[index], "password": PASSWORD, "ip": "127.0.0.1",
-                                     "user_agent": "bench"})
+            return client.post(
+                f"{identity}/internal/sign-in",
+                headers=bench.cluster.service_headers,
+                json={
+                    "email": users[index],
+                    "password": PASSWORD,
+                    "ip": "127.0.0.1",
+                    "user_agent": "bench",
+                },
+            )
 
         def send_floor(client: httpx.Client, index: int) -> httpx.Response:
             return client.post("/sign-in", json={"email": users[index], "password": PASSWORD})
@@ -389,13 +501,23 @@ def run() -> list[Result]:
         with httpx.Client(timeout=30) as client:
             for email in locked:
                 for _ in range(LOCK_THRESHOLD):
-                    client.post(f"{identity}/internal/sign-in", headers=bench.cluster.service_headers,
-                                json={"email": email, "password": "Not-the-password-1"})
+                    client.post(
+                        f"{identity}/internal/sign-in",
+                        headers=bench.cluster.service_headers,
+                        json={"email": email, "password": "Not-the-password-1"},
+                    )
 
         def send_locked(client: httpx.Client, index: int) -> httpx.Response:
-            return client.post(f"{identity}/internal/sign-in", headers=bench.cluster.service_headers,
-                               json={"email": locked[index], "password": PASSWORD, "ip": "127.0.0.1",
-                                     "user_agent": "bench"})
+            return client.post(
+                f"{identity}/internal/sign-in",
+                headers=bench.cluster.service_headers,
+                json={
+                    "email": locked[index],
+                    "password": PASSWORD,
+                    "ip": "127.0.0.1",
+                    "user_agent": "bench",
+                },
+            )
 
         floor = FloorServers(Path(bench.folder.name))
         try:
@@ -409,9 +531,15 @@ def run() -> list[Result]:
                 for _ in range(ROUNDS):
                     bare_rates.append(bare_rate(pool, BARE_SECONDS))
                     loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
-                    direct_rates.append(hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate)
-                    two_hops.append(hammer(floor.hop_url, CLIENTS, BARE_SECONDS, send_floor, 201).rate)
-                    one_hop.append(hammer(floor.leaf_url, CLIENTS, BARE_SECONDS, send_floor, 200).rate)
+                    direct_rates.append(
+                        hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate
+                    )
+                    two_hops.append(
+                        hammer(floor.hop_url, CLIENTS, BARE_SECONDS, send_floor, 201).rate
+                    )
+                    one_hop.append(
+                        hammer(floor.leaf_url, CLIENTS, BARE_SECONDS, send_floor, 200).rate
+                    )
                     no_hash.append(hammer(identity, CLIENTS, BARE_SECONDS, send_locked, 423).rate)
         finally:
             floor.stop()
@@ -432,7 +560,12 @@ def run() -> list[Result]:
         "rate_limits": f"raised for this cluster: {LIMITS} (defaults 20/60 per IP, 10/60 per e-mail)",
         "mode": MODE,
     }
-    direct, hops2, hops1, bare_work = median(direct_rates), median(two_hops), median(one_hop), median(no_hash)
+    direct, hops2, hops1, bare_work = (
+        median(direct_rates),
+        median(two_hops),
+        median(one_hop),
+        median(no_hash),
+    )
     best, best_direct = ceiling(hops2, bare), ceiling(hops1, bare)
     throughput = Result(
         "signin_per_s",
@@ -455,9 +588,13 @@ def run() -> list[Result]:
             "identity_direct_rates_per_round": [round(r, 2) for r in direct_rates],
             "identity_direct_ratio": round(direct / bare, 3) if bare else None,
             # each round beside the bare rate of the same round (steadier when the load moves)
-            "ratios_per_round": [round(r / b, 3) if b else None for r, b in zip(rates, bare_rates, strict=True)],
-            "identity_direct_ratios_per_round": [round(r / b, 3) if b else None
-                                                 for r, b in zip(direct_rates, bare_rates, strict=True)],
+            "ratios_per_round": [
+                round(r / b, 3) if b else None for r, b in zip(rates, bare_rates, strict=True)
+            ],
+            "identity_direct_ratios_per_round": [
+                round(r / b, 3) if b else None
+                for r, b in zip(direct_rates, bare_rates, strict=True)
+            ],
             # the floor: hello-world apps with the settings of the parts, on the same cores
             "floor_two_hops_per_s": round(hops2, 2),
             "floor_two_hops_rates_per_round": [round(r, 2) for r in two_hops],
@@ -473,7 +610,9 @@ def run() -> list[Result]:
             "ceiling_ratio": round(best, 3),
             "ceiling_ratio_identity_direct": round(best_direct, 3),
             "share_of_ceiling": round(ours / (best * bare), 3) if bare else None,
-            "identity_direct_share_of_ceiling": round(direct / (best_direct * bare), 3) if bare else None,
+            "identity_direct_share_of_ceiling": round(direct / (best_direct * bare), 3)
+            if bare
+            else None,
             "sign_ins": sum(load.ok for load in loads),
             "errors": errors,
             "latency_p50_ms": round(median(latencies), 2),
@@ -503,17 +642,26 @@ def run() -> list[Result]:
         },
     )
     d = throughput.detail
-    print(f"load average before {load_before}, after {load_after}; sign-in rounds {d['rates_per_round']}"
-          f" vs bare {d['bare_rates_per_round']}; identity direct {d['identity_direct_rates_per_round']};"
-          f" floor two hops {d['floor_two_hops_rates_per_round']}, one hop {d['floor_one_hop_rates_per_round']};"
-          f" identity without the hash {d['identity_no_hash_rates_per_round']};"
-          f" errors {errors}", flush=True)
-    print(f"ratios per round: through the gateway {d['ratios_per_round']}, identity direct"
-          f" {d['identity_direct_ratios_per_round']}", flush=True)
-    print(f"sign-in {ours:.1f}/s = {throughput.ratio:.2f}× bare {bare:.1f}/s; the hops alone cost"
-          f" {d['hop_cpu_ms_two_hops']} ms of CPU (two) / {d['hop_cpu_ms_one_hop']} ms (one) beside"
-          f" {d['verify_cpu_ms']} ms per verification, so the ceiling is {best:.2f}× through the gateway"
-          f" (reached {d['share_of_ceiling']:.0%} of it) and {best_direct:.2f}× for identity direct"
-          f" ({direct:.1f}/s = {d['identity_direct_ratio']:.2f}×, {d['identity_direct_share_of_ceiling']:.0%} of it);"
-          f" identity's work without the hash (one hop included) {d['identity_no_hash_cpu_ms']} ms", flush=True)
+    print(
+        f"load average before {load_before}, after {load_after}; sign-in rounds {d['rates_per_round']}"
+        f" vs bare {d['bare_rates_per_round']}; identity direct {d['identity_direct_rates_per_round']};"
+        f" floor two hops {d['floor_two_hops_rates_per_round']}, one hop {d['floor_one_hop_rates_per_round']};"
+        f" identity without the hash {d['identity_no_hash_rates_per_round']};"
+        f" errors {errors}",
+        flush=True,
+    )
+    print(
+        f"ratios per round: through the gateway {d['ratios_per_round']}, identity direct"
+        f" {d['identity_direct_ratios_per_round']}",
+        flush=True,
+    )
+    print(
+        f"sign-in {ours:.1f}/s = {throughput.ratio:.2f}× bare {bare:.1f}/s; the hops alone cost"
+        f" {d['hop_cpu_ms_two_hops']} ms of CPU (two) / {d['hop_cpu_ms_one_hop']} ms (one) beside"
+        f" {d['verify_cpu_ms']} ms per verification, so the ceiling is {best:.2f}× through the gateway"
+        f" (reached {d['share_of_ceiling']:.0%} of it) and {best_direct:.2f}× for identity direct"
+        f" ({direct:.1f}/s = {d['identity_direct_ratio']:.2f}×, {d['identity_direct_share_of_ceiling']:.0%} of it);"
+        f" identity's work without the hash (one hop included) {d['identity_no_hash_cpu_ms']} ms",
+        flush=True,
+    )
     return [throughput, timing]

@@ -91,8 +91,9 @@ class Settings:
         """A number of days to keep something; 0 keeps it forever, a negative number is refused."""
         days = self.int_setting(name, default)
         if days < 0:
-            raise ConfigError(f"{name}={days} cannot be negative; write a number of days, or 0 to keep "
-                              "everything")
+            raise ConfigError(
+                f"{name}={days} cannot be negative; write a number of days, or 0 to keep everything"
+            )
         return days
 
 

@@ -242,7 +242,9 @@ class BusWorker(ConsumerMixin):
                     self._flush()  # a lone message is handled at once, not after a timeout
                     continue
                 try:
-                    conn.drain_events(timeout=BATCH_GATHER_SECONDS if self._buffer else safety_interval)
+                    conn.drain_events(
+                        timeout=BATCH_GATHER_SECONDS if self._buffer else safety_interval
+                    )
                 except TimeoutError:
                     if self._buffer:
                         self._flush()

@@ -110,9 +110,10 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
     columns = ", ".join(quote(name) for name in names)
     driver = connection.connection.driver_connection  # psycopg's own connection
     assert driver is not None, "a checked-out connection has its driver connection"
-    with driver.cursor() as cursor, cursor.copy(
-        f"COPY {quote(table.name)} ({columns}) FROM STDIN"
-    ) as copy:
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row([row[name] for name in names])
 

@@ -22,6 +22,7 @@ def segment(value: str) -> str:
     """`value` as one URL path segment: every reserved character escaped, "/" included."""
     return quote(value, safe="")
 
+
 def with_request_id(headers: dict[str, str]) -> dict[str, str]:
     """`headers` with the request id of the request being answered (the gateway's), so that the
     service's log lines carry it too."""

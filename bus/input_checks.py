@@ -69,7 +69,9 @@ def json_body() -> Any:
         raise Problem(422, "Unprocessable Content", TOO_DEEP, errors={"body": [TOO_DEEP]}) from None
     except ValueError:
         return None  # not JSON at all: each part answers that in its own words (400 or 422)
-    if request.is_json:  # what request.get_json() answers from now on (other types keep their own rules)
+    if (
+        request.is_json
+    ):  # what request.get_json() answers from now on (other types keep their own rules)
         request._cached_json = (value, value)
     if not isinstance(value, dict) and request.is_json:
         kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(

@@ -37,7 +37,12 @@ def create_bus_tables() -> None:
 
     op.create_table(
         "bus_outbox",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("message_id", sa.String(length=36), nullable=False),
         sa.Column("type", sa.String(length=120), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -46,9 +51,14 @@ def create_bus_tables() -> None:
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("message_id"),
     )
-    op.create_index("ix_bus_outbox_unsent", "bus_outbox", ["seq"], unique=False,
-                    postgresql_where=sa.text("published_at IS NULL"),
-                    sqlite_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "ix_bus_outbox_unsent",
+        "bus_outbox",
+        ["seq"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
     op.create_table(
         "bus_processed",
         sa.Column("message_id", sa.String(length=36), nullable=False),
@@ -62,7 +72,10 @@ def drop_bus_tables() -> None:
     from alembic import op
 
     op.drop_table("bus_processed")
-    op.drop_index("ix_bus_outbox_unsent", table_name="bus_outbox",
-                  postgresql_where=sa.text("published_at IS NULL"),
-                  sqlite_where=sa.text("published_at IS NULL"))
+    op.drop_index(
+        "ix_bus_outbox_unsent",
+        table_name="bus_outbox",
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
     op.drop_table("bus_outbox")

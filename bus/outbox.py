@@ -139,7 +139,9 @@ class OutboxRelay:
             )
             unsent = [row.seq for row in rows[confirmed:]]
             if unsent:
-                conn.execute(table.update().where(table.c.seq.in_(unsent)).values(published_at=None))
+                conn.execute(
+                    table.update().where(table.c.seq.in_(unsent)).values(published_at=None)
+                )
             self._forget_secrets(conn, rows[:confirmed])
             if confirmed:
                 OUTBOX_PUBLISHED.labels(self.outbox.part).inc(confirmed)
@@ -161,7 +163,9 @@ class OutboxRelay:
         if blanked:
             table = self.outbox.table
             conn.execute(
-                table.update().where(table.c.seq == sa.bindparam("b_seq")).values(body=sa.bindparam("b_body")),
+                table.update()
+                .where(table.c.seq == sa.bindparam("b_seq"))
+                .values(body=sa.bindparam("b_body")),
                 blanked,
             )
 

@@ -40,15 +40,27 @@ class Page:
         if values.get("per_page", 0) > MAX_PER_PAGE:
             errors["per_page"] = [f"The per_page must be at most {MAX_PER_PAGE}."]
         if errors:
-            raise Problem(422, "Unprocessable Content",
-                          "Some fields are not valid; see errors for what to change.", errors=errors)
+            raise Problem(
+                422,
+                "Unprocessable Content",
+                "Some fields are not valid; see errors for what to change.",
+                errors=errors,
+            )
         return cls(values["page"], values["per_page"])
 
-    def answer(self, session: Session, query: sa.Select[Any], shape: Callable[[Any], Any]) -> dict[str, Any]:
+    def answer(
+        self, session: Session, query: sa.Select[Any], shape: Callable[[Any], Any]
+    ) -> dict[str, Any]:
         """{items, page, per_page, total} of `query` (already ordered), each row through `shape`."""
         total = session.execute(
             sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
         ).scalar_one()
-        rows = session.execute(query.limit(self.per_page).offset((self.page - 1) * self.per_page)).all()
-        return {"items": [shape(row) for row in rows], "page": self.page, "per_page": self.per_page,
-                "total": total}
+        rows = session.execute(
+            query.limit(self.per_page).offset((self.page - 1) * self.per_page)
+        ).all()
+        return {
+            "items": [shape(row) for row in rows],
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": total,
+        }

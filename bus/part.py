@@ -79,8 +79,14 @@ class Part:
         days = self.settings.days_setting("PORTICO_BUS_KEEP_DAYS", KEEP_DAYS)
         if days == 0:
             return None
-        return Retention(self.name, self.engine, self.outbox_table, self.processed_table,
-                         timedelta(days=days), now=lambda: self.clock.now())
+        return Retention(
+            self.name,
+            self.engine,
+            self.outbox_table,
+            self.processed_table,
+            timedelta(days=days),
+            now=lambda: self.clock.now(),
+        )
 
     def processor(self, **options: Any) -> MessageProcessor:
         return MessageProcessor(
@@ -121,11 +127,18 @@ class Part:
             age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
         labels = {"part": self.name}
         return [
-            metrics.gauge(metrics.OUTBOX_PENDING, "Outbox rows the relay has not yet published",
-                          labels, waiting),
-            metrics.gauge(metrics.OUTBOX_OLDEST_AGE,
-                          "Age of the oldest outbox row not yet published (0 when none waits)",
-                          labels, age),
+            metrics.gauge(
+                metrics.OUTBOX_PENDING,
+                "Outbox rows the relay has not yet published",
+                labels,
+                waiting,
+            ),
+            metrics.gauge(
+                metrics.OUTBOX_OLDEST_AGE,
+                "Age of the oldest outbox row not yet published (0 when none waits)",
+                labels,
+                age,
+            ),
         ]
 
     def start_background(

@@ -35,8 +35,9 @@ SWEEP_SECONDS = 3600.0
 BATCH = 5000  # rows per delete: short transactions, short locks
 
 
-def delete_in_batches(engine: Engine, table: sa.Table, key: sa.Column[Any],
-                      condition: sa.ColumnElement[bool]) -> int:
+def delete_in_batches(
+    engine: Engine, table: sa.Table, key: sa.Column[Any], condition: sa.ColumnElement[bool]
+) -> int:
     """Delete the rows of `table` that meet `condition`, BATCH rows (by `key`) per transaction,
     so that a large backlog never holds long locks; how many went."""
     total = 0
@@ -62,10 +63,15 @@ class Retention:
         """Delete what is past the period; how many rows of each table went."""
         cutoff = self.now() - self.keep
         deleted = {
-            self.outbox.name: delete_in_batches(self.engine, self.outbox, self.outbox.c.seq,
-                                                self.outbox.c.published_at < cutoff),
-            self.processed.name: delete_in_batches(self.engine, self.processed, self.processed.c.message_id,
-                                                   self.processed.c.processed_at < cutoff),
+            self.outbox.name: delete_in_batches(
+                self.engine, self.outbox, self.outbox.c.seq, self.outbox.c.published_at < cutoff
+            ),
+            self.processed.name: delete_in_batches(
+                self.engine,
+                self.processed,
+                self.processed.c.message_id,
+                self.processed.c.processed_at < cutoff,
+            ),
         }
         for table, count in deleted.items():
             if count:

@@ -24,7 +24,9 @@ ATTEMPT_HEADERS = ("x-portico-attempts", "x-portico-reason")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dead_letters.py", description="Inspect and replay dead letters.")
+    parser = argparse.ArgumentParser(
+        prog="dead_letters.py", description="Inspect and replay dead letters."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("list", help="print the dead letters of a part")
     show.add_argument("part")
@@ -32,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     replay = sub.add_parser("replay", help="move dead letters back to the part's work queue")
     replay.add_argument("part")
     replay.add_argument("--limit", type=int, default=None, help="at most this many (default: all)")
-    replay.add_argument("--id", dest="ids", action="append", default=[],
-                        help="only the message with this id (repeatable)")
+    replay.add_argument(
+        "--id",
+        dest="ids",
+        action="append",
+        default=[],
+        help="only the message with this id (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     from bus.config import ConfigError, Settings
@@ -47,11 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         letters = list_dead_letters(settings, args.part, args.limit)
         for letter in letters:
             print(json.dumps(letter, default=str))
-        print(f"{len(letters)} dead letter(s) shown from {dead_queue_name(settings, args.part)}",
-              file=sys.stderr)
+        print(
+            f"{len(letters)} dead letter(s) shown from {dead_queue_name(settings, args.part)}",
+            file=sys.stderr,
+        )
         return 0
     moved = replay_dead_letters(settings, args.part, limit=args.limit, ids=set(args.ids))
-    print(f"{moved} dead letter(s) moved back to {settings.bus_prefix}.{args.part}", file=sys.stderr)
+    print(
+        f"{moved} dead letter(s) moved back to {settings.bus_prefix}.{args.part}", file=sys.stderr
+    )
     return 0
 
 
@@ -105,8 +116,9 @@ def list_dead_letters(settings: Any, part: str, limit: int = 20) -> list[dict[st
             channel.close()
 
 
-def replay_dead_letters(settings: Any, part: str, *, limit: int | None = None,
-                        ids: set[str] | None = None) -> int:
+def replay_dead_letters(
+    settings: Any, part: str, *, limit: int | None = None, ids: set[str] | None = None
+) -> int:
     """Move dead letters (all, or those whose message id is in `ids`) back to the work queue."""
     from kombu import Exchange
 
@@ -125,12 +137,18 @@ def replay_dead_letters(settings: Any, part: str, *, limit: int | None = None,
                 message_id = str(message.properties.get("message_id") or "")
                 if (ids and message_id not in ids) or (limit is not None and moved >= limit):
                     continue  # stays unacked: returned to the dead-letter queue when the channel closes
-                headers = {k: v for k, v in dict(message.headers or {}).items() if k not in ATTEMPT_HEADERS}
-                headers["x-portico-last-reason"] = (message.headers or {}).get("x-portico-reason", "")
+                headers = {
+                    k: v for k, v in dict(message.headers or {}).items() if k not in ATTEMPT_HEADERS
+                }
+                headers["x-portico-last-reason"] = (message.headers or {}).get(
+                    "x-portico-reason", ""
+                )
                 headers["x-portico-replayed-at"] = datetime.now(UTC).isoformat()
                 body = message.body
                 publisher.publish(
-                    body.decode("utf-8", errors="replace") if isinstance(body, bytes | bytearray) else body,
+                    body.decode("utf-8", errors="replace")
+                    if isinstance(body, bytes | bytearray)
+                    else body,
                     routing_key=work_queue,
                     message_id=message_id,
                     exchange=Exchange(""),

@@ -51,7 +51,7 @@ def role_of(argv: list[str]) -> str:
     if any(Path(arg).name == "gunicorn" for arg in argv):
         return "serve"
     names = [Path(arg).name for arg in argv]
-    if "portico" in names and "worker" in argv[names.index("portico"):]:
+    if "portico" in names and "worker" in argv[names.index("portico") :]:
         return "worker"
     if "portico.cli" in argv and "worker" in argv:
         return "worker"

@@ -23,7 +23,9 @@ def handled_keys(part: str) -> list[str]:
     from portico import parts
 
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(part=part, database_url=f"sqlite:///{folder}/{part}.db", broker_url="memory://")
+        settings = Settings(
+            part=part, database_url=f"sqlite:///{folder}/{part}.db", broker_url="memory://"
+        )
         built = parts.bootstrap(part).build(settings)
         try:
             return sorted(built.handlers)

@@ -57,11 +57,18 @@ def dependencies(mode: str, part: str) -> list[tuple[str, str, Callable[[], None
         check_standalone(settings)
     db_var = f"PORTICO_{part.upper()}_DATABASE_URL"
     engine = make_engine(settings.database_url)
-    checks = [(db_var, f"the {part} database at {where(settings.database_url)}",
-               lambda: check_database(engine))]
+    checks = [
+        (
+            db_var,
+            f"the {part} database at {where(settings.database_url)}",
+            lambda: check_database(engine),
+        )
+    ]
     if mode != "migrate":
         broker = Broker(settings.broker_url, settings.bus_prefix)
-        checks.append(("PORTICO_BROKER_URL", f"the broker at {where(settings.broker_url)}", broker.check))
+        checks.append(
+            ("PORTICO_BROKER_URL", f"the broker at {where(settings.broker_url)}", broker.check)
+        )
     return checks
 
 
@@ -88,7 +95,9 @@ def wait(var: str, what: str, check: Callable[[], None], deadline: float, timeou
     growing = tenacity.wait_exponential(multiplier=0.5, max=5.0)
 
     def pause(state: tenacity.RetryCallState) -> float:
-        return min(growing(state), max(deadline - time.monotonic(), 0.0))  # last try at the deadline
+        return min(
+            growing(state), max(deadline - time.monotonic(), 0.0)
+        )  # last try at the deadline
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(Exception),
@@ -100,8 +109,10 @@ def wait(var: str, what: str, check: Callable[[], None], deadline: float, timeou
     try:
         retrying(check)
     except Exception as exc:  # noqa: BLE001 - any failure means "not yet", and now "not in time"
-        say(f"{var}: {what} did not answer within {timeout:g}s (last error: {short(exc)}). "
-            f"Check {var} and that the service is running and reachable from here.")
+        say(
+            f"{var}: {what} did not answer within {timeout:g}s (last error: {short(exc)}). "
+            f"Check {var} and that the service is running and reachable from here."
+        )
         return False
     if retrying.statistics.get("attempt_number", 1) > 1:
         say(f"{what} answers")

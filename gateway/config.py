@@ -25,7 +25,9 @@ class GatewayConfig:
     proxy_count: int
     profile_cache_ttl: timedelta = timedelta(seconds=30)
     address_taken_per_caller: Limit = Limit(10, 900)
-    own_events_wait: float = 2.0  # read-your-writes across services: the longest wait before forwarding
+    own_events_wait: float = (
+        2.0  # read-your-writes across services: the longest wait before forwarding
+    )
     oidc: ProviderPolicy = ProviderPolicy()  # the OpenID Connect provider's lifetimes
 
     @classmethod
@@ -50,11 +52,15 @@ class GatewayConfig:
         try:
             timeout = float(timeout_text)
         except ValueError:
-            raise ConfigError(f"PORTICO_DASHBOARD_TIMEOUT_SECONDS={timeout_text!r} must be a number") from None
+            raise ConfigError(
+                f"PORTICO_DASHBOARD_TIMEOUT_SECONDS={timeout_text!r} must be a number"
+            ) from None
         return cls(
             sessions=SessionPolicy(
                 idle=timedelta(minutes=settings.int_setting("PORTICO_SESSION_IDLE_MINUTES", 30)),
-                lifetime=timedelta(hours=settings.int_setting("PORTICO_SESSION_LIFETIME_HOURS", 12)),
+                lifetime=timedelta(
+                    hours=settings.int_setting("PORTICO_SESSION_LIFETIME_HOURS", 12)
+                ),
             ),
             dashboard_timeout=timeout,
             max_body_bytes=settings.int_setting("PORTICO_MAX_BODY_BYTES", 1024 * 1024),
@@ -65,12 +71,20 @@ class GatewayConfig:
             reset_per_email=limit("PORTICO_RATE_RESET_PER_EMAIL", "5/900"),
             secure_cookies=settings.public_url.startswith("https://"),
             proxy_count=settings.int_setting("PORTICO_PROXY_COUNT", 0),
-            profile_cache_ttl=timedelta(seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))),
+            profile_cache_ttl=timedelta(
+                seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))
+            ),
             address_taken_per_caller=limit("PORTICO_RATE_ADDRESS_TAKEN_PER_CALLER", "10/900"),
             own_events_wait=seconds("PORTICO_OWN_EVENTS_WAIT_SECONDS", "2"),
             oidc=ProviderPolicy(
-                access_token=timedelta(seconds=settings.int_setting("PORTICO_OIDC_ACCESS_TOKEN_SECONDS", 600)),
-                id_token=timedelta(seconds=settings.int_setting("PORTICO_OIDC_ID_TOKEN_SECONDS", 600)),
-                refresh_token=timedelta(days=settings.int_setting("PORTICO_OIDC_REFRESH_TOKEN_DAYS", 30)),
+                access_token=timedelta(
+                    seconds=settings.int_setting("PORTICO_OIDC_ACCESS_TOKEN_SECONDS", 600)
+                ),
+                id_token=timedelta(
+                    seconds=settings.int_setting("PORTICO_OIDC_ID_TOKEN_SECONDS", 600)
+                ),
+                refresh_token=timedelta(
+                    days=settings.int_setting("PORTICO_OIDC_REFRESH_TOKEN_DAYS", 30)
+                ),
             ),
         )

@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                 "--workers", type=int, default=int(os.environ.get("PORTICO_WEB_WORKERS", "2"))
             )
             cmd.add_argument(
-                "--threads", type=int, default=int(os.environ.get("PORTICO_WEB_THREADS", "4")),
+                "--threads",
+                type=int,
+                default=int(os.environ.get("PORTICO_WEB_THREADS", "4")),
                 help="threads per worker process (gthread): a request waiting on a service or the "
                 "database no longer holds a whole process",
             )
@@ -68,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--account", required=True, metavar="NUMBER", help="the client account number")
     imp.add_argument("--dry-run", action="store_true", help="check everything, import nothing")
 
-    sub.add_parser("oidc-rotate-key", help="a new OpenID Connect signing key for the gateway (the previous one "
-                   "stays in JWKS until the ID tokens it signed have expired)")
+    sub.add_parser(
+        "oidc-rotate-key",
+        help="a new OpenID Connect signing key for the gateway (the previous one "
+        "stays in JWKS until the ID tokens it signed have expired)",
+    )
 
     args = parser.parse_args(argv)
     logredact.install()  # no log line of any command holds a link token
@@ -127,15 +132,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def mailbox_hint(base_url: str, env: Mapping[str, str], generated: Mapping[str, str], secrets_file: Path) -> str | None:
+def mailbox_hint(
+    base_url: str, env: Mapping[str, str], generated: Mapping[str, str], secrets_file: Path
+) -> str | None:
     """How to open the built-in mailbox (none when e-mails go to an SMTP server): its address, and
     where the operator token it asks for is."""
     if env.get("PORTICO_SMTP_URL"):
         return None
-    token = (f"PORTICO_OPERATOR_TOKEN in {secrets_file}" if "PORTICO_OPERATOR_TOKEN" in generated
-             else "your PORTICO_OPERATOR_TOKEN")
-    return (f"The e-mails it keeps instead of sending are in the mailbox at {base_url}/mailbox; "
-            f"it asks for the operator token: {token}.")
+    token = (
+        f"PORTICO_OPERATOR_TOKEN in {secrets_file}"
+        if "PORTICO_OPERATOR_TOKEN" in generated
+        else "your PORTICO_OPERATOR_TOKEN"
+    )
+    return (
+        f"The e-mails it keeps instead of sending are in the mailbox at {base_url}/mailbox; "
+        f"it asks for the operator token: {token}."
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -184,7 +196,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import tempfile
 
         # One folder per server: every gunicorn worker writes its metrics there (bus.http.metrics_text).
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"portico-{args.part}-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix=f"portico-{args.part}-metrics-"
+        )
     os.execvp(
         sys.executable,
         [
@@ -240,8 +254,10 @@ def cmd_oidc_rotate_key(args: argparse.Namespace) -> int:
     settings = Settings.from_env("gateway")
     part = build_part("gateway", settings)
     kid = rotate_signing_key(part, provider_policy(settings), key_secret(settings))
-    print(f"gateway: ID tokens are signed with key {kid} from now on; JWKS publishes "
-          + ", ".join(key["kid"] for key in published_keys(part)))
+    print(
+        f"gateway: ID tokens are signed with key {kid} from now on; JWKS publishes "
+        + ", ".join(key["kid"] for key in published_keys(part))
+    )
     return 0
 
 

@@ -149,7 +149,9 @@ class ImportCommand:
         )
 
     def _as_administrator(self, email: str, password: str) -> str:
-        answer = self.gateway.call("POST", "/api/v1/session", json={"email": email, "password": password})
+        answer = self.gateway.call(
+            "POST", "/api/v1/session", json={"email": email, "password": password}
+        )
         if answer.status_code != 201:
             raise CannotRun(f"Signing in as {email} failed: {_detail(answer)}")
         session = answer.json()
@@ -169,7 +171,9 @@ class ImportCommand:
         found: list[dict[str, Any]] = []
         page = 1
         while True:
-            answer = self.gateway.call("GET", "/api/v1/accounts", params={"page": page, "per_page": 200})
+            answer = self.gateway.call(
+                "GET", "/api/v1/accounts", params={"page": page, "per_page": 200}
+            )
             if answer.status_code != 200:
                 raise CannotRun(f"The accounts could not be listed: {_detail(answer)}")
             body = answer.json()
@@ -202,7 +206,10 @@ class ImportCommand:
         if answer.status_code == 202:
             job = answer.json()
             kind = "checked (dry run, nothing will be imported)" if self.dry_run else "imported"
-            self._say(f"{self.file.name}: {job.get('rows', '?')} rows to be {kind}; job {job['id']}.", self.err)
+            self._say(
+                f"{self.file.name}: {job.get('rows', '?')} rows to be {kind}; job {job['id']}.",
+                self.err,
+            )
             return job
         if answer.status_code in (404, 405) and "/operator/" in self.imports_path:
             raise CannotRun(
@@ -236,7 +243,9 @@ class ImportCommand:
         name = job.get("filename") or self.file.name
         if job["status"] == "failed":
             self._say(f"{name}: the import failed. {job.get('reason') or ''}".rstrip(), self.out)
-            self._say(f"  {job.get('created') or 0} users were created before it stopped.", self.out)
+            self._say(
+                f"  {job.get('created') or 0} users were created before it stopped.", self.out
+            )
         elif self.dry_run:
             would = job.get("would_create")
             would = rows - rejected if would is None else would
@@ -256,7 +265,9 @@ class ImportCommand:
             self._say(f"Anomalies ({len(anomalies)}):", self.out)
             for anomaly in anomalies:
                 field = anomaly.get("field") or "line"
-                self._say(f"  line {anomaly.get('line')}, {field}: {anomaly.get('message')}", self.out)
+                self._say(
+                    f"  line {anomaly.get('line')}, {field}: {anomaly.get('message')}", self.out
+                )
         return REJECTED if job["status"] == "failed" or rejected or anomalies else OK
 
     def _say(self, text: str, stream: TextIO) -> None:
@@ -332,5 +343,7 @@ def _messages(answer: httpx.Response) -> list[str]:
     if not isinstance(body, dict):
         return [_detail(answer)]
     errors = body.get("errors") or {}
-    messages = [m for values in errors.values() for m in (values if isinstance(values, list) else [values])]
+    messages = [
+        m for values in errors.values() for m in (values if isinstance(values, list) else [values])
+    ]
     return [str(m) for m in messages] or [str(body.get("detail") or _detail(answer))]

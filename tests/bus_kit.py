@@ -108,21 +108,45 @@ def retention_scenario(instance: Part, monkeypatch) -> None:
     outbox, processed = instance.outbox_table, instance.processed_table
 
     def row(name: str, created: datetime, published: datetime | None) -> dict[str, object]:
-        return {"message_id": name, "type": "bus.probe", "body": "{}", "created_at": created, "published_at": published}
+        return {
+            "message_id": name,
+            "type": "bus.probe",
+            "body": "{}",
+            "created_at": created,
+            "published_at": published,
+        }
 
     with instance.engine.begin() as conn:
-        conn.execute(outbox.insert(), [row(f"old-{i}", now - timedelta(days=21), now - timedelta(days=20))
-                                       for i in range(5)]
-                     + [row("old-unsent", now - timedelta(days=30), None),
-                        row("recent", now - timedelta(days=1), now - timedelta(days=1))])
-        conn.execute(processed.insert(), [
-            {"message_id": "done-long-ago", "type": "bus.probe", "processed_at": now - timedelta(days=15)},
-            {"message_id": "done-lately", "type": "bus.probe", "processed_at": now - timedelta(days=13)},
-        ])
+        conn.execute(
+            outbox.insert(),
+            [row(f"old-{i}", now - timedelta(days=21), now - timedelta(days=20)) for i in range(5)]
+            + [
+                row("old-unsent", now - timedelta(days=30), None),
+                row("recent", now - timedelta(days=1), now - timedelta(days=1)),
+            ],
+        )
+        conn.execute(
+            processed.insert(),
+            [
+                {
+                    "message_id": "done-long-ago",
+                    "type": "bus.probe",
+                    "processed_at": now - timedelta(days=15),
+                },
+                {
+                    "message_id": "done-lately",
+                    "type": "bus.probe",
+                    "processed_at": now - timedelta(days=13),
+                },
+            ],
+        )
     retention = instance.retention()
     assert retention is not None and retention.keep == timedelta(days=14)
     assert retention.sweep() == {"bus_outbox": 5, "bus_processed": 1}
     with instance.engine.connect() as conn:
-        assert sorted(conn.execute(sa.select(outbox.c.message_id)).scalars()) == ["old-unsent", "recent"]
+        assert sorted(conn.execute(sa.select(outbox.c.message_id)).scalars()) == [
+            "old-unsent",
+            "recent",
+        ]
         assert list(conn.execute(sa.select(processed.c.message_id)).scalars()) == ["done-lately"]
     assert retention.sweep() == {"bus_outbox": 0, "bus_processed": 0}

@@ -93,8 +93,10 @@ def _types_with_secrets(registered: int) -> frozenset[str]:
 
 @functools.cache
 def _has_secrets(schema: type[Schema]) -> bool:
-    return any(_is_secret(field) or _nested(field) is not None and _has_secrets(_nested(field))
-               for field in schema._declared_fields.values())
+    return any(
+        _is_secret(field) or _nested(field) is not None and _has_secrets(_nested(field))
+        for field in schema._declared_fields.values()
+    )
 
 
 def without_secrets(type_: str, version: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,9 @@ def validated_address(text: str) -> ValidatedEmail:
     return address
 
 
-def _checked_domain(domain: str, test_environment: bool, globally_deliverable: bool) -> tuple[str, str]:
+def _checked_domain(
+    domain: str, test_environment: bool, globally_deliverable: bool
+) -> tuple[str, str]:
     verdict = _domain_verdict(domain, test_environment, globally_deliverable)
     if isinstance(verdict, str):
         raise EmailSyntaxError(verdict)

@@ -126,5 +126,7 @@ def _validator_check(validator: Any) -> Check:
         return one_of
     if kind is validate.Length and validator.equal is None:
         low, high = validator.min, validator.max
-        return lambda value: (low is None or len(value) >= low) and (high is None or len(value) <= high)
+        return lambda value: (
+            (low is None or len(value) >= low) and (high is None or len(value) <= high)
+        )
     raise _Unsupported(kind.__name__)

@@ -39,26 +39,47 @@ class DemoBackOffice:
         issued = self._day(i, seed)
         credit = i == 2
         amount = (seed % 90000 + 1000) / 100
-        return {"id": f"INV-{number}-{i + 1:03d}", "kind": "credit_note" if credit else "invoice",
-                "issued_on": issued.isoformat(), "due_on": (issued + timedelta(days=30)).isoformat(),
-                "amount": -amount if credit else amount, "currency": "EUR",
-                "label": "Assistance and maintenance" if i % 2 == 0 else "Software subscription"}
+        return {
+            "id": f"INV-{number}-{i + 1:03d}",
+            "kind": "credit_note" if credit else "invoice",
+            "issued_on": issued.isoformat(),
+            "due_on": (issued + timedelta(days=30)).isoformat(),
+            "amount": -amount if credit else amount,
+            "currency": "EUR",
+            "label": "Assistance and maintenance" if i % 2 == 0 else "Software subscription",
+        }
 
     def _products_and_contracts(self, number: str, i: int, seed: int) -> dict[str, Any]:
         products = ("Accounting suite", "Payroll", "Point of sale", "Treasury", "Reporting")
-        return {"id": f"CTR-{number}-{i + 1:03d}", "product": products[seed % len(products)],
-                "kind": "software" if seed % 4 else "hardware", "on_contract": bool(seed % 3),
-                "licences": 1 + seed % 20, "since": self._day(12 + i * 6, seed).isoformat()}
+        return {
+            "id": f"CTR-{number}-{i + 1:03d}",
+            "product": products[seed % len(products)],
+            "kind": "software" if seed % 4 else "hardware",
+            "on_contract": bool(seed % 3),
+            "licences": 1 + seed % 20,
+            "since": self._day(12 + i * 6, seed).isoformat(),
+        }
 
     def _planning(self, number: str, i: int, seed: int) -> dict[str, Any]:
         kinds = ("on-site intervention", "training", "remote training")
         day = self.today + timedelta(days=7 * (i + 1) + seed % 5)
-        return {"id": f"PLN-{number}-{i + 1:03d}", "date": day.isoformat(), "kind": kinds[seed % len(kinds)],
-                "start": f"{9 + seed % 5:02d}:00", "duration_hours": 2 + seed % 6,
-                "webex_code": f"{seed % 1000000000:09d}" if kinds[seed % len(kinds)] == "remote training" else None}
+        return {
+            "id": f"PLN-{number}-{i + 1:03d}",
+            "date": day.isoformat(),
+            "kind": kinds[seed % len(kinds)],
+            "start": f"{9 + seed % 5:02d}:00",
+            "duration_hours": 2 + seed % 6,
+            "webex_code": f"{seed % 1000000000:09d}"
+            if kinds[seed % len(kinds)] == "remote training"
+            else None,
+        }
 
     def _intervention_reports(self, number: str, i: int, seed: int) -> dict[str, Any]:
-        return {"id": f"RPT-{number}-{i + 1:03d}", "date": self._day(i, seed).isoformat(),
-                "technician": ("A. Martin", "C. Dubois", "J. Smith")[seed % 3],
-                "summary": ("Installation", "Upgrade", "Training session", "Diagnosis")[seed % 4],
-                "attendance_sheet": bool(seed % 2), "hours": 1 + seed % 8}
+        return {
+            "id": f"RPT-{number}-{i + 1:03d}",
+            "date": self._day(i, seed).isoformat(),
+            "technician": ("A. Martin", "C. Dubois", "J. Smith")[seed % 3],
+            "summary": ("Installation", "Upgrade", "Training session", "Diagnosis")[seed % 4],
+            "attendance_sheet": bool(seed % 2),
+            "hours": 1 + seed % 8,
+        }

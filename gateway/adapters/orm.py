@@ -60,8 +60,13 @@ sessions = sa.Table(
     # event then ends the user's other sessions but not this one.
     sa.Column("own_password_change", sa.Boolean(), nullable=False, default=False),
     # The account's policy requires a second factor the user lacks: this session may only enrol one.
-    sa.Column("mfa_enrolment_required", sa.Boolean(), nullable=False, default=False,
-              server_default=sa.false()),
+    sa.Column(
+        "mfa_enrolment_required",
+        sa.Boolean(),
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+    ),
     sa.Column("previous_sign_in_at", sa.String(40), nullable=True),
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),

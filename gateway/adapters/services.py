@@ -42,7 +42,9 @@ class PooledServiceClient(ServiceClient):
     def __init__(self, name: str, *, base_url: str, token: str, timeout: float = 5.0) -> None:
         super().__init__(name, base_url=base_url, token=token, timeout=timeout)
         parts = urlsplit(base_url)
-        self.fast = parts.scheme == "http" and not parts.path.strip("/") and parts.hostname is not None
+        self.fast = (
+            parts.scheme == "http" and not parts.path.strip("/") and parts.hostname is not None
+        )
         self.host, self.port = parts.hostname or "", parts.port or 80
         self.timeout = timeout
         self.base_headers = {"Authorization": f"Bearer {token}", "Accept": "*/*"}
@@ -54,12 +56,16 @@ class PooledServiceClient(ServiceClient):
             written = self._write_target(method, path, kwargs)
             if written is None:
                 return super().request(method, path, **kwargs)
-            raw = self._write(method, written, self._headers(kwargs.get("headers")), kwargs.get("json"))
+            raw = self._write(
+                method, written, self._headers(kwargs.get("headers")), kwargs.get("json")
+            )
             return self._checked(self._response(*raw, written, method))
         target = self._target(method, path, kwargs)
         if target is None:
             return super().request(method, path, **kwargs)
-        return self._checked(self._response(*self._get(target, self._headers(kwargs.get("headers"))), target))
+        return self._checked(
+            self._response(*self._get(target, self._headers(kwargs.get("headers"))), target)
+        )
 
     def post(self, path: str, **kwargs: Any) -> Any:
         """The answer's JSON (None for an empty body); on the road, decoded from the body."""
@@ -80,8 +86,12 @@ class PooledServiceClient(ServiceClient):
     def _target(self, method: str, path: str, kwargs: dict[str, Any]) -> str | None:
         """The request target of a call the road takes; None for one it leaves to httpx."""
         params = kwargs.get("params") or {}
-        if (method != "GET" or not self.fast or set(kwargs) - {"params", "headers"}
-                or not all(isinstance(v, _PLAIN) for v in params.values())):
+        if (
+            method != "GET"
+            or not self.fast
+            or set(kwargs) - {"params", "headers"}
+            or not all(isinstance(v, _PLAIN) for v in params.values())
+        ):
             return None
         target = quote(path, safe="/%:@&=?+,;!$'()*~")
         if params:
@@ -98,8 +108,13 @@ class PooledServiceClient(ServiceClient):
         # the request id and trace of the caller's request go along (JSON logs, tracing)
         return caller_context({**self.base_headers, **(given or {})})
 
-    def begin_get(self, path: str, *, params: dict[str, Any] | None = None,
-                  headers: dict[str, str] | None = None) -> Sent | None:
+    def begin_get(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Sent | None:
         """Send GET `path` now; the answer (decoded JSON, or the errors `get` raises) is read by
         `.result(timeout)`. A failure to send is raised there too, so a fan-out sends every call
         before it looks at any answer. None when this call cannot take the road (the caller
@@ -109,10 +124,20 @@ class PooledServiceClient(ServiceClient):
             return None
         return Sent(self, target, self._headers(headers))
 
-    def _response(self, status: int, headers: list[tuple[str, str]], body: bytes, target: str,
-                  method: str = "GET") -> httpx.Response:
-        return httpx.Response(status, headers=headers, content=body,
-                              request=httpx.Request(method, f"http://{self.host}:{self.port}{target}"))
+    def _response(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        target: str,
+        method: str = "GET",
+    ) -> httpx.Response:
+        return httpx.Response(
+            status,
+            headers=headers,
+            content=body,
+            request=httpx.Request(method, f"http://{self.host}:{self.port}{target}"),
+        )
 
     def _decoded(self, raw: Raw, target: str, method: str = "GET") -> Any:
         status, headers, body = raw
@@ -129,7 +154,9 @@ class PooledServiceClient(ServiceClient):
             raise _problem(response)
         return response
 
-    def _release(self, connection: http.client.HTTPConnection, answer: http.client.HTTPResponse) -> None:
+    def _release(
+        self, connection: http.client.HTTPConnection, answer: http.client.HTTPResponse
+    ) -> None:
         if answer.will_close:
             connection.close()
         else:
@@ -170,7 +197,9 @@ class PooledServiceClient(ServiceClient):
         """One write on a pooled connection the service has not closed; sent once, whatever happens."""
         data = None
         if body is not None:  # as httpx encodes json=
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            data = json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
             headers = {**headers, "Content-Type": "application/json"}
         connection, _ = self._connection(live=True)
         try:
@@ -231,7 +260,9 @@ class Sent:
             self.connection.request("GET", self.target, headers=self.headers)
         except (OSError, http.client.HTTPException) as exc:
             self.connection.close()
-            if self.reused:  # the service closed the idle connection meanwhile: once more, on a new one
+            if (
+                self.reused
+            ):  # the service closed the idle connection meanwhile: once more, on a new one
                 self.reused = False
                 self._send()
                 return
@@ -255,7 +286,9 @@ class Sent:
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             connection.close()
             if self.reused:  # a GET on a connection the service had closed: sent again, read now
-                return self.client._decoded(self.client._get(self.target, self.headers, timeout), self.target)
+                return self.client._decoded(
+                    self.client._get(self.target, self.headers, timeout), self.target
+                )
             raise ServiceUnavailable(self.client.name, str(exc) or type(exc).__name__) from None
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
@@ -266,4 +299,3 @@ class Sent:
     def cancel(self) -> None:
         if self.connection is not None:
             self.connection.close()
-

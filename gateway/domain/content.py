@@ -19,9 +19,17 @@ class Gate:
 
 GATES = (
     Gate("invoices", "invoices", "invoice_viewing", "Invoice viewing service"),
-    Gate("products_and_contracts", "products-and-contracts", "products_and_contracts_viewing",
-         "Products and contracts viewing"),
+    Gate(
+        "products_and_contracts",
+        "products-and-contracts",
+        "products_and_contracts_viewing",
+        "Products and contracts viewing",
+    ),
     Gate("planning", "planning", "planning_of_services", "Planning of services"),
-    Gate("intervention_reports", "intervention-reports", "intervention_reports_viewing",
-         "Intervention reports and attendance sheet viewing service"),
+    Gate(
+        "intervention_reports",
+        "intervention-reports",
+        "intervention_reports_viewing",
+        "Intervention reports and attendance sheet viewing service",
+    ),
 )

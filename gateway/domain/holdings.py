@@ -11,7 +11,9 @@ from bus.clock import as_utc
 RANK = {"pending": 0, "accepted": 1, "refused": 2, "cancelled": 2, "expired": 2}
 
 
-def supersedes(new_status: str, new_at: datetime, old_status: str | None, old_at: datetime | None) -> bool:
+def supersedes(
+    new_status: str, new_at: datetime, old_status: str | None, old_at: datetime | None
+) -> bool:
     """Whether a state (status, occurred at) replaces the one kept for the same subscription.
 
     The lifecycle rank decides first, so clock skew between parts cannot bring a subscription

@@ -33,7 +33,9 @@ class SessionPolicy:
     def expires_at(self, created_at: datetime) -> datetime:
         return created_at + self.lifetime
 
-    def expiry_reason(self, *, created_at: datetime, last_seen_at: datetime, now: datetime) -> str | None:
+    def expiry_reason(
+        self, *, created_at: datetime, last_seen_at: datetime, now: datetime
+    ) -> str | None:
         """None while the session is alive, else why it ended (fit to show a person)."""
         if now >= created_at + self.lifetime:
             return "Your session has reached its maximum length; sign in again."

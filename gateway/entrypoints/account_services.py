@@ -20,8 +20,12 @@ from gateway.entrypoints.schemas import (
     page_of,
 )
 
-blp = Blueprint("account_services", __name__, url_prefix="/api/v1/accounts/<account_id>",
-                description="Administration: the account's catalog and its settings")
+blp = Blueprint(
+    "account_services",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>",
+    description="Administration: the account's catalog and its settings",
+)
 blp.before_request(require_reach)
 
 
@@ -31,14 +35,18 @@ class Services(MethodView):
     @blp.response(200, page_of(ServiceSchema, "AccountServicePage"))
     def get(self, args, account_id):
         """The whole catalog with its settings and subscriber counts."""
-        answer = service("subscriptions").get(f"/internal/accounts/{q(account_id)}/services", params=args)
+        answer = service("subscriptions").get(
+            f"/internal/accounts/{q(account_id)}/services", params=args
+        )
         return as_page(answer, args["page"], args["per_page"])
 
     @blp.arguments(ServicesPatch)
     @blp.response(200, ServicesWritten)
     def patch(self, body, account_id):
         """Set `requires_validation` and/or `auto_subscribe` on several services at once."""
-        answer = service("subscriptions").patch(f"/internal/accounts/{q(account_id)}/services", json=body)
+        answer = service("subscriptions").patch(
+            f"/internal/accounts/{q(account_id)}/services", json=body
+        )
         event = propagation(answer)
         return {"items": as_page(answer)["items"], "propagation": event}
 
@@ -49,14 +57,23 @@ class Subscribers(MethodView):
     @blp.response(200, page_of(SubscriberSchema, "SubscriberPage"))
     def get(self, args, account_id, service_id):
         """Who holds the service (users with their subscription's status and expiry)."""
-        page = as_page(service("subscriptions").get(
-            f"/internal/accounts/{q(account_id)}/services/{q(service_id)}/subscribers", params=args),
-            args["page"], args["per_page"])
+        page = as_page(
+            service("subscriptions").get(
+                f"/internal/accounts/{q(account_id)}/services/{q(service_id)}/subscribers",
+                params=args,
+            ),
+            args["page"],
+            args["per_page"],
+        )
         page["items"] = [as_subscriber(row) for row in page["items"] if isinstance(row, dict)]
         return page
 
 
 def as_subscriber(row: dict[str, Any]) -> dict[str, Any]:
     """A subscribers row of subscriptions (user fields + subscription state) as a user of the list."""
-    return {**row, "id": row.get("user_id"), "status": row.get("status_of_user"),
-            "subscription_status": row.get("status")}
+    return {
+        **row,
+        "id": row.get("user_id"),
+        "status": row.get("status_of_user"),
+        "subscription_status": row.get("status"),
+    }

@@ -12,8 +12,12 @@ from gateway.entrypoints.guards import require_reach
 from gateway.entrypoints.schemas import AccountInReach, AuditEntry, PageArgs, page_of
 from gateway.service_layer.access import accounts_in_reach
 
-blp = Blueprint("accounts", __name__, url_prefix="/api/v1/accounts",
-                description="Administration: accounts the caller administers or supervises")
+blp = Blueprint(
+    "accounts",
+    __name__,
+    url_prefix="/api/v1/accounts",
+    description="Administration: accounts the caller administers or supervises",
+)
 blp.before_request(require_reach)
 
 
@@ -26,8 +30,12 @@ class Accounts(MethodView):
         with gw().part.engine.connect() as conn:
             found = accounts_in_reach(conn, access())
         start = (args["page"] - 1) * args["per_page"]
-        return {"items": found[start:start + args["per_page"]], "page": args["page"],
-                "per_page": args["per_page"], "total": len(found)}
+        return {
+            "items": found[start : start + args["per_page"]],
+            "page": args["page"],
+            "per_page": args["per_page"],
+            "total": len(found),
+        }
 
 
 @blp.route("/<account_id>/audit")

@@ -26,11 +26,16 @@ class PorticoApi(Api):
     """flask-smorest's Api, documenting errors as problem+json, each operation with its own statuses."""
 
     ERROR_SCHEMA = ProblemSchema
-    DEFAULT_ERROR_RESPONSE_NAME = None  # no catch-all: openapi_errors lists what each operation answers
+    DEFAULT_ERROR_RESPONSE_NAME = (
+        None  # no catch-all: openapi_errors lists what each operation answers
+    )
 
     def _register_responses(self) -> None:
         """flask-smorest's shared error responses (UNPROCESSABLE_ENTITY, ...), as application/problem+json."""
-        content_type, self.DEFAULT_RESPONSE_CONTENT_TYPE = self.DEFAULT_RESPONSE_CONTENT_TYPE, PROBLEM_JSON
+        content_type, self.DEFAULT_RESPONSE_CONTENT_TYPE = (
+            self.DEFAULT_RESPONSE_CONTENT_TYPE,
+            PROBLEM_JSON,
+        )
         try:
             super()._register_responses()  # type: ignore[misc]
         finally:
@@ -50,19 +55,29 @@ def create_app(part: GatewayPart) -> Flask:
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": api_docs.SECURITY_SCHEMES},
             "security": api_docs.SESSION_SECURITY,
-            "info": {"description": "The public API of the Portico client portal (docs/api.md in the repository). "
-                                    "Errors are application/problem+json; lists are {items, page, per_page, total}. "
-                                    "No text may hold U+0000 (NUL) or an unpaired surrogate, and no integer may "
-                                    "exceed 64 bits: such input is refused with 422 naming the field. "
-                                    "Authorize with a session token (POST /api/v1/session) or the operator token."},
+            "info": {
+                "description": "The public API of the Portico client portal (docs/api.md in the repository). "
+                "Errors are application/problem+json; lists are {items, page, per_page, total}. "
+                "No text may hold U+0000 (NUL) or an unpaired surrogate, and no integer may "
+                "exceed 64 bits: such input is refused with 422 naming the field. "
+                "Authorize with a session token (POST /api/v1/session) or the operator token."
+            },
         },
         SECRET_KEY=part.settings.secret_key,
         MAX_CONTENT_LENGTH=max(config.max_body_bytes, config.max_upload_bytes),
     )
     app.extensions["portico.part"] = part
     app.extensions["portico.gateway"] = part.gateway
-    api = PorticoApi(app, spec_kwargs={"extra_plugins": [
-        api_docs.AccessDocumentation(), api_examples.ExampleDocumentation(), ErrorDocumentation()]})
+    api = PorticoApi(
+        app,
+        spec_kwargs={
+            "extra_plugins": [
+                api_docs.AccessDocumentation(),
+                api_examples.ExampleDocumentation(),
+                ErrorDocumentation(),
+            ]
+        },
+    )
     install_error_handlers(app)
     install_guards(app)
     install_input_checks(app)
@@ -72,7 +87,9 @@ def create_app(part: GatewayPart) -> Flask:
         api.register_blueprint(blueprint)
     oidc_server.install_provider(app, part, part.clients)  # the OpenID Connect provider
     app.register_blueprint(oidc.bp)
-    from gateway.web import register; register(app)  # noqa: E702, I001 - the web pages (gateway/web)
+    from gateway.web import register
+
+    register(app)  # noqa: E702, I001 - the web pages (gateway/web)
     if config.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_count, x_proto=config.proxy_count)  # type: ignore[method-assign]
     return app
@@ -96,9 +113,24 @@ def blueprints() -> list[Any]:
         users,
     )
 
-    return [operator.blp, session.blp, self_service.blp, me.blp, my_services.blp, accounts.blp, users.blp,
-            user_subscriptions.blp, account_services.blp, requests.blp, imports.blp, content.blp, oidc_clients.blp,
-            mfa.session_blp, mfa.my_blp, mfa.account_blp]
+    return [
+        operator.blp,
+        session.blp,
+        self_service.blp,
+        me.blp,
+        my_services.blp,
+        accounts.blp,
+        users.blp,
+        user_subscriptions.blp,
+        account_services.blp,
+        requests.blp,
+        imports.blp,
+        content.blp,
+        oidc_clients.blp,
+        mfa.session_blp,
+        mfa.my_blp,
+        mfa.account_blp,
+    ]
 
 
 def readiness(part: Part, clients: dict[str, ServiceClient]) -> dict[str, str]:
@@ -107,7 +139,9 @@ def readiness(part: Part, clients: dict[str, ServiceClient]) -> dict[str, str]:
     for name, client in clients.items():
         try:
             response = client.http.get("/readyz")
-            report[name] = "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
+            report[name] = (
+                "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
+            )
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             report[name] = f"unavailable: {exc}"
     return report

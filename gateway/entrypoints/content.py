@@ -25,14 +25,22 @@ blp = Blueprint("content", __name__, url_prefix="/api/v1", description="Content 
 def accepted_elsewhere(gate: Gate, title: str) -> bool:
     """Does subscriptions already hold an accepted, unexpired subscription that opens `gate`?"""
     try:
-        answer = service("subscriptions").get(f"/internal/users/{caller().user_id}/subscriptions",
-                                              params={"status": "accepted", "per_page": 200})
+        answer = service("subscriptions").get(
+            f"/internal/users/{caller().user_id}/subscriptions",
+            params={"status": "accepted", "per_page": 200},
+        )
     except (ServiceUnavailable, Problem):
         return False
     for sub in as_page(answer)["items"]:
         svc = sub.get("service") or {}
-        opens = svc.get("gates") == gate.name or svc.get("code") == gate.service_code or svc.get("title") == title
-        if opens and is_effective(sub.get("status"), parse_day(sub.get("expires_on")), gw().today()):
+        opens = (
+            svc.get("gates") == gate.name
+            or svc.get("code") == gate.service_code
+            or svc.get("title") == title
+        )
+        if opens and is_effective(
+            sub.get("status"), parse_day(sub.get("expires_on")), gw().today()
+        ):
             return True
     return False
 
@@ -41,17 +49,25 @@ def refusal(gate: Gate, state: GateState) -> Problem:
     title = state.service_title or gate.service_title
     what = gate.path.replace("-", " ")
     if state.status == "accepted" and state.expires_on is not None:
-        detail = (f"Your subscription to the {title} expired on {state.expires_on.isoformat()}; ask an "
-                  f"administrator to renew it to see {what} again.")
+        detail = (
+            f"Your subscription to the {title} expired on {state.expires_on.isoformat()}; ask an "
+            f"administrator to renew it to see {what} again."
+        )
     elif accepted_elsewhere(gate, title):
-        detail = (f"Your subscription to the {title} is accepted but is still propagating to the portal; "
-                  "try again in a few moments.")
+        detail = (
+            f"Your subscription to the {title} is accepted but is still propagating to the portal; "
+            "try again in a few moments."
+        )
     elif state.status == "pending":
-        detail = (f"Your request for the {title} is waiting for an administrator's validation; {what} will "
-                  "be shown once it is accepted.")
+        detail = (
+            f"Your request for the {title} is waiting for an administrator's validation; {what} will "
+            "be shown once it is accepted."
+        )
     else:
-        detail = (f"Seeing {what} needs the {title}: ask for it in My services (POST /api/v1/me/subscriptions) "
-                  "or ask one of your administrators (GET /api/v1/administrators).")
+        detail = (
+            f"Seeing {what} needs the {title}: ask for it in My services (POST /api/v1/me/subscriptions) "
+            "or ask one of your administrators (GET /api/v1/administrators)."
+        )
     return Problem(403, "Forbidden", detail, service=title)
 
 
@@ -67,8 +83,14 @@ def documents(gate: Gate, args: dict[str, Any]) -> dict[str, Any]:
     account.pop("applied_event_id", None)
     found = gateway.backoffice.documents(gate.name, str(account.get("number")))
     start = (args["page"] - 1) * args["per_page"]
-    return {"items": found[start:start + args["per_page"]], "page": args["page"], "per_page": args["per_page"],
-            "total": len(found), "account": account, "service": state.service_title or gate.service_title}
+    return {
+        "items": found[start : start + args["per_page"]],
+        "page": args["page"],
+        "per_page": args["per_page"],
+        "total": len(found),
+        "account": account,
+        "service": state.service_title or gate.service_title,
+    }
 
 
 def _route(gate: Gate) -> None:
@@ -76,10 +98,15 @@ def _route(gate: Gate) -> None:
         return documents(gate, args)
 
     view.__name__ = gate.name
-    view.__doc__ = (f"The account's {gate.path.replace('-', ' ')}, for holders of the {gate.service_title}.\n\n"
-                    "403 names the service to ask for, or says the accepted subscription is still propagating.")
+    view.__doc__ = (
+        f"The account's {gate.path.replace('-', ' ')}, for holders of the {gate.service_title}.\n\n"
+        "403 names the service to ask for, or says the accepted subscription is still propagating."
+    )
     blp.route(f"/{gate.path}", endpoint=gate.name, methods=["GET"])(
-        blp.arguments(PageArgs, location="query", unknown="raise")(blp.response(200, DocumentsPage)(view)))
+        blp.arguments(PageArgs, location="query", unknown="raise")(
+            blp.response(200, DocumentsPage)(view)
+        )
+    )
 
 
 for _gate in GATES:

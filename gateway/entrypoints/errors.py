@@ -39,7 +39,9 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
             if isinstance(value, dict):
                 errors.update(flatten(value, f"{key}."))
             else:
-                errors.setdefault(key, []).extend(value if isinstance(value, list) else [str(value)])
+                errors.setdefault(key, []).extend(
+                    value if isinstance(value, list) else [str(value)]
+                )
     elif isinstance(messages, list):
         errors.setdefault(prefix.rstrip(".") or "_schema", []).extend(map(str, messages))
     return errors
@@ -50,15 +52,21 @@ def _from_http(exc: HTTPException) -> Problem:
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
     if code == 400 and messages and "json" in messages and isinstance(messages["json"], list):
-        return Problem(400, "Bad Request", "The body is not valid JSON; check its syntax and encoding.")
+        return Problem(
+            400, "Bad Request", "The body is not valid JSON; check its syntax and encoding."
+        )
     if code == 422 and messages:
         errors: dict[str, list[str]] = {}
         for found in messages.values():
             for field, texts in flatten(found).items():
                 errors.setdefault(field, []).extend(texts)
         fields = ", ".join(sorted(errors))
-        return Problem(422, "Unprocessable Content",
-                       f"Some fields are not valid ({fields}); see errors for what to change.", errors=errors)
+        return Problem(
+            422,
+            "Unprocessable Content",
+            f"Some fields are not valid ({fields}); see errors for what to change.",
+            errors=errors,
+        )
     detail = DETAILS.get(code, exc.description or exc.name)
     if code == 413:
         detail = detail.format(limit=request.max_content_length or "?")
@@ -76,10 +84,15 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceUnavailable)
     def _unavailable(exc: ServiceUnavailable) -> Response:
         log.warning("%s", exc)
-        response = problem_response(Problem(
-            503, "Service Unavailable",
-            f"The {exc.service} service is not answering at the moment, so this request could not be "
-            "completed. Nothing was changed by the gateway; try again in a minute.", service=exc.service))
+        response = problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                f"The {exc.service} service is not answering at the moment, so this request could not be "
+                "completed. Nothing was changed by the gateway; try again in a minute.",
+                service=exc.service,
+            )
+        )
         response.headers["Retry-After"] = "30"
         return response
 
@@ -88,12 +101,19 @@ def install_error_handlers(app: Flask) -> None:
         response = problem_response(_from_http(exc))
         data = getattr(exc, "data", None)
         response.headers.update((data.get("headers") if isinstance(data, dict) else None) or {})
-        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110 15.5.6: 405 says what is allowed
+        if (
+            isinstance(exc, MethodNotAllowed) and exc.valid_methods
+        ):  # RFC 9110 15.5.6: 405 says what is allowed
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return problem_response(Problem(500, "Internal Server Error",
-                                        "Something went wrong on our side; it has been logged. Try again later."))
+        return problem_response(
+            Problem(
+                500,
+                "Internal Server Error",
+                "Something went wrong on our side; it has been logged. Try again later.",
+            )
+        )

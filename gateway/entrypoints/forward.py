@@ -44,9 +44,13 @@ def remember_own_events(event_ids: list[Any], event_type: str, *, actor: str | N
     ids = [str(event_id) for event_id in event_ids if event_id]
     if actor and ids:
         try:
-            read_your_writes.remember_events(gw().part, actor, ids, event_type, gw().now(), list(gw().clients))
+            read_your_writes.remember_events(
+                gw().part, actor, ids, event_type, gw().now(), list(gw().clients)
+            )
         except SQLAlchemyError:  # the write is done: answer it; only the next call's wait is lost
-            log.warning("could not keep %s's events %s for read-your-writes", actor, ids, exc_info=True)
+            log.warning(
+                "could not keep %s's events %s for read-your-writes", actor, ids, exc_info=True
+            )
         g.pop("own_events_awaited", None)
 
 
@@ -58,8 +62,14 @@ def await_own_events(name: str, client: ServiceClient) -> None:
     if actor is None or name in awaited:
         return
     awaited.add(name)
-    read_your_writes.await_events(gw().part, actor, name, read_your_writes.applied_at(client, actor_headers()),
-                                  gw().config.own_events_wait, gw().now())
+    read_your_writes.await_events(
+        gw().part,
+        actor,
+        name,
+        read_your_writes.applied_at(client, actor_headers()),
+        gw().config.own_events_wait,
+        gw().now(),
+    )
 
 
 class Forwarder:
@@ -128,16 +138,22 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def propagation(answer: dict[str, Any] | None, *, applied: bool = False, event_type: str | None = None,
-                actor: str | None = None) -> dict[str, Any]:
+def propagation(
+    answer: dict[str, Any] | None,
+    *,
+    applied: bool = False,
+    event_type: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
     """Take `event_id` (and `event_ids`) out of a service answer and say how far the change has
     travelled. With `event_type`, the caller's (or `actor`'s) next calls to the other services
     wait until those have applied these events."""
     event_id = answer.pop("event_id", None) if isinstance(answer, dict) else None
     event_ids = answer.pop("event_ids", None) if isinstance(answer, dict) else None
     if event_type:
-        remember_own_events([event_id, *(event_ids if isinstance(event_ids, list) else [])], event_type,
-                            actor=actor)
+        remember_own_events(
+            [event_id, *(event_ids if isinstance(event_ids, list) else [])], event_type, actor=actor
+        )
     return {"status": "applied" if applied else "pending", "event_id": event_id}
 
 
@@ -145,8 +161,11 @@ def as_page(answer: Any, page: int = 1, per_page: int | None = None) -> dict[str
     """A service list answer as {items, page, per_page, total} (plain arrays are wrapped)."""
     if isinstance(answer, dict) and "items" in answer:
         items = answer.get("items") or []
-        return {"items": items, "page": answer.get("page", page),
-                "per_page": answer.get("per_page", per_page or len(items)),
-                "total": answer.get("total", len(items))}
+        return {
+            "items": items,
+            "page": answer.get("page", page),
+            "per_page": answer.get("per_page", per_page or len(items)),
+            "total": answer.get("total", len(items)),
+        }
     items = list(answer or [])
     return {"items": items, "page": page, "per_page": per_page or len(items), "total": len(items)}

@@ -19,11 +19,23 @@ from gateway.service_layer.sessions import SessionEnded, find_caller
 
 COOKIE = "portico_session"
 CSRF_HEADER = "X-CSRF-Token"
-PUBLIC_BLUEPRINTS = frozenset({"operator", "oidc_clients", "session", "session_mfa", "self_service", "api-docs",
-                               "api_docs", "ops"})
+PUBLIC_BLUEPRINTS = frozenset(
+    {
+        "operator",
+        "oidc_clients",
+        "session",
+        "session_mfa",
+        "self_service",
+        "api-docs",
+        "api_docs",
+        "ops",
+    }
+)
 UPLOAD_ENDPOINTS = frozenset({"imports.Imports", "operator.OperatorImports", "web.import_users"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PASSWORD_CHANGE_ALLOWED = frozenset({("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")})
+PASSWORD_CHANGE_ALLOWED = frozenset(
+    {("POST", "me.MyPassword"), ("GET", "me.Me"), ("DELETE", "session.Session")}
+)
 # What a session that must enrol a second factor may do (gateway/entrypoints/mfa.py's my_mfa).
 ENROLMENT_ALLOWED_BLUEPRINTS = frozenset({"my_mfa"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -63,7 +75,9 @@ def protect_answer(response: Response) -> Response:
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Pragma", "no-cache")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if gw().config.secure_cookies:  # the public URL is https: browsers never try plain http for a year
+    if (
+        gw().config.secure_cookies
+    ):  # the public URL is https: browsers never try plain http for a year
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
@@ -78,7 +92,10 @@ def check_path_values() -> None:
 
 
 def has_body() -> bool:
-    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
 
 
 def check_body() -> None:
@@ -88,17 +105,26 @@ def check_body() -> None:
     cap = config.max_upload_bytes if upload else config.max_body_bytes
     request.max_content_length = cap
     if request.content_length is not None and request.content_length > cap:
-        raise Problem(413, "Content Too Large",
-                      f"The body has {request.content_length} bytes; this endpoint accepts {cap} at most.")
+        raise Problem(
+            413,
+            "Content Too Large",
+            f"The body has {request.content_length} bytes; this endpoint accepts {cap} at most.",
+        )
     if request.method in SAFE_METHODS or not has_body() or not request.path.startswith("/api/"):
         return
     if upload:
         if request.mimetype != "multipart/form-data":
-            raise Problem(415, "Unsupported Media Type",
-                          "Send the file as multipart/form-data, in a field named `file`.")
+            raise Problem(
+                415,
+                "Unsupported Media Type",
+                "Send the file as multipart/form-data, in a field named `file`.",
+            )
     elif not request.is_json:
-        raise Problem(415, "Unsupported Media Type",
-                      f"Send the body as application/json (this request said {request.mimetype or 'nothing'}).")
+        raise Problem(
+            415,
+            "Unsupported Media Type",
+            f"Send the body as application/json (this request said {request.mimetype or 'nothing'}).",
+        )
 
 
 def bearer_token() -> str | None:
@@ -131,11 +157,19 @@ def check_csrf(me: Caller) -> None:
         return
     given = request.headers.get(CSRF_HEADER, "")
     if not given:
-        raise Problem(403, "Forbidden", f"This browser request needs the {CSRF_HEADER} header, with the "
-                                        "csrf_token given when you signed in.")
+        raise Problem(
+            403,
+            "Forbidden",
+            f"This browser request needs the {CSRF_HEADER} header, with the "
+            "csrf_token given when you signed in.",
+        )
     if not same_token(given, me.session.csrf_hash):
-        raise Problem(403, "Forbidden", f"The {CSRF_HEADER} header does not match this session; use the "
-                                        "csrf_token given when you signed in.")
+        raise Problem(
+            403,
+            "Forbidden",
+            f"The {CSRF_HEADER} header does not match this session; use the "
+            "csrf_token given when you signed in.",
+        )
 
 
 def authenticate() -> None:
@@ -143,17 +177,35 @@ def authenticate() -> None:
         return
     me = resolve_session()
     if me is None:
-        raise Problem(401, "Unauthorized", "Sign in first (POST /api/v1/session), then send the token as "
-                                           "Authorization: Bearer <token>.")
+        raise Problem(
+            401,
+            "Unauthorized",
+            "Sign in first (POST /api/v1/session), then send the token as "
+            "Authorization: Bearer <token>.",
+        )
     check_csrf(me)
-    if me.session.password_change_required and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED:
-        raise Problem(403, "Forbidden", "Your password must be changed before you can continue: "
-                                        "POST /api/v1/me/password with your current and a new password.")
-    if (me.session.mfa_enrolment_required and request.blueprint not in ENROLMENT_ALLOWED_BLUEPRINTS
-            and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED):
-        raise Problem(403, "Forbidden", "Your account requires a second factor before you can continue: "
-                                        "set one up with POST /api/v1/me/mfa/totp (an authenticator "
-                                        "application) or POST /api/v1/me/mfa/passkeys/options (a passkey).")
+    if (
+        me.session.password_change_required
+        and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED
+    ):
+        raise Problem(
+            403,
+            "Forbidden",
+            "Your password must be changed before you can continue: "
+            "POST /api/v1/me/password with your current and a new password.",
+        )
+    if (
+        me.session.mfa_enrolment_required
+        and request.blueprint not in ENROLMENT_ALLOWED_BLUEPRINTS
+        and (request.method, request.endpoint) not in PASSWORD_CHANGE_ALLOWED
+    ):
+        raise Problem(
+            403,
+            "Forbidden",
+            "Your account requires a second factor before you can continue: "
+            "set one up with POST /api/v1/me/mfa/totp (an authenticator "
+            "application) or POST /api/v1/me/mfa/passkeys/options (a passkey).",
+        )
     g.caller = me
 
 
@@ -167,8 +219,12 @@ def require_reach() -> None:
         g.role = mine.role_in(account_id)
         return
     if account_id == mine.account_id:
-        raise Problem(403, "Forbidden", "Only an administrator of your account can do this; "
-                                        "GET /api/v1/administrators lists who to ask.")
+        raise Problem(
+            403,
+            "Forbidden",
+            "Only an administrator of your account can do this; "
+            "GET /api/v1/administrators lists who to ask.",
+        )
     raise not_found_account()
 
 

@@ -13,8 +13,12 @@ from gateway.entrypoints.forward import service
 from gateway.entrypoints.guards import require_reach
 from gateway.entrypoints.schemas import ImportArgs, ImportJob, ImportJobArgs
 
-blp = Blueprint("imports", __name__, url_prefix="/api/v1/accounts/<account_id>/imports",
-                description="Administration: bulk import of users")
+blp = Blueprint(
+    "imports",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>/imports",
+    description="Administration: bulk import of users",
+)
 blp.before_request(require_reach)
 
 
@@ -25,26 +29,43 @@ class ImportFile(Schema):
 def upload_file(account_id: str, dry_run: bool, files) -> dict:
     upload = files.get("file") or request.files.get("file")
     if upload is None:
-        raise Problem(422, "Unprocessable Content", "Attach the CSV file in a multipart field named `file`.",
-                      errors={"file": ["Missing file."]})
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Attach the CSV file in a multipart field named `file`.",
+            errors={"file": ["Missing file."]},
+        )
     response = service("importer").raw(
-        "POST", f"/internal/accounts/{q(account_id)}/imports",
+        "POST",
+        f"/internal/accounts/{q(account_id)}/imports",
         params={"dry_run": "true" if dry_run else "false"},
-        files={"file": (upload.filename or "import.csv", upload.stream, upload.mimetype or "text/csv")},
+        files={
+            "file": (upload.filename or "import.csv", upload.stream, upload.mimetype or "text/csv")
+        },
     )
     return response.json()
 
 
 def read_job(account_id: str, import_id: str, anomalies_limit: int | None = None) -> dict:
     params = {} if anomalies_limit is None else {"anomalies_limit": anomalies_limit}
-    return service("importer").get(f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}", params=params)
+    return service("importer").get(
+        f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}", params=params
+    )
 
 
 def report_csv(account_id: str, import_id: str) -> Response:
-    answer = service("importer").raw("GET", f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}/report.csv")
-    return Response(answer.content, mimetype="text/csv", headers={
-        "Content-Disposition": answer.headers.get("Content-Disposition",
-                                                  f'attachment; filename="import-{import_id}-report.csv"')})
+    answer = service("importer").raw(
+        "GET", f"/internal/accounts/{q(account_id)}/imports/{q(import_id)}/report.csv"
+    )
+    return Response(
+        answer.content,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": answer.headers.get(
+                "Content-Disposition", f'attachment; filename="import-{import_id}-report.csv"'
+            )
+        },
+    )
 
 
 @blp.route("")
@@ -68,7 +89,9 @@ class Import(MethodView):
 
 @blp.route("/<import_id>/report.csv")
 class Report(MethodView):
-    @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
+    @blp.response(
+        200, content_type="text/csv", description="the anomalies, safe against formula injection"
+    )
     def get(self, account_id, import_id):
         """The anomalies as a CSV file."""
         return report_csv(account_id, import_id)

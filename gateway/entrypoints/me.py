@@ -59,7 +59,9 @@ class EmailChangeOut(Schema):
 
 
 class Panel(Schema):
-    unavailable = fields.Boolean(metadata={"description": "present when this panel's service failed"})
+    unavailable = fields.Boolean(
+        metadata={"description": "present when this panel's service failed"}
+    )
     reason = fields.String()
 
 
@@ -87,9 +89,13 @@ class UsersPanel(Panel):
 
 class DashboardOut(Schema):
     my_services = fields.Nested(MyServicesPanel)
-    last_audits = fields.Raw(metadata={"description": "the last 3 audits, or {unavailable, reason}"})
+    last_audits = fields.Raw(
+        metadata={"description": "the last 3 audits, or {unavailable, reason}"}
+    )
     catalog = fields.Nested(CatalogPanel)
-    administrators = fields.Raw(metadata={"description": "the account's administrators, or {unavailable, reason}"})
+    administrators = fields.Raw(
+        metadata={"description": "the account's administrators, or {unavailable, reason}"}
+    )
     users = fields.Nested(UsersPanel, metadata={"description": "administrators only"})
 
 
@@ -106,11 +112,20 @@ class Me(MethodView):
         # they disagree (one has applied a grant the other has not yet), ask identity every time.
         if profile is None or profile.get("is_administrator") != rights.is_administrator:
             profile = PROFILE.dump(service("identity").get(f"/internal/users/{me.user_id}"))
-            if gateway.config.profile_cache_ttl and profile.get("is_administrator") == rights.is_administrator:
+            if (
+                gateway.config.profile_cache_ttl
+                and profile.get("is_administrator") == rights.is_administrator
+            ):
                 session_store.keep_profile(gateway.part, me.session, profile, now)
         # MeSchema's other fields are a boolean and lists of ids: already in their dumped form
-        return jsonify({**profile, "password_change_required": me.session.password_change_required,
-                        "administers": sorted(rights.administers), "supervises": sorted(rights.supervises)})
+        return jsonify(
+            {
+                **profile,
+                "password_change_required": me.session.password_change_required,
+                "administers": sorted(rights.administers),
+                "supervises": sorted(rights.supervises),
+            }
+        )
 
     @blp.arguments(ProfilePatch)
     @blp.response(200, UserWritten)
@@ -146,9 +161,16 @@ class MyEmailChange(MethodView):
     def post(self, body):
         """Send a validation link to the new address; the address changes once it is opened."""
         with limit_taken_answers():
-            answer = service("identity").post(f"/internal/users/{caller().user_id}/email-change", json=body) or {}
-        return {"detail": "A confirmation link was sent to the new address; your address changes once you open it.",
-                "propagation": propagation(answer)}
+            answer = (
+                service("identity").post(
+                    f"/internal/users/{caller().user_id}/email-change", json=body
+                )
+                or {}
+            )
+        return {
+            "detail": "A confirmation link was sent to the new address; your address changes once you open it.",
+            "propagation": propagation(answer),
+        }
 
 
 @blp.route("/dashboard")
@@ -159,23 +181,36 @@ class Dashboard(MethodView):
         me, gateway = caller(), gw()
 
         def read_states() -> Any:  # the projection's side of "effective", read meanwhile
-            return states_of(caller_reader(gateway.part.engine).run(HOLDINGS_OF_USER, {"user_id": me.user_id}))
+            return states_of(
+                caller_reader(gateway.part.engine).run(HOLDINGS_OF_USER, {"user_id": me.user_id})
+            )
 
-        for name in ("subscriptions", "identity"):  # the caller's own writes first (read-your-writes)
+        for name in (
+            "subscriptions",
+            "identity",
+        ):  # the caller's own writes first (read-your-writes)
             if name in gateway.clients:
                 await_own_events(name, gateway.clients[name])
         panels, states = compose_dashboard(
-            gateway.executor, gateway.clients, actor_headers(), user_id=me.user_id,
-            since=me.session.previous_sign_in_at, is_administrator=access().is_administrator,
-            timeout=gateway.config.dashboard_timeout, meanwhile=read_states,
+            gateway.executor,
+            gateway.clients,
+            actor_headers(),
+            user_id=me.user_id,
+            since=me.session.previous_sign_in_at,
+            is_administrator=access().is_administrator,
+            timeout=gateway.config.dashboard_timeout,
+            meanwhile=read_states,
         )
         # public shapes for the lists: the same fields as everywhere else in the API
         if isinstance(panels["administrators"], list):
             panels["administrators"] = USERS.dump(panels["administrators"])
-        last = panels["my_services"].get("last") if isinstance(panels["my_services"], dict) else None
+        last = (
+            panels["my_services"].get("last") if isinstance(panels["my_services"], dict) else None
+        )
         if isinstance(last, list):
             panels["my_services"]["last"] = SUBSCRIPTIONS.dump(
-                with_effective(gateway.part, last, gateway.today(), states))
+                with_effective(gateway.part, last, gateway.today(), states)
+            )
         return panels
 
 

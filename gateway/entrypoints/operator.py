@@ -36,16 +36,26 @@ def require_operator() -> None:
     token = gw().part.settings.operator_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        raise Problem(401, "Unauthorized", "This endpoint needs the operator token (Authorization: Bearer ...).")
+        raise Problem(
+            401,
+            "Unauthorized",
+            "This endpoint needs the operator token (Authorization: Bearer ...).",
+        )
     g.actor = "operator"
 
 
 class AccountIn(Schema):
-    number = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9A-Za-z-]{1,32}$", error="A client number has 1 to 32 letters, digits or dashes."))
+    number = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[0-9A-Za-z-]{1,32}$", error="A client number has 1 to 32 letters, digits or dashes."
+        ),
+    )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     parent_number = fields.String(load_default=None, allow_none=True)
-    relation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS))
+    relation = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(v.RELATIONS)
+    )
 
 
 class AdministratorIn(Schema):
@@ -54,7 +64,9 @@ class AdministratorIn(Schema):
     last_name = name_field()
     first_name = name_field()
     language = fields.String(required=True, validate=validate.OneOf(v.LANGUAGES))
-    password_level = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf(v.PASSWORD_LEVELS))
+    password_level = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.OneOf(v.PASSWORD_LEVELS)
+    )
 
 
 class CatalogIn(Schema):
@@ -80,7 +92,12 @@ class Accounts(MethodView):
         account = service("identity").post("/internal/accounts", json=body)
         event_id = account.get("event_id")
         apply_account(gw().part, account, event_id)
-        return {**account, "propagation": propagation(account, applied=True, event_type="identity.account.created")}
+        return {
+            **account,
+            "propagation": propagation(
+                account, applied=True, event_type="identity.account.created"
+            ),
+        }
 
 
 @blp.route("/accounts/<number>")
@@ -98,8 +115,9 @@ class Administrators(MethodView):
     def post(self, body, number):
         """Create an administrator of the account; identity sends the activation e-mail."""
         body = {k: val for k, val in body.items() if val is not None}
-        user = service("identity").post(f"/internal/accounts/by-number/{q(number)}/administrators",
-                                        json=body)
+        user = service("identity").post(
+            f"/internal/accounts/by-number/{q(number)}/administrators", json=body
+        )
         return {**user, "propagation": propagation(user, event_type="identity.user.created")}
 
 
@@ -109,9 +127,12 @@ class Catalog(MethodView):
     @blp.response(200, ServicesWritten)
     def put(self, body, number):
         """Set which catalog services the account's contracts give."""
-        answer = service("subscriptions").put(f"/internal/accounts/by-number/{q(number)}/catalog",
-                                              json=body)
-        event = propagation(answer, event_type="subscriptions.subscription.cancelled")  # services withdrawn
+        answer = service("subscriptions").put(
+            f"/internal/accounts/by-number/{q(number)}/catalog", json=body
+        )
+        event = propagation(
+            answer, event_type="subscriptions.subscription.cancelled"
+        )  # services withdrawn
         return {"items": as_page(answer)["items"], "propagation": event}
 
 
@@ -151,7 +172,9 @@ class OperatorImport(MethodView):
 
 @blp.route("/accounts/<number>/imports/<import_id>/report.csv")
 class OperatorImportReport(MethodView):
-    @blp.response(200, content_type="text/csv", description="the anomalies, safe against formula injection")
+    @blp.response(
+        200, content_type="text/csv", description="the anomalies, safe against formula injection"
+    )
     def get(self, number, import_id):
         """The anomalies as a CSV file."""
         return imports.report_csv(account_id_of(number), import_id)

@@ -19,14 +19,20 @@ from gateway.entrypoints.schemas import (
 )
 from gateway.service_layer.own_writes import apply_subscriptions, with_effective
 
-blp = Blueprint("requests", __name__, url_prefix="/api/v1/accounts/<account_id>/subscription-requests",
-                description="Administration: subscription requests")
+blp = Blueprint(
+    "requests",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>/subscription-requests",
+    description="Administration: subscription requests",
+)
 blp.before_request(require_reach)
 
 
 def decide(account_id: str, request_id: str, verb: str, body: dict) -> dict:
     sub = service("subscriptions").post(
-        f"/internal/accounts/{q(account_id)}/subscription-requests/{q(request_id)}/{verb}", json=body)
+        f"/internal/accounts/{q(account_id)}/subscription-requests/{q(request_id)}/{verb}",
+        json=body,
+    )
     apply_subscriptions(gw().part, [sub], account_id)
     event = propagation(sub, applied=True, event_type=f"subscriptions.subscription.{verb}d")
     [shown] = with_effective(gw().part, [sub], gw().today())
@@ -39,8 +45,9 @@ class Requests(MethodView):
     @blp.response(200, page_of(SubscriptionSchema, "RequestPage"))
     def get(self, args, account_id):
         """Requests waiting for validation, searchable by the requester's name."""
-        answer = service("subscriptions").get(f"/internal/accounts/{q(account_id)}/subscription-requests",
-                                              params=args)
+        answer = service("subscriptions").get(
+            f"/internal/accounts/{q(account_id)}/subscription-requests", params=args
+        )
         return as_page(answer, args["page"], args["per_page"])
 
 

@@ -12,7 +12,6 @@ from bus.pagination import MAX_PAGE, MAX_PER_PAGE
 # --- building blocks --------------------------------------------------------------------------
 
 
-
 def instant(**kwargs) -> fields.String:
     return fields.String(allow_none=True, metadata={"format": "date-time"}, **kwargs)
 
@@ -39,11 +38,20 @@ class ProblemSchema(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                         metadata={"description": "422: the fields or parameters refused, each with what to change"})
-    code = fields.String(metadata={"description": "a stable code of the rule that refused the request"})
-    retry_after = fields.Integer(metadata={"description": "429: seconds to wait (also the Retry-After header)"})
-    service = fields.String(metadata={"description": "503: the service not answering; 403: the service to ask for"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "422: the fields or parameters refused, each with what to change"},
+    )
+    code = fields.String(
+        metadata={"description": "a stable code of the rule that refused the request"}
+    )
+    retry_after = fields.Integer(
+        metadata={"description": "429: seconds to wait (also the Retry-After header)"}
+    )
+    service = fields.String(
+        metadata={"description": "503: the service not answering; 403: the service to ask for"}
+    )
 
 
 class PropagationSchema(Schema):
@@ -67,19 +75,29 @@ class AtLeastOneField(Schema):
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
-            raise ValidationError(f"Send at least one field to change: {', '.join(sorted(self.fields))}.",
-                                  field_name="body")
+            raise ValidationError(
+                f"Send at least one field to change: {', '.join(sorted(self.fields))}.",
+                field_name="body",
+            )
 
 
 def page_of(item: type[Schema] | Schema | fields.Field, name: str) -> type[Schema]:
     """The list shape of docs/api.md: {items, page, per_page, total}."""
     items = fields.List(item if isinstance(item, fields.Field) else fields.Nested(item))
-    return type(name, (Schema,), {
-        "items": items, "page": fields.Integer(), "per_page": fields.Integer(), "total": fields.Integer(),
-    })
+    return type(
+        name,
+        (Schema,),
+        {
+            "items": items,
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+            "total": fields.Integer(),
+        },
+    )
 
 
 # --- accounts and users -----------------------------------------------------------------------
+
 
 class AccountSchema(Schema):
     id = fields.String()
@@ -170,12 +188,17 @@ class UsersQuery(PageArgs):
 
 
 class UserIds(Schema):
-    user_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
-                           validate=validate.Length(min=1, max=1000))
+    user_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+    )
 
 
 class SentSkipped(Schema):
-    sent = fields.Raw(metadata={"description": "the users e-mailed (ids or a count, as identity answers)"})
+    sent = fields.Raw(
+        metadata={"description": "the users e-mailed (ids or a count, as identity answers)"}
+    )
     skipped = fields.Raw(metadata={"description": "the users skipped, not pending activation"})
     propagation = fields.Nested(PropagationSchema)
 
@@ -207,8 +230,12 @@ class SubscriptionSchema(Schema):
     decided_by = fields.String(allow_none=True)
     expires_on = fields.String(allow_none=True, metadata={"format": "date"})
     reason = fields.String(allow_none=True)
-    user = fields.Nested(UserSchema, metadata={"description": "the requester (subscription requests)"})
-    effective = fields.Boolean(metadata={"description": "accepted, unexpired and already applied by the portal"})
+    user = fields.Nested(
+        UserSchema, metadata={"description": "the requester (subscription requests)"}
+    )
+    effective = fields.Boolean(
+        metadata={"description": "accepted, unexpired and already applied by the portal"}
+    )
 
 
 class SubscriptionWritten(SubscriptionSchema):
@@ -249,23 +276,33 @@ class SubscribeIn(Schema):
 
 
 class GrantIn(Schema):
-    service_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
-                              validate=validate.Length(min=1, max=200))
+    service_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=200),
+    )
     expires_on = fields.Date(load_default=None, allow_none=True)
 
 
 class ServicesPatch(Schema):
-    service_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
-                              validate=validate.Length(min=1, max=200))
+    service_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=200),
+    )
     requires_validation = fields.Boolean()
     auto_subscribe = fields.Boolean()
 
-    OPENAPI_EXTRA = {"anyOf": [{"required": ["requires_validation"]}, {"required": ["auto_subscribe"]}]}
+    OPENAPI_EXTRA = {
+        "anyOf": [{"required": ["requires_validation"]}, {"required": ["auto_subscribe"]}]
+    }
 
     @validates_schema
     def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
         if "requires_validation" not in data and "auto_subscribe" not in data:
-            raise ValidationError("Set requires_validation, auto_subscribe or both.", field_name="body")
+            raise ValidationError(
+                "Set requires_validation, auto_subscribe or both.", field_name="body"
+            )
 
 
 class ServicesWritten(Schema):
@@ -283,7 +320,9 @@ class RefuseIn(Schema):
 
 # --- audits, imports, documents ---------------------------------------------------------------
 
-AuditEntry = fields.Dict(metadata={"description": "one audited action: when, who, what, from where"})
+AuditEntry = fields.Dict(
+    metadata={"description": "one audited action: when, who, what, from where"}
+)
 
 
 class Anomaly(Schema):
@@ -301,7 +340,9 @@ class ImportJob(Schema):
     processed = fields.Integer(allow_none=True)
     created = fields.Integer(allow_none=True)
     rejected = fields.Integer(allow_none=True)
-    would_create = fields.Integer(allow_none=True, metadata={"description": "dry run: users it would create"})
+    would_create = fields.Integer(
+        allow_none=True, metadata={"description": "dry run: users it would create"}
+    )
     anomalies_total = fields.Integer(allow_none=True)
     anomalies = fields.List(fields.Nested(Anomaly))
     reason = fields.String(allow_none=True, metadata={"description": "why a failed job failed"})
@@ -322,8 +363,11 @@ class ImportJobArgs(Schema):
     class Meta:
         unknown = RAISE
 
-    anomalies_limit = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100_000),
-                                     metadata={"description": "at most this many anomalies in the answer"})
+    anomalies_limit = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "at most this many anomalies in the answer"},
+    )
 
 
 class DocumentsPage(Schema):
@@ -332,4 +376,6 @@ class DocumentsPage(Schema):
     per_page = fields.Integer()
     total = fields.Integer()
     account = fields.Nested(AccountSchema)
-    service = fields.String(metadata={"description": "the service that gives access to these documents"})
+    service = fields.String(
+        metadata={"description": "the service that gives access to these documents"}
+    )

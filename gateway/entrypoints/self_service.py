@@ -14,7 +14,9 @@ from gateway.entrypoints.schemas import UserWritten, name_field
 from gateway.entrypoints.session import limit_attempts
 from gateway.service_layer.sessions import profiles_changed
 
-blp = Blueprint("self_service", __name__, url_prefix="/api/v1", description="Self-service (no session)")
+blp = Blueprint(
+    "self_service", __name__, url_prefix="/api/v1", description="Self-service (no session)"
+)
 
 
 class ActivationOut(Schema):
@@ -27,9 +29,13 @@ class ActivationOut(Schema):
     office_phone = fields.String(allow_none=True)
     mobile_phone = fields.String(allow_none=True)
     password_level = fields.Integer()
-    password_rules = fields.Raw(metadata={"description": "the rules the new password must follow: [{code, text, "
-                                                      "value}], value being the number a rule is about "
-                                                      "(absent for a rule about none)"})
+    password_rules = fields.Raw(
+        metadata={
+            "description": "the rules the new password must follow: [{code, text, "
+            "value}], value being the number a rule is about "
+            "(absent for a rule about none)"
+        }
+    )
 
 
 class ActivationIn(Schema):
@@ -38,8 +44,12 @@ class ActivationIn(Schema):
     first_name = name_field()
     language = fields.String(required=True, validate=validate.OneOf(v.LANGUAGES))
     function = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    office_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
-    mobile_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    office_phone = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
+    mobile_phone = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
@@ -72,8 +82,12 @@ class Activation(MethodView):
         if isinstance(user, dict) and user.get("id"):
             profiles_changed(gw().part, user_id=str(user["id"]))
         # the new user's next calls, once signed in, find the other services aware of the activation
-        return {**user, "propagation": propagation(user, event_type="identity.user.activated",
-                                                   actor=str(user.get("id") or "") or None)}
+        return {
+            **user,
+            "propagation": propagation(
+                user, event_type="identity.user.activated", actor=str(user.get("id") or "") or None
+            ),
+        }
 
 
 @blp.route("/password-resets")
@@ -85,7 +99,9 @@ class PasswordResets(MethodView):
         """Send a reset link if the address is known; the answer is the same either way."""
         limit_attempts("password-reset", body["email"])
         service("identity").post("/internal/password-resets", json=body)
-        return {"detail": "If this address belongs to a user, a message with a reset link was sent to it."}
+        return {
+            "detail": "If this address belongs to a user, a message with a reset link was sent to it."
+        }
 
 
 @blp.route("/password-resets/<token>")

@@ -30,25 +30,44 @@ class SignIn(Schema):
 
 class SessionOut(Schema):
     token = fields.String(metadata={"description": "send as Authorization: Bearer <token>"})
-    csrf_token = fields.String(metadata={"description": "browsers echo it as X-CSRF-Token on unsafe methods"})
+    csrf_token = fields.String(
+        metadata={"description": "browsers echo it as X-CSRF-Token on unsafe methods"}
+    )
     user = fields.Nested(UserSchema)
     password_change_required = fields.Boolean()
-    expires_at = fields.String(metadata={"format": "date-time", "description": "the absolute end of the session"})
+    expires_at = fields.String(
+        metadata={"format": "date-time", "description": "the absolute end of the session"}
+    )
 
 
 class SecondFactorDue(Schema):
     """202: the password was right, but the session is not open yet (docs/api.md, Second factors)."""
 
-    mfa_required = fields.Boolean(metadata={"description": "always true: a second step is due", "example": True})
-    mfa_token = fields.String(allow_none=True, metadata={
-        "description": "POST /api/v1/session/mfa with it and one factor (5 minutes, single-use); "
-                       "null when enrolment_required", "example": "mQ3v8Kc1sR7yT0pLx2WnZ5bHd9GfJ4aE6uVoYiNkBsw"})
-    methods = fields.List(fields.String(metadata={"enum": ["totp", "passkey", "recovery_code"]}),
-                          metadata={"example": ["totp", "recovery_code"]})
-    enrolment_required = fields.Boolean(metadata={
-        "description": "the account requires a second factor the user lacks: the session below may "
-                       "only enrol one (/api/v1/me/mfa...) until it is done", "example": False})
-    token = fields.String(metadata={"description": "enrolment_required: the session that may only enrol"})
+    mfa_required = fields.Boolean(
+        metadata={"description": "always true: a second step is due", "example": True}
+    )
+    mfa_token = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "POST /api/v1/session/mfa with it and one factor (5 minutes, single-use); "
+            "null when enrolment_required",
+            "example": "mQ3v8Kc1sR7yT0pLx2WnZ5bHd9GfJ4aE6uVoYiNkBsw",
+        },
+    )
+    methods = fields.List(
+        fields.String(metadata={"enum": ["totp", "passkey", "recovery_code"]}),
+        metadata={"example": ["totp", "recovery_code"]},
+    )
+    enrolment_required = fields.Boolean(
+        metadata={
+            "description": "the account requires a second factor the user lacks: the session below may "
+            "only enrol one (/api/v1/me/mfa...) until it is done",
+            "example": False,
+        }
+    )
+    token = fields.String(
+        metadata={"description": "enrolment_required: the session that may only enrol"}
+    )
     csrf_token = fields.String()
     user = fields.Nested(UserSchema)
     expires_at = fields.String(metadata={"format": "date-time"})
@@ -62,13 +81,24 @@ def limit_attempts(kind: str, email: str) -> None:
     """Count this attempt per IP and per login (the address's login key, bus.login: every
     spelling of an address is counted together); 429 with Retry-After over either limit."""
     config, now = gw().config, gw().now()
-    limits = ((config.sign_in_per_ip, config.sign_in_per_email) if kind == "sign-in"
-              else (config.reset_per_ip, config.reset_per_email))
-    wait = ratelimit.hit_all(gw().part, [(f"{kind}:ip:{client_ip()}", limits[0]),
-                                         (f"{kind}:email:{counting_key(email)}", limits[1])], now)
+    limits = (
+        (config.sign_in_per_ip, config.sign_in_per_email)
+        if kind == "sign-in"
+        else (config.reset_per_ip, config.reset_per_email)
+    )
+    wait = ratelimit.hit_all(
+        gw().part,
+        [
+            (f"{kind}:ip:{client_ip()}", limits[0]),
+            (f"{kind}:email:{counting_key(email)}", limits[1]),
+        ],
+        now,
+    )
     if wait is not None:
         what = "sign-in attempts" if kind == "sign-in" else "password reset requests"
-        raise TooManyRequests(f"Too many {what} in a short time; try again in {wait} seconds.", wait)
+        raise TooManyRequests(
+            f"Too many {what} in a short time; try again in {wait} seconds.", wait
+        )
 
 
 @blp.route("/session")
@@ -76,18 +106,29 @@ class Session(MethodView):
     @blp.doc(security=[])
     @blp.arguments(SignIn)
     @blp.response(201, SessionOut)
-    @blp.alt_response(202, schema=SecondFactorDue, description="a second factor is due, or must be enrolled")
+    @blp.alt_response(
+        202, schema=SecondFactorDue, description="a second factor is due, or must be enrolled"
+    )
     def post(self, body):
         """Sign in: 401 (one generic message) or 423 (locked) come from identity unchanged; 202 when
         a second factor is due (or, the account requiring one the user lacks, must be enrolled)."""
         limit_attempts("sign-in", body["email"])
-        answer = service("identity").post("/internal/sign-in", json={
-            "email": body["email"], "password": body["password"], "ip": client_ip(),
-            "user_agent": request.headers.get("User-Agent", "")[:300],
-        })
+        answer = service("identity").post(
+            "/internal/sign-in",
+            json={
+                "email": body["email"],
+                "password": body["password"],
+                "ip": client_ip(),
+                "user_agent": request.headers.get("User-Agent", "")[:300],
+            },
+        )
         if answer.get("mfa_required"):
-            return jsonify(mfa_required=True, mfa_token=answer["mfa_token"], methods=answer["methods"],
-                           enrolment_required=False), 202
+            return jsonify(
+                mfa_required=True,
+                mfa_token=answer["mfa_token"],
+                methods=answer["methods"],
+                enrolment_required=False,
+            ), 202
         return signed_in(answer)
 
     @blp.response(204)
@@ -103,8 +144,9 @@ class Session(MethodView):
 
         @after_this_request
         def clear_cookie(response: Response) -> Response:
-            response.delete_cookie(COOKIE, path="/", httponly=True, secure=gw().config.secure_cookies,
-                                   samesite="Lax")
+            response.delete_cookie(
+                COOKIE, path="/", httponly=True, secure=gw().config.secure_cookies, samesite="Lax"
+            )
             return response
 
 
@@ -115,19 +157,38 @@ def signed_in(answer: dict[str, Any]) -> Any:
     required = bool(answer.get("password_change_required"))
     enrolment = bool(answer.get("enrolment_required"))
     config = gw().config
-    opened = open_session(gw().part, config.sessions, user, password_change_required=required,
-                          ip=client_ip(), user_agent=request.headers.get("User-Agent"),
-                          mfa_enrolment_required=enrolment)
+    opened = open_session(
+        gw().part,
+        config.sessions,
+        user,
+        password_change_required=required,
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent"),
+        mfa_enrolment_required=enrolment,
+    )
 
     @after_this_request
     def set_cookie(response: Response) -> Response:
-        response.set_cookie(COOKIE, opened.token, max_age=int(config.sessions.lifetime.total_seconds()),
-                            httponly=True, secure=config.secure_cookies, samesite="Lax", path="/")
+        response.set_cookie(
+            COOKIE,
+            opened.token,
+            max_age=int(config.sessions.lifetime.total_seconds()),
+            httponly=True,
+            secure=config.secure_cookies,
+            samesite="Lax",
+            path="/",
+        )
         return response
 
-    opened_answer = {"token": opened.token, "csrf_token": opened.csrf_token, "user": user,
-                     "password_change_required": required, "expires_at": iso(opened.info.expires_at)}
+    opened_answer = {
+        "token": opened.token,
+        "csrf_token": opened.csrf_token,
+        "user": user,
+        "password_change_required": required,
+        "expires_at": iso(opened.info.expires_at),
+    }
     if enrolment:
-        return jsonify(mfa_required=True, mfa_token=None, methods=[], enrolment_required=True,
-                       **opened_answer), 202
+        return jsonify(
+            mfa_required=True, mfa_token=None, methods=[], enrolment_required=True, **opened_answer
+        ), 202
     return opened_answer

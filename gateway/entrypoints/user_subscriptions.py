@@ -29,8 +29,12 @@ from gateway.service_layer.own_writes import (
     with_effective,
 )
 
-blp = Blueprint("user_subscriptions", __name__, url_prefix="/api/v1/accounts/<account_id>/users/<user_id>",
-                description="Administration: a user's subscriptions")
+blp = Blueprint(
+    "user_subscriptions",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>/users/<user_id>",
+    description="Administration: a user's subscriptions",
+)
 blp.before_request(require_reach)
 
 
@@ -44,7 +48,9 @@ class UserSubscriptions(MethodView):
     @blp.response(200, page_of(SubscriptionSchema, "UserSubscriptionPage"))
     def get(self, args, account_id, user_id):
         """A user's subscriptions, with `effective`."""
-        return effective_page(service("subscriptions").get(path(account_id, user_id), params=args), args)
+        return effective_page(
+            service("subscriptions").get(path(account_id, user_id), params=args), args
+        )
 
     @blp.arguments(GrantIn)
     @blp.response(201, SubscriptionsWritten)
@@ -62,6 +68,10 @@ class UserSubscription(MethodView):
     @blp.response(204)
     def delete(self, account_id, user_id, subscription_id):
         """Remove one subscription (409 when it is the last administrator's)."""
-        answer = service("subscriptions").raw("DELETE", f"{path(account_id, user_id)}/{q(subscription_id)}")
+        answer = service("subscriptions").raw(
+            "DELETE", f"{path(account_id, user_id)}/{q(subscription_id)}"
+        )
         cancel_subscription(gw().part, subscription_id)
-        remember_own_events([answer.headers.get(EVENT_ID_HEADER)], "subscriptions.subscription.cancelled")
+        remember_own_events(
+            [answer.headers.get(EVENT_ID_HEADER)], "subscriptions.subscription.cancelled"
+        )

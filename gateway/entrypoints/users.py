@@ -29,8 +29,12 @@ from gateway.entrypoints.schemas import (
 from gateway.service_layer.own_writes import forget_user
 from gateway.service_layer.sessions import profiles_changed
 
-blp = Blueprint("users", __name__, url_prefix="/api/v1/accounts/<account_id>",
-                description="Administration: the users of an account")
+blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>",
+    description="Administration: the users of an account",
+)
 blp.before_request(require_reach)
 
 
@@ -45,7 +49,11 @@ class Users(MethodView):
     @blp.response(200, page_of(UserSchema, "UserPage"))
     def get(self, args, account_id):
         """The user list, searched by name, e-mail or function, filtered by status or role."""
-        return as_page(service("identity").get(users_path(account_id), params=args), args["page"], args["per_page"])
+        return as_page(
+            service("identity").get(users_path(account_id), params=args),
+            args["page"],
+            args["per_page"],
+        )
 
     @blp.arguments(UserIn)
     @blp.response(201, UserWritten)
@@ -95,5 +103,10 @@ class ActivationEmails(MethodView):
     @blp.response(202, SentSkipped)
     def post(self, body, account_id):
         """Re-send the activation e-mail to each selected user still pending activation."""
-        answer = service("identity").post(f"/internal/accounts/{q(account_id)}/activation-emails", json=body) or {}
+        answer = (
+            service("identity").post(
+                f"/internal/accounts/{q(account_id)}/activation-emails", json=body
+            )
+            or {}
+        )
         return {**answer, "propagation": propagation(answer)}

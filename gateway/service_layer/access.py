@@ -47,14 +47,19 @@ class Access:
 
 def effective_condition(today: date | Any) -> Any:
     """SQL: the holding is accepted and unexpired on `today` (a date, or a bound parameter)."""
-    return sa.and_(holdings.c.status == "accepted",
-                   sa.or_(holdings.c.expires_on.is_(None), holdings.c.expires_on >= today))
+    return sa.and_(
+        holdings.c.status == "accepted",
+        sa.or_(holdings.c.expires_on.is_(None), holdings.c.expires_on >= today),
+    )
 
 
 def access_of(conn: Connection, user_id: str, account_id: str, today: date) -> Access:
     rows = conn.execute(
-        sa.select(holdings.c.administers_account_id, holdings.c.supervises)
-        .where(holdings.c.user_id == user_id, holdings.c.administers_account_id.is_not(None), effective_condition(today))
+        sa.select(holdings.c.administers_account_id, holdings.c.supervises).where(
+            holdings.c.user_id == user_id,
+            holdings.c.administers_account_id.is_not(None),
+            effective_condition(today),
+        )
     ).all()
     administers = frozenset(r.administers_account_id for r in rows if not r.supervises)
     supervises = frozenset(r.administers_account_id for r in rows if r.supervises)
@@ -69,8 +74,13 @@ def accounts_in_reach(conn: Connection, access: Access) -> list[dict[str, Any]]:
     found = {row["id"]: dict(row) for row in rows}
     listed = []
     for account_id in access.reach:
-        row = found.get(account_id) or {"id": account_id, "number": None, "name": None, "parent_id": None,
-                                        "relation": None}
+        row = found.get(account_id) or {
+            "id": account_id,
+            "number": None,
+            "name": None,
+            "parent_id": None,
+            "relation": None,
+        }
         row.pop("applied_event_id", None)
         listed.append({**row, "role": access.role_in(account_id)})
     listed.sort(key=lambda a: (a["id"] != access.account_id, a["number"] or "", a["id"]))
@@ -113,11 +123,17 @@ _STATES = sa.select(holdings.c.subscription_id, holdings.c.status, holdings.c.ex
 HOLDINGS_OF_USER = _STATES.where(holdings.c.user_id == sa.bindparam("user_id"))
 
 
-def applied_states(conn: Connection, subscription_ids: list[str]) -> dict[str, tuple[str, date | None]]:
+def applied_states(
+    conn: Connection, subscription_ids: list[str]
+) -> dict[str, tuple[str, date | None]]:
     """(status, expires_on) of each of these subscriptions the projection holds, in one query."""
     if not subscription_ids:
         return {}
-    rows = conn.execute(_STATES.where(holdings.c.subscription_id.in_(subscription_ids))).mappings().all()
+    rows = (
+        conn.execute(_STATES.where(holdings.c.subscription_id.in_(subscription_ids)))
+        .mappings()
+        .all()
+    )
     return states_of(rows)
 
 

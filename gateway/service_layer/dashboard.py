@@ -25,9 +25,17 @@ def unavailable(reason: str) -> dict[str, Any]:
     return {"unavailable": True, "reason": reason}
 
 
-def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], headers: dict[str, str], *,
-                      user_id: str, since: str | None, is_administrator: bool,
-                      timeout: float, meanwhile: Callable[[], Any] = lambda: None) -> tuple[dict[str, Any], Any]:
+def compose_dashboard(
+    executor: Executor,
+    clients: dict[str, ServiceClient],
+    headers: dict[str, str],
+    *,
+    user_id: str,
+    since: str | None,
+    is_administrator: bool,
+    timeout: float,
+    meanwhile: Callable[[], Any] = lambda: None,
+) -> tuple[dict[str, Any], Any]:
     """The panels, and what `meanwhile` answered: the request's own thread runs it (local reads)
     while the services answer, so it adds no time to the request.
 
@@ -38,8 +46,10 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
     calls: dict[str, tuple[str, dict[str, Any]]] = {
         "subscriptions": (f"/internal/users/{user_id}/dashboard", since_param),
         # the last audits, the administrators and the users summary of the user's own account
-        "identity": (f"/internal/users/{user_id}/dashboard",
-                     {**since_param, "users": "1" if is_administrator else None}),
+        "identity": (
+            f"/internal/users/{user_id}/dashboard",
+            {**since_param, "users": "1" if is_administrator else None},
+        ),
     }
     started = time.monotonic()
     pending: dict[str, Any] = {}
@@ -51,8 +61,11 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
             continue
         begin = getattr(client, "begin_get", None)
         sent = begin(path, params=params, headers=headers) if begin is not None else None
-        pending[service] = sent if sent is not None else executor.submit(client.get, path, params=params,
-                                                                         headers=headers)
+        pending[service] = (
+            sent
+            if sent is not None
+            else executor.submit(client.get, path, params=params, headers=headers)
+        )
     try:
         local = meanwhile()
     except BaseException:
@@ -68,15 +81,21 @@ def compose_dashboard(executor: Executor, clients: dict[str, ServiceClient], hea
             results[service] = call.result(timeout=max(0.0, timeout - (time.monotonic() - started)))
         except TimeoutError:
             call.cancel()
-            results[service] = unavailable(f"The {service} service did not answer within {timeout:g} s.")
+            results[service] = unavailable(
+                f"The {service} service did not answer within {timeout:g} s."
+            )
         except ServiceUnavailable as exc:
-            results[service] = unavailable(f"The {exc.service} service is not answering at the moment.")
+            results[service] = unavailable(
+                f"The {exc.service} service is not answering at the moment."
+            )
         except Problem as exc:
             results[service] = unavailable(f"The {service} service refused: {exc.detail}")
         except Exception as exc:  # noqa: BLE001 - one broken panel must not break the page
             log.exception("dashboard panel %s failed", service)
-            results[service] = unavailable(f"The {service} service gave an answer that could not be read "
-                                           f"({type(exc).__name__}).")
+            results[service] = unavailable(
+                f"The {service} service gave an answer that could not be read "
+                f"({type(exc).__name__})."
+            )
     identity = results.pop("identity")
     if not isinstance(identity, dict):
         identity = unavailable("The identity service gave an answer that could not be read.")

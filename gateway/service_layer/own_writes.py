@@ -29,10 +29,18 @@ def apply_subscriptions(part: Part, answers: list[dict[str, Any]], account_id: s
                 for sub in answers:
                     if not sub.get("id") or not sub.get("user_id") or not sub.get("status"):
                         continue
-                    occurred = (parse_instant(sub.get("decided_at")) or parse_instant(sub.get("requested_at"))
-                                or now)
-                    apply_holding(uow.session, holding_from_answer(sub, account_id), occurred,
-                                  sub.get("event_id"), now)
+                    occurred = (
+                        parse_instant(sub.get("decided_at"))
+                        or parse_instant(sub.get("requested_at"))
+                        or now
+                    )
+                    apply_holding(
+                        uow.session,
+                        holding_from_answer(sub, account_id),
+                        occurred,
+                        sub.get("event_id"),
+                        now,
+                    )
                 uow.commit()
             return
         except IntegrityError:  # the consumer inserted the same subscription meanwhile
@@ -44,10 +52,19 @@ def cancel_subscription(part: Part, subscription_id: str) -> None:
     """The actor removed a subscription: stop honouring it at once."""
     now = part.clock.now()
     with part.uow() as uow:
-        row = uow.session.execute(sa.select(holdings).where(holdings.c.subscription_id == subscription_id)
-                                  ).mappings().first()
+        row = (
+            uow.session.execute(
+                sa.select(holdings).where(holdings.c.subscription_id == subscription_id)
+            )
+            .mappings()
+            .first()
+        )
         if row is not None:
-            holding = {**dict(row), "status": "cancelled", "expires_on": parse_day(row["expires_on"])}
+            holding = {
+                **dict(row),
+                "status": "cancelled",
+                "expires_on": parse_day(row["expires_on"]),
+            }
             apply_holding(uow.session, holding, now, None, now)
         uow.commit()
 
@@ -66,8 +83,12 @@ def forget_user(part: Part, user_id: str) -> None:
         uow.commit()
 
 
-def with_effective(part: Part, items: list[dict[str, Any]], today: date,
-                   states: dict[str, tuple[str, date | None]] | None = None) -> list[dict[str, Any]]:
+def with_effective(
+    part: Part,
+    items: list[dict[str, Any]],
+    today: date,
+    states: dict[str, tuple[str, date | None]] | None = None,
+) -> list[dict[str, Any]]:
     """`effective` = the service says accepted and unexpired AND the portal already applies it.
 
     `states`: the projection's (status, expires_on) by subscription id, when the caller already
@@ -86,7 +107,7 @@ def with_effective(part: Part, items: list[dict[str, Any]], today: date,
         if by_service is None:
             by_service = is_effective(item.get("status"), parse_day(item.get("expires_on")), today)
         status, expires_on = states.get(str(item.get("id")), (None, None))
-        out.append({**item, "effective": bool(by_service) and is_effective(status, expires_on, today)})
+        out.append(
+            {**item, "effective": bool(by_service) and is_effective(status, expires_on, today)}
+        )
     return out
-
-

@@ -33,7 +33,9 @@ def hit_all(part: Part, hits: list[tuple[str, Limit]], now: datetime) -> int | N
     params: dict[str, object] = {}
     for index, (key, limit) in enumerate(enabled.items()):
         params[f"key_{index}"], params[f"window_{index}"] = key, limit.window_start(now)
-    rows = caller_reader(part.engine).write(_counting(part.engine.dialect.name, len(enabled)), params)
+    rows = caller_reader(part.engine).write(
+        _counting(part.engine.dialect.name, len(enabled)), params
+    )
     counts = {row["key"]: row["count"] for row in rows}
     waits = [limit.retry_after(now) for key, limit in enabled.items() if counts[key] > limit.count]
     return max(waits, default=None)
@@ -44,13 +46,24 @@ def _counting(dialect: str, keys: int) -> sa.Insert:
     """INSERT … ON CONFLICT DO UPDATE count + 1 RETURNING the counts, for `keys` keys (bound as
     key_0, window_0, key_1, ...): built once, so its SQL is compiled once."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(rate_limits)
-    return insert.values([
-        {"key": sa.bindparam(f"key_{i}", type_=rate_limits.c.key.type),
-         "window_start": sa.bindparam(f"window_{i}", type_=rate_limits.c.window_start.type), "count": 1}
-        for i in range(keys)
-    ]).on_conflict_do_update(
-        index_elements=["key", "window_start"], set_={"count": rate_limits.c.count + 1}
-    ).returning(rate_limits.c.key, rate_limits.c.count)
+    return (
+        insert.values(
+            [
+                {
+                    "key": sa.bindparam(f"key_{i}", type_=rate_limits.c.key.type),
+                    "window_start": sa.bindparam(
+                        f"window_{i}", type_=rate_limits.c.window_start.type
+                    ),
+                    "count": 1,
+                }
+                for i in range(keys)
+            ]
+        )
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"], set_={"count": rate_limits.c.count + 1}
+        )
+        .returning(rate_limits.c.key, rate_limits.c.count)
+    )
 
 
 def waiting(part: Part, key: str, limit: Limit, now: datetime) -> int | None:
@@ -58,14 +71,19 @@ def waiting(part: Part, key: str, limit: Limit, now: datetime) -> int | None:
     if not limit.enabled:
         return None
     with part.engine.connect() as conn:
-        count = conn.execute(sa.select(rate_limits.c.count).where(
-            rate_limits.c.key == key[:320], rate_limits.c.window_start == limit.window_start(now))).scalar()
+        count = conn.execute(
+            sa.select(rate_limits.c.count).where(
+                rate_limits.c.key == key[:320],
+                rate_limits.c.window_start == limit.window_start(now),
+            )
+        ).scalar()
     return limit.retry_after(now) if count is not None and count >= limit.count else None
 
 
 def purge_old_counters(part: Part, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
     with part.uow() as uow:
         result = uow.session.execute(
-            rate_limits.delete().where(rate_limits.c.window_start < int((now - keep).timestamp())))
+            rate_limits.delete().where(rate_limits.c.window_start < int((now - keep).timestamp()))
+        )
         uow.commit()
     return result.rowcount or 0

@@ -57,8 +57,12 @@ class OpenedSession:
 
 def _info(row: Any) -> SessionInfo:
     return SessionInfo(
-        id=row["id"], user_id=row["user_id"], account_id=row["account_id"], csrf_hash=row["csrf_hash"],
-        created_at=as_utc(row["created_at"]), expires_at=as_utc(row["expires_at"]),
+        id=row["id"],
+        user_id=row["user_id"],
+        account_id=row["account_id"],
+        csrf_hash=row["csrf_hash"],
+        created_at=as_utc(row["created_at"]),
+        expires_at=as_utc(row["expires_at"]),
         password_change_required=bool(row["password_change_required"]),
         previous_sign_in_at=row["previous_sign_in_at"],
         mfa_enrolment_required=bool(row.get("mfa_enrolment_required")),
@@ -68,8 +72,16 @@ def _info(row: Any) -> SessionInfo:
     )
 
 
-def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, password_change_required: bool,
-                 ip: str | None, user_agent: str | None, mfa_enrolment_required: bool = False) -> OpenedSession:
+def open_session(
+    part: Part,
+    policy: SessionPolicy,
+    user: dict[str, Any],
+    *,
+    password_change_required: bool,
+    ip: str | None,
+    user_agent: str | None,
+    mfa_enrolment_required: bool = False,
+) -> OpenedSession:
     now = part.clock.now()
     token, csrf_token = new_token(), new_token()
     row = {
@@ -85,15 +97,20 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
         "own_password_change": False,
         "mfa_enrolment_required": mfa_enrolment_required,
         # "new since your last sign-in" counts from the sign-in before this one
-        "previous_sign_in_at": (user.get("previous_sign_in_at") if "previous_sign_in_at" in user
-                                else user.get("last_sign_in_at")),
+        "previous_sign_in_at": (
+            user.get("previous_sign_in_at")
+            if "previous_sign_in_at" in user
+            else user.get("last_sign_in_at")
+        ),
         "ip": (ip or "")[:64] or None,
         "user_agent": (user_agent or "")[:300] or None,
     }
     # the sign-in changed what identity answers for the user (last_sign_in_at...): the kept
     # profiles of their other sessions are cleared with the insert
     if part.engine.dialect.name == "postgresql":
-        caller_reader(part.engine).write(_OPENED, {f"b_{name}": value for name, value in row.items()})
+        caller_reader(part.engine).write(
+            _OPENED, {f"b_{name}": value for name, value in row.items()}
+        )
     else:
         with part.engine.begin() as conn:
             conn.execute(sessions.insert().values(**row))
@@ -101,29 +118,58 @@ def open_session(part: Part, policy: SessionPolicy, user: dict[str, Any], *, pas
     return OpenedSession(token, csrf_token, _info(row))
 
 
-_OPENED_COLUMNS = ("id", "token_hash", "csrf_hash", "user_id", "account_id", "created_at", "last_seen_at",
-                   "expires_at", "password_change_required", "own_password_change", "mfa_enrolment_required",
-                   "previous_sign_in_at", "ip", "user_agent")
+_OPENED_COLUMNS = (
+    "id",
+    "token_hash",
+    "csrf_hash",
+    "user_id",
+    "account_id",
+    "created_at",
+    "last_seen_at",
+    "expires_at",
+    "password_change_required",
+    "own_password_change",
+    "mfa_enrolment_required",
+    "previous_sign_in_at",
+    "ip",
+    "user_agent",
+)
 # PostgreSQL, built once: the new session and the other sessions' profiles forgotten, one
 # statement on the request path's driver road (one round trip where a transaction took four).
 # A data-modifying CTE sees the table as it was: the update never touches the new row.
-_OPENED = sessions.insert().values(
-    {name: sa.bindparam(f"b_{name}", type_=sessions.c[name].type) for name in _OPENED_COLUMNS}
-    | {"profile_version": 0}  # the column's default, written out: the driver road applies none
-).add_cte(
-    sessions.update().where(sessions.c.user_id == sa.bindparam("b_user_id", type_=sessions.c.user_id.type))
-    .values(profile=None, profile_at=None, profile_version=sessions.c.profile_version + 1).cte("forgotten")
+_OPENED = (
+    sessions.insert()
+    .values(
+        {name: sa.bindparam(f"b_{name}", type_=sessions.c[name].type) for name in _OPENED_COLUMNS}
+        | {"profile_version": 0}  # the column's default, written out: the driver road applies none
+    )
+    .add_cte(
+        sessions.update()
+        .where(sessions.c.user_id == sa.bindparam("b_user_id", type_=sessions.c.user_id.type))
+        .values(profile=None, profile_at=None, profile_version=sessions.c.profile_version + 1)
+        .cte("forgotten")
+    )
 )
 
 
 # Every request's one query (built once): the session of a token hash, with one row per
 # administration or supervision the user holds effectively on :today (or one row of NULLs).
 _CALLER = (
-    sa.select(*(c for c in sessions.c if c.name not in ("token_hash", "ip", "user_agent")),
-              holdings.c.administers_account_id, holdings.c.supervises)
-    .select_from(sessions.outerjoin(holdings, sa.and_(
-        holdings.c.user_id == sessions.c.user_id, holdings.c.administers_account_id.is_not(None),
-        effective_condition(sa.bindparam("today", type_=sa.Date())))))
+    sa.select(
+        *(c for c in sessions.c if c.name not in ("token_hash", "ip", "user_agent")),
+        holdings.c.administers_account_id,
+        holdings.c.supervises,
+    )
+    .select_from(
+        sessions.outerjoin(
+            holdings,
+            sa.and_(
+                holdings.c.user_id == sessions.c.user_id,
+                holdings.c.administers_account_id.is_not(None),
+                effective_condition(sa.bindparam("today", type_=sa.Date())),
+            ),
+        )
+    )
     .where(sessions.c.token_hash == sa.bindparam("token_hash"))
 )
 
@@ -132,36 +178,51 @@ def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionI
     """The live session of `token` and its holder's rights, read in one query; its idle clock
     restarted (at most once a minute). SessionEnded when the token names no live session."""
     now = part.clock.now()
-    rows = caller_reader(part.engine).run(_CALLER, {"token_hash": hash_token(token), "today": now.date()})
+    rows = caller_reader(part.engine).run(
+        _CALLER, {"token_hash": hash_token(token), "today": now.date()}
+    )
     if not rows:
         raise SessionEnded("Your session is not valid or has ended; sign in again.")
     row = rows[0]
-    reason = policy.expiry_reason(created_at=as_utc(row["created_at"]), last_seen_at=as_utc(row["last_seen_at"]),
-                                  now=now)
+    reason = policy.expiry_reason(
+        created_at=as_utc(row["created_at"]), last_seen_at=as_utc(row["last_seen_at"]), now=now
+    )
     if reason:
         end_session(part, row["id"])
         raise SessionEnded(reason)
     if policy.needs_touch(as_utc(row["last_seen_at"]), now):
         _update(part, row["id"], last_seen_at=now)
-    held = [(r["administers_account_id"], r["supervises"]) for r in rows if r["administers_account_id"]]
-    access = Access(row["user_id"], row["account_id"],
-                    frozenset(a for a, supervises in held if not supervises),
-                    frozenset(a for a, supervises in held if supervises))
+    held = [
+        (r["administers_account_id"], r["supervises"]) for r in rows if r["administers_account_id"]
+    ]
+    access = Access(
+        row["user_id"],
+        row["account_id"],
+        frozenset(a for a, supervises in held if not supervises),
+        frozenset(a for a, supervises in held if supervises),
+    )
     return _info(row), access
 
 
 # --- the profile kept for GET /me -------------------------------------------------------------
 
+
 def keep_profile(part: Part, session: SessionInfo, profile: dict[str, Any], now: datetime) -> None:
     """Keep identity's answer on the session, unless it was cleared since the session was read
     (the answer may then predate the change that cleared it)."""
     with part.engine.begin() as conn:
-        conn.execute(sessions.update()
-                     .where(sessions.c.id == session.id, sessions.c.profile_version == session.profile_version)
-                     .values(profile=json.dumps(profile), profile_at=now))
+        conn.execute(
+            sessions.update()
+            .where(
+                sessions.c.id == session.id, sessions.c.profile_version == session.profile_version
+            )
+            .values(profile=json.dumps(profile), profile_at=now)
+        )
 
 
-def forget_profiles(conn: Connection | Any, *, user_id: str | None = None, account_id: str | None = None) -> None:
+def forget_profiles(
+    conn: Connection | Any, *, user_id: str | None = None, account_id: str | None = None
+) -> None:
     """Clear the kept profiles of a user's (or an account's, or everyone's) sessions: the next
     GET /me asks identity.
 
@@ -172,11 +233,16 @@ def forget_profiles(conn: Connection | Any, *, user_id: str | None = None, accou
         where = sessions.c.account_id == account_id
     else:  # whose profile changed is not known: all of them
         where = sessions.c.profile.is_not(None)
-    conn.execute(sessions.update().where(where)
-                 .values(profile=None, profile_at=None, profile_version=sessions.c.profile_version + 1))
+    conn.execute(
+        sessions.update()
+        .where(where)
+        .values(profile=None, profile_at=None, profile_version=sessions.c.profile_version + 1)
+    )
 
 
-def profiles_changed(part: Part, *, user_id: str | None = None, account_id: str | None = None) -> None:
+def profiles_changed(
+    part: Part, *, user_id: str | None = None, account_id: str | None = None
+) -> None:
     """A write through the gateway changed a user (or an account): its kept profiles are cleared."""
     with part.engine.begin() as conn:
         forget_profiles(conn, user_id=user_id, account_id=account_id)
@@ -196,7 +262,9 @@ def end_session(part: Part, session_id: str) -> None:
 
 def end_other_sessions(part: Part, user_id: str, keep_id: str) -> None:
     with part.uow() as uow:
-        uow.session.execute(sessions.delete().where(sessions.c.user_id == user_id, sessions.c.id != keep_id))
+        uow.session.execute(
+            sessions.delete().where(sessions.c.user_id == user_id, sessions.c.id != keep_id)
+        )
         uow.commit()
 
 
@@ -218,7 +286,10 @@ def purge_expired(part: Part, policy: SessionPolicy) -> int:
     """Delete sessions past their absolute or idle limit (a periodic job)."""
     now = part.clock.now()
     with part.uow() as uow:
-        result = uow.session.execute(sessions.delete().where(
-            sa.or_(sessions.c.expires_at <= now, sessions.c.last_seen_at <= now - policy.idle)))
+        result = uow.session.execute(
+            sessions.delete().where(
+                sa.or_(sessions.c.expires_at <= now, sessions.c.last_seen_at <= now - policy.idle)
+            )
+        )
         uow.commit()
     return result.rowcount or 0

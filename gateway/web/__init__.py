@@ -25,7 +25,11 @@ def register(app: Flask) -> None:
 
     # Flask's own session cookie only carries the pages' one-time messages and form drafts.
     secure = app.extensions["portico.gateway"].config.secure_cookies
-    app.config.update(SESSION_COOKIE_NAME="portico_pages", SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=secure)
+    app.config.update(
+        SESSION_COOKIE_NAME="portico_pages",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=secure,
+    )
     app.session_interface = PagesSessionInterface()
     app.register_blueprint(web)

@@ -26,8 +26,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class ApiError(Exception):
     """A problem+json answer of the API: status, person-facing detail, per-field errors."""
 
-    def __init__(self, status: int, title: str, detail: str, errors: dict[str, list[str]] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{status} {title}: {detail}")
         self.status = status
         self.title = title
@@ -77,8 +83,15 @@ class ApiCaller:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.call("GET", path, params=params).data
 
-    def post(self, path: str, json: Any = None, *, csrf: str | None = None,
-             params: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> Answer:
+    def post(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        csrf: str | None = None,
+        params: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> Answer:
         return self.call("POST", path, json=json, csrf=csrf, params=params, files=files)
 
     def patch(self, path: str, json: Any = None, *, csrf: str | None = None) -> Answer:
@@ -93,19 +106,36 @@ class ApiCaller:
 
     # -- the one place that builds a request -------------------------------------------------------
 
-    def call(self, method: str, path: str, *, json: Any = None, csrf: str | None = None,
-             params: dict[str, Any] | None = None, files: dict[str, Any] | None = None) -> Answer:
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent,
-                   "X-Portico-Request-Id": self.request_id, "Accept-Language": self.accept_language}
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        csrf: str | None = None,
+        params: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> Answer:
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+            "X-Portico-Request-Id": self.request_id,
+            "Accept-Language": self.accept_language,
+        }
         if self.session_token:
             headers["Cookie"] = f"{COOKIE}={self.session_token}"
         if method not in SAFE_METHODS and csrf is not None:
             headers[CSRF_HEADER] = csrf
         builder = EnvironBuilder(
-            path=path, method=method, base_url=self.base_url, headers=headers,
-            query_string={k: _text(v) for k, v in (params or {}).items() if v not in (None, "")} or None,
+            path=path,
+            method=method,
+            base_url=self.base_url,
+            headers=headers,
+            query_string={k: _text(v) for k, v in (params or {}).items() if v not in (None, "")}
+            or None,
             json=json if files is None and json is not None else None,
-            data=files, environ_base={"REMOTE_ADDR": self.remote_addr},
+            data=files,
+            environ_base={"REMOTE_ADDR": self.remote_addr},
         )
         try:
             environ = builder.get_environ()
@@ -155,10 +185,17 @@ def _json(body: bytes) -> Any:
 
 def _error(status: int, data: Any, status_line: str) -> ApiError:
     body = data if isinstance(data, dict) else {}
-    extra = {k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "errors")}
+    extra = {
+        k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "errors")
+    }
     reason = status_line.split(" ", 1)[1] if " " in status_line else str(status)
-    return ApiError(status, body.get("title") or reason, body.get("detail") or reason,
-                    body.get("errors") if isinstance(body.get("errors"), dict) else None, extra)
+    return ApiError(
+        status,
+        body.get("title") or reason,
+        body.get("detail") or reason,
+        body.get("errors") if isinstance(body.get("errors"), dict) else None,
+        extra,
+    )
 
 
 def api() -> ApiCaller:

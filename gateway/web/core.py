@@ -44,13 +44,20 @@ from gateway.web.messages import MESSAGES
 
 log = logging.getLogger(__name__)
 
-web = Blueprint("web", __name__, template_folder="../templates", static_folder="../static",
-                static_url_path="/assets")
+web = Blueprint(
+    "web",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static",
+    static_url_path="/assets",
+)
 
 # No inline script or style anywhere: the pages' JavaScript and CSS are files under /assets.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; form-action 'self'; frame-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 
 class SignInRequired(Exception):
@@ -62,6 +69,7 @@ class PasswordChangeRequired(Exception):
 
 
 # -- who is signed in -----------------------------------------------------------------------------
+
 
 def current_user(required: bool = True) -> dict[str, Any] | None:
     """GET /api/v1/me once per request; sets the page language from the user's."""
@@ -76,7 +84,9 @@ def current_user(required: bool = True) -> dict[str, Any] | None:
                 raise
             g.web_session_ended = True
     g.web_me = me
-    i18n.set_language(i18n.choose(me.get("language") if me else None), me.get("language") if me else None)
+    i18n.set_language(
+        i18n.choose(me.get("language") if me else None), me.get("language") if me else None
+    )
     if me is None and required:
         raise SignInRequired()
     return me
@@ -84,21 +94,27 @@ def current_user(required: bool = True) -> dict[str, Any] | None:
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """A page for a signed-in person (a session that must change its password goes to that form)."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         me = current_user()
         assert me is not None
-        if me.get("password_change_required") and request.endpoint not in ("web.change_password",
-                                                                             "web.sign_out"):
+        if me.get("password_change_required") and request.endpoint not in (
+            "web.change_password",
+            "web.sign_out",
+        ):
             raise PasswordChangeRequired()
         return view(*args, **kwargs)
+
     return wrapper
 
 
 def administered_accounts() -> list[dict[str, Any]]:
     """The accounts the caller administers or supervises (GET /api/v1/accounts), once per request."""
     if "web_accounts" not in g:
-        g.web_accounts = api().get("/api/v1/accounts", {"per_page": 200})["items"] if is_admin() else []
+        g.web_accounts = (
+            api().get("/api/v1/accounts", {"per_page": 200})["items"] if is_admin() else []
+        )
     return g.web_accounts
 
 
@@ -129,6 +145,7 @@ def form_csrf() -> str:
 
 
 # -- messages and redirects -----------------------------------------------------------------------
+
 
 def notify(category: str, message: str) -> None:
     """A message for the next page (kept so a repeated submission shows it again)."""
@@ -164,30 +181,39 @@ def here() -> str:
 
 def once(view: Callable[..., Any]) -> Callable[..., Any]:
     """A form handler run once per form token; a repeat gets the first outcome again."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = request.form.get(FORM_TOKEN, "")
         client = session.get(CLIENT_KEY)
         if request.method != "POST" or not token or not isinstance(client, str):
-            return view(*args, **kwargs)  # a browser that kept no pages cookie is never answered from the ledger
+            return view(
+                *args, **kwargs
+            )  # a browser that kept no pages cookie is never answered from the ledger
         scope = request.path
         first, entry = LEDGER.claim(client, token, scope)
         if not first:
             entry.done.wait(WAIT_SECONDS)
             if entry.outcome is not None:
                 return replay(entry.outcome)
-            if not entry.done.is_set():  # the first is still running: show the page, do not act twice
+            if (
+                not entry.done.is_set()
+            ):  # the first is still running: show the page, do not act twice
                 return redirect(here(), code=303)
             return view(*args, **kwargs)
         outcome = None
         try:
             response = view(*args, **kwargs)
             if isinstance(response, Response) and response.status_code in (302, 303):
-                outcome = Outcome(response.headers["Location"], list(g.get("web_flashes", [])),
-                                  list(api().set_cookies) + g.get("web_cookies", []))
+                outcome = Outcome(
+                    response.headers["Location"],
+                    list(g.get("web_flashes", [])),
+                    list(api().set_cookies) + g.get("web_cookies", []),
+                )
             return response
         finally:
             LEDGER.finish(client, token, scope, outcome)
+
     return wrapper
 
 
@@ -203,12 +229,16 @@ def replay(outcome: Outcome) -> Response:
 
 
 def render(template: str, status: int = 200, **context: Any) -> Response:
-    response = Response(render_template(f"web/{template}", **context), status=status, mimetype="text/html")
+    response = Response(
+        render_template(f"web/{template}", **context), status=status, mimetype="text/html"
+    )
     return response
 
 
-_API_REFERENCE = re.compile(r"\s*\((?:GET|POST|PUT|PATCH|DELETE) /api/[^)]*\)|;?\s*(?:GET|POST|PUT|PATCH|DELETE) "
-                            r"/api/\S+ lists who to ask")
+_API_REFERENCE = re.compile(
+    r"\s*\((?:GET|POST|PUT|PATCH|DELETE) /api/[^)]*\)|;?\s*(?:GET|POST|PUT|PATCH|DELETE) "
+    r"/api/\S+ lists who to ask"
+)
 
 
 def for_people(detail: str | None) -> str:
@@ -227,6 +257,7 @@ def field_errors(exc: ApiError) -> dict[str, list[str]]:
 
 # -- installed on the app -------------------------------------------------------------------------
 
+
 def mailbox_enabled() -> bool:
     return not gw().part.settings.smtp_url
 
@@ -236,7 +267,11 @@ def mailbox_open() -> bool:
     if "web_mailbox_open" not in g:
         settings = gw().part.settings
         g.web_mailbox_open = mailbox_enabled() and mailbox_pass.opens(
-            request.cookies.get(mailbox_pass.COOKIE), settings.secret_key, settings.operator_token, gw().now())
+            request.cookies.get(mailbox_pass.COOKIE),
+            settings.secret_key,
+            settings.operator_token,
+            gw().now(),
+        )
     return bool(g.web_mailbox_open)
 
 
@@ -264,9 +299,14 @@ def page_context() -> dict[str, Any]:
 
 def options(group: str) -> list[tuple[str, str]]:
     """(value, label) pairs of a vocabulary, labelled in the page language."""
-    values = {"title": v.TITLES, "language": v.LANGUAGES, "family": v.FAMILIES,
-              "subscription_status": v.SUBSCRIPTION_STATUSES, "user_status": v.USER_STATUSES,
-              "level": v.PASSWORD_LEVELS}[group]
+    values = {
+        "title": v.TITLES,
+        "language": v.LANGUAGES,
+        "family": v.FAMILIES,
+        "subscription_status": v.SUBSCRIPTION_STATUSES,
+        "user_status": v.USER_STATUSES,
+        "level": v.PASSWORD_LEVELS,
+    }[group]
     return [(str(value), i18n.word(group, value)) for value in values]
 
 
@@ -318,7 +358,11 @@ def origin_of(url: str) -> str | None:
 
 def site_origins() -> set[str]:
     """This site as browsers name it: its public URL, and the address this request was sent to."""
-    return {found for found in (origin_of(gw().part.settings.public_url), origin_of(request.host_url)) if found}
+    return {
+        found
+        for found in (origin_of(gw().part.settings.public_url), origin_of(request.host_url))
+        if found
+    }
 
 
 @web.after_request
@@ -339,6 +383,7 @@ def page_headers(response: Response) -> Response:
 
 # -- errors as pages ------------------------------------------------------------------------------
 
+
 @web.errorhandler(SignInRequired)
 def _sign_in(_exc: SignInRequired) -> Response:
     if g.get("web_session_ended") or request.cookies.get(COOKIE):
@@ -355,8 +400,11 @@ def keep_draft() -> None:
     """A form sent after the session ended: keep what was typed (never a password) for after sign-in."""
     if request.method != "POST":
         return
-    fields = {name: value for name, value in request.form.items()
-              if name not in DRAFT_SKIPPED and "password" not in name}
+    fields = {
+        name: value
+        for name, value in request.form.items()
+        if name not in DRAFT_SKIPPED and "password" not in name
+    }
     if fields and sum(len(k) + len(v) for k, v in fields.items()) <= DRAFT_MAX_CHARS:
         session["web_draft"] = {"path": here(), "fields": fields}
 
@@ -377,7 +425,12 @@ def _cross_site(exc: CrossSiteForm) -> Response:
         detail = i18n.translate("error.no_origin")
     else:
         detail = i18n.translate("error.cross_site", origin=exc.origin)
-    log.warning("page %s %s refused: posted from %s", request.method, request.path, exc.origin or "an unsaid origin")
+    log.warning(
+        "page %s %s refused: posted from %s",
+        request.method,
+        request.path,
+        exc.origin or "an unsaid origin",
+    )
     return error_page(403, detail)
 
 
@@ -427,15 +480,22 @@ def error_page(status: int, detail: str | None, **extra: Any) -> Response:
             current_user(required=False)
         except Exception:  # noqa: BLE001 - an error page must render even when /me fails
             g.web_me = None
-    known = status if status in (403, 404, 409, 410, 413, 429, 503) else (400 if status < 500 else 500)
+    known = (
+        status if status in (403, 404, 409, 410, 413, 429, 503) else (400 if status < 500 else 500)
+    )
     return render("error.html", status=status, code=known, detail=detail, **extra)
 
 
 # -- lists ----------------------------------------------------------------------------------------
 
+
 def list_args(*names: str) -> dict[str, str]:
     """The filters of a list page, as typed (empty ones left out)."""
-    return {name: request.args.get(name, "").strip() for name in names if request.args.get(name, "").strip()}
+    return {
+        name: request.args.get(name, "").strip()
+        for name in names
+        if request.args.get(name, "").strip()
+    }
 
 
 def page_number() -> int:
@@ -447,7 +507,11 @@ def page_number() -> int:
 
 def pagination(data: dict[str, Any]) -> dict[str, Any]:
     """“Displaying items 1 - 10 of 61” and the page links of an {items, page, per_page, total} answer."""
-    page, per_page, total = int(data.get("page") or 1), int(data.get("per_page") or 10), int(data.get("total") or 0)
+    page, per_page, total = (
+        int(data.get("page") or 1),
+        int(data.get("per_page") or 10),
+        int(data.get("total") or 0),
+    )
     pages = max(1, -(-total // per_page))
     start = (page - 1) * per_page + 1 if total else 0
     end = min(total, page * per_page)
@@ -458,16 +522,25 @@ def pagination(data: dict[str, Any]) -> dict[str, Any]:
         return request.path + "?" + urlencode(args)
 
     shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    return {"page": page, "pages": pages, "start": start, "end": end, "total": total,
-            "links": [(number, link(number), number == page) for number in shown],
-            "previous": link(page - 1) if page > 1 else None, "next": link(page + 1) if page < pages else None}
+    return {
+        "page": page,
+        "pages": pages,
+        "start": start,
+        "end": end,
+        "total": total,
+        "links": [(number, link(number), number == page) for number in shown],
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+    }
 
 
 class NotAdministrator(Exception):
     """The page is for administrators and the caller administers no account."""
 
 
-def chosen_account(accounts: list[dict[str, Any]] | None = None, value: str | None = None) -> dict[str, Any]:
+def chosen_account(
+    accounts: list[dict[str, Any]] | None = None, value: str | None = None
+) -> dict[str, Any]:
     """The account a page works on: the one asked for when in reach, else the caller's own, else the first."""
     accounts = administered_accounts() if accounts is None else accounts
     if not accounts:

@@ -28,12 +28,18 @@ def primary(tag: str | None) -> str | None:
 
 def choose(user_language: str | None = None) -> str:
     """The page language: the user's own, else the browser's preference, else English."""
-    return primary(user_language) or request.accept_languages.best_match(SUPPORTED, default=DEFAULT) or DEFAULT
+    return (
+        primary(user_language)
+        or request.accept_languages.best_match(SUPPORTED, default=DEFAULT)
+        or DEFAULT
+    )
 
 
 def set_language(lang: str, tag: str | None = None) -> None:
     g.web_lang = lang if lang in SUPPORTED else DEFAULT
-    g.web_lang_tag = tag if primary(tag) == g.web_lang else ("fr-FR" if g.web_lang == "fr" else "en-GB")
+    g.web_lang_tag = (
+        tag if primary(tag) == g.web_lang else ("fr-FR" if g.web_lang == "fr" else "en-GB")
+    )
 
 
 def current() -> str:
@@ -54,7 +60,10 @@ def translate(key: str, **params: Any) -> str:
     """
     text = MESSAGES[current()].get(key) or MESSAGES[DEFAULT].get(key) or key
     if params:
-        safe = {name: escape(value) if isinstance(value, str) else value for name, value in params.items()}
+        safe = {
+            name: escape(value) if isinstance(value, str) else value
+            for name, value in params.items()
+        }
         return Markup(text).format(**safe)
     return text
 

@@ -28,7 +28,7 @@ EN: dict[str, str] = {
     "nav.mailbox": "Mailbox",
     "nav.sign_out": "Log out",
     "footer.privacy": "As data controller, the portal's operator processes your personal data for the "
-                      "management of your user account. For more information, contact your administrator.",
+    "management of your user account. For more information, contact your administrator.",
     # common words
     "common.all": "All",
     "common.yes": "Yes",
@@ -138,21 +138,21 @@ EN: dict[str, str] = {
     "mfa.codes_kept": "I have kept them",
     "forgotten.title": "Forgotten password",
     "forgotten.intro": "Enter the email address you sign in with. If it belongs to an account, we send it a "
-                       "link to choose a new password; choosing one also unlocks a locked account.",
+    "link to choose a new password; choosing one also unlocks a locked account.",
     "forgotten.once": "It can take a few minutes for the message to arrive: there is no need to ask twice.",
     "forgotten.submit": "Send me a link",
     "forgotten.too_many": "Too many requests in a short time.",
     "forgotten.invalid": "Enter a valid email address.",
     "forgotten.sent_title": "Check your mailbox",
     "forgotten.sent_text": "If this address belongs to a user, a message with a link to reset the password "
-                           "has been sent to it. The link can be used once and expires after a while.",
+    "has been sent to it. The link can be used once and expires after a while.",
     "forgotten.sent_spam": "If you cannot find the message, check your spam folder.",
     # links sent by e-mail
     "link.used.title": "This link can no longer be used",
     "link.unknown.title": "This link is not valid",
     "link.activation.used": "This activation link was already used, or it has expired.",
     "link.activation.unknown": "This activation link is not valid: it may be incomplete. Open it again from "
-                               "the message, or copy the whole address.",
+    "the message, or copy the whole address.",
     "link.activation.sign_in": "If you have already activated your account, sign in",
     "link.activation.ask_admin": "Otherwise, ask one of your administrators to send you a new activation email.",
     "link.reset.used": "This password reset link was already used, or it has expired.",
@@ -171,14 +171,14 @@ EN: dict[str, str] = {
     "activate.email_hint": "Your email address is your login; it cannot be changed here.",
     "activate.fix": "Your account could not be activated yet; see the messages below.",
     "activate.privacy": "As data controller, the portal's operator processes your personal data for the "
-                        "management of your user account.",
+    "management of your user account.",
     # passwords
     "password.title": "Change my password",
     "password.personal": "Your password is strictly personal. Do not hand it over to anyone!",
     "password.match": "The two passwords are identical.",
     "password.mismatch": "The two passwords are not identical.",
     "password.rules_hint": "Use at least 8 characters mixing capitals, small letters, digits and symbols, "
-                           "without your name.",
+    "without your name.",
     "rules.title": "Your password must follow these rules:",
     "rules.met": "rule met",
     "rules.unmet": "rule not met yet",
@@ -236,9 +236,9 @@ EN: dict[str, str] = {
     "email.taken": "This address is already used by another account.",
     "email.sent_title": "Validation email sent",
     "email.sent_text": "To verify that this email address belongs to you, check {email} for an email with "
-                       "the subject “Email change confirmation” and click the link.",
+    "the subject “Email change confirmation” and click the link.",
     "email.sent_spam": "If you can't find the email, check your spam folder. If you still can't find it, "
-                       "check you entered your email address correctly and try again.",
+    "check you entered your email address correctly and try again.",
     # services
     "services.subscribe": "Subscribe",
     "services.unsubscribe": "Unsubscribe from {title}",
@@ -246,7 +246,7 @@ EN: dict[str, str] = {
     "services.propagating": "being applied",
     "services.delay": "A change can take a few moments to take effect in the portal.",
     "catalog.intro": "The services of your company that you do not hold yet. Some are subject to the "
-                     "validation of an administrator.",
+    "validation of an administrator.",
     "catalog.services_list": "Services list",
     "catalog.validation": "Access",
     "catalog.needs_validation": "Subject to validation",
@@ -295,10 +295,10 @@ EN: dict[str, str] = {
     "users.create_title": "User creation",
     "users.edit_title": "Modify a user",
     "users.create_intro": "A new account will be created for this user. The user will receive an activation "
-                          "email inviting them to initialize their account and their password.",
+    "email inviting them to initialize their account and their password.",
     "users.create_submit": "Create the user",
     "users.privacy": "In accordance with the applicable data protection law and by filling out this form, "
-                     "you are responsible for the processing and the provided information.",
+    "you are responsible for the processing and the provided information.",
     "users.exists": "The user already exists in this account",
     "users.delete_title": "Delete a user",
     "users.delete_confirm": "Delete the user {name} ({email})? Their access ends at once.",
@@ -310,7 +310,7 @@ EN: dict[str, str] = {
     "users.pick_services": "Select at least one service.",
     "users.holds_all": "This user already holds every service of the catalog.",
     "associates.intro": "The third-party accounts (subsidiaries, shops, customers, sites) you administer as "
-                        "supervisor.",
+    "supervisor.",
     "associates.none": "You supervise no third-party account.",
     # validation
     "validation.none": "No request is waiting for validation.",
@@ -334,12 +334,12 @@ EN: dict[str, str] = {
     "import.doc_intro": "This documentation tells how to build the file and which values are expected.",
     "import.doc_extension": "File extension",
     "import.doc_extension_text": "The only accepted extension is “.csv”, encoded in UTF-8 (with or without "
-                                 "BOM) or Windows-1252.",
+    "BOM) or Windows-1252.",
     "import.doc_header": "Headers line",
     "import.doc_header_text": "The header line is optional.",
     "import.doc_content": "Expected content of the file",
     "import.doc_content_text": "One user per line, the columns below in this order, separated by semicolons "
-                               "(commas are accepted when the whole file uses them).",
+    "(commas are accepted when the whole file uses them).",
     "import.doc_columns": "Expected formats by column",
     "import.doc_column": "Column",
     "import.doc_expected": "Expected value",
@@ -362,11 +362,11 @@ EN: dict[str, str] = {
     "import.doc_sample": "A sample line:",
     "import.template": "Download a sample CSV template file",
     "import.doc_after": "The file is checked at once; the users are then created in the background and you "
-                        "receive an email at the end, listing any anomaly by line number.",
+    "receive an email at the end, listing any anomaly by line number.",
     "import.job_title": "User import",
     "import.another": "Import another file",
     "import.running_text": "The file is valid and the users are being imported. You will receive an email "
-                           "when the import is finished.",
+    "when the import is finished.",
     "import.progress": "{processed} of {rows} lines processed",
     "import.done_text": "Import finished: {created}, {rejected} out of {rows}.",
     "import.checked_text": "File checked: {rows}, {anomalies}. No user was created.",
@@ -413,31 +413,31 @@ EN: dict[str, str] = {
     "mailbox.html": "HTML version",
     "mailbox.attachments": "Attachments",
     "mailbox.unlock_intro": "The mailbox holds the emails the portal kept instead of sending them, with their "
-                            "activation and reset links: it is for the portal's operator. Enter the operator "
-                            "token (PORTICO_OPERATOR_TOKEN; started with portico run, the portal says at start "
-                            "in which file it keeps it).",
+    "activation and reset links: it is for the portal's operator. Enter the operator "
+    "token (PORTICO_OPERATOR_TOKEN; started with portico run, the portal says at start "
+    "in which file it keeps it).",
     "mailbox.token": "Operator token",
     "mailbox.unlock": "Open the mailbox",
     "mailbox.lock": "Close the mailbox in this browser",
     "mailbox.token_wrong": "This is not the operator token. Enter the value of PORTICO_OPERATOR_TOKEN exactly "
-                           "(started with portico run, the portal says at start in which file it keeps it).",
+    "(started with portico run, the portal says at start in which file it keeps it).",
     "mailbox.token_missing": "Enter the operator token.",
     "mailbox.form_expired": "This form was out of date, so the token was not checked. Enter it again in this "
-                            "form.",
+    "form.",
     # messages after an action
     "flash.session_ended": "Your session has ended. Sign in again to continue where you were.",
     "flash.password_change_required": "Your password must be changed before you continue.",
     "flash.form_expired": "This form was out of date (you signed in again meanwhile). Nothing was changed; "
-                          "please try again.",
+    "please try again.",
     "flash.signed_out": "You are signed out.",
     "flash.sign_out_refused": "You are still signed in: this page was out of date (you signed in again "
-                              "meanwhile), so the portal could not tell the sign-out came from you. Sign out "
-                              "again from this page.",
+    "meanwhile), so the portal could not tell the sign-out came from you. Sign out "
+    "again from this page.",
     "flash.draft_restored": "What you had typed before signing in again is back in the form: check it and "
-                            "save.",
+    "save.",
     "flash.activated": "Your account is activated. Welcome!",
     "flash.activated_sign_in": "Your account is activated. Sign in with your email address and your new "
-                               "password.",
+    "password.",
     "flash.password_reset": "Your password has been reset successfully. Sign in with your new password.",
     "flash.password_changed": "Your password was changed.",
     "flash.email_changed": "Your email address is changed: sign in with the new one from now on.",
@@ -478,15 +478,15 @@ EN: dict[str, str] = {
     "error.503.title": "Temporarily unavailable",
     "error.503.text": "Part of the portal is not answering at the moment. Try again in a minute.",
     "error.unavailable_detail": "Part of the portal is not answering at the moment, so this could not be "
-                                "completed. Nothing was changed; try again in a minute.",
+    "completed. Nothing was changed; try again in a minute.",
     "error.retry_after": "You can try again in {n} seconds.",
     "error.cross_site": "This form was sent from another site ({origin}), so nothing was done. To do this, "
-                        "open the page on this portal and send the form from there.",
+    "open the page on this portal and send the form from there.",
     "error.no_origin": "This form did not say which site it was sent from (the browser sent neither Origin "
-                       "nor Referer), so nothing was done. Send it again from the page on this portal; if a "
-                       "browser setting or an extension removes these headers, allow them for this site.",
+    "nor Referer), so nothing was done. Send it again from the page on this portal; if a "
+    "browser setting or an extension removes these headers, allow them for this site.",
     "error.admins_only": "This page is reserved for administrators. The list of your administrators is "
-                         "under Administrators.",
+    "under Administrators.",
     # vocabulary
     "title.M": "Mr",
     "title.MME": "Mrs",
@@ -634,8 +634,8 @@ FR: dict[str, str] = {
     "nav.mailbox": "Boîte aux lettres",
     "nav.sign_out": "Se déconnecter",
     "footer.privacy": "En tant que responsable de traitement, l'exploitant du portail traite vos données "
-                      "personnelles pour la gestion de votre compte utilisateur. Pour en savoir plus, "
-                      "adressez-vous à votre administrateur.",
+    "personnelles pour la gestion de votre compte utilisateur. Pour en savoir plus, "
+    "adressez-vous à votre administrateur.",
     "common.all": "Tous",
     "common.yes": "Oui",
     "common.no": "Non",
@@ -741,25 +741,25 @@ FR: dict[str, str] = {
     "mfa.codes_kept": "Je les ai conservés",
     "forgotten.title": "Mot de passe oublié",
     "forgotten.intro": "Saisissez l'adresse e-mail avec laquelle vous vous connectez. Si elle correspond à "
-                       "un compte, nous y envoyons un lien pour choisir un nouveau mot de passe ; cela "
-                       "déverrouille aussi un compte verrouillé.",
+    "un compte, nous y envoyons un lien pour choisir un nouveau mot de passe ; cela "
+    "déverrouille aussi un compte verrouillé.",
     "forgotten.once": "Le message peut mettre quelques minutes à arriver : inutile de redemander.",
     "forgotten.submit": "M'envoyer un lien",
     "forgotten.too_many": "Trop de demandes en peu de temps.",
     "forgotten.invalid": "Saisissez une adresse e-mail valide.",
     "forgotten.sent_title": "Consultez votre messagerie",
     "forgotten.sent_text": "Si cette adresse appartient à un utilisateur, un message contenant un lien de "
-                           "réinitialisation du mot de passe lui a été envoyé. Le lien ne sert qu'une fois et "
-                           "expire au bout d'un moment.",
+    "réinitialisation du mot de passe lui a été envoyé. Le lien ne sert qu'une fois et "
+    "expire au bout d'un moment.",
     "forgotten.sent_spam": "Si vous ne trouvez pas le message, regardez dans vos courriers indésirables.",
     "link.used.title": "Ce lien n'est plus utilisable",
     "link.unknown.title": "Ce lien n'est pas valide",
     "link.activation.used": "Ce lien d'activation a déjà servi, ou il a expiré.",
     "link.activation.unknown": "Ce lien d'activation n'est pas valide : il est peut-être incomplet. Ouvrez-le "
-                               "de nouveau depuis le message, ou copiez l'adresse entière.",
+    "de nouveau depuis le message, ou copiez l'adresse entière.",
     "link.activation.sign_in": "Si vous avez déjà activé votre compte, connectez-vous",
     "link.activation.ask_admin": "Sinon, demandez à l'un de vos administrateurs de vous renvoyer l'e-mail "
-                                 "d'activation.",
+    "d'activation.",
     "link.reset.used": "Ce lien de réinitialisation a déjà servi, ou il a expiré.",
     "link.reset.unknown": "Ce lien de réinitialisation n'est pas valide : il est peut-être incomplet.",
     "link.reset.new_link": "Demander un nouveau lien",
@@ -775,13 +775,13 @@ FR: dict[str, str] = {
     "activate.email_hint": "Votre adresse e-mail est votre identifiant ; elle ne se modifie pas ici.",
     "activate.fix": "Votre compte n'a pas encore pu être activé ; voyez les messages ci-dessous.",
     "activate.privacy": "En tant que responsable de traitement, l'exploitant du portail traite vos données "
-                        "personnelles pour la gestion de votre compte utilisateur.",
+    "personnelles pour la gestion de votre compte utilisateur.",
     "password.title": "Modifier mon mot de passe",
     "password.personal": "Votre mot de passe est strictement personnel. Ne le communiquez à personne !",
     "password.match": "Les deux mots de passe sont identiques.",
     "password.mismatch": "Les deux mots de passe ne sont pas identiques.",
     "password.rules_hint": "Au moins 8 caractères mêlant majuscules, minuscules, chiffres et symboles, sans "
-                           "votre nom.",
+    "votre nom.",
     "rules.title": "Votre mot de passe doit respecter ces règles :",
     "rules.met": "règle respectée",
     "rules.unmet": "règle pas encore respectée",
@@ -797,7 +797,7 @@ FR: dict[str, str] = {
     "reset.title": "Réinitialiser le mot de passe",
     "confirm.title": "Confirmation du changement d'adresse e-mail",
     "confirm.text": "Confirmez que cette nouvelle adresse est bien la vôtre : elle devient votre identifiant "
-                    "dès la confirmation.",
+    "dès la confirmation.",
     "confirm.submit": "Confirmer ma nouvelle adresse",
     "account.title": "Mon compte",
     "account.profile": "Mon profil",
@@ -838,16 +838,16 @@ FR: dict[str, str] = {
     "email.taken": "Cette adresse est déjà utilisée par un autre compte.",
     "email.sent_title": "E-mail de validation envoyé",
     "email.sent_text": "Pour vérifier que cette adresse vous appartient, cherchez dans {email} un e-mail "
-                       "intitulé « Confirmation du changement d'adresse e-mail » et cliquez sur le lien.",
+    "intitulé « Confirmation du changement d'adresse e-mail » et cliquez sur le lien.",
     "email.sent_spam": "Si vous ne trouvez pas l'e-mail, regardez dans vos courriers indésirables. Sinon, "
-                       "vérifiez l'adresse saisie et recommencez.",
+    "vérifiez l'adresse saisie et recommencez.",
     "services.subscribe": "S'abonner",
     "services.unsubscribe": "Se désabonner de {title}",
     "services.confirm_unsubscribe": "Se désabonner de {title} ?",
     "services.propagating": "en cours d'application",
     "services.delay": "Une modification peut prendre quelques instants avant de s'appliquer dans le portail.",
     "catalog.intro": "Les services de votre société que vous n'avez pas encore. Certains sont soumis à la "
-                     "validation d'un administrateur.",
+    "validation d'un administrateur.",
     "catalog.services_list": "Liste des services",
     "catalog.validation": "Accès",
     "catalog.needs_validation": "Soumis à validation",
@@ -895,11 +895,11 @@ FR: dict[str, str] = {
     "users.create_title": "Création d'utilisateur",
     "users.edit_title": "Modifier un utilisateur",
     "users.create_intro": "Un nouveau compte sera créé pour cet utilisateur. Il recevra un e-mail d'activation "
-                          "l'invitant à initialiser son compte et son mot de passe.",
+    "l'invitant à initialiser son compte et son mot de passe.",
     "users.create_submit": "Créer l'utilisateur",
     "users.privacy": "Conformément à la réglementation applicable en matière de protection des données, en "
-                     "remplissant ce formulaire vous êtes responsable du traitement et des informations "
-                     "fournies.",
+    "remplissant ce formulaire vous êtes responsable du traitement et des informations "
+    "fournies.",
     "users.exists": "L'utilisateur existe déjà dans ce compte",
     "users.delete_title": "Supprimer un utilisateur",
     "users.delete_confirm": "Supprimer l'utilisateur {name} ({email}) ? Son accès prend fin immédiatement.",
@@ -911,7 +911,7 @@ FR: dict[str, str] = {
     "users.pick_services": "Sélectionnez au moins un service.",
     "users.holds_all": "Cet utilisateur a déjà tous les services du catalogue.",
     "associates.intro": "Les comptes tiers (filiales, magasins, clients, sites) que vous administrez en tant "
-                        "que superviseur.",
+    "que superviseur.",
     "associates.none": "Vous ne supervisez aucun compte tiers.",
     "validation.none": "Aucune demande n'attend de validation.",
     "validation.accept": "Accepter {title} pour {who}",
@@ -931,16 +931,16 @@ FR: dict[str, str] = {
     "import.file_invalid": "Le fichier {filename} ne peut pas être importé.",
     "import.doc": "Documentation",
     "import.doc_intro": "Cette documentation explique comment construire le fichier et quelles valeurs sont "
-                        "attendues.",
+    "attendues.",
     "import.doc_extension": "Extension du fichier",
     "import.doc_extension_text": "La seule extension acceptée est « .csv », encodé en UTF-8 (avec ou sans "
-                                 "BOM) ou Windows-1252.",
+    "BOM) ou Windows-1252.",
     "import.doc_header": "Ligne d'en-tête",
     "import.doc_header_text": "La ligne d'en-tête est facultative.",
     "import.doc_content": "Contenu attendu du fichier",
     "import.doc_content_text": "Un utilisateur par ligne, les colonnes ci-dessous dans cet ordre, séparées "
-                               "par des points-virgules (les virgules sont acceptées si tout le fichier les "
-                               "utilise).",
+    "par des points-virgules (les virgules sont acceptées si tout le fichier les "
+    "utilise).",
     "import.doc_columns": "Format attendu par colonne",
     "import.doc_column": "Colonne",
     "import.doc_expected": "Valeur attendue",
@@ -963,12 +963,12 @@ FR: dict[str, str] = {
     "import.doc_sample": "Un exemple de ligne :",
     "import.template": "Télécharger un modèle de fichier CSV",
     "import.doc_after": "Le fichier est vérifié immédiatement ; les utilisateurs sont ensuite créés en "
-                        "arrière-plan et vous recevez un e-mail à la fin, listant chaque anomalie par numéro "
-                        "de ligne.",
+    "arrière-plan et vous recevez un e-mail à la fin, listant chaque anomalie par numéro "
+    "de ligne.",
     "import.job_title": "Import d'utilisateurs",
     "import.another": "Importer un autre fichier",
     "import.running_text": "Le fichier est valide et les utilisateurs sont en cours d'import. Vous recevrez un "
-                           "e-mail quand l'import sera terminé.",
+    "e-mail quand l'import sera terminé.",
     "import.progress": "{processed} lignes traitées sur {rows}",
     "import.done_text": "Import terminé : {created}, {rejected} sur {rows}.",
     "import.checked_text": "Fichier vérifié : {rows}, {anomalies}. Aucun utilisateur n'a été créé.",
@@ -981,7 +981,7 @@ FR: dict[str, str] = {
     "import.anomalies_n": "{n} anomalies",
     "import.anomalies_n.one": "{n} anomalie",
     "import.failed_text": "L'import a échoué. Consultez les anomalies ci-dessous, corrigez le fichier et "
-                          "importez-le de nouveau.",
+    "importez-le de nouveau.",
     "import.rows": "Lignes",
     "import.processed": "Traitées",
     "import.created": "Créés",
@@ -1014,32 +1014,32 @@ FR: dict[str, str] = {
     "mailbox.html": "Version HTML",
     "mailbox.attachments": "Pièces jointes",
     "mailbox.unlock_intro": "La boîte aux lettres contient les e-mails que le portail a conservés au lieu de "
-                            "les envoyer, avec leurs liens d'activation et de réinitialisation : elle est "
-                            "réservée à l'opérateur du portail. Saisissez le jeton d'opérateur "
-                            "(PORTICO_OPERATOR_TOKEN ; lancé par portico run, le portail indique au démarrage "
-                            "dans quel fichier il le conserve).",
+    "les envoyer, avec leurs liens d'activation et de réinitialisation : elle est "
+    "réservée à l'opérateur du portail. Saisissez le jeton d'opérateur "
+    "(PORTICO_OPERATOR_TOKEN ; lancé par portico run, le portail indique au démarrage "
+    "dans quel fichier il le conserve).",
     "mailbox.token": "Jeton d'opérateur",
     "mailbox.unlock": "Ouvrir la boîte aux lettres",
     "mailbox.lock": "Fermer la boîte aux lettres dans ce navigateur",
     "mailbox.token_wrong": "Ce n'est pas le jeton d'opérateur. Saisissez exactement la valeur de "
-                           "PORTICO_OPERATOR_TOKEN (lancé par portico run, le portail indique au démarrage dans "
-                           "quel fichier il la conserve).",
+    "PORTICO_OPERATOR_TOKEN (lancé par portico run, le portail indique au démarrage dans "
+    "quel fichier il la conserve).",
     "mailbox.token_missing": "Saisissez le jeton d'opérateur.",
     "mailbox.form_expired": "Ce formulaire n'était plus à jour : le jeton n'a pas été vérifié. Saisissez-le à "
-                            "nouveau dans ce formulaire.",
+    "nouveau dans ce formulaire.",
     "flash.session_ended": "Votre session a pris fin. Reconnectez-vous pour reprendre où vous en étiez.",
     "flash.password_change_required": "Votre mot de passe doit être changé avant de continuer.",
     "flash.form_expired": "Ce formulaire n'était plus à jour (vous vous êtes reconnecté entre-temps). Rien "
-                          "n'a été modifié ; recommencez.",
+    "n'a été modifié ; recommencez.",
     "flash.signed_out": "Vous êtes déconnecté.",
     "flash.sign_out_refused": "Vous êtes toujours connecté : cette page n'était plus à jour (vous vous êtes "
-                              "reconnecté entre-temps), le portail n'a donc pas pu vérifier que la déconnexion "
-                              "venait de vous. Déconnectez-vous à nouveau depuis cette page.",
+    "reconnecté entre-temps), le portail n'a donc pas pu vérifier que la déconnexion "
+    "venait de vous. Déconnectez-vous à nouveau depuis cette page.",
     "flash.draft_restored": "Ce que vous aviez saisi avant de vous reconnecter est revenu dans le "
-                            "formulaire : vérifiez-le puis enregistrez.",
+    "formulaire : vérifiez-le puis enregistrez.",
     "flash.activated": "Votre compte est activé. Bienvenue !",
     "flash.activated_sign_in": "Votre compte est activé. Connectez-vous avec votre adresse e-mail et votre "
-                               "nouveau mot de passe.",
+    "nouveau mot de passe.",
     "flash.password_reset": "Votre mot de passe a bien été réinitialisé. Connectez-vous avec le nouveau.",
     "flash.password_changed": "Votre mot de passe a été modifié.",
     "flash.email_changed": "Votre adresse e-mail est modifiée : connectez-vous désormais avec la nouvelle.",
@@ -1050,7 +1050,7 @@ FR: dict[str, str] = {
     "flash.already_held": "Vous avez déjà {title} (ou votre demande est en attente).",
     "flash.settings_saved": "Les réglages de {n} services sont enregistrés.",
     "flash.activation_sent": "E-mail d'activation envoyé à {sent} utilisateurs ({skipped} ignorés : déjà "
-                             "activés).",
+    "activés).",
     "flash.user_created": "L'utilisateur {email} est créé et reçoit un e-mail d'activation.",
     "flash.user_saved": "L'utilisateur {email} est enregistré.",
     "flash.user_deleted": "L'utilisateur {name} a été supprimé.",
@@ -1080,16 +1080,16 @@ FR: dict[str, str] = {
     "error.503.title": "Momentanément indisponible",
     "error.503.text": "Une partie du portail ne répond pas pour le moment. Réessayez dans une minute.",
     "error.unavailable_detail": "Une partie du portail ne répond pas pour le moment : rien n'a été modifié. "
-                                "Réessayez dans une minute.",
+    "Réessayez dans une minute.",
     "error.retry_after": "Vous pourrez réessayer dans {n} secondes.",
     "error.cross_site": "Ce formulaire a été envoyé depuis un autre site ({origin}) : rien n'a été fait. Pour "
-                        "le faire, ouvrez la page sur ce portail et envoyez le formulaire depuis celle-ci.",
+    "le faire, ouvrez la page sur ce portail et envoyez le formulaire depuis celle-ci.",
     "error.no_origin": "Ce formulaire n'a pas indiqué depuis quel site il a été envoyé (le navigateur n'a "
-                       "envoyé ni Origin ni Referer) : rien n'a été fait. Envoyez-le à nouveau depuis la page "
-                       "de ce portail ; si un réglage ou une extension du navigateur retire ces en-têtes, "
-                       "autorisez-les pour ce site.",
+    "envoyé ni Origin ni Referer) : rien n'a été fait. Envoyez-le à nouveau depuis la page "
+    "de ce portail ; si un réglage ou une extension du navigateur retire ces en-têtes, "
+    "autorisez-les pour ce site.",
     "error.admins_only": "Cette page est réservée aux administrateurs. La liste de vos administrateurs se "
-                         "trouve sous Administrateurs.",
+    "trouve sous Administrateurs.",
     "title.M": "M.",
     "title.MME": "Mme",
     "title.MLE": "Mlle",

@@ -68,5 +68,8 @@ def jobs(part: Any) -> list[Callable[[Event], None]]:
             forget_old_challenges(uow)
             uow.commit()
 
-    return [periodic("identity: releasing expired locks", release_locks, JOB_INTERVAL_SECONDS,
-                     at_start=False)]
+    return [
+        periodic(
+            "identity: releasing expired locks", release_locks, JOB_INTERVAL_SECONDS, at_start=False
+        )
+    ]

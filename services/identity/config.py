@@ -34,15 +34,24 @@ class IdentityConfig:
                 f"PORTICO_PASSWORD_PROFILE={self.password_profile!r} is not a profile; "
                 f"write one of {', '.join(sorted(PROFILES))}"
             )
-        for name in ("activation_days", "reset_minutes", "email_change_hours", "lock_threshold",
-                     "lock_minutes"):
+        for name in (
+            "activation_days",
+            "reset_minutes",
+            "email_change_hours",
+            "lock_threshold",
+            "lock_minutes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"the identity setting {name} must be at least 1")
-        object.__setattr__(self, "lifetimes", {
-            "activation": timedelta(days=self.activation_days),
-            "reset": timedelta(minutes=self.reset_minutes),
-            "email_change": timedelta(hours=self.email_change_hours),
-        })
+        object.__setattr__(
+            self,
+            "lifetimes",
+            {
+                "activation": timedelta(days=self.activation_days),
+                "reset": timedelta(minutes=self.reset_minutes),
+                "email_change": timedelta(hours=self.email_change_hours),
+            },
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IdentityConfig:
@@ -54,8 +63,11 @@ class IdentityConfig:
             email_change_hours=settings.int_setting("PORTICO_EMAIL_CHANGE_HOURS", 24),
             lock_threshold=settings.int_setting("PORTICO_LOCK_THRESHOLD", DEFAULT_LOCK_THRESHOLD),
             lock_minutes=settings.int_setting("PORTICO_LOCK_MINUTES", DEFAULT_LOCK_MINUTES),
-            reset_mail_interval_minutes=settings.int_setting("PORTICO_RESET_MAIL_INTERVAL_MINUTES", 5),
-            mfa_secret=settings.setting("PORTICO_MFA_KEY", "") or f"service-token:{settings.service_token}",
+            reset_mail_interval_minutes=settings.int_setting(
+                "PORTICO_RESET_MAIL_INTERVAL_MINUTES", 5
+            ),
+            mfa_secret=settings.setting("PORTICO_MFA_KEY", "")
+            or f"service-token:{settings.service_token}",
         )
 
     @property
@@ -75,5 +87,9 @@ class IdentityConfig:
 
     def link_url(self, purpose: str, token: str) -> str:
         """The gateway page a link opens (docs/api.md, "Journeys")."""
-        page = {"activation": "activate", "reset": "reset-password", "email_change": "confirm-email"}
+        page = {
+            "activation": "activate",
+            "reset": "reset-password",
+            "email_change": "confirm-email",
+        }
         return f"{self.public_url}/{page[purpose]}/{token}"

@@ -22,8 +22,15 @@ import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -37,7 +44,11 @@ def _missing(message: str) -> None:
 
 
 def chromium_path() -> str:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium") or "",
+        shutil.which("chromium-browser") or "",
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     _missing("Debian's chromium is not installed (run `make test`, or apt-get install chromium)")
@@ -56,8 +67,12 @@ class Unready(Exception):
 
 def eventually(check: Any, timeout: float = 15.0, what: str = "the condition") -> Any:
     """Call `check` until it returns a truthy value (or stops raising Unready), within a deadline."""
-    for attempt in Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.1), reraise=True,
-                            retry=retry_if_exception_type(Unready)):
+    for attempt in Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.1),
+        reraise=True,
+        retry=retry_if_exception_type(Unready),
+    ):
         with attempt:
             value = check()
             if not value:
@@ -82,7 +97,9 @@ class Portal:
         self.base_url = base_url
         self.embedded = embedded
         self.app = embedded.gateway
-        self.operator_headers = {"Authorization": f"Bearer {embedded.parts['gateway'].settings.operator_token}"}
+        self.operator_headers = {
+            "Authorization": f"Bearer {embedded.parts['gateway'].settings.operator_token}"
+        }
 
     @property
     def notifications(self) -> Any:
@@ -92,11 +109,15 @@ class Portal:
         return self.base_url + path
 
     def operator(self, method: str, path: str, json: Any) -> dict[str, Any]:
-        response = self.app.test_client().open(path, method=method, json=json, headers=self.operator_headers)
+        response = self.app.test_client().open(
+            path, method=method, json=json, headers=self.operator_headers
+        )
         assert response.status_code < 300, (path, response.status_code, response.get_json())
         return response.get_json()
 
-    def new_account(self, name: str = "Retail IT Limited", parent: str | None = None) -> dict[str, Any]:
+    def new_account(
+        self, name: str = "Retail IT Limited", parent: str | None = None
+    ) -> dict[str, Any]:
         number = str(uuid.uuid4().int)[:8]
         body: dict[str, Any] = {"number": number, "name": name}
         if parent:
@@ -107,25 +128,43 @@ class Portal:
     def new_email(prefix: str = "user") -> str:
         return f"{prefix}.{uuid.uuid4().hex[:10]}@example.com"
 
-    def new_administrator(self, account: dict[str, Any], *, language: str = "en-GB", last_name: str = "Hughes",
-                          first_name: str = "Mark") -> str:
+    def new_administrator(
+        self,
+        account: dict[str, Any],
+        *,
+        language: str = "en-GB",
+        last_name: str = "Hughes",
+        first_name: str = "Mark",
+    ) -> str:
         email = self.new_email("admin")
-        self.operator("POST", f"/api/v1/operator/accounts/{account['number']}/administrators", {
-            "email": email, "title": "M", "last_name": last_name, "first_name": first_name, "language": language})
+        self.operator(
+            "POST",
+            f"/api/v1/operator/accounts/{account['number']}/administrators",
+            {
+                "email": email,
+                "title": "M",
+                "last_name": last_name,
+                "first_name": first_name,
+                "language": language,
+            },
+        )
         return email
 
     def mail_to(self, email: str, subject_contains: str = "") -> dict[str, Any]:
         """The newest e-mail kept for `email` (waiting for it to be delivered to the mailbox)."""
+
         def find() -> dict[str, Any] | None:
             box = self.notifications.get("/internal/mailbox", params={"to": email, "per_page": 50})
             for item in box["items"]:
                 if subject_contains.lower() in item["subject"].lower():
                     return self.notifications.get(f"/internal/mailbox/{item['id']}")
             return None
+
         return eventually(find, what=f"an e-mail to {email} ({subject_contains})")
 
     def link_in_mail(self, email: str, kind: str) -> str:
         """The newest link to /{kind}/ in the e-mails kept for `email`."""
+
         def find() -> str | None:
             box = self.notifications.get("/internal/mailbox", params={"to": email, "per_page": 50})
             for item in box["items"]:
@@ -134,44 +173,88 @@ class Portal:
                 if found:
                     return found[0]
             return None
+
         return eventually(find, what=f"an e-mail to {email} with a /{kind}/ link")
 
-    def activate(self, email: str, *, language: str = "en-GB", password: str = PASSWORD,
-                 last_name: str = "Hughes", first_name: str = "Mark") -> dict[str, Any]:
+    def activate(
+        self,
+        email: str,
+        *,
+        language: str = "en-GB",
+        password: str = PASSWORD,
+        last_name: str = "Hughes",
+        first_name: str = "Mark",
+    ) -> dict[str, Any]:
         token = self.link_in_mail(email, "activate").rsplit("/", 1)[1]
-        response = self.app.test_client().post(f"/api/v1/activations/{token}", json={
-            "title": "M", "last_name": last_name, "first_name": first_name, "language": language,
-            "function": "IT Manager", "office_phone": None, "mobile_phone": None, "password": password})
+        response = self.app.test_client().post(
+            f"/api/v1/activations/{token}",
+            json={
+                "title": "M",
+                "last_name": last_name,
+                "first_name": first_name,
+                "language": language,
+                "function": "IT Manager",
+                "office_phone": None,
+                "mobile_phone": None,
+                "password": password,
+            },
+        )
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
-    def active_administrator(self, account: dict[str, Any] | None = None, *, language: str = "en-GB") -> Person:
+    def active_administrator(
+        self, account: dict[str, Any] | None = None, *, language: str = "en-GB"
+    ) -> Person:
         account = account or self.new_account()
         email = self.new_administrator(account, language=language)
         user = self.activate(email, language=language)
         person = Person(email, PASSWORD, user, account["id"], account["number"])
-        eventually(lambda: account["id"] in (self.api(person).get("/api/v1/me").get_json() or {}).get(
-            "administers", []), what="the administrator right to reach the gateway")
+        eventually(
+            lambda: (
+                account["id"]
+                in (self.api(person).get("/api/v1/me").get_json() or {}).get("administers", [])
+            ),
+            what="the administrator right to reach the gateway",
+        )
         return person
 
     def api(self, person: Person) -> Any:
         """A test client signed in as `person` with a Bearer token (no CSRF needed)."""
         client = self.app.test_client()
-        answer = client.post("/api/v1/session", json={"email": person.email, "password": person.password})
+        answer = client.post(
+            "/api/v1/session", json={"email": person.email, "password": person.password}
+        )
         assert answer.status_code == 201, answer.get_json()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {answer.get_json()['token']}"
         return client
 
-    def new_user(self, admin: Person, *, language: str = "en-GB", last_name: str = "Martin",
-                 first_name: str = "Alice", activate: bool = True) -> Person:
+    def new_user(
+        self,
+        admin: Person,
+        *,
+        language: str = "en-GB",
+        last_name: str = "Martin",
+        first_name: str = "Alice",
+        activate: bool = True,
+    ) -> Person:
         email = self.new_email("user")
-        answer = self.api(admin).post(f"/api/v1/accounts/{admin.account_id}/users", json={
-            "email": email, "title": "MME", "last_name": last_name, "first_name": first_name,
-            "language": language, "password_level": 2})
+        answer = self.api(admin).post(
+            f"/api/v1/accounts/{admin.account_id}/users",
+            json={
+                "email": email,
+                "title": "MME",
+                "last_name": last_name,
+                "first_name": first_name,
+                "language": language,
+                "password_level": 2,
+            },
+        )
         assert answer.status_code == 201, answer.get_json()
         user = answer.get_json()
         if activate:
-            user = self.activate(email, language=language, last_name=last_name, first_name=first_name)
+            user = self.activate(
+                email, language=language, last_name=last_name, first_name=first_name
+            )
         return Person(email, PASSWORD, user, admin.account_id, admin.account_number)
 
 
@@ -209,7 +292,9 @@ def browser() -> Iterator[Any]:
     except ImportError as exc:  # pragma: no cover - the dev extras install it
         _missing(f"the playwright package is not installed ({exc})")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=path, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -222,8 +307,12 @@ def new_page(browser: Any, portal: Portal) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def make(locale: str = "en-GB", javascript: bool = True) -> Any:
-        context = browser.new_context(viewport=DESKTOP, locale=locale, base_url=portal.base_url,
-                                      java_script_enabled=javascript)
+        context = browser.new_context(
+            viewport=DESKTOP,
+            locale=locale,
+            base_url=portal.base_url,
+            java_script_enabled=javascript,
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -266,7 +355,9 @@ OVERFLOWING = """() => {
 def open_mailbox(page: Any, portal: Portal, path: str = "/mailbox") -> None:
     """The mailbox is the operator's: its form asks for the operator token once per browser."""
     page.goto(path)
-    page.get_by_label("Operator token").fill(portal.embedded.parts["gateway"].settings.operator_token)
+    page.get_by_label("Operator token").fill(
+        portal.embedded.parts["gateway"].settings.operator_token
+    )
     page.get_by_role("button", name="Open the mailbox").click()
     page.get_by_role("button", name="Close the mailbox in this browser").wait_for()
 

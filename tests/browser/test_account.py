@@ -38,7 +38,9 @@ def test_profile_email_change_and_password(portal: Portal, new_page) -> None:
     page.goto(portal.link_in_mail(new_email, "confirm-email"))
     shoot(page, "email-confirm")
     page.get_by_role("button", name="Confirm my new email address").click()
-    expect(page.get_by_role("status").filter(has_text="Your email address is changed")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Your email address is changed")
+    ).to_be_visible()
     expect(page.locator("section.panel-profile")).to_contain_text(new_email)
     # the link cannot serve twice
     page.goto(portal.link_in_mail(new_email, "confirm-email"))
@@ -56,7 +58,9 @@ def test_profile_email_change_and_password(portal: Portal, new_page) -> None:
     page.get_by_role("button", name="Log out").click()
     admin.email, admin.password = new_email, PASSWORD
     sign_in(page, admin)
-    expect(page.get_by_role("alert")).to_contain_text("The email address or the password is not correct.")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "The email address or the password is not correct."
+    )
     admin.password = NEW_PASSWORD
     sign_in(page, admin)
     expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
@@ -79,7 +83,9 @@ def test_forgotten_password_from_the_sign_in_page(portal: Portal, new_page) -> N
     page.get_by_label("Confirm your password").fill(NEW_PASSWORD)
     shoot(page, "reset")
     page.get_by_role("button", name="Validate").click()
-    expect(page.get_by_role("status").filter(has_text="Your password has been reset successfully")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Your password has been reset successfully")
+    ).to_be_visible()
     admin.password = NEW_PASSWORD
     sign_in(page, admin)
     expect(page).to_have_url(re.compile(r"/account$"))

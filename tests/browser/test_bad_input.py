@@ -45,8 +45,18 @@ def test_a_session_ending_mid_form_comes_back_to_the_form(portal: Portal, new_pa
     expect(page.locator("section.panel-profile")).to_contain_text("Chief buyer")
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
-                                    "javascript:alert(1)", "/x\r\nSet-Cookie: a=b", "users", ""])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/x\r\nSet-Cookie: a=b",
+        "users",
+        "",
+    ],
+)
 def test_next_only_leads_to_this_site(target: str) -> None:
     assert safe_next(target, "/account") == "/account"
 
@@ -67,7 +77,9 @@ def test_used_and_unknown_links_say_what_happened(portal: Portal, new_page) -> N
     page = new_page()
     page.goto(portal.link_in_mail(admin.email, "activate"))
     expect(page.get_by_role("heading", name="This link can no longer be used")).to_be_visible()
-    expect(page.get_by_role("link", name="If you have already activated your account, sign in")).to_be_visible()
+    expect(
+        page.get_by_role("link", name="If you have already activated your account, sign in")
+    ).to_be_visible()
     shoot(page, "link-used")
     page.goto("/activate/not-a-token")
     expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
@@ -90,7 +102,9 @@ def signed_in_client(portal: Portal, person):
     client.environ_base["HTTP_ORIGIN"] = portal.base_url  # as a browser posts this site's forms
     html = client.get("/sign-in").get_data(as_text=True)
     fields = form_token(html, "/sign-in")
-    answer = client.post("/sign-in", data={**fields, "email": person.email, "password": person.password})
+    answer = client.post(
+        "/sign-in", data={**fields, "email": person.email, "password": person.password}
+    )
     assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
     return client
 
@@ -120,23 +134,43 @@ def test_script_in_a_field_is_shown_as_text(portal: Portal) -> None:
     page = answer.get_data(as_text=True)
     assert '<img src=x onerror="alert(1)">' not in page
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
-    searched = client.get('/users?name=<script>alert(1)</script>').get_data(as_text=True)
+    searched = client.get("/users?name=<script>alert(1)</script>").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in searched
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in searched
 
 
 PUBLIC = ["/sign-in", "/forgotten-password", "/mailbox", "/activate/unknown"]
-PAGES = ["/account", "/account/edit", "/account/email", "/account/password",
-         "/services", "/catalog", "/catalog?view=admin", "/administrators", "/users", "/users/new", "/validation",
-         "/users/import", "/associates", "/invoices", "/planning", "/mailbox"]
+PAGES = [
+    "/account",
+    "/account/edit",
+    "/account/email",
+    "/account/password",
+    "/services",
+    "/catalog",
+    "/catalog?view=admin",
+    "/administrators",
+    "/users",
+    "/users/new",
+    "/validation",
+    "/users/import",
+    "/associates",
+    "/invoices",
+    "/planning",
+    "/mailbox",
+]
 
 
 def test_pages_carry_a_strict_policy_and_no_inline_script_or_style(portal: Portal) -> None:
     admin = portal.active_administrator()
     signed_in, anonymous = signed_in_client(portal, admin), portal.app.test_client()
-    for client, path in [(signed_in, path) for path in PAGES] + [(anonymous, path) for path in PUBLIC]:
+    for client, path in [(signed_in, path) for path in PAGES] + [
+        (anonymous, path) for path in PUBLIC
+    ]:
         answer = client.get(path)
-        assert answer.status_code in (200, 401, 403, 404), (path, answer.status_code)  # 401: the mailbox's form
+        assert answer.status_code in (200, 401, 403, 404), (
+            path,
+            answer.status_code,
+        )  # 401: the mailbox's form
         policy = answer.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy, path
         assert answer.headers["X-Frame-Options"] == "DENY"
@@ -170,10 +204,14 @@ def test_there_is_no_mailbox_when_mail_goes_to_an_smtp_server(tmp_path: Path) ->
 def test_a_file_over_the_cap_gets_a_page_not_json(tmp_path: Path) -> None:
     from portico.runtime import Embedded
 
-    embedded = Embedded(tmp_path, {"PORTICO_MAX_BODY_BYTES": "1000", "PORTICO_MAX_UPLOAD_BYTES": "1000"}).build()
+    embedded = Embedded(
+        tmp_path, {"PORTICO_MAX_BODY_BYTES": "1000", "PORTICO_MAX_UPLOAD_BYTES": "1000"}
+    ).build()
     answer = embedded.gateway.test_client().post(
-        "/users/import", data={"file": (io.BytesIO(b"M;A;B;a@example.com\n" * 500), "big.csv")},
-        content_type="multipart/form-data")
+        "/users/import",
+        data={"file": (io.BytesIO(b"M;A;B;a@example.com\n" * 500), "big.csv")},
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 413
     assert answer.mimetype == "text/html"
     assert "The file is larger than the portal accepts." in answer.get_data(as_text=True)

@@ -29,7 +29,9 @@ def test_the_administrator_view_of_the_catalog(portal: Portal, new_page) -> None
     page.get_by_label("Users will be automatically subscribed to this service").select_option("yes")
     page.get_by_label("Subjected to validation").select_option("yes")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="The settings of 2 services are saved.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="The settings of 2 services are saved.")
+    ).to_be_visible()
     for title in titles:
         row = page.get_by_role("row", name=re.compile(re.escape(title)))
         expect(row.locator("td.flag").nth(0)).to_contain_text("Yes")
@@ -52,15 +54,21 @@ def test_third_party_associates_of_a_supervisor(portal: Portal, new_page) -> Non
     admin = portal.active_administrator(parent)
     shop_admin = portal.new_administrator(shop, last_name="Gunter", first_name="Paul")
     api = portal.api(admin)
-    services = api.get(f"/api/v1/accounts/{admin.account_id}/services",
-                       query_string={"q": "Supervision", "per_page": 200}).get_json()["items"]
+    services = api.get(
+        f"/api/v1/accounts/{admin.account_id}/services",
+        query_string={"q": "Supervision", "per_page": 200},
+    ).get_json()["items"]
     supervision = [s["id"] for s in services if "Supervision" in s["title"]]
     assert supervision, [s["title"] for s in services]
-    granted = api.post(f"/api/v1/accounts/{admin.account_id}/users/{admin.user['id']}/subscriptions",
-                       json={"service_ids": supervision})
+    granted = api.post(
+        f"/api/v1/accounts/{admin.account_id}/users/{admin.user['id']}/subscriptions",
+        json={"service_ids": supervision},
+    )
     assert granted.status_code == 201, granted.get_json()
-    eventually(lambda: shop["id"] in portal.api(admin).get("/api/v1/me").get_json().get("supervises", []),
-               what="the supervision to reach the gateway")
+    eventually(
+        lambda: shop["id"] in portal.api(admin).get("/api/v1/me").get_json().get("supervises", []),
+        what="the supervision to reach the gateway",
+    )
 
     page = new_page()
     sign_in(page, admin, "/associates")

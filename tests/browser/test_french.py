@@ -14,7 +14,9 @@ pytestmark = pytest.mark.browser
 
 def test_a_french_user_sees_french_pages(portal: Portal, new_page) -> None:
     account = portal.new_account("Boutique Lyon")
-    email = portal.new_administrator(account, language="fr-FR", last_name="Dubois", first_name="Claire")
+    email = portal.new_administrator(
+        account, language="fr-FR", last_name="Dubois", first_name="Claire"
+    )
     link = portal.link_in_mail(email, "activate")
     page = new_page(locale="en-GB")  # the browser prefers English: the user's language wins
 

@@ -26,7 +26,9 @@ def test_activation_link_from_the_mailbox_to_the_profile_page(portal: Portal, ne
     shoot(page, "mailbox")
     page.get_by_role("link", name=re.compile("activation", re.I)).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("activation", ignore_case=True)
-    expect(page.frame_locator("iframe.mail-html").locator("body")).to_contain_text("activation link")
+    expect(page.frame_locator("iframe.mail-html").locator("body")).to_contain_text(
+        "activation link"
+    )
     shoot(page, "mailbox-message")
     page.locator("iframe.mail-html").screenshot(path=str(SCREENSHOTS / "mailbox-message-html.png"))
     page.locator("a[href*='/activate/']").first.click()
@@ -78,8 +80,11 @@ def test_activation_link_from_the_mailbox_to_the_profile_page(portal: Portal, ne
     expect(profile).to_contain_text(account["number"])
     expect(page.get_by_role("heading", name="Last administrators")).to_be_visible()
     expect(page.get_by_role("heading", name="Last audits")).to_be_visible()
-    expect(page.locator("section", has=page.get_by_role("heading", name="My services"))).to_contain_text(
-        re.compile(r"\b1 subscription accepted|\b(0|[2-9]|\d\d+) subscriptions accepted"))
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="My services"))
+    ).to_contain_text(
+        re.compile(r"\b1 subscription accepted|\b(0|[2-9]|\d\d+) subscriptions accepted")
+    )
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     shoot(page, "account")
 

@@ -26,7 +26,9 @@ def tab_to(page, target: str, most: int = 6) -> None:
         if focused(page) == target:
             assert page.evaluate(OUTLINE) != "none", f"{target} has the focus but shows no outline"
             return
-    raise AssertionError(f"{target} was not reached with {most} Tab presses (focus on {focused(page)!r})")
+    raise AssertionError(
+        f"{target} was not reached with {most} Tab presses (focus on {focused(page)!r})"
+    )
 
 
 def test_the_wizard_is_completed_with_the_keyboard_only(portal: Portal, new_page) -> None:

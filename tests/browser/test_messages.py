@@ -27,15 +27,28 @@ def used_keys() -> set[str]:
         for key in QUOTED.findall(path.read_text(encoding="utf-8")):
             if key.split(".", 1)[0] in groups and not key.endswith((".", ".html", ".csv")):
                 keys.add(key)
-    keys.update(f"error.{code}.{part}" for code in (400, 403, 404, 409, 410, 413, 429, 500, 503)
-                for part in ("title", "text"))
+    keys.update(
+        f"error.{code}.{part}"
+        for code in (400, 403, 404, 409, 410, 413, 429, 500, 503)
+        for part in ("title", "text")
+    )
     keys.update(f"link.{state}.title" for state in ("used", "unknown"))
-    keys.update(f"link.{kind}.{state}" for kind in ("activation", "reset", "email") for state in ("used", "unknown"))
+    keys.update(
+        f"link.{kind}.{state}"
+        for kind in ("activation", "reset", "email")
+        for state in ("used", "unknown")
+    )
     keys.update(f"content.{name}" for name in CONTENT)
     keys.update(f"import.col{n}{suffix}" for n in range(1, 9) for suffix in ("", "_text"))
-    for group, values in (("title", v.TITLES), ("language", v.LANGUAGES), ("family", v.FAMILIES),
-                          ("subscription_status", v.SUBSCRIPTION_STATUSES), ("user_status", v.USER_STATUSES),
-                          ("level", v.PASSWORD_LEVELS), ("relation", v.RELATIONS)):
+    for group, values in (
+        ("title", v.TITLES),
+        ("language", v.LANGUAGES),
+        ("family", v.FAMILIES),
+        ("subscription_status", v.SUBSCRIPTION_STATUSES),
+        ("user_status", v.USER_STATUSES),
+        ("level", v.PASSWORD_LEVELS),
+        ("relation", v.RELATIONS),
+    ):
         keys.update(f"{group}.{value}" for value in values)
     return keys
 
@@ -53,4 +66,6 @@ def test_placeholders_match_between_languages() -> None:
     fields = re.compile(r"\{(\w+)\}")
     for key, text in EN.items():
         assert set(fields.findall(text)) == set(fields.findall(FR[key])), key
-        assert '"' not in text and '"' not in FR[key], f"{key}: a straight double quote breaks attributes"
+        assert '"' not in text and '"' not in FR[key], (
+            f"{key}: a straight double quote breaks attributes"
+        )

@@ -14,11 +14,15 @@ def test_a_tour_of_the_remaining_pages(portal: Portal, new_page) -> None:
     admin = portal.active_administrator()
     user = portal.new_user(admin, last_name="Martin", first_name="Alice")
     api = portal.api(admin)
-    services = api.get(f"/api/v1/accounts/{admin.account_id}/services", query_string={"per_page": 200}).get_json()
+    services = api.get(
+        f"/api/v1/accounts/{admin.account_id}/services", query_string={"per_page": 200}
+    ).get_json()
     wanted = {"Planning of services", "Products and contracts viewing"}
     ids = [s["id"] for s in services["items"] if s["title"] in wanted]
-    granted = api.post(f"/api/v1/accounts/{admin.account_id}/users/{admin.user['id']}/subscriptions",
-                       json={"service_ids": ids})
+    granted = api.post(
+        f"/api/v1/accounts/{admin.account_id}/users/{admin.user['id']}/subscriptions",
+        json={"service_ids": ids},
+    )
     assert granted.status_code == 201, granted.get_json()
 
     page = new_page()

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.browser
 SCRIPT = "<script>window.__pwned=1</script>"
 
 
-def test_an_administrator_manages_a_user_from_creation_to_deletion(portal: Portal, new_page) -> None:
+def test_an_administrator_manages_a_user_from_creation_to_deletion(
+    portal: Portal, new_page
+) -> None:
     admin = portal.active_administrator()
     email = portal.new_email("created")
     page = new_page()
@@ -32,7 +34,9 @@ def test_an_administrator_manages_a_user_from_creation_to_deletion(portal: Porta
     page.get_by_label("Function").fill("Buyer")
     shoot(page, "user-create")
     page.get_by_role("button", name="Create the user").click()
-    expect(page.get_by_role("status").filter(has_text=f"The user {email} is created")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text=f"The user {email} is created")
+    ).to_be_visible()
     row = page.get_by_role("row", name=re.compile("Julie"))
     expect(row).to_contain_text("PETIT" + SCRIPT.upper())
     expect(row).to_contain_text("Not activated")
@@ -65,10 +69,14 @@ def test_an_administrator_manages_a_user_from_creation_to_deletion(portal: Porta
     shoot(page, "user-add-subscriptions")
     page.get_by_role("button", name="Add the selected subscriptions").click()
     expect(page.get_by_role("status").filter(has_text="2 subscriptions added")).to_be_visible()
-    expect(page.get_by_role("row", name=re.compile("Invoice viewing service"))).to_contain_text("Accepted")
+    expect(page.get_by_role("row", name=re.compile("Invoice viewing service"))).to_contain_text(
+        "Accepted"
+    )
     shoot(page, "user-subscriptions")
     page.get_by_role("button", name="Remove Planning of services").click()
-    expect(page.get_by_role("status").filter(has_text="Planning of services was removed")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Planning of services was removed")
+    ).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Planning of services"))).to_have_count(0)
 
     # Delete, with a confirmation page and a confirmation message

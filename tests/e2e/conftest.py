@@ -10,7 +10,9 @@ from tests.e2e.harness import Cluster, ClusterError
 
 
 @pytest.fixture(scope="session")
-def cluster(amqp_url: str, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    amqp_url: str, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     """One cluster for the session; tests keep to their own accounts and e-mail addresses."""
     started = Cluster(tmp_path_factory.mktemp("cluster"), amqp_url, pg_admin_url)
     try:

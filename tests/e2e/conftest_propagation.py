@@ -17,10 +17,13 @@ JOURNEYS = ("test_identity_journey.py", "test_subscription_propagation.py")
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     checks = [item for item in items if item.path == CHECK]
-    journeys = [item for item in items if item.path.name in JOURNEYS and item.path.parent == CHECK.parent]
+    journeys = [
+        item for item in items if item.path.name in JOURNEYS and item.path.parent == CHECK.parent
+    ]
     if journeys and not checks:
         module_parent = journeys[0].getparent(pytest.Module)
         assert module_parent is not None and module_parent.parent is not None

@@ -70,8 +70,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.1,
-               what: str = "the condition") -> T:
+def eventually(
+    check: Callable[[], T],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.1,
+    what: str = "the condition",
+) -> T:
     """Call `check` until it returns something truthy (which is returned) or stops failing an
     assertion; raise AssertionError with the last reason when `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
@@ -89,6 +94,7 @@ def eventually(check: Callable[[], T], *, timeout: float = 15.0, interval: float
 
 
 # --- e-mail ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Mail:
@@ -140,8 +146,9 @@ class Mailbox(list[Mail]):
             self.append(mail)
             self._changed.notify_all()
 
-    def matching(self, to: str | None = None, subject_contains: str | None = None,
-                 after: int = 0) -> list[Mail]:
+    def matching(
+        self, to: str | None = None, subject_contains: str | None = None, after: int = 0
+    ) -> list[Mail]:
         with self._changed:
             found = list(self[after:])
         if to is not None:
@@ -150,8 +157,13 @@ class Mailbox(list[Mail]):
             found = [m for m in found if subject_contains.lower() in m.subject.lower()]
         return found
 
-    def wait_for_mail(self, to: str | None = None, subject_contains: str | None = None,
-                      timeout: float = 15.0, after: int = 0) -> Mail:
+    def wait_for_mail(
+        self,
+        to: str | None = None,
+        subject_contains: str | None = None,
+        timeout: float = 15.0,
+        after: int = 0,
+    ) -> Mail:
         """The first message (from index `after` on) to `to` whose subject contains
         `subject_contains` (both case-insensitive); AssertionError after `timeout` seconds.
         Take `after = len(cluster.mail)` before an action to see only what it sends."""
@@ -188,7 +200,9 @@ class SmtpSink:
     def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
         self._controller.start()
         return self
 
@@ -203,6 +217,7 @@ class SmtpSink:
 
 
 # --- processes --------------------------------------------------------------------------------
+
 
 @dataclass
 class Process:
@@ -220,8 +235,14 @@ class Process:
         with self.log.open("ab") as out:
             out.write(f"--- {time.strftime('%H:%M:%S')} $ {' '.join(self.argv)}\n".encode())
             out.flush()
-            self.popen = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -277,6 +298,7 @@ def portico_argv(*args: str) -> list[str]:
 
 # --- the cluster ------------------------------------------------------------------------------
 
+
 @dataclass
 class Cluster:
     """Every part as its own processes against real RabbitMQ, PostgreSQL and an SMTP sink."""
@@ -306,7 +328,9 @@ class Cluster:
         admin = sa.engine.make_url(self.pg_admin_url)
         self.db_names = {name: f"{self.prefix}_{name}" for name in parts.PARTS}
         self.db_urls = {
-            name: admin.set(drivername="postgresql+psycopg", database=db).render_as_string(hide_password=False)
+            name: admin.set(drivername="postgresql+psycopg", database=db).render_as_string(
+                hide_password=False
+            )
             for name, db in self.db_names.items()
         }
         self.http = httpx.Client(base_url=self.gateway_url, timeout=20)
@@ -319,31 +343,40 @@ class Cluster:
     def env_for(self, name: str) -> dict[str, str]:
         """The environment of one part's processes: its own database only, as in production."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-        env.update({
-            "PYTHONUNBUFFERED": "1",
-            "GUNICORN_CMD_ARGS": "--no-control-socket",  # no socket shared in $HOME between masters
-            "PORTICO_BROKER_URL": self.amqp_url,
-            "PORTICO_BUS_PREFIX": self.prefix,
-            f"PORTICO_{name.upper()}_DATABASE_URL": self.db_urls[name],
-            "PORTICO_SMTP_URL": self.smtp.url,
-            "PORTICO_MAIL_FROM": "administrateur@portico.test",
-            "PORTICO_PUBLIC_URL": self.gateway_url,
-            "PORTICO_SECRET_KEY": self.secret_key,
-            "PORTICO_OPERATOR_TOKEN": self.operator_token,
-            "PORTICO_SERVICE_TOKEN": self.service_token,
-            "PORTICO_DATA_DIR": str(self.workdir / "data" / name),  # shared by serve and worker
-            "PORTICO_LOG_LEVEL": "INFO",
-            "PORTICO_METRICS_HOST": "127.0.0.1",
-            "PORTICO_METRICS_PORT": self.worker_urls[name].rsplit(":", 1)[1],  # read by `worker` only
-        })
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "GUNICORN_CMD_ARGS": "--no-control-socket",  # no socket shared in $HOME between masters
+                "PORTICO_BROKER_URL": self.amqp_url,
+                "PORTICO_BUS_PREFIX": self.prefix,
+                f"PORTICO_{name.upper()}_DATABASE_URL": self.db_urls[name],
+                "PORTICO_SMTP_URL": self.smtp.url,
+                "PORTICO_MAIL_FROM": "administrateur@portico.test",
+                "PORTICO_PUBLIC_URL": self.gateway_url,
+                "PORTICO_SECRET_KEY": self.secret_key,
+                "PORTICO_OPERATOR_TOKEN": self.operator_token,
+                "PORTICO_SERVICE_TOKEN": self.service_token,
+                "PORTICO_DATA_DIR": str(self.workdir / "data" / name),  # shared by serve and worker
+                "PORTICO_LOG_LEVEL": "INFO",
+                "PORTICO_METRICS_HOST": "127.0.0.1",
+                "PORTICO_METRICS_PORT": self.worker_urls[name].rsplit(":", 1)[
+                    1
+                ],  # read by `worker` only
+            }
+        )
         for service in CALLS.get(name, ()):
             env[f"PORTICO_{service.upper()}_URL"] = self.urls[service]
         env.update(self.env)
         return env
 
     def _process(self, name: str, role: str, *args: str) -> Process:
-        return Process(f"{name}-{role}", portico_argv(*args), self.env_for(name),
-                       self.logs_dir / f"{name}-{role}.log", self.workdir)
+        return Process(
+            f"{name}-{role}",
+            portico_argv(*args),
+            self.env_for(name),
+            self.logs_dir / f"{name}-{role}.log",
+            self.workdir,
+        )
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -355,9 +388,18 @@ class Cluster:
             for name in parts.PARTS:
                 port = self.ports[name]
                 self.processes[f"{name}-serve"] = self._process(
-                    name, "serve", "serve", name, "--bind", f"127.0.0.1:{port}",
-                    "--workers", str(self.web_workers)).start()
-                self.processes[f"{name}-worker"] = self._process(name, "worker", "worker", name).start()
+                    name,
+                    "serve",
+                    "serve",
+                    name,
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(self.web_workers),
+                ).start()
+                self.processes[f"{name}-worker"] = self._process(
+                    name, "worker", "worker", name
+                ).start()
             self.wait_ready(START_TIMEOUT)
         except BaseException as exc:
             logs = self.logs()
@@ -378,7 +420,9 @@ class Cluster:
             admin.dispose()
 
     def _migrate(self) -> None:
-        migrations = {name: self._process(name, "migrate", "migrate", name).start() for name in parts.PARTS}
+        migrations = {
+            name: self._process(name, "migrate", "migrate", name).start() for name in parts.PARTS
+        }
         self.processes.update({f"{name}-migrate": process for name, process in migrations.items()})
         deadline = time.monotonic() + START_TIMEOUT
         failed = []
@@ -397,26 +441,37 @@ class Cluster:
         handled = {name: bool(self._handlers(name)) for name in parts.PARTS}
         with httpx.Client(timeout=5) as client:
             for name in (*parts.SERVICES, "gateway"):
-                eventually(lambda name=name: self._ready(client, name),
-                           timeout=max(deadline - time.monotonic(), 0), interval=0.2,
-                           what=f"{name}: GET /readyz answering 200")
+                eventually(
+                    lambda name=name: self._ready(client, name),
+                    timeout=max(deadline - time.monotonic(), 0),
+                    interval=0.2,
+                    what=f"{name}: GET /readyz answering 200",
+                )
         for name in parts.PARTS:
             if handled[name]:
-                eventually(lambda name=name: self._consuming(name),
-                           timeout=max(deadline - time.monotonic(), 0), interval=0.2,
-                           what=f"{name} worker consuming {self.prefix}.{name}")
+                eventually(
+                    lambda name=name: self._consuming(name),
+                    timeout=max(deadline - time.monotonic(), 0),
+                    interval=0.2,
+                    what=f"{name} worker consuming {self.prefix}.{name}",
+                )
             else:
                 self._assert_running(f"{name}-worker")
 
     def _ready(self, client: httpx.Client, name: str) -> bool:
         self._assert_running(f"{name}-serve")
         self._assert_running(f"{name}-worker")
-        for what, url in ((f"{name}-serve", self.urls[name]), (f"{name}-worker", self.worker_urls[name])):
+        for what, url in (
+            (f"{name}-serve", self.urls[name]),
+            (f"{name}-worker", self.worker_urls[name]),
+        ):
             try:
                 response = client.get(f"{url}/readyz")
             except httpx.HTTPError as exc:
                 raise AssertionError(f"{what}: {exc}") from None
-            assert response.status_code == 200, f"{what} /readyz answered {response.status_code}: {response.text[:300]}"
+            assert response.status_code == 200, (
+                f"{what} /readyz answered {response.status_code}: {response.text[:300]}"
+            )
         return True
 
     def _assert_running(self, process: str) -> None:
@@ -457,7 +512,9 @@ class Cluster:
         from bus.config import Settings
 
         with tempfile.TemporaryDirectory() as folder:
-            settings = Settings(part=name, database_url=f"sqlite:///{folder}/x.db", broker_url="memory://")
+            settings = Settings(
+                part=name, database_url=f"sqlite:///{folder}/x.db", broker_url="memory://"
+            )
             part = parts.bootstrap(name).build(settings)
             part.engine.dispose()
             return set(part.handlers)
@@ -531,8 +588,11 @@ class Cluster:
     def create_account(self, name: str, number: str | None = None, **fields: Any) -> dict[str, Any]:
         """POST /api/v1/operator/accounts (a fresh client number unless given); the account."""
         number = number or unique_number()
-        response = self.http.post("/api/v1/operator/accounts", json={"number": number, "name": name, **fields},
-                                  headers=self.operator_headers)
+        response = self.http.post(
+            "/api/v1/operator/accounts",
+            json={"number": number, "name": name, **fields},
+            headers=self.operator_headers,
+        )
         assert response.status_code == 201, f"{response.status_code}: {response.text}"
         return response.json()
 

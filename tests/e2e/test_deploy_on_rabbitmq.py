@@ -47,13 +47,24 @@ def import_definitions(amqp_url: str, definitions: dict) -> None:
     with Connection(amqp_url) as conn:
         channel = conn.channel()
         for e in definitions["exchanges"]:
-            channel.exchange_declare(exchange=e["name"], type=e["type"], durable=e["durable"],
-                                     auto_delete=e["auto_delete"], arguments=e["arguments"])
+            channel.exchange_declare(
+                exchange=e["name"],
+                type=e["type"],
+                durable=e["durable"],
+                auto_delete=e["auto_delete"],
+                arguments=e["arguments"],
+            )
         for q in definitions["queues"]:
-            channel.queue_declare(queue=q["name"], durable=q["durable"], auto_delete=q["auto_delete"],
-                                  arguments=q["arguments"])
+            channel.queue_declare(
+                queue=q["name"],
+                durable=q["durable"],
+                auto_delete=q["auto_delete"],
+                arguments=q["arguments"],
+            )
         for b in definitions["bindings"]:
-            channel.queue_bind(queue=b["destination"], exchange=b["source"], routing_key=b["routing_key"])
+            channel.queue_bind(
+                queue=b["destination"], exchange=b["source"], routing_key=b["routing_key"]
+            )
 
 
 def delete_names(amqp_url: str, prefix: str) -> None:
@@ -81,7 +92,11 @@ def test_the_definitions_import_and_the_workers_then_declare_the_same(amqp_url, 
         Publisher(broker).publish("{}", routing_key=some_type, message_id=str(uuid.uuid4()))
         with Connection(amqp_url) as conn:
             for name, handled in keys.items():
-                count = conn.channel().queue_declare(queue=f"{prefix}.{name}", passive=True).message_count
+                count = (
+                    conn.channel()
+                    .queue_declare(queue=f"{prefix}.{name}", passive=True)
+                    .message_count
+                )
                 assert count == (1 if some_type in handled else 0), name
     finally:
         delete_names(amqp_url, prefix)
@@ -93,8 +108,13 @@ def ddl(cluster, part: str, statement: str) -> None:
 
 
 def run_tool(cluster, *args: str, part: str = "gateway") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(DEPLOY / "dead_letters.py"), *args], env=cluster.env_for(part),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(DEPLOY / "dead_letters.py"), *args],
+        env=cluster.env_for(part),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def receipt(cluster, part: str, message_id: str) -> list:
@@ -104,10 +124,18 @@ def receipt(cluster, part: str, message_id: str) -> list:
 def account_event(cluster, account_id: str) -> str:
     """The id of identity.account.created for `account_id`, once identity's relay published it."""
     return eventually(
-        lambda: [r.message_id for r in cluster.query(
-            "identity", "SELECT message_id, body FROM bus_outbox WHERE type = 'identity.account.created' "
-            "AND published_at IS NOT NULL") if account_id in r.body],
-        timeout=DEADLINE, what="identity.account.created of the new account published")[0]
+        lambda: [
+            r.message_id
+            for r in cluster.query(
+                "identity",
+                "SELECT message_id, body FROM bus_outbox WHERE type = 'identity.account.created' "
+                "AND published_at IS NOT NULL",
+            )
+            if account_id in r.body
+        ],
+        timeout=DEADLINE,
+        what="identity.account.created of the new account published",
+    )[0]
 
 
 def test_a_dead_letter_is_listed_then_replayed_into_the_part(cluster):
@@ -125,21 +153,33 @@ def test_a_dead_letter_is_listed_then_replayed_into_the_part(cluster):
         def dead_letters() -> dict:
             listed = run_tool(cluster, "list", part, "--limit", "100", part=part)
             assert listed.returncode == 0, listed.stderr
-            return {json.loads(line)["message_id"]: json.loads(line) for line in listed.stdout.splitlines()}
+            return {
+                json.loads(line)["message_id"]: json.loads(line)
+                for line in listed.stdout.splitlines()
+            }
 
-        letters = eventually(lambda: event_id in dead_letters() and dead_letters(), timeout=DEADLINE,
-                             what=f"the event dead-lettered by the {part} worker")
+        letters = eventually(
+            lambda: event_id in dead_letters() and dead_letters(),
+            timeout=DEADLINE,
+            what=f"the event dead-lettered by the {part} worker",
+        )
     finally:
         ddl(cluster, part, "ALTER TABLE accounts_away RENAME TO accounts")
     assert letters[event_id]["type"] == "identity.account.created"
-    assert letters[event_id]["reason"].startswith("failed 5 time(s): ProgrammingError"), letters[event_id]
+    assert letters[event_id]["reason"].startswith("failed 5 time(s): ProgrammingError"), letters[
+        event_id
+    ]
     assert 'relation "accounts" does not exist' in letters[event_id]["reason"], letters[event_id]
     assert not receipt(cluster, part, event_id), f"{part} applied the event before its replay"
 
     replayed = run_tool(cluster, "replay", part, "--id", event_id, part=part)
     assert replayed.returncode == 0, replayed.stderr
     assert "1 dead letter(s) moved back" in replayed.stderr
-    eventually(lambda: receipt(cluster, part, event_id), timeout=DEADLINE, what=f"the replayed event applied by {part}")
+    eventually(
+        lambda: receipt(cluster, part, event_id),
+        timeout=DEADLINE,
+        what=f"the replayed event applied by {part}",
+    )
     assert cluster.query(part, "SELECT 1 FROM accounts WHERE id = :a", a=account["id"])
     again = run_tool(cluster, "list", part, "--limit", "100", part=part).stdout.splitlines()
     assert event_id not in {json.loads(line)["message_id"] for line in again}
@@ -152,14 +192,20 @@ def test_a_message_that_breaks_its_contract_is_dead_lettered_and_the_next_one_is
     broker = Broker(cluster.amqp_url, cluster.prefix)
     publisher = Publisher(broker)
     try:
-        publisher.publish(envelope.to_json(), routing_key=envelope.type, message_id=envelope.id,
-                          exchange=Exchange(f"{cluster.prefix}.events", type="topic", durable=True))
+        publisher.publish(
+            envelope.to_json(),
+            routing_key=envelope.type,
+            message_id=envelope.id,
+            exchange=Exchange(f"{cluster.prefix}.events", type="topic", durable=True),
+        )
     finally:
         publisher.close()
 
     def listed() -> dict:
         result = run_tool(cluster, "list", "gateway", "--limit", "100")
-        letters = {json.loads(line)["message_id"]: json.loads(line) for line in result.stdout.splitlines()}
+        letters = {
+            json.loads(line)["message_id"]: json.loads(line) for line in result.stdout.splitlines()
+        }
         return letters.get(envelope.id, {})
 
     letter = eventually(listed, timeout=DEADLINE, what="the broken message in portico.gateway.dead")
@@ -169,5 +215,8 @@ def test_a_message_that_breaks_its_contract_is_dead_lettered_and_the_next_one_is
     behind = cluster.create_account("After The Poison Ltd")
     event_id = account_event(cluster, behind["id"])
     # the receipt, not the projection: the gateway's own write on the operator's request fills that
-    eventually(lambda: receipt(cluster, "gateway", event_id), timeout=DEADLINE,
-               what="the event after the poison applied by the gateway's worker")
+    eventually(
+        lambda: receipt(cluster, "gateway", event_id),
+        timeout=DEADLINE,
+        what="the event after the poison applied by the gateway's worker",
+    )

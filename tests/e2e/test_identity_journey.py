@@ -61,8 +61,9 @@ class Portal:
 
     def link_token(self, email: str, subject: str, page: str, after: int) -> str:
         """The token of the `{PORTICO_PUBLIC_URL}/{page}/{token}` link of the e-mail to `email`."""
-        mail = self.cluster.mail.wait_for_mail(to=email, subject_contains=subject, timeout=MAIL_TIMEOUT,
-                                               after=after)
+        mail = self.cluster.mail.wait_for_mail(
+            to=email, subject_contains=subject, timeout=MAIL_TIMEOUT, after=after
+        )
         prefix = f"{self.cluster.gateway_url}/{page}/"
         links = [link for link in mail.links if link.startswith(prefix)]
         assert links, f"no {prefix}<token> link in the e-mail {mail.subject!r}:\n{mail.text}"
@@ -72,15 +73,24 @@ class Portal:
 
     def sign_in(self, email: str, password: str, expect: int = 201) -> httpx.Response:
         response = self.http.post("/api/v1/session", json={"email": email, "password": password})
-        assert response.status_code == expect, f"sign-in of {email}: {response.status_code} {response.text}"
+        assert response.status_code == expect, (
+            f"sign-in of {email}: {response.status_code} {response.text}"
+        )
         return response
 
     def session(self, email: str, password: str = PASSWORD) -> dict[str, str]:
         return bearer(self.sign_in(email, password).json()["token"])
 
-    def activate(self, email: str, token: str, profile: dict[str, Any], password: str = PASSWORD) -> dict[str, Any]:
-        body = {**profile, "function": profile.get("function"), "office_phone": None, "mobile_phone": None,
-                "password": password}
+    def activate(
+        self, email: str, token: str, profile: dict[str, Any], password: str = PASSWORD
+    ) -> dict[str, Any]:
+        body = {
+            **profile,
+            "function": profile.get("function"),
+            "office_phone": None,
+            "mobile_phone": None,
+            "password": password,
+        }
         response = self.http.post(f"/api/v1/activations/{token}", json=body)
         assert response.status_code == 201, response.text
         user = response.json()
@@ -101,13 +111,20 @@ def create_account(portal: Portal, name: str) -> dict[str, Any]:
     return account
 
 
-def create_administrator(portal: Portal, account: dict[str, Any], email: str) -> tuple[dict[str, Any], int]:
+def create_administrator(
+    portal: Portal, account: dict[str, Any], email: str
+) -> tuple[dict[str, Any], int]:
     """The operator creates the account's administrator; returns the user and the mailbox index
     from which its activation e-mail is to be looked for."""
     before = len(portal.cluster.mail)
-    response = portal.http.post(f"/api/v1/operator/accounts/{account['number']}/administrators",
-                                json={"email": email, **ADMIN}, headers=portal.cluster.operator_headers)
-    assert response.status_code == 201, f"POST …/administrators: {response.status_code} {response.text}"
+    response = portal.http.post(
+        f"/api/v1/operator/accounts/{account['number']}/administrators",
+        json={"email": email, **ADMIN},
+        headers=portal.cluster.operator_headers,
+    )
+    assert response.status_code == 201, (
+        f"POST …/administrators: {response.status_code} {response.text}"
+    )
     admin = response.json()
     assert admin["account_id"] == account["id"] and admin["status"] == "pending_activation", admin
     return admin, before
@@ -115,6 +132,7 @@ def create_administrator(portal: Portal, account: dict[str, Any], email: str) ->
 
 def wait_until_administrator(portal: Portal, headers: dict[str, str], account_id: str) -> None:
     """The gateway's projection (fed by subscriptions' events) says the caller administers the account."""
+
     def administers() -> bool:
         response = portal.http.get("/api/v1/accounts", headers=headers)
         assert response.status_code == 200, response.text
@@ -122,7 +140,9 @@ def wait_until_administrator(portal: Portal, headers: dict[str, str], account_id
         assert roles.get(account_id) == "administrator", f"GET /api/v1/accounts: {roles}"
         return True
 
-    eventually(administers, timeout=DEADLINE, what="the administration grant in the gateway's projection")
+    eventually(
+        administers, timeout=DEADLINE, what="the administration grant in the gateway's projection"
+    )
 
 
 def administered_account(portal: Portal, name: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -137,12 +157,15 @@ def administered_account(portal: Portal, name: str) -> tuple[dict[str, Any], dic
     return account, headers
 
 
-def create_active_user(portal: Portal, account_id: str, admin: dict[str, str], email: str,
-                       password_level: int = 2) -> dict[str, Any]:
+def create_active_user(
+    portal: Portal, account_id: str, admin: dict[str, str], email: str, password_level: int = 2
+) -> dict[str, Any]:
     before = len(portal.cluster.mail)
-    response = portal.http.post(f"/api/v1/accounts/{account_id}/users", headers=admin,
-                                json={"email": email, **USER, "function": "Accountant",
-                                      "password_level": password_level})
+    response = portal.http.post(
+        f"/api/v1/accounts/{account_id}/users",
+        headers=admin,
+        json={"email": email, **USER, "function": "Accountant", "password_level": password_level},
+    )
     assert response.status_code == 201, f"POST …/users: {response.status_code} {response.text}"
     token = portal.link_token(email, "Your account activation link", "activate", before)
     return portal.activate(email, token, {**USER, "function": "Accountant"})
@@ -163,14 +186,24 @@ def test_an_operator_opened_account_is_administered_by_its_activated_administrat
         rows = cluster.query(
             "gateway",
             "SELECT occurred_at, applied_at FROM holdings WHERE user_id = :u AND administers_account_id = :a"
-            " AND status = 'accepted' AND NOT supervises", u=admin["id"], a=account["id"])
+            " AND status = 'accepted' AND NOT supervises",
+            u=admin["id"],
+            a=account["id"],
+        )
         return rows[0] if rows else None
 
     # how fast is a performance claim (`make bench`), printed here; that it arrives is the test
-    row = eventually(projected, timeout=DEADLINE, interval=0.02, what="the administrator in the gateway's projection")
+    row = eventually(
+        projected,
+        timeout=DEADLINE,
+        interval=0.02,
+        what="the administrator in the gateway's projection",
+    )
     elapsed = time.monotonic() - created
-    print(f"administration grant projected {elapsed:.3f}s after the operator's 201 "
-          f"(applied_at - occurred_at = {(row.applied_at - row.occurred_at).total_seconds():.3f}s)")
+    print(
+        f"administration grant projected {elapsed:.3f}s after the operator's 201 "
+        f"(applied_at - occurred_at = {(row.applied_at - row.occurred_at).total_seconds():.3f}s)"
+    )
 
     # The activation e-mail, its link, the wizard's pre-filled data and rules.
     token = portal.link_token(admin_email, "Your account activation link", "activate", before)
@@ -193,15 +226,20 @@ def test_an_operator_opened_account_is_administered_by_its_activated_administrat
 
     user_email = unique_email("user")
     user_body = {"email": user_email, **USER, "function": "Accountant", "password_level": 2}
-    response = portal.http.post(f"/api/v1/accounts/{account['id']}/users", headers=headers, json=user_body)
+    response = portal.http.post(
+        f"/api/v1/accounts/{account['id']}/users", headers=headers, json=user_body
+    )
     assert response.status_code == 201, response.text
     user = response.json()
     assert user["account_id"] == account["id"] and user["status"] == "pending_activation", user
     assert user["propagation"]["status"] in ("pending", "applied"), user
 
     for again in (user_email, user_email.upper()):
-        refused = portal.http.post(f"/api/v1/accounts/{account['id']}/users", headers=headers,
-                                   json={**user_body, "email": again})
+        refused = portal.http.post(
+            f"/api/v1/accounts/{account['id']}/users",
+            headers=headers,
+            json={**user_body, "email": again},
+        )
         assert refused.status_code == 409, f"{again}: {refused.status_code} {refused.text}"
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "The user already exists" in refused.json()["detail"], refused.json()
@@ -221,15 +259,25 @@ def test_five_failed_sign_ins_lock_a_user_and_a_reset_by_email_unlocks_it(portal
 
     answers = [wrong.status_code]
     for attempt in range(2, 6):
-        answers.append(portal.http.post("/api/v1/session",
-                                        json={"email": email, "password": f"Not-the-password-{attempt}"}).status_code)
+        answers.append(
+            portal.http.post(
+                "/api/v1/session", json={"email": email, "password": f"Not-the-password-{attempt}"}
+            ).status_code
+        )
     assert answers == [401, 401, 401, 401, 423], f"answers to 5 wrong passwords: {answers}"
 
     locked = portal.sign_in(email, PASSWORD, expect=423)  # the right password no longer opens it
     detail = locked.json()["detail"]
-    assert "locked" in detail.lower() and "password" in detail.lower() and "unlock" in detail.lower(), detail
-    eventually(lambda: cluster.query("identity", "SELECT 1 FROM users WHERE lower(email) = :e AND status = 'locked'",
-                                     e=email), timeout=DEADLINE, what="the user locked in identity")
+    assert (
+        "locked" in detail.lower() and "password" in detail.lower() and "unlock" in detail.lower()
+    ), detail
+    eventually(
+        lambda: cluster.query(
+            "identity", "SELECT 1 FROM users WHERE lower(email) = :e AND status = 'locked'", e=email
+        ),
+        timeout=DEADLINE,
+        what="the user locked in identity",
+    )
 
     before = len(cluster.mail)
     asked = portal.http.post("/api/v1/password-resets", json={"email": email})
@@ -240,5 +288,7 @@ def test_five_failed_sign_ins_lock_a_user_and_a_reset_by_email_unlocks_it(portal
 
     signed = portal.sign_in(email, NEW_PASSWORD)
     assert signed.json()["user"]["status"] == "active", signed.json()
-    again = portal.http.post(f"/api/v1/password-resets/{token}", json={"password": "Another#Pass99"})
+    again = portal.http.post(
+        f"/api/v1/password-resets/{token}", json={"password": "Another#Pass99"}
+    )
     assert again.status_code == 410, f"a reset link used twice: {again.status_code} {again.text}"

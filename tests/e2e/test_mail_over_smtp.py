@@ -16,8 +16,13 @@ def test_an_operator_created_administrator_receives_the_activation_email(cluster
 
     response = cluster.http.post(
         f"/api/v1/operator/accounts/{number}/administrators",
-        json={"email": email, "title": "MME", "last_name": "Lovelace", "first_name": "Ada",
-              "language": "en-US"},
+        json={
+            "email": email,
+            "title": "MME",
+            "last_name": "Lovelace",
+            "first_name": "Ada",
+            "language": "en-US",
+        },
         headers=cluster.operator_headers,
     )
     assert response.status_code == 201, response.text

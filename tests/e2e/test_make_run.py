@@ -31,19 +31,27 @@ def clean_env() -> dict[str, str]:
 def test_make_run_on_a_fresh_clone_answers_readyz(tmp_path):
     require_tools("git", "make")
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120,
-                   env=clean_env())
+    subprocess.run(
+        ["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120, env=clean_env()
+    )
     port = free_port()
     log = tmp_path / "make-run.log"
     with log.open("wb") as out:
         make = subprocess.Popen(
             ["make", "run", f"PORT={port}", f"DATA_DIR={tmp_path / 'data'}"],
-            cwd=clone, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=clone,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
+
         def ready() -> bool:
             if make.poll() is not None:
-                pytest.fail(f"`make run` exited with {make.returncode}:\n{tail(log)}", pytrace=False)
+                pytest.fail(
+                    f"`make run` exited with {make.returncode}:\n{tail(log)}", pytrace=False
+                )
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
             except httpx.HTTPError as exc:
@@ -52,10 +60,17 @@ def test_make_run_on_a_fresh_clone_answers_readyz(tmp_path):
             return True
 
         try:
-            eventually(ready, timeout=INSTALL_AND_START_TIMEOUT, interval=0.5, what="`make run` answering /readyz")
+            eventually(
+                ready,
+                timeout=INSTALL_AND_START_TIMEOUT,
+                interval=0.5,
+                what="`make run` answering /readyz",
+            )
         except AssertionError as exc:
             pytest.fail(f"{exc}\n--- make run output:\n{tail(log)}", pytrace=False)
-        assert (clone / ".venv" / "bin" / "portico").exists(), "make run did not install into the clone's .venv"
+        assert (clone / ".venv" / "bin" / "portico").exists(), (
+            "make run did not install into the clone's .venv"
+        )
         assert f"Portico is running at http://127.0.0.1:{port}/" in log.read_text(errors="replace")
     finally:
         stop(make)

@@ -46,7 +46,11 @@ def quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         if count >= rank:
             if math.isinf(upper):
                 return lower
-            return lower + (upper - lower) * (rank - below) / (count - below) if count > below else upper
+            return (
+                lower + (upper - lower) * (rank - below) / (count - below)
+                if count > below
+                else upper
+            )
         lower, below = upper, count
     return lower
 
@@ -62,7 +66,8 @@ def worker_histogram(cluster: Cluster) -> list[tuple[float, float]]:
     buckets = sorted(
         (float(sample.labels["le"]), sample.value)
         for family in text_string_to_metric_families(response.text)
-        for sample in family.samples if sample.name == f"{METRIC}_bucket"
+        for sample in family.samples
+        if sample.name == f"{METRIC}_bucket"
     )
     assert buckets, f"{METRIC} is not on the gateway worker's /metrics:\n{response.text[:2000]}"
     return buckets
@@ -75,7 +80,9 @@ def lags_from_receipts(cluster: Cluster) -> tuple[list[float], list[str]]:
     for producer in PRODUCERS:
         for row in cluster.query(producer, "SELECT message_id, body FROM bus_outbox"):
             envelope = json.loads(row.body)
-            occurred[row.message_id] = datetime.fromisoformat(envelope["occurred_at"].replace("Z", "+00:00"))
+            occurred[row.message_id] = datetime.fromisoformat(
+                envelope["occurred_at"].replace("Z", "+00:00")
+            )
     lags, unmatched = [], []
     for row in cluster.query("gateway", "SELECT message_id, processed_at FROM bus_processed"):
         if row.message_id in occurred:
@@ -94,9 +101,14 @@ def test_the_propagation_lag_is_observed_by_the_gateway_worker_and_matches_the_r
     from_metrics = quantile(0.99, histogram)
     from_receipts = quantile(0.99, cumulative(lags))
     exact = sorted(lags)[min(len(lags) - 1, math.ceil(0.99 * len(lags)) - 1)]
-    print(f"{METRIC} on the gateway worker's /metrics: {observed:g} events, p99 estimate "
-          f"{from_metrics:.3f}s; receipts: {len(lags)} events, p99 estimate {from_receipts:.3f}s "
-          f"(exact {exact:.3f}s, max {max(lags):.3f}s)")
+    print(
+        f"{METRIC} on the gateway worker's /metrics: {observed:g} events, p99 estimate "
+        f"{from_metrics:.3f}s; receipts: {len(lags)} events, p99 estimate {from_receipts:.3f}s "
+        f"(exact {exact:.3f}s, max {max(lags):.3f}s)"
+    )
 
     assert observed > 0, f"{METRIC} on the gateway worker's /metrics observed nothing: {histogram}"
-    assert math.isfinite(from_metrics) and math.isfinite(from_receipts), (histogram, cumulative(lags))
+    assert math.isfinite(from_metrics) and math.isfinite(from_receipts), (
+        histogram,
+        cumulative(lags),
+    )

@@ -33,20 +33,29 @@ def portal(cluster: Cluster):
     opened.close()
 
 
-def service_named(portal: Portal, account_id: str, admin: dict[str, str], title: str) -> dict[str, Any]:
-    response = portal.http.get(f"/api/v1/accounts/{account_id}/services", headers=admin,
-                               params={"title": title, "per_page": 200})
+def service_named(
+    portal: Portal, account_id: str, admin: dict[str, str], title: str
+) -> dict[str, Any]:
+    response = portal.http.get(
+        f"/api/v1/accounts/{account_id}/services",
+        headers=admin,
+        params={"title": title, "per_page": 200},
+    )
     assert response.status_code == 200, response.text
     found = [s for s in response.json()["items"] if s["title"] == title]
     assert len(found) == 1, f"{title!r} in the account's catalog: {response.json()['items']}"
     return found[0]
 
 
-def my_subscription(portal: Portal, user: dict[str, str], subscription_id: str, status: str) -> dict[str, Any]:
+def my_subscription(
+    portal: Portal, user: dict[str, str], subscription_id: str, status: str
+) -> dict[str, Any]:
     response = portal.http.get("/api/v1/me/subscriptions", headers=user, params={"status": status})
     assert response.status_code == 200, response.text
     found = [s for s in response.json()["items"] if s["id"] == subscription_id]
-    assert found, f"subscription {subscription_id} not among my {status} ones: {response.json()['items']}"
+    assert found, (
+        f"subscription {subscription_id} not among my {status} ones: {response.json()['items']}"
+    )
     return found[0]
 
 
@@ -60,47 +69,73 @@ def test_a_validated_subscription_opens_content_until_it_expires(portal):
     # The administrator makes the gated service subject to validation.
     invoices = service_named(portal, account["id"], admin, INVOICES)
     assert invoices["code"] == "invoice_viewing", invoices
-    patched = portal.http.patch(f"/api/v1/accounts/{account['id']}/services", headers=admin,
-                                json={"service_ids": [invoices["id"]], "requires_validation": True})
+    patched = portal.http.patch(
+        f"/api/v1/accounts/{account['id']}/services",
+        headers=admin,
+        json={"service_ids": [invoices["id"]], "requires_validation": True},
+    )
     assert patched.status_code == 200, patched.text
     [setting] = [s for s in patched.json()["items"] if s["id"] == invoices["id"]]
     assert setting["requires_validation"] is True, setting
 
     # The user asks: the request waits, and the content names the service to ask for.
-    asked = portal.http.post("/api/v1/me/subscriptions", headers=user, json={"service_id": invoices["id"]})
+    asked = portal.http.post(
+        "/api/v1/me/subscriptions", headers=user, json={"service_id": invoices["id"]}
+    )
     assert asked.status_code == 202, asked.text
     request = asked.json()
     assert request["status"] == "pending" and request["effective"] is False, request
     refused = portal.http.get("/api/v1/invoices", headers=user)
     assert refused.status_code == 403, refused.text
-    assert INVOICES in refused.json()["detail"] and refused.json().get("service") == INVOICES, refused.json()
+    assert INVOICES in refused.json()["detail"] and refused.json().get("service") == INVOICES, (
+        refused.json()
+    )
 
     # The administrator accepts it until tomorrow; the requester hears of it.
-    waiting = portal.http.get(f"/api/v1/accounts/{account['id']}/subscription-requests", headers=admin)
+    waiting = portal.http.get(
+        f"/api/v1/accounts/{account['id']}/subscription-requests", headers=admin
+    )
     assert waiting.status_code == 200, waiting.text
     assert request["id"] in [r["id"] for r in waiting.json()["items"]], waiting.json()
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     before = len(cluster.mail)
     accepted = portal.http.post(
         f"/api/v1/accounts/{account['id']}/subscription-requests/{request['id']}/accept",
-        headers=admin, json={"expires_on": tomorrow.isoformat()})
+        headers=admin,
+        json={"expires_on": tomorrow.isoformat()},
+    )
     assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["status"] == "accepted" and accepted.json()["expires_on"] == tomorrow.isoformat()
-    cluster.mail.wait_for_mail(to=email, subject_contains=f"Request accepted: {INVOICES}",
-                               timeout=MAIL_TIMEOUT, after=before)
+    assert (
+        accepted.json()["status"] == "accepted"
+        and accepted.json()["expires_on"] == tomorrow.isoformat()
+    )
+    cluster.mail.wait_for_mail(
+        to=email,
+        subject_contains=f"Request accepted: {INVOICES}",
+        timeout=MAIL_TIMEOUT,
+        after=before,
+    )
 
     # It becomes effective for the requester, and the content opens.
-    eventually(lambda: my_subscription(portal, user, request["id"], "accepted")["effective"] is True,
-               timeout=20, what="the accepted subscription effective in My services")
+    eventually(
+        lambda: my_subscription(portal, user, request["id"], "accepted")["effective"] is True,
+        timeout=20,
+        what="the accepted subscription effective in My services",
+    )
     opened = portal.http.get("/api/v1/invoices", headers=user)
     assert opened.status_code == 200, opened.text
-    assert opened.json()["service"] == INVOICES and opened.json()["account"]["id"] == account["id"], opened.json()
+    assert (
+        opened.json()["service"] == INVOICES and opened.json()["account"]["id"] == account["id"]
+    ), opened.json()
 
     # The clock passes the expiry date: the subscriptions service's job expires it.
     day_after = tomorrow + timedelta(days=1)
     before = len(cluster.mail)
-    job = portal.http.post(f"{cluster.urls['subscriptions']}/internal/jobs/expire",
-                           headers=cluster.service_headers, json={"today": day_after.isoformat()})
+    job = portal.http.post(
+        f"{cluster.urls['subscriptions']}/internal/jobs/expire",
+        headers=cluster.service_headers,
+        json={"today": day_after.isoformat()},
+    )
     assert job.status_code == 200, job.text
     assert request["id"] in job.json()["expired"], job.json()
     expired_at = time.monotonic()
@@ -115,6 +150,12 @@ def test_a_validated_subscription_opens_content_until_it_expires(portal):
         return True
 
     eventually(closed, timeout=20, interval=0.02, what="the invoices closed after the expiry")
-    print(f"the expiry closed the invoices {time.monotonic() - expired_at:.3f}s after the job answered")
-    cluster.mail.wait_for_mail(to=email, subject_contains=f"Subscription expired: {INVOICES}",
-                               timeout=MAIL_TIMEOUT, after=before)
+    print(
+        f"the expiry closed the invoices {time.monotonic() - expired_at:.3f}s after the job answered"
+    )
+    cluster.mail.wait_for_mail(
+        to=email,
+        subject_contains=f"Subscription expired: {INVOICES}",
+        timeout=MAIL_TIMEOUT,
+        after=before,
+    )

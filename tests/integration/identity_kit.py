@@ -14,7 +14,9 @@ from services.identity.entrypoints.api import create_app
 
 def identity_part(database_url: str, broker_url: str, prefix: str) -> Iterator[Any]:
     """For a fixture: yields the migrated part, disposes of its engine afterwards."""
-    settings = Settings(part="identity", database_url=database_url, broker_url=broker_url, bus_prefix=prefix)
+    settings = Settings(
+        part="identity", database_url=database_url, broker_url=broker_url, bus_prefix=prefix
+    )
     instance = build(settings)
     instance.clock = FakeClock()
     instance.hasher = Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1)

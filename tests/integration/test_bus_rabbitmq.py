@@ -43,7 +43,9 @@ def publish_many(instance, key: str, count: int, per_tx: int = 50) -> None:
         size = min(per_tx, count - seq)
         with instance.uow() as uow:
             if transactions % 2:
-                uow.publish_many([("bus.probe", {"key": key, "seq": s}) for s in range(seq, seq + size)])
+                uow.publish_many(
+                    [("bus.probe", {"key": key, "seq": s}) for s in range(seq, seq + size)]
+                )
             else:
                 for s in range(seq, seq + size):
                     uow.publish("bus.probe", {"key": key, "seq": s})
@@ -66,29 +68,42 @@ def test_ten_thousand_events_survive_two_broker_restarts(amqp_url, pg_url, prefi
     try:
         writer.start()
         for applied in (total // 5, total // 2):  # restart while the relay is still publishing
-            eventually(lambda at=applied: count_effects(instance, effects, "outage")[1] >= at,
-                       what=f"{applied} events applied before a restart")
+            eventually(
+                lambda at=applied: count_effects(instance, effects, "outage")[1] >= at,
+                what=f"{applied} events applied before a restart",
+            )
             restart_broker(amqp_url)
         writer.join(timeout=DEADLINE * 2)
         assert not writer.is_alive(), "the producer did not finish writing its events"
-        eventually(lambda: count_effects(instance, effects, "outage")[1] == total, timeout=DEADLINE * 4,
-                   what="every event consumed after the restarts")
+        eventually(
+            lambda: count_effects(instance, effects, "outage")[1] == total,
+            timeout=DEADLINE * 4,
+            what="every event consumed after the restarts",
+        )
         eventually(lambda: instance.outbox.pending() == 0, what="the outbox sent")
         # nothing left for the consumer, ready or unacknowledged: no redelivery can come any more
-        eventually(lambda: queue_messages(f"{prefix}.identity") == 0, what="the consumer's queue empty")
+        eventually(
+            lambda: queue_messages(f"{prefix}.identity") == 0, what="the consumer's queue empty"
+        )
     finally:
         stop.set()
     copies = witness.read_all(expected=total)
     witness.delete()
-    print(f"broker restarts: {len(copies)} distinct events reached the queue, {witness.republished} "
-          "copies re-published by the relay")
+    print(
+        f"broker restarts: {len(copies)} distinct events reached the queue, {witness.republished} "
+        "copies re-published by the relay"
+    )
     assert len(copies) == total, f"{total - len(copies)} events never reached the broker"
     # a restart may cost the batch that was awaiting its confirms, once per restart: not more
     in_flight = instance.relay().batch_size
-    assert witness.republished <= 2 * in_flight, f"{witness.republished} copies re-published for 2 restarts"
+    assert witness.republished <= 2 * in_flight, (
+        f"{witness.republished} copies re-published for 2 restarts"
+    )
     rows, distinct = count_effects(instance, effects, "outage")
     assert distinct == total, f"{total - distinct} events lost"
-    assert rows == total, f"{rows - total} effects applied twice ({witness.republished} copies re-published)"
+    assert rows == total, (
+        f"{rows - total} effects applied twice ({witness.republished} copies re-published)"
+    )
 
 
 KILL_AFTER_COMMIT = """
@@ -122,7 +137,9 @@ def test_consumer_killed_between_commit_and_ack_applies_the_effect_once(amqp_url
     stop = start(instance)  # a new consumer gets the unacked message again
     try:
         wait_for(lambda: duplicates._value.get() == before + 1, DEADLINE, "redelivery recognised")
-        wait_for(lambda: _queue_depth(amqp_url, instance) == 0, DEADLINE, "redelivered message acked")
+        wait_for(
+            lambda: _queue_depth(amqp_url, instance) == 0, DEADLINE, "redelivered message acked"
+        )
         assert count_effects(instance, effects, "killed") == (1, 1)
     finally:
         stop.set()
@@ -152,7 +169,9 @@ def test_always_failing_message_goes_to_the_dead_letter_queue_and_the_rest_flows
             DEADLINE,
             "messages behind processed",
         )
-        dead = collect(amqp_url, instance.broker.topology.dead_queue("identity"), DEADLINE, expected=1)
+        dead = collect(
+            amqp_url, instance.broker.topology.dead_queue("identity"), DEADLINE, expected=1
+        )
         assert len(dead) == 1
         assert "always fails" in dead[0].headers["x-portico-reason"]
         assert dead[0].headers["x-portico-attempts"] == 2

@@ -18,7 +18,8 @@ def test_two_writers_of_the_same_new_row_never_fail_on_its_other_unique_index(pg
     ON CONFLICT (id) alone let the second fail on the number's unique index now and then."""
     metadata = sa.MetaData()
     accounts = sa.Table(
-        "accounts", metadata,
+        "accounts",
+        metadata,
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("number", sa.String(20), nullable=False, unique=True),
         sa.Column("name", sa.String(100), nullable=False),
@@ -40,13 +41,18 @@ def test_two_writers_of_the_same_new_row_never_fail_on_its_other_unique_index(pg
                 except BaseException as exc:  # noqa: BLE001 - collected for the assertion
                     errors.append(exc)
 
-            writers = [threading.Thread(target=write, args=(name,)) for name in ("own write", "event")]
+            writers = [
+                threading.Thread(target=write, args=(name,)) for name in ("own write", "event")
+            ]
             for writer in writers:
                 writer.start()
             for writer in writers:
                 writer.join()
         assert not errors, f"{len(errors)} of {2 * rounds} writes failed, e.g. {errors[0]!r}"
         with engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one() == rounds
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one()
+                == rounds
+            )
     finally:
         engine.dispose()

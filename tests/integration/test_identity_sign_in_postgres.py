@@ -35,21 +35,43 @@ def rows(part, sql: str, **params):
 
 
 def active_user(part, client, email: str) -> tuple[dict, dict]:
-    account = client.post("/internal/accounts", json={"number": str(uuid.uuid4().int)[:10], "name": "PG"}).json
-    user = client.post(f"/internal/accounts/{account['id']}/users", json={
-        "email": email, "title": "M", "last_name": "Post", "first_name": "Gres",
-        "language": "en-US", "password_level": 2}).json
-    body = rows(part, "SELECT body FROM bus_outbox WHERE type = 'identity.link.issued' ORDER BY seq DESC")[0][0]
+    account = client.post(
+        "/internal/accounts", json={"number": str(uuid.uuid4().int)[:10], "name": "PG"}
+    ).json
+    user = client.post(
+        f"/internal/accounts/{account['id']}/users",
+        json={
+            "email": email,
+            "title": "M",
+            "last_name": "Post",
+            "first_name": "Gres",
+            "language": "en-US",
+            "password_level": 2,
+        },
+    ).json
+    body = rows(
+        part, "SELECT body FROM bus_outbox WHERE type = 'identity.link.issued' ORDER BY seq DESC"
+    )[0][0]
     token = Envelope.from_body(body).data["link_url"].rsplit("/", 1)[1]
-    activated = client.post(f"/internal/activations/{token}", json={
-        "title": "M", "last_name": "Post", "first_name": "Gres", "language": "en-US", "password": PASSWORD})
+    activated = client.post(
+        f"/internal/activations/{token}",
+        json={
+            "title": "M",
+            "last_name": "Post",
+            "first_name": "Gres",
+            "language": "en-US",
+            "password": PASSWORD,
+        },
+    )
     assert activated.status_code == 201, activated.json
     return account, user
 
 
 def sign_in(client, email: str, password: str = PASSWORD):
-    return client.post("/internal/sign-in", json={"email": email, "password": password,
-                                                  "ip": "192.0.2.9", "user_agent": "pg-test"})
+    return client.post(
+        "/internal/sign-in",
+        json={"email": email, "password": password, "ip": "192.0.2.9", "user_agent": "pg-test"},
+    )
 
 
 def test_a_success_answers_the_user_as_stored_and_writes_audit_and_dates(part, client):
@@ -61,13 +83,36 @@ def test_a_success_answers_the_user_as_stored_and_writes_audit_and_dates(part, c
     answer = second.json["user"]
     stored = client.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json
     assert answer == stored  # the answer is built without reading the row again: it must agree
-    assert answer["previous_sign_in_at"] == first.json["user"]["last_sign_in_at"] != answer["last_sign_in_at"]
+    assert (
+        answer["previous_sign_in_at"]
+        == first.json["user"]["last_sign_in_at"]
+        != answer["last_sign_in_at"]
+    )
     assert answer["is_administrator"] is False and second.json["password_change_required"] is False
-    audits = rows(part, "SELECT action, result, user_id, account_id, ip, user_agent, target FROM audit_log"
-                        " WHERE action = 'sign_in' ORDER BY id")
+    audits = rows(
+        part,
+        "SELECT action, result, user_id, account_id, ip, user_agent, target FROM audit_log"
+        " WHERE action = 'sign_in' ORDER BY id",
+    )
     assert [tuple(a) for a in audits] == [
-        ("sign_in", "succeeded", user["id"], account["id"], "192.0.2.9", "pg-test", "Ada@Example.com"),
-        ("sign_in", "succeeded", user["id"], account["id"], "192.0.2.9", "pg-test", "ada@example.com"),
+        (
+            "sign_in",
+            "succeeded",
+            user["id"],
+            account["id"],
+            "192.0.2.9",
+            "pg-test",
+            "Ada@Example.com",
+        ),
+        (
+            "sign_in",
+            "succeeded",
+            user["id"],
+            account["id"],
+            "192.0.2.9",
+            "pg-test",
+            "ada@example.com",
+        ),
     ]
     assert rows(part, "SELECT * FROM login_throttle") == []
 
@@ -75,8 +120,13 @@ def test_a_success_answers_the_user_as_stored_and_writes_audit_and_dates(part, c
 def test_the_administrator_flag_comes_with_the_read(part, client):
     account, user = active_user(part, client, "boss@example.com")
     with part.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO administrators (subscription_id, account_id, user_id, since)"
-                             " VALUES ('s1', :a, :u, now())"), {"a": account["id"], "u": user["id"]})
+        conn.execute(
+            sa.text(
+                "INSERT INTO administrators (subscription_id, account_id, user_id, since)"
+                " VALUES ('s1', :a, :u, now())"
+            ),
+            {"a": account["id"], "u": user["id"]},
+        )
     assert sign_in(client, "boss@example.com").json["user"]["is_administrator"] is True
 
 
@@ -85,12 +135,25 @@ def test_unknown_and_invalid_addresses_are_counted_and_audited_like_known_ones(p
         answers = [sign_in(client, email).status_code for _ in range(5)]
         assert answers == [401, 401, 401, 401, 423], email
         assert sign_in(client, email).status_code == 423
-    throttles = rows(part, "SELECT email_key, failures, locked_until IS NOT NULL FROM login_throttle"
-                           " ORDER BY email_key")
-    assert [tuple(t) for t in throttles] == [("nobody@example.com", 0, True), ("not an address", 0, True)]
-    results = rows(part, "SELECT result, count(*) FROM audit_log WHERE user_id IS NULL GROUP BY result"
-                         " ORDER BY result")
-    assert [tuple(r) for r in results] == [("failed", 8), ("failed_now_locked", 2), ("refused_locked", 2)]
+    throttles = rows(
+        part,
+        "SELECT email_key, failures, locked_until IS NOT NULL FROM login_throttle"
+        " ORDER BY email_key",
+    )
+    assert [tuple(t) for t in throttles] == [
+        ("nobody@example.com", 0, True),
+        ("not an address", 0, True),
+    ]
+    results = rows(
+        part,
+        "SELECT result, count(*) FROM audit_log WHERE user_id IS NULL GROUP BY result"
+        " ORDER BY result",
+    )
+    assert [tuple(r) for r in results] == [
+        ("failed", 8),
+        ("failed_now_locked", 2),
+        ("refused_locked", 2),
+    ]
 
 
 def test_a_lock_that_ran_out_ends_at_the_next_success(part, client):
@@ -102,8 +165,9 @@ def test_a_lock_that_ran_out_ends_at_the_next_success(part, client):
     answer = sign_in(client, "kim@example.com")
     assert answer.status_code == 200 and answer.json["user"]["status"] == "active"
     assert answer.json["user"]["locked_until"] is None
-    assert tuple(rows(part, "SELECT status, locked_until FROM users WHERE id = :u", u=user["id"])[0]) == (
-        "active", None)
+    assert tuple(
+        rows(part, "SELECT status, locked_until FROM users WHERE id = :u", u=user["id"])[0]
+    ) == ("active", None)
     unlocked = rows(part, "SELECT body FROM bus_outbox WHERE type = 'identity.user.unlocked'")
     assert [Envelope.from_body(b).data["by"] for (b,) in unlocked] == [None]
 
@@ -112,11 +176,17 @@ def test_attempts_on_one_email_wait_for_each_other(part, client):
     """The read takes the throttle row's lock: a sign-in waits for another attempt's transaction,
     then counts from what that one wrote (no failure is lost, none verified past the lock)."""
     active_user(part, client, "wait@example.com")
-    assert sign_in(client, "wait@example.com", "wrong").status_code == 401  # the row exists: 1 failure
+    assert (
+        sign_in(client, "wait@example.com", "wrong").status_code == 401
+    )  # the row exists: 1 failure
     blocker = part.engine.connect()
-    blocker.execute(sa.text("SELECT 1 FROM login_throttle WHERE email_key = 'wait@example.com' FOR UPDATE"))
+    blocker.execute(
+        sa.text("SELECT 1 FROM login_throttle WHERE email_key = 'wait@example.com' FOR UPDATE")
+    )
     answers = []
-    attempt = threading.Thread(target=lambda: answers.append(sign_in(client, "wait@example.com", "wrong")))
+    attempt = threading.Thread(
+        target=lambda: answers.append(sign_in(client, "wait@example.com", "wrong"))
+    )
     attempt.start()
     try:
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
@@ -125,7 +195,9 @@ def test_attempts_on_one_email_wait_for_each_other(part, client):
                 break
             attempt.join(0.05)
         assert rows(part, waiting)[0][0] == 1 and not answers, "the second attempt did not wait"
-        blocker.execute(sa.text("UPDATE login_throttle SET failures = 4 WHERE email_key = 'wait@example.com'"))
+        blocker.execute(
+            sa.text("UPDATE login_throttle SET failures = 4 WHERE email_key = 'wait@example.com'")
+        )
         blocker.commit()
     finally:
         blocker.close()

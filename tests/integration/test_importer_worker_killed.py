@@ -81,7 +81,9 @@ class FakeIdentity:
         settings = Settings(
             part="identity", database_url=database_url, broker_url=amqp_url, bus_prefix=prefix
         )
-        self.part = Part(settings, metadata, {"identity.create_users": self.create_users}, Path("-"))
+        self.part = Part(
+            settings, metadata, {"identity.create_users": self.create_users}, Path("-")
+        )
         metadata.create_all(self.part.engine)
         self.batches: Counter[tuple[str, int]] = Counter()
         self.created: Counter[str] = Counter()
@@ -94,22 +96,39 @@ class FakeIdentity:
             self.batches[(data["import_job_id"], data["batch"])] += 1
             for row in data["rows"]:
                 if self.created[row["email"]]:
-                    rejected.append({"line": row["line"], "field": "email",
-                                     "message": "This address is already used in the portal."})
+                    rejected.append(
+                        {
+                            "line": row["line"],
+                            "field": "email",
+                            "message": "This address is already used in the portal.",
+                        }
+                    )
                 else:
-                    created.append({"line": row["line"], "user_id": f"u{row['line']}",
-                                    "email": row["email"]})
+                    created.append(
+                        {"line": row["line"], "user_id": f"u{row['line']}", "email": row["email"]}
+                    )
                 self.created[row["email"]] += 1
-        uow.publish("identity.users.batch_processed", {
-            "account_id": data["account_id"], "import_job_id": data["import_job_id"],
-            "batch": data["batch"], "created": created, "rejected": rejected})
+        uow.publish(
+            "identity.users.batch_processed",
+            {
+                "account_id": data["account_id"],
+                "import_job_id": data["import_job_id"],
+                "batch": data["batch"],
+                "created": created,
+                "rejected": rejected,
+            },
+        )
 
 
 def start_worker(code: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     out = log.open("w")
     return subprocess.Popen(
-        [sys.executable, *code], cwd=os.getcwd(), env={**env, "PYTHONPATH": os.getcwd()},
-        stdout=out, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, *code],
+        cwd=os.getcwd(),
+        env={**env, "PYTHONPATH": os.getcwd()},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -132,8 +151,13 @@ def test_the_migration_gives_the_tables_of_the_code(pg_url) -> None:
 
 
 def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, tmp_path) -> None:
-    env = {**os.environ, **WORKER_ENV, "PORTICO_IMPORTER_DATABASE_URL": pg_url,
-           "PORTICO_BROKER_URL": amqp_url, "PORTICO_BUS_PREFIX": prefix}
+    env = {
+        **os.environ,
+        **WORKER_ENV,
+        "PORTICO_IMPORTER_DATABASE_URL": pg_url,
+        "PORTICO_BROKER_URL": amqp_url,
+        "PORTICO_BUS_PREFIX": prefix,
+    }
     part = build(Settings.from_env("importer", env))
     part.migrate()
     identity = FakeIdentity(f"sqlite:///{tmp_path}/identity.db", amqp_url, prefix)
@@ -160,20 +184,29 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
         assert doomed.wait(30) == 17, (tmp_path / "doomed.log").read_text()
         with part.engine.connect() as conn:
             job = conn.execute(sa.select(orm.import_jobs)).one()
-            recorded = conn.execute(sa.select(sa.func.count()).select_from(orm.import_batches)).scalar()
+            recorded = conn.execute(
+                sa.select(sa.func.count()).select_from(orm.import_batches)
+            ).scalar()
         assert job.status == "running" and job.lease_owner is not None and recorded == 3
 
-        survivor = start_worker(["-m", "portico.cli", "worker", "importer"], env,
-                                tmp_path / "survivor.log")
+        survivor = start_worker(
+            ["-m", "portico.cli", "worker", "importer"], env, tmp_path / "survivor.log"
+        )
 
         def finished():
-            body = api.get(f"/internal/accounts/acc-1/imports/{job_id}",
-                           headers=SERVICE_HEADERS).get_json()
+            body = api.get(
+                f"/internal/accounts/acc-1/imports/{job_id}", headers=SERVICE_HEADERS
+            ).get_json()
             return body if body["status"] in ("done", "failed") else None
 
         job = wait_for(finished, 60, "the job to end")
         assert job["status"] == "done", job
-        assert (job["rows"], job["processed"], job["created"], job["rejected"]) == (ROWS, ROWS, ROWS, 0)
+        assert (job["rows"], job["processed"], job["created"], job["rejected"]) == (
+            ROWS,
+            ROWS,
+            ROWS,
+            0,
+        )
         assert sorted(identity.batches) == [(job_id, n) for n in range(1, ROWS // BATCH + 1)]
         assert set(identity.batches.values()) == {1}, "a batch was sent twice"
         assert len(identity.created) == ROWS and set(identity.created.values()) == {1}

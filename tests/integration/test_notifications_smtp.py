@@ -54,12 +54,19 @@ def queue(part, count: int) -> None:
     processor = part.processor()
     for start in range(0, count, 50):
         batch = [
-            Envelope(type="identity.link.issued", producer="identity", data={
-                "purpose": "reset", "user_id": str(uuid.uuid4()), "account_id": "acc",
-                "recipient": f"user{index}@example.test", "language": "fr-FR",
-                "link_url": f"https://portal.example.test/reset-password/t{index}",
-                "expires_at": datetime(2027, 3, 8, tzinfo=UTC).isoformat(),
-            })
+            Envelope(
+                type="identity.link.issued",
+                producer="identity",
+                data={
+                    "purpose": "reset",
+                    "user_id": str(uuid.uuid4()),
+                    "account_id": "acc",
+                    "recipient": f"user{index}@example.test",
+                    "language": "fr-FR",
+                    "link_url": f"https://portal.example.test/reset-password/t{index}",
+                    "expires_at": datetime(2027, 3, 8, tzinfo=UTC).isoformat(),
+                },
+            )
             for index in range(start, min(start + 50, count))
         ]
         outcomes = processor.process_batch([(envelope.to_json(), 0) for envelope in batch])
@@ -114,11 +121,19 @@ def test_two_loops_share_the_queue_and_send_each_email_once(part, sink):
 
 def test_a_redelivered_batch_on_postgresql_queues_nothing_more(part, sink):
     processor = part.processor()
-    envelope = Envelope(type="identity.link.issued", producer="identity", data={
-        "purpose": "reset", "user_id": "u1", "account_id": "acc", "recipient": "a@example.test",
-        "language": "en-US", "link_url": "https://portal.example.test/reset-password/t",
-        "expires_at": "2027-03-08T00:00:00+00:00",
-    })
+    envelope = Envelope(
+        type="identity.link.issued",
+        producer="identity",
+        data={
+            "purpose": "reset",
+            "user_id": "u1",
+            "account_id": "acc",
+            "recipient": "a@example.test",
+            "language": "en-US",
+            "link_url": "https://portal.example.test/reset-password/t",
+            "expires_at": "2027-03-08T00:00:00+00:00",
+        },
+    )
 
     first = processor.process(envelope.to_json())
     again = processor.process(envelope.to_json())

@@ -48,8 +48,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def part(pg_url, amqp_url, prefix):
-    settings = Settings(part="subscriptions", database_url=pg_url, broker_url=amqp_url,
-                        bus_prefix=prefix)
+    settings = Settings(
+        part="subscriptions", database_url=pg_url, broker_url=amqp_url, bus_prefix=prefix
+    )
     instance = build(settings)
     instance.migrate()
     instance.clock = FakeClock(START)
@@ -58,40 +59,70 @@ def part(pg_url, amqp_url, prefix):
 
 
 def feed(part, type_: str, data: dict) -> None:
-    outcome = part.processor().process(Envelope(type=type_, data=data, producer="identity").to_json())
+    outcome = part.processor().process(
+        Envelope(type=type_, data=data, producer="identity").to_json()
+    )
     assert outcome.kind == "handled", outcome
 
 
 def make_account(part, number: int) -> str:
     account_id = str(uuid.uuid4())
-    feed(part, "identity.account.created", {"account_id": account_id, "number": str(number),
-                                            "name": f"Client {number}", "parent_id": None,
-                                            "relation": None})
+    feed(
+        part,
+        "identity.account.created",
+        {
+            "account_id": account_id,
+            "number": str(number),
+            "name": f"Client {number}",
+            "parent_id": None,
+            "relation": None,
+        },
+    )
     return account_id
 
 
 def make_user(part, account_id: str, *, admin: bool = False) -> str:
     user_id = str(uuid.uuid4())
-    feed(part, "identity.user.created", {
-        "user_id": user_id, "account_id": account_id, "email": f"{user_id[:8]}@example.com",
-        "title": "M", "last_name": "Doe", "first_name": "John", "language": "en-GB",
-        "function": None, "password_level": 2, "status": "active",
-        "source": "operator" if admin else "admin", "grant_administration": admin,
-        "created_at": START.isoformat(),
-    })
+    feed(
+        part,
+        "identity.user.created",
+        {
+            "user_id": user_id,
+            "account_id": account_id,
+            "email": f"{user_id[:8]}@example.com",
+            "title": "M",
+            "last_name": "Doe",
+            "first_name": "John",
+            "language": "en-GB",
+            "function": None,
+            "password_level": 2,
+            "status": "active",
+            "source": "operator" if admin else "admin",
+            "grant_administration": admin,
+            "created_at": START.isoformat(),
+        },
+    )
     return user_id
 
 
 def service_id(part, account_id: str, code: str) -> str:
     with part.engine.connect() as conn:
-        return conn.execute(sa.select(orm.catalog.c.id).where(
-            orm.catalog.c.account_id == account_id, orm.catalog.c.code == code)).scalar_one()
+        return conn.execute(
+            sa.select(orm.catalog.c.id).where(
+                orm.catalog.c.account_id == account_id, orm.catalog.c.code == code
+            )
+        ).scalar_one()
 
 
 def grant(part, account_id: str, user_id: str, code: str, days: int) -> str:
-    written = grant_subscriptions(part.uow(), account_id, user_id,
-                                  [service_id(part, account_id, code)],
-                                  TODAY + timedelta(days=days), "operator")
+    written = grant_subscriptions(
+        part.uow(),
+        account_id,
+        user_id,
+        [service_id(part, account_id, code)],
+        TODAY + timedelta(days=days),
+        "operator",
+    )
     return written.items[0].subscription.id
 
 
@@ -143,8 +174,9 @@ def test_the_dashboard_counts_a_large_account_in_sql(part):
         colleague = make_user(part, account)
         grant(part, account, colleague, "view_faqs", days=number % 2)  # half end today
         request_subscription(part.uow(), colleague, service_id(part, account, "invoice_viewing"))
-        request_subscription(part.uow(), make_user(part, other),
-                             service_id(part, other, "bank_key_conversion"))
+        request_subscription(
+            part.uow(), make_user(part, other), service_id(part, other, "bank_key_conversion")
+        )
     part.clock.advance(timedelta(days=1))  # those ending today are no longer held
     with part.uow() as uow:
         offered = repo.catalog_services(uow.session, account)
@@ -190,10 +222,22 @@ def race_in_two_processes(part, now: datetime) -> list[dict]:
     both are stopped at their write, or one is and the other has ended having found every due
     row taken (what SKIP LOCKED is for)."""
     url = part.settings.database_url
-    argv = [sys.executable, "-c", REPLICA, url, part.settings.broker_url, part.settings.bus_prefix, now.isoformat()]
+    argv = [
+        sys.executable,
+        "-c",
+        REPLICA,
+        url,
+        part.settings.broker_url,
+        part.settings.bus_prefix,
+        now.isoformat(),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    replicas = [subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 text=True) for _ in range(2)]
+    replicas = [
+        subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     try:
         for replica in replicas:
             assert replica.stdout.readline().strip() == "ready", "a replica did not start"
@@ -207,7 +251,9 @@ def race_in_two_processes(part, now: datetime) -> list[dict]:
                 ended = sum(replica.poll() is not None for replica in replicas)
                 return waiting_writes(part) + ended == 2 and waiting_writes(part) >= 1
 
-            eventually(both_raced, what="both replicas at their write (or one done, having found nothing)")
+            eventually(
+                both_raced, what="both replicas at their write (or one done, having found nothing)"
+            )
             gate.rollback()  # the gate opens
         reports = []
         for replica in replicas:
@@ -225,9 +271,13 @@ def race_in_two_processes(part, now: datetime) -> list[dict]:
 def waiting_writes(part) -> int:
     """Transactions waiting for a lock on the subscriptions table."""
     with part.engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-            " WHERE c.relname = :table AND NOT l.granted"), {"table": orm.subscriptions.name}).scalar_one()
+        return conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE c.relname = :table AND NOT l.granted"
+            ),
+            {"table": orm.subscriptions.name},
+        ).scalar_one()
 
 
 def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, prefix):
@@ -244,16 +294,26 @@ def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, pref
         second_admin = make_user(part, account)
         last_admins.add(grant(part, account, second_admin, f"user_admin:{account}", days=1))
         with part.uow() as uow:
-            mine = next(s for s in repo.catalog_services(uow.session, account)
-                        if s.code == f"user_admin:{account}")
-            held = uow.session.execute(sa.select(orm.subscriptions.c.id).where(
-                orm.subscriptions.c.user_id == first_admin,
-                orm.subscriptions.c.service_id == mine.id)).scalar_one()
+            mine = next(
+                s
+                for s in repo.catalog_services(uow.session, account)
+                if s.code == f"user_admin:{account}"
+            )
+            held = uow.session.execute(
+                sa.select(orm.subscriptions.c.id).where(
+                    orm.subscriptions.c.user_id == first_admin,
+                    orm.subscriptions.c.service_id == mine.id,
+                )
+            ).scalar_one()
         cancel_subscription(part.uow(), first_admin, held)
 
-    watcher = Queue(f"{prefix}.watch", exchange=part.broker.topology.exchange,
-                    bindings=[binding(part.broker.topology.exchange, routing_key=EXPIRED)],
-                    durable=False, auto_delete=False)
+    watcher = Queue(
+        f"{prefix}.watch",
+        exchange=part.broker.topology.exchange,
+        bindings=[binding(part.broker.topology.exchange, routing_key=EXPIRED)],
+        durable=False,
+        auto_delete=False,
+    )
     with part.broker.connection() as conn:
         part.broker.topology.exchange(conn.default_channel).declare()
         watcher(conn.default_channel).declare()
@@ -267,5 +327,7 @@ def test_two_replicas_expire_each_subscription_exactly_once(part, amqp_url, pref
 
     assert part.relay().drain() == 0  # the two processes' relays sent every event
     published = collect(amqp_url, watcher, timeout=DEADLINE, expected=len(due))
-    announced = Counter(json.loads(message.body)["data"]["subscription_id"] for message in published)
+    announced = Counter(
+        json.loads(message.body)["data"]["subscription_id"] for message in published
+    )
     assert set(announced) == due and set(announced.values()) == {1}

@@ -56,19 +56,34 @@ def test_the_errors_a_client_gets_are_listed_for_their_operation(portal, documen
     claire = portal.admin()
     account = portal.accounts(claire)["90293531"]
     responses = document["paths"]["/api/v1/accounts/{account_id}/users"]["post"]["responses"]
-    taken = portal.client.post(f"/api/v1/accounts/{account}/users", headers=claire, json={
-        "email": "claire.dubois@retail-it.example", "title": "MME", "last_name": "Dubois",
-        "first_name": "Claire", "language": "en-GB", "password_level": 2})
+    taken = portal.client.post(
+        f"/api/v1/accounts/{account}/users",
+        headers=claire,
+        json={
+            "email": "claire.dubois@retail-it.example",
+            "title": "MME",
+            "last_name": "Dubois",
+            "first_name": "Claire",
+            "language": "en-GB",
+            "password_level": 2,
+        },
+    )
     assert taken.status_code == 409 and "409" in responses
-    not_json = portal.client.post(f"/api/v1/accounts/{account}/users", headers=claire, data="{oops",
-                                  content_type="application/json")
+    not_json = portal.client.post(
+        f"/api/v1/accounts/{account}/users",
+        headers=claire,
+        data="{oops",
+        content_type="application/json",
+    )
     assert not_json.status_code == 400 and "400" in responses
     assert {"413", "415", "422", "503"} <= set(responses)
 
 
 def test_q_is_documented_with_the_length_the_server_accepts(portal, document):
     user = portal.user()
-    parameters = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/catalog"]["get"]["parameters"]}
+    parameters = {
+        p["name"]: p["schema"] for p in document["paths"]["/api/v1/catalog"]["get"]["parameters"]
+    }
     longest = parameters["q"]["maxLength"]
     assert portal.client.get("/api/v1/catalog?q=" + "a" * longest, headers=user).status_code == 200
     refused = portal.client.get("/api/v1/catalog?q=" + "a" * (longest + 1), headers=user)
@@ -78,21 +93,31 @@ def test_q_is_documented_with_the_length_the_server_accepts(portal, document):
 def test_page_and_per_page_have_documented_bounds_the_server_keeps(portal, document):
     claire = portal.admin()
     account = portal.accounts(claire)["90293531"]
-    for path, operation in (("/api/v1/me/audits", document["paths"]["/api/v1/me/audits"]["get"]),
-                            (f"/api/v1/accounts/{account}/users",
-                             document["paths"]["/api/v1/accounts/{account_id}/users"]["get"])):
+    for path, operation in (
+        ("/api/v1/me/audits", document["paths"]["/api/v1/me/audits"]["get"]),
+        (
+            f"/api/v1/accounts/{account}/users",
+            document["paths"]["/api/v1/accounts/{account_id}/users"]["get"],
+        ),
+    ):
         bounds = {p["name"]: p["schema"] for p in operation["parameters"]}
         for name in ("page", "per_page"):
             low, high = bounds[name]["minimum"], bounds[name]["maximum"]
             assert portal.client.get(f"{path}?{name}={high}", headers=claire).status_code == 200
             for outside in (low - 1, high + 1):
                 answer = portal.client.get(f"{path}?{name}={outside}", headers=claire)
-                assert answer.status_code == 422 and name in answer.get_json()["errors"], (path, name, outside)
+                assert answer.status_code == 422 and name in answer.get_json()["errors"], (
+                    path,
+                    name,
+                    outside,
+                )
 
 
 def test_an_empty_patch_of_me_is_refused_as_documented(portal, document):
     user = portal.user()
-    body = document["paths"]["/api/v1/me"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    body = document["paths"]["/api/v1/me"]["patch"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     schema = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
     assert schema["minProperties"] == 1
     for extra in ({}, {"json": {}}):

@@ -105,7 +105,9 @@ def valid_data_accepted(ctx, response, case):
         and response.headers.get("content-type", [""])[0].startswith("application/problem+json")
     ):
         # a field's own parts count as the field (a WebAuthn credential's members: `credential..x`)
-        refused = {name.split(".")[0] for name in json.loads(response.content).get("errors") or {"?": []}}
+        refused = {
+            name.split(".")[0] for name in json.loads(response.content).get("errors") or {"?": []}
+        }
         if refused <= DOMAIN_RULES.get((case.method.upper(), case.operation.path), set()):
             return None
     return positive_data_acceptance(ctx, response, case)

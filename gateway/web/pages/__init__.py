@@ -13,4 +13,15 @@ from gateway.web.pages import (
     users,
 )
 
-__all__ = ["account", "auth", "content", "imports", "mailbox", "mfa", "oidc", "requests", "services", "users"]
+__all__ = [
+    "account",
+    "auth",
+    "content",
+    "imports",
+    "mailbox",
+    "mfa",
+    "oidc",
+    "requests",
+    "services",
+    "users",
+]

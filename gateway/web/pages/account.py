@@ -23,7 +23,15 @@ from gateway.web.core import (
     web,
 )
 
-PROFILE_FIELDS = ("title", "last_name", "first_name", "language", "function", "office_phone", "mobile_phone")
+PROFILE_FIELDS = (
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "function",
+    "office_phone",
+    "mobile_phone",
+)
 
 
 @web.get("/account")
@@ -45,8 +53,13 @@ def edit_account() -> Any:
     me = current_user()
     assert me is not None
     if request.method == "GET":
-        return render("account_edit.html", values=take_draft(me), errors={}, titles=v.TITLES,
-                      languages=v.LANGUAGES)
+        return render(
+            "account_edit.html",
+            values=take_draft(me),
+            errors={},
+            titles=v.TITLES,
+            languages=v.LANGUAGES,
+        )
     values = {name: request.form.get(name, "").strip() for name in PROFILE_FIELDS}
     body = {name: (value or None) for name, value in values.items()}
     for required in ("title", "last_name", "first_name", "language"):
@@ -57,8 +70,15 @@ def edit_account() -> Any:
     except ApiError as exc:
         if exc.status != 422:
             raise
-        return render("account_edit.html", status=422, values={**me, **values}, errors=field_errors(exc),
-                      error=summary(exc), titles=v.TITLES, languages=v.LANGUAGES)
+        return render(
+            "account_edit.html",
+            status=422,
+            values={**me, **values},
+            errors=field_errors(exc),
+            error=summary(exc),
+            titles=v.TITLES,
+            languages=v.LANGUAGES,
+        )
     i18n.set_language(i18n.choose(updated.get("language")), updated.get("language"))
     notify("success", i18n.translate("flash.profile_saved"))
     return to("web.account")
@@ -75,12 +95,20 @@ def change_email() -> Any:
         api().post("/api/v1/me/email-change", {"new_email": new_email}, csrf=form_csrf())
     except ApiError as exc:
         if exc.status == 409:
-            return render("email_change.html", status=409, new_email=new_email,
-                          errors={"new_email": [i18n.translate("email.taken")]})
+            return render(
+                "email_change.html",
+                status=409,
+                new_email=new_email,
+                errors={"new_email": [i18n.translate("email.taken")]},
+            )
         if exc.status != 422:
             raise
-        return render("email_change.html", status=422, new_email=new_email,
-                      errors=field_errors(exc) or {"new_email": [exc.detail]})
+        return render(
+            "email_change.html",
+            status=422,
+            new_email=new_email,
+            errors=field_errors(exc) or {"new_email": [exc.detail]},
+        )
     session["web_email_sent_to"] = new_email
     return to("web.email_sent")
 

@@ -31,22 +31,47 @@ from gateway.web.core import (
 )
 from gateway.web.forms import CSRF_COOKIE, safe_next
 
-WIZARD_FIELDS = ("title", "last_name", "first_name", "language", "function", "office_phone", "mobile_phone")
-STEP_OF = {"title": 1, "last_name": 1, "first_name": 1, "language": 1,
-           "function": 2, "office_phone": 2, "mobile_phone": 2, "password": 3}
+WIZARD_FIELDS = (
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "function",
+    "office_phone",
+    "mobile_phone",
+)
+STEP_OF = {
+    "title": 1,
+    "last_name": 1,
+    "first_name": 1,
+    "language": 1,
+    "function": 2,
+    "office_phone": 2,
+    "mobile_phone": 2,
+    "password": 3,
+}
 
 
 def keep_csrf(token: str) -> None:
     """The session's CSRF token, for the forms of the following pages (HttpOnly, like the session)."""
     config = gw().config
-    g.setdefault("web_cookies", []).append(dump_cookie(
-        CSRF_COOKIE, token, max_age=int(config.sessions.lifetime.total_seconds()), path="/",
-        httponly=True, secure=config.secure_cookies, samesite="Lax"))
+    g.setdefault("web_cookies", []).append(
+        dump_cookie(
+            CSRF_COOKIE,
+            token,
+            max_age=int(config.sessions.lifetime.total_seconds()),
+            path="/",
+            httponly=True,
+            secure=config.secure_cookies,
+            samesite="Lax",
+        )
+    )
 
 
 def forget_csrf() -> None:
-    g.setdefault("web_cookies", []).append(dump_cookie(CSRF_COOKIE, "", max_age=0, expires=0, path="/",
-                                                       httponly=True, samesite="Lax"))
+    g.setdefault("web_cookies", []).append(
+        dump_cookie(CSRF_COOKIE, "", max_age=0, expires=0, path="/", httponly=True, samesite="Lax")
+    )
 
 
 SECOND_FACTOR_DUE = "web_mfa"  # a sign-in waiting for its second step: {token, methods, next}
@@ -63,6 +88,7 @@ def open_session(email: str, password: str) -> dict[str, Any]:
 
 # -- sign in and out -------------------------------------------------------------------------------
 
+
 @web.get("/")
 def home() -> Any:
     return to("web.account") if current_user(required=False) else to("web.sign_in")
@@ -76,21 +102,38 @@ def sign_in() -> Any:
     if request.method == "GET":
         if me is not None:
             return redirect(target, code=303)
-        return render("sign_in.html", next=request.args.get("next", ""), email=request.args.get("email", ""))
+        return render(
+            "sign_in.html", next=request.args.get("next", ""), email=request.args.get("email", "")
+        )
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
     try:
         answer = open_session(email, password)
     except ApiError as exc:
-        message = {401: "signin.failed", 423: "signin.locked", 429: "signin.too_many",
-                   422: "signin.missing"}.get(exc.status)
+        message = {
+            401: "signin.failed",
+            423: "signin.locked",
+            429: "signin.too_many",
+            422: "signin.missing",
+        }.get(exc.status)
         if message is None:
             raise
         detail = exc.detail if exc.status in (423, 429) else None
-        return render("sign_in.html", status=exc.status, next=request.form.get("next", ""), email=email,
-                      error=i18n.translate(message), detail=detail)
-    if answer.get("mfa_required") and not answer.get("enrolment_required"):  # the second step (pages/mfa.py)
-        session[SECOND_FACTOR_DUE] = {"token": answer["mfa_token"], "methods": answer.get("methods", []),
-                                      "next": target}
+        return render(
+            "sign_in.html",
+            status=exc.status,
+            next=request.form.get("next", ""),
+            email=email,
+            error=i18n.translate(message),
+            detail=detail,
+        )
+    if answer.get("mfa_required") and not answer.get(
+        "enrolment_required"
+    ):  # the second step (pages/mfa.py)
+        session[SECOND_FACTOR_DUE] = {
+            "token": answer["mfa_token"],
+            "methods": answer.get("methods", []),
+            "next": target,
+        }
         return to("web.second_factor")
     if answer.get("enrolment_required"):
         notify("info", i18n.translate("mfa.enrol_first"))
@@ -137,8 +180,13 @@ def forgotten_password() -> Any:
         if exc.status not in (422, 429):
             raise
         key = "forgotten.too_many" if exc.status == 429 else "forgotten.invalid"
-        return render("forgotten.html", status=exc.status, email=email, error=i18n.translate(key),
-                      detail=exc.detail if exc.status == 429 else None)
+        return render(
+            "forgotten.html",
+            status=exc.status,
+            email=email,
+            error=i18n.translate(key),
+            detail=exc.detail if exc.status == 429 else None,
+        )
     return to("web.forgotten_password_sent")
 
 
@@ -149,6 +197,7 @@ def forgotten_password_sent() -> Any:
 
 
 # -- the activation wizard (manual, chapter 2) -----------------------------------------------------
+
 
 def rule_value(rule: dict[str, Any]) -> int | None:
     """The number a rule is about (length, kinds, run), read from its parameters or its text."""
@@ -180,23 +229,45 @@ def localise_password_errors(messages: list[str], rules: list[dict[str, Any]]) -
     """The API's password messages, each replaced by its rule in the page language when known."""
     out = []
     for message in messages:
-        match = next((rule for rule in rules if rule.get("text") and message.startswith(rule["text"])), None)
-        out.append(shown_rules([match])[0]["text"] + message[len(match["text"]):] if match else message)
+        match = next(
+            (rule for rule in rules if rule.get("text") and message.startswith(rule["text"])), None
+        )
+        out.append(
+            shown_rules([match])[0]["text"] + message[len(match["text"]) :] if match else message
+        )
     return out
 
 
-def wizard(token: str, data: dict[str, Any], values: dict[str, Any], errors: dict[str, list[str]],
-           status: int = 200, error: str | None = None) -> Any:
+def wizard(
+    token: str,
+    data: dict[str, Any],
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+    status: int = 200,
+    error: str | None = None,
+) -> Any:
     if not current_user(required=False):
-        i18n.set_language(i18n.choose(values.get("language") or data.get("language")),
-                          values.get("language") or data.get("language"))
+        i18n.set_language(
+            i18n.choose(values.get("language") or data.get("language")),
+            values.get("language") or data.get("language"),
+        )
     rules = data.get("password_rules") or []
     if "password" in errors:
         errors = {**errors, "password": localise_password_errors(errors["password"], rules)}
     steps = [STEP_OF.get(name, 3) for name in errors]
-    return render("activate.html", status=status, token=token, data=data, values=values, errors=errors,
-                  error=error, step=min(steps) if steps else 1, rules=shown_rules(rules),
-                  titles=v.TITLES, languages=v.LANGUAGES)
+    return render(
+        "activate.html",
+        status=status,
+        token=token,
+        data=data,
+        values=values,
+        errors=errors,
+        error=error,
+        step=min(steps) if steps else 1,
+        rules=shown_rules(rules),
+        titles=v.TITLES,
+        languages=v.LANGUAGES,
+    )
 
 
 def link_problem(kind: str, exc: ApiError) -> Any:
@@ -220,7 +291,9 @@ def activate(token: str) -> Any:
     values = {name: request.form.get(name, "").strip() for name in WIZARD_FIELDS}
     password, confirm = request.form.get("password", ""), request.form.get("password_confirm", "")
     if password != confirm:
-        return wizard(token, data, values, {"password_confirm": [i18n.translate("password.mismatch")]}, 422)
+        return wizard(
+            token, data, values, {"password_confirm": [i18n.translate("password.mismatch")]}, 422
+        )
     body = {**{k: (val or None) for k, val in values.items()}, "password": password}
     try:
         user = api().post(f"/api/v1/activations/{segment(token)}", body).data
@@ -229,8 +302,14 @@ def activate(token: str) -> Any:
             return link_problem("activation", exc)
         if exc.status != 422:
             raise
-        return wizard(token, data, values, field_errors(exc) or {"password": [exc.detail]}, 422,
-                      error=i18n.translate("activate.fix"))
+        return wizard(
+            token,
+            data,
+            values,
+            field_errors(exc) or {"password": [exc.detail]},
+            422,
+            error=i18n.translate("activate.fix"),
+        )
     i18n.set_language(i18n.choose(user.get("language")), user.get("language"))
     try:
         open_session(user.get("email") or data["email"], password)
@@ -243,6 +322,7 @@ def activate(token: str) -> Any:
 
 # -- password reset and e-mail change -------------------------------------------------------------
 
+
 @web.route("/reset-password/<token>", methods=["GET", "POST"])
 @once
 def reset_password(token: str) -> Any:
@@ -251,8 +331,12 @@ def reset_password(token: str) -> Any:
         return render("reset.html", token=token, errors={})
     password, confirm = request.form.get("password", ""), request.form.get("password_confirm", "")
     if password != confirm:
-        return render("reset.html", status=422, token=token,
-                      errors={"password_confirm": [i18n.translate("password.mismatch")]})
+        return render(
+            "reset.html",
+            status=422,
+            token=token,
+            errors={"password_confirm": [i18n.translate("password.mismatch")]},
+        )
     try:
         api().post(f"/api/v1/password-resets/{segment(token)}", {"password": password})
     except ApiError as exc:
@@ -260,7 +344,12 @@ def reset_password(token: str) -> Any:
             return link_problem("reset", exc)
         if exc.status != 422:
             raise
-        return render("reset.html", status=422, token=token, errors=field_errors(exc) or {"password": [exc.detail]})
+        return render(
+            "reset.html",
+            status=422,
+            token=token,
+            errors=field_errors(exc) or {"password": [exc.detail]},
+        )
     notify("success", i18n.translate("flash.password_reset"))
     return to("web.sign_in")
 
@@ -290,12 +379,22 @@ def change_password() -> Any:
     current = request.form.get("current_password", "")
     new, confirm = request.form.get("new_password", ""), request.form.get("password_confirm", "")
     if new != confirm:
-        return render("password.html", status=422, errors={"password_confirm": [i18n.translate("password.mismatch")]})
+        return render(
+            "password.html",
+            status=422,
+            errors={"password_confirm": [i18n.translate("password.mismatch")]},
+        )
     try:
-        api().post("/api/v1/me/password", {"current_password": current, "new_password": new}, csrf=form_csrf())
+        api().post(
+            "/api/v1/me/password",
+            {"current_password": current, "new_password": new},
+            csrf=form_csrf(),
+        )
     except ApiError as exc:
         if exc.status != 422:
             raise
-        return render("password.html", status=422, errors=field_errors(exc) or {"new_password": [exc.detail]})
+        return render(
+            "password.html", status=422, errors=field_errors(exc) or {"new_password": [exc.detail]}
+        )
     notify("success", i18n.translate("flash.password_changed"))
     return to("web.account")

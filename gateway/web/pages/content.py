@@ -10,11 +10,15 @@ from gateway.web.core import page_number, pagination, render, signed_in, web
 # page path -> (API path, columns shown, in order)
 CONTENT = {
     "invoices": ("invoices", ("id", "kind", "label", "issued_on", "due_on", "amount")),
-    "products-and-contracts": ("products-and-contracts", ("id", "product", "kind", "on_contract", "licences",
-                                                          "since")),
+    "products-and-contracts": (
+        "products-and-contracts",
+        ("id", "product", "kind", "on_contract", "licences", "since"),
+    ),
     "planning": ("planning", ("date", "start", "kind", "duration_hours", "webex_code", "id")),
-    "intervention-reports": ("intervention-reports", ("id", "date", "summary", "technician", "hours",
-                                                      "attendance_sheet")),
+    "intervention-reports": (
+        "intervention-reports",
+        ("id", "date", "summary", "technician", "hours", "attendance_sheet"),
+    ),
 }
 
 
@@ -25,8 +29,13 @@ def content_page(name: str) -> Any:
     except ApiError as exc:
         if exc.status != 403:
             raise
-        return render("content_refused.html", status=403, name=name, detail=exc.detail,
-                      service=exc.extra.get("service"))
+        return render(
+            "content_refused.html",
+            status=403,
+            name=name,
+            detail=exc.detail,
+            service=exc.extra.get("service"),
+        )
     return render("content.html", name=name, data=data, paging=pagination(data), columns=columns)
 
 

@@ -45,20 +45,44 @@ def import_users() -> Any:
         return render("import.html", errors=[], **form)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return render("import.html", status=422, errors=[i18n.translate("import.choose_file")], **form)
+        return render(
+            "import.html", status=422, errors=[i18n.translate("import.choose_file")], **form
+        )
     dry_run = bool(request.form.get("dry_run"))
     try:
-        job = api().post(imports_path(account["id"]), csrf=form_csrf(), params={"dry_run": dry_run},
-                         files={"file": (upload.stream, upload.filename, upload.mimetype or "text/csv")}).data
+        job = (
+            api()
+            .post(
+                imports_path(account["id"]),
+                csrf=form_csrf(),
+                params={"dry_run": dry_run},
+                files={"file": (upload.stream, upload.filename, upload.mimetype or "text/csv")},
+            )
+            .data
+        )
     except ApiError as exc:
         if exc.status not in (413, 415, 422):
             raise
-        errors = [f"{name}: {text}" if name not in ("file", "_schema") else text
-                  for name, texts in exc.errors.items() for text in texts]
-        return render("import.html", status=exc.status, errors=errors, detail=exc.detail, filename=upload.filename,
-                      **form)
-    notify("success", i18n.translate("flash.import_started" if not dry_run else "flash.import_checked",
-                                     filename=upload.filename))
+        errors = [
+            f"{name}: {text}" if name not in ("file", "_schema") else text
+            for name, texts in exc.errors.items()
+            for text in texts
+        ]
+        return render(
+            "import.html",
+            status=exc.status,
+            errors=errors,
+            detail=exc.detail,
+            filename=upload.filename,
+            **form,
+        )
+    notify(
+        "success",
+        i18n.translate(
+            "flash.import_started" if not dry_run else "flash.import_checked",
+            filename=upload.filename,
+        ),
+    )
     return to("web.import_job", account_id=account["id"], import_id=job["id"])
 
 
@@ -66,20 +90,30 @@ def import_users() -> Any:
 @signed_in
 def import_job(account_id: str, import_id: str) -> Any:
     job = api().get(imports_path(account_id, import_id))
-    return render("import_job.html", job=job, account_id=account_id, running=job.get("status") in RUNNING)
+    return render(
+        "import_job.html", job=job, account_id=account_id, running=job.get("status") in RUNNING
+    )
 
 
 @web.get("/users/import/<account_id>/<import_id>/report.csv")
 @signed_in
 def import_report(account_id: str, import_id: str) -> Any:
     answer = api().raw(f"{imports_path(account_id, import_id)}/report.csv")
-    return Response(answer.body, mimetype="text/csv", headers={
-        "Content-Disposition": answer.headers.get("Content-Disposition",
-                                                  f'attachment; filename="import-{import_id}-report.csv"')})
+    return Response(
+        answer.body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": answer.headers.get(
+                "Content-Disposition", f'attachment; filename="import-{import_id}-report.csv"'
+            )
+        },
+    )
 
 
 @web.get("/users/import/template.csv")
 def import_template() -> Any:
-    return Response(TEMPLATE_CSV, mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="portico-users-template.csv"'})
-
+    return Response(
+        TEMPLATE_CSV,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="portico-users-template.csv"'},
+    )

@@ -39,9 +39,11 @@ UNLOCK_CSRF = "mailbox_csrf"  # the unlock form's token, kept in the signed page
 
 URL = re.compile(r"https?://[^\s<>\"']+")
 TRAILING = ".,;:!?)]}»"
-HTML_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-            "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; "
-            "frame-ancestors 'self'")
+HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; "
+    "frame-ancestors 'self'"
+)
 
 
 def notifications() -> Any:
@@ -60,7 +62,7 @@ def linkify(text: str | None) -> Markup:
     for found in URL.finditer(text):
         url = found.group().rstrip(TRAILING)
         end = found.start() + len(url)
-        out.append(escape(text[last:found.start()]))
+        out.append(escape(text[last : found.start()]))
         out.append(Markup('<a href="{0}">{0}</a>').format(url))
         last = end
     out.append(escape(text[last:]))
@@ -71,7 +73,7 @@ def top_links(html: str) -> str:
     """Links of the framed e-mail open in the whole window (the portal's pages refuse to be framed)."""
     base = '<base target="_top">'
     head = re.search(r"<head[^>]*>", html, re.I)
-    return html[:head.end()] + base + html[head.end():] if head else base + html
+    return html[: head.end()] + base + html[head.end() :] if head else base + html
 
 
 def unlock_form(status: int = 401, error: str | None = None, target: str | None = None) -> Response:
@@ -79,14 +81,23 @@ def unlock_form(status: int = 401, error: str | None = None, target: str | None 
     token = session.get(UNLOCK_CSRF)
     if not isinstance(token, str):
         token = session[UNLOCK_CSRF] = secrets.token_urlsafe(24)
-    return render("mailbox_unlock.html", status=status, error=error, unlock_csrf=token,
-                  next=target or request.full_path.rstrip("?"))
+    return render(
+        "mailbox_unlock.html",
+        status=status,
+        error=error,
+        unlock_csrf=token,
+        next=target or request.full_path.rstrip("?"),
+    )
 
 
 def mailbox_target(value: str | None) -> str:
     """Where to go once the mailbox is open: a mailbox page of this site, else the list."""
     target = safe_next(value, url_for("web.mailbox"))
-    return target if target == "/mailbox" or target.startswith(("/mailbox?", "/mailbox/")) else url_for("web.mailbox")
+    return (
+        target
+        if target == "/mailbox" or target.startswith(("/mailbox?", "/mailbox/"))
+        else url_for("web.mailbox")
+    )
 
 
 @web.post("/mailbox/unlock")
@@ -107,10 +118,15 @@ def unlock_mailbox() -> Any:
     session.pop(UNLOCK_CSRF, None)
     response = redirect(target, code=303)
     lifetime = config.sessions.lifetime
-    response.set_cookie(mailbox_pass.COOKIE, mailbox_pass.issue(settings.secret_key, settings.operator_token,
-                                                                gw().now(), lifetime),
-                        max_age=int(lifetime.total_seconds()), path="/", httponly=True,
-                        secure=config.secure_cookies, samesite="Strict")
+    response.set_cookie(
+        mailbox_pass.COOKIE,
+        mailbox_pass.issue(settings.secret_key, settings.operator_token, gw().now(), lifetime),
+        max_age=int(lifetime.total_seconds()),
+        path="/",
+        httponly=True,
+        secure=config.secure_cookies,
+        samesite="Strict",
+    )
     return response
 
 
@@ -119,8 +135,13 @@ def lock_mailbox() -> Any:
     """Forget the operator's pass in this browser."""
     notifications()
     response = redirect(url_for("web.mailbox"), code=303)
-    response.delete_cookie(mailbox_pass.COOKIE, path="/", httponly=True, secure=gw().config.secure_cookies,
-                           samesite="Strict")
+    response.delete_cookie(
+        mailbox_pass.COOKIE,
+        path="/",
+        httponly=True,
+        secure=gw().config.secure_cookies,
+        samesite="Strict",
+    )
     return response
 
 

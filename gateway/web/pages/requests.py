@@ -39,16 +39,29 @@ def validation() -> Any:
     items: list[dict[str, Any]] = []
     truncated = False
     for account in chosen:  # "All companies": the requests of each account in reach, newest first
-        data = api().get(f"/api/v1/accounts/{q(account['id'])}/subscription-requests",
-                         {"name": name, "per_page": 200})
+        data = api().get(
+            f"/api/v1/accounts/{q(account['id'])}/subscription-requests",
+            {"name": name, "per_page": 200},
+        )
         truncated = truncated or data["total"] > len(data["items"])
         items.extend({**item, "account": account} for item in data["items"])
     items.sort(key=lambda item: item.get("requested_at") or "", reverse=True)
     page = page_number()
-    data = {"items": items[(page - 1) * PER_PAGE: page * PER_PAGE], "page": page, "per_page": PER_PAGE,
-            "total": len(items)}
-    return render("validation.html", data=data, paging=pagination(data), accounts=accounts,
-                  account_id=wanted if len(chosen) == 1 and wanted else "", name=name, truncated=truncated)
+    data = {
+        "items": items[(page - 1) * PER_PAGE : page * PER_PAGE],
+        "page": page,
+        "per_page": PER_PAGE,
+        "total": len(items),
+    }
+    return render(
+        "validation.html",
+        data=data,
+        paging=pagination(data),
+        accounts=accounts,
+        account_id=wanted if len(chosen) == 1 and wanted else "",
+        name=name,
+        truncated=truncated,
+    )
 
 
 @web.post("/validation/<account_id>/<request_id>")

@@ -35,8 +35,14 @@ PER_PAGE = 10
 def my_services() -> Any:
     filters = list_args("family", "status", "q")
     data = api().get("/api/v1/me/subscriptions", {**filters, "page": page_number(), "per_page": 20})
-    return render("my_services.html", data=data, paging=pagination(data), filters=filters,
-                  families=v.FAMILIES, statuses=v.SUBSCRIPTION_STATUSES)
+    return render(
+        "my_services.html",
+        data=data,
+        paging=pagination(data),
+        filters=filters,
+        families=v.FAMILIES,
+        statuses=v.SUBSCRIPTION_STATUSES,
+    )
 
 
 @web.post("/services/<subscription_id>/unsubscribe")
@@ -64,12 +70,23 @@ def catalog() -> Any:
     filters = list_args("family", "title", "q")
     if request.args.get("view") == "admin" and is_admin():
         account = chosen_account()
-        data = api().get(f"/api/v1/accounts/{q(account['id'])}/services",
-                         {**filters, "page": page_number(), "per_page": PER_PAGE})
-        return render("catalog_admin.html", data=data, paging=pagination(data), filters=filters,
-                      account=account, accounts=administered_accounts(), families=v.FAMILIES)
+        data = api().get(
+            f"/api/v1/accounts/{q(account['id'])}/services",
+            {**filters, "page": page_number(), "per_page": PER_PAGE},
+        )
+        return render(
+            "catalog_admin.html",
+            data=data,
+            paging=pagination(data),
+            filters=filters,
+            account=account,
+            accounts=administered_accounts(),
+            families=v.FAMILIES,
+        )
     data = api().get("/api/v1/catalog", {**filters, "page": page_number(), "per_page": PER_PAGE})
-    return render("catalog.html", data=data, paging=pagination(data), filters=filters, families=v.FAMILIES)
+    return render(
+        "catalog.html", data=data, paging=pagination(data), filters=filters, families=v.FAMILIES
+    )
 
 
 @web.post("/catalog/subscribe")
@@ -78,7 +95,9 @@ def catalog() -> Any:
 def subscribe() -> Any:
     service_id, title = request.form.get("service_id", ""), request.form.get("title", "")
     try:
-        answer = api().post("/api/v1/me/subscriptions", {"service_id": service_id}, csrf=form_csrf())
+        answer = api().post(
+            "/api/v1/me/subscriptions", {"service_id": service_id}, csrf=form_csrf()
+        )
     except ApiError as exc:
         if exc.status == 409:
             notify("info", i18n.translate("flash.already_held", title=title))
@@ -126,10 +145,14 @@ def subscribers(account_id: str, service_id: str) -> Any:
     account = chosen_account(value=account_id)
     if account["id"] != account_id:
         return render("error.html", status=404, code=404, detail=None)
-    data = api().get(f"/api/v1/accounts/{q(account_id)}/services/{q(service_id)}/subscribers",
-                     {"page": page_number(), "per_page": 50})
+    data = api().get(
+        f"/api/v1/accounts/{q(account_id)}/services/{q(service_id)}/subscribers",
+        {"page": page_number(), "per_page": 50},
+    )
     title = request.args.get("title", "")
-    return render("subscribers.html", data=data, paging=pagination(data), account=account, title=title)
+    return render(
+        "subscribers.html", data=data, paging=pagination(data), account=account, title=title
+    )
 
 
 @web.get("/administrators")

@@ -31,8 +31,17 @@ from gateway.web.core import (
     web,
 )
 
-USER_FIELDS = ("email", "title", "last_name", "first_name", "office_phone", "mobile_phone", "language",
-               "function", "password_level")
+USER_FIELDS = (
+    "email",
+    "title",
+    "last_name",
+    "first_name",
+    "office_phone",
+    "mobile_phone",
+    "language",
+    "function",
+    "password_level",
+)
 PER_PAGE = 10
 
 
@@ -52,9 +61,18 @@ def user_list(accounts: list[dict[str, Any]], template: str) -> Any:
     filters = list_args("name", "email", "function", "status")
     if request.args.get("administrators_only"):
         filters["administrators_only"] = "true"
-    data = api().get(users_path(account["id"]), {**filters, "page": page_number(), "per_page": PER_PAGE})
-    return render(template, data=data, paging=pagination(data), filters=filters, account=account,
-                  accounts=accounts, statuses=v.USER_STATUSES)
+    data = api().get(
+        users_path(account["id"]), {**filters, "page": page_number(), "per_page": PER_PAGE}
+    )
+    return render(
+        template,
+        data=data,
+        paging=pagination(data),
+        filters=filters,
+        account=account,
+        accounts=accounts,
+        statuses=v.USER_STATUSES,
+    )
 
 
 @web.get("/users")
@@ -84,15 +102,29 @@ def send_activation_emails() -> Any:
         notify("error", i18n.translate("users.select_first"))
         return back_to("web.users", account=account_id)
     try:
-        answer = api().post(f"/api/v1/accounts/{q(account_id)}/activation-emails", {"user_ids": ids},
-                            csrf=form_csrf()).data or {}
+        answer = (
+            api()
+            .post(
+                f"/api/v1/accounts/{q(account_id)}/activation-emails",
+                {"user_ids": ids},
+                csrf=form_csrf(),
+            )
+            .data
+            or {}
+        )
     except ApiError as exc:
         if exc.status not in (404, 422):
             raise
         notify("error", for_people(exc.detail))
         return back_to("web.users", account=account_id)
-    notify("success", i18n.translate("flash.activation_sent", sent=count(answer.get("sent")),
-                                     skipped=count(answer.get("skipped"))))
+    notify(
+        "success",
+        i18n.translate(
+            "flash.activation_sent",
+            sent=count(answer.get("sent")),
+            skipped=count(answer.get("skipped")),
+        ),
+    )
     return back_to("web.users", account=account_id)
 
 
@@ -129,23 +161,45 @@ def user_body(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
 @once
 def create_user() -> Any:
     account = chosen_account()
-    form = {"accounts": administered_accounts(), "account": account, "titles": v.TITLES,
-            "languages": v.LANGUAGES, "levels": v.PASSWORD_LEVELS}
+    form = {
+        "accounts": administered_accounts(),
+        "account": account,
+        "titles": v.TITLES,
+        "languages": v.LANGUAGES,
+        "levels": v.PASSWORD_LEVELS,
+    }
     if request.method == "GET":
         values = take_draft({"language": i18n.current_tag(), "password_level": 2})
         return render("user_form.html", mode="create", values=values, errors={}, **form)
     values = user_form_values()
     try:
-        user = api().post(users_path(account["id"]), user_body(values, creating=True), csrf=form_csrf()).data
+        user = (
+            api()
+            .post(users_path(account["id"]), user_body(values, creating=True), csrf=form_csrf())
+            .data
+        )
     except ApiError as exc:
         if exc.status == 409:
-            return render("user_form.html", status=409, mode="create", values=values,
-                          errors={"email": [i18n.translate("users.exists")]},
-                          error=i18n.translate("users.exists"), **form)
+            return render(
+                "user_form.html",
+                status=409,
+                mode="create",
+                values=values,
+                errors={"email": [i18n.translate("users.exists")]},
+                error=i18n.translate("users.exists"),
+                **form,
+            )
         if exc.status != 422:
             raise
-        return render("user_form.html", status=422, mode="create", values=values, errors=field_errors(exc),
-                      error=summary(exc), **form)
+        return render(
+            "user_form.html",
+            status=422,
+            mode="create",
+            values=values,
+            errors=field_errors(exc),
+            error=summary(exc),
+            **form,
+        )
     notify("success", i18n.translate("flash.user_created", email=user.get("email", "")))
     return to("web.users", account=account["id"])
 
@@ -155,8 +209,13 @@ def create_user() -> Any:
 @once
 def edit_user(account_id: str, user_id: str) -> Any:
     user = api().get(users_path(account_id, user_id))
-    form = {"account": account_named(account_id), "titles": v.TITLES, "languages": v.LANGUAGES,
-            "levels": v.PASSWORD_LEVELS, "user": user}
+    form = {
+        "account": account_named(account_id),
+        "titles": v.TITLES,
+        "languages": v.LANGUAGES,
+        "levels": v.PASSWORD_LEVELS,
+        "user": user,
+    }
     if request.method == "GET":
         return render("user_form.html", mode="edit", values=take_draft(user), errors={}, **form)
     values = user_form_values()
@@ -168,9 +227,19 @@ def edit_user(account_id: str, user_id: str) -> Any:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        return render("user_form.html", status=exc.status, mode="edit", values={**user, **values},
-                      errors=field_errors(exc), error=summary(exc), **form)
-    notify("success", i18n.translate("flash.user_saved", email=values.get("email") or user.get("email", "")))
+        return render(
+            "user_form.html",
+            status=exc.status,
+            mode="edit",
+            values={**user, **values},
+            errors=field_errors(exc),
+            error=summary(exc),
+            **form,
+        )
+    notify(
+        "success",
+        i18n.translate("flash.user_saved", email=values.get("email") or user.get("email", "")),
+    )
     return to("web.users", account=account_id)
 
 
@@ -209,9 +278,16 @@ def unlock_user(account_id: str, user_id: str) -> Any:
 @signed_in
 def user_subscriptions(account_id: str, user_id: str) -> Any:
     user = api().get(users_path(account_id, user_id))
-    data = api().get(f"{users_path(account_id, user_id)}/subscriptions", {"page": page_number(), "per_page": 50})
-    return render("user_subscriptions.html", user=user, data=data, paging=pagination(data),
-                  account=account_named(account_id))
+    data = api().get(
+        f"{users_path(account_id, user_id)}/subscriptions", {"page": page_number(), "per_page": 50}
+    )
+    return render(
+        "user_subscriptions.html",
+        user=user,
+        data=data,
+        paging=pagination(data),
+        account=account_named(account_id),
+    )
 
 
 @web.post("/users/<account_id>/<user_id>/subscriptions/<subscription_id>/remove")
@@ -220,7 +296,10 @@ def user_subscriptions(account_id: str, user_id: str) -> Any:
 def remove_user_subscription(account_id: str, user_id: str, subscription_id: str) -> Any:
     title = request.form.get("title", "")
     try:
-        api().delete(f"{users_path(account_id, user_id)}/subscriptions/{q(subscription_id)}", csrf=form_csrf())
+        api().delete(
+            f"{users_path(account_id, user_id)}/subscriptions/{q(subscription_id)}",
+            csrf=form_csrf(),
+        )
     except ApiError as exc:
         if exc.status not in (404, 409):
             raise
@@ -244,7 +323,9 @@ def add_user_subscriptions(account_id: str, user_id: str) -> Any:
         error = i18n.translate("users.pick_services") if not ids else None
         if error is None:
             try:
-                api().post(f"{users_path(account_id, user_id)}/subscriptions", body, csrf=form_csrf())
+                api().post(
+                    f"{users_path(account_id, user_id)}/subscriptions", body, csrf=form_csrf()
+                )
             except ApiError as exc:
                 if exc.status not in (403, 409, 422):
                     raise
@@ -254,10 +335,20 @@ def add_user_subscriptions(account_id: str, user_id: str) -> Any:
                 return to("web.user_subscriptions", account_id=account_id, user_id=user_id)
         g.web_add_error = error
     held = api().get(f"{users_path(account_id, user_id)}/subscriptions", {"per_page": 200})["items"]
-    held_ids = {s["service"]["id"] for s in held
-                if s.get("service") and s.get("status") in ("accepted", "pending")}
+    held_ids = {
+        s["service"]["id"]
+        for s in held
+        if s.get("service") and s.get("status") in ("accepted", "pending")
+    }
     services = api().get(f"/api/v1/accounts/{q(account_id)}/services", {"per_page": 200})["items"]
     choices = [s for s in services if s["id"] not in held_ids]
-    return render("user_add_subscriptions.html", status=422 if g.get("web_add_error") else 200, user=user,
-                  services=choices, account=account_named(account_id), error=g.get("web_add_error"),
-                  chosen=set(request.form.getlist("service_ids")), expires_on=request.form.get("expires_on", ""))
+    return render(
+        "user_add_subscriptions.html",
+        status=422 if g.get("web_add_error") else 200,
+        user=user,
+        services=choices,
+        account=account_named(account_id),
+        error=g.get("web_add_error"),
+        chosen=set(request.form.getlist("service_ids")),
+        expires_on=request.form.get("expires_on", ""),
+    )

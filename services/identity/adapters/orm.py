@@ -28,7 +28,9 @@ users = sa.Table(
     "users",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column(
+        "account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True
+    ),
     # Normalised and lower-cased (domain.validation.normalise_email): shown and written to.
     sa.Column("email", sa.String(254), nullable=True, unique=True),
     # The e-mail's login key (bus.login.login_key): what uniqueness, sign-in and every counter
@@ -67,7 +69,9 @@ password_history = sa.Table(
     "password_history",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_password_history_user", "user_id", "id"),
@@ -78,7 +82,9 @@ tokens = sa.Table(
     "tokens",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("purpose", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -87,7 +93,9 @@ tokens = sa.Table(
     sa.Column("superseded", sa.Boolean(), nullable=False, default=False),
     sa.Column("new_email", sa.String(254), nullable=True),
     sa.Index("ix_tokens_user_purpose", "user_id", "purpose"),
-    sa.Index("ix_tokens_expires_at", "expires_at"),  # the minute job's sweep (links.forget_old_links)
+    sa.Index(
+        "ix_tokens_expires_at", "expires_at"
+    ),  # the minute job's sweep (links.forget_old_links)
 )
 
 # Failed sign-ins per login key of the typed e-mail (domain.lockout.throttle_key), known to the
@@ -141,7 +149,9 @@ audit_log = sa.Table(
 mfa_totp = sa.Table(
     "mfa_totp",
     metadata,
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("secret_encrypted", sa.String(255), nullable=False),
     sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),  # NULL while enrolling
     sa.Column("last_used_step", sa.BigInteger(), nullable=True),
@@ -153,8 +163,13 @@ mfa_passkeys = sa.Table(
     "mfa_passkeys",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
-              index=True),
+    sa.Column(
+        "user_id",
+        sa.String(36),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("credential_id", sa.String(1400), nullable=False, unique=True),  # base64url
     sa.Column("public_key", sa.Text(), nullable=False),  # base64url of the COSE key
     sa.Column("sign_count", sa.BigInteger(), nullable=False, server_default="0"),
@@ -169,8 +184,13 @@ mfa_recovery_codes = sa.Table(
     "mfa_recovery_codes",
     metadata,
     sa.Column("code_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
-              index=True),
+    sa.Column(
+        "user_id",
+        sa.String(36),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -181,7 +201,9 @@ mfa_challenges = sa.Table(
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("purpose", sa.String(24), nullable=False),
-    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
@@ -191,8 +213,12 @@ mfa_challenges = sa.Table(
 account_security = sa.Table(
     "account_security",
     metadata,
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("mfa_required_for", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_by", sa.String(64), nullable=True),

@@ -76,12 +76,24 @@ def _values(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in _FIELDS[type(record)]}
 
 
-_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (Account, User, StoredToken, AuditEntry)}
-_USER_INSTANTS = ("created_at", "updated_at", "password_changed_at", "locked_until", "reset_mail_at",
-                  "activated_at", "last_sign_in_at", "previous_sign_in_at")
+_FIELDS = {
+    kind: tuple(f.name for f in fields(kind)) for kind in (Account, User, StoredToken, AuditEntry)
+}
+_USER_INSTANTS = (
+    "created_at",
+    "updated_at",
+    "password_changed_at",
+    "locked_until",
+    "reset_mail_at",
+    "activated_at",
+    "last_sign_in_at",
+    "previous_sign_in_at",
+)
 
 
-def page_of(session: Session, query: sa.Select[Any], page: Page, record: Callable[[Any], R]) -> Listed[R]:
+def page_of(
+    session: Session, query: sa.Select[Any], page: Page, record: Callable[[Any], R]
+) -> Listed[R]:
     """One page of `query` (already ordered) as records, and the number of rows in all."""
     answer = page.answer(session, query, record)
     return Listed(answer["items"], answer["total"])
@@ -91,8 +103,14 @@ def page_of(session: Session, query: sa.Select[Any], page: Page, record: Callabl
 
 
 def account_from(row: Any) -> Account:
-    return Account(id=row.id, number=row.number, name=row.name, parent_id=row.parent_id,
-                   relation=row.relation, created_at=as_utc(row.created_at))
+    return Account(
+        id=row.id,
+        number=row.number,
+        name=row.name,
+        parent_id=row.parent_id,
+        relation=row.relation,
+        created_at=as_utc(row.created_at),
+    )
 
 
 def get_account(session: Session, account_id: str) -> Account | None:
@@ -180,7 +198,9 @@ def add_users(session: Session, new_users: list[User]) -> None:
 def update_user(session: Session, user: User, values: Mapping[str, Any]) -> None:
     """Write the given columns of `user` (its search keys follow its names and function);
     LoginTaken when the e-mail given is another user's login since the check."""
-    statement = users.update().where(users.c.id == user.id).values(**values, **search_keys(values, user))
+    statement = (
+        users.update().where(users.c.id == user.id).values(**values, **search_keys(values, user))
+    )
     try:
         session.execute(statement)
     except IntegrityError:
@@ -195,10 +215,18 @@ def delete_user(session: Session, user_id: str) -> None:
 
 def expired_locks(session: Session, now: datetime) -> list[User]:
     """The users still locked whose lock ended at `now` (locked till the commit)."""
-    return [_user(row) for row in session.execute(
-        sa.select(users).where(users.c.status == UserStatus.LOCKED, users.c.locked_until.is_not(None),
-                               users.c.locked_until <= now).with_for_update()
-    )]
+    return [
+        _user(row)
+        for row in session.execute(
+            sa.select(users)
+            .where(
+                users.c.status == UserStatus.LOCKED,
+                users.c.locked_until.is_not(None),
+                users.c.locked_until <= now,
+            )
+            .with_for_update()
+        )
+    ]
 
 
 def taken_login_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -218,7 +246,11 @@ def taken_login_keys(session: Session, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(wanted), 900):  # below SQLite's bound-parameter limit
         chunk = wanted[start : start + 900]
-        found.update(session.execute(sa.select(users.c.login_key).where(users.c.login_key.in_(chunk))).scalars())
+        found.update(
+            session.execute(
+                sa.select(users.c.login_key).where(users.c.login_key.in_(chunk))
+            ).scalars()
+        )
     return found
 
 
@@ -233,29 +265,50 @@ _TAKEN_ON_POSTGRES = sa.text(
 
 def password_hashes(session: Session, user_id: str, count: int) -> list[str]:
     """The user's last `count` password hashes, most recent (the current one) first."""
-    return list(session.execute(
-        sa.select(password_history.c.password_hash).where(password_history.c.user_id == user_id)
-        .order_by(password_history.c.id.desc()).limit(count)
-    ).scalars())
+    return list(
+        session.execute(
+            sa.select(password_history.c.password_hash)
+            .where(password_history.c.user_id == user_id)
+            .order_by(password_history.c.id.desc())
+            .limit(count)
+        ).scalars()
+    )
 
 
 def set_password(session: Session, user_id: str, hashed: str, now: datetime, *, kept: int) -> None:
     """The user's password hash becomes `hashed`; the history keeps the last `kept` ones."""
-    session.execute(users.update().where(users.c.id == user_id)
-                    .values(password_hash=hashed, password_changed_at=now, updated_at=now))
-    session.execute(password_history.insert().values(user_id=user_id, password_hash=hashed, created_at=now))
-    keep = (sa.select(password_history.c.id).where(password_history.c.user_id == user_id)
-            .order_by(password_history.c.id.desc()).limit(kept))
-    session.execute(password_history.delete().where(
-        password_history.c.user_id == user_id, password_history.c.id.not_in(keep.scalar_subquery())
-    ))
+    session.execute(
+        users.update()
+        .where(users.c.id == user_id)
+        .values(password_hash=hashed, password_changed_at=now, updated_at=now)
+    )
+    session.execute(
+        password_history.insert().values(user_id=user_id, password_hash=hashed, created_at=now)
+    )
+    keep = (
+        sa.select(password_history.c.id)
+        .where(password_history.c.user_id == user_id)
+        .order_by(password_history.c.id.desc())
+        .limit(kept)
+    )
+    session.execute(
+        password_history.delete().where(
+            password_history.c.user_id == user_id,
+            password_history.c.id.not_in(keep.scalar_subquery()),
+        )
+    )
 
 
 def rehash_in_history(session: Session, user_id: str, old: str, new: str) -> None:
     """A hash remade with today's parameters replaces the old one in the history too."""
-    session.execute(password_history.update().where(
-        password_history.c.user_id == user_id, password_history.c.password_hash == old,
-    ).values(password_hash=new))
+    session.execute(
+        password_history.update()
+        .where(
+            password_history.c.user_id == user_id,
+            password_history.c.password_hash == old,
+        )
+        .values(password_hash=new)
+    )
 
 
 def clear_throttle(session: Session, key: str) -> None:
@@ -265,10 +318,12 @@ def clear_throttle(session: Session, key: str) -> None:
 
 def forget_throttles(session: Session, untouched_since: datetime, now: datetime) -> None:
     """Forget the throttle rows untouched since then, unless they still lock their login."""
-    session.execute(login_throttle.delete().where(
-        login_throttle.c.updated_at < untouched_since,
-        sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until < now),
-    ))
+    session.execute(
+        login_throttle.delete().where(
+            login_throttle.c.updated_at < untouched_since,
+            sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until < now),
+        )
+    )
 
 
 # -- administrators ----------------------------------------------------------------------------
@@ -287,15 +342,26 @@ def administered_accounts(session: Session, user_id: str) -> set[str]:
     return set(session.execute(query).scalars())
 
 
-def add_administrator(session: Session, subscription_id: str, account_id: str, user_id: str,
-                      since: datetime) -> None:
+def add_administrator(
+    session: Session, subscription_id: str, account_id: str, user_id: str, since: datetime
+) -> None:
     """Record that this subscription makes the user an administrator (once: a redelivery is a no-op)."""
-    insert_ignore(session, administrators, {"subscription_id": subscription_id, "account_id": account_id,
-                                            "user_id": user_id, "since": since})
+    insert_ignore(
+        session,
+        administrators,
+        {
+            "subscription_id": subscription_id,
+            "account_id": account_id,
+            "user_id": user_id,
+            "since": since,
+        },
+    )
 
 
 def remove_administrator(session: Session, subscription_id: str) -> None:
-    session.execute(administrators.delete().where(administrators.c.subscription_id == subscription_id))
+    session.execute(
+        administrators.delete().where(administrators.c.subscription_id == subscription_id)
+    )
 
 
 def administrators_of(account_id: Any) -> sa.Select[Any]:
@@ -305,8 +371,11 @@ def administrators_of(account_id: Any) -> sa.Select[Any]:
 
 def list_administrators(session: Session, account_id: str, page: Page) -> Listed[User]:
     """The users who administer the account, by name."""
-    query = (sa.select(users).where(users.c.id.in_(administrators_of(account_id)))
-             .order_by(users.c.name_key, users.c.id))
+    query = (
+        sa.select(users)
+        .where(users.c.id.in_(administrators_of(account_id)))
+        .order_by(users.c.name_key, users.c.id)
+    )
     return page_of(session, query, page, _user)
 
 
@@ -314,15 +383,23 @@ def list_administrators(session: Session, account_id: str, page: Page) -> Listed
 
 
 def _token(row: Any) -> StoredToken:
-    return StoredToken(token_hash=row.token_hash, user_id=row.user_id, purpose=row.purpose,
-                       created_at=as_utc(row.created_at), expires_at=as_utc(row.expires_at),
-                       used_at=as_utc(row.used_at), superseded=bool(row.superseded),
-                       new_email=row.new_email)
+    return StoredToken(
+        token_hash=row.token_hash,
+        user_id=row.user_id,
+        purpose=row.purpose,
+        created_at=as_utc(row.created_at),
+        expires_at=as_utc(row.expires_at),
+        used_at=as_utc(row.used_at),
+        superseded=bool(row.superseded),
+        new_email=row.new_email,
+    )
 
 
 def get_token(session: Session, token_hash: str) -> StoredToken | None:
     """The token with this hash, locked till the commit."""
-    row = session.execute(sa.select(tokens).where(tokens.c.token_hash == token_hash).with_for_update()).first()
+    row = session.execute(
+        sa.select(tokens).where(tokens.c.token_hash == token_hash).with_for_update()
+    ).first()
     return _token(row) if row else None
 
 
@@ -343,11 +420,15 @@ def supersede_tokens(session: Session, user_id: str, purpose: str, now: datetime
     )
 
 
-def supersede_tokens_of_users(session: Session, user_ids: list[str], purpose: str, now: datetime) -> None:
+def supersede_tokens_of_users(
+    session: Session, user_ids: list[str], purpose: str, now: datetime
+) -> None:
     """supersede_tokens of many users in one statement."""
     session.execute(
         tokens.update()
-        .where(tokens.c.user_id.in_(user_ids), tokens.c.purpose == purpose, tokens.c.used_at.is_(None))
+        .where(
+            tokens.c.user_id.in_(user_ids), tokens.c.purpose == purpose, tokens.c.used_at.is_(None)
+        )
         .values(used_at=now, superseded=True)
     )
 
@@ -355,7 +436,8 @@ def supersede_tokens_of_users(session: Session, user_ids: list[str], purpose: st
 def spend_token(session: Session, token_hash: str, now: datetime) -> bool:
     """Mark the token used; False when it already was (a concurrent spend won)."""
     spent = session.execute(
-        tokens.update().where(tokens.c.token_hash == token_hash, tokens.c.used_at.is_(None))
+        tokens.update()
+        .where(tokens.c.token_hash == token_hash, tokens.c.used_at.is_(None))
         .values(used_at=now)
     )
     return cast(CursorResult[Any], spent).rowcount == 1
@@ -370,10 +452,20 @@ def delete_tokens_expired_before(session: Session, cutoff: datetime) -> int:
 
 
 def audit_from(row: Any) -> AuditEntry:
-    return AuditEntry(id=row.id, at=as_utc(row.at), account_id=row.account_id,
-                      user_id=row.user_id, actor=row.actor, source=row.source, action=row.action,
-                      result=row.result, target=row.target, ip=row.ip, user_agent=row.user_agent,
-                      detail=row.detail)
+    return AuditEntry(
+        id=row.id,
+        at=as_utc(row.at),
+        account_id=row.account_id,
+        user_id=row.user_id,
+        actor=row.actor,
+        source=row.source,
+        action=row.action,
+        result=row.result,
+        target=row.target,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        detail=row.detail,
+    )
 
 
 def _audit_row(entry: AuditEntry) -> dict[str, Any]:
@@ -391,10 +483,16 @@ def add_audits(session: Session, entries: list[AuditEntry]) -> None:
 
 
 def audits_of_account(session: Session, account_id: str, page: Page) -> Listed[AuditEntry]:
-    query = sa.select(audit_log).where(audit_log.c.account_id == account_id).order_by(audit_log.c.id.desc())
+    query = (
+        sa.select(audit_log)
+        .where(audit_log.c.account_id == account_id)
+        .order_by(audit_log.c.id.desc())
+    )
     return page_of(session, query, page, audit_from)
 
 
 def audits_of_user(session: Session, user_id: str, page: Page) -> Listed[AuditEntry]:
-    query = sa.select(audit_log).where(audit_log.c.user_id == user_id).order_by(audit_log.c.id.desc())
+    query = (
+        sa.select(audit_log).where(audit_log.c.user_id == user_id).order_by(audit_log.c.id.desc())
+    )
     return page_of(session, query, page, audit_from)

@@ -34,7 +34,18 @@ from services.identity.entrypoints import (
 from services.identity.service_layer.errors import IdentityError
 
 # One blueprint per resource (each module's docstring names its routes).
-BLUEPRINTS = (accounts, account_users, audit, sign_in, mfa, links, email_changes, me, dashboard, imports)
+BLUEPRINTS = (
+    accounts,
+    account_users,
+    audit,
+    sign_in,
+    mfa,
+    links,
+    email_changes,
+    me,
+    dashboard,
+    imports,
+)
 
 
 def _identity_error(error: IdentityError) -> Response:
@@ -49,7 +60,9 @@ def create_app(part: Part) -> Flask:
     require_service_token(app, part.settings.service_token)
     install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
-    app.register_blueprint(receipts_blueprint())  # read-your-writes: has this event been applied here?
+    app.register_blueprint(
+        receipts_blueprint()
+    )  # read-your-writes: has this event been applied here?
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app

@@ -20,17 +20,24 @@ MAX_SECRET = 4096  # the policy refuses passwords over 128 characters; this boun
 
 
 def _text(label: str, **options: Any) -> fields.String:
-    return fields.String(error_messages={"required": f"The {label} is required.",
-                                         "invalid": f"The {label} must be text.",
-                                         "null": f"The {label} is required."}, **options)
+    return fields.String(
+        error_messages={
+            "required": f"The {label} is required.",
+            "invalid": f"The {label} must be text.",
+            "null": f"The {label} is required.",
+        },
+        **options,
+    )
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
 
-    error_messages = {"unknown": "This field is not accepted here; remove it.",
-                      "type": "The body must be a JSON object."}
+    error_messages = {
+        "unknown": "This field is not accepted here; remove it.",
+        "type": "The body must be a JSON object.",
+    }
 
 
 class UserFieldsIn(Strict):
@@ -45,7 +52,9 @@ class UserFieldsIn(Strict):
         if not isinstance(original, dict):
             return
         present = {name: value for name, value in original.items() if name in self.fields}
-        errors = validate_user_fields(present, partial=self.domain_partial, required=self.domain_required)
+        errors = validate_user_fields(
+            present, partial=self.domain_partial, required=self.domain_required
+        )
         if self.domain_partial and "language" not in present:
             # National numbers are read in the user's country: the service layer knows it.
             errors.pop("office_phone", None)
@@ -54,8 +63,13 @@ class UserFieldsIn(Strict):
             raise ValidationError(errors)
 
 
-def _user_schema(name: str, names: tuple[str, ...], required: tuple[str, ...], partial: bool = False,
-                 **extra: fields.Field) -> type[Schema]:
+def _user_schema(
+    name: str,
+    names: tuple[str, ...],
+    required: tuple[str, ...],
+    partial: bool = False,
+    **extra: fields.Field,
+) -> type[Schema]:
     declared: dict[str, Any] = {field: fields.Raw(allow_none=True) for field in names}
     declared.update(extra, domain_required=required, domain_partial=partial)
     return type(name, (UserFieldsIn,), declared)
@@ -63,23 +77,44 @@ def _user_schema(name: str, names: tuple[str, ...], required: tuple[str, ...], p
 
 _CREATE_REQUIRED = ("title", "last_name", "first_name", "language", "password_level")
 UserCreateIn = _user_schema("UserCreateIn", CREATE_FIELDS, _CREATE_REQUIRED)
-OperatorAdministratorIn = _user_schema("OperatorAdministratorIn", CREATE_FIELDS,
-                                       ("email", "title", "last_name", "first_name", "language"))
+OperatorAdministratorIn = _user_schema(
+    "OperatorAdministratorIn",
+    CREATE_FIELDS,
+    ("email", "title", "last_name", "first_name", "language"),
+)
 AdminUserPatchIn = _user_schema("AdminUserPatchIn", CREATE_FIELDS, REQUIRED_FIELDS, partial=True)
 ProfileIn = _user_schema("ProfileIn", PROFILE_FIELDS, REQUIRED_FIELDS, partial=True)
-ActivationIn = _user_schema("ActivationIn", PROFILE_FIELDS, ("title", "last_name", "first_name", "language"),
-                            password=_text("password", required=True,
-                                           validate=validate.Length(max=MAX_SECRET)))
+ActivationIn = _user_schema(
+    "ActivationIn",
+    PROFILE_FIELDS,
+    ("title", "last_name", "first_name", "language"),
+    password=_text("password", required=True, validate=validate.Length(max=MAX_SECRET)),
+)
 
 
 class AccountIn(Strict):
-    number = _text("client number", required=True, validate=validate.Regexp(
-        r"^[0-9A-Za-z-]{1,32}$", error="The client number has 1 to 32 letters, digits or dashes."))
-    name = _text("name", required=True, validate=validate.Length(
-        min=1, max=200, error="The name has 1 to 200 characters."))
+    number = _text(
+        "client number",
+        required=True,
+        validate=validate.Regexp(
+            r"^[0-9A-Za-z-]{1,32}$",
+            error="The client number has 1 to 32 letters, digits or dashes.",
+        ),
+    )
+    name = _text(
+        "name",
+        required=True,
+        validate=validate.Length(min=1, max=200, error="The name has 1 to 200 characters."),
+    )
     parent_number = _text("parent client number", load_default=None, allow_none=True)
-    relation = _text("relation", load_default=None, allow_none=True, validate=validate.OneOf(
-        v.RELATIONS, error=f"The relation must be one of {', '.join(v.RELATIONS)}."))
+    relation = _text(
+        "relation",
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(
+            v.RELATIONS, error=f"The relation must be one of {', '.join(v.RELATIONS)}."
+        ),
+    )
 
 
 class SignInIn(Strict):
@@ -100,23 +135,34 @@ class PasswordIn(Strict):
 
 
 class PasswordChangeIn(Strict):
-    current_password = _text("current password", required=True, validate=validate.Length(max=MAX_SECRET))
+    current_password = _text(
+        "current password", required=True, validate=validate.Length(max=MAX_SECRET)
+    )
     new_password = _text("new password", required=True, validate=validate.Length(max=MAX_SECRET))
 
 
 class EmailChangeIn(Strict):
-    new_email = fields.Raw(required=True, allow_none=True,
-                           error_messages={"required": "The new e-mail address is required."})
+    new_email = fields.Raw(
+        required=True,
+        allow_none=True,
+        error_messages={"required": "The new e-mail address is required."},
+    )
 
 
 class UserIdsIn(Strict):
-    user_ids = fields.List(fields.String(), required=True, validate=validate.Length(
-        min=1, max=1000, error="Select between 1 and 1000 users."))
+    user_ids = fields.List(
+        fields.String(),
+        required=True,
+        validate=validate.Length(min=1, max=1000, error="Select between 1 and 1000 users."),
+    )
 
 
 class EmailsIn(Strict):
-    emails = fields.List(fields.Raw(), required=True, validate=validate.Length(
-        max=1000, error="Ask about at most 1000 addresses at a time."))
+    emails = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(max=1000, error="Ask about at most 1000 addresses at a time."),
+    )
 
 
 def load(schema: type[Schema]) -> dict[str, Any]:
@@ -126,13 +172,21 @@ def load(schema: type[Schema]) -> dict[str, Any]:
     else:
         body = request.get_json(silent=True, force=True)
         if body is None:
-            raise Invalid({"body": ["The body is not valid JSON; send a JSON object."]},
-                          "The body is not valid JSON; send a JSON object.")
+            raise Invalid(
+                {"body": ["The body is not valid JSON; send a JSON object."]},
+                "The body is not valid JSON; send a JSON object.",
+            )
     if not isinstance(body, dict):
-        raise Invalid({"body": ["The body must be a JSON object."]}, "The body must be a JSON object.")
+        raise Invalid(
+            {"body": ["The body must be a JSON object."]}, "The body must be a JSON object."
+        )
     try:
         return schema().load(body)
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"body": error.messages}
-        raise Invalid({str(key): [str(m) for m in (value if isinstance(value, list) else [value])]
-                       for key, value in messages.items()}) from None
+        raise Invalid(
+            {
+                str(key): [str(m) for m in (value if isinstance(value, list) else [value])]
+                for key, value in messages.items()
+            }
+        ) from None

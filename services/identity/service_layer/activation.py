@@ -41,10 +41,15 @@ def read_activation(uow: IdentityUnitOfWork, token: str) -> dict[str, Any]:
     """What the wizard shows: the user's fields and the password rules of their level."""
     _, user = _pending_user(uow, token)
     fields = {name: getattr(user, name) for name in ("email", *PROFILE_FIELDS, "password_level")}
-    return {**fields, "password_rules": password_rules(user.password_level, uow.config.password_profile)}
+    return {
+        **fields,
+        "password_rules": password_rules(user.password_level, uow.config.password_profile),
+    }
 
 
-def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> tuple[dict[str, Any], Envelope]:
+def activate_user(
+    uow: IdentityUnitOfWork, token: str, data: dict[str, Any]
+) -> tuple[dict[str, Any], Envelope]:
     """Check the three steps, set the profile and the password, and make the user active."""
     row, user = _pending_user(uow, token)
     profile = {name: data[name] for name in PROFILE_FIELDS if name in data}
@@ -53,8 +58,9 @@ def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> 
     if not isinstance(password, str) or not password:
         errors["password"] = ["The password is required."]
     elif "first_name" not in errors and "last_name" not in errors:
-        messages = password_violations(uow, user, password, first_name=values["first_name"],
-                                       last_name=values["last_name"])
+        messages = password_violations(
+            uow, user, password, first_name=values["first_name"], last_name=values["last_name"]
+        )
         if messages:
             errors["password"] = messages
     if errors:
@@ -63,11 +69,20 @@ def activate_user(uow: IdentityUnitOfWork, token: str, data: dict[str, Any]) -> 
     now = uow.now()
     spend_token(uow, row)
     status = model.activate(UserStatus(user.status))
-    repo.update_user(uow.session, user, {**values, "status": status, "activated_at": now, "updated_at": now})
+    repo.update_user(
+        uow.session, user, {**values, "status": status, "activated_at": now, "updated_at": now}
+    )
     store_password(uow, user.id, password)
     clear_throttle(uow, user.email)  # failures typed before activation must not keep them out
     user = existing_user(uow, user.id)
     event = uow.publish("identity.user.activated", user_event(user, now, activated_at=iso(now)))
-    audit(uow, "user_activated", actor=Actor(user.id, "self"), account_id=user.account_id,
-          user_id=user.id, target=user.email, result="succeeded")
+    audit(
+        uow,
+        "user_activated",
+        actor=Actor(user.id, "self"),
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        result="succeeded",
+    )
     return show_user(uow, user), event

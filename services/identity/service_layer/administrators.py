@@ -28,8 +28,9 @@ def record_administrator(uow: IdentityUnitOfWork, event: Envelope) -> None:
     account_id = _administers(event)
     if account_id is None or repo.get_user(uow.session, event.data["user_id"]) is None:
         return
-    repo.add_administrator(uow.session, event.data["subscription_id"], account_id, event.data["user_id"],
-                           uow.now())
+    repo.add_administrator(
+        uow.session, event.data["subscription_id"], account_id, event.data["user_id"], uow.now()
+    )
 
 
 def forget_administrator(uow: IdentityUnitOfWork, event: Envelope) -> None:

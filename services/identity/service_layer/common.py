@@ -55,9 +55,16 @@ def audit_entry(
 ) -> AuditEntry:
     """One audit entry, for a caller that writes it with other rows (bounded as the columns are)."""
     return AuditEntry(
-        at=uow.now(), account_id=account_id, user_id=user_id, actor=actor.id, source=actor.source,
-        action=action, result=result, target=(target or None) and target[:320],
-        ip=(ip or None) and ip[:64], user_agent=(user_agent or None) and user_agent[:512],
+        at=uow.now(),
+        account_id=account_id,
+        user_id=user_id,
+        actor=actor.id,
+        source=actor.source,
+        action=action,
+        result=result,
+        target=(target or None) and target[:320],
+        ip=(ip or None) and ip[:64],
+        user_agent=(user_agent or None) and user_agent[:512],
         detail=json.dumps(detail, sort_keys=True) if detail else None,
     )
 

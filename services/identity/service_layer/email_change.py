@@ -33,8 +33,14 @@ def request_email_change(uow: IdentityUnitOfWork, user_id: str, new_email: objec
     if repo.get_user_by_login_key(uow.session, key):
         raise Conflict(ADDRESS_TAKEN)
     event = issue_link(uow, user, "email_change", new_email=new)
-    audit(uow, "email_change_request", actor=Actor(user.id, "self"), account_id=user.account_id,
-          user_id=user.id, target=new)
+    audit(
+        uow,
+        "email_change_request",
+        actor=Actor(user.id, "self"),
+        account_id=user.account_id,
+        user_id=user.id,
+        target=new,
+    )
     return event
 
 
@@ -51,11 +57,26 @@ def confirm_email_change(uow: IdentityUnitOfWork, token: str) -> Envelope:
     spend_token(uow, row)
     old = user.email
     try:
-        repo.update_user(uow.session, user, {"email": new, "login_key": key, "updated_at": uow.now()})
+        repo.update_user(
+            uow.session, user, {"email": new, "login_key": key, "updated_at": uow.now()}
+        )
     except repo.LoginTaken:  # the same login, taken at the same moment by someone else
         raise Conflict(ADDRESS_TAKEN) from None
-    audit(uow, "email_changed", actor=Actor(user.id, "self"), account_id=user.account_id, user_id=user.id,
-          target=new, detail={"old_email": old})
-    return uow.publish("identity.email.changed", {
-        "user_id": user.id, "account_id": user.account_id, "old_email": old, "new_email": new,
-    })
+    audit(
+        uow,
+        "email_changed",
+        actor=Actor(user.id, "self"),
+        account_id=user.account_id,
+        user_id=user.id,
+        target=new,
+        detail={"old_email": old},
+    )
+    return uow.publish(
+        "identity.email.changed",
+        {
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "old_email": old,
+            "new_email": new,
+        },
+    )

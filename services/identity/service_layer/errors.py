@@ -33,8 +33,9 @@ class Invalid(IdentityError):
     title = "Unprocessable Entity"
 
     def __init__(self, errors: dict[str, list[str]], detail: str | None = None) -> None:
-        super().__init__(detail or "Some fields are not valid; see errors for what to change.",
-                         errors=errors)
+        super().__init__(
+            detail or "Some fields are not valid; see errors for what to change.", errors=errors
+        )
 
 
 class Locked(IdentityError):

@@ -15,8 +15,15 @@ from services.identity.domain.validation import (
 )
 from services.identity.service_layer.errors import Invalid
 
-PROFILE_FIELDS = ("title", "last_name", "first_name", "language", "function", "office_phone",
-                  "mobile_phone")
+PROFILE_FIELDS = (
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "function",
+    "office_phone",
+    "mobile_phone",
+)
 ADMIN_FIELDS = (*PROFILE_FIELDS, "password_level")
 CREATE_FIELDS = ("email", *ADMIN_FIELDS)
 
@@ -51,7 +58,9 @@ def check_user_fields(
         if name == "email":
             values[name] = normalise_email(text) if text else None
         elif name in ("office_phone", "mobile_phone"):
-            region_language = context.get("language") if context.get("language") in LANGUAGES else None
+            region_language = (
+                context.get("language") if context.get("language") in LANGUAGES else None
+            )
             values[name] = normalise_phone(text, region_language) if text else None
         elif name == "password_level":
             values[name] = int(text) if text is not None else None

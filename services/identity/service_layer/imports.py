@@ -31,8 +31,16 @@ from services.identity.service_layer.links import batch_link, new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import user_event
 
-IMPORT_FIELDS = ("title", "last_name", "first_name", "email", "office_phone", "mobile_phone", "language",
-                 "password_level")
+IMPORT_FIELDS = (
+    "title",
+    "last_name",
+    "first_name",
+    "email",
+    "office_phone",
+    "mobile_phone",
+    "language",
+    "password_level",
+)
 REQUIRED = ("title", "last_name", "first_name", "email", "language", "password_level")
 REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
 # Anomalies name the import file's columns (the importer's report speaks of those).
@@ -69,13 +77,25 @@ def plain_email(value: Any) -> str | None:
         return None
 
 
-def _new_user(account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: datetime) -> User:
-    fields: dict[str, Any] = {name: values.get(name) for name in CREATE_FIELDS if name != "function"}
+def _new_user(
+    account_id: str, values: dict[str, Any], line: int, data: dict[str, Any], now: datetime
+) -> User:
+    fields: dict[str, Any] = {
+        name: values.get(name) for name in CREATE_FIELDS if name != "function"
+    }
     return User(
-        **fields, function=None,
-        login_key=login_key_of(values["email"]), id=str(uuid.uuid4()), account_id=account_id,
-        status=UserStatus.PENDING_ACTIVATION.value, source="import", created_by=data.get("requested_by"),
-        import_job_id=data["import_job_id"], import_line=line, created_at=now, updated_at=now,
+        **fields,
+        function=None,
+        login_key=login_key_of(values["email"]),
+        id=str(uuid.uuid4()),
+        account_id=account_id,
+        status=UserStatus.PENDING_ACTIVATION.value,
+        source="import",
+        created_by=data.get("requested_by"),
+        import_job_id=data["import_job_id"],
+        import_line=line,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -85,10 +105,17 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     each)."""
     data = envelope.data
     account_id = data["account_id"]
-    answer = {"account_id": account_id, "source": "import", "created_by": data.get("requested_by"),
-              "import_job_id": data["import_job_id"], "batch": data["batch"]}
+    answer = {
+        "account_id": account_id,
+        "source": "import",
+        "created_by": data.get("requested_by"),
+        "import_job_id": data["import_job_id"],
+        "batch": data["batch"],
+    }
     if repo.get_account(uow.session, account_id) is None:
-        every_row = [{"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]]
+        every_row = [
+            {"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]
+        ]
         uow.publish("identity.users.created", {**answer, "users": [], "rejected": every_row})
         return
     now = uow.now()
@@ -97,12 +124,16 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     for row in data["rows"]:
         values, errors = check_row(row)
         for field in IMPORT_FIELDS:
-            rejected.extend({"line": row["line"], "field": COLUMN_OF.get(field, field), "message": message}
-                            for message in errors.get(field, []))
+            rejected.extend(
+                {"line": row["line"], "field": COLUMN_OF.get(field, field), "message": message}
+                for message in errors.get(field, [])
+            )
         if not errors:
             valid.append((row["line"], values))
     candidates = [_new_user(account_id, values, line, data, now) for line, values in valid]
-    taken = repo.taken_login_keys(uow.session, [user.login_key for user in candidates if user.login_key])
+    taken = repo.taken_login_keys(
+        uow.session, [user.login_key for user in candidates if user.login_key]
+    )
     new_users: list[User] = []
     for user in candidates:
         assert user.login_key is not None  # every imported user has an address
@@ -115,9 +146,18 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     rejected.sort(key=lambda anomaly: anomaly["line"])
     created = [_created_user(user, now) for user in new_users]
     messages = [("identity.users.created", {**answer, "users": created, "rejected": rejected})]
-    messages += [("identity.links.issued", {"purpose": "activation", "account_id": account_id,
-                                            "requested_by": data.get("requested_by"), "links": part})
-                 for part in split(links)]
+    messages += [
+        (
+            "identity.links.issued",
+            {
+                "purpose": "activation",
+                "account_id": account_id,
+                "requested_by": data.get("requested_by"),
+                "links": part,
+            },
+        )
+        for part in split(links)
+    ]
     uow.publish_many(messages)
 
 
@@ -128,8 +168,9 @@ def _created_user(user: User, now: datetime) -> dict[str, Any]:
     return event
 
 
-def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any], now: datetime
-            ) -> list[dict[str, Any]]:
+def _insert(
+    uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
     """Write the users, their activation tokens and audit rows; answer their activation links
     (entries of identity.links.issued)."""
     repo.add_users(uow.session, new_users)
@@ -140,11 +181,21 @@ def _insert(uow: IdentityUnitOfWork, new_users: list[User], data: dict[str, Any]
         token, link = new_link(uow.config, user, "activation", now)
         new_tokens.append(token)
         links.append(batch_link(link))
-        audits.append(AuditEntry(
-            at=now, account_id=user.account_id, user_id=user.id, actor=data.get("requested_by"),
-            source="import", action="user_created", target=user.email,
-            detail=json.dumps({"import_job_id": data["import_job_id"], "line": user.import_line}, sort_keys=True),
-        ))
+        audits.append(
+            AuditEntry(
+                at=now,
+                account_id=user.account_id,
+                user_id=user.id,
+                actor=data.get("requested_by"),
+                source="import",
+                action="user_created",
+                target=user.email,
+                detail=json.dumps(
+                    {"import_job_id": data["import_job_id"], "line": user.import_line},
+                    sort_keys=True,
+                ),
+            )
+        )
     repo.add_tokens(uow.session, new_tokens)
     repo.add_audits(uow.session, audits)
     return links

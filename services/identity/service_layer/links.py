@@ -31,12 +31,25 @@ _AGAIN = {
 }
 
 
-def new_link(config: IdentityConfig, user: User, purpose: str, now: datetime, *, resent: bool = False,
-             new_email: str | None = None) -> tuple[StoredToken, dict[str, Any]]:
+def new_link(
+    config: IdentityConfig,
+    user: User,
+    purpose: str,
+    now: datetime,
+    *,
+    resent: bool = False,
+    new_email: str | None = None,
+) -> tuple[StoredToken, dict[str, Any]]:
     """A fresh token as it will be kept, and its identity.link.issued data (nothing written yet)."""
     plain, issued = IssuedToken.issue(purpose, now, config.lifetimes)
-    token = StoredToken(token_hash=issued.token_hash, user_id=user.id, purpose=purpose, created_at=now,
-                        expires_at=issued.expires_at, new_email=new_email)
+    token = StoredToken(
+        token_hash=issued.token_hash,
+        user_id=user.id,
+        purpose=purpose,
+        created_at=now,
+        expires_at=issued.expires_at,
+        new_email=new_email,
+    )
     event = {
         "purpose": purpose,
         "user_id": user.id,
@@ -60,8 +73,14 @@ def batch_link(event: dict[str, Any]) -> dict[str, Any]:
     return {name: event[name] for name in BATCH_LINK_FIELDS}
 
 
-def issue_links(uow: IdentityUnitOfWork, users: list[User], purpose: str, *, resent: bool = False,
-                requested_by: str | None = None) -> list[Envelope]:
+def issue_links(
+    uow: IdentityUnitOfWork,
+    users: list[User],
+    purpose: str,
+    *,
+    resent: bool = False,
+    requested_by: str | None = None,
+) -> list[Envelope]:
     """issue_link for many users of one account at once: their earlier unused links of `purpose`
     stop working, the new tokens are written in one insert, and the links go out as
     identity.links.issued events of at most BATCH_LIMIT links each."""
@@ -71,14 +90,26 @@ def issue_links(uow: IdentityUnitOfWork, users: list[User], purpose: str, *, res
     repo.supersede_tokens_of_users(uow.session, [user.id for user in users], purpose, now)
     issued = [new_link(uow.config, user, purpose, now, resent=resent) for user in users]
     repo.add_tokens(uow.session, [token for token, _ in issued])
-    head = {"purpose": purpose, "account_id": users[0].account_id, "resent": resent,
-            "requested_by": requested_by}
-    return uow.publish_many(("identity.links.issued", {**head, "links": part})
-                            for part in split([batch_link(event) for _, event in issued]))
+    head = {
+        "purpose": purpose,
+        "account_id": users[0].account_id,
+        "resent": resent,
+        "requested_by": requested_by,
+    }
+    return uow.publish_many(
+        ("identity.links.issued", {**head, "links": part})
+        for part in split([batch_link(event) for _, event in issued])
+    )
 
 
-def issue_link(uow: IdentityUnitOfWork, user: User, purpose: str, *, resent: bool = False,
-               new_email: str | None = None) -> Envelope:
+def issue_link(
+    uow: IdentityUnitOfWork,
+    user: User,
+    purpose: str,
+    *,
+    resent: bool = False,
+    new_email: str | None = None,
+) -> Envelope:
     """Send `user` a new link for `purpose`; earlier unused links of that purpose stop working."""
     now = uow.now()
     repo.supersede_tokens(uow.session, user.id, purpose, now)
@@ -93,11 +124,15 @@ def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> StoredToken
     state = token_state(row.issued if row else None, purpose=purpose, now=uow.now())
     what = _WHAT[purpose]
     if state == "unknown" or row is None:
-        raise NotFound(f"This {what} is not one we know. Check that you copied the whole link. "
-                       + _AGAIN[purpose])
+        raise NotFound(
+            f"This {what} is not one we know. Check that you copied the whole link. "
+            + _AGAIN[purpose]
+        )
     if state == "used" and row.superseded:
-        raise Gone(f"This {what} was replaced by a newer one; use the link in the latest e-mail. "
-                   + _AGAIN[purpose])
+        raise Gone(
+            f"This {what} was replaced by a newer one; use the link in the latest e-mail. "
+            + _AGAIN[purpose]
+        )
     if state == "used":
         raise Gone(f"This {what} has already been used; it works only once. " + _AGAIN[purpose])
     if state == "expired":
@@ -108,8 +143,10 @@ def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> StoredToken
 def spend_token(uow: IdentityUnitOfWork, row: StoredToken) -> None:
     """Mark the token used; a concurrent spend of the same token loses (Gone)."""
     if not repo.spend_token(uow.session, row.token_hash, uow.now()):
-        raise Gone(f"This {_WHAT[row.purpose]} has already been used; it works only once. "
-                   + _AGAIN[row.purpose])
+        raise Gone(
+            f"This {_WHAT[row.purpose]} has already been used; it works only once. "
+            + _AGAIN[row.purpose]
+        )
 
 
 def revoke_links(uow: IdentityUnitOfWork, user_id: str, purpose: str) -> None:

@@ -18,16 +18,24 @@ from services.identity.service_layer.links import issue_link, open_token, revoke
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import existing_user
 
-WRONG_CURRENT = "The current password is not right; type it again, or sign out and use “Forgotten password”."
+WRONG_CURRENT = (
+    "The current password is not right; type it again, or sign out and use “Forgotten password”."
+)
 
 
 def reset_answer(uow: IdentityUnitOfWork) -> dict[str, str]:
     """The one answer to every reset request, known address or not."""
     minutes = uow.config.reset_minutes
-    lifetime = f"{minutes // 60} hour{'s' if minutes >= 120 else ''}" if minutes % 60 == 0 else f"{minutes} minutes"
-    return {"detail": "If this address is known, a message with a link to choose a new password was"
-                      f" sent to it. The link works once, for {lifetime}. Check your spam folder"
-                      " before asking again."}
+    lifetime = (
+        f"{minutes // 60} hour{'s' if minutes >= 120 else ''}"
+        if minutes % 60 == 0
+        else f"{minutes} minutes"
+    )
+    return {
+        "detail": "If this address is known, a message with a link to choose a new password was"
+        f" sent to it. The link works once, for {lifetime}. Check your spam folder"
+        " before asking again."
+    }
 
 
 def previous_hashes(uow: IdentityUnitOfWork, user_id: str) -> list[str]:
@@ -35,12 +43,20 @@ def previous_hashes(uow: IdentityUnitOfWork, user_id: str) -> list[str]:
     return repo.password_hashes(uow.session, user_id, uow.config.history_kept)
 
 
-def password_violations(uow: IdentityUnitOfWork, user: User, password: str, *, level: int | None = None,
-                        first_name: str | None = None, last_name: str | None = None) -> list[str]:
+def password_violations(
+    uow: IdentityUnitOfWork,
+    user: User,
+    password: str,
+    *,
+    level: int | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> list[str]:
     """What `password` breaks in the user's level's policy (names and history included)."""
     policy = policy_for(level or user.password_level, uow.config.password_profile)
     violations = check_against(
-        policy, password,
+        policy,
+        password,
         first_name=first_name if first_name is not None else user.first_name,
         last_name=last_name if last_name is not None else user.last_name,
         previous_hashes=previous_hashes(uow, user.id) if policy.history else (),
@@ -50,13 +66,16 @@ def password_violations(uow: IdentityUnitOfWork, user: User, password: str, *, l
 
 
 def refuse_password(messages: list[str], field: str = "password") -> Invalid:
-    return Invalid({field: messages}, "The password does not follow the rules: " + " ".join(messages))
+    return Invalid(
+        {field: messages}, "The password does not follow the rules: " + " ".join(messages)
+    )
 
 
 def store_password(uow: IdentityUnitOfWork, user_id: str, password: str) -> None:
     """Hash and keep `password` as the user's, and in their history (the last ones only)."""
-    repo.set_password(uow.session, user_id, uow.hasher.hash(password), uow.now(),
-                      kept=uow.config.history_kept)
+    repo.set_password(
+        uow.session, user_id, uow.hasher.hash(password), uow.now(), kept=uow.config.history_kept
+    )
 
 
 def password_expired(uow: IdentityUnitOfWork, user: User) -> bool:
@@ -76,30 +95,46 @@ def change_password(uow: IdentityUnitOfWork, user_id: str, current: str, new: st
     """The signed-in user changes their password; their other sessions end (gateway)."""
     user = existing_user(uow, user_id, for_update=True)
     if not user.password_hash or not uow.hasher.verify(user.password_hash, current):
-        audit(uow, "password_change", actor=Actor(user_id, "self"), account_id=user.account_id,
-              user_id=user_id, result="wrong_current_password")
+        audit(
+            uow,
+            "password_change",
+            actor=Actor(user_id, "self"),
+            account_id=user.account_id,
+            user_id=user_id,
+            result="wrong_current_password",
+        )
         uow.commit()  # the refusal stays in the audit trail
         raise Invalid({"current_password": [WRONG_CURRENT]}, WRONG_CURRENT)
     messages = password_violations(uow, user, new)
     if messages:
         raise refuse_password(messages, "new_password")
     store_password(uow, user_id, new)
-    audit(uow, "password_change", actor=Actor(user_id, "self"), account_id=user.account_id,
-          user_id=user_id, result="succeeded")
-    return uow.publish("identity.password.changed",
-                       {"user_id": user_id, "account_id": user.account_id, "via": "change"})
+    audit(
+        uow,
+        "password_change",
+        actor=Actor(user_id, "self"),
+        account_id=user.account_id,
+        user_id=user_id,
+        result="succeeded",
+    )
+    return uow.publish(
+        "identity.password.changed",
+        {"user_id": user_id, "account_id": user.account_id, "via": "change"},
+    )
 
 
-def request_password_reset(uow: IdentityUnitOfWork, email: str, *, ip: str | None = None,
-                           user_agent: str | None = None) -> dict[str, str]:
+def request_password_reset(
+    uow: IdentityUnitOfWork, email: str, *, ip: str | None = None, user_agent: str | None = None
+) -> dict[str, str]:
     """Send a reset link if the address is known (send_reset_link); the answer is the same
     whatever happened (reset_answer)."""
     send_reset_link(uow, email, ip=ip, user_agent=user_agent)
     return reset_answer(uow)
 
 
-def send_reset_link(uow: IdentityUnitOfWork, email: str, *, ip: str | None = None,
-                    user_agent: str | None = None) -> None:
+def send_reset_link(
+    uow: IdentityUnitOfWork, email: str, *, ip: str | None = None, user_agent: str | None = None
+) -> None:
     """Send a reset link if the address is known (at most one per login per few minutes: every
     spelling of the address finds the one user and their last e-mail's time).
 
@@ -111,9 +146,17 @@ def send_reset_link(uow: IdentityUnitOfWork, email: str, *, ip: str | None = Non
     except InvalidField:
         key = None
     user = repo.get_user_by_login_key(uow.session, key, for_update=True) if key else None
-    seen: dict[str, Any] = dict(actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent)
+    seen: dict[str, Any] = dict(
+        actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent
+    )
     if user is None or user.status == UserStatus.NO_EMAIL:
-        audit(uow, "password_reset_request", result="unknown_email", target=email.strip()[:320], **seen)
+        audit(
+            uow,
+            "password_reset_request",
+            result="unknown_email",
+            target=email.strip()[:320],
+            **seen,
+        )
         return
     now = uow.now()
     last = user.reset_mail_at
@@ -146,10 +189,29 @@ def reset_password(uow: IdentityUnitOfWork, token: str, password: str) -> Envelo
     actor = Actor(user.id, "self")
     if user.status == UserStatus.LOCKED:
         repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
-        uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
-        audit(uow, "user_unlocked", actor=actor, account_id=user.account_id, user_id=user.id,
-              target=user.email, result="password_reset")
-    audit(uow, "password_reset", actor=actor, account_id=user.account_id, user_id=user.id,
-          target=user.email, result="succeeded")
-    return uow.publish("identity.password.changed",
-                       {"user_id": user.id, "account_id": user.account_id, "via": "reset"})
+        uow.publish(
+            "identity.user.unlocked",
+            {"user_id": user.id, "account_id": user.account_id, "by": None},
+        )
+        audit(
+            uow,
+            "user_unlocked",
+            actor=actor,
+            account_id=user.account_id,
+            user_id=user.id,
+            target=user.email,
+            result="password_reset",
+        )
+    audit(
+        uow,
+        "password_reset",
+        actor=actor,
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        result="succeeded",
+    )
+    return uow.publish(
+        "identity.password.changed",
+        {"user_id": user.id, "account_id": user.account_id, "via": "reset"},
+    )

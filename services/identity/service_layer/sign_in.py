@@ -54,8 +54,14 @@ def _login_key(email: str) -> str | None:
         return None
 
 
-def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | None = None,
-            user_agent: str | None = None) -> SignInResult:
+def sign_in(
+    uow: IdentityUnitOfWork,
+    email: str,
+    password: str,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> SignInResult:
     """Check an e-mail and password; the caller commits whatever the outcome (audit, counters).
 
     Every outcome costs the same database work and one Argon2 verification (a dummy one when
@@ -67,8 +73,12 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     state = sign_ins.lock_sign_in(uow.session, key, login is not None, now)
     throttle, user = state.throttle, state.user
     seen: dict[str, Any] = dict(
-        actor=Actor(user.id if user else None, "self"), account_id=user.account_id if user else None,
-        user_id=user.id if user else None, target=email.strip()[:320], ip=ip, user_agent=user_agent,
+        actor=Actor(user.id if user else None, "self"),
+        account_id=user.account_id if user else None,
+        user_id=user.id if user else None,
+        target=email.strip()[:320],
+        ip=ip,
+        user_agent=user_agent,
     )
     status = UserStatus(user.effective_status(now)) if user else None
     if throttle.is_locked(now) or status is UserStatus.LOCKED:
@@ -90,8 +100,9 @@ def sign_in(uow: IdentityUnitOfWork, email: str, password: str, *, ip: str | Non
     return _fail(uow, key, throttle, user, status, seen)
 
 
-def _await_second_factor(uow: IdentityUnitOfWork, user: User, password: str, factors: mfa.Factors,
-                         seen: dict[str, Any]) -> SignInResult:
+def _await_second_factor(
+    uow: IdentityUnitOfWork, user: User, password: str, factors: mfa.Factors, seen: dict[str, Any]
+) -> SignInResult:
     """The password was right and the user has a factor: the sign-in waits for it. The throttle
     is left as it is (a right password must not wipe out wrong codes), and an mfa_token, kept
     as its SHA-256 only, proves the password step to `verify_second_factor` for 5 minutes."""
@@ -100,7 +111,9 @@ def _await_second_factor(uow: IdentityUnitOfWork, user: User, password: str, fac
     if changed:
         repo.update_user(uow.session, user, changed)
     plain, token_hash = new_token()
-    mfa_repo.add_challenge(uow.session, token_hash, "sign_in", user.id, now, now + mfa.MFA_TOKEN_LIFETIME)
+    mfa_repo.add_challenge(
+        uow.session, token_hash, "sign_in", user.id, now, now + mfa.MFA_TOKEN_LIFETIME
+    )
     audit(uow, "sign_in", result="second_factor_required", **seen)
     return SignInResult("second_factor", mfa_token=plain, methods=tuple(factors.methods()))
 
@@ -115,8 +128,13 @@ def _rehashed(uow: IdentityUnitOfWork, user: User, password: str) -> dict[str, A
     return {"password_hash": new_hash}
 
 
-def _succeed(uow: IdentityUnitOfWork, key: str, state: SignInState, password: str | None,
-             seen: dict[str, Any]) -> SignInResult:
+def _succeed(
+    uow: IdentityUnitOfWork,
+    key: str,
+    state: SignInState,
+    password: str | None,
+    seen: dict[str, Any],
+) -> SignInResult:
     """The sign-in succeeds (after the password, or after the second factor: `password` None)."""
     now = uow.now()
     user = state.user
@@ -125,46 +143,88 @@ def _succeed(uow: IdentityUnitOfWork, key: str, state: SignInState, password: st
     changed: dict[str, Any] = _rehashed(uow, user, password) if password is not None else {}
     if user.status == UserStatus.LOCKED:  # its lock ran out
         changed.update(status=UserStatus.ACTIVE.value, locked_until=None)
-        uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
+        uow.publish(
+            "identity.user.unlocked",
+            {"user_id": user.id, "account_id": user.account_id, "by": None},
+        )
     if changed:
         repo.update_user(uow.session, user, changed)
-    sign_ins.record_sign_in(uow.session, key, user.id, now, user.last_sign_in_at,
-                            audit_entry(uow, "sign_in", result="succeeded", **seen))
+    sign_ins.record_sign_in(
+        uow.session,
+        key,
+        user.id,
+        now,
+        user.last_sign_in_at,
+        audit_entry(uow, "sign_in", result="succeeded", **seen),
+    )
     # The user as stored now, without reading it again.
     user = replace(user, **changed, last_sign_in_at=now, previous_sign_in_at=user.last_sign_in_at)
-    return SignInResult("ok", user_view(user, is_administrator=state.is_administrator, now=now),
-                        password_expired(uow, user))
+    return SignInResult(
+        "ok",
+        user_view(user, is_administrator=state.is_administrator, now=now),
+        password_expired(uow, user),
+    )
 
 
-def _fail(uow: IdentityUnitOfWork, key: str, throttle: lockout.LoginThrottle, user: User | None,
-          status: UserStatus | None, seen: dict[str, Any]) -> SignInResult:
+def _fail(
+    uow: IdentityUnitOfWork,
+    key: str,
+    throttle: lockout.LoginThrottle,
+    user: User | None,
+    status: UserStatus | None,
+    seen: dict[str, Any],
+) -> SignInResult:
     now = uow.now()
     config = uow.config
-    throttle, locked = throttle.record_failure(now, threshold=config.lock_threshold,
-                                               lock_minutes=config.lock_minutes)
-    sign_ins.record_failed_sign_in(uow.session, key, throttle, now,
-                                   audit_entry(uow, "sign_in", result="failed_now_locked" if locked else "failed",
-                                               **seen))
+    throttle, locked = throttle.record_failure(
+        now, threshold=config.lock_threshold, lock_minutes=config.lock_minutes
+    )
+    sign_ins.record_failed_sign_in(
+        uow.session,
+        key,
+        throttle,
+        now,
+        audit_entry(uow, "sign_in", result="failed_now_locked" if locked else "failed", **seen),
+    )
     if not locked:
         return SignInResult("failed")
-    if (user is not None and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
-            and throttle.locked_until is not None
-            and policy_for(user.password_level, config.password_profile).lock_threshold is not None):
+    if (
+        user is not None
+        and status is UserStatus.ACTIVE  # effective: a lock that ran out is over
+        and throttle.locked_until is not None
+        and policy_for(user.password_level, config.password_profile).lock_threshold is not None
+    ):
         lock_user(uow, user, throttle.locked_until)
     return SignInResult("locked")
 
 
 def lock_user(uow: IdentityUnitOfWork, user: User, until: datetime) -> Envelope:
-    repo.update_user(uow.session, user, {"status": model.lock(UserStatus(user.status)), "locked_until": until})
-    audit(uow, "user_locked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
-          target=user.email, result="failed_sign_ins")
-    return uow.publish("identity.user.locked", {
-        "user_id": user.id, "account_id": user.account_id, "until": iso(until),
-        "reason": "failed_sign_ins",
-    })
+    repo.update_user(
+        uow.session, user, {"status": model.lock(UserStatus(user.status)), "locked_until": until}
+    )
+    audit(
+        uow,
+        "user_locked",
+        actor=SYSTEM,
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        result="failed_sign_ins",
+    )
+    return uow.publish(
+        "identity.user.locked",
+        {
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "until": iso(until),
+            "reason": "failed_sign_ins",
+        },
+    )
 
 
-def unlock_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor) -> Envelope | None:
+def unlock_user(
+    uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor
+) -> Envelope | None:
     """An administrator ends a lock (and the sign-in throttle of the user's e-mail)."""
     user = user_in_account(uow, account_id, user_id, for_update=True)
     try:
@@ -174,11 +234,18 @@ def unlock_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor
     clear_throttle(uow, user.email)
     event = None
     if user.status == UserStatus.LOCKED:
-        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None,
-                                             "updated_at": uow.now()})
-        event = uow.publish("identity.user.unlocked",
-                            {"user_id": user.id, "account_id": user.account_id, "by": actor.id})
-    audit(uow, "user_unlocked", actor=actor, account_id=account_id, user_id=user.id, target=user.email)
+        repo.update_user(
+            uow.session,
+            user,
+            {"status": UserStatus.ACTIVE, "locked_until": None, "updated_at": uow.now()},
+        )
+        event = uow.publish(
+            "identity.user.unlocked",
+            {"user_id": user.id, "account_id": user.account_id, "by": actor.id},
+        )
+    audit(
+        uow, "user_unlocked", actor=actor, account_id=account_id, user_id=user.id, target=user.email
+    )
     return event
 
 
@@ -188,8 +255,18 @@ def release_expired_locks(uow: IdentityUnitOfWork) -> int:
     expired = repo.expired_locks(uow.session, now)
     for user in expired:
         repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
-        uow.publish("identity.user.unlocked", {"user_id": user.id, "account_id": user.account_id, "by": None})
-        audit(uow, "user_unlocked", actor=SYSTEM, account_id=user.account_id, user_id=user.id,
-              target=user.email, result="lock_expired")
+        uow.publish(
+            "identity.user.unlocked",
+            {"user_id": user.id, "account_id": user.account_id, "by": None},
+        )
+        audit(
+            uow,
+            "user_unlocked",
+            actor=SYSTEM,
+            account_id=user.account_id,
+            user_id=user.id,
+            target=user.email,
+            result="lock_expired",
+        )
     repo.forget_throttles(uow.session, now - THROTTLE_FORGET_AFTER, now)
     return len(expired)

@@ -30,7 +30,9 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def list_users(uow: IdentityUnitOfWork, account_id: str, filters: dict[str, Any], page: Page) -> dict[str, Any]:
+def list_users(
+    uow: IdentityUnitOfWork, account_id: str, filters: dict[str, Any], page: Page
+) -> dict[str, Any]:
     """The account's users by name; `name`, `email`, `function` match parts (accents and case
     ignored), `status` is exact, `administrators_only` keeps the administrators."""
     existing_account(uow, account_id)
@@ -38,11 +40,18 @@ def list_users(uow: IdentityUnitOfWork, account_id: str, filters: dict[str, Any]
     status = filters.get("status")
     if status and status not in USER_STATUSES:
         raise Invalid({"status": [f"The status must be one of {', '.join(USER_STATUSES)}."]})
-    search = UserSearch(name=filters.get("name"), email=filters.get("email"), function=filters.get("function"),
-                        status=status or None, administrators_only=_truthy(filters.get("administrators_only")))
+    search = UserSearch(
+        name=filters.get("name"),
+        email=filters.get("email"),
+        function=filters.get("function"),
+        status=status or None,
+        administrators_only=_truthy(filters.get("administrators_only")),
+    )
     admin_ids = repo.administrator_ids(uow.session, account_id)
     found = lists.search_users(uow.session, account_id, search, now, page)
-    return page_view(page, found, lambda user: user_view(user, is_administrator=user.id in admin_ids, now=now))
+    return page_view(
+        page, found, lambda user: user_view(user, is_administrator=user.id in admin_ids, now=now)
+    )
 
 
 def parse_instant(value: str | None, field: str) -> datetime | None:
@@ -51,7 +60,9 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
     try:
         instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid({field: [f"The {field} must be an ISO 8601 instant, e.g. 2025-01-31T09:00:00Z."]}) from None
+        raise Invalid(
+            {field: [f"The {field} must be an ISO 8601 instant, e.g. 2025-01-31T09:00:00Z."]}
+        ) from None
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
@@ -70,7 +81,9 @@ def users_summary(uow: IdentityUnitOfWork, account_id: str, since: str | None) -
     return _summary_view(lists.users_summary(uow.session, account_id, uow.now(), instant))
 
 
-def dashboard(uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_users: bool) -> dict[str, Any]:
+def dashboard(
+    uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_users: bool
+) -> dict[str, Any]:
     """The profile page's identity panels, for the user's own account: the last 3 audits, the
     account's administrators (up to 200) and, on an administrator's page, the users summary.
 
@@ -97,8 +110,11 @@ def dashboard(uow: IdentityUnitOfWork, user_id: str, *, since: str | None, with_
     admins = lists.first_administrators(session, account_id, DASHBOARD_ADMINISTRATORS)
     panels = {
         "last_audits": _first_page_view(audits, DASHBOARD_AUDITS, audit_view),
-        "administrators": _first_page_view(admins, DASHBOARD_ADMINISTRATORS,
-                                           lambda user: user_view(user, is_administrator=True, now=now)),
+        "administrators": _first_page_view(
+            admins,
+            DASHBOARD_ADMINISTRATORS,
+            lambda user: user_view(user, is_administrator=True, now=now),
+        ),
     }
     if summary is not None:
         panels["users"] = _summary_view(summary)

@@ -53,29 +53,58 @@ def create_user(
     now = uow.now()
     user_id = str(uuid.uuid4())
     new = User(
-        **{"title": None, "function": None, "office_phone": None, "mobile_phone": None, "email": None,
-           **values},
-        login_key=key, id=user_id, account_id=account_id,
+        **{
+            "title": None,
+            "function": None,
+            "office_phone": None,
+            "mobile_phone": None,
+            "email": None,
+            **values,
+        },
+        login_key=key,
+        id=user_id,
+        account_id=account_id,
         status=UserStatus.PENDING_ACTIVATION if email else UserStatus.NO_EMAIL,
-        source=source, created_by=actor.id, created_at=now, updated_at=now,
+        source=source,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
     )
     try:
         repo.add_user(uow.session, new)
     except repo.LoginTaken:  # the same address, created at the same moment by someone else
         raise Conflict(USER_EXISTS) from None
     user = existing_user(uow, user_id)
-    created = uow.publish("identity.user.created", user_event(
-        user, now, source=source, created_by=actor.id, grant_administration=grant_administration,
-        import_job_id=None, import_line=None, created_at=iso(now),
-    ))
+    created = uow.publish(
+        "identity.user.created",
+        user_event(
+            user,
+            now,
+            source=source,
+            created_by=actor.id,
+            grant_administration=grant_administration,
+            import_job_id=None,
+            import_line=None,
+            created_at=iso(now),
+        ),
+    )
     if email:
         issue_link(uow, user, "activation")
-    audit(uow, "user_created", actor=actor, account_id=account_id, user_id=user_id, target=user.label,
-          detail={"grant_administration": True} if grant_administration else None)
+    audit(
+        uow,
+        "user_created",
+        actor=actor,
+        account_id=account_id,
+        user_id=user_id,
+        target=user.label,
+        detail={"grant_administration": True} if grant_administration else None,
+    )
     return user_view(user, is_administrator=False, now=now), created
 
 
-def user_in_account(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, for_update: bool = False) -> User:
+def user_in_account(
+    uow: IdentityUnitOfWork, account_id: str, user_id: str, *, for_update: bool = False
+) -> User:
     """The user, when it belongs to `account_id`; NotFound otherwise (tenant consistency)."""
     user = repo.get_user(uow.session, user_id, for_update=for_update)
     if user is None or user.account_id != account_id:
@@ -111,16 +140,22 @@ def get_me(uow: IdentityUnitOfWork, user_id: str) -> dict[str, Any]:
     return {**show_user(uow, user), "account": account_view(account)}
 
 
-def update_account_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, data: dict[str, Any], *,
-                        actor: Actor) -> tuple[dict[str, Any], Envelope | None]:
+def update_account_user(
+    uow: IdentityUnitOfWork, account_id: str, user_id: str, data: dict[str, Any], *, actor: Actor
+) -> tuple[dict[str, Any], Envelope | None]:
     """An administrator changes a user of the account (update_user)."""
-    return update_user(uow, user_in_account(uow, account_id, user_id, for_update=True), data, actor=actor)
+    return update_user(
+        uow, user_in_account(uow, account_id, user_id, for_update=True), data, actor=actor
+    )
 
 
-def update_me(uow: IdentityUnitOfWork, user_id: str, data: dict[str, Any]
-              ) -> tuple[dict[str, Any], Envelope | None]:
+def update_me(
+    uow: IdentityUnitOfWork, user_id: str, data: dict[str, Any]
+) -> tuple[dict[str, Any], Envelope | None]:
     """The signed-in user changes their own profile (update_user)."""
-    return update_user(uow, existing_user(uow, user_id, for_update=True), data, actor=Actor(user_id, "self"))
+    return update_user(
+        uow, existing_user(uow, user_id, for_update=True), data, actor=Actor(user_id, "self")
+    )
 
 
 def update_user(
@@ -135,8 +170,10 @@ def update_user(
     attach = False
     if "email" in values:
         if user.status != UserStatus.NO_EMAIL:
-            message = ("The e-mail address changes through an e-mail change: a confirmation link goes"
-                       " to the new address.")
+            message = (
+                "The e-mail address changes through an e-mail change: a confirmation link goes"
+                " to the new address."
+            )
             raise Invalid({"email": [message]}, message)
         key = login_key_of(values["email"])
         if repo.get_user_by_login_key(uow.session, key):
@@ -159,32 +196,53 @@ def update_user(
     event = uow.publish("identity.user.updated", user_event(user, now, changed=changed))
     if attach:
         issue_link(uow, user, "activation")
-    audit(uow, "user_updated", actor=actor, account_id=user.account_id, user_id=user.id,
-          target=user.email, detail={"changed": changed})
+    audit(
+        uow,
+        "user_updated",
+        actor=actor,
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        detail={"changed": changed},
+    )
     return show_user(uow, user), event
 
 
-def delete_user(uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor) -> Envelope:
+def delete_user(
+    uow: IdentityUnitOfWork, account_id: str, user_id: str, *, actor: Actor
+) -> Envelope:
     """Delete a user, unless that leaves an account without administrator."""
     user = user_in_account(uow, account_id, user_id, for_update=True)
     for administered in sorted(repo.administered_accounts(uow.session, user_id)):
         if not repo.administrator_ids(uow.session, administered, for_update=True) - {user_id}:
             account = repo.get_account(uow.session, administered)
             label = account.label if account else "This account"
-            raise Conflict(f"{label} must keep at least one administrator: this user is the last one."
-                           " Grant the administration service to another user first, then delete"
-                           " this one.")
+            raise Conflict(
+                f"{label} must keep at least one administrator: this user is the last one."
+                " Grant the administration service to another user first, then delete"
+                " this one."
+            )
     repo.delete_user(uow.session, user_id)
-    event = uow.publish("identity.user.deleted", {
-        "user_id": user.id, "account_id": user.account_id, "email": user.email,
-        "last_name": user.last_name, "first_name": user.first_name, "deleted_by": actor.id,
-    })
-    audit(uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id, target=user.label)
+    event = uow.publish(
+        "identity.user.deleted",
+        {
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "email": user.email,
+            "last_name": user.last_name,
+            "first_name": user.first_name,
+            "deleted_by": actor.id,
+        },
+    )
+    audit(
+        uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id, target=user.label
+    )
     return event
 
 
-def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[str], *,
-                       actor: Actor) -> dict[str, Any]:
+def resend_activations(
+    uow: IdentityUnitOfWork, account_id: str, user_ids: list[str], *, actor: Actor
+) -> dict[str, Any]:
     """Send a new activation link to each selected user of the account still waiting for activation."""
     if repo.get_account(uow.session, account_id) is None:
         raise NotFound(NO_SUCH_ACCOUNT)
@@ -202,10 +260,19 @@ def resend_activations(uow: IdentityUnitOfWork, account_id: str, user_ids: list[
             results.append({"user_id": user_id, "result": "sent"})
     # One request, many users: their links go out as identity.links.issued batches.
     issue_links(uow, pending, "activation", resent=True, requested_by=actor.id)
-    repo.add_audits(uow.session, [
-        audit_entry(uow, "activation_sent", actor=actor, account_id=account_id, user_id=user.id,
-                    target=user.email)
-        for user in pending
-    ])
+    repo.add_audits(
+        uow.session,
+        [
+            audit_entry(
+                uow,
+                "activation_sent",
+                actor=actor,
+                account_id=account_id,
+                user_id=user.id,
+                target=user.email,
+            )
+            for user in pending
+        ],
+    )
     sent = len(pending)
     return {"sent": sent, "skipped": len(results) - sent, "results": results}

@@ -13,13 +13,25 @@ from services.identity.domain.records import Account, AuditEntry, Listed, User
 
 T = TypeVar("T")
 
-EVENT_USER_FIELDS = ("email", "title", "last_name", "first_name", "language", "function",
-                     "password_level")
+EVENT_USER_FIELDS = (
+    "email",
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "function",
+    "password_level",
+)
 
 
 def account_view(account: Account) -> dict[str, Any]:
-    return {"id": account.id, "number": account.number, "name": account.name,
-            "parent_id": account.parent_id, "relation": account.relation}
+    return {
+        "id": account.id,
+        "number": account.number,
+        "name": account.name,
+        "parent_id": account.parent_id,
+        "relation": account.relation,
+    }
 
 
 def user_view(user: User, *, is_administrator: bool, now: datetime) -> dict[str, Any]:
@@ -75,5 +87,9 @@ def audit_view(entry: AuditEntry) -> dict[str, Any]:
 
 def page_view(page: Page, listed: Listed[T], shape: Callable[[T], Any]) -> dict[str, Any]:
     """{items, page, per_page, total}: the shape of every list the API answers."""
-    return {"items": [shape(item) for item in listed.items], "page": page.page, "per_page": page.per_page,
-            "total": listed.total}
+    return {
+        "items": [shape(item) for item in listed.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": listed.total,
+    }

@@ -53,7 +53,9 @@ import_files = sa.Table(
     "import_files",
     metadata,
     sa.Column(
-        "job_id", sa.String(36), sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("content", sa.LargeBinary(), nullable=False),
@@ -66,7 +68,9 @@ import_batches = sa.Table(
     "import_batches",
     metadata,
     sa.Column(
-        "job_id", sa.String(36), sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("batch", sa.Integer(), primary_key=True),
@@ -92,7 +96,9 @@ import_anomalies = sa.Table(
         autoincrement=True,
     ),
     sa.Column(
-        "job_id", sa.String(36), sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
         nullable=False,
     ),
     sa.Column("line", sa.Integer(), nullable=False),

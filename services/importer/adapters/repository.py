@@ -101,9 +101,7 @@ def jobs_out_of_attempts(session: Session, now: datetime, max_attempts: int) -> 
     """Jobs that no runner holds and that were interrupted too often to be tried again."""
     return list(
         session.execute(
-            sa.select(import_jobs.c.id).where(
-                *_unheld(now), import_jobs.c.attempts >= max_attempts
-            )
+            sa.select(import_jobs.c.id).where(*_unheld(now), import_jobs.c.attempts >= max_attempts)
         ).scalars()
     )
 
@@ -127,9 +125,9 @@ def jobs_silent_since(session: Session, before: datetime) -> list[str]:
 def recorded_batches(session: Session, job_id: str) -> int:
     """How many batches of the job are recorded (always batches 1..n: they are written in order)."""
     return session.execute(
-        sa.select(sa.func.count()).select_from(import_batches).where(
-            import_batches.c.job_id == job_id
-        )
+        sa.select(sa.func.count())
+        .select_from(import_batches)
+        .where(import_batches.c.job_id == job_id)
     ).scalar_one()
 
 
@@ -201,7 +199,7 @@ def anomalies(session: Session, job_id: str, limit: int | None = None) -> list[A
 
 def count_anomalies(session: Session, job_id: str) -> int:
     return session.execute(
-        sa.select(sa.func.count()).select_from(import_anomalies).where(
-            import_anomalies.c.job_id == job_id
-        )
+        sa.select(sa.func.count())
+        .select_from(import_anomalies)
+        .where(import_anomalies.c.job_id == job_id)
     ).scalar_one()

@@ -151,9 +151,7 @@ def process_job(deps: RunnerDeps, claim: Claim, stop: threading.Event | None = N
     dispatch_job(deps.uow(), claim, total)
 
 
-def record_batch(
-    uow: ImporterUnitOfWork, claim: Claim, chunk: Chunk, taken: set[str]
-) -> None:
+def record_batch(uow: ImporterUnitOfWork, claim: Claim, chunk: Chunk, taken: set[str]) -> None:
     """One transaction: the batch's record, its anomalies, the job's progress, its command."""
     with uow:
         now = uow.now()

@@ -33,9 +33,7 @@ class Upload:
     dry_run: bool = False
 
 
-def create_import_job(
-    uow: ImporterUnitOfWork, signal: JobSignal, upload: Upload
-) -> dict[str, Any]:
+def create_import_job(uow: ImporterUnitOfWork, signal: JobSignal, upload: Upload) -> dict[str, Any]:
     """Check the file, store it with a queued job, wake the runners; answer the job's summary.
 
     Raises FileRejected for a file that cannot be imported at all (nothing is stored).

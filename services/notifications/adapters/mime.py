@@ -64,7 +64,8 @@ def smtp_envelope(
             b"Date: %s\r\n" % format_datetime(date).encode("ascii"),
             b"Message-ID: %s\r\n" % message_id_header(message_id, sender).encode("ascii"),
             b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n",
-            b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n' % boundary.encode("ascii"),
+            b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n'
+            % boundary.encode("ascii"),
             _header("Content-Language", rendered.language),
         )
     )

@@ -213,8 +213,14 @@ def queue_failed(session: Session, mails: Iterable[QueuedMail], now: datetime, r
     """Keep e-mails that cannot be sent as failed deliveries saying why (nothing to claim);
     a row already there (same event, recipient and template) is kept as it is."""
     rows = [
-        {**_values(mail), "status": "failed", "attempts": 0, "last_answer": reason,
-         "next_attempt_at": now, "created_at": now}
+        {
+            **_values(mail),
+            "status": "failed",
+            "attempts": 0,
+            "last_answer": reason,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for mail in mails
     ]
     if not rows:
@@ -348,8 +354,13 @@ def record_outcomes(
 
 def _sent_values(token: str, outcomes: Outcomes, now: datetime) -> list[dict[str, Any]]:
     return [
-        {"b_id": sent.id, "b_token": token, "b_now": now, "b_subject": sent.subject,
-         "b_message_id": sent.message_id}
+        {
+            "b_id": sent.id,
+            "b_token": token,
+            "b_now": now,
+            "b_subject": sent.subject,
+            "b_message_id": sent.message_id,
+        }
         for sent in outcomes.sent
     ]
 

@@ -61,9 +61,14 @@ def create_app(part: Part) -> Flask:
 
     @app.errorhandler(views.Invalid)
     def _invalid(exc: views.Invalid) -> Response:
-        return problem_response(Problem(
-            422, "Invalid query", "Some parameters are not valid; see errors.", errors=exc.errors
-        ))
+        return problem_response(
+            Problem(
+                422,
+                "Invalid query",
+                "Some parameters are not valid; see errors.",
+                errors=exc.errors,
+            )
+        )
 
     @app.errorhandler(views.NotFound)
     def _not_found(exc: views.NotFound) -> Response:

@@ -61,8 +61,9 @@ def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     to = Recipient(address, name, data["language"], data["user_id"])
     context: dict[str, Any] = {"link_url": data["link_url"], "expires_at": data["expires_at"]}
     if purpose == "activation":
-        context.update(email=address,
-                       account_name=repo.account_name(uow.session, data["account_id"]))
+        context.update(
+            email=address, account_name=repo.account_name(uow.session, data["account_id"])
+        )
     elif purpose == "email_change":
         context.update(new_email=address, old_email=data.get("old_email"))
     queue_mail(uow, event, template, [to], context)
@@ -90,25 +91,49 @@ def send_links(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     unsendable: list[QueuedMail] = []
     for link in data["links"]:
         address = (link.get("recipient") or "").strip()
-        context: dict[str, Any] = {"link_url": link["link_url"], "expires_at": link["expires_at"],
-                                   "recipient_name": link.get("recipient_name")}
+        context: dict[str, Any] = {
+            "link_url": link["link_url"],
+            "expires_at": link["expires_at"],
+            "recipient_name": link.get("recipient_name"),
+        }
         if purpose == "activation":
             context.update(email=address, account_name=account_name)
-        mail = QueuedMail(event_id=event.id, event_type=event.type, template=template,
-                          recipient=address, user_id=link["user_id"], language=link["language"],
-                          context=json_safe(context), attachments=None)
+        mail = QueuedMail(
+            event_id=event.id,
+            event_type=event.type,
+            template=template,
+            recipient=address,
+            user_id=link["user_id"],
+            language=link["language"],
+            context=json_safe(context),
+            attachments=None,
+        )
         missing = [key for key in spec.required if context.get(key) is None]
         if not address or missing:
             why = "no recipient address" if not address else f"lacks {', '.join(missing)}"
-            log.error("%s %s: the %s link of user %s %s; kept as a failed delivery",
-                      event.type, event.id, purpose, link["user_id"], why)
-            unsendable.append(dataclasses.replace(
-                mail, recipient=address or f"(none: user {link['user_id']})", context={}))
+            log.error(
+                "%s %s: the %s link of user %s %s; kept as a failed delivery",
+                event.type,
+                event.id,
+                purpose,
+                link["user_id"],
+                why,
+            )
+            unsendable.append(
+                dataclasses.replace(
+                    mail, recipient=address or f"(none: user {link['user_id']})", context={}
+                )
+            )
             continue
         mails.setdefault(address.lower(), mail)
     repo.queue_mails(uow.session, mails.values(), now)
-    repo.queue_failed(uow.session, unsendable, now, "The link cannot be e-mailed: "
-                      "the user has no address (ask identity to issue it again once they do).")
+    repo.queue_failed(
+        uow.session,
+        unsendable,
+        now,
+        "The link cannot be e-mailed: "
+        "the user has no address (ask identity to issue it again once they do).",
+    )
     uow.queued += len(mails)
 
 
@@ -297,8 +322,7 @@ def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         "anomalies_total": data.get("anomalies_total"),
         "report_url": _web_url(data.get("report_url"), uow.config.public_url),
     }
-    report = {"filename": REPORT_FILENAME, "mimetype": "text/csv",
-              "content": report_csv(anomalies)}
+    report = {"filename": REPORT_FILENAME, "mimetype": "text/csv", "content": report_csv(anomalies)}
     queue_mail(uow, event, "import_finished", [to], context, attachments=[report])
 
 
@@ -332,8 +356,13 @@ def recipient_of(uow: NotificationsUnitOfWork, event: Envelope, user_id: str) ->
         )
     to = known.recipient()
     if to is None:
-        log.info("%s %s: user %s has no address (%s); no e-mail", event.type, event.id,
-                 user_id, known.status)
+        log.info(
+            "%s %s: user %s has no address (%s); no e-mail",
+            event.type,
+            event.id,
+            user_id,
+            known.status,
+        )
     return to
 
 
@@ -344,12 +373,17 @@ def subscriber(uow: NotificationsUnitOfWork, event: Envelope) -> Recipient | Non
     if known is not None:
         to = known.recipient()
         if to is not None:
-            return Recipient(to.address, to.name or data.get("user_name"),
-                             to.language or data.get("user_language"), to.user_id)
+            return Recipient(
+                to.address,
+                to.name or data.get("user_name"),
+                to.language or data.get("user_language"),
+                to.user_id,
+            )
         return None
     if data.get("user_email"):
-        return Recipient(data["user_email"], data.get("user_name"), data.get("user_language"),
-                         data["user_id"])
+        return Recipient(
+            data["user_email"], data.get("user_name"), data.get("user_language"), data["user_id"]
+        )
     return recipient_of(uow, event, data["user_id"])  # rejects
 
 
@@ -366,12 +400,15 @@ def queue_mail(
     template) is kept as it is. Returns how many rows were asked for."""
     spec = TEMPLATES.get(template)
     if spec is None:
-        raise Reject(f"{event.type} {event.id} asks for the e-mail template {template!r}, "
-                     "which does not exist")
+        raise Reject(
+            f"{event.type} {event.id} asks for the e-mail template {template!r}, "
+            "which does not exist"
+        )
     missing = [key for key in spec.required if context.get(key) is None]
     if missing:
-        raise Reject(f"{event.type} {event.id} lacks {', '.join(missing)} for the e-mail "
-                     f"{template!r}")
+        raise Reject(
+            f"{event.type} {event.id} lacks {', '.join(missing)} for the e-mail {template!r}"
+        )
     base = json_safe(dict(context))
     mails: dict[str, QueuedMail] = {}
     for recipient in to:

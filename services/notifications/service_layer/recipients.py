@@ -25,10 +25,16 @@ log = logging.getLogger(__name__)
 def record_account(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """Keep the account projection (the account's name in e-mails)."""
     data = event.data
-    repo.save_account(uow.session, Account(
-        id=data["account_id"], number=data.get("number"), name=data.get("name"),
-        parent_id=data.get("parent_id"), relation=data.get("relation"),
-    ))
+    repo.save_account(
+        uow.session,
+        Account(
+            id=data["account_id"],
+            number=data.get("number"),
+            name=data.get("name"),
+            parent_id=data.get("parent_id"),
+            relation=data.get("relation"),
+        ),
+    )
 
 
 def record_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
@@ -38,9 +44,13 @@ def record_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     if known is not None and known.status == "deleted":  # a late update must not bring them back
         return
     user = User(
-        user_id=data["user_id"], account_id=data["account_id"], status=data["status"],
-        email=_address(data.get("email")), title=data.get("title"),
-        first_name=data.get("first_name"), last_name=data.get("last_name"),
+        user_id=data["user_id"],
+        account_id=data["account_id"],
+        status=data["status"],
+        email=_address(data.get("email")),
+        title=data.get("title"),
+        first_name=data.get("first_name"),
+        last_name=data.get("last_name"),
         full_name=full_name(data.get("first_name"), data.get("last_name")),
         language=data.get("language"),
     )
@@ -50,14 +60,24 @@ def record_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 def record_users(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """identity.users.created: the users a bulk command created, in one statement."""
     data = event.data
-    repo.save_users(uow.session, [
-        User(user_id=user["user_id"], account_id=data["account_id"], status=user["status"],
-             email=_address(user.get("email")), title=user.get("title"),
-             first_name=user.get("first_name"), last_name=user.get("last_name"),
-             full_name=full_name(user.get("first_name"), user.get("last_name")),
-             language=user.get("language"))
-        for user in data["users"]
-    ], uow.now())
+    repo.save_users(
+        uow.session,
+        [
+            User(
+                user_id=user["user_id"],
+                account_id=data["account_id"],
+                status=user["status"],
+                email=_address(user.get("email")),
+                title=user.get("title"),
+                first_name=user.get("first_name"),
+                last_name=user.get("last_name"),
+                full_name=full_name(user.get("first_name"), user.get("last_name")),
+                language=user.get("language"),
+            )
+            for user in data["users"]
+        ],
+        uow.now(),
+    )
 
 
 def forget_user(uow: NotificationsUnitOfWork, event: Envelope) -> None:
@@ -95,24 +115,29 @@ def _record_holding(uow: NotificationsUnitOfWork, data: Mapping[str, Any]) -> No
     if current is not None and _older(changed_at, current.changed_at):
         log.info("subscription %s: ignoring an older change", data["subscription_id"])
         return
-    repo.save_holding(uow.session, Holding(
-        subscription_id=data["subscription_id"],
-        user_id=data["user_id"],
-        account_id=data["account_id"],
-        service_code=data["service_code"],
-        administers_account_id=data.get("administers_account_id"),
-        supervises=bool(data.get("supervises")),
-        notifies=data.get("notifies"),
-        status=data["status"],
-        expires_on=_day(data.get("expires_on")),
-        changed_at=changed_at,
-    ))
+    repo.save_holding(
+        uow.session,
+        Holding(
+            subscription_id=data["subscription_id"],
+            user_id=data["user_id"],
+            account_id=data["account_id"],
+            service_code=data["service_code"],
+            administers_account_id=data.get("administers_account_id"),
+            supervises=bool(data.get("supervises")),
+            notifies=data.get("notifies"),
+            status=data["status"],
+            expires_on=_day(data.get("expires_on")),
+            changed_at=changed_at,
+        ),
+    )
 
 
 # -- who to write to ---------------------------------------------------------------------------
 
 
-def administrators_of(uow: NotificationsUnitOfWork, account_id: str, today: date) -> list[Recipient]:
+def administrators_of(
+    uow: NotificationsUnitOfWork, account_id: str, today: date
+) -> list[Recipient]:
     """Who holds the account's administration service now; its supervisors when it has none."""
     found = repo.administrators(uow.session, account_id, today)
     direct = [admin for admin in found if not admin.supervises]
@@ -130,14 +155,18 @@ def holders_of(uow: NotificationsUnitOfWork, notifies: str, today: date) -> list
 def _learn_subscriber(uow: NotificationsUnitOfWork, data: Mapping[str, Any]) -> None:
     if not data.get("user_email") or repo.get_user(uow.session, data["user_id"]) is not None:
         return
-    repo.add_user(uow.session, User(
-        user_id=data["user_id"],
-        account_id=data["account_id"],
-        email=_address(data["user_email"]),
-        full_name=data.get("user_name"),
-        language=data.get("user_language"),
-        status="unknown",  # identity's events will say; until then, write to it
-    ), uow.now())
+    repo.add_user(
+        uow.session,
+        User(
+            user_id=data["user_id"],
+            account_id=data["account_id"],
+            email=_address(data["user_email"]),
+            full_name=data.get("user_name"),
+            language=data.get("user_language"),
+            status="unknown",  # identity's events will say; until then, write to it
+        ),
+        uow.now(),
+    )
 
 
 def _unique(found: Iterable[Recipient | None]) -> list[Recipient]:

@@ -37,7 +37,9 @@ def forget_old_mail(part: MailPart) -> dict[str, int]:
 
 
 def retention_loop(part: MailPart) -> Callable[[Event], None]:
-    sweep = periodic("notifications: mail retention sweep", lambda: forget_old_mail(part), SWEEP_SECONDS)
+    sweep = periodic(
+        "notifications: mail retention sweep", lambda: forget_old_mail(part), SWEEP_SECONDS
+    )
 
     def run(stop: Event) -> None:
         sweep(stop)

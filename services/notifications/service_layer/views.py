@@ -43,8 +43,11 @@ def show_mail(session: Session, mail_id: int) -> dict[str, Any]:
         "html": mail.html,
         "links": find_links(mail.text),
         "attachments": [
-            {"filename": item["filename"], "mimetype": item["mimetype"],
-             "size": len(item["content"].encode("utf-8"))}
+            {
+                "filename": item["filename"],
+                "mimetype": item["mimetype"],
+                "size": len(item["content"].encode("utf-8")),
+            }
             for item in mail.attachments or ()
         ],
     }
@@ -68,8 +71,12 @@ def list_deliveries(session: Session, page: Page, status: str | None = None) -> 
 
 
 def _mail_summary(mail: KeptMail) -> dict[str, Any]:
-    return {"id": mail.id, "to": mail.recipient, "subject": mail.subject,
-            "sent_at": iso(mail.sent_at)}
+    return {
+        "id": mail.id,
+        "to": mail.recipient,
+        "subject": mail.subject,
+        "sent_at": iso(mail.sent_at),
+    }
 
 
 def _delivery(delivery: Delivery) -> dict[str, Any]:

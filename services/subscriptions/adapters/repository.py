@@ -27,8 +27,14 @@ from .orm import accounts, catalog, subscriptions, users
 
 
 def _account(row: Any) -> Account:
-    return Account(id=row.id, number=row.number, name=row.name, parent_id=row.parent_id,
-                   relation=row.relation, created_at=as_utc(row.created_at))
+    return Account(
+        id=row.id,
+        number=row.number,
+        name=row.name,
+        parent_id=row.parent_id,
+        relation=row.relation,
+        created_at=as_utc(row.created_at),
+    )
 
 
 def get_account(session: Session, account_id: str) -> Account | None:
@@ -38,7 +44,8 @@ def get_account(session: Session, account_id: str) -> Account | None:
 
 def get_account_by_number(session: Session, number: str) -> Account | None:
     row = session.execute(
-        sa.select(accounts).where(accounts.c.number == number)
+        sa.select(accounts)
+        .where(accounts.c.number == number)
         .order_by(accounts.c.created_at.is_(None))  # a known account before a stub
     ).first()
     return _account(row) if row else None
@@ -67,7 +74,8 @@ def lock_account(session: Session, account_id: str, *, skip_locked: bool = False
     of waiting when someone else holds it.
     """
     row = session.execute(
-        sa.select(accounts.c.id).where(accounts.c.id == account_id)
+        sa.select(accounts.c.id)
+        .where(accounts.c.id == account_id)
         .with_for_update(skip_locked=skip_locked)
     ).first()
     return row is not None
@@ -82,10 +90,17 @@ def user_from(values: Mapping[str, Any], prefix: str = "") -> User:
     def get(name: str) -> Any:
         return values[f"{prefix}{name}"]
 
-    return User(id=get("id"), account_id=get("account_id"), email=get("email"),
-                title=get("title"), last_name=get("last_name"), first_name=get("first_name"),
-                language=get("language"), password_level=get("password_level"),
-                status=get("status"))
+    return User(
+        id=get("id"),
+        account_id=get("account_id"),
+        email=get("email"),
+        title=get("title"),
+        last_name=get("last_name"),
+        first_name=get("first_name"),
+        language=get("language"),
+        password_level=get("password_level"),
+        status=get("status"),
+    )
 
 
 def _user(row: Any) -> User:
@@ -142,7 +157,8 @@ def save_users(session: Session, rows: list[dict[str, Any]], now: datetime) -> N
 
 def mark_user_deleted(session: Session, user_id: str, now: datetime) -> bool:
     result = session.execute(
-        users.update().where(users.c.id == user_id, users.c.deleted_at.is_(None))
+        users.update()
+        .where(users.c.id == user_id, users.c.deleted_at.is_(None))
         .values(deleted_at=now)
     )
     return result.rowcount > 0
@@ -162,14 +178,24 @@ def _services(
             definition = scoped_definition(row.code, scopes.get(scope_of(row.code) or ""))
         except KeyError:  # a service no longer shipped: it leaves every catalog
             continue
-        found.append(CatalogService(
-            id=row.id, account_id=row.account_id, code=row.code, family=definition.family,
-            title=definition.title, description=definition.description,
-            min_password_level=definition.min_password_level,
-            requires_validation=row.requires_validation, auto_subscribe=row.auto_subscribe,
-            added_at=as_utc(row.added_at), removed_at=as_utc(row.removed_at), gates=definition.gates,
-            notifies=definition.notifies, subscriber_count=counts.get(row.id, 0),
-        ))
+        found.append(
+            CatalogService(
+                id=row.id,
+                account_id=row.account_id,
+                code=row.code,
+                family=definition.family,
+                title=definition.title,
+                description=definition.description,
+                min_password_level=definition.min_password_level,
+                requires_validation=row.requires_validation,
+                auto_subscribe=row.auto_subscribe,
+                added_at=as_utc(row.added_at),
+                removed_at=as_utc(row.removed_at),
+                gates=definition.gates,
+                notifies=definition.notifies,
+                subscriber_count=counts.get(row.id, 0),
+            )
+        )
     return sort_services(found) if in_order else found
 
 
@@ -209,18 +235,30 @@ def catalog_activity(
     """
     # Correlated on the row's account too, so that PostgreSQL probes the (service, status) index
     # whatever the account's size; LIMIT 1 rather than EXISTS, which it may hash over every row.
-    of_service = sa.and_(subscriptions.c.service_id == catalog.c.id,
-                         subscriptions.c.account_id == catalog.c.account_id)
-    a_holder = (sa.select(subscriptions.c.id).where(of_service, _holding(today)).limit(1)
-                .scalar_subquery())
-    waiting = (sa.select(sa.func.count()).select_from(subscriptions)
-               .where(of_service, subscriptions.c.status == PENDING).scalar_subquery())
-    rows = list(session.execute(
-        sa.select(catalog, a_holder.label("a_holder"), waiting.label("waiting"))
-        .where(catalog.c.account_id == account_id)
-    ).all())
-    activity = {row.code: ServiceActivity(held=row.a_holder is not None, pending=row.waiting)
-                for row in rows}
+    of_service = sa.and_(
+        subscriptions.c.service_id == catalog.c.id,
+        subscriptions.c.account_id == catalog.c.account_id,
+    )
+    a_holder = (
+        sa.select(subscriptions.c.id).where(of_service, _holding(today)).limit(1).scalar_subquery()
+    )
+    waiting = (
+        sa.select(sa.func.count())
+        .select_from(subscriptions)
+        .where(of_service, subscriptions.c.status == PENDING)
+        .scalar_subquery()
+    )
+    rows = list(
+        session.execute(
+            sa.select(catalog, a_holder.label("a_holder"), waiting.label("waiting")).where(
+                catalog.c.account_id == account_id
+            )
+        ).all()
+    )
+    activity = {
+        row.code: ServiceActivity(held=row.a_holder is not None, pending=row.waiting)
+        for row in rows
+    }
     return _services(session, rows, {}, in_order=False), activity
 
 
@@ -286,29 +324,43 @@ def add_to_catalog(
     if existing is not None:
         if existing.removed_at is None:
             return None
-        session.execute(catalog.update().where(catalog.c.id == existing.id)
-                        .values(removed_at=None, added_at=now))
+        session.execute(
+            catalog.update()
+            .where(catalog.c.id == existing.id)
+            .values(removed_at=None, added_at=now)
+        )
         return str(existing.id)
     service_id = str(uuid.uuid4())
-    session.execute(catalog.insert().values(
-        id=service_id, account_id=account_id, code=code, requires_validation=requires_validation,
-        auto_subscribe=auto_subscribe, added_at=now,
-    ))
+    session.execute(
+        catalog.insert().values(
+            id=service_id,
+            account_id=account_id,
+            code=code,
+            requires_validation=requires_validation,
+            auto_subscribe=auto_subscribe,
+            added_at=now,
+        )
+    )
     return service_id
 
 
 def remove_from_catalog(session: Session, service_ids: Iterable[str], now: datetime) -> None:
     ids = set(service_ids)
     if ids:
-        session.execute(catalog.update().where(catalog.c.id.in_(ids), catalog.c.removed_at.is_(None))
-                        .values(removed_at=now))
+        session.execute(
+            catalog.update()
+            .where(catalog.c.id.in_(ids), catalog.c.removed_at.is_(None))
+            .values(removed_at=now)
+        )
 
 
 def supervision_entries(session: Session, code: str) -> list[Any]:
     """Every catalog row (any account, not removed) offering this supervision code."""
-    return list(session.execute(
-        sa.select(catalog).where(catalog.c.code == code, catalog.c.removed_at.is_(None))
-    ).all())
+    return list(
+        session.execute(
+            sa.select(catalog).where(catalog.c.code == code, catalog.c.removed_at.is_(None))
+        ).all()
+    )
 
 
 def set_flags(session: Session, service_ids: Iterable[str], flags: dict[str, bool]) -> None:

@@ -33,10 +33,19 @@ def _user_columns() -> list[Any]:
 
 def _stored(row: Any) -> StoredSubscription:
     return StoredSubscription(
-        id=row.id, user_id=row.user_id, service_code=row.code, requested_at=as_utc(row.requested_at) or row.requested_at,
-        status=row.status, decided_at=as_utc(row.decided_at), decided_by=row.decided_by,
-        expires_on=row.expires_on, reason=row.reason, ended_at=as_utc(row.ended_at),
-        ended_by=row.ended_by, account_id=row.account_id, service_id=row.service_id,
+        id=row.id,
+        user_id=row.user_id,
+        service_code=row.code,
+        requested_at=as_utc(row.requested_at) or row.requested_at,
+        status=row.status,
+        decided_at=as_utc(row.decided_at),
+        decided_by=row.decided_by,
+        expires_on=row.expires_on,
+        reason=row.reason,
+        ended_at=as_utc(row.ended_at),
+        ended_by=row.ended_by,
+        account_id=row.account_id,
+        service_id=row.service_id,
         granted_directly=row.granted_directly,
     )
 
@@ -69,7 +78,8 @@ def held_by_users(session: Session, user_ids: Iterable[str]) -> set[tuple[str, s
     if not ids:
         return set()
     query = sa.select(subscriptions.c.user_id, subscriptions.c.service_id).where(
-        subscriptions.c.user_id.in_(ids), subscriptions.c.status.in_(CURRENT))
+        subscriptions.c.user_id.in_(ids), subscriptions.c.status.in_(CURRENT)
+    )
     return {(row.user_id, row.service_id) for row in session.execute(query)}
 
 
@@ -80,15 +90,17 @@ def current_for_services(
     ids = set(service_ids)
     if not ids:
         return []
-    query = _select().where(subscriptions.c.service_id.in_(ids),
-                            subscriptions.c.status.in_(CURRENT))
+    query = _select().where(
+        subscriptions.c.service_id.in_(ids), subscriptions.c.status.in_(CURRENT)
+    )
     return [_stored(row) for row in session.execute(_locked(query, lock)).all()]
 
 
 def pending_with_users(session: Session, account_id: str) -> list[tuple[StoredSubscription, User]]:
     """The account's requests waiting for validation, with their requesters, oldest first."""
     rows = session.execute(
-        _select().add_columns(*_user_columns())
+        _select()
+        .add_columns(*_user_columns())
         .join(users, users.c.id == subscriptions.c.user_id)
         .where(subscriptions.c.account_id == account_id, subscriptions.c.status == PENDING)
         .order_by(subscriptions.c.requested_at, subscriptions.c.id)
@@ -104,18 +116,20 @@ def subscribers_page(
     session: Session, service_id: str, statuses: Iterable[str], page: int, per_page: int
 ) -> tuple[list[tuple[StoredSubscription, User]], int]:
     """One page of a service's subscribers (by last then first name) and how many there are."""
-    where = (subscriptions.c.service_id == service_id,
-             subscriptions.c.status.in_(tuple(statuses)))
+    where = (subscriptions.c.service_id == service_id, subscriptions.c.status.in_(tuple(statuses)))
     total = session.execute(
         sa.select(sa.func.count()).select_from(subscriptions).where(*where)
     ).scalar_one()
     rows = session.execute(
-        _select().add_columns(*_user_columns())
+        _select()
+        .add_columns(*_user_columns())
         .join(users, users.c.id == subscriptions.c.user_id)
         .where(*where)
-        .order_by(sa.func.lower(users.c.last_name), sa.func.lower(users.c.first_name),
-                  subscriptions.c.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .order_by(
+            sa.func.lower(users.c.last_name), sa.func.lower(users.c.first_name), subscriptions.c.id
+        )
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return [(_stored(row), _prefixed_user(row)) for row in rows], total
 
@@ -128,8 +142,11 @@ def admin_holders(session: Session, account_ids: Iterable[str]) -> dict[str, set
     rows = session.execute(
         sa.select(catalog.c.code, subscriptions.c.user_id)
         .join(catalog, catalog.c.id == subscriptions.c.service_id)
-        .where(catalog.c.code.in_(codes), catalog.c.account_id.in_(set(codes.values())),
-               subscriptions.c.status == ACCEPTED)
+        .where(
+            catalog.c.code.in_(codes),
+            catalog.c.account_id.in_(set(codes.values())),
+            subscriptions.c.status == ACCEPTED,
+        )
     ).all()
     holders: dict[str, set[str]] = {account_id: set() for account_id in codes.values()}
     for code, user_id in rows:
@@ -139,27 +156,44 @@ def admin_holders(session: Session, account_ids: Iterable[str]) -> dict[str, set
 
 def due(session: Session, today: date, *, lock: bool = True) -> list[StoredSubscription]:
     """Accepted subscriptions whose expiry date has passed, locked, skipping rows others hold."""
-    query = _select().where(subscriptions.c.status == ACCEPTED,
-                            subscriptions.c.expires_on < today).order_by(subscriptions.c.expires_on)
+    query = (
+        _select()
+        .where(subscriptions.c.status == ACCEPTED, subscriptions.c.expires_on < today)
+        .order_by(subscriptions.c.expires_on)
+    )
     return [_stored(row) for row in session.execute(_locked(query, lock, skip_locked=True)).all()]
 
 
 def insert(session: Session, subscription: StoredSubscription) -> None:
-    session.execute(subscriptions.insert().values(
-        id=subscription.id, account_id=subscription.account_id, user_id=subscription.user_id,
-        service_id=subscription.service_id, granted_directly=subscription.granted_directly,
-        **_changing(subscription),
-    ))
+    session.execute(
+        subscriptions.insert().values(
+            id=subscription.id,
+            account_id=subscription.account_id,
+            user_id=subscription.user_id,
+            service_id=subscription.service_id,
+            granted_directly=subscription.granted_directly,
+            **_changing(subscription),
+        )
+    )
 
 
 def insert_many(session: Session, new: list[StoredSubscription]) -> None:
     """insert of many subscriptions in one multi-row statement."""
     if new:
-        session.execute(subscriptions.insert(), [
-            {"id": s.id, "account_id": s.account_id, "user_id": s.user_id, "service_id": s.service_id,
-             "granted_directly": s.granted_directly, **_changing(s)}
-            for s in new
-        ])
+        session.execute(
+            subscriptions.insert(),
+            [
+                {
+                    "id": s.id,
+                    "account_id": s.account_id,
+                    "user_id": s.user_id,
+                    "service_id": s.service_id,
+                    "granted_directly": s.granted_directly,
+                    **_changing(s),
+                }
+                for s in new
+            ],
+        )
 
 
 def save(session: Session, subscription: StoredSubscription, expected_status: str) -> bool:

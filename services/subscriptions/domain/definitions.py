@@ -119,7 +119,9 @@ def _definition(raw: dict[str, Any], where: str) -> ServiceDefinition:
     ):
         raise DefinitionError(f"{where}: requires_validation and auto_subscribe are booleans")
     if service.auto_subscribe and service.code in TEMPLATE_CODES:
-        raise DefinitionError(f"{where}: administration and supervision services are never automatic")
+        raise DefinitionError(
+            f"{where}: administration and supervision services are never automatic"
+        )
     if service.gates is not None and service.gates not in GATES:
         raise DefinitionError(f"{where}: gates {service.gates!r} is not one of {GATES}")
     if service.notifies is not None and service.notifies not in CONTENT_KINDS:

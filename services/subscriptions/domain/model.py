@@ -234,9 +234,7 @@ class Subscription:
         self.status = EXPIRED
         self.ended_at = now
 
-    def end(
-        self, *, now: datetime, ended_by: str | None = None, reason: str | None = None
-    ) -> None:
+    def end(self, *, now: datetime, ended_by: str | None = None, reason: str | None = None) -> None:
         """End a pending request or an accepted subscription because its user or service is gone.
 
         Not a person's decision but a consequence (the user was deleted, the account's

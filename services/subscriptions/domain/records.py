@@ -116,8 +116,11 @@ def scoped_definition(code: str, scope: AccountLike | None) -> ServiceDefinition
     account_id = scope_of(code)
     if account_id is None:
         return definition
-    label = {"number": scope.number, "name": scope.name} if scope else {"number": account_id,
-                                                                         "name": "(unknown)"}
+    label = (
+        {"number": scope.number, "name": scope.name}
+        if scope
+        else {"number": account_id, "name": "(unknown)"}
+    )
     return replace(
         definition,
         title=definition.title.format(**label),

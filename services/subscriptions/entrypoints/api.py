@@ -22,7 +22,9 @@ def create_app(part: Part) -> Flask:
     require_service_token(app, part.settings.service_token)
     install_input_checks(app)
     app.register_blueprint(ops_blueprint(part.readiness))
-    app.register_blueprint(receipts_blueprint())  # read-your-writes: has this event been applied here?
+    app.register_blueprint(
+        receipts_blueprint()
+    )  # read-your-writes: has this event been applied here?
     for module in (users, accounts, jobs):
         app.register_blueprint(module.bp)
     return app

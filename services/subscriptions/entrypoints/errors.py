@@ -45,5 +45,6 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InvalidRequest)
     def _invalid(exc: InvalidRequest) -> Response:
-        return problem_response(Problem(422, "Unprocessable Content", exc.message,
-                                        errors=exc.errors))
+        return problem_response(
+            Problem(422, "Unprocessable Content", exc.message, errors=exc.errors)
+        )

@@ -17,6 +17,10 @@ bp = Blueprint("jobs", __name__, url_prefix="/internal/jobs")
 def expire() -> ResponseReturnValue:
     today = schemas.body(schemas.ExpireBody, optional=True)["today"]
     report = expire_subscriptions(current_part().uow(), today)
-    return jsonify(today=report.today.isoformat(), expired=report.expired,
-                   skipped_last_admin=report.skipped_last_admin, event_ids=report.event_ids,
-                   event_id=report.event_ids[0] if report.event_ids else None)
+    return jsonify(
+        today=report.today.isoformat(),
+        expired=report.expired,
+        skipped_last_admin=report.skipped_last_admin,
+        event_ids=report.event_ids,
+        event_id=report.event_ids[0] if report.event_ids else None,
+    )

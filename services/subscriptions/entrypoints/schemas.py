@@ -26,9 +26,11 @@ ID = validate.Length(min=1, max=64)
 
 
 def _ids(max_items: int = 200) -> fields.List:
-    return fields.List(fields.String(validate=ID), required=True,
-                       validate=validate.Length(min=1, max=max_items,
-                                                error="Give from {min} to {max} ids."))
+    return fields.List(
+        fields.String(validate=ID),
+        required=True,
+        validate=validate.Length(min=1, max=max_items, error="Give from {min} to {max} ids."),
+    )
 
 
 class RequestBody(Schema):
@@ -56,13 +58,17 @@ class SettingsBody(Schema):
     @validates_schema
     def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("requires_validation") is None and data.get("auto_subscribe") is None:
-            raise ValidationError("Set requires_validation, auto_subscribe or both.",
-                                  field_name="requires_validation")
+            raise ValidationError(
+                "Set requires_validation, auto_subscribe or both.", field_name="requires_validation"
+            )
 
 
 class CatalogBody(Schema):
-    services = fields.List(fields.String(validate=validate.Length(min=1, max=120)), required=True,
-                           validate=validate.Length(max=1000))
+    services = fields.List(
+        fields.String(validate=validate.Length(min=1, max=120)),
+        required=True,
+        validate=validate.Length(max=1000),
+    )
 
 
 class ExpireBody(Schema):
@@ -81,8 +87,9 @@ class ListQuery(Schema):
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     name = fields.String(load_default=None, validate=validate.Length(max=200))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE,
-                              validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
+    )
 
     @pre_load
     def _blank_is_unset(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -102,10 +109,15 @@ class DashboardQuery(Schema):
 
 
 def invalid(errors: dict[str, Any]) -> Problem:
-    flat = {name: (value if isinstance(value, list) else [str(value)])
-            for name, value in errors.items()}
-    return Problem(422, "Unprocessable Content",
-                   "Some fields are not valid; see errors for what to change.", errors=flat)
+    flat = {
+        name: (value if isinstance(value, list) else [str(value)]) for name, value in errors.items()
+    }
+    return Problem(
+        422,
+        "Unprocessable Content",
+        "Some fields are not valid; see errors for what to change.",
+        errors=flat,
+    )
 
 
 def body(schema: type[Schema], *, optional: bool = False) -> dict[str, Any]:
@@ -118,7 +130,9 @@ def body(schema: type[Schema], *, optional: bool = False) -> dict[str, Any]:
     try:
         return schema().load(data)
     except ValidationError as exc:
-        raise invalid(exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}) from None
+        raise invalid(
+            exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
+        ) from None
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
@@ -126,7 +140,9 @@ def query(schema: type[Schema]) -> dict[str, Any]:
     try:
         return schema().load(request.args.to_dict())
     except ValidationError as exc:
-        raise invalid(exc.messages if isinstance(exc.messages, dict) else {"query": exc.messages}) from None
+        raise invalid(
+            exc.messages if isinstance(exc.messages, dict) else {"query": exc.messages}
+        ) from None
 
 
 def actor() -> str | None:

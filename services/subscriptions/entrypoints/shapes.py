@@ -34,10 +34,17 @@ def service_json(service: CatalogService) -> dict[str, Any]:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "account_id": user.account_id, "email": user.email,
-            "title": user.title, "last_name": user.last_name, "first_name": user.first_name,
-            "language": user.language, "password_level": user.password_level,
-            "status": user.status}
+    return {
+        "id": user.id,
+        "account_id": user.account_id,
+        "email": user.email,
+        "title": user.title,
+        "last_name": user.last_name,
+        "first_name": user.first_name,
+        "language": user.language,
+        "password_level": user.password_level,
+        "status": user.status,
+    }
 
 
 def subscription_json(item: SubscriptionView) -> dict[str, Any]:
@@ -90,8 +97,13 @@ def page_json(page: dict[str, Any], shape: Any) -> dict[str, Any]:
 
 
 def written_json(written: Written, shape: Any, status: int = 200) -> ResponseReturnValue:
-    body = {"items": [shape(item) for item in written.items], "total": len(written.items),
-            "event_id": written.event_id, "event_ids": written.event_ids, **written.extra}
+    body = {
+        "items": [shape(item) for item in written.items],
+        "total": len(written.items),
+        "event_id": written.event_id,
+        "event_ids": written.event_ids,
+        **written.extra,
+    }
     return jsonify(body), status
 
 

@@ -28,7 +28,9 @@ def list_subscriptions(user_id: str) -> ResponseReturnValue:
 def request_subscription(user_id: str) -> ResponseReturnValue:
     data = schemas.body(schemas.RequestBody)
     answer = lifecycle.request_subscription(current_part().uow(), user_id, data["service_id"])
-    return jsonify(subscription_json(answer)), 201 if answer.subscription.status == "accepted" else 202
+    return jsonify(
+        subscription_json(answer)
+    ), 201 if answer.subscription.status == "accepted" else 202
 
 
 @bp.delete("/subscriptions/<subscription_id>")

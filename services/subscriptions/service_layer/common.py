@@ -39,7 +39,11 @@ def find_user(session: Session, user_id: str, account_id: str | None = None) -> 
 
 
 def find_subscription(
-    session: Session, subscription_id: str, *, account_id: str, user_id: str | None = None,
+    session: Session,
+    subscription_id: str,
+    *,
+    account_id: str,
+    user_id: str | None = None,
     lock: bool = False,
 ) -> StoredSubscription:
     """The subscription, which must belong to the account (and the user when given)."""
@@ -53,7 +57,9 @@ def find_subscription(
     return subscription
 
 
-def find_services(session: Session, account_id: str, service_ids: list[str]) -> list[CatalogService]:
+def find_services(
+    session: Session, account_id: str, service_ids: list[str]
+) -> list[CatalogService]:
     """The account's catalog services with these ids, in the order asked; 404 naming the others."""
     found = {s.id: s for s in repo.catalog_services(session, account_id, ids=service_ids)}
     missing = [service_id for service_id in service_ids if service_id not in found]
@@ -81,8 +87,9 @@ def end_current(
     administration service never leaves its account's catalog).
     """
     services = repo.services_by_id(uow.session, {s.service_id for s in current})
-    announcer.know(users={s.user_id or "" for s in current},
-                   accounts={s.account_id for s in current})
+    announcer.know(
+        users={s.user_id or "" for s in current}, accounts={s.account_id for s in current}
+    )
     now = uow.now()
     event_ids = []
     for subscription in current:

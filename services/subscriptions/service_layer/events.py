@@ -57,11 +57,17 @@ class Announcer:
         return self.uow.publish(EVENT_OF_STATUS[subscription.status], data)
 
     def accepted_batch(
-        self, account_id: str, granted: list[tuple[StoredSubscription, CatalogService]], *, cause: str
+        self,
+        account_id: str,
+        granted: list[tuple[StoredSubscription, CatalogService]],
+        *,
+        cause: str,
     ) -> list[Envelope]:
         """subscriptions.subscriptions.accepted: what one bulk change granted, in events of at
         most BATCH_LIMIT subscriptions (call know() first: the users are read once)."""
-        entries = [self._data(subscription, service, cause=cause) for subscription, service in granted]
+        entries = [
+            self._data(subscription, service, cause=cause) for subscription, service in granted
+        ]
         return self.uow.publish_many(
             (ACCEPTED_BATCH, {"account_id": account_id, "cause": cause, "subscriptions": part})
             for part in split(entries)
@@ -106,15 +112,21 @@ class Announcer:
         return data
 
     def settings_changed(
-        self, account_id: str, services: list[CatalogService], flags: dict[str, bool],
+        self,
+        account_id: str,
+        services: list[CatalogService],
+        flags: dict[str, bool],
         changed_by: str | None,
     ) -> Envelope:
-        return self.uow.publish(SETTINGS_CHANGED, {
-            "account_id": account_id,
-            "service_ids": [service.id for service in services],
-            "service_codes": [service.code for service in services],
-            "requires_validation": flags.get("requires_validation"),
-            "auto_subscribe": flags.get("auto_subscribe"),
-            "changed_by": changed_by,
-            "changed_at": iso(self.uow.now()),
-        })
+        return self.uow.publish(
+            SETTINGS_CHANGED,
+            {
+                "account_id": account_id,
+                "service_ids": [service.id for service in services],
+                "service_codes": [service.code for service in services],
+                "requires_validation": flags.get("requires_validation"),
+                "auto_subscribe": flags.get("auto_subscribe"),
+                "changed_by": changed_by,
+                "changed_at": iso(self.uow.now()),
+            },
+        )

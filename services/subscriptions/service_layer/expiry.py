@@ -50,22 +50,30 @@ def expire_subscriptions(uow: SubscriptionsUnitOfWork, today: date | None = None
         due = [s for s in due if administered_account(s.service_code) in (None, *locked)]
         plan = plan_expiries(due, today, subs.admin_holders(uow.session, locked))
         services = repo.services_by_id(uow.session, {s.service_id for s in plan.to_expire})
-        announcer = Announcer(uow).know(users={s.user_id or "" for s in plan.to_expire},
-                                        accounts={s.account_id for s in plan.to_expire})
+        announcer = Announcer(uow).know(
+            users={s.user_id or "" for s in plan.to_expire},
+            accounts={s.account_id for s in plan.to_expire},
+        )
         for subscription in plan.to_expire:
             subscription.expire(today, now=now)
             if not subs.save(uow.session, subscription, ACCEPTED):
                 continue  # another replica got there first
             report.expired.append(subscription.id or "")
             service = services[subscription.service_id]
-            report.event_ids.append(announcer.subscription(subscription, service, cause="expiry").id)
+            report.event_ids.append(
+                announcer.subscription(subscription, service, cause="expiry").id
+            )
         report.skipped_last_admin = [s.id or "" for s in plan.skipped_last_admin]
         uow.commit()
     for subscription in plan.skipped_last_admin:
-        log.warning("expiry: kept subscription %s of user %s (%s, due %s): it is the account's "
-                    "last administrator; grant the administration service to another user",
-                    subscription.id, subscription.user_id, subscription.service_code,
-                    subscription.expires_on)
+        log.warning(
+            "expiry: kept subscription %s of user %s (%s, due %s): it is the account's "
+            "last administrator; grant the administration service to another user",
+            subscription.id,
+            subscription.user_id,
+            subscription.service_code,
+            subscription.expires_on,
+        )
     if report.expired:
         log.info("expiry: %d subscription(s) expired on %s", len(report.expired), today)
     return report

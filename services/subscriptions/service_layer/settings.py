@@ -11,8 +11,13 @@ from .unit_of_work import SubscriptionsUnitOfWork
 from .views import Written
 
 
-def change_service_settings(uow: SubscriptionsUnitOfWork, account_id: str, service_ids: list[str],
-                            flags: dict[str, bool], actor: str | None) -> Written:
+def change_service_settings(
+    uow: SubscriptionsUnitOfWork,
+    account_id: str,
+    service_ids: list[str],
+    flags: dict[str, bool],
+    actor: str | None,
+) -> Written:
     """Set `requires_validation` and/or `auto_subscribe` on these services of the account.
 
     Unknown ids (or ids of another account's catalog) are 404 and nothing changes; turning
@@ -26,7 +31,8 @@ def change_service_settings(uow: SubscriptionsUnitOfWork, account_id: str, servi
             ensure_never_automatic(services)
         repo.set_flags(uow.session, [s.id for s in services], flags)
         event = Announcer(uow).settings_changed(account_id, services, flags, actor)
-        changed = repo.catalog_services(uow.session, account_id, today=uow.today(),
-                                        ids=[s.id for s in services])
+        changed = repo.catalog_services(
+            uow.session, account_id, today=uow.today(), ids=[s.id for s in services]
+        )
         uow.commit()
     return Written(changed, [event.id])

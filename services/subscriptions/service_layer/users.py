@@ -22,8 +22,16 @@ from .views import stored
 
 log = logging.getLogger(__name__)
 
-USER_FIELDS = ("account_id", "email", "title", "last_name", "first_name", "language",
-               "password_level", "status")
+USER_FIELDS = (
+    "account_id",
+    "email",
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "password_level",
+    "status",
+)
 
 
 class AccountNotKnownYet(Exception):
@@ -52,23 +60,28 @@ def welcome_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
         return
     services = repo.catalog_services(uow.session, account.id)
     wanted: list[tuple[CatalogService, str, str | None]] = [
-        (service, "auto_subscribe", None) for service in services
+        (service, "auto_subscribe", None)
+        for service in services
         if service.auto_subscribe and may_be_automatic(service.code)
     ]
     if data.get("grant_administration"):
         admin_code = admin_service_code(account.id)
         admin = next((s for s in services if s.code == admin_code), None)
         if admin is None:
-            log.error("account %s has no administration service; %s not made administrator",
-                      account.id, user.id)
+            log.error(
+                "account %s has no administration service; %s not made administrator",
+                account.id,
+                user.id,
+            )
         else:
             wanted = [w for w in wanted if w[0].id != admin.id]
             wanted.append((admin, "administration_grant", "operator"))
     _grant_at_creation(uow, user, wanted)
 
 
-def _grant_at_creation(uow: SubscriptionsUnitOfWork, user: User,
-                       wanted: list[tuple[CatalogService, str, str | None]]) -> None:
+def _grant_at_creation(
+    uow: SubscriptionsUnitOfWork, user: User, wanted: list[tuple[CatalogService, str, str | None]]
+) -> None:
     held = {s.service_id for s in subs.of_user(uow.session, user.id, statuses=subs.CURRENT)}
     announcer = Announcer(uow)
     now = uow.now()
@@ -76,14 +89,26 @@ def _grant_at_creation(uow: SubscriptionsUnitOfWork, user: User,
         if service.id in held:  # a redelivered creation, or granted meanwhile
             continue
         try:
-            subscription = grant(service, user.password_level, now, user_id=user.id,
-                                 granted_by=granted_by, subscription_id=str(uuid.uuid4()))
+            subscription = grant(
+                service,
+                user.password_level,
+                now,
+                user_id=user.id,
+                granted_by=granted_by,
+                subscription_id=str(uuid.uuid4()),
+            )
         except LevelTooLow:
-            log.info("user %s (level %s) not subscribed to %s: it needs level %s",
-                     user.id, user.password_level, service.code, service.min_password_level)
+            log.info(
+                "user %s (level %s) not subscribed to %s: it needs level %s",
+                user.id,
+                user.password_level,
+                service.code,
+                service.min_password_level,
+            )
             continue
-        record = stored(subscription, account_id=user.account_id, service_id=service.id,
-                        granted_directly=True)
+        record = stored(
+            subscription, account_id=user.account_id, service_id=service.id, granted_directly=True
+        )
         subs.insert(uow.session, record)
         announcer.subscription(record, service, cause=cause)
 
@@ -102,11 +127,18 @@ def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
         raise AccountNotKnownYet(f"account {data['account_id']} is not known yet")
     now = uow.now()
     entries = data["users"]
-    repo.save_users(uow.session, [
-        {"id": user["user_id"], "account_id": account.id,
-         **{name: user.get(name) for name in USER_FIELDS if name != "account_id"}}
-        for user in entries
-    ], now)
+    repo.save_users(
+        uow.session,
+        [
+            {
+                "id": user["user_id"],
+                "account_id": account.id,
+                **{name: user.get(name) for name in USER_FIELDS if name != "account_id"},
+            }
+            for user in entries
+        ],
+        now,
+    )
     ids = [user["user_id"] for user in entries]
     users = repo.existing_users(uow.session, ids)  # not deleted before their creation reached us
     services = repo.catalog_services(uow.session, account.id)
@@ -122,18 +154,29 @@ def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
             continue
         wanted = [(s, "auto_subscribe", None) for s in automatic]
         if entry.get("grant_administration") and admin is not None:
-            wanted = [w for w in wanted if w[0].id != admin.id] + [(admin, "administration_grant", "operator")]
+            wanted = [w for w in wanted if w[0].id != admin.id] + [
+                (admin, "administration_grant", "operator")
+            ]
         for service, cause, granted_by in wanted:
             if (user.id, service.id) in held:  # a redelivered batch, or granted meanwhile
                 continue
             try:
-                subscription = grant(service, user.password_level, now, user_id=user.id,
-                                     granted_by=granted_by, subscription_id=str(uuid.uuid4()))
+                subscription = grant(
+                    service,
+                    user.password_level,
+                    now,
+                    user_id=user.id,
+                    granted_by=granted_by,
+                    subscription_id=str(uuid.uuid4()),
+                )
             except LevelTooLow:
                 continue  # as welcome_user: a service above the user's level is not granted
-            record = stored(subscription, account_id=account.id, service_id=service.id,
-                            granted_directly=True)
-            (administrators if cause == "administration_grant" else granted).append((record, service))
+            record = stored(
+                subscription, account_id=account.id, service_id=service.id, granted_directly=True
+            )
+            (administrators if cause == "administration_grant" else granted).append(
+                (record, service)
+            )
     subs.insert_many(uow.session, [record for record, _ in granted + administrators])
     announcer = Announcer(uow).know(users=users, accounts=[account.id])
     announcer.accepted_batch(account.id, granted, cause="auto_subscribe")
@@ -148,7 +191,12 @@ def forget_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
     """
     user_id = event.data["user_id"]
     current = subs.of_user(uow.session, user_id, statuses=subs.CURRENT, lock=True)
-    end_current(uow, Announcer(uow), current, cause="user_deleted",
-                ended_by=event.data.get("deleted_by"),
-                reason=lambda service: "The user was deleted.")
+    end_current(
+        uow,
+        Announcer(uow),
+        current,
+        cause="user_deleted",
+        ended_by=event.data.get("deleted_by"),
+        reason=lambda service: "The user was deleted.",
+    )
     repo.mark_user_deleted(uow.session, user_id, uow.now())

@@ -50,5 +50,6 @@ def stored(
 ) -> StoredSubscription:
     """A domain subscription with where it lives, ready to be inserted."""
     values = {f.name: getattr(subscription, f.name) for f in fields(Subscription)}
-    return StoredSubscription(**values, account_id=account_id, service_id=service_id,
-                              granted_directly=granted_directly)
+    return StoredSubscription(
+        **values, account_id=account_id, service_id=service_id, granted_directly=granted_directly
+    )

@@ -137,7 +137,9 @@ def test_big_messages_make_small_transactions(tmp_path, prefix):
 
     from bus.consumer import BusWorker
 
-    instance, effects = make_probe_part("identity", f"sqlite:///{tmp_path}/b.db", "memory://", prefix)
+    instance, effects = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/b.db", "memory://", prefix
+    )
     instance.declare()
     big_key = "b" * 2000  # the probe's key, made long: a 2 KB message
     for seq in range(12):
@@ -159,10 +161,16 @@ def test_big_messages_make_small_transactions(tmp_path, prefix):
     stop = threading.Event()
     threading.Thread(target=worker.run_until, args=(stop,), daemon=True).start()
     try:
-        wait_for(lambda: count_effects(instance, effects, big_key) == (12, 12)
-                 and count_effects(instance, effects, "small") == (12, 12))
+        wait_for(
+            lambda: (
+                count_effects(instance, effects, big_key) == (12, 12)
+                and count_effects(instance, effects, "small") == (12, 12)
+            )
+        )
     finally:
         stop.set()
     big = [batch.count("big") for batch in batches if "big" in batch]
     assert max(big) <= 3, f"a transaction took {max(big)} messages of 2 KB over a 5,000-byte budget"
-    assert max(len(batch) for batch in batches) > 3, "small messages should still be handled together"
+    assert max(len(batch) for batch in batches) > 3, (
+        "small messages should still be handled together"
+    )

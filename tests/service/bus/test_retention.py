@@ -17,20 +17,28 @@ from tests.bus_kit import make_probe_part, retention_scenario
 
 @pytest.fixture
 def probe(tmp_path):
-    instance, _ = make_probe_part("identity", f"sqlite:///{tmp_path}/probe.db", "memory://", "t-retention")
+    instance, _ = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/probe.db", "memory://", "t-retention"
+    )
     yield instance
     instance.engine.dispose()
 
 
 def with_setting(instance: Part, value: str) -> Part:
     settings = instance.settings
-    instance.settings = Settings(**{**settings.__dict__, "extra": {**settings.extra, "PORTICO_BUS_KEEP_DAYS": value}})
+    instance.settings = Settings(
+        **{**settings.__dict__, "extra": {**settings.extra, "PORTICO_BUS_KEEP_DAYS": value}}
+    )
     return instance
 
 
 def deleted(table: str) -> float:
-    return REGISTRY.get_sample_value("portico_bus_retention_deleted_total",
-                                     {"part": "identity", "table": table}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "portico_bus_retention_deleted_total", {"part": "identity", "table": table}
+        )
+        or 0.0
+    )
 
 
 def test_old_published_rows_and_processed_ids_go_unsent_and_recent_ones_stay(probe, monkeypatch):
@@ -44,15 +52,20 @@ def test_the_period_is_a_setting_and_0_keeps_everything(probe):
     assert with_setting(probe, "0").retention() is None
     with pytest.raises(ConfigError, match="PORTICO_BUS_KEEP_DAYS=-1 cannot be negative"):
         with_setting(probe, "-1").retention()
-    with pytest.raises(ConfigError, match="PORTICO_BUS_KEEP_DAYS='two weeks' must be a whole number"):
+    with pytest.raises(
+        ConfigError, match="PORTICO_BUS_KEEP_DAYS='two weeks' must be a whole number"
+    ):
         with_setting(probe, "two weeks").retention()
 
 
 def test_a_running_part_sweeps_at_start(probe):
     now = datetime.now(UTC)
     with probe.engine.begin() as conn:
-        conn.execute(probe.processed_table.insert().values(message_id="ancient", type="bus.probe",
-                                                             processed_at=now - timedelta(days=400)))
+        conn.execute(
+            probe.processed_table.insert().values(
+                message_id="ancient", type="bus.probe", processed_at=now - timedelta(days=400)
+            )
+        )
     stop = threading.Event()
     probe.start_background(stop)
     try:
@@ -60,7 +73,9 @@ def test_a_running_part_sweeps_at_start(probe):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with probe.engine.connect() as conn:
-                left = conn.execute(sa.select(sa.func.count()).select_from(probe.processed_table)).scalar_one()
+                left = conn.execute(
+                    sa.select(sa.func.count()).select_from(probe.processed_table)
+                ).scalar_one()
             if left == 0:
                 break
             time.sleep(0.05)

@@ -38,17 +38,25 @@ def run(tmp_path):
 
     def run(*args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-        clean.update({
-            # the image's PATH: its python first (here the test's), then the rest
-            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "CALLS": str(calls),
-            "PORTICO_DATA_DIR": str(tmp_path / "var"),
-            # strong secrets: `serve` and `worker` refuse to wait without them (bus/secrets.py)
-            **{name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS},
-            **env,
-        })
-        result = subprocess.run(["sh", str(ENTRYPOINT), *args], env=clean, cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)
+        clean.update(
+            {
+                # the image's PATH: its python first (here the test's), then the rest
+                "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "CALLS": str(calls),
+                "PORTICO_DATA_DIR": str(tmp_path / "var"),
+                # strong secrets: `serve` and `worker` refuse to wait without them (bus/secrets.py)
+                **{name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS},
+                **env,
+            }
+        )
+        result = subprocess.run(
+            ["sh", str(ENTRYPOINT), *args],
+            env=clean,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         lines = calls.read_text().splitlines() if calls.exists() else []
         calls.unlink(missing_ok=True)
         return result, lines
@@ -91,7 +99,9 @@ def test_other_commands_go_straight_to_portico(run):
 
 def test_unreachable_broker_is_waited_for_then_named(run):
     started = time.monotonic()
-    result, calls = run("worker", "identity", PORTICO_BROKER_URL=UNREACHABLE_BROKER, PORTICO_WAIT_TIMEOUT="4")
+    result, calls = run(
+        "worker", "identity", PORTICO_BROKER_URL=UNREACHABLE_BROKER, PORTICO_WAIT_TIMEOUT="4"
+    )
     assert result.returncode == 1
     assert calls == [], "portico started although the broker never answered"
     assert "waiting for the broker at 127.0.0.1:1" in result.stderr
@@ -100,25 +110,33 @@ def test_unreachable_broker_is_waited_for_then_named(run):
 
 
 def test_migrate_waits_for_the_database_only(run):
-    result, calls = run("migrate", "identity", PORTICO_BROKER_URL=UNREACHABLE_BROKER, PORTICO_WAIT_TIMEOUT="2")
+    result, calls = run(
+        "migrate", "identity", PORTICO_BROKER_URL=UNREACHABLE_BROKER, PORTICO_WAIT_TIMEOUT="2"
+    )
     assert result.returncode == 0, result.stderr
     assert calls == ["portico migrate identity"]
 
 
 def test_unreachable_database_is_named_without_its_password(run):
     result, calls = run(
-        "serve", "identity",
+        "serve",
+        "identity",
         PORTICO_IDENTITY_DATABASE_URL="postgresql+psycopg://identity:s3cret-pw@127.0.0.1:1/identity",
         PORTICO_WAIT_TIMEOUT="1",
     )
     assert result.returncode == 1
     assert calls == []
-    assert "PORTICO_IDENTITY_DATABASE_URL: the identity database at 127.0.0.1:1 did not answer" in result.stderr
+    assert (
+        "PORTICO_IDENTITY_DATABASE_URL: the identity database at 127.0.0.1:1 did not answer"
+        in result.stderr
+    )
     assert "s3cret-pw" not in result.stderr
 
 
 def test_a_malformed_setting_fails_at_once(run):
-    result, calls = run("worker", "identity", PORTICO_BROKER_URL="rabbit:/x", PORTICO_WAIT_TIMEOUT="30")
+    result, calls = run(
+        "worker", "identity", PORTICO_BROKER_URL="rabbit:/x", PORTICO_WAIT_TIMEOUT="30"
+    )
     assert result.returncode == 2
     assert calls == []
     assert "PORTICO_BROKER_URL='rabbit:/x' is not a broker URL" in result.stderr
@@ -133,7 +151,9 @@ def test_an_unknown_part_fails_at_once(run):
 
 
 def test_a_malformed_url_is_named_without_its_password(run):
-    result, calls = run("worker", "identity", PORTICO_BROKER_URL="rabbit://portico:s3cret-pw@rabbitmq//")
+    result, calls = run(
+        "worker", "identity", PORTICO_BROKER_URL="rabbit://portico:s3cret-pw@rabbitmq//"
+    )
     assert result.returncode == 2
     assert "PORTICO_BROKER_URL" in result.stderr
     assert "s3cret-pw" not in result.stderr

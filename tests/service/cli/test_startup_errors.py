@@ -18,11 +18,17 @@ SECRET = "s3cret-pw"
 
 def portico(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    strong = {name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS}  # checked first otherwise
+    strong = {
+        name: secrets.token_urlsafe(32) for name in EMBEDDED_SECRETS
+    }  # checked first otherwise
     clean.update({"PORTICO_DATA_DIR": str(cwd / "var"), **strong, **env})
     return subprocess.run(
         [sys.executable, "-m", "portico.cli", *args],
-        env=clean, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
+        env=clean,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
 
 
@@ -56,7 +62,10 @@ def test_malformed_broker_url(tmp_path, command, url):
         ("migrate", "not a database url"),
         ("worker", "not a database url"),
         ("migrate", "mysql://portico@localhost/identity"),
-        ("migrate", "postgres://portico@localhost:5432/identity"),  # the old scheme SQLAlchemy 2 refuses
+        (
+            "migrate",
+            "postgres://portico@localhost:5432/identity",
+        ),  # the old scheme SQLAlchemy 2 refuses
     ],
 )
 def test_malformed_database_url(tmp_path, command, url):
@@ -73,13 +82,19 @@ def test_database_url_with_a_port_that_is_not_a_number(tmp_path):
 
 @pytest.mark.parametrize("command", ["worker", "serve"])
 def test_unreachable_broker(tmp_path, command):
-    result = portico([command, "identity"], {"PORTICO_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"}, tmp_path)
+    result = portico(
+        [command, "identity"], {"PORTICO_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"}, tmp_path
+    )
     last = assert_refused(result, "PORTICO_BROKER_URL")
     assert "cannot be reached" in last
 
 
 def test_migrate_does_not_need_the_broker(tmp_path):
-    result = portico(["migrate", "identity"], {"PORTICO_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"}, tmp_path)
+    result = portico(
+        ["migrate", "identity"],
+        {"PORTICO_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"},
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -17,8 +17,10 @@ def test_administrator_reaches_own_account_and_the_call_carries_the_actor(gw):
     admin = gw.user(account, admin=True)
     gw.identity.on("GET", "/internal/accounts/{account_id}/users", page([admin]))
     session = gw.sign_in(admin)
-    answer = gw.client.get(f"/api/v1/accounts/{account}/users?name=mar&status=active",
-                           headers={**bearer(session), "X-Portico-Request-Id": "req-42"})
+    answer = gw.client.get(
+        f"/api/v1/accounts/{account}/users?name=mar&status=active",
+        headers={**bearer(session), "X-Portico-Request-Id": "req-42"},
+    )
     assert answer.status_code == 200 and answer.get_json()["items"][0]["id"] == admin["id"]
     call = gw.identity.calls[-1]
     assert call.path == f"/internal/accounts/{account}/users"
@@ -36,7 +38,10 @@ def test_accounts_lists_own_and_supervised(gw):
     admin = gw.user(parent, admin=True)
     gw.holding(admin["id"], parent, administers=child, supervises=True)
     listed = gw.client.get("/api/v1/accounts", headers=bearer(gw.sign_in(admin))).get_json()
-    assert [(a["number"], a["role"]) for a in listed["items"]] == [("200", "administrator"), ("201", "supervisor")]
+    assert [(a["number"], a["role"]) for a in listed["items"]] == [
+        ("200", "administrator"),
+        ("201", "supervisor"),
+    ]
     assert listed["total"] == 2
 
 
@@ -49,7 +54,9 @@ def test_supervisor_reaches_the_child_but_the_child_admin_not_the_parent(gw):
     gw.identity.on("GET", "/internal/accounts/{account_id}/users", page([]))
     up = gw.client.get(f"/api/v1/accounts/{child}/users", headers=bearer(gw.sign_in(supervisor)))
     assert up.status_code == 200
-    down = gw.client.get(f"/api/v1/accounts/{parent}/users", headers=bearer(gw.sign_in(child_admin)))
+    down = gw.client.get(
+        f"/api/v1/accounts/{parent}/users", headers=bearer(gw.sign_in(child_admin))
+    )
     assert down.status_code == 404
 
 
@@ -70,7 +77,10 @@ def test_member_of_own_account_without_the_right_gets_403_with_the_reason(gw):
     member = gw.user(account)
     answer = gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(gw.sign_in(member)))
     assert answer.status_code == 403 and "administrator" in answer.get_json()["detail"]
-    assert gw.client.get("/api/v1/accounts", headers=bearer(gw.sign_in(member))).get_json()["total"] == 0
+    assert (
+        gw.client.get("/api/v1/accounts", headers=bearer(gw.sign_in(member))).get_json()["total"]
+        == 0
+    )
 
 
 def test_expired_or_cancelled_administration_gives_no_reach(gw):
@@ -78,23 +88,50 @@ def test_expired_or_cancelled_administration_gives_no_reach(gw):
     user = gw.user(account)
     sub = gw.holding(user["id"], account, administers=account, expires_on="2025-01-05")
     session = gw.sign_in(user)
-    assert gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code == 403
-    gw.holding(user["id"], account, administers=account, subscription_id=sub, expires_on="2025-12-31")
+    assert (
+        gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code
+        == 403
+    )
+    gw.holding(
+        user["id"], account, administers=account, subscription_id=sub, expires_on="2025-12-31"
+    )
     gw.identity.on("GET", "/internal/accounts/{account_id}/users", page([]))
-    assert gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code == 200
+    assert (
+        gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code
+        == 200
+    )
     gw.holding(user["id"], account, administers=account, subscription_id=sub, status="cancelled")
-    assert gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code == 403
+    assert (
+        gw.client.get(f"/api/v1/accounts/{account}/users", headers=bearer(session)).status_code
+        == 403
+    )
 
 
 def test_service_problems_pass_through_unchanged(gw):
     account = gw.account()
     admin = gw.user(account, admin=True)
-    gw.identity.on("POST", "/internal/accounts/{account_id}/users",
-                   {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "The user already exists"},
-                   409)
-    body = {"email": "new@example.com", "title": "M", "last_name": "Doe", "first_name": "John",
-            "language": "en-GB", "password_level": 1}
-    answer = gw.client.post(f"/api/v1/accounts/{account}/users", json=body, headers=bearer(gw.sign_in(admin)))
+    gw.identity.on(
+        "POST",
+        "/internal/accounts/{account_id}/users",
+        {
+            "type": "about:blank",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "The user already exists",
+        },
+        409,
+    )
+    body = {
+        "email": "new@example.com",
+        "title": "M",
+        "last_name": "Doe",
+        "first_name": "John",
+        "language": "en-GB",
+        "password_level": 1,
+    }
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/users", json=body, headers=bearer(gw.sign_in(admin))
+    )
     assert answer.status_code == 409 and answer.get_json()["detail"] == "The user already exists"
     assert answer.mimetype == "application/problem+json"
 
@@ -111,8 +148,14 @@ def test_an_unavailable_service_is_a_clear_503(gw):
 # --- the tenant-isolation sweep ---------------------------------------------------------------
 
 SAMPLE_BODIES = {
-    "POST users.Users": {"email": "x@example.com", "title": "M", "last_name": "X", "first_name": "Y",
-                         "language": "en-GB", "password_level": 1},
+    "POST users.Users": {
+        "email": "x@example.com",
+        "title": "M",
+        "last_name": "X",
+        "first_name": "Y",
+        "language": "en-GB",
+        "password_level": 1,
+    },
     "PATCH users.User": {"function": "Buyer"},
     "POST users.ActivationEmails": {"user_ids": ["u"]},
     "POST user_subscriptions.UserSubscriptions": {"service_ids": ["s"]},
@@ -134,8 +177,15 @@ def test_every_account_route_is_guarded(gw):
     routes = list(account_routes(gw.app))
     assert len(routes) >= 18
     for rule, _ in routes:
-        assert rule.endpoint.split(".")[0] in ("accounts", "users", "user_subscriptions", "account_services",
-                                               "requests", "imports", "account_security")
+        assert rule.endpoint.split(".")[0] in (
+            "accounts",
+            "users",
+            "user_subscriptions",
+            "account_services",
+            "requests",
+            "imports",
+            "account_security",
+        )
 
 
 @pytest.fixture
@@ -146,8 +196,14 @@ def intruder(gw):
     victim_sub = gw.holding(victim_admin["id"], victim, gates="invoices")
     own = gw.account("901")
     attacker = gw.user(own, admin=True)
-    ids = {"account_id": victim, "user_id": victim_admin["id"], "subscription_id": victim_sub,
-           "service_id": new_id(), "request_id": victim_sub, "import_id": new_id()}
+    ids = {
+        "account_id": victim,
+        "user_id": victim_admin["id"],
+        "subscription_id": victim_sub,
+        "service_id": new_id(),
+        "request_id": victim_sub,
+        "import_id": new_id(),
+    }
     return gw, gw.sign_in(attacker), ids
 
 

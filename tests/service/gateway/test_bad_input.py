@@ -24,17 +24,27 @@ def assert_problem(response, status):
 
 def test_a_body_that_is_not_json(admin):
     gw, account, session = admin
-    answer = gw.client.post(f"/api/v1/accounts/{account}/users", data=b"{not json",
-                            content_type="application/json", headers=bearer(session))
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/users",
+        data=b"{not json",
+        content_type="application/json",
+        headers=bearer(session),
+    )
     assert "not valid JSON" in assert_problem(answer, 400)["detail"]
 
 
 def test_a_wrong_content_type_is_415(admin):
     gw, account, session = admin
-    answer = gw.client.post(f"/api/v1/accounts/{account}/users", data="email=x", headers=bearer(session),
-                            content_type="application/x-www-form-urlencoded")
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/users",
+        data="email=x",
+        headers=bearer(session),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert "application/json" in assert_problem(answer, 415)["detail"]
-    upload = gw.client.post(f"/api/v1/accounts/{account}/imports", json={"file": "x"}, headers=bearer(session))
+    upload = gw.client.post(
+        f"/api/v1/accounts/{account}/imports", json={"file": "x"}, headers=bearer(session)
+    )
     assert "multipart/form-data" in assert_problem(upload, 415)["detail"]
 
 
@@ -46,28 +56,54 @@ def test_an_oversize_body_is_413(make_gateway):
 
 def test_invalid_fields_are_422_with_errors_per_field(admin):
     gw, account, session = admin
-    answer = gw.client.post(f"/api/v1/accounts/{account}/users", headers=bearer(session), json={
-        "email": "not-an-address", "title": "DR", "last_name": "", "first_name": "J", "language": "xx",
-        "password_level": 7, "surprise": 1})
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/users",
+        headers=bearer(session),
+        json={
+            "email": "not-an-address",
+            "title": "DR",
+            "last_name": "",
+            "first_name": "J",
+            "language": "xx",
+            "password_level": 7,
+            "surprise": 1,
+        },
+    )
     body = assert_problem(answer, 422)
-    assert set(body["errors"]) == {"email", "title", "last_name", "language", "password_level", "surprise"}
+    assert set(body["errors"]) == {
+        "email",
+        "title",
+        "last_name",
+        "language",
+        "password_level",
+        "surprise",
+    }
     assert all(isinstance(m, list) and m for m in body["errors"].values())
 
 
 def test_nested_errors_are_flattened(admin):
     gw, account, session = admin
-    answer = gw.client.post(f"/api/v1/accounts/{account}/activation-emails", headers=bearer(session),
-                            json={"user_ids": ["ok", 3]})
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/activation-emails",
+        headers=bearer(session),
+        json={"user_ids": ["ok", 3]},
+    )
     assert "user_ids.1" in assert_problem(answer, 422)["errors"]
-    array = gw.client.post(f"/api/v1/accounts/{account}/activation-emails", headers=bearer(session), json=[1])
+    array = gw.client.post(
+        f"/api/v1/accounts/{account}/activation-emails", headers=bearer(session), json=[1]
+    )
     assert assert_problem(array, 422)["errors"]
 
 
 def test_query_parameters_of_wrong_type_or_unknown_are_422(admin):
     gw, account, session = admin
-    wrong = gw.client.get(f"/api/v1/accounts/{account}/users?page=first&per_page=500", headers=bearer(session))
+    wrong = gw.client.get(
+        f"/api/v1/accounts/{account}/users?page=first&per_page=500", headers=bearer(session)
+    )
     assert set(assert_problem(wrong, 422)["errors"]) == {"page", "per_page"}
-    unknown = gw.client.get(f"/api/v1/accounts/{account}/users?statuss=active", headers=bearer(session))
+    unknown = gw.client.get(
+        f"/api/v1/accounts/{account}/users?statuss=active", headers=bearer(session)
+    )
     assert "statuss" in assert_problem(unknown, 422)["errors"]
     bad_enum = gw.client.get("/api/v1/me/subscriptions?status=maybe", headers=bearer(session))
     assert "status" in assert_problem(bad_enum, 422)["errors"]
@@ -95,7 +131,11 @@ def test_tokens_and_csrf(gw):
 
 
 def test_operator_endpoints_need_the_operator_token(gw):
-    assert_problem(gw.client.post("/api/v1/operator/accounts", json={"number": "1", "name": "x"}), 401)
+    assert_problem(
+        gw.client.post("/api/v1/operator/accounts", json={"number": "1", "name": "x"}), 401
+    )
     user = gw.user(gw.account())
     session = gw.sign_in(user)
-    assert_problem(gw.client.post("/api/v1/operator/content", json={}, headers=bearer(session)), 401)
+    assert_problem(
+        gw.client.post("/api/v1/operator/content", json={}, headers=bearer(session)), 401
+    )

@@ -16,7 +16,9 @@ def test_the_sign_in_answer_and_what_follows_are_not_kept(gw):
     account = gw.account()
     admin = gw.user(account, admin=True)
     password = gw.users[admin["email"]]["password"]
-    signed_in = gw.client.post("/api/v1/session", json={"email": admin["email"], "password": password})
+    signed_in = gw.client.post(
+        "/api/v1/session", json={"email": admin["email"], "password": password}
+    )
     assert signed_in.status_code == 201 and signed_in.get_json()["token"]
     assert_not_kept(signed_in)
     for path in ("/api/v1/me", "/api/v1/accounts"):

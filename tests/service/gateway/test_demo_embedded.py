@@ -33,34 +33,58 @@ def test_demo_loads_once_and_the_portal_works_with_it(embedded):
     client = embedded.gateway.test_client()
     claire = sign_in(client, demo.ADMINS["90293531"]["email"])
     accounts = client.get("/api/v1/accounts", headers=claire).get_json()["items"]
-    assert [(a["number"], a["role"]) for a in accounts] == [("90293531", "administrator"), ("90293532", "supervisor")]
+    assert [(a["number"], a["role"]) for a in accounts] == [
+        ("90293531", "administrator"),
+        ("90293532", "supervisor"),
+    ]
     assert client.get("/api/v1/invoices", headers=claire).status_code == 200
     parent_id, shop_id = accounts[0]["id"], accounts[1]["id"]
-    statuses = {u["email"]: u["status"] for u in client.get(
-        f"/api/v1/accounts/{parent_id}/users?per_page=50", headers=claire).get_json()["items"]}
+    statuses = {
+        u["email"]: u["status"]
+        for u in client.get(
+            f"/api/v1/accounts/{parent_id}/users?per_page=50", headers=claire
+        ).get_json()["items"]
+    }
     assert {"active", "pending_activation", "locked"} <= set(statuses.values())
-    requests = client.get(f"/api/v1/accounts/{parent_id}/subscription-requests", headers=claire).get_json()
+    requests = client.get(
+        f"/api/v1/accounts/{parent_id}/subscription-requests", headers=claire
+    ).get_json()
     assert requests["total"] >= 1
 
     # the profile page's panels, composed from the real services: every one answered
     panels = client.get("/api/v1/me/dashboard", headers=claire).get_json()
-    assert not [name for name, panel in panels.items() if isinstance(panel, dict) and panel.get("unavailable")]
-    assert demo.ADMINS["90293531"]["email"] in [admin["email"] for admin in panels["administrators"]]
+    assert not [
+        name
+        for name, panel in panels.items()
+        if isinstance(panel, dict) and panel.get("unavailable")
+    ]
+    assert demo.ADMINS["90293531"]["email"] in [
+        admin["email"] for admin in panels["administrators"]
+    ]
     assert panels["last_audits"] and panels["last_audits"][0]["action"] == "sign_in"
     assert panels["users"]["active"] >= 1 and panels["users"]["pending_activation"] >= 1
-    summary = client.get(f"/api/v1/accounts/{parent_id}/users?per_page=50&status=active", headers=claire).get_json()
+    summary = client.get(
+        f"/api/v1/accounts/{parent_id}/users?per_page=50&status=active", headers=claire
+    ).get_json()
     assert panels["users"]["active"] == summary["total"]
 
     sophie = sign_in(client, demo.USERS[0][0]["email"])
     # the printed banner calls pending only what waits for an administrator
-    held = {sub["service"]["code"]: sub["status"] for sub in client.get(
-        "/api/v1/me/subscriptions?per_page=200", headers=sophie).get_json()["items"]}
+    held = {
+        sub["service"]["code"]: sub["status"]
+        for sub in client.get("/api/v1/me/subscriptions?per_page=200", headers=sophie).get_json()[
+            "items"
+        ]
+    }
     line = next(text for text in out.getvalue().splitlines() if "requests by" in text)
     pending = line.split("pending", 1)[1].split(";")[0]
     for code in demo.REQUESTED:
         assert (code in pending) == (held[code] == "pending"), (code, held[code], line)
     refused = client.get("/api/v1/invoices", headers=sophie)
-    assert refused.status_code == 403 and "waiting for an administrator" in refused.get_json()["detail"]
+    assert (
+        refused.status_code == 403
+        and "waiting for an administrator" in refused.get_json()["detail"]
+    )
 
     olivier = sign_in(client, demo.ADMINS["90293532"]["email"])
     assert client.get(f"/api/v1/accounts/{shop_id}/users", headers=olivier).status_code == 200

@@ -41,7 +41,9 @@ class Service:
     def wait_for(self, name: str, count: int) -> None:
         with self.changed:
             reached = self.changed.wait_for(lambda: getattr(self, name) >= count, timeout=DEADLINE)
-        assert reached, f"the service saw {getattr(self, name)} {name}, not {count}, within {DEADLINE:g} s"
+        assert reached, (
+            f"the service saw {getattr(self, name)} {name}, not {count}, within {DEADLINE:g} s"
+        )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -53,8 +55,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         url = urlsplit(self.path)
-        call = {"method": self.command, "path": unquote(url.path), "args": dict(parse_qsl(url.query)),
-                "headers": dict(self.headers), "peer": self.client_address[1], "body": b""}
+        call = {
+            "method": self.command,
+            "path": unquote(url.path),
+            "args": dict(parse_qsl(url.query)),
+            "headers": dict(self.headers),
+            "peer": self.client_address[1],
+            "body": b"",
+        }
         self.seen.append(call)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -66,10 +74,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(204)
             self.end_headers()
             return
-        status, body = 200, {"path": unquote(url.path), "args": dict(parse_qsl(url.query)), "method": self.command}
+        status, body = (
+            200,
+            {"path": unquote(url.path), "args": dict(parse_qsl(url.query)), "method": self.command},
+        )
         if url.path == "/missing":
-            status, body = 404, {"type": "about:blank", "title": "Not Found", "status": 404,
-                                 "detail": "No user has this id."}
+            status, body = (
+                404,
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "No user has this id.",
+                },
+            )
         elif url.path == "/hold":
             self.service.note(held=1)
             self.service.release.wait(DEADLINE)
@@ -81,7 +99,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        if url.path == "/then-close":  # as gunicorn at its keep-alive timeout: closed without notice
+        if (
+            url.path == "/then-close"
+        ):  # as gunicorn at its keep-alive timeout: closed without notice
             self.close_connection = True
 
     do_GET = do_POST = do_PATCH = _answer
@@ -103,7 +123,9 @@ def service() -> Iterator[Service]:
     seen: list[dict[str, Any]] = []
     httpd = CountingServer(("127.0.0.1", 0), Handler)
     httpd.service = Service(f"http://127.0.0.1:{httpd.server_port}", seen)
-    httpd.RequestHandlerClass = type("Recording", (Handler,), {"seen": seen, "service": httpd.service})
+    httpd.RequestHandlerClass = type(
+        "Recording", (Handler,), {"seen": seen, "service": httpd.service}
+    )
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -123,10 +145,16 @@ def server(service) -> tuple[str, list[dict[str, Any]]]:
 def test_get_answers_json_with_the_token_params_and_headers(server):
     url, seen = server
     client = PooledServiceClient("identity", base_url=url, token="secret")
-    answer = client.get("/internal/users/u 1/audits", params={"page": 1, "since": "2025-01-06T09:00:00+00:00"},
-                        headers={"X-Portico-Actor": "u1"})
-    assert answer == {"path": "/internal/users/u 1/audits", "method": "GET",
-                      "args": {"page": "1", "since": "2025-01-06T09:00:00+00:00"}}
+    answer = client.get(
+        "/internal/users/u 1/audits",
+        params={"page": 1, "since": "2025-01-06T09:00:00+00:00"},
+        headers={"X-Portico-Actor": "u1"},
+    )
+    assert answer == {
+        "path": "/internal/users/u 1/audits",
+        "method": "GET",
+        "args": {"page": "1", "since": "2025-01-06T09:00:00+00:00"},
+    }
     assert seen[-1]["headers"]["Authorization"] == "Bearer secret"
     assert seen[-1]["headers"]["X-Portico-Actor"] == "u1"
 
@@ -154,7 +182,10 @@ def test_a_closed_idle_connection_is_replaced(server):
     url, seen = server
     client = PooledServiceClient("identity", base_url=url, token="secret")
     client.get("/a")
-    for _, connection in client.idle:  # the server side goes away, as gunicorn's keep-alive timeout does
+    for (
+        _,
+        connection,
+    ) in client.idle:  # the server side goes away, as gunicorn's keep-alive timeout does
         connection.sock.shutdown(socket.SHUT_RDWR)
     assert client.get("/b")["path"] == "/b"
 
@@ -171,7 +202,10 @@ def test_a_service_that_does_not_answer_is_unavailable():
 def test_calls_with_options_the_road_does_not_know_still_go_through_httpx(server):
     url, seen = server
     client = PooledServiceClient("identity", base_url=url, token="secret")
-    assert client.post("/c", content=b"x=1", headers={"Content-Type": "text/plain"})["method"] == "POST"
+    assert (
+        client.post("/c", content=b"x=1", headers={"Content-Type": "text/plain"})["method"]
+        == "POST"
+    )
     assert seen[-1]["body"] == b"x=1"
     assert client.idle == []
 
@@ -191,8 +225,12 @@ def test_calls_sent_ahead_run_at_once_and_answer_in_the_same_thread(service):
 
 
 def test_an_answer_not_come_by_the_deadline_is_a_timeout_and_its_connection_is_dropped(service):
-    client = PooledServiceClient("identity", base_url=service.url, token="secret", timeout=2 * DEADLINE)
-    sent = client.begin_get("/hold")  # answers only once released: without a deadline, after DEADLINE
+    client = PooledServiceClient(
+        "identity", base_url=service.url, token="secret", timeout=2 * DEADLINE
+    )
+    sent = client.begin_get(
+        "/hold"
+    )  # answers only once released: without a deadline, after DEADLINE
     with pytest.raises(TimeoutError):
         sent.result(timeout=0.2)
     sent.cancel()
@@ -236,7 +274,9 @@ def test_a_base_url_the_road_does_not_know_is_left_to_get():
     assert client.begin_get("/a") is None
 
 
-def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_from_a_new_one(service):
+def test_a_call_sent_ahead_on_a_connection_the_service_closed_silently_is_read_from_a_new_one(
+    service,
+):
     client = PooledServiceClient("identity", base_url=service.url, token="secret")
     client.get("/then-close")
     assert len(client.idle) == 1
@@ -256,12 +296,16 @@ def test_request_on_the_road_still_answers_an_httpx_response(server):
 
 def test_a_call_sent_again_after_a_closed_connection_keeps_the_deadline(service):
     # the client's own timeout is longer than the hold: a call that lost its deadline would be answered
-    client = PooledServiceClient("identity", base_url=service.url, token="secret", timeout=2 * DEADLINE)
+    client = PooledServiceClient(
+        "identity", base_url=service.url, token="secret", timeout=2 * DEADLINE
+    )
     client.get("/then-close")
     service.wait_for("closed", 1)
     sent = client.begin_get("/hold")
     with pytest.raises(TimeoutError):
-        sent.result(timeout=0.3)  # sent again on a new connection: still 0.3 s, not the client's own
+        sent.result(
+            timeout=0.3
+        )  # sent again on a new connection: still 0.3 s, not the client's own
     service.release.set()
     assert client.get("/a")["path"] == "/a"
     assert all(connection.timeout == 2 * DEADLINE for _, connection in client.idle)
@@ -275,13 +319,16 @@ def test_a_post_with_a_json_body_takes_the_road_on_a_kept_alive_connection(serve
     client = PooledServiceClient("identity", base_url=url, token="secret")
     sign_in = {"email": "zoë@example.com", "password": "Quartz!Meadow7River", "ip": "127.0.0.1"}
     for _ in range(3):
-        assert client.post("/internal/sign-in", json=sign_in, headers={"X-Portico-Actor": "u1"}) == {
-            "path": "/internal/sign-in", "method": "POST", "args": {}}
+        assert client.post(
+            "/internal/sign-in", json=sign_in, headers={"X-Portico-Actor": "u1"}
+        ) == {"path": "/internal/sign-in", "method": "POST", "args": {}}
     assert [json.loads(call["body"]) for call in seen] == [sign_in] * 3
     assert seen[-1]["headers"]["Content-Type"] == "application/json"
     assert seen[-1]["headers"]["Authorization"] == "Bearer secret"
     assert seen[-1]["headers"]["X-Portico-Actor"] == "u1"
-    assert len({call["peer"] for call in seen}) == 1 and len(client.idle) == 1  # one connection, kept
+    assert (
+        len({call["peer"] for call in seen}) == 1 and len(client.idle) == 1
+    )  # one connection, kept
 
 
 def test_write_errors_and_empty_answers_map_as_with_httpx(server):

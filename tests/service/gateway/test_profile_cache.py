@@ -12,7 +12,11 @@ from tests.service.gateway.conftest import bearer
 
 
 def me_calls(gw: Any, user: dict[str, Any]) -> int:
-    return sum(1 for c in gw.identity.calls if c.method == "GET" and c.path == f"/internal/users/{user['id']}")
+    return sum(
+        1
+        for c in gw.identity.calls
+        if c.method == "GET" and c.path == f"/internal/users/{user['id']}"
+    )
 
 
 def allow_patches(gw: Any) -> None:
@@ -49,7 +53,10 @@ def test_own_patch_shows_at_once(gw):
     user = gw.user(gw.account())
     headers = bearer(gw.sign_in(user))
     assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == "Alice"
-    assert gw.client.patch("/api/v1/me", json={"first_name": "Alicia"}, headers=headers).status_code == 200
+    assert (
+        gw.client.patch("/api/v1/me", json={"first_name": "Alicia"}, headers=headers).status_code
+        == 200
+    )
     assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == "Alicia"
     assert me_calls(gw, user) == 2
 
@@ -60,8 +67,11 @@ def test_administrators_patch_shows_at_once_to_the_user(gw):
     admin, user = gw.user(account, admin=True), gw.user(account)
     admin_headers, user_headers = bearer(gw.sign_in(admin)), bearer(gw.sign_in(user))
     assert gw.client.get("/api/v1/me", headers=user_headers).get_json()["last_name"] == "Martin"
-    answer = gw.client.patch(f"/api/v1/accounts/{account}/users/{user['id']}", json={"last_name": "Durand"},
-                             headers=admin_headers)
+    answer = gw.client.patch(
+        f"/api/v1/accounts/{account}/users/{user['id']}",
+        json={"last_name": "Durand"},
+        headers=admin_headers,
+    )
     assert answer.status_code == 200
     assert gw.client.get("/api/v1/me", headers=user_headers).get_json()["last_name"] == "Durand"
 
@@ -69,16 +79,41 @@ def test_administrators_patch_shows_at_once_to_the_user(gw):
 def test_identity_events_clear_the_kept_profile(gw):
     user = gw.user(gw.account())
     headers = bearer(gw.sign_in(user))
-    for number, event in enumerate(("identity.user.updated", "identity.user.activated", "identity.email.changed",
-                                    "identity.user.unlocked")):
+    for number, event in enumerate(
+        (
+            "identity.user.updated",
+            "identity.user.activated",
+            "identity.email.changed",
+            "identity.user.unlocked",
+        )
+    ):
         gw.client.get("/api/v1/me", headers=headers)
         rename(gw, user, f"Name {number}")
-        assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] != f"Name {number}"
-        gw.feed(event, {"user_id": user["id"], "account_id": user["account_id"], "email": user["email"],
-                        "old_email": "old@example.com", "new_email": user["email"], "last_name": "Martin",
-                        "first_name": f"Name {number}", "language": "en-GB", "password_level": 2,
-                        "status": "active", "changed": ["first_name"], "activated_at": "2025-01-06T09:00:00Z"})
-        assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == f"Name {number}", event
+        assert (
+            gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"]
+            != f"Name {number}"
+        )
+        gw.feed(
+            event,
+            {
+                "user_id": user["id"],
+                "account_id": user["account_id"],
+                "email": user["email"],
+                "old_email": "old@example.com",
+                "new_email": user["email"],
+                "last_name": "Martin",
+                "first_name": f"Name {number}",
+                "language": "en-GB",
+                "password_level": 2,
+                "status": "active",
+                "changed": ["first_name"],
+                "activated_at": "2025-01-06T09:00:00Z",
+            },
+        )
+        assert (
+            gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"]
+            == f"Name {number}"
+        ), event
 
 
 def test_account_events_clear_the_profiles_of_the_account(gw):
@@ -87,8 +122,16 @@ def test_account_events_clear_the_profiles_of_the_account(gw):
     headers = bearer(gw.sign_in(user))
     gw.client.get("/api/v1/me", headers=headers)
     rename(gw, user, "Linked")
-    gw.feed("identity.account.linked", {"account_id": account, "number": "777", "name": "Shop", "parent_id": None,
-                                        "relation": None})
+    gw.feed(
+        "identity.account.linked",
+        {
+            "account_id": account,
+            "number": "777",
+            "name": "Shop",
+            "parent_id": None,
+            "relation": None,
+        },
+    )
     assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == "Linked"
 
 
@@ -98,7 +141,10 @@ def test_a_sign_in_clears_the_profiles_of_the_users_other_sessions(gw):
     gw.client.get("/api/v1/me", headers=first)
     gw.users[user["email"]]["user"]["last_sign_in_at"] = "2025-01-06T09:00:00Z"
     gw.sign_in(user)
-    assert gw.client.get("/api/v1/me", headers=first).get_json()["last_sign_in_at"] == "2025-01-06T09:00:00Z"
+    assert (
+        gw.client.get("/api/v1/me", headers=first).get_json()["last_sign_in_at"]
+        == "2025-01-06T09:00:00Z"
+    )
 
 
 def test_the_kept_profile_lasts_30_seconds_at_most(gw):
@@ -125,20 +171,41 @@ def test_a_change_during_the_call_to_identity_is_not_overwritten(gw):
     """The event that clears the profile arrives while identity's (older) answer is on its way."""
     user = gw.user(gw.account())
     headers = bearer(gw.sign_in(user))
-    stale = {**gw.users[user["email"]]["user"], "account": {"id": user["account_id"], "number": "1", "name": "A",
-                                                            "parent_id": None, "relation": None}}
+    stale = {
+        **gw.users[user["email"]]["user"],
+        "account": {
+            "id": user["account_id"],
+            "number": "1",
+            "name": "A",
+            "parent_id": None,
+            "relation": None,
+        },
+    }
 
     def answer_then_change(user_id: str) -> tuple[Any, int]:
         rename(gw, user, "Changed")
-        gw.feed("identity.user.updated", {"user_id": user_id, "account_id": user["account_id"],
-                                          "last_name": "Martin", "first_name": "Changed", "language": "en-GB",
-                                          "password_level": 2, "status": "active", "changed": ["first_name"]})
+        gw.feed(
+            "identity.user.updated",
+            {
+                "user_id": user_id,
+                "account_id": user["account_id"],
+                "last_name": "Martin",
+                "first_name": "Changed",
+                "language": "en-GB",
+                "password_level": 2,
+                "status": "active",
+                "changed": ["first_name"],
+            },
+        )
         return stale, 200
 
     gw.identity.on("GET", "/internal/users/{user_id}", answer_then_change)
     assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == "Alice"
-    gw.identity.on("GET", "/internal/users/{user_id}",
-                   lambda user_id: ({**gw.users[user["email"]]["user"], "account": stale["account"]}, 200))
+    gw.identity.on(
+        "GET",
+        "/internal/users/{user_id}",
+        lambda user_id: ({**gw.users[user["email"]]["user"], "account": stale["account"]}, 200),
+    )
     assert gw.client.get("/api/v1/me", headers=headers).get_json()["first_name"] == "Changed"
 
 

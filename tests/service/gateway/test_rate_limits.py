@@ -6,8 +6,11 @@ from datetime import timedelta
 
 
 def sign_in(gw, email, ip="10.0.0.1"):
-    return gw.client.post("/api/v1/session", json={"email": email, "password": "wrong"},
-                          environ_base={"REMOTE_ADDR": ip})
+    return gw.client.post(
+        "/api/v1/session",
+        json={"email": email, "password": "wrong"},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def test_sign_in_per_email_limit_answers_429_with_retry_after(gw):
@@ -61,5 +64,10 @@ def test_limits_are_configurable_and_shared_by_every_app_on_the_database(make_ga
 
     second_worker = create_app(gw.part).test_client()
     assert sign_in(gw, "a@example.com").status_code == 401
-    assert second_worker.post("/api/v1/session", json={"email": "a@example.com", "password": "x"}).status_code == 401
+    assert (
+        second_worker.post(
+            "/api/v1/session", json={"email": "a@example.com", "password": "x"}
+        ).status_code
+        == 401
+    )
     assert sign_in(gw, "a@example.com").status_code == 429

@@ -27,7 +27,9 @@ def test_sign_in_answers_a_token_and_keeps_only_its_hash(gw):
 
 def test_sign_in_sets_an_http_only_lax_cookie(gw):
     user = gw.user(gw.account())
-    response = gw.client.post("/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"})
+    response = gw.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    )
     cookie = response.headers["Set-Cookie"]
     assert "portico_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie
@@ -36,7 +38,9 @@ def test_sign_in_sets_an_http_only_lax_cookie(gw):
 def test_cookie_is_secure_behind_https(make_gateway):
     gw = make_gateway(PORTICO_PUBLIC_URL="https://portal.example.com")
     user = gw.user(gw.account())
-    response = gw.client.post("/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"})
+    response = gw.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
@@ -44,7 +48,9 @@ def test_identity_refusals_pass_through(gw):
     user = gw.user(gw.account(), status="locked")
     wrong = gw.client.post("/api/v1/session", json={"email": user["email"], "password": "nope"})
     assert wrong.status_code == 401 and wrong.mimetype == "application/problem+json"
-    locked = gw.client.post("/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"})
+    locked = gw.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    )
     assert locked.status_code == 423 and "reset your password" in locked.get_json()["detail"]
 
 
@@ -109,7 +115,9 @@ def test_cookie_sessions_need_the_csrf_token_on_unsafe_methods(gw):
     assert browser.get("/api/v1/me").status_code == 200  # safe: no token needed
     missing = browser.patch("/api/v1/me", json={"function": "Buyer"})
     assert missing.status_code == 403 and "X-CSRF-Token" in missing.get_json()["detail"]
-    wrong = browser.patch("/api/v1/me", json={"function": "Buyer"}, headers={"X-CSRF-Token": session["csrf_token"]})
+    wrong = browser.patch(
+        "/api/v1/me", json={"function": "Buyer"}, headers={"X-CSRF-Token": session["csrf_token"]}
+    )
     assert wrong.status_code == 403 and "does not match" in wrong.get_json()["detail"]
     assert browser.delete("/api/v1/session").status_code == 403
 
@@ -117,11 +125,20 @@ def test_cookie_sessions_need_the_csrf_token_on_unsafe_methods(gw):
 def test_cookie_session_with_its_csrf_token_is_accepted(gw):
     user = gw.user(gw.account())
     browser = gw.client
-    signed = browser.post("/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}).get_json()
+    signed = browser.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    ).get_json()
     gw.identity.on("PATCH", "/internal/users/{user_id}", {**user, "function": "Buyer"})
-    ok = browser.patch("/api/v1/me", json={"function": "Buyer"}, headers={"X-CSRF-Token": signed["csrf_token"]})
+    ok = browser.patch(
+        "/api/v1/me", json={"function": "Buyer"}, headers={"X-CSRF-Token": signed["csrf_token"]}
+    )
     assert ok.status_code == 200 and ok.get_json()["function"] == "Buyer"
-    assert browser.delete("/api/v1/session", headers={"X-CSRF-Token": signed["csrf_token"]}).status_code == 204
+    assert (
+        browser.delete(
+            "/api/v1/session", headers={"X-CSRF-Token": signed["csrf_token"]}
+        ).status_code
+        == 204
+    )
     assert browser.get("/api/v1/me").status_code == 401
 
 
@@ -133,11 +150,17 @@ def test_password_change_required_allows_only_me_password_and_sign_out(gw):
     blocked = gw.client.get("/api/v1/me/subscriptions", headers=bearer(session))
     assert blocked.status_code == 403 and "password must be changed" in blocked.get_json()["detail"]
     assert gw.client.get("/api/v1/catalog", headers=bearer(session)).status_code == 403
-    changed = gw.client.post("/api/v1/me/password", json={"current_password": "Secret-pass-1",
-                                                           "new_password": "Another-pass-2"}, headers=bearer(session))
+    changed = gw.client.post(
+        "/api/v1/me/password",
+        json={"current_password": "Secret-pass-1", "new_password": "Another-pass-2"},
+        headers=bearer(session),
+    )
     assert changed.status_code == 204
-    gw.subscriptions.on("GET", "/internal/users/{user_id}/subscriptions", {"items": [], "page": 1, "per_page": 10,
-                                                                           "total": 0})
+    gw.subscriptions.on(
+        "GET",
+        "/internal/users/{user_id}/subscriptions",
+        {"items": [], "page": 1, "per_page": 10, "total": 0},
+    )
     assert gw.client.get("/api/v1/me/subscriptions", headers=bearer(session)).status_code == 200
 
 
@@ -147,28 +170,51 @@ def test_password_change_ends_the_other_sessions_at_once_and_its_event_spares_th
     body = {"current_password": "Secret-pass-1", "new_password": "Another-pass-2"}
     assert gw.client.post("/api/v1/me/password", json=body, headers=bearer(mine)).status_code == 204
     assert gw.client.get("/api/v1/me", headers=bearer(other)).status_code == 401
-    gw.feed("identity.password.changed", {"user_id": user["id"], "account_id": user["account_id"], "via": "change"})
+    gw.feed(
+        "identity.password.changed",
+        {"user_id": user["id"], "account_id": user["account_id"], "via": "change"},
+    )
     assert gw.client.get("/api/v1/me", headers=bearer(mine)).status_code == 200
 
 
 def test_a_failed_password_change_keeps_every_session(gw):
     user = gw.user(gw.account())
     mine, other = gw.sign_in(user), gw.sign_in(user)
-    gw.identity.on("POST", "/internal/users/{user_id}/password",
-                   {"type": "about:blank", "title": "x", "status": 422, "detail": "Too short.",
-                    "errors": {"new_password": ["Too short."]}}, 422)
-    refused = gw.client.post("/api/v1/me/password", json={"current_password": "a", "new_password": "b"},
-                             headers=bearer(mine))
-    assert refused.status_code == 422 and refused.get_json()["errors"] == {"new_password": ["Too short."]}
+    gw.identity.on(
+        "POST",
+        "/internal/users/{user_id}/password",
+        {
+            "type": "about:blank",
+            "title": "x",
+            "status": 422,
+            "detail": "Too short.",
+            "errors": {"new_password": ["Too short."]},
+        },
+        422,
+    )
+    refused = gw.client.post(
+        "/api/v1/me/password",
+        json={"current_password": "a", "new_password": "b"},
+        headers=bearer(mine),
+    )
+    assert refused.status_code == 422 and refused.get_json()["errors"] == {
+        "new_password": ["Too short."]
+    }
     assert gw.client.get("/api/v1/me", headers=bearer(other)).status_code == 200
-    gw.feed("identity.password.changed", {"user_id": user["id"], "account_id": user["account_id"], "via": "change"})
+    gw.feed(
+        "identity.password.changed",
+        {"user_id": user["id"], "account_id": user["account_id"], "via": "change"},
+    )
     assert gw.client.get("/api/v1/me", headers=bearer(mine)).status_code == 401
 
 
 def test_password_changed_elsewhere_or_reset_ends_every_session(gw):
     user = gw.user(gw.account())
     one, two = gw.sign_in(user), gw.sign_in(user)
-    gw.feed("identity.password.changed", {"user_id": user["id"], "account_id": user["account_id"], "via": "reset"})
+    gw.feed(
+        "identity.password.changed",
+        {"user_id": user["id"], "account_id": user["account_id"], "via": "reset"},
+    )
     assert gw.client.get("/api/v1/me", headers=bearer(one)).status_code == 401
     assert gw.client.get("/api/v1/me", headers=bearer(two)).status_code == 401
 
@@ -177,8 +223,11 @@ def test_sessions_opened_after_a_late_event_survive_it(gw):
     user = gw.user(gw.account())
     earlier = (gw.clock.now() - timedelta(minutes=1)).isoformat()
     session = gw.sign_in(user)
-    gw.feed("identity.password.changed", {"user_id": user["id"], "account_id": user["account_id"], "via": "reset"},
-            occurred_at=earlier)
+    gw.feed(
+        "identity.password.changed",
+        {"user_id": user["id"], "account_id": user["account_id"], "via": "reset"},
+        occurred_at=earlier,
+    )
     assert gw.client.get("/api/v1/me", headers=bearer(session)).status_code == 200
 
 
@@ -190,12 +239,16 @@ def test_deletion_and_lock_end_the_sessions(gw):
     gw.feed("identity.user.locked", {"user_id": locked["id"], "account_id": account})
     assert gw.client.get("/api/v1/me", headers=bearer(sessions_[deleted["id"]])).status_code == 401
     assert gw.client.get("/api/v1/me", headers=bearer(sessions_[locked["id"]])).status_code == 401
-    assert gw.client.get("/api/v1/me", headers=bearer(sessions_[bystander["id"]])).status_code == 200
+    assert (
+        gw.client.get("/api/v1/me", headers=bearer(sessions_[bystander["id"]])).status_code == 200
+    )
 
 
 def test_redelivered_event_changes_nothing(gw):
     user = gw.user(gw.account())
-    event = gw.feed("identity.user.locked", {"user_id": user["id"], "account_id": user["account_id"]})
+    event = gw.feed(
+        "identity.user.locked", {"user_id": user["id"], "account_id": user["account_id"]}
+    )
     session = gw.sign_in(user)
     assert gw.part.processor().process(event.to_json()).kind == "duplicate"
     assert gw.client.get("/api/v1/me", headers=bearer(session)).status_code == 200

@@ -38,7 +38,9 @@ class Driver:
         self.headers = {"Authorization": f"Bearer {part.settings.service_token}"}
 
     # --- HTTP
-    def call(self, method: str, path: str, json: Any = None, actor: str | None = None, **kw: Any) -> Any:
+    def call(
+        self, method: str, path: str, json: Any = None, actor: str | None = None, **kw: Any
+    ) -> Any:
         headers = dict(self.headers)
         if actor:
             headers["X-Portico-Actor"] = actor
@@ -96,8 +98,15 @@ class Driver:
 
     def user(self, account_id: str, **fields: Any) -> tuple[dict[str, Any], str]:
         """A user waiting for activation, and the token of their activation link."""
-        body = {"email": f"u{uuid.uuid4().hex[:10]}@example.com", "title": "MME", "last_name": "Dupont",
-                "first_name": "Lovana", "language": "en-US", "password_level": 2, **fields}
+        body = {
+            "email": f"u{uuid.uuid4().hex[:10]}@example.com",
+            "title": "MME",
+            "last_name": "Dupont",
+            "first_name": "Lovana",
+            "language": "en-US",
+            "password_level": 2,
+            **fields,
+        }
         response = self.post(f"/internal/accounts/{account_id}/users", body, actor="admin-1")
         assert response.status_code == 201, response.json
         return response.json, self.token_of(response.json["id"], "activation")
@@ -121,19 +130,37 @@ class Driver:
         return links[-1]["link_url"].rsplit("/", 1)[1]
 
     def activation_body(self, password: str = PASSWORD, **fields: Any) -> dict[str, Any]:
-        return {"title": "MME", "last_name": "Dupont", "first_name": "Lovana", "language": "en-US",
-                "function": "IT Manager", "office_phone": "+33 1 23 45 67 89", "mobile_phone": None,
-                "password": password, **fields}
+        return {
+            "title": "MME",
+            "last_name": "Dupont",
+            "first_name": "Lovana",
+            "language": "en-US",
+            "function": "IT Manager",
+            "office_phone": "+33 1 23 45 67 89",
+            "mobile_phone": None,
+            "password": password,
+            **fields,
+        }
 
-    def active_user(self, account_id: str, password: str = PASSWORD, **fields: Any) -> dict[str, Any]:
+    def active_user(
+        self, account_id: str, password: str = PASSWORD, **fields: Any
+    ) -> dict[str, Any]:
         user, token = self.user(account_id, **fields)
         names = {name: user[name] for name in ("title", "last_name", "first_name", "language")}
-        response = self.post(f"/internal/activations/{token}", self.activation_body(password, **names))
+        response = self.post(
+            f"/internal/activations/{token}", self.activation_body(password, **names)
+        )
         assert response.status_code == 201, response.json
         return response.json
 
     def sign_in(self, email: str, password: str = PASSWORD, **extra: Any) -> Any:
-        body = {"email": email, "password": password, "ip": "192.0.2.7", "user_agent": "pytest", **extra}
+        body = {
+            "email": email,
+            "password": password,
+            "ip": "192.0.2.7",
+            "user_agent": "pytest",
+            **extra,
+        }
         return self.post("/internal/sign-in", body)
 
     def grant_admin(self, account_id: str, user_id: str, status: str = "accepted") -> str:
@@ -141,12 +168,21 @@ class Driver:
         self.subscription_event(status, account_id, user_id, subscription_id)
         return subscription_id
 
-    def subscription_event(self, status: str, account_id: str, user_id: str, subscription_id: str,
-                           **extra: Any) -> Any:
-        data = {"subscription_id": subscription_id, "account_id": account_id, "user_id": user_id,
-                "service_id": str(uuid.uuid4()), "service_code": f"user_admin:{account_id}",
-                "service_title": "User Management - Administration", "family": "management",
-                "status": status, "administers_account_id": account_id, **extra}
+    def subscription_event(
+        self, status: str, account_id: str, user_id: str, subscription_id: str, **extra: Any
+    ) -> Any:
+        data = {
+            "subscription_id": subscription_id,
+            "account_id": account_id,
+            "user_id": user_id,
+            "service_id": str(uuid.uuid4()),
+            "service_code": f"user_admin:{account_id}",
+            "service_title": "User Management - Administration",
+            "family": "management",
+            "status": status,
+            "administers_account_id": account_id,
+            **extra,
+        }
         outcome = self.process(f"subscriptions.subscription.{status}", data)
         assert outcome.kind == "handled", outcome
         return outcome
@@ -159,9 +195,14 @@ def make_part(tmp_path, cheap_hasher):
 
     def make(**extra: str) -> Any:
         name = f"identity{len(made)}"
-        settings = Settings(part="identity", database_url=f"sqlite:///{tmp_path}/{name}.db",
-                            broker_url="memory://", bus_prefix=f"t{uuid.uuid4().hex[:10]}",
-                            public_url="https://portal.example", extra=extra)
+        settings = Settings(
+            part="identity",
+            database_url=f"sqlite:///{tmp_path}/{name}.db",
+            broker_url="memory://",
+            bus_prefix=f"t{uuid.uuid4().hex[:10]}",
+            public_url="https://portal.example",
+            extra=extra,
+        )
         part = build(settings)
         part.clock = FakeClock()
         part.hasher = cheap_hasher

@@ -47,21 +47,42 @@ def test_one_subscription_ending_leaves_another(svc, account):
 
 def test_other_services_and_supervision_make_no_administrator(svc, account):
     user = svc.active_user(account["id"])
-    svc.subscription_event("accepted", account["id"], user["id"], str(uuid.uuid4()),
-                           service_code="invoices", administers_account_id=None)
-    svc.subscription_event("accepted", account["id"], user["id"], str(uuid.uuid4()),
-                           service_code=f"user_admin_supervision:{account['id']}")
+    svc.subscription_event(
+        "accepted",
+        account["id"],
+        user["id"],
+        str(uuid.uuid4()),
+        service_code="invoices",
+        administers_account_id=None,
+    )
+    svc.subscription_event(
+        "accepted",
+        account["id"],
+        user["id"],
+        str(uuid.uuid4()),
+        service_code=f"user_admin_supervision:{account['id']}",
+    )
     assert is_admin(svc, account["id"], user["id"]) is False
 
 
 def test_a_redelivered_event_and_an_unknown_user_change_nothing(svc, account):
     user = svc.active_user(account["id"])
-    data = {"subscription_id": "s-1", "account_id": account["id"], "user_id": user["id"],
-            "service_id": "x", "service_code": "user_admin:x", "service_title": "Admin",
-            "family": "management", "status": "accepted", "administers_account_id": account["id"]}
+    data = {
+        "subscription_id": "s-1",
+        "account_id": account["id"],
+        "user_id": user["id"],
+        "service_id": "x",
+        "service_code": "user_admin:x",
+        "service_title": "Admin",
+        "family": "management",
+        "status": "accepted",
+        "administers_account_id": account["id"],
+    }
     from bus.envelope import Envelope
 
-    envelope = Envelope(type="subscriptions.subscription.accepted", data=data, producer="subscriptions")
+    envelope = Envelope(
+        type="subscriptions.subscription.accepted", data=data, producer="subscriptions"
+    )
     assert svc.part.processor().process(envelope.to_json()).kind == "handled"
     assert svc.part.processor().process(envelope.to_json()).kind == "duplicate"
     assert len(svc.rows("administrators")) == 1

@@ -10,9 +10,18 @@ from bus.envelope import Envelope
 
 
 def row(line, **fields):
-    return {"line": line, "title": "MME", "last_name": "Dupont", "first_name": "Lovana",
-            "email": f"user{line}@company.ws", "office_phone": None, "mobile_phone": None,
-            "language": "en-US", "password_level": 2, **fields}
+    return {
+        "line": line,
+        "title": "MME",
+        "last_name": "Dupont",
+        "first_name": "Lovana",
+        "email": f"user{line}@company.ws",
+        "office_phone": None,
+        "mobile_phone": None,
+        "language": "en-US",
+        "password_level": 2,
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -21,8 +30,13 @@ def account(svc):
 
 
 def command(account_id, rows, job_id="job-1", batch=1):
-    return {"account_id": account_id, "import_job_id": job_id, "batch": batch, "requested_by": "admin-5",
-            "rows": rows}
+    return {
+        "account_id": account_id,
+        "import_job_id": job_id,
+        "batch": batch,
+        "requested_by": "admin-5",
+        "rows": rows,
+    }
 
 
 def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
@@ -40,11 +54,19 @@ def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
     [answer] = svc.envelopes("identity.users.created")
     data = answer["data"]
     assert (data["account_id"], data["import_job_id"], data["batch"]) == (account["id"], "job-1", 1)
-    assert [(c["import_line"], c["email"]) for c in data["users"]] == [(2, "user2@company.ws"),
-                                                                  (6, "user6@company.ws")]
+    assert [(c["import_line"], c["email"]) for c in data["users"]] == [
+        (2, "user2@company.ws"),
+        (6, "user6@company.ws"),
+    ]
     rejected = [(r["line"], r["field"]) for r in data["rejected"]]
-    assert rejected == [(3, "email"), (4, "civility"), (4, "language"), (5, "email"),
-                        (7, "last_name"), (7, "email")]
+    assert rejected == [
+        (3, "email"),
+        (4, "civility"),
+        (4, "language"),
+        (5, "email"),
+        (7, "last_name"),
+        (7, "email"),
+    ]
     assert data["rejected"][0]["message"] == "This address is already used in the portal."
     assert all(r["message"] for r in data["rejected"])
 
@@ -59,7 +81,9 @@ def test_a_batch_creates_valid_rows_and_answers_every_rows_fate(svc, account):
     [links] = svc.envelopes("identity.links.issued")
     assert (links["data"]["purpose"], links["data"]["account_id"]) == ("activation", account["id"])
     assert [(link["user_id"], link["recipient"]) for link in links["data"]["links"]] == [
-        (created[0]["user_id"], "user2@company.ws"), (created[1]["user_id"], "user6@company.ws")]
+        (created[0]["user_id"], "user2@company.ws"),
+        (created[1]["user_id"], "user6@company.ws"),
+    ]
     # events follow from the command: same correlation, the command as cause
     assert links["causation_id"] == answer["causation_id"] is not None
     [stored] = svc.rows("users", email="user6@company.ws")
@@ -86,8 +110,11 @@ def test_re_importing_the_same_file_creates_nobody_twice(svc, account):
 
 
 def test_a_redelivered_command_changes_nothing(svc, account):
-    envelope = Envelope(type="identity.create_users", data=command(account["id"], [row(2), row(3)]),
-                        producer="importer")
+    envelope = Envelope(
+        type="identity.create_users",
+        data=command(account["id"], [row(2), row(3)]),
+        producer="importer",
+    )
     processor = svc.part.processor()
     assert processor.process(envelope.to_json()).kind == "handled"
     assert processor.process(envelope.to_json()).kind == "duplicate"
@@ -102,8 +129,10 @@ def test_a_batch_for_an_account_that_is_gone_rejects_every_row(svc):
 
 
 def test_a_row_with_odd_types_is_an_anomaly_not_a_dead_letter(svc, account):
-    outcome = svc.process("identity.create_users", command(account["id"], [
-        row(2, title=None, last_name=42, password_level="high"), row(3)]))
+    outcome = svc.process(
+        "identity.create_users",
+        command(account["id"], [row(2, title=None, last_name=42, password_level="high"), row(3)]),
+    )
     assert outcome.kind == "handled"
     answer = svc.last("identity.users.created")
     assert [r["field"] for r in answer["rejected"]] == ["civility", "last_name", "password_level"]
@@ -130,5 +159,7 @@ def test_a_batch_of_500_rows(svc, account):
     assert len(answer["users"]) == 500 and answer["rejected"] == []
     [links] = svc.events("identity.links.issued")
     assert len(links["links"]) == 500
-    listed = svc.get(f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}).json
+    listed = svc.get(
+        f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}
+    ).json
     assert listed["total"] == 500

@@ -18,8 +18,10 @@ def user(svc):
 
 def test_a_reset_request_answers_the_same_whatever_the_address(svc, user):
     pending, _ = svc.user(user["account_id"])
-    answers = [svc.post("/internal/password-resets", {"email": email})
-               for email in (user["email"], "nobody@example.com", pending["email"], "not an address")]
+    answers = [
+        svc.post("/internal/password-resets", {"email": email})
+        for email in (user["email"], "nobody@example.com", pending["email"], "not an address")
+    ]
     assert {a.status_code for a in answers} == {202}
     assert len({a.get_data() for a in answers}) == 1
     assert "If this address is known" in answers[0].json["detail"]
@@ -48,11 +50,17 @@ def test_a_reset_sets_the_password_and_ends_other_sessions(svc, user):
     token = svc.token_of(user["id"], "reset")
     response = svc.post(f"/internal/password-resets/{token}", {"password": NEW})
     assert response.status_code == 204
-    assert svc.last("identity.password.changed") == {"user_id": user["id"], "account_id": user["account_id"],
-                                                     "via": "reset"}
+    assert svc.last("identity.password.changed") == {
+        "user_id": user["id"],
+        "account_id": user["account_id"],
+        "via": "reset",
+    }
     assert svc.sign_in(user["email"], PASSWORD).status_code == 401
     assert svc.sign_in(user["email"], NEW).status_code == 200
-    assert svc.post(f"/internal/password-resets/{token}", {"password": "Other-Teapot-9"}).status_code == 410
+    assert (
+        svc.post(f"/internal/password-resets/{token}", {"password": "Other-Teapot-9"}).status_code
+        == 410
+    )
 
 
 def test_a_reset_link_expires_after_an_hour(svc, user):
@@ -104,7 +112,9 @@ def test_changing_ones_password(svc, user):
     assert svc.sign_in(user["email"], NEW).status_code == 200
     audits = svc.get(f"/internal/users/{user['id']}/audits").json["items"]
     assert [a["result"] for a in audits if a["action"] == "password_change"] == [
-        "succeeded", "wrong_current_password"]
+        "succeeded",
+        "wrong_current_password",
+    ]
 
 
 def test_none_of_the_last_24_passwords_comes_back(svc, user):
@@ -117,7 +127,9 @@ def test_none_of_the_last_24_passwords_comes_back(svc, user):
     # 25 passwords so far: the first has left the history of 24, the second has not
     refused = svc.post(path, {"current_password": current, "new_password": "Rotating-Secret-00!"})
     assert refused.status_code == 422 and "new_password" in refused.json["errors"]
-    assert svc.post(path, {"current_password": current, "new_password": PASSWORD}).status_code == 204
+    assert (
+        svc.post(path, {"current_password": current, "new_password": PASSWORD}).status_code == 204
+    )
     assert len(svc.rows("password_history", user_id=user["id"])) == 24
 
 

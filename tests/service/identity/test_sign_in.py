@@ -53,8 +53,12 @@ def test_unknown_e_mail_wrong_password_and_pending_user_get_the_same_answer(svc,
     user = svc.active_user(account["id"])
     pending, _ = svc.user(account["id"])
     svc.part.hasher = spy
-    answers = [svc.sign_in("nobody@example.com"), svc.sign_in(user["email"], "Wrong-Password-1"),
-               svc.sign_in(pending["email"], "Whatever-1"), svc.sign_in("not even an e-mail")]
+    answers = [
+        svc.sign_in("nobody@example.com"),
+        svc.sign_in(user["email"], "Wrong-Password-1"),
+        svc.sign_in(pending["email"], "Whatever-1"),
+        svc.sign_in("not even an e-mail"),
+    ]
     assert {a.status_code for a in answers} == {401}
     assert len({a.get_data() for a in answers}) == 1
     assert answers[0].json["detail"].startswith("The e-mail address or the password is not right")
@@ -68,8 +72,12 @@ def test_five_failures_lock_a_moderate_user_and_the_lock_is_announced(svc, accou
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 423]
     locked = svc.envelopes("identity.user.locked")
     assert len(locked) == 1
-    assert locked[0]["data"] == {"user_id": user["id"], "account_id": account["id"],
-                                 "until": "2025-01-01T09:15:00Z", "reason": "failed_sign_ins"}
+    assert locked[0]["data"] == {
+        "user_id": user["id"],
+        "account_id": account["id"],
+        "until": "2025-01-01T09:15:00Z",
+        "reason": "failed_sign_ins",
+    }
     right = svc.sign_in(user["email"], PASSWORD)
     assert right.status_code == 423
     assert "Forgotten password" in right.json["detail"] and "administrator" in right.json["detail"]
@@ -93,7 +101,9 @@ def test_a_weak_level_user_is_throttled_like_an_unknown_address_but_not_locked(s
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 423]
     assert svc.sign_in(user["email"]).status_code == 423
     assert svc.count("identity.user.locked") == 0
-    assert svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "active"
+    assert (
+        svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "active"
+    )
     svc.clock.advance(timedelta(minutes=15))
     assert svc.sign_in(user["email"]).status_code == 200
 
@@ -105,9 +115,15 @@ def test_the_lock_is_temporary(svc, account):
     svc.clock.advance(timedelta(minutes=14, seconds=59))
     assert svc.sign_in(user["email"]).status_code == 423
     svc.clock.advance(timedelta(seconds=1))
-    assert svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "active"
+    assert (
+        svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "active"
+    )
     assert svc.sign_in(user["email"]).status_code == 200
-    assert svc.last("identity.user.unlocked") == {"user_id": user["id"], "account_id": account["id"], "by": None}
+    assert svc.last("identity.user.unlocked") == {
+        "user_id": user["id"],
+        "account_id": account["id"],
+        "by": None,
+    }
 
 
 def test_a_user_whose_lock_ran_out_is_locked_again_by_five_more_failures(svc, account):
@@ -117,8 +133,12 @@ def test_a_user_whose_lock_ran_out_is_locked_again_by_five_more_failures(svc, ac
     svc.clock.advance(timedelta(minutes=20))
     assert [svc.sign_in(user["email"], "wrong").status_code for _ in range(5)] == [401] * 4 + [423]
     assert [e["until"] for e in svc.events("identity.user.locked")] == [
-        "2025-01-01T09:15:00Z", "2025-01-01T09:35:00Z"]
-    assert svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "locked"
+        "2025-01-01T09:15:00Z",
+        "2025-01-01T09:35:00Z",
+    ]
+    assert (
+        svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").json["status"] == "locked"
+    )
 
 
 def test_the_threshold_and_the_lock_length_are_settings(make_part):
@@ -145,8 +165,11 @@ def test_an_administrator_unlocks(svc, account):
         svc.sign_in(user["email"], "wrong")
     path = f"/internal/accounts/{account['id']}/users/{user['id']}/unlock"
     assert svc.post(path, actor="admin-3").status_code == 204
-    assert svc.last("identity.user.unlocked") == {"user_id": user["id"], "account_id": account["id"],
-                                                  "by": "admin-3"}
+    assert svc.last("identity.user.unlocked") == {
+        "user_id": user["id"],
+        "account_id": account["id"],
+        "by": "admin-3",
+    }
     assert svc.sign_in(user["email"]).status_code == 200
     audit = svc.get(f"/internal/accounts/{account['id']}/audit").json["items"]
     assert any(item["action"] == "user_unlocked" and item["actor"] == "admin-3" for item in audit)
@@ -159,7 +182,9 @@ def test_an_administrator_also_ends_the_throttle_of_a_weak_level_user(svc, accou
     user = svc.active_user(account["id"], password_level=1)
     for _ in range(5):
         svc.sign_in(user["email"], "wrong")
-    assert svc.post(f"/internal/accounts/{account['id']}/users/{user['id']}/unlock").status_code == 204
+    assert (
+        svc.post(f"/internal/accounts/{account['id']}/users/{user['id']}/unlock").status_code == 204
+    )
     assert svc.count("identity.user.unlocked") == 0  # it was never locked
     assert svc.sign_in(user["email"]).status_code == 200
 
@@ -172,12 +197,20 @@ def test_a_moderate_password_expires_after_90_days(svc, account):
     assert svc.sign_in(moderate["email"]).json["password_change_required"] is False
     svc.clock.advance(timedelta(days=1))
     assert svc.sign_in(moderate["email"]).json["password_change_required"] is True
-    assert svc.sign_in(strong["email"], "Blue-Kettle-Sings-77").json["password_change_required"] is True
+    assert (
+        svc.sign_in(strong["email"], "Blue-Kettle-Sings-77").json["password_change_required"]
+        is True
+    )
     assert svc.sign_in(weak["email"]).json["password_change_required"] is False
-    change = svc.post(f"/internal/users/{moderate['id']}/password",
-                      {"current_password": PASSWORD, "new_password": "Green-Teapot-Hums-8"})
+    change = svc.post(
+        f"/internal/users/{moderate['id']}/password",
+        {"current_password": PASSWORD, "new_password": "Green-Teapot-Hums-8"},
+    )
     assert change.status_code == 204
-    assert svc.sign_in(moderate["email"], "Green-Teapot-Hums-8").json["password_change_required"] is False
+    assert (
+        svc.sign_in(moderate["email"], "Green-Teapot-Hums-8").json["password_change_required"]
+        is False
+    )
 
 
 def test_the_nist_profile_never_expires_passwords(make_part):
@@ -196,7 +229,9 @@ def test_a_hash_with_older_parameters_is_upgraded_at_the_next_sign_in(svc, accou
     assert svc.sign_in(user["email"]).status_code == 200
     [after] = svc.rows("users", id=user["id"])
     assert "m=16," in after.password_hash and after.password_hash != before.password_hash
-    assert [row.password_hash for row in svc.rows("password_history", user_id=user["id"])] == [after.password_hash]
+    assert [row.password_hash for row in svc.rows("password_history", user_id=user["id"])] == [
+        after.password_hash
+    ]
     assert svc.sign_in(user["email"]).status_code == 200
 
 
@@ -206,22 +241,36 @@ def test_every_attempt_is_audited(svc, account):
     svc.sign_in(user["email"])
     svc.sign_in("stranger@example.com", "whatever", ip="198.51.100.1", user_agent="curl")
     audits = svc.get(f"/internal/users/{user['id']}/audits").json
-    sign_ins = [(a["action"], a["result"], a["ip"], a["user_agent"]) for a in audits["items"]
-                if a["action"] == "sign_in"]
-    assert sign_ins == [("sign_in", "succeeded", "192.0.2.7", "pytest"),
-                        ("sign_in", "failed", "192.0.2.7", "pytest")]
+    sign_ins = [
+        (a["action"], a["result"], a["ip"], a["user_agent"])
+        for a in audits["items"]
+        if a["action"] == "sign_in"
+    ]
+    assert sign_ins == [
+        ("sign_in", "succeeded", "192.0.2.7", "pytest"),
+        ("sign_in", "failed", "192.0.2.7", "pytest"),
+    ]
     assert audits["items"][0]["at"] == "2025-01-01T09:00:00Z"
     [stranger] = [row for row in svc.rows("audit_log", action="sign_in") if row.user_id is None]
     assert (stranger.target, stranger.result, stranger.ip, stranger.user_agent) == (
-        "stranger@example.com", "failed", "198.51.100.1", "curl")
+        "stranger@example.com",
+        "failed",
+        "198.51.100.1",
+        "curl",
+    )
     account_audit = svc.get(f"/internal/accounts/{account['id']}/audit").json["items"]
-    assert [a["result"] for a in account_audit if a["action"] == "sign_in"] == ["succeeded", "failed"]
+    assert [a["result"] for a in account_audit if a["action"] == "sign_in"] == [
+        "succeeded",
+        "failed",
+    ]
     assert svc.get("/internal/users/nobody/audits").status_code == 404
 
 
 def test_a_malformed_sign_in_is_refused_before_anything_is_counted(svc):
     assert svc.post("/internal/sign-in", {"email": "a@example.com"}).status_code == 422
-    assert svc.post("/internal/sign-in", {"email": "a@example.com", "password": 3}).status_code == 422
+    assert (
+        svc.post("/internal/sign-in", {"email": "a@example.com", "password": 3}).status_code == 422
+    )
     assert svc.rows("login_throttle") == [] and svc.rows("audit_log") == []
 
 

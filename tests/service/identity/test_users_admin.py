@@ -13,9 +13,18 @@ def account(svc):
 
 
 def user_body(**fields):
-    return {"email": "ldupont@company.ws", "title": "MME", "last_name": "Dupont", "first_name": "Lovana",
-            "language": "fr-FR", "function": "Buyer", "office_phone": "+33 1 23 45 67 89",
-            "mobile_phone": "+33 6 12 34 56 78", "password_level": 3, **fields}
+    return {
+        "email": "ldupont@company.ws",
+        "title": "MME",
+        "last_name": "Dupont",
+        "first_name": "Lovana",
+        "language": "fr-FR",
+        "function": "Buyer",
+        "office_phone": "+33 1 23 45 67 89",
+        "mobile_phone": "+33 6 12 34 56 78",
+        "password_level": 3,
+        **fields,
+    }
 
 
 def test_an_administrator_creates_a_user_who_gets_an_activation_link(svc, account):
@@ -23,22 +32,57 @@ def test_an_administrator_creates_a_user_who_gets_an_activation_link(svc, accoun
     response = svc.post(f"/internal/accounts/{account['id']}/users", body, actor="admin-42")
     assert response.status_code == 201, response.json
     user = response.json
-    assert {k: user[k] for k in ("email", "title", "last_name", "first_name", "language", "function",
-                                 "office_phone", "mobile_phone", "password_level", "status",
-                                 "is_administrator", "account_id")} == {
-        "email": "ldupont@company.ws", "title": "MME", "last_name": "Dupont", "first_name": "Lovana",
-        "language": "fr-FR", "function": "Buyer", "office_phone": "+33123456789",
-        "mobile_phone": "+33612345678", "password_level": 3, "status": "pending_activation",
-        "is_administrator": False, "account_id": account["id"]}
+    assert {
+        k: user[k]
+        for k in (
+            "email",
+            "title",
+            "last_name",
+            "first_name",
+            "language",
+            "function",
+            "office_phone",
+            "mobile_phone",
+            "password_level",
+            "status",
+            "is_administrator",
+            "account_id",
+        )
+    } == {
+        "email": "ldupont@company.ws",
+        "title": "MME",
+        "last_name": "Dupont",
+        "first_name": "Lovana",
+        "language": "fr-FR",
+        "function": "Buyer",
+        "office_phone": "+33123456789",
+        "mobile_phone": "+33612345678",
+        "password_level": 3,
+        "status": "pending_activation",
+        "is_administrator": False,
+        "account_id": account["id"],
+    }
     assert user["created_at"] == "2025-01-01T09:00:00Z" and user["activated_at"] is None
     created = svc.envelopes("identity.user.created")[-1]
     assert user["event_id"] == created["id"]
     assert created["data"] == {
-        "user_id": user["id"], "account_id": account["id"], "email": "ldupont@company.ws",
-        "title": "MME", "last_name": "Dupont", "first_name": "Lovana", "language": "fr-FR",
-        "function": "Buyer", "password_level": 3, "status": "pending_activation", "source": "admin",
-        "created_by": "admin-42", "grant_administration": False, "import_job_id": None,
-        "import_line": None, "created_at": "2025-01-01T09:00:00Z"}
+        "user_id": user["id"],
+        "account_id": account["id"],
+        "email": "ldupont@company.ws",
+        "title": "MME",
+        "last_name": "Dupont",
+        "first_name": "Lovana",
+        "language": "fr-FR",
+        "function": "Buyer",
+        "password_level": 3,
+        "status": "pending_activation",
+        "source": "admin",
+        "created_by": "admin-42",
+        "grant_administration": False,
+        "import_job_id": None,
+        "import_line": None,
+        "created_at": "2025-01-01T09:00:00Z",
+    }
     link = svc.last("identity.link.issued")
     assert link["purpose"] == "activation" and link["resent"] is False
     assert link["recipient"] == "ldupont@company.ws" and link["recipient_name"] == "Lovana Dupont"
@@ -53,25 +97,32 @@ def test_an_e_mail_is_unique_across_the_portal_whatever_its_case(svc, account):
     other = svc.account()
     svc.post(f"/internal/accounts/{account['id']}/users", user_body())
     for target in (account, other):
-        response = svc.post(f"/internal/accounts/{target['id']}/users", user_body(email="LDupont@Company.WS"))
+        response = svc.post(
+            f"/internal/accounts/{target['id']}/users", user_body(email="LDupont@Company.WS")
+        )
         assert response.status_code == 409
         assert response.json["detail"] == "The user already exists"
     assert svc.count("identity.user.created") == 1
 
 
-@pytest.mark.parametrize(("fields", "bad"), [
-    ({"last_name": "x" * 101}, "last_name"),
-    ({"first_name": ""}, "first_name"),
-    ({"email": "a" * 250 + "@example.com"}, "email"),
-    ({"email": "not an address"}, "email"),
-    ({"title": "DR"}, "title"),
-    ({"language": "xx-XX"}, "language"),
-    ({"office_phone": "12"}, "office_phone"),
-    ({"mobile_phone": "call me"}, "mobile_phone"),
-    ({"password_level": 4}, "password_level"),
-    ({"colour": "blue"}, "colour"),
-])
-def test_bad_fields_are_refused_with_a_message_each_and_nothing_is_written(svc, account, fields, bad):
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"last_name": "x" * 101}, "last_name"),
+        ({"first_name": ""}, "first_name"),
+        ({"email": "a" * 250 + "@example.com"}, "email"),
+        ({"email": "not an address"}, "email"),
+        ({"title": "DR"}, "title"),
+        ({"language": "xx-XX"}, "language"),
+        ({"office_phone": "12"}, "office_phone"),
+        ({"mobile_phone": "call me"}, "mobile_phone"),
+        ({"password_level": 4}, "password_level"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_fields_are_refused_with_a_message_each_and_nothing_is_written(
+    svc, account, fields, bad
+):
     response = svc.post(f"/internal/accounts/{account['id']}/users", user_body(**fields))
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
@@ -81,8 +132,10 @@ def test_bad_fields_are_refused_with_a_message_each_and_nothing_is_written(svc, 
 
 
 def test_several_bad_fields_are_all_named(svc, account):
-    response = svc.post(f"/internal/accounts/{account['id']}/users",
-                        user_body(title="X", language="klingon", last_name="y" * 300))
+    response = svc.post(
+        f"/internal/accounts/{account['id']}/users",
+        user_body(title="X", language="klingon", last_name="y" * 300),
+    )
     assert set(response.json["errors"]) == {"title", "language", "last_name"}
 
 
@@ -105,7 +158,9 @@ def test_read_modify_and_the_update_event(svc, account):
     user, _ = svc.user(account["id"])
     path = f"/internal/accounts/{account['id']}/users/{user['id']}"
     assert svc.get(path).json["email"] == user["email"]
-    response = svc.patch(path, {"function": "CFO", "password_level": 3, "last_name": "Durand"}, actor="a-1")
+    response = svc.patch(
+        path, {"function": "CFO", "password_level": 3, "last_name": "Durand"}, actor="a-1"
+    )
     assert response.status_code == 200
     assert response.json["function"] == "CFO" and response.json["password_level"] == 3
     updated = svc.envelopes("identity.user.updated")[-1]
@@ -127,8 +182,9 @@ def test_a_user_of_another_account_is_not_found(svc, account):
     assert svc.patch(base, {"function": "Spy"}).status_code == 404
     assert svc.delete(base).status_code == 404
     assert svc.post(f"{base}/unlock").status_code == 404
-    answer = svc.post(f"/internal/accounts/{account['id']}/activation-emails",
-                      {"user_ids": [stranger["id"]]}).json
+    answer = svc.post(
+        f"/internal/accounts/{account['id']}/activation-emails", {"user_ids": [stranger["id"]]}
+    ).json
     assert answer["sent"] == 0 and answer["results"][0]["reason"] == "not_found"
     assert svc.get(f"/internal/accounts/{other['id']}/users/{stranger['id']}").status_code == 200
 
@@ -138,8 +194,14 @@ def test_delete_publishes_and_frees_the_address(svc, account):
     response = svc.delete(f"/internal/accounts/{account['id']}/users/{user['id']}", actor="admin-9")
     assert response.status_code == 204
     deleted = svc.last("identity.user.deleted")
-    assert deleted == {"user_id": user["id"], "account_id": account["id"], "email": user["email"],
-                       "last_name": "Dupont", "first_name": "Lovana", "deleted_by": "admin-9"}
+    assert deleted == {
+        "user_id": user["id"],
+        "account_id": account["id"],
+        "email": user["email"],
+        "last_name": "Dupont",
+        "first_name": "Lovana",
+        "deleted_by": "admin-9",
+    }
     assert svc.get(f"/internal/accounts/{account['id']}/users/{user['id']}").status_code == 404
     assert svc.rows("tokens", user_id=user["id"]) == []
     again, _ = svc.user(account["id"], email=user["email"])
@@ -163,7 +225,9 @@ def test_the_last_administrator_cannot_be_deleted(svc, account):
 
 def test_list_filters_and_pages(svc, account):
     svc.user(account["id"], last_name="Élodie", first_name="Martin", function="Chef de projet")
-    svc.user(account["id"], last_name="Smith", first_name="John", function="Buyer", email="john@smith.io")
+    svc.user(
+        account["id"], last_name="Smith", first_name="John", function="Buyer", email="john@smith.io"
+    )
     admin = svc.active_user(account["id"], last_name="Zorro", first_name="Diego")
     svc.grant_admin(account["id"], admin["id"])
     svc.user(svc.account()["id"], last_name="Elsewhere")
@@ -195,50 +259,86 @@ def test_summary_counts_by_status_and_new_users(svc, account):
     svc.user(account["id"])
     body = user_body(email=None)
     svc.post(f"/internal/accounts/{account['id']}/users", body)
-    summary = svc.get(f"/internal/accounts/{account['id']}/users/summary",
-                      query_string={"since": "2025-01-02T00:00:00Z"}).json
-    assert summary == {"active": 1, "pending_activation": 1, "without_email": 1, "locked": 0,
-                       "new_since_last_sign_in": 2, "administrators": 0, "groups": 0}
-    bad = svc.get(f"/internal/accounts/{account['id']}/users/summary", query_string={"since": "yesterday"})
+    summary = svc.get(
+        f"/internal/accounts/{account['id']}/users/summary",
+        query_string={"since": "2025-01-02T00:00:00Z"},
+    ).json
+    assert summary == {
+        "active": 1,
+        "pending_activation": 1,
+        "without_email": 1,
+        "locked": 0,
+        "new_since_last_sign_in": 2,
+        "administrators": 0,
+        "groups": 0,
+    }
+    bad = svc.get(
+        f"/internal/accounts/{account['id']}/users/summary", query_string={"since": "yesterday"}
+    )
     assert bad.status_code == 422
 
 
 def test_activation_emails_are_resent_to_pending_users_only(svc, account):
     pending, old_token = svc.user(account["id"])
     active = svc.active_user(account["id"])
-    response = svc.post(f"/internal/accounts/{account['id']}/activation-emails",
-                        {"user_ids": [pending["id"], active["id"], "nobody"]}, actor="admin-1")
+    response = svc.post(
+        f"/internal/accounts/{account['id']}/activation-emails",
+        {"user_ids": [pending["id"], active["id"], "nobody"]},
+        actor="admin-1",
+    )
     assert response.status_code == 202
     assert (response.json["sent"], response.json["skipped"]) == (1, 2)
     [batch] = svc.events("identity.links.issued")
-    assert (batch["purpose"], batch["resent"], batch["requested_by"]) == ("activation", True, "admin-1")
+    assert (batch["purpose"], batch["resent"], batch["requested_by"]) == (
+        "activation",
+        True,
+        "admin-1",
+    )
     assert [link["user_id"] for link in batch["links"]] == [pending["id"]]
     # the new link works, the replaced one does not
     assert svc.get(f"/internal/activations/{old_token}").status_code == 410
     new_token = svc.token_of(pending["id"], "activation")
     assert svc.get(f"/internal/activations/{new_token}").status_code == 200
-    assert svc.post(f"/internal/accounts/{account['id']}/activation-emails", {"user_ids": []}).status_code == 422
+    assert (
+        svc.post(
+            f"/internal/accounts/{account['id']}/activation-emails", {"user_ids": []}
+        ).status_code
+        == 422
+    )
 
 
 def test_every_administrative_action_is_in_the_account_audit(svc, account):
     user, _ = svc.user(account["id"])
     path = f"/internal/accounts/{account['id']}/users/{user['id']}"
     svc.patch(path, {"function": "Boss"}, actor="admin-7")
-    svc.post(f"/internal/accounts/{account['id']}/activation-emails", {"user_ids": [user["id"]]}, actor="admin-7")
+    svc.post(
+        f"/internal/accounts/{account['id']}/activation-emails",
+        {"user_ids": [user["id"]]},
+        actor="admin-7",
+    )
     svc.delete(path, actor="admin-7")
     audit = svc.get(f"/internal/accounts/{account['id']}/audit").json
     actions = [(item["action"], item["actor"], item["source"]) for item in audit["items"]]
-    assert actions == [("user_deleted", "admin-7", "admin"), ("activation_sent", "admin-7", "admin"),
-                       ("user_updated", "admin-7", "admin"), ("user_created", "admin-1", "admin"),
-                       ("account_created", "operator", "operator")]
-    assert audit["items"][0]["target"] == user["email"] and audit["items"][0]["at"] == "2025-01-01T09:00:00Z"
+    assert actions == [
+        ("user_deleted", "admin-7", "admin"),
+        ("activation_sent", "admin-7", "admin"),
+        ("user_updated", "admin-7", "admin"),
+        ("user_created", "admin-1", "admin"),
+        ("account_created", "operator", "operator"),
+    ]
+    assert (
+        audit["items"][0]["target"] == user["email"]
+        and audit["items"][0]["at"] == "2025-01-01T09:00:00Z"
+    )
     assert audit["total"] == 5
     assert svc.get("/internal/accounts/nope/audit").status_code == 404
 
 
 def test_taken_e_mails_for_the_importer_dry_run(svc, account):
     svc.user(account["id"], email="taken@example.com")
-    response = svc.post("/internal/emails/taken", {"emails": ["TAKEN@example.com", "free@example.com", "junk"]})
+    response = svc.post(
+        "/internal/emails/taken", {"emails": ["TAKEN@example.com", "free@example.com", "junk"]}
+    )
     assert response.status_code == 200 and response.json == {"taken": ["TAKEN@example.com"]}
     assert svc.post("/internal/emails/taken", {"emails": ["a@b.c"] * 1001}).status_code == 422
 
@@ -247,12 +347,18 @@ def test_the_dashboard_call_answers_what_the_three_panel_endpoints_answer(svc, a
     member = svc.active_user(account["id"])
     svc.user(account["id"])
     since = {"since": "2025-01-02T00:00:00Z"}
-    audits = svc.get(f"/internal/users/{member['id']}/audits", query_string={"page": 1, "per_page": 3}).json
-    admins = svc.get(f"/internal/accounts/{account['id']}/administrators", query_string={"per_page": 200}).json
+    audits = svc.get(
+        f"/internal/users/{member['id']}/audits", query_string={"page": 1, "per_page": 3}
+    ).json
+    admins = svc.get(
+        f"/internal/accounts/{account['id']}/administrators", query_string={"per_page": 200}
+    ).json
     summary = svc.get(f"/internal/accounts/{account['id']}/users/summary", query_string=since).json
     assert audits["total"] > 0, "the member's activation is in its audit trail"
 
-    one_call = svc.get(f"/internal/users/{member['id']}/dashboard", query_string={**since, "users": "1"})
+    one_call = svc.get(
+        f"/internal/users/{member['id']}/dashboard", query_string={**since, "users": "1"}
+    )
     assert one_call.status_code == 200, one_call.json
     assert one_call.json == {"last_audits": audits, "administrators": admins, "users": summary}
     # a member's page has no users panel: not computed
@@ -283,14 +389,28 @@ def test_the_dashboard_counts_and_lists_the_users_own_account_only(svc, account)
     svc.clock.advance(timedelta(minutes=20))  # the lapsed user's lock is over, unlocked or not
     lock(svc, locked)
 
-    panels = svc.get(f"/internal/users/{member['id']}/dashboard",
-                     query_string={"users": "1", "since": "2025-01-02T00:00:00Z"}).json
-    assert panels["users"] == {"active": 3, "pending_activation": 1, "without_email": 1, "locked": 1,
-                               "new_since_last_sign_in": 2, "administrators": 1, "groups": 0}
+    panels = svc.get(
+        f"/internal/users/{member['id']}/dashboard",
+        query_string={"users": "1", "since": "2025-01-02T00:00:00Z"},
+    ).json
+    assert panels["users"] == {
+        "active": 3,
+        "pending_activation": 1,
+        "without_email": 1,
+        "locked": 1,
+        "new_since_last_sign_in": 2,
+        "administrators": 1,
+        "groups": 0,
+    }
     administrators = panels["administrators"]
     assert [(a["id"], a["is_administrator"], a["status"]) for a in administrators["items"]] == [
-        (admin["id"], True, "active")]
-    assert (administrators["total"], administrators["page"], administrators["per_page"]) == (1, 1, 200)
+        (admin["id"], True, "active")
+    ]
+    assert (administrators["total"], administrators["page"], administrators["per_page"]) == (
+        1,
+        1,
+        200,
+    )
     # the locked user's own page shows the lock in its last audits
     audits = svc.get(f"/internal/users/{locked['id']}/dashboard").json["last_audits"]
     assert [entry["user_id"] for entry in audits["items"]] == [locked["id"]] * 3
@@ -299,11 +419,22 @@ def test_the_dashboard_counts_and_lists_the_users_own_account_only(svc, account)
 
 
 def test_the_dashboard_totals_count_beyond_the_first_page(svc, account):
-    rows = [{"line": line, "title": "MME", "last_name": f"Name{line:03}", "first_name": "Bulk",
-             "email": f"bulk{line}@example.com", "language": "fr-FR", "password_level": 2}
-            for line in range(2, 204)]
-    svc.process("identity.create_users", {"account_id": account["id"], "import_job_id": "job-1", "batch": 1,
-                                          "rows": rows})
+    rows = [
+        {
+            "line": line,
+            "title": "MME",
+            "last_name": f"Name{line:03}",
+            "first_name": "Bulk",
+            "email": f"bulk{line}@example.com",
+            "language": "fr-FR",
+            "password_level": 2,
+        }
+        for line in range(2, 204)
+    ]
+    svc.process(
+        "identity.create_users",
+        {"account_id": account["id"], "import_job_id": "job-1", "batch": 1, "rows": rows},
+    )
     created = [c["user_id"] for c in svc.last("identity.users.created")["users"]]
     for user_id in created[:201]:
         svc.grant_admin(account["id"], user_id)
@@ -312,7 +443,9 @@ def test_the_dashboard_totals_count_beyond_the_first_page(svc, account):
     panels = svc.get(f"/internal/users/{member}/dashboard", query_string={"users": "1"}).json
     administrators = panels["administrators"]
     assert len(administrators["items"]) == 200 and administrators["total"] == 201
-    assert [a["last_name"] for a in administrators["items"]] == [f"Name{line:03}" for line in range(2, 202)]
+    assert [a["last_name"] for a in administrators["items"]] == [
+        f"Name{line:03}" for line in range(2, 202)
+    ]
     assert panels["users"]["administrators"] == 201 and panels["users"]["pending_activation"] == 202
     assert panels["users"]["new_since_last_sign_in"] == 0, "no since: nobody is new"
 
@@ -323,4 +456,9 @@ def test_the_dashboard_answers_an_unknown_user_before_a_bad_instant(svc, account
     assert svc.get("/internal/users/nobody/dashboard", query_string=bad).status_code == 404
     assert svc.get(f"/internal/users/{member['id']}/dashboard", query_string=bad).status_code == 422
     # a member's page does not read the instant
-    assert svc.get(f"/internal/users/{member['id']}/dashboard", query_string={"since": "yesterday"}).status_code == 200
+    assert (
+        svc.get(
+            f"/internal/users/{member['id']}/dashboard", query_string={"since": "yesterday"}
+        ).status_code
+        == 200
+    )

@@ -195,12 +195,20 @@ class FakeIdentity:
                 )
             else:
                 self.existing.add(row["email"])
-                created.append({
-                    "user_id": new_id(), "email": row["email"], "title": "MME", "last_name": "Martin",
-                    "first_name": "Claire", "language": "fr-FR", "password_level": 2,
-                    "status": "pending_activation", "import_line": row["line"],
-                    "created_at": "2026-12-04T21:00:00Z",
-                })
+                created.append(
+                    {
+                        "user_id": new_id(),
+                        "email": row["email"],
+                        "title": "MME",
+                        "last_name": "Martin",
+                        "first_name": "Claire",
+                        "language": "fr-FR",
+                        "password_level": 2,
+                        "status": "pending_activation",
+                        "import_line": row["line"],
+                        "created_at": "2026-12-04T21:00:00Z",
+                    }
+                )
         data = {
             "account_id": command.data["account_id"],
             "source": "import",

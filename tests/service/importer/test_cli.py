@@ -50,13 +50,19 @@ class FakeGateway:
             body = request.get_json()
             if (body["email"], body["password"]) != ("admin@example.com", "secret"):
                 return jsonify(detail="The e-mail address or the password is wrong."), 401
-            return jsonify(token=TOKEN, csrf_token="x", user={}, password_change_required=False), 201
+            return jsonify(
+                token=TOKEN, csrf_token="x", user={}, password_change_required=False
+            ), 201
 
         @app.get("/api/v1/accounts")
         def accounts():
             assert bearer() == TOKEN
-            return jsonify(items=[{"id": self.account, "number": NUMBER, "name": "RETAIL IT"}],
-                           page=1, per_page=200, total=1)
+            return jsonify(
+                items=[{"id": self.account, "number": NUMBER, "name": "RETAIL IT"}],
+                page=1,
+                per_page=200,
+                total=1,
+            )
 
         @app.get("/api/v1/operator/accounts/<number>")
         def operator_account(number):
@@ -68,8 +74,12 @@ class FakeGateway:
 
         def upload():
             file = request.files["file"]
-            answer = self.api.upload(self.account, file.read(), filename=file.filename,
-                                     dry_run=request.args.get("dry_run"))
+            answer = self.api.upload(
+                self.account,
+                file.read(),
+                filename=file.filename,
+                dry_run=request.args.get("dry_run"),
+            )
             return answer.get_json(), answer.status_code
 
         def job(job_id):
@@ -90,6 +100,7 @@ class FakeGateway:
             return job(job_id)
 
         if operator_imports:
+
             @app.post(f"/api/v1/operator/accounts/{NUMBER}/imports")
             def operator_upload():
                 assert bearer() == OPERATOR
@@ -105,8 +116,11 @@ class Terminal(io.StringIO):
         return True
 
 
-ADMIN_ENV = {"PORTICO_IMPORT_EMAIL": "admin@example.com", "PORTICO_IMPORT_PASSWORD": "secret",
-             "PORTICO_GATEWAY_URL": "http://gateway.test"}
+ADMIN_ENV = {
+    "PORTICO_IMPORT_EMAIL": "admin@example.com",
+    "PORTICO_IMPORT_PASSWORD": "secret",
+    "PORTICO_GATEWAY_URL": "http://gateway.test",
+}
 
 
 @pytest.fixture
@@ -123,8 +137,9 @@ def write(tmp_path: Path, content: bytes, name: str = "users.csv") -> Path:
 def run(gateway, path, *, env=ADMIN_ENV, dry_run=False, account=NUMBER, err=None):
     out, err = io.StringIO(), err or io.StringIO()
     args = argparse.Namespace(file=str(path), account=account, dry_run=dry_run)
-    code = importcli.main(args, env=env, out=out, err=err, transport=gateway.transport(),
-                          sleep=lambda seconds: None)
+    code = importcli.main(
+        args, env=env, out=out, err=err, transport=gateway.transport(), sleep=lambda seconds: None
+    )
     return code, out.getvalue(), err.getvalue()
 
 
@@ -166,7 +181,9 @@ def test_a_dry_run_reports_what_would_happen(gateway, tmp_path) -> None:
     code, out, err = run(gateway, write(tmp_path, csv_bytes(user_lines(3))), dry_run=True)
 
     assert code == 1  # one address is already taken in the portal
-    assert "(dry run): 3 rows; 2 users would be created, 1 row rejected. Nothing was imported." in out
+    assert (
+        "(dry run): 3 rows; 2 users would be created, 1 row rejected. Nothing was imported." in out
+    )
     assert "line 2, email: This address is already used in the portal." in out
     assert "checked (dry run, nothing will be imported)" in err
     assert gateway.identity.commands == []
@@ -191,7 +208,9 @@ def test_the_operator_imports_through_the_operator_endpoints(gateway, tmp_path) 
     assert code == 0 and "2 users created" in out
 
 
-def test_without_the_operator_endpoint_the_operator_is_told_what_to_do(make_part, account, tmp_path) -> None:
+def test_without_the_operator_endpoint_the_operator_is_told_what_to_do(
+    make_part, account, tmp_path
+) -> None:
     gateway = FakeGateway(make_part(), account, operator_imports=False)
     env = {"PORTICO_OPERATOR_TOKEN": OPERATOR}
     code, _, err = run(gateway, write(tmp_path, csv_bytes(user_lines(2))), env=env)
@@ -204,13 +223,19 @@ def test_without_the_operator_endpoint_the_operator_is_told_what_to_do(make_part
     [
         ({}, NUMBER, "Say who imports"),
         ({"PORTICO_IMPORT_EMAIL": "admin@example.com"}, NUMBER, "Set both"),
-        ({**ADMIN_ENV, "PORTICO_IMPORT_PASSWORD": "wrong"}, NUMBER, "Signing in as admin@example.com failed: 401"),
+        (
+            {**ADMIN_ENV, "PORTICO_IMPORT_PASSWORD": "wrong"},
+            NUMBER,
+            "Signing in as admin@example.com failed: 401",
+        ),
         (ADMIN_ENV, "12345", "Account 12345 is not among the accounts"),
         ({"PORTICO_OPERATOR_TOKEN": "bad"}, NUMBER, "refused PORTICO_OPERATOR_TOKEN"),
         ({"PORTICO_OPERATOR_TOKEN": OPERATOR}, "12345", "There is no account number 12345"),
     ],
 )
-def test_what_prevents_the_import_exits_2_and_says_so(gateway, tmp_path, env, account, says) -> None:
+def test_what_prevents_the_import_exits_2_and_says_so(
+    gateway, tmp_path, env, account, says
+) -> None:
     code, _, err = run(gateway, write(tmp_path, csv_bytes(user_lines(1))), env=env, account=account)
     assert code == 2
     assert says in err

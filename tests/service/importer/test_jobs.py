@@ -46,9 +46,15 @@ def test_a_job_runs_then_ends_when_identity_answered_every_batch(api, part, iden
     assert command["data"]["requested_by"] == ADMIN
     assert [row["line"] for row in command["data"]["rows"]] == [1, 2, 3]
     assert command["data"]["rows"][0] == {
-        "line": 1, "title": "M", "last_name": "Martin0", "first_name": "Claire0",
-        "email": "claire.martin0@example.com", "office_phone": None, "mobile_phone": None,
-        "language": "fr-FR", "password_level": 2,
+        "line": 1,
+        "title": "M",
+        "last_name": "Martin0",
+        "first_name": "Claire0",
+        "email": "claire.martin0@example.com",
+        "office_phone": None,
+        "mobile_phone": None,
+        "language": "fr-FR",
+        "password_level": 2,
     }
 
     assert identity.answer() == 1
@@ -60,7 +66,11 @@ def test_a_job_runs_then_ends_when_identity_answered_every_batch(api, part, iden
     assert job["finished_at"] and job["started_at"] and job["reason"] is None
     [finished] = outbox_messages(part, "importer.import.finished")
     data = finished["data"]
-    assert (data["import_job_id"], data["account_id"], data["requested_by"]) == (job_id, account, ADMIN)
+    assert (data["import_job_id"], data["account_id"], data["requested_by"]) == (
+        job_id,
+        account,
+        ADMIN,
+    )
     assert (data["status"], data["rows"], data["created"], data["rejected"]) == ("done", 3, 3, 0)
     assert data["filename"] == "users.csv" and data["dry_run"] is False
     assert data["report_url"].endswith(f"/api/v1/accounts/{account}/imports/{job_id}/report.csv")
@@ -121,8 +131,13 @@ def test_an_answer_for_an_unknown_batch_is_dead_lettered(part, account):
     answer = Envelope(
         type="identity.users.batch_processed",
         producer="identity",
-        data={"account_id": account, "import_job_id": new_id(), "batch": 1, "created": [],
-              "rejected": []},
+        data={
+            "account_id": account,
+            "import_job_id": new_id(),
+            "batch": 1,
+            "created": [],
+            "rejected": [],
+        },
     )
     outcome = part.processor().process(answer.to_json())
     assert outcome.kind == "dead" and "no batch 1" in outcome.reason
@@ -151,7 +166,11 @@ def test_the_batch_size_is_a_setting(make_part, account):
     upload(Api(part), account, csv_bytes(user_lines(1000)))
     run_jobs(part)
     assert [len(c["data"]["rows"]) for c in outbox_messages(part, "identity.create_users")] == [
-        300, 300, 300, 100]
+        300,
+        300,
+        300,
+        100,
+    ]
 
 
 def test_a_file_without_a_valid_row_ends_without_asking_identity(api, part, account):
@@ -177,7 +196,9 @@ def test_importing_the_same_file_again_creates_nobody_twice(api, part, identity,
     assert api.job(account, first).get_json()["created"] == 4
     job = api.job(account, second).get_json()
     assert (job["status"], job["created"], job["rejected"]) == ("done", 0, 4)
-    assert {a["message"] for a in job["anomalies"]} == {"This address is already used in the portal."}
+    assert {a["message"] for a in job["anomalies"]} == {
+        "This address is already used in the portal."
+    }
 
 
 @pytest.mark.parametrize(
@@ -208,7 +229,7 @@ def test_a_job_of_another_account_is_404(api, part, account):
 
 def test_the_report_is_csv_neutralised_against_formulas(api, part, identity, account):
     lines = [
-        "M;=HYPERLINK(\"http://evil\");Paul;paul@example.com;;;fr-FR;2",
+        'M;=HYPERLINK("http://evil");Paul;paul@example.com;;;fr-FR;2',
         "M;Martin;Paul;@SUM(A1);;;fr-FR;2",
         *user_lines(1),
     ]
@@ -241,7 +262,11 @@ def test_a_dry_run_checks_portal_wide_and_imports_nothing(api, part, account):
 
     job = api.job(account, job_id).get_json()
     assert (job["status"], job["dry_run"], job["created"], job["would_create"]) == (
-        "done", True, 0, 2)
+        "done",
+        True,
+        0,
+        2,
+    )
     assert (job["processed"], job["rejected"]) == (4, 2)
     assert [(a["line"], a["field"]) for a in job["anomalies"]] == [(2, "email"), (4, "email")]
     assert job["anomalies"][0]["message"] == "This address is already used in the portal."
@@ -319,11 +344,17 @@ def test_anomalies_can_be_limited_while_polling(api, part, account):
     job_id = upload(api, account, csv_bytes(["M;Martin;Paul"] * 5 + user_lines(1)))
     run_jobs(part)
 
-    limited = api.client.get(f"/internal/accounts/{account}/imports/{job_id}",
-                             query_string={"anomalies_limit": 2}, headers=api.headers()).get_json()
+    limited = api.client.get(
+        f"/internal/accounts/{account}/imports/{job_id}",
+        query_string={"anomalies_limit": 2},
+        headers=api.headers(),
+    ).get_json()
     assert [a["line"] for a in limited["anomalies"]] == [1, 2]
     assert limited["anomalies_total"] == 5 and limited["rejected"] == 5
     assert api.job(account, job_id).get_json()["anomalies_total"] == 5
-    bad = api.client.get(f"/internal/accounts/{account}/imports/{job_id}",
-                         query_string={"anomalies_limit": "all"}, headers=api.headers())
+    bad = api.client.get(
+        f"/internal/accounts/{account}/imports/{job_id}",
+        query_string={"anomalies_limit": "all"},
+        headers=api.headers(),
+    )
     assert bad.status_code == 422

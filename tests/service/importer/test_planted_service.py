@@ -17,7 +17,11 @@ def test_the_planted_anomalies_and_only_they_are_reported(api, part, identity, a
     assert job["status"] == "done"
     assert [(a["line"], a["field"]) for a in job["anomalies"]] == planted.expected
     assert (job["rows"], job["processed"], job["created"], job["rejected"]) == (1000, 1000, 950, 50)
-    sent = [row["line"] for c in outbox_messages(part, "identity.create_users") for row in c["data"]["rows"]]
+    sent = [
+        row["line"]
+        for c in outbox_messages(part, "identity.create_users")
+        for row in c["data"]["rows"]
+    ]
     assert len(sent) == 950
     assert not {line for line, _ in planted.expected} & set(sent)
     report = api.report(account, job_id).data.decode("utf-8").splitlines()

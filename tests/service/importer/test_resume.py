@@ -51,7 +51,9 @@ def small_batches(make_part):
     return part, Api(part), FakeIdentity(part)
 
 
-def test_a_job_whose_runner_died_is_resumed_after_its_lease(small_batches, clock, monkeypatch, account):
+def test_a_job_whose_runner_died_is_resumed_after_its_lease(
+    small_batches, clock, monkeypatch, account
+):
     part, api, identity = small_batches
     lines = user_lines(1000)
     lines[150] = "M;Martin;Paul"  # an anomaly in batch 2, recorded once only
@@ -78,7 +80,11 @@ def test_a_job_whose_runner_died_is_resumed_after_its_lease(small_batches, clock
     identity.answer()
     job = api.job(account, job_id).get_json()
     assert (job["status"], job["created"], job["rejected"], job["processed"]) == (
-        "done", 999, 1, 1000)
+        "done",
+        999,
+        1,
+        1000,
+    )
     assert [a["line"] for a in job["anomalies"]] == [151]
     assert job_row(part, job_id).attempts == 2
 
@@ -115,7 +121,9 @@ def test_a_runner_cannot_record_a_batch_once_its_lease_is_taken(small_batches, c
     assert outbox_messages(part, "identity.create_users") == []
 
 
-def test_an_unexpected_error_fails_that_job_and_the_runner_goes_on(api, part, identity, monkeypatch, account):
+def test_an_unexpected_error_fails_that_job_and_the_runner_goes_on(
+    api, part, identity, monkeypatch, account
+):
     broken = api.upload(account, csv_bytes(user_lines(2)), filename="broken.csv").get_json()["id"]
     fine = api.upload(account, csv_bytes(user_lines(2, start=10))).get_json()["id"]
     original = runner.parse_upload
@@ -208,8 +216,10 @@ def test_the_loop_is_woken_by_an_upload(make_part, account, monkeypatch):
         eventually(identity.pending, what="the woken loop sending the job's batch to identity")
         assert identity.answer() == 1
         # the loop's thread finishes the job after the answer: wait for it, as a user would
-        eventually(lambda: api.job(account, job_id).get_json()["status"] == "done",
-                   what="the job done once identity answered")
+        eventually(
+            lambda: api.job(account, job_id).get_json()["status"] == "done",
+            what="the job done once identity answered",
+        )
     finally:
         stop.set()
         part.signal.wake()

@@ -37,7 +37,12 @@ def test_a_valid_file_is_queued_and_stored(api, part, account) -> None:
     assert body["status"] == "queued" and body["rows"] == 3 and body["dry_run"] is False
     assert body["filename"] == "team.csv" and body["account_id"] == account
     [job] = stored_jobs(part)
-    assert (job.id, job.requested_by, job.size, job.processed) == (body["id"], ADMIN, len(content), 0)
+    assert (job.id, job.requested_by, job.size, job.processed) == (
+        body["id"],
+        ADMIN,
+        len(content),
+        0,
+    )
     with part.engine.connect() as conn:
         assert conn.execute(sa.select(import_files.c.content)).scalar_one() == content
     assert outbox_messages(part, "identity.create_users") == []  # nothing sent before a runner
@@ -168,12 +173,17 @@ def test_a_stream_that_cannot_be_rewound_is_copied_first(make_part, account) -> 
 
     part = make_part(PORTICO_IMPORT_MAX_BYTES=2000)
     content = csv_bytes(user_lines(3))
-    job = create_import_job(part.uow(), part.signal, Upload(account, None, "a.csv", OneWayStream(content)))
+    job = create_import_job(
+        part.uow(), part.signal, Upload(account, None, "a.csv", OneWayStream(content))
+    )
     assert job["rows"] == 3
     with part.engine.connect() as conn:
         assert conn.execute(sa.select(import_files.c.content)).scalar_one() == content
 
     with pytest.raises(FileRejected) as refused:
-        create_import_job(part.uow(), part.signal,
-                          Upload(account, None, "b.csv", OneWayStream(csv_bytes(user_lines(100)))))
+        create_import_job(
+            part.uow(),
+            part.signal,
+            Upload(account, None, "b.csv", OneWayStream(csv_bytes(user_lines(100)))),
+        )
     assert refused.value.code == "too_large"

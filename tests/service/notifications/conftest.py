@@ -23,8 +23,12 @@ from tests.service.notifications.smtp_sink import RecordingHandler, start_sink, 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 PUBLIC_URL = "https://portal.example.test"
 MAIL_FROM = "administrateur@portico.example.test"
-PRODUCERS = {"identity": "identity", "subscriptions": "subscriptions",
-             "importer": "importer", "content": "gateway"}
+PRODUCERS = {
+    "identity": "identity",
+    "subscriptions": "subscriptions",
+    "importer": "importer",
+    "content": "gateway",
+}
 
 
 class Notifications:
@@ -39,7 +43,9 @@ class Notifications:
 
     def feed(self, type_: str, data: dict[str, Any], *, envelope_id: str | None = None) -> Outcome:
         envelope = Envelope(
-            type=type_, data=data, producer=PRODUCERS[type_.split(".")[0]],
+            type=type_,
+            data=data,
+            producer=PRODUCERS[type_.split(".")[0]],
             id=envelope_id or str(uuid.uuid4()),
         )
         self.last = envelope
@@ -143,25 +149,42 @@ def account_data(account_id: str, name: str = "RETAIL IT LIMITED", number: str =
     return {"account_id": account_id, "number": number, "name": name}
 
 
-def user_data(user_id: str, account_id: str, email: str | None, *, language: str = "en-US",
-              first_name: str = "Steven", last_name: str = "MARKS",
-              status: str = "active", **more: Any) -> dict:
+def user_data(
+    user_id: str,
+    account_id: str,
+    email: str | None,
+    *,
+    language: str = "en-US",
+    first_name: str = "Steven",
+    last_name: str = "MARKS",
+    status: str = "active",
+    **more: Any,
+) -> dict:
     return {
-        "user_id": user_id, "account_id": account_id, "email": email, "title": "M",
-        "first_name": first_name, "last_name": last_name, "language": language,
-        "password_level": 2, "status": status, **more,
+        "user_id": user_id,
+        "account_id": account_id,
+        "email": email,
+        "title": "M",
+        "first_name": first_name,
+        "last_name": last_name,
+        "language": language,
+        "password_level": 2,
+        "status": status,
+        **more,
     }
 
 
 def subscription_data(user_id: str, account_id: str, status: str, **more: Any) -> dict:
     return {
         "subscription_id": more.pop("subscription_id", new_id()),
-        "account_id": account_id, "user_id": user_id,
+        "account_id": account_id,
+        "user_id": user_id,
         "service_id": more.pop("service_id", "svc-invoices"),
         "service_code": more.pop("service_code", "invoice_viewing"),
         "service_title": more.pop("service_title", "Invoice viewing service"),
         "family": more.pop("family", "administrative"),
-        "status": status, **more,
+        "status": status,
+        **more,
     }
 
 
@@ -194,10 +217,16 @@ class People:
 
     def admin(self, account_id: str, email: str, **fields: Any) -> str:
         user_id = self.user(account_id, email, **fields)
-        self.grant(user_id, account_id, service_code=f"user_admin_{account_id[:8]}",
-                   service_title="User Management - Administration", family="management",
-                   administers_account_id=account_id, cause="administration_grant",
-                   granted_directly=True)
+        self.grant(
+            user_id,
+            account_id,
+            service_code=f"user_admin_{account_id[:8]}",
+            service_title="User Management - Administration",
+            family="management",
+            administers_account_id=account_id,
+            cause="administration_grant",
+            granted_directly=True,
+        )
         return user_id
 
     def grant(self, user_id: str, account_id: str, **fields: Any) -> str:

@@ -20,10 +20,18 @@ def issue(harness, people, address, *, language="en-US", purpose="activation"):
     account = people.account()
     user = people.user(account, address, language=language)
     url = f"{PUBLIC_URL}/activate/tok-{address}"
-    outcome = harness.feed("identity.link.issued", {
-        "purpose": purpose, "user_id": user, "account_id": account, "recipient": address,
-        "language": language, "link_url": url, "expires_at": "2027-03-08T09:00:00Z",
-    })
+    outcome = harness.feed(
+        "identity.link.issued",
+        {
+            "purpose": purpose,
+            "user_id": user,
+            "account_id": account,
+            "recipient": address,
+            "language": language,
+            "link_url": url,
+            "expires_at": "2027-03-08T09:00:00Z",
+        },
+    )
     assert outcome.kind == "handled"
     return url
 
@@ -77,11 +85,20 @@ def test_an_attachment_can_be_read_from_the_mailbox(notifications, people):
     people = people.using(notifications)
     account = people.account()
     admin = people.admin(account, "admin@example.test")
-    notifications.feed("importer.import.finished", {
-        "import_job_id": new_id(), "account_id": account, "requested_by": admin,
-        "filename": "users.csv", "status": "done", "rows": 2, "created": 1, "rejected": 1,
-        "anomalies": [{"line": 2, "field": "email", "message": "@not-an-address"}],
-    })
+    notifications.feed(
+        "importer.import.finished",
+        {
+            "import_job_id": new_id(),
+            "account_id": account,
+            "requested_by": admin,
+            "filename": "users.csv",
+            "status": "done",
+            "rows": 2,
+            "created": 1,
+            "rejected": 1,
+            "anomalies": [{"line": 2, "field": "email", "message": "@not-an-address"}],
+        },
+    )
     notifications.deliver()
     [item] = notifications.get("/internal/mailbox").get_json()["items"]
 
@@ -139,10 +156,13 @@ def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
     # the poll is an hour away: a mail within the deadline below was woken by the commit
     harness = make_notifications(PORTICO_MAIL_POLL_SECONDS="3600")
     harness.part.clock = SystemClock()
-    watched = WatchedEvent(harness.part.wakeup.subscribe())  # woken by every commit that queues mail
+    watched = WatchedEvent(
+        harness.part.wakeup.subscribe()
+    )  # woken by every commit that queues mail
     harness.part.wakeup.subscribe = lambda: watched
-    identity, _ = make_probe_part("identity", f"sqlite:///{tmp_path}/identity.db", "memory://",
-                                  prefix)
+    identity, _ = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/identity.db", "memory://", prefix
+    )
     identity.handlers = {}
     stop = threading.Event()
     harness.part.start_background(stop, jobs(harness.part))
@@ -151,12 +171,18 @@ def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
         assert harness.part.wait_ready(DEADLINE)
         assert watched.waiting.wait(DEADLINE), "the delivery loop never went to wait for mail"
         with identity.uow() as uow:
-            uow.publish("identity.link.issued", {
-                "purpose": "reset", "user_id": "u1", "account_id": "a1",
-                "recipient": "steven@example.test", "language": "fr-FR",
-                "link_url": f"{PUBLIC_URL}/reset-password/tok",
-                "expires_at": "2027-03-08T09:00:00Z",
-            })
+            uow.publish(
+                "identity.link.issued",
+                {
+                    "purpose": "reset",
+                    "user_id": "u1",
+                    "account_id": "a1",
+                    "recipient": "steven@example.test",
+                    "language": "fr-FR",
+                    "link_url": f"{PUBLIC_URL}/reset-password/tok",
+                    "expires_at": "2027-03-08T09:00:00Z",
+                },
+            )
             uow.commit()
         eventually(harness.mails, what="the e-mail in the mailbox before the hourly poll")
     finally:
@@ -179,8 +205,12 @@ def test_embedded_mode_an_event_on_the_bus_lands_in_the_mailbox_at_once(
     ],
 )
 def test_settings_that_cannot_work_stop_the_start(tmp_path, smtp_url, public_url, variable):
-    settings = Settings(part="notifications", database_url=f"sqlite:///{tmp_path}/n.db",
-                        smtp_url=smtp_url, public_url=public_url)
+    settings = Settings(
+        part="notifications",
+        database_url=f"sqlite:///{tmp_path}/n.db",
+        smtp_url=smtp_url,
+        public_url=public_url,
+    )
 
     with pytest.raises(ConfigError, match=variable):
         build(settings)

@@ -16,10 +16,18 @@ from tests.service.notifications.conftest import PUBLIC_URL
 
 def queue_link(harness, people, account, address):
     user = people.user(account, address)
-    outcome = harness.feed("identity.link.issued", {
-        "purpose": "reset", "user_id": user, "account_id": account, "recipient": address,
-        "language": "en-US", "link_url": f"{PUBLIC_URL}/reset-password/t", "expires_at": "2027-03-08T09:00:00Z",
-    })
+    outcome = harness.feed(
+        "identity.link.issued",
+        {
+            "purpose": "reset",
+            "user_id": user,
+            "account_id": account,
+            "recipient": address,
+            "language": "en-US",
+            "link_url": f"{PUBLIC_URL}/reset-password/t",
+            "expires_at": "2027-03-08T09:00:00Z",
+        },
+    )
     assert outcome.kind == "handled"
 
 
@@ -30,7 +38,11 @@ def test_finished_mail_goes_after_the_period_and_waiting_mail_never(notification
         queue_link(harness, people, account, address)
     assert harness.deliver() == 2 and len(harness.mails()) == 2
     with harness.part.engine.begin() as conn:  # as a refused address ends it
-        conn.execute(outgoing.update().where(outgoing.c.recipient == "bob@example.test").values(status="failed"))
+        conn.execute(
+            outgoing.update()
+            .where(outgoing.c.recipient == "bob@example.test")
+            .values(status="failed")
+        )
     queue_link(harness, people, account, "cid@example.test")  # never delivered: still waiting
 
     harness.clock.advance(timedelta(days=90))
@@ -39,7 +51,9 @@ def test_finished_mail_goes_after_the_period_and_waiting_mail_never(notification
     queue_link(harness, people, account, "dan@example.test")  # a recent one
     assert forget_old_mail(harness.part) == {"outgoing": 2, "mailbox": 2}
     assert [(row.recipient, row.status) for row in harness.rows()] == [
-        ("cid@example.test", "queued"), ("dan@example.test", "queued")]
+        ("cid@example.test", "queued"),
+        ("dan@example.test", "queued"),
+    ]
     assert harness.mails() == []
 
 
@@ -59,4 +73,6 @@ def test_0_keeps_everything_and_a_negative_period_is_refused(make_notifications,
 
 def test_the_worker_runs_the_sweep_beside_the_delivery_loop(notifications):
     assert [job.__qualname__ for job in jobs(notifications.part)] == [
-        "DeliveryLoop.run", "retention_loop.<locals>.run"]
+        "DeliveryLoop.run",
+        "retention_loop.<locals>.run",
+    ]

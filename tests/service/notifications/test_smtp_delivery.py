@@ -36,8 +36,13 @@ def every_email(harness, people, language):
     people = people.using(harness)
     tag = {"en": "en-GB", "fr": "fr-FR"}[language]
     account = people.account("RETAIL IT LIMITED")
-    admin = people.admin(account, f"admin.{language}@example.test", language=tag,
-                         first_name="Mark", last_name="HUGHES")
+    admin = people.admin(
+        account,
+        f"admin.{language}@example.test",
+        language=tag,
+        first_name="Mark",
+        last_name="HUGHES",
+    )
     user = people.user(account, f"user.{language}@example.test", language=tag)
     gone = people.user(account, f"gone.{language}@example.test", language=tag)
     to_user, to_admin = f"user.{language}@example.test", f"admin.{language}@example.test"
@@ -49,62 +54,135 @@ def every_email(harness, people, language):
 
     def link(purpose, template, recipient=to_user, **more):
         url = f"{PUBLIC_URL}/{purpose}/tok-{language}-{template}"
-        feed("identity.link.issued", {
-            "purpose": purpose, "user_id": user, "account_id": account, "recipient": recipient,
-            "language": tag, "link_url": url, "expires_at": "2027-03-08T09:00:00Z", **more,
-        })
+        feed(
+            "identity.link.issued",
+            {
+                "purpose": purpose,
+                "user_id": user,
+                "account_id": account,
+                "recipient": recipient,
+                "language": tag,
+                "link_url": url,
+                "expires_at": "2027-03-08T09:00:00Z",
+                **more,
+            },
+        )
         expected[template] = (recipient, url)
 
     link("activation", "activation")
     link("activation", "activation_resent", resent=True)
     link("reset", "password_reset")
-    link("email_change", "email_change_confirmation", recipient=f"new.{language}@example.test",
-         old_email=to_user)
-    feed("identity.user.activated", {**user_data(user, account, to_user, language=tag),
-                                     "activated_at": "2027-03-01T09:00:00Z"})
+    link(
+        "email_change",
+        "email_change_confirmation",
+        recipient=f"new.{language}@example.test",
+        old_email=to_user,
+    )
+    feed(
+        "identity.user.activated",
+        {**user_data(user, account, to_user, language=tag), "activated_at": "2027-03-01T09:00:00Z"},
+    )
     expected["account_activated"] = (to_user, None)
     feed("identity.password.changed", {"user_id": user, "account_id": account})
     expected["password_changed"] = (to_user, None)
-    feed("identity.user.locked", {"user_id": user, "account_id": account,
-                                  "until": "2027-03-01T09:30:00Z"})
+    feed(
+        "identity.user.locked",
+        {"user_id": user, "account_id": account, "until": "2027-03-01T09:30:00Z"},
+    )
     expected["login_locked"] = (to_user, None)
-    feed("subscriptions.subscription.accepted", subscription_data(
-        user, account, "accepted", cause="request", expires_on="2027-12-31"))
+    feed(
+        "subscriptions.subscription.accepted",
+        subscription_data(user, account, "accepted", cause="request", expires_on="2027-12-31"),
+    )
     expected["subscription_accepted"] = (to_user, None)
-    feed("subscriptions.subscription.requested", subscription_data(
-        user, account, "pending", cause="request", user_name="Steven MARKS",
-        user_email=to_user, requested_at="2027-03-01T08:00:00Z"))
+    feed(
+        "subscriptions.subscription.requested",
+        subscription_data(
+            user,
+            account,
+            "pending",
+            cause="request",
+            user_name="Steven MARKS",
+            user_email=to_user,
+            requested_at="2027-03-01T08:00:00Z",
+        ),
+    )
     expected["request_pending"] = (to_admin, f"{PUBLIC_URL}/validation")
-    feed("subscriptions.subscription.accepted", subscription_data(
-        user, account, "accepted", cause="decision", expires_on="2027-12-31",
-        decided_by_name="Mark HUGHES"))
+    feed(
+        "subscriptions.subscription.accepted",
+        subscription_data(
+            user,
+            account,
+            "accepted",
+            cause="decision",
+            expires_on="2027-12-31",
+            decided_by_name="Mark HUGHES",
+        ),
+    )
     expected["request_accepted"] = (to_user, None)
-    feed("subscriptions.subscription.refused", subscription_data(
-        user, account, "refused", cause="decision", reason="Not in your contract."))
+    feed(
+        "subscriptions.subscription.refused",
+        subscription_data(
+            user, account, "refused", cause="decision", reason="Not in your contract."
+        ),
+    )
     expected["request_refused"] = (to_user, None)
-    feed("subscriptions.subscription.expired", subscription_data(
-        user, account, "expired", cause="expiry", expires_on="2027-02-28"))
+    feed(
+        "subscriptions.subscription.expired",
+        subscription_data(user, account, "expired", cause="expiry", expires_on="2027-02-28"),
+    )
     expected["subscription_expired"] = (to_user, None)
-    feed("identity.user.deleted", {"user_id": gone, "account_id": account,
-                                   "email": f"gone.{language}@example.test",
-                                   "first_name": "Julia", "last_name": "TEST2",
-                                   "deleted_by": admin})
+    feed(
+        "identity.user.deleted",
+        {
+            "user_id": gone,
+            "account_id": account,
+            "email": f"gone.{language}@example.test",
+            "first_name": "Julia",
+            "last_name": "TEST2",
+            "deleted_by": admin,
+        },
+    )
     expected["user_deleted"] = (to_admin, None)
-    feed("importer.import.finished", {
-        "import_job_id": new_id(), "account_id": account, "requested_by": admin,
-        "filename": "users.csv", "status": "done", "rows": 3, "created": 1, "rejected": 2,
-        "anomalies": [{"line": 2, "field": "email", "message": "is not valid"},
-                      {"line": 3, "field": None, "message": "repeats line 2"}],
-    })
+    feed(
+        "importer.import.finished",
+        {
+            "import_job_id": new_id(),
+            "account_id": account,
+            "requested_by": admin,
+            "filename": "users.csv",
+            "status": "done",
+            "rows": 3,
+            "created": 1,
+            "rejected": 2,
+            "anomalies": [
+                {"line": 2, "field": "email", "message": "is not valid"},
+                {"line": 3, "field": None, "message": "repeats line 2"},
+            ],
+        },
+    )
     expected["import_finished"] = (to_admin, None)
-    people.grant(user, account, service_code="notify_faq", notifies="faq",
-                 family="notifications", cause="grant")
+    people.grant(
+        user,
+        account,
+        service_code="notify_faq",
+        notifies="faq",
+        family="notifications",
+        cause="grant",
+    )
     expected["subscription_accepted+faq"] = (to_user, None)
     content_url = f"{PUBLIC_URL}/faq/{language}"
     feed("content.published", {"kind": "faq", "title": "How to import users", "url": content_url})
     expected["content_published"] = (to_user, content_url)
-    feed("identity.email.changed", {"user_id": user, "account_id": account,
-                                    "old_email": to_user, "new_email": f"new.{language}@x.test"})
+    feed(
+        "identity.email.changed",
+        {
+            "user_id": user,
+            "account_id": account,
+            "old_email": to_user,
+            "new_email": f"new.{language}@x.test",
+        },
+    )
     expected["email_change_notice"] = (to_user, None)
     return expected
 
@@ -145,8 +223,12 @@ def test_every_email_is_delivered_in_the_recipients_language_with_working_links(
     else:
         assert french["activation"] == "Your account activation link"
         assert french["email_change_confirmation"] == "Email change confirmation"
-    report = next(m for m in received if m["Message-ID"].strip() == next(
-        r.message_id for r in rows if r.template == "import_finished"))
+    report = next(
+        m
+        for m in received
+        if m["Message-ID"].strip()
+        == next(r.message_id for r in rows if r.template == "import_finished")
+    )
     [attachment] = report.iter_attachments()
     assert attachment.get_filename() == "import-report.csv"
     assert b"repeats line 2" in attachment.get_payload(decode=True)
@@ -160,11 +242,18 @@ def queue_links(harness, people, *addresses):
     ids = []
     for address in addresses:
         user = people.user(account, address)
-        outcome = harness.feed("identity.link.issued", {
-            "purpose": "reset", "user_id": user, "account_id": account, "recipient": address,
-            "language": "en-US", "link_url": f"{PUBLIC_URL}/reset-password/t",
-            "expires_at": "2027-03-08T09:00:00Z",
-        })
+        outcome = harness.feed(
+            "identity.link.issued",
+            {
+                "purpose": "reset",
+                "user_id": user,
+                "account_id": account,
+                "recipient": address,
+                "language": "en-US",
+                "link_url": f"{PUBLIC_URL}/reset-password/t",
+                "expires_at": "2027-03-08T09:00:00Z",
+            },
+        )
         assert outcome.kind == "handled"
         ids.append(harness.last.id)
     return ids
@@ -198,9 +287,7 @@ def test_a_server_that_says_try_later_twice_gets_the_mail_once(smtp_notification
     assert row.subject and row.message_id
 
 
-def test_a_refused_address_fails_for_good_and_does_not_block_the_next(
-    smtp_notifications, people
-):
+def test_a_refused_address_fails_for_good_and_does_not_block_the_next(smtp_notifications, people):
     handler = RecordingHandler(refuse={"ghost@example.test": "550 5.1.1 no such user here"})
     harness, _ = smtp_notifications(handler)
     queue_links(harness, people, "ghost@example.test", "steven@example.test")
@@ -252,8 +339,9 @@ def test_mail_claimed_by_a_loop_that_died_is_sent_after_its_lease(smtp_notificat
 
 def test_temporary_failures_give_up_after_the_maximum_attempts(smtp_notifications, people):
     handler = RecordingHandler({"RCPT": ["450 4.2.1 mailbox busy"] * 5})
-    harness, _ = smtp_notifications(handler, PORTICO_MAIL_MAX_ATTEMPTS="3",
-                                    PORTICO_MAIL_RETRY_SECONDS="1")
+    harness, _ = smtp_notifications(
+        handler, PORTICO_MAIL_MAX_ATTEMPTS="3", PORTICO_MAIL_RETRY_SECONDS="1"
+    )
     queue_links(harness, people, "steven@example.test")
     loop = harness.loop()
 
@@ -286,10 +374,14 @@ def test_an_email_that_cannot_be_rendered_fails_with_the_reason(smtp_notificatio
     harness, _ = smtp_notifications(handler)
     queue_links(harness, people, "a@example.test", "b@example.test")
     with harness.part.engine.begin() as conn:
-        first = conn.execute(sa.select(outgoing.c.id, outgoing.c.context)
-                             .order_by(outgoing.c.id)).first()
-        conn.execute(outgoing.update().where(outgoing.c.id == first.id).values(
-            context={**first.context, "link_url": "javascript:alert(1)"}))
+        first = conn.execute(
+            sa.select(outgoing.c.id, outgoing.c.context).order_by(outgoing.c.id)
+        ).first()
+        conn.execute(
+            outgoing.update()
+            .where(outgoing.c.id == first.id)
+            .values(context={**first.context, "link_url": "javascript:alert(1)"})
+        )
 
     harness.deliver()
 
@@ -306,7 +398,9 @@ def test_the_running_loop_sends_as_soon_as_the_event_commits(smtp_notifications,
     handler.on_delivery = lambda count: delivered.set()
     # the poll is an hour away: a delivery within the deadline below was woken by the commit
     harness, _ = smtp_notifications(handler, PORTICO_MAIL_POLL_SECONDS="3600")
-    watched = WatchedEvent(harness.part.wakeup.subscribe())  # woken by every commit that queues mail
+    watched = WatchedEvent(
+        harness.part.wakeup.subscribe()
+    )  # woken by every commit that queues mail
     harness.part.wakeup.subscribe = lambda: watched
     loop = harness.loop()
     stop = threading.Event()

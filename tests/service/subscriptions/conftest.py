@@ -31,8 +31,12 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def part(tmp_path, prefix, clock):
-    settings = Settings(part="subscriptions", database_url=f"sqlite:///{tmp_path}/subscriptions.db",
-                        broker_url="memory://", bus_prefix=prefix)
+    settings = Settings(
+        part="subscriptions",
+        database_url=f"sqlite:///{tmp_path}/subscriptions.db",
+        broker_url="memory://",
+        bus_prefix=prefix,
+    )
     instance = build(settings)
     instance.migrate()
     instance.clock = clock
@@ -88,16 +92,27 @@ def feed(part):
 def make_account(feed):
     """An account known to the service (identity.account.created, and .linked with a parent)."""
 
-    def make(name: str | None = None, *, parent: dict | None = None,
-             relation: str = "subsidiary") -> dict[str, Any]:
+    def make(
+        name: str | None = None, *, parent: dict | None = None, relation: str = "subsidiary"
+    ) -> dict[str, Any]:
         number = str(next(_numbers))
-        account = {"account_id": str(uuid.uuid4()), "number": number,
-                   "name": name or f"Client {number}", "parent_id": None, "relation": None}
+        account = {
+            "account_id": str(uuid.uuid4()),
+            "number": number,
+            "name": name or f"Client {number}",
+            "parent_id": None,
+            "relation": None,
+        }
         _, outcome = feed("identity.account.created", account)
         assert outcome.kind == "handled", outcome
         if parent is not None:
-            account = {**account, "parent_id": parent["account_id"], "relation": relation,
-                       "parent_number": parent["number"], "parent_name": parent["name"]}
+            account = {
+                **account,
+                "parent_id": parent["account_id"],
+                "relation": relation,
+                "parent_number": parent["number"],
+                "parent_name": parent["name"],
+            }
             _, outcome = feed("identity.account.linked", account)
             assert outcome.kind == "handled", outcome
         return {**account, "id": account["account_id"]}
@@ -108,11 +123,20 @@ def make_account(feed):
 def user_data(account: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     user_id = str(uuid.uuid4())
     data = {
-        "user_id": user_id, "account_id": account["id"], "email": f"{user_id[:8]}@example.com",
-        "title": "MME", "last_name": f"Doe-{user_id[:4]}", "first_name": "Jane",
-        "language": "en-US", "function": None, "password_level": 1,
-        "status": "pending_activation", "source": "admin", "created_by": None,
-        "grant_administration": False, "created_at": START.isoformat(),
+        "user_id": user_id,
+        "account_id": account["id"],
+        "email": f"{user_id[:8]}@example.com",
+        "title": "MME",
+        "last_name": f"Doe-{user_id[:4]}",
+        "first_name": "Jane",
+        "language": "en-US",
+        "function": None,
+        "password_level": 1,
+        "status": "pending_activation",
+        "source": "admin",
+        "created_by": None,
+        "grant_administration": False,
+        "created_at": START.isoformat(),
     }
     data.update(overrides)
     return data

@@ -15,7 +15,10 @@ def test_a_new_account_gets_the_default_catalog_and_its_administration_service(
     services = services_of(account)
     assert set(services) == {*default_catalog_codes(), f"user_admin:{account['id']}"}
     admin = services[f"user_admin:{account['id']}"]
-    assert admin["title"] == f"User Management - Administration ({account['number']} Retail IT Limited)"
+    assert (
+        admin["title"]
+        == f"User Management - Administration ({account['number']} Retail IT Limited)"
+    )
     assert admin["family"] == "management"
     assert admin["administers_account_id"] == account["id"]
     assert admin["supervises"] is False
@@ -43,13 +46,28 @@ def test_a_linked_child_gives_its_parent_the_supervision_service(make_account, s
 
 
 def test_a_link_that_overtakes_the_parent_creation_still_reaches_the_parent(feed, services_of):
-    parent = {"account_id": "p-1", "number": "700", "name": "Parent", "parent_id": None,
-              "relation": None}
-    child = {"account_id": "c-1", "number": "701", "name": "Child", "parent_id": None,
-             "relation": None}
+    parent = {
+        "account_id": "p-1",
+        "number": "700",
+        "name": "Parent",
+        "parent_id": None,
+        "relation": None,
+    }
+    child = {
+        "account_id": "c-1",
+        "number": "701",
+        "name": "Child",
+        "parent_id": None,
+        "relation": None,
+    }
     assert feed("identity.account.created", child)[1].kind == "handled"
-    linked = {**child, "parent_id": "p-1", "relation": "site", "parent_number": "700",
-              "parent_name": "Parent"}
+    linked = {
+        **child,
+        "parent_id": "p-1",
+        "relation": "site",
+        "parent_number": "700",
+        "parent_name": "Parent",
+    }
     assert feed("identity.account.linked", linked)[1].kind == "handled"
     assert feed("identity.account.created", parent)[1].kind == "handled"
     services = services_of({"id": "p-1"})
@@ -60,9 +78,15 @@ def test_a_link_that_overtakes_the_parent_creation_still_reaches_the_parent(feed
 def test_relinking_moves_supervision_to_the_new_parent(make_account, feed, services_of):
     first, second = make_account(), make_account()
     child = make_account(parent=first)
-    relinked = {"account_id": child["id"], "number": child["number"], "name": child["name"],
-                "parent_id": second["id"], "relation": "subsidiary",
-                "parent_number": second["number"], "parent_name": second["name"]}
+    relinked = {
+        "account_id": child["id"],
+        "number": child["number"],
+        "name": child["name"],
+        "parent_id": second["id"],
+        "relation": "subsidiary",
+        "parent_number": second["number"],
+        "parent_name": second["name"],
+    }
     assert feed("identity.account.linked", relinked)[1].kind == "handled"
     code = f"user_admin_supervision:{child['id']}"
     assert code in services_of(second)
@@ -70,8 +94,13 @@ def test_relinking_moves_supervision_to_the_new_parent(make_account, feed, servi
 
 
 def test_the_same_creation_event_twice_changes_nothing(part, feed, services_of):
-    data = {"account_id": "a-dup", "number": "800", "name": "Twice", "parent_id": None,
-            "relation": None}
+    data = {
+        "account_id": "a-dup",
+        "number": "800",
+        "name": "Twice",
+        "parent_id": None,
+        "relation": None,
+    }
     envelope = Envelope(type="identity.account.created", data=data, producer="identity")
     assert feed("", {}, envelope)[1].kind == "handled"
     assert feed("", {}, envelope)[1].kind == "duplicate"
@@ -84,8 +113,11 @@ def test_the_operator_sets_the_catalog_and_account_scoped_services_stay(
     account = make_account()
     before = services_of(account)
     clock.advance(timedelta(days=1))
-    answer = api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
-                     {"services": ["community_area", "view_faqs"]}, actor="operator")
+    answer = api.put(
+        f"/internal/accounts/by-number/{account['number']}/catalog",
+        {"services": ["community_area", "view_faqs"]},
+        actor="operator",
+    )
     assert answer.status_code == 200, answer.json
     codes = {s["code"] for s in answer.json["items"]}
     assert codes == {"community_area", "view_faqs", f"user_admin:{account['id']}"}
@@ -94,8 +126,10 @@ def test_the_operator_sets_the_catalog_and_account_scoped_services_stay(
     after = services_of(account)
     assert after["community_area"]["id"] == before["community_area"]["id"]
 
-    back = api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
-                   {"services": ["community_area", "view_faqs", "invoice_viewing"]})
+    back = api.put(
+        f"/internal/accounts/by-number/{account['number']}/catalog",
+        {"services": ["community_area", "view_faqs", "invoice_viewing"]},
+    )
     assert back.json["added"] == ["invoice_viewing"]
     assert services_of(account)["invoice_viewing"]["id"] == before["invoice_viewing"]["id"]
 
@@ -108,15 +142,22 @@ def test_a_service_leaving_the_catalog_ends_its_subscriptions(
     held = subscribe(user, "view_faqs")
     waiting = subscribe(user, "invoice_viewing")
     assert (held.status_code, waiting.status_code) == (201, 202)
-    answer = api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
-                     {"services": ["community_area"]}, actor="operator")
+    answer = api.put(
+        f"/internal/accounts/by-number/{account['number']}/catalog",
+        {"services": ["community_area"]},
+        actor="operator",
+    )
     assert answer.status_code == 200
-    cancelled = {e["data"]["subscription_id"]: e["data"]
-                 for e in outbox("subscriptions.subscription.cancelled")}
+    cancelled = {
+        e["data"]["subscription_id"]: e["data"]
+        for e in outbox("subscriptions.subscription.cancelled")
+    }
     assert set(cancelled) >= {held.json["id"], waiting.json["id"]}
     assert cancelled[held.json["id"]]["cause"] == "catalog_change"
     assert "no longer part of your account's contracts" in cancelled[held.json["id"]]["reason"]
-    assert set(answer.json["event_ids"]) >= {e["id"] for e in outbox("subscriptions.subscription.cancelled")}
+    assert set(answer.json["event_ids"]) >= {
+        e["id"] for e in outbox("subscriptions.subscription.cancelled")
+    }
     mine = api.get(f"/internal/users/{user['id']}/subscriptions", status="cancelled").json
     codes = {s["service"]["code"] for s in mine["items"]}
     assert {"view_faqs", "invoice_viewing", "receive_sales_news"} <= codes  # auto news too
@@ -125,14 +166,17 @@ def test_a_service_leaving_the_catalog_ends_its_subscriptions(
 
 def test_catalog_put_refuses_unknown_codes_and_accounts(api, make_account, services_of):
     account = make_account()
-    bad = api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
-                  {"services": ["community_area", "no_such_service", "user_admin"]})
+    bad = api.put(
+        f"/internal/accounts/by-number/{account['number']}/catalog",
+        {"services": ["community_area", "no_such_service", "user_admin"]},
+    )
     assert bad.status_code == 422
     assert "no_such_service" in bad.json["errors"]["services"][0]
     assert "invoice_viewing" in services_of(account)  # nothing changed
     assert api.put("/internal/accounts/by-number/000/catalog", {"services": []}).status_code == 404
-    malformed = api.put(f"/internal/accounts/by-number/{account['number']}/catalog",
-                        {"services": "community_area"})
+    malformed = api.put(
+        f"/internal/accounts/by-number/{account['number']}/catalog", {"services": "community_area"}
+    )
     assert malformed.status_code == 422 and "services" in malformed.json["errors"]
 
 
@@ -140,7 +184,11 @@ def test_account_services_filter_and_paginate(api, make_account):
     account = make_account()
     path = f"/internal/accounts/{account['id']}/services"
     page = api.get(path, per_page=10, page=2).json
-    assert (page["page"], page["per_page"], page["total"]) == (2, 10, len(default_catalog_codes()) + 1)
+    assert (page["page"], page["per_page"], page["total"]) == (
+        2,
+        10,
+        len(default_catalog_codes()) + 1,
+    )
     assert len(page["items"]) == 10
     support = api.get(path, family="support", per_page=200).json
     assert support["items"] and all(s["family"] == "support" for s in support["items"])

@@ -29,9 +29,11 @@ def admin(account, make_admin):
 
 def grant(api, account, user, code, services_of, days: int, actor=None):
     service_id = services_of(account)[code]["id"]
-    answer = api.post(f"/internal/accounts/{account['id']}/users/{user['id']}/subscriptions",
-                      {"service_ids": [service_id],
-                       "expires_on": (TODAY + timedelta(days=days)).isoformat()}, actor=actor)
+    answer = api.post(
+        f"/internal/accounts/{account['id']}/users/{user['id']}/subscriptions",
+        {"service_ids": [service_id], "expires_on": (TODAY + timedelta(days=days)).isoformat()},
+        actor=actor,
+    )
     assert answer.status_code == 201, answer.json
     return answer.json["items"][0]
 
@@ -41,8 +43,9 @@ def status_of(api, user, subscription_id):
     return next(s for s in items if s["id"] == subscription_id)
 
 
-def test_a_subscription_runs_through_its_date_then_expires(api, account, admin, make_user,
-                                                           services_of, clock, outbox):
+def test_a_subscription_runs_through_its_date_then_expires(
+    api, account, admin, make_user, services_of, clock, outbox
+):
     user = make_user(account)
     held = grant(api, account, user, "view_faqs", services_of, days=2)
     clock.advance(timedelta(days=2))
@@ -67,21 +70,28 @@ def test_a_subscription_runs_through_its_date_then_expires(api, account, admin, 
 def test_the_job_takes_today_from_the_body(api, account, admin, make_user, services_of):
     user = make_user(account)
     held = grant(api, account, user, "view_faqs", services_of, days=5)
-    report = api.post("/internal/jobs/expire",
-                      {"today": (TODAY + timedelta(days=6)).isoformat()}).json
+    report = api.post(
+        "/internal/jobs/expire", {"today": (TODAY + timedelta(days=6)).isoformat()}
+    ).json
     assert report["expired"] == [held["id"]]
     assert api.post("/internal/jobs/expire", {"today": "soon"}).status_code == 422
 
 
-def test_the_last_administrator_is_kept_and_reported(api, account, admin, make_user, services_of,
-                                                     clock, outbox, caplog):
+def test_the_last_administrator_is_kept_and_reported(
+    api, account, admin, make_user, services_of, clock, outbox, caplog
+):
     code = f"user_admin:{account['id']}"
-    mine = next(s for s in api.get(f"/internal/users/{admin['id']}/subscriptions",
-                                   per_page=200).json["items"] if s["service"]["code"] == code)
+    mine = next(
+        s
+        for s in api.get(f"/internal/users/{admin['id']}/subscriptions", per_page=200).json["items"]
+        if s["service"]["code"] == code
+    )
     second = make_user(account)
     theirs = grant(api, account, second, code, services_of, days=1)
     # The first administrator leaves (allowed: another remains), then the second's date passes.
-    assert api.delete(f"/internal/users/{admin['id']}/subscriptions/{mine['id']}").status_code == 204
+    assert (
+        api.delete(f"/internal/users/{admin['id']}/subscriptions/{mine['id']}").status_code == 204
+    )
     clock.advance(timedelta(days=5))
     with caplog.at_level("WARNING"):
         report = api.post("/internal/jobs/expire").json
@@ -95,8 +105,11 @@ def test_of_two_administrators_due_together_the_one_meant_to_stay_longest_is_kep
     api, account, admin, make_user, services_of, clock
 ):
     code = f"user_admin:{account['id']}"
-    mine = next(s for s in api.get(f"/internal/users/{admin['id']}/subscriptions",
-                                   per_page=200).json["items"] if s["service"]["code"] == code)
+    mine = next(
+        s
+        for s in api.get(f"/internal/users/{admin['id']}/subscriptions", per_page=200).json["items"]
+        if s["service"]["code"] == code
+    )
     first, second = make_user(account), make_user(account)
     early = grant(api, account, first, code, services_of, days=1)
     late = grant(api, account, second, code, services_of, days=3)
@@ -106,8 +119,9 @@ def test_of_two_administrators_due_together_the_one_meant_to_stay_longest_is_kep
     assert (report["expired"], report["skipped_last_admin"]) == ([early["id"]], [late["id"]])
 
 
-def test_the_worker_job_runs_the_expiry_until_stopped(part, api, account, admin, make_user,
-                                                      services_of, clock, outbox):
+def test_the_worker_job_runs_the_expiry_until_stopped(
+    part, api, account, admin, make_user, services_of, clock, outbox
+):
     user = make_user(account)
     held = grant(api, account, user, "view_faqs", services_of, days=1)
     clock.advance(timedelta(days=2))
@@ -123,11 +137,13 @@ def test_the_worker_job_runs_the_expiry_until_stopped(part, api, account, admin,
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert [e["data"]["subscription_id"] for e in outbox("subscriptions.subscription.expired")] == [
-        held["id"]]
+        held["id"]
+    ]
 
 
-def test_expire_subscriptions_is_callable_from_the_service_layer(part, api, account, admin,
-                                                                 make_user, services_of):
+def test_expire_subscriptions_is_callable_from_the_service_layer(
+    part, api, account, admin, make_user, services_of
+):
     user = make_user(account)
     held = grant(api, account, user, "view_faqs", services_of, days=1)
     report = expire_subscriptions(part.uow(), TODAY + timedelta(days=2))

@@ -27,8 +27,12 @@ def test_a_detail_cannot_overwrite_the_result_fields():
 
 def test_every_result_of_one_run_is_stamped_with_that_run(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
-    made = [Result(name=name, unit="s", value=1.0, baseline_name="b", baseline=1.0, target="t",
-                   meets=None) for name in ("first", "second")]
+    made = [
+        Result(
+            name=name, unit="s", value=1.0, baseline_name="b", baseline=1.0, target="t", meets=None
+        )
+        for name in ("first", "second")
+    ]
     common.save(made, "2030-01-01T00:00:00+00:00")
     written = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("first", "second")]
     assert [w["run"] for w in written] == ["2030-01-01T00:00:00+00:00"] * 2

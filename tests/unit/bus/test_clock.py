@@ -34,6 +34,9 @@ def test_a_naive_instant_is_taken_as_utc_and_an_aware_one_converted():
 def test_instants_are_written_in_utc_with_a_z_and_dates_as_days():
     assert iso(datetime(2025, 3, 1, 9, 30, tzinfo=UTC)) == "2025-03-01T09:30:00Z"
     assert iso(datetime(2025, 3, 1, 9, 30, 0, 250)) == "2025-03-01T09:30:00.000250Z"
-    assert iso(datetime(2025, 3, 1, 10, 30, tzinfo=timezone(timedelta(hours=1)))) == "2025-03-01T09:30:00Z"
+    assert (
+        iso(datetime(2025, 3, 1, 10, 30, tzinfo=timezone(timedelta(hours=1))))
+        == "2025-03-01T09:30:00Z"
+    )
     assert iso(date(2025, 3, 1)) == "2025-03-01"
     assert iso(None) is None

@@ -42,9 +42,15 @@ def names_in_python(source: str) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "<PART>" for v in node.values)
+            text = "".join(
+                v.value if isinstance(v, ast.Constant) else "<PART>" for v in node.values
+            )
             found.update(TEMPLATE.findall(text))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
             found.update(NAME.findall(node.value))
     return found
 

@@ -93,8 +93,15 @@ def test_the_gateway_and_the_importer_know_where_the_services_are(compose):
 
 
 def test_the_shared_settings_of_api_md_are_set_everywhere(compose):
-    required = ("PORTICO_BROKER_URL", "PORTICO_SMTP_URL", "PORTICO_MAIL_FROM", "PORTICO_PUBLIC_URL",
-                "PORTICO_SECRET_KEY", "PORTICO_OPERATOR_TOKEN", "PORTICO_SERVICE_TOKEN")
+    required = (
+        "PORTICO_BROKER_URL",
+        "PORTICO_SMTP_URL",
+        "PORTICO_MAIL_FROM",
+        "PORTICO_PUBLIC_URL",
+        "PORTICO_SECRET_KEY",
+        "PORTICO_OPERATOR_TOKEN",
+        "PORTICO_SERVICE_TOKEN",
+    )
     for name, service in portico_services(compose).items():
         missing = [v for v in required if v not in service["environment"]]
         assert not missing, f"{name} lacks {missing}"
@@ -111,7 +118,10 @@ def test_start_order_follows_health(compose):
         for dependency in ("postgres", "rabbitmq"):
             assert serve["depends_on"][dependency]["condition"] == "service_healthy", part
         # the topology exists before anything publishes (deploy/README.md, "Deploying one part")
-        assert serve["depends_on"]["rabbitmq-definitions"]["condition"] == "service_completed_successfully"
+        assert (
+            serve["depends_on"]["rabbitmq-definitions"]["condition"]
+            == "service_completed_successfully"
+        )
         # the worker starts once the serve container migrated and answers
         assert services[f"{part}-worker"]["depends_on"][part]["condition"] == "service_healthy"
     for service in parts.SERVICES:
@@ -121,7 +131,8 @@ def test_start_order_follows_health(compose):
 
 def test_the_gateway_alone_is_published_on_8000(compose):
     published = {
-        name: service.get("ports", []) for name, service in portico_services(compose).items()
+        name: service.get("ports", [])
+        for name, service in portico_services(compose).items()
         if service.get("ports")
     }
     assert published == {"gateway": ["8000:8000"]}
@@ -129,7 +140,9 @@ def test_the_gateway_alone_is_published_on_8000(compose):
 
 def test_postgres_creates_one_database_per_part(compose):
     mounts = compose["services"]["postgres"]["volumes"]
-    assert any(m.startswith("./deploy/postgres-init.sql:/docker-entrypoint-initdb.d/") for m in mounts)
+    assert any(
+        m.startswith("./deploy/postgres-init.sql:/docker-entrypoint-initdb.d/") for m in mounts
+    )
     sql = (ROOT / "deploy" / "postgres-init.sql").read_text(encoding="utf-8")
     for part in parts.PARTS:
         assert f"CREATE DATABASE {part} " in sql, part
@@ -158,6 +171,9 @@ def test_the_broker_definitions_are_imported_from_deploy(compose):
 def test_every_dollar_is_a_valid_interpolation():
     """Compose reads $NAME and ${NAME...}; a shell's $ must be written $$."""
     text = COMPOSE.read_text(encoding="utf-8")
-    bad = [m.group(0) for m in re.finditer(r"\$(?!\$|\{[A-Z_][A-Z0-9_]*(:?[-?+][^}]*)?\})\S{0,12}", text)
-           if not text[max(m.start() - 1, 0)] == "$"]
+    bad = [
+        m.group(0)
+        for m in re.finditer(r"\$(?!\$|\{[A-Z_][A-Z0-9_]*(:?[-?+][^}]*)?\})\S{0,12}", text)
+        if not text[max(m.start() - 1, 0)] == "$"
+    ]
     assert not bad, f"invalid interpolation in docker-compose.yml: {bad}"

@@ -13,9 +13,7 @@ from portico import parts
 from tests.unit.deploy.sources import ROOT
 
 DEFINITIONS = ROOT / "deploy" / "rabbitmq-definitions.json"
-REGENERATE = (
-    "regenerate it: .venv/bin/python deploy/rabbitmq_definitions.py > deploy/rabbitmq-definitions.json"
-)
+REGENERATE = "regenerate it: .venv/bin/python deploy/rabbitmq_definitions.py > deploy/rabbitmq-definitions.json"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,9 @@ def handlers(tmp_path_factory) -> dict[str, set[str]]:
     folder = tmp_path_factory.mktemp("parts")
     keys = {}
     for name in parts.PARTS:
-        settings = Settings(part=name, database_url=f"sqlite:///{folder}/{name}.db", broker_url="memory://")
+        settings = Settings(
+            part=name, database_url=f"sqlite:///{folder}/{name}.db", broker_url="memory://"
+        )
         part = parts.bootstrap(name).build(settings)
         keys[name] = set(part.handlers)
         part.engine.dispose()
@@ -48,7 +48,9 @@ def test_each_work_queue_is_bound_to_exactly_the_types_its_part_handles(shipped,
             f"portico.{name}: bindings missing {sorted(missing)}, stale {sorted(extra)}; {REGENERATE}"
         )
         assert all(
-            b["source"] == "portico.events" for b in shipped["bindings"] if b["destination"] == f"portico.{name}"
+            b["source"] == "portico.events"
+            for b in shipped["bindings"]
+            if b["destination"] == f"portico.{name}"
         )
 
 
@@ -60,7 +62,9 @@ def test_each_part_has_a_quorum_work_queue_and_a_dead_letter_queue(shipped):
             assert queues[queue]["durable"] is True and queues[queue]["auto_delete"] is False
             assert queues[queue]["arguments"] == {"x-queue-type": "quorum"}, queue
         assert bound_keys(shipped, f"portico.{name}.dead") == {name}
-        dead_sources = {b["source"] for b in shipped["bindings"] if b["destination"] == f"portico.{name}.dead"}
+        dead_sources = {
+            b["source"] for b in shipped["bindings"] if b["destination"] == f"portico.{name}.dead"
+        }
         assert dead_sources == {"portico.dead"}
 
 
@@ -90,8 +94,12 @@ def test_arguments_equal_those_the_code_declares(shipped):
 
 
 def test_the_file_is_what_the_generator_writes_today(shipped):
-    spec = importlib.util.spec_from_file_location("rabbitmq_definitions", ROOT / "deploy" / "rabbitmq_definitions.py")
+    spec = importlib.util.spec_from_file_location(
+        "rabbitmq_definitions", ROOT / "deploy" / "rabbitmq_definitions.py"
+    )
     assert spec and spec.loader
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    assert generator.render(generator.definitions()) == DEFINITIONS.read_text(encoding="utf-8"), REGENERATE
+    assert generator.render(generator.definitions()) == DEFINITIONS.read_text(encoding="utf-8"), (
+        REGENERATE
+    )

@@ -35,7 +35,11 @@ def test_every_documented_variable_is_read_somewhere():
 
 
 def test_the_table_has_a_default_and_a_meaning_for_each_row():
-    section = README.read_text(encoding="utf-8").split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    section = (
+        README.read_text(encoding="utf-8")
+        .split("## Configuration reference", 1)[1]
+        .split("\n## ", 1)[0]
+    )
     rows = [line for line in section.splitlines() if line.startswith("| `PORTICO_")]
     assert len(rows) == len(documented())
     for row in rows:

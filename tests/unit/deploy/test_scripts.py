@@ -25,8 +25,18 @@ def load(name: str) -> ModuleType:
 healthcheck = load("healthcheck")
 wait = load("wait_for_dependencies")
 
-GUNICORN = ["/opt/venv/bin/python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2",
-            "--access-logfile", "-", "portico.wsgi:app('identity')"]
+GUNICORN = [
+    "/opt/venv/bin/python",
+    "-m",
+    "gunicorn",
+    "--bind",
+    "0.0.0.0:8000",
+    "--workers",
+    "2",
+    "--access-logfile",
+    "-",
+    "portico.wsgi:app('identity')",
+]
 
 
 @pytest.mark.parametrize(
@@ -132,7 +142,10 @@ def test_the_wait_gives_up_at_its_deadline_naming_the_variable(capsys):
     def never() -> None:
         raise ConnectionRefusedError("connection refused")
 
-    assert wait.wait("PORTICO_BROKER_URL", "the broker at rabbitmq:5672", never, deadline=0, timeout=0) is False
+    assert (
+        wait.wait("PORTICO_BROKER_URL", "the broker at rabbitmq:5672", never, deadline=0, timeout=0)
+        is False
+    )
     err = capsys.readouterr().err
     assert "PORTICO_BROKER_URL" in err and "connection refused" in err
 
@@ -142,14 +155,25 @@ def test_dockerfile_runs_as_non_root_with_the_entrypoint_and_a_healthcheck():
     assert re.search(r"^FROM python:3\.11-slim", text, re.M)
     assert re.search(r"^USER portico$", text, re.M)
     assert 'ENTRYPOINT ["/opt/portico/bin/entrypoint.sh"]' in text
-    assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/opt/portico/bin/healthcheck.py\"\]", text, re.M)
-    for script in ("entrypoint.sh", "wait_for_dependencies.py", "healthcheck.py", "dead_letters.py"):
+    assert re.search(
+        r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/opt/portico/bin/healthcheck.py\"\]", text, re.M
+    )
+    for script in (
+        "entrypoint.sh",
+        "wait_for_dependencies.py",
+        "healthcheck.py",
+        "dead_letters.py",
+    ):
         assert f"deploy/{script}" in text, f"the image lacks deploy/{script}"
         assert (DEPLOY / script).is_file()
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8")
-    for copied in re.findall(r"^COPY (?!--from)(?:--chmod=\S+ )?(.+?) \S+$", text.replace("\\\n", " "), re.M):
+    for copied in re.findall(
+        r"^COPY (?!--from)(?:--chmod=\S+ )?(.+?) \S+$", text.replace("\\\n", " "), re.M
+    ):
         for source in copied.split():
-            assert f"!{source}" in ignore or f"!{source}/**" in ignore, f"{source} is outside the build context"
+            assert f"!{source}" in ignore or f"!{source}/**" in ignore, (
+                f"{source} is outside the build context"
+            )
 
 
 def test_entrypoint_is_executable_posix_sh():

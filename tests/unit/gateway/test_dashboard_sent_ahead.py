@@ -36,16 +36,34 @@ class Client:
         raise AssertionError("a client that sends ahead is not called on the pool")
 
 
-SUBSCRIPTIONS = {"my_services": {"accepted": 1, "pending": 0, "refused": 0, "last": []},
-                 "catalog": {"not_subscribed": 2, "new_since_last_sign_in": 0, "without_subscriber": 0,
-                             "pending_validation": 0}}
-IDENTITY = {"last_audits": {"items": []}, "administrators": {"items": [{"id": "a1"}]}, "users": {"active": 3}}
+SUBSCRIPTIONS = {
+    "my_services": {"accepted": 1, "pending": 0, "refused": 0, "last": []},
+    "catalog": {
+        "not_subscribed": 2,
+        "new_since_last_sign_in": 0,
+        "without_subscriber": 0,
+        "pending_validation": 0,
+    },
+}
+IDENTITY = {
+    "last_audits": {"items": []},
+    "administrators": {"items": [{"id": "a1"}]},
+    "users": {"active": 3},
+}
 
 
 def compose(clients, meanwhile=lambda: "local"):
     with ThreadPoolExecutor(1) as pool:
-        return compose_dashboard(pool, clients, {}, user_id="u1", since=None, is_administrator=True,
-                                 timeout=2, meanwhile=meanwhile)
+        return compose_dashboard(
+            pool,
+            clients,
+            {},
+            user_id="u1",
+            since=None,
+            is_administrator=True,
+            timeout=2,
+            meanwhile=meanwhile,
+        )
 
 
 def test_both_calls_are_sent_before_the_local_read_and_read_after_it():
@@ -53,15 +71,24 @@ def test_both_calls_are_sent_before_the_local_read_and_read_after_it():
     clients = {"subscriptions": Client(SUBSCRIPTIONS, log), "identity": Client(IDENTITY, log)}
     panels, local = compose(clients, meanwhile=lambda: log.append(("meanwhile",)) or "local")
     assert [entry[0] for entry in log] == ["send", "send", "meanwhile", "read", "read"]
-    assert [entry for entry in log if entry[0] == "read"] == [("read", True)] * 2  # each within the deadline
-    assert local == "local" and panels["catalog"]["not_subscribed"] == 2 and panels["users"] == {"active": 3}
+    assert [entry for entry in log if entry[0] == "read"] == [
+        ("read", True)
+    ] * 2  # each within the deadline
+    assert (
+        local == "local"
+        and panels["catalog"]["not_subscribed"] == 2
+        and panels["users"] == {"active": 3}
+    )
 
 
 def test_a_timeout_marks_the_panel_and_drops_the_call():
     log = []
     clients = {"subscriptions": Client(TimeoutError(), log), "identity": Client(IDENTITY, log)}
     panels, _ = compose(clients)
-    assert panels["my_services"]["unavailable"] is True and "within 2 s" in panels["my_services"]["reason"]
+    assert (
+        panels["my_services"]["unavailable"] is True
+        and "within 2 s" in panels["my_services"]["reason"]
+    )
     assert clients["subscriptions"].sent[0].cancelled and not clients["identity"].sent[0].cancelled
 
 

@@ -14,14 +14,17 @@ from gateway.domain.sessions import SessionPolicy, hash_token, new_token, same_t
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("new, old, expected", [
-    ("accepted", "pending", True),
-    ("pending", "accepted", False),
-    ("cancelled", "accepted", True),
-    ("accepted", "cancelled", False),
-    ("expired", "accepted", True),
-    ("refused", "pending", True),
-])
+@pytest.mark.parametrize(
+    "new, old, expected",
+    [
+        ("accepted", "pending", True),
+        ("pending", "accepted", False),
+        ("cancelled", "accepted", True),
+        ("accepted", "cancelled", False),
+        ("expired", "accepted", True),
+        ("refused", "pending", True),
+    ],
+)
 def test_the_lifecycle_only_moves_forward_whatever_the_clocks_say(new, old, expected):
     assert supersedes(new, T0 - timedelta(hours=1), old, T0) is expected
 
@@ -58,8 +61,9 @@ def test_session_policy():
     policy = SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
     alive = policy.expiry_reason(created_at=T0, last_seen_at=T0, now=T0 + timedelta(minutes=29))
     idle = policy.expiry_reason(created_at=T0, last_seen_at=T0, now=T0 + timedelta(minutes=30))
-    old = policy.expiry_reason(created_at=T0, last_seen_at=T0 + timedelta(hours=12),
-                               now=T0 + timedelta(hours=12))
+    old = policy.expiry_reason(
+        created_at=T0, last_seen_at=T0 + timedelta(hours=12), now=T0 + timedelta(hours=12)
+    )
     assert alive is None and "without activity" in idle and "maximum length" in old
     assert policy.expires_at(T0) == T0 + timedelta(hours=12)
     assert not policy.needs_touch(T0, T0 + timedelta(seconds=30))
@@ -79,5 +83,10 @@ def test_limits_parse_and_windows():
 
 
 def test_every_gate_has_a_path_and_a_service_to_ask_for():
-    assert {g.name for g in GATES} == {"invoices", "products_and_contracts", "planning", "intervention_reports"}
+    assert {g.name for g in GATES} == {
+        "invoices",
+        "products_and_contracts",
+        "planning",
+        "intervention_reports",
+    }
     assert all(g.service_title and g.path for g in GATES)

@@ -25,8 +25,13 @@ def invalid(line: int) -> RowResult:
 
 @pytest.mark.parametrize(
     ("current", "new"),
-    [("queued", "running"), ("queued", "failed"), ("running", "running"), ("running", "done"),
-     ("running", "failed")],
+    [
+        ("queued", "running"),
+        ("queued", "failed"),
+        ("running", "running"),
+        ("running", "done"),
+        ("running", "failed"),
+    ],
 )
 def test_allowed_transitions(current, new) -> None:
     assert check_transition(current, new) == JobStatus(new)
@@ -34,8 +39,13 @@ def test_allowed_transitions(current, new) -> None:
 
 @pytest.mark.parametrize(
     ("current", "new"),
-    [("queued", "done"), ("done", "running"), ("done", "failed"), ("failed", "running"),
-     ("failed", "done")],
+    [
+        ("queued", "done"),
+        ("done", "running"),
+        ("done", "failed"),
+        ("failed", "running"),
+        ("failed", "done"),
+    ],
 )
 def test_a_finished_job_never_changes_and_a_queued_one_is_not_done(current, new) -> None:
     with pytest.raises(InvalidTransition):
@@ -57,7 +67,10 @@ def test_chunks_hold_size_valid_rows_and_the_invalid_lines_among_them() -> None:
     assert [c.batch for c in cut] == [1, 2, 3]
     assert [[r["line"] for r in c.rows] for c in cut] == [[1, 3], [4, 6], []]
     assert [(c.first_line, c.last_line, c.lines, c.invalid) for c in cut] == [
-        (1, 3, 3, 1), (4, 6, 3, 1), (7, 7, 1, 1)]
+        (1, 3, 3, 1),
+        (4, 6, 3, 1),
+        (7, 7, 1, 1),
+    ]
     assert [a.line for c in cut for a in c.anomalies] == [2, 5, 7]
     assert cut[0].rows[0] == {"line": 1, "email": "u1@example.com"}
 
@@ -77,6 +90,16 @@ def test_an_exact_multiple_leaves_no_empty_last_chunk() -> None:
 
 
 def test_anomalies_of_a_line_are_ranked_like_the_columns_the_whole_line_last() -> None:
-    order = ["civility", "last_name", "first_name", "email", "phone", "mobile", "language",
-             "password_level", "line", "other"]
+    order = [
+        "civility",
+        "last_name",
+        "first_name",
+        "email",
+        "phone",
+        "mobile",
+        "language",
+        "password_level",
+        "line",
+        "other",
+    ]
     assert [anomaly_rank(name) for name in order] == list(range(10))

@@ -26,10 +26,10 @@ def test_a_valid_line_gives_the_identity_services_fields(user_line) -> None:
     }
 
 
-
 def test_empty_phones_are_sent_as_none(user_line) -> None:
     result = check(7, user_line(1))
     assert result.values["office_phone"] is None and result.values["mobile_phone"] is None
+
 
 @pytest.mark.parametrize(
     ("written", "title"),

@@ -44,11 +44,13 @@ def test_plain_cells_are_kept():
 
 
 def test_the_report_lists_every_anomaly_by_line():
-    text = report_csv([
-        {"line": 9, "field": "email", "message": "-bad"},
-        {"line": None, "message": "the file has no header"},
-        {"line": 2, "field": "last_name", "message": 'has a "quote"; and a separator'},
-    ])
+    text = report_csv(
+        [
+            {"line": 9, "field": "email", "message": "-bad"},
+            {"line": None, "message": "the file has no header"},
+            {"line": 2, "field": "last_name", "message": 'has a "quote"; and a separator'},
+        ]
+    )
 
     assert text.startswith("\ufeffline;field;message\r\n")
     rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
@@ -89,10 +91,14 @@ def test_links_are_found_once_without_trailing_punctuation():
         ({"cause": "grant"}, "subscription_accepted"),
         ({"granted_directly": True}, "subscription_accepted"),
         ({}, "subscription_accepted"),
-        ({"requested_at": "2027-01-01T00:00:00Z", "decided_at": "2027-01-01T00:00:00Z"},
-         "subscription_accepted"),
-        ({"requested_at": "2027-01-01T00:00:00Z", "decided_at": "2027-01-02T00:00:00Z"},
-         "request_accepted"),
+        (
+            {"requested_at": "2027-01-01T00:00:00Z", "decided_at": "2027-01-01T00:00:00Z"},
+            "subscription_accepted",
+        ),
+        (
+            {"requested_at": "2027-01-01T00:00:00Z", "decided_at": "2027-01-02T00:00:00Z"},
+            "request_accepted",
+        ),
     ],
 )
 def test_which_acceptance_email(data, template):
@@ -104,7 +110,8 @@ def test_names_dates_and_json():
     assert full_name(None, "") is None
     assert as_utc(datetime(2027, 1, 1, 9)) == datetime(2027, 1, 1, 9, tzinfo=UTC)
     assert json_safe({"on": date(2027, 1, 2), "list": [datetime(2027, 1, 1, tzinfo=UTC)]}) == {
-        "on": "2027-01-02", "list": ["2027-01-01T00:00:00+00:00"],
+        "on": "2027-01-02",
+        "list": ["2027-01-01T00:00:00+00:00"],
     }
 
 
@@ -114,10 +121,14 @@ def settings(**extra):
 
 def test_mail_settings_have_defaults_and_read_the_environment():
     default = MailConfig.from_settings(settings())
-    tuned = MailConfig.from_settings(settings(
-        PORTICO_MAIL_POLL_SECONDS="0.25", PORTICO_MAIL_MAX_ATTEMPTS="3",
-        PORTICO_MAIL_RETRY_SECONDS="10", PORTICO_MAIL_RETRY_MAX_SECONDS="25",
-    ))
+    tuned = MailConfig.from_settings(
+        settings(
+            PORTICO_MAIL_POLL_SECONDS="0.25",
+            PORTICO_MAIL_MAX_ATTEMPTS="3",
+            PORTICO_MAIL_RETRY_SECONDS="10",
+            PORTICO_MAIL_RETRY_MAX_SECONDS="25",
+        )
+    )
 
     assert (default.poll_seconds, default.max_attempts, default.batch_size) == (1.0, 8, 100)
     assert default.uses_mailbox

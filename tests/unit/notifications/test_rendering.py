@@ -287,16 +287,35 @@ def test_the_readme_table_matches_the_catalog():
 def test_import_finished_says_when_it_failed_was_a_check_or_lists_only_the_first(
     renderer, make_context, language
 ):
-    failed = renderer.render("import_finished", language, make_context(
-        "import_finished", failed=True, failed_reason="The file could not be read.",
-    ))
-    check = renderer.render("import_finished", language, make_context(
-        "import_finished", dry_run=True, created=0, would_create=41,
-    ))
+    failed = renderer.render(
+        "import_finished",
+        language,
+        make_context(
+            "import_finished",
+            failed=True,
+            failed_reason="The file could not be read.",
+        ),
+    )
+    check = renderer.render(
+        "import_finished",
+        language,
+        make_context(
+            "import_finished",
+            dry_run=True,
+            created=0,
+            would_create=41,
+        ),
+    )
     report = "https://portal.example.test/api/v1/accounts/a1/imports/j1/report.csv"
-    first = renderer.render("import_finished", language, make_context(
-        "import_finished", anomalies_total=1250, report_url=report,
-    ))
+    first = renderer.render(
+        "import_finished",
+        language,
+        make_context(
+            "import_finished",
+            anomalies_total=1250,
+            report_url=report,
+        ),
+    )
 
     assert "The file could not be read." in failed.text
     assert "41" in check.text and "41</td>" in check.html

@@ -359,7 +359,9 @@ def certificate(tmp_path_factory):
         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, check=False)
-    assert done.returncode == 0, f"openssl could not make a certificate: {done.stderr.decode()[:500]}"
+    assert done.returncode == 0, (
+        f"openssl could not make a certificate: {done.stderr.decode()[:500]}"
+    )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)
     client = ssl.create_default_context(cafile=str(cert))

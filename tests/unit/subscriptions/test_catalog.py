@@ -128,8 +128,13 @@ def test_user_summary_counts_and_lists_the_last_three(make_subscription, now):
     assert summary["last"] == [newest_pending, recent, old]
 
 
-def test_user_summary_lists_subscriptions_decided_at_one_instant_in_one_order(make_subscription, now):
-    same = [make_subscription("accepted", user_id="u1", requested_at=now, decided_at=now) for _ in range(4)]
+def test_user_summary_lists_subscriptions_decided_at_one_instant_in_one_order(
+    make_subscription, now
+):
+    same = [
+        make_subscription("accepted", user_id="u1", requested_at=now, decided_at=now)
+        for _ in range(4)
+    ]
     first = user_summary(same, "u1")["last"]
     assert user_summary(list(reversed(same)), "u1")["last"] == first
     assert [s.id for s in first] == sorted((s.id for s in same), reverse=True)[:3]

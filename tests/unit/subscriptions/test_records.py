@@ -6,9 +6,17 @@ from services.subscriptions.domain.records import Account, CatalogService, scope
 
 
 def entry(code: str) -> CatalogService:
-    return CatalogService(id="s1", account_id="parent", code=code, family="management",
-                          title="t", description="d", min_password_level=1,
-                          requires_validation=True, auto_subscribe=False)
+    return CatalogService(
+        id="s1",
+        account_id="parent",
+        code=code,
+        family="management",
+        title="t",
+        description="d",
+        min_password_level=1,
+        requires_validation=True,
+        auto_subscribe=False,
+    )
 
 
 def test_account_scoped_titles_name_the_account_they_are_about():
@@ -27,11 +35,23 @@ def test_catalog_codes_keep_their_shipped_definition():
 
 
 def test_what_a_catalog_entry_administers():
-    admin, supervision, plain = (entry("user_admin:parent"),
-                                 entry("user_admin_supervision:child"), entry("view_faqs"))
+    admin, supervision, plain = (
+        entry("user_admin:parent"),
+        entry("user_admin_supervision:child"),
+        entry("view_faqs"),
+    )
     assert (admin.administers_account_id, admin.supervises, admin.is_administration) == (
-        "parent", False, True)
-    assert (supervision.administers_account_id, supervision.supervises,
-            supervision.is_administration) == ("child", True, False)
+        "parent",
+        False,
+        True,
+    )
+    assert (
+        supervision.administers_account_id,
+        supervision.supervises,
+        supervision.is_administration,
+    ) == ("child", True, False)
     assert (plain.administers_account_id, plain.supervises, plain.is_administration) == (
-        None, False, False)
+        None,
+        False,
+        False,
+    )
