@@ -47,6 +47,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy bus services/identity/domain services/subscriptions/domain services/notifications/domain services/importer/domain
 
 format: install
