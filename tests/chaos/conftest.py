@@ -1,4 +1,4 @@
-"""Chaos fixtures: one two-replica cluster for the session; the full run only when asked.
+"""Chaos fixtures: a two-replica cluster per test module; the full run only when asked.
 
 `make test-chaos` sets PORTICO_CHAOS=full: the full load-and-fault run is collected and the
 short one is not; otherwise (`make test`, CI) the short one runs and the full one is deselected.
@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: a session-wide cluster stayed up (some 40 PostgreSQL connections)
+# through every later test of the run, which then met "too many clients".
+@pytest.fixture(scope="module")
 def chaos_cluster(
     amqp_url: str, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ChaosCluster]:
