@@ -13,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from flask import Blueprint, Response, jsonify, request
 
+from gateway.domain.oidc import CLAIMS
 from gateway.entrypoints.oidc_server import provider
 from gateway.service_layer import oidc
 
@@ -46,24 +47,7 @@ def discovery() -> Response:
                 "client_secret_post",
             ],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [
-                "sub",
-                "iss",
-                "aud",
-                "exp",
-                "iat",
-                "auth_time",
-                "nonce",
-                "email",
-                "email_verified",
-                "name",
-                "given_name",
-                "family_name",
-                "locale",
-                "portico_account",
-                "portico_services",
-                "portico_administers",
-            ],
+            "claims_supported": [*CLAIMS, "iss", "aud", "exp", "iat", "auth_time", "nonce"],
             "prompt_values_supported": ["none"],
         }
     )
