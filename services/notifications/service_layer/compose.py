@@ -44,15 +44,22 @@ REPORT_FILENAME = "import-report.csv"
 # -- identity ---------------------------------------------------------------------------------
 
 
-def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    """identity.link.issued: activation (or its resending), password reset, e-mail change."""
-    data = event.data
+def link_template(data: dict[str, Any]) -> str:
+    """The template of a link's e-mail (a single link event, or one link of a batch)."""
     purpose = data["purpose"]
     template = LINK_TEMPLATES.get(purpose)
     if template is None:
         raise Reject(f"no e-mail is known for links of purpose {purpose!r}")
     if purpose == "activation" and data.get("resent"):
-        template = "activation_resent"
+        return "activation_resent"
+    return template
+
+
+def send_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    """identity.link.issued: activation (or its resending), password reset, e-mail change."""
+    data = event.data
+    purpose = data["purpose"]
+    template = link_template(data)
     address = (data.get("recipient") or "").strip()
     if not address:
         raise Reject(f"the {purpose} link of user {data['user_id']} has no recipient address")
@@ -79,11 +86,7 @@ def send_links(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """
     data = event.data
     purpose = data["purpose"]
-    template = LINK_TEMPLATES.get(purpose)
-    if template is None:
-        raise Reject(f"no e-mail is known for links of purpose {purpose!r}")
-    if purpose == "activation" and data.get("resent"):
-        template = "activation_resent"
+    template = link_template(data)
     spec = TEMPLATES[template]
     account_name = repo.account_name(uow.session, data["account_id"])
     now = uow.now()
