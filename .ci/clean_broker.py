@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pika
 
@@ -31,8 +32,18 @@ def main() -> int:
     except (OSError, subprocess.SubprocessError) as error:
         print(f"ci: could not list the broker's queues ({error}); nothing deleted")
         return 0
-    url = os.environ.get("PORTICO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    url = urlsplit(os.environ.get("PORTICO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    parameters = pika.ConnectionParameters(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5672,
+        virtual_host="/",  # the tests' vhost ('//' in their URL, which pika reads as '')
+        credentials=pika.PlainCredentials(url.username or "guest", url.password or "guest"),
+    )
+    try:
+        connection = pika.BlockingConnection(parameters)
+    except pika.exceptions.AMQPError as error:
+        print(f"ci: could not reach the broker to clean it ({error!r}); nothing deleted")
+        return 0
     try:
         channel = connection.channel()
         for name in names:
