@@ -40,7 +40,7 @@ test-fast: install
 
 # The whole portal under load and faults, full size (make test runs its short version).
 test-chaos: install
-	PORTICO_CHAOS=full $(PY) -m pytest tests/chaos -s $(PYTEST_ARGS)
+	PORTICO_CHAOS=$${PORTICO_CHAOS:-full} $(PY) -m pytest tests/chaos -s $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench
