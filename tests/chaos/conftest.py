@@ -3,7 +3,8 @@
 `make test-chaos` sets PORTICO_CHAOS=full (20 users, at least 3 minutes); PORTICO_CHAOS=short runs
 the short one. Without it (`make test`, CI) neither load run is collected: the short run was green
 in two whole-suite runs and red in a third on this 2-core machine, so it does not gate CI yet. The
-scale-out, reconnect and projection-race tests always run.
+reconnect and projection-race tests always run; the scale-out tests share the two-replica
+cluster and run with the load runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     kept, dropped = [], []
     for item in items:
-        marked = any(item.get_closest_marker(name) for name in unwanted)
+        marked = any(item.get_closest_marker(name) for name in unwanted) or (
+            not chaos_run() and "chaos_cluster" in getattr(item, "fixturenames", ())
+        )
         (dropped if marked else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
