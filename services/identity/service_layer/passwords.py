@@ -188,20 +188,7 @@ def reset_password(uow: IdentityUnitOfWork, token: str, password: str) -> Envelo
     clear_throttle(uow, user.email)
     actor = Actor(user.id, "self")
     if user.status == UserStatus.LOCKED:
-        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
-        uow.publish(
-            "identity.user.unlocked",
-            {"user_id": user.id, "account_id": user.account_id, "by": None},
-        )
-        audit(
-            uow,
-            "user_unlocked",
-            actor=actor,
-            account_id=user.account_id,
-            user_id=user.id,
-            target=user.email,
-            result="password_reset",
-        )
+        unlock_without_actor(uow, user, actor, "password_reset")
     audit(
         uow,
         "password_reset",
@@ -214,4 +201,23 @@ def reset_password(uow: IdentityUnitOfWork, token: str, password: str) -> Envelo
     return uow.publish(
         "identity.password.changed",
         {"user_id": user.id, "account_id": user.account_id, "via": "reset"},
+    )
+
+
+def unlock_without_actor(uow: IdentityUnitOfWork, user: User, actor: Actor, result: str) -> None:
+    """A locked user becomes active again by a rule (the lock ran out, a password reset): the
+    event names no administrator; the audit says why."""
+    repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
+    uow.publish(
+        "identity.user.unlocked",
+        {"user_id": user.id, "account_id": user.account_id, "by": None},
+    )
+    audit(
+        uow,
+        "user_unlocked",
+        actor=actor,
+        account_id=user.account_id,
+        user_id=user.id,
+        target=user.email,
+        result=result,
     )

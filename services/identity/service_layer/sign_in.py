@@ -29,7 +29,11 @@ from services.identity.domain.tokens import new_token
 from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict
-from services.identity.service_layer.passwords import clear_throttle, password_expired
+from services.identity.service_layer.passwords import (
+    clear_throttle,
+    password_expired,
+    unlock_without_actor,
+)
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import user_in_account
 from services.identity.service_layer.views import user_view
@@ -254,19 +258,6 @@ def release_expired_locks(uow: IdentityUnitOfWork) -> int:
     now = uow.now()
     expired = repo.expired_locks(uow.session, now)
     for user in expired:
-        repo.update_user(uow.session, user, {"status": UserStatus.ACTIVE, "locked_until": None})
-        uow.publish(
-            "identity.user.unlocked",
-            {"user_id": user.id, "account_id": user.account_id, "by": None},
-        )
-        audit(
-            uow,
-            "user_unlocked",
-            actor=SYSTEM,
-            account_id=user.account_id,
-            user_id=user.id,
-            target=user.email,
-            result="lock_expired",
-        )
+        unlock_without_actor(uow, user, SYSTEM, "lock_expired")
     repo.forget_throttles(uow.session, now - THROTTLE_FORGET_AFTER, now)
     return len(expired)
