@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,6 +116,12 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
     ):
         for row in rows:
             copy.write_row([row[name] for name in names])
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched. SQLAlchemy types `Session.execute` as returning a
+    `Result` whatever the statement; a DML statement's is a `CursorResult`, which has the count."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def check_database(engine: Engine) -> None:
