@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from .definitions import AccountLike, administered_account, scope_of
 from .errors import LastAdministrator, NeverAutomatic
 from .model import ACCEPTED, Subscription
 
 ACTIONS = ("cancel", "refuse", "expire", "delete")
+
+Sub = TypeVar("Sub", bound=Subscription)  # a plan hands back the records it was given
 
 
 class Titled(Protocol):
@@ -54,11 +56,11 @@ def ensure_never_automatic(services: Iterable[Titled]) -> None:
     )
 
 
-class ExpiryPlan(NamedTuple):
+class ExpiryPlan(NamedTuple, Generic[Sub]):
     """What the expiry job should do today: expire these, keep those (last administrators)."""
 
-    to_expire: list[Subscription]
-    skipped_last_admin: list[Subscription]
+    to_expire: list[Sub]
+    skipped_last_admin: list[Sub]
 
 
 def account_label(account: AccountLike | str | None) -> str:
@@ -111,10 +113,10 @@ def administrators_by_account(subscriptions: Iterable[Subscription]) -> dict[str
 
 
 def plan_expiries(
-    subscriptions: Iterable[Subscription],
+    subscriptions: Iterable[Sub],
     today: date,
     admin_holders_by_account: Mapping[str, Iterable[str]],
-) -> ExpiryPlan:
+) -> ExpiryPlan[Sub]:
     """Split the subscriptions due to expire today into those to expire and those to keep.
 
     An administration subscription is kept when expiring it would leave its account without
@@ -132,7 +134,7 @@ def plan_expiries(
         if account_id is not None and subscription.user_id is not None:
             remaining.setdefault(account_id, set()).add(subscription.user_id)
 
-    plan = ExpiryPlan(to_expire=[], skipped_last_admin=[])
+    plan: ExpiryPlan[Sub] = ExpiryPlan(to_expire=[], skipped_last_admin=[])
     for subscription in due:
         account_id = administered_account(subscription.service_code)
         if account_id is None or subscription.user_id is None:

@@ -45,6 +45,7 @@ class DatedService(ListedService, Protocol):
 
 S = TypeVar("S", bound=ListedService)
 D = TypeVar("D", bound=DatedService)
+Sub = TypeVar("Sub", bound=Subscription)
 
 
 # -- searching ---------------------------------------------------------------------------------
@@ -109,14 +110,14 @@ def filter_services(
 
 
 def filter_subscriptions(
-    subscriptions: Iterable[Subscription],
+    subscriptions: Iterable[Sub],
     services: Mapping[str, ListedService],
     *,
     family: str | None = None,
     status: str | None = None,
     title: str | None = None,
     q: str | None = None,
-) -> list[Subscription]:
+) -> list[Sub]:
     """ "My services" filtered by the service's family, the status, title and keywords.
 
     `services` maps a service code to its service; a subscription whose service is unknown

@@ -152,7 +152,9 @@ def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
         user = users.get(entry["user_id"])
         if user is None:
             continue
-        wanted = [(s, "auto_subscribe", None) for s in automatic]
+        wanted: list[tuple[CatalogService, str, str | None]] = [
+            (s, "auto_subscribe", None) for s in automatic
+        ]
         if entry.get("grant_administration") and admin is not None:
             wanted = [w for w in wanted if w[0].id != admin.id] + [
                 (admin, "administration_grant", "operator")
