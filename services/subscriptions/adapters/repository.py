@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bus.clock import as_utc
+from bus.db import changed_rows
 from services.subscriptions.domain.catalog import ServiceActivity, sort_services
 from services.subscriptions.domain.definitions import scope_of
 from services.subscriptions.domain.model import ACCEPTED, PENDING
@@ -62,7 +63,7 @@ def accounts_by_id(session: Session, ids: Iterable[str]) -> dict[str, Account]:
 def save_account(session: Session, account_id: str, values: dict[str, Any]) -> None:
     """Insert or update an account's row with the given columns."""
     updated = session.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
-    if updated.rowcount == 0:
+    if changed_rows(updated) == 0:
         session.execute(accounts.insert().values(id=account_id, **values))
 
 
@@ -126,7 +127,7 @@ def users_by_id(session: Session, ids: Iterable[str]) -> dict[str, User]:
 def save_user(session: Session, user_id: str, values: dict[str, Any], now: datetime) -> None:
     """Insert or update a user's row (a late `updated` may come before `created`)."""
     updated = session.execute(users.update().where(users.c.id == user_id).values(**values))
-    if updated.rowcount == 0:
+    if changed_rows(updated) == 0:
         session.execute(users.insert().values(id=user_id, created_at=now, **values))
 
 
@@ -161,7 +162,7 @@ def mark_user_deleted(session: Session, user_id: str, now: datetime) -> bool:
         .where(users.c.id == user_id, users.c.deleted_at.is_(None))
         .values(deleted_at=now)
     )
-    return result.rowcount > 0
+    return changed_rows(result) > 0
 
 
 # -- catalog -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bus.clock import as_utc
+from bus.db import changed_rows
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.model import ACCEPTED, PENDING
 from services.subscriptions.domain.records import StoredSubscription, User
@@ -207,7 +208,7 @@ def save(session: Session, subscription: StoredSubscription, expected_status: st
         .where(subscriptions.c.id == subscription.id, subscriptions.c.status == expected_status)
         .values(**_changing(subscription))
     )
-    return result.rowcount == 1
+    return changed_rows(result) == 1
 
 
 def _changing(subscription: StoredSubscription) -> dict[str, Any]:
