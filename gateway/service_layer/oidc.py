@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from bus.clock import as_utc
+from bus.db import changed_rows
 from bus.part import Part
 from gateway.adapters import oidc_keys
 from gateway.adapters.oidc_orm import oidc_clients, oidc_codes, oidc_tokens
@@ -108,7 +110,7 @@ class RefreshReused(Exception):
     """A refresh token was presented after it had been exchanged (its family is now revoked)."""
 
 
-def _client(row: Mapping[str, Any]) -> ClientRecord:
+def _client(row: Mapping[str, Any] | RowMapping) -> ClientRecord:
     return ClientRecord(
         row["client_id"],
         row["secret_hash"],
@@ -120,7 +122,7 @@ def _client(row: Mapping[str, Any]) -> ClientRecord:
     )
 
 
-def _token(row: Mapping[str, Any]) -> TokenRecord:
+def _token(row: Mapping[str, Any] | RowMapping) -> TokenRecord:
     return TokenRecord(
         row["id"],
         row["family_id"],
@@ -186,9 +188,9 @@ def find_client(part: Part, client_id: str) -> ClientRecord | None:
 def delete_client(part: Part, client_id: str) -> bool:
     """Remove a client with its codes and tokens (its applications' users are signed out of it)."""
     with part.uow() as uow:
-        gone = uow.session.execute(
-            oidc_clients.delete().where(oidc_clients.c.client_id == client_id)
-        ).rowcount
+        gone = changed_rows(
+            uow.session.execute(oidc_clients.delete().where(oidc_clients.c.client_id == client_id))
+        )
         uow.session.execute(oidc_codes.delete().where(oidc_codes.c.client_id == client_id))
         uow.session.execute(oidc_tokens.delete().where(oidc_tokens.c.client_id == client_id))
         uow.commit()
@@ -363,8 +365,8 @@ def save_tokens(
                     oidc_tokens.c.revoked_at.is_(None),
                 )
                 .values(rotated_at=now, access_expires_at=now)
-            ).rowcount  # the replaced access token ends too
-            if rotated != 1:
+            )  # the replaced access token ends too
+            if changed_rows(rotated) != 1:
                 uow.session.rollback()
                 revoke_family(part, family)
                 raise RefreshReused(family)
@@ -389,8 +391,8 @@ def save_tokens(
                 oidc_codes.update()
                 .where(oidc_codes.c.code_hash == code_hash, oidc_codes.c.used_at.is_(None))
                 .values(used_at=now, family_id=family)
-            ).rowcount
-            if claimed != 1:
+            )
+            if changed_rows(claimed) != 1:
                 uow.session.rollback()
                 _revoke_code_family(part, code_hash)
                 raise CodeReused(code_hash)
@@ -521,12 +523,12 @@ def purge_expired(part: Part) -> int:
     with part.uow() as uow:
         codes = uow.session.execute(
             oidc_codes.delete().where(oidc_codes.c.expires_at <= now - _GRACE)
-        ).rowcount
+        )
         tokens = uow.session.execute(
             oidc_tokens.delete().where(oidc_tokens.c.refresh_expires_at <= now)
-        ).rowcount
+        )
         uow.commit()
-    return (codes or 0) + (tokens or 0)
+    return changed_rows(codes) + changed_rows(tokens)
 
 
 # -- who the user is, for the tokens ---------------------------------------------------------------
@@ -559,16 +561,7 @@ def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, A
     user_id, account_id = str(profile["id"]), str(profile.get("account_id") or "")
     with part.engine.connect() as conn:
         rows = _effective_holdings(conn, user_id, today)
-        account = (
-            profile.get("account")
-            or conn.execute(
-                sa.select(accounts.c.id, accounts.c.number, accounts.c.name).where(
-                    accounts.c.id == account_id
-                )
-            )
-            .mappings()
-            .first()
-        )
+        account = profile.get("account") or _account(conn, account_id)
     services = [row.service_code for row in rows if row.service_code]
     return user_claims(
         profile,
@@ -576,6 +569,16 @@ def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, A
         services,
         [r.administers_account_id for r in rows if r.administers_account_id],
     )
+
+
+def _account(conn: sa.Connection, account_id: str) -> dict[str, Any] | None:
+    """The projected account's id, number and name, for its claims."""
+    row = conn.execute(
+        sa.select(accounts.c.id, accounts.c.number, accounts.c.name).where(
+            accounts.c.id == account_id
+        )
+    ).first()
+    return row._asdict() if row else None
 
 
 def scope_claims(claims: Mapping[str, Any], scope: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bus.db import changed_rows
 from bus.part import Part
 from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import rate_limits
@@ -86,4 +87,4 @@ def purge_old_counters(part: Part, now: datetime, keep: timedelta = timedelta(da
             rate_limits.delete().where(rate_limits.c.window_start < int((now - keep).timestamp()))
         )
         uow.commit()
-    return result.rowcount or 0
+    return changed_rows(result)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bus.clock import as_utc
+from bus.db import changed_rows
 from bus.part import Part
 from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import holdings, sessions
@@ -292,4 +293,4 @@ def purge_expired(part: Part, policy: SessionPolicy) -> int:
             )
         )
         uow.commit()
-    return result.rowcount or 0
+    return changed_rows(result)
