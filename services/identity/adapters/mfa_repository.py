@@ -173,7 +173,8 @@ def use_recovery_code(session: Session, user_id: str, code_hash: str, now: datet
 
 
 def _factors_statement() -> sa.Select[Any]:
-    user_id, account_id = sa.bindparam("b_user_id"), sa.bindparam("b_account_id")
+    user_id: sa.BindParameter[str] = sa.bindparam("b_user_id")
+    account_id: sa.BindParameter[str] = sa.bindparam("b_account_id")
     totp = (
         sa.select(sa.func.count())
         .select_from(mfa_totp)
