@@ -48,7 +48,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy bus services/identity/domain services/subscriptions/domain services/notifications/domain services/importer/domain
+	$(VENV)/bin/mypy bus gateway/domain gateway/service_layer $(foreach part,identity subscriptions notifications importer,services/$(part)/domain services/$(part)/service_layer)
 
 format: install
 	$(VENV)/bin/ruff format .
