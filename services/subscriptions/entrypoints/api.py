@@ -9,7 +9,7 @@ from bus.input_checks import install_input_checks
 from bus.part import Part
 from bus.receipts import receipts_blueprint
 
-from . import accounts, jobs, users
+from . import accounts, groups, jobs, users
 from .errors import install_error_handlers
 
 
@@ -25,6 +25,6 @@ def create_app(part: Part) -> Flask:
     app.register_blueprint(
         receipts_blueprint()
     )  # read-your-writes: has this event been applied here?
-    for module in (users, accounts, jobs):
+    for module in (users, accounts, groups, jobs):
         app.register_blueprint(module.bp)
     return app
