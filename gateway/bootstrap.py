@@ -17,6 +17,7 @@ from gateway.adapters.backoffice import BackOffice, DemoBackOffice
 from gateway.adapters.services import PooledServiceClient
 from gateway.config import GatewayConfig
 from gateway.entrypoints.context import Gateway
+from gateway.scim import tokens as scim_tokens  # noqa: F401 - its table joins the metadata
 from gateway.service_layer import oidc  # its tables join the gateway's metadata
 from gateway.service_layer.projections import EVENT_HANDLERS
 from gateway.service_layer.ratelimit import purge_old_counters

@@ -87,6 +87,9 @@ def create_app(part: GatewayPart) -> Flask:
         api.register_blueprint(blueprint)
     oidc_server.install_provider(app, part, part.clients)  # the OpenID Connect provider
     app.register_blueprint(oidc.bp)
+    from gateway import scim
+
+    scim.register(app)  # the SCIM 2.0 server at /scim/v2 (gateway/scim)
     from gateway.web import register
 
     register(app)  # noqa: E702, I001 - the web pages (gateway/web)
@@ -112,6 +115,7 @@ def blueprints() -> list[Any]:
         user_subscriptions,
         users,
     )
+    from gateway.scim import token_api
 
     return [
         operator.blp,
@@ -130,6 +134,7 @@ def blueprints() -> list[Any]:
         mfa.session_blp,
         mfa.my_blp,
         mfa.account_blp,
+        token_api.blp,
     ]
 
 

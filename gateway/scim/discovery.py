@@ -1,0 +1,251 @@
+"""What the SCIM server says of itself (RFC 7644 4): ServiceProviderConfig, ResourceTypes and
+Schemas. It tells the truth: PATCH, Bulk (with its limits), filters (with maxResults), sort and
+ETags are supported, password changes are not; the User schema lists only the attributes a
+Portico user has (docs/api.md, "SCIM"), and Portico's own extension carries the password level.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from flask import Blueprint, request
+from scim2_models import (
+    Attribute,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    ETag,
+    Extension,
+    Filter,
+    Group,
+    Mutability,
+    Patch,
+    Required,
+    ResourceType,
+    Schema,
+    SchemaExtension,
+    ServiceProviderConfig,
+    Sort,
+    Uniqueness,
+    User,
+)
+from scim2_models.urn import URN
+
+from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, TITLES
+from gateway.scim.errors import not_found, scim_response
+
+MAX_OPERATIONS = 1000  # Bulk operations per request
+MAX_PAYLOAD_BYTES = 1024 * 1024  # a Bulk request's body (the gateway's PORTICO_MAX_BODY_BYTES)
+MAX_RESULTS = 1000  # resources in one page of a list; a larger `count` is lowered to it
+DEFAULT_COUNT = 100
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PORTICO_USER_SCHEMA = "urn:portico:params:scim:schemas:extension:portico:2.0:User"
+
+
+class PorticoUser(Extension):
+    """Portico's extension of a User: the password security level (weak, moderate, strong)."""
+
+    __schema__ = URN(PORTICO_USER_SCHEMA)
+
+    password_level: Annotated[str | None, Mutability.read_write, Required.false] = None
+    """The password security level: weak, moderate or strong (default: weak)."""
+
+
+ScimUser = User[PorticoUser]  # the model requests are read with and answers written with
+
+# The attributes of the core User schema a Portico user has, with their sub-attributes.
+USER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "userName": (),
+    "name": ("formatted", "familyName", "givenName", "honorificPrefix"),
+    "displayName": (),
+    "title": (),
+    "preferredLanguage": (),
+    "active": (),
+    "emails": ("value", "type", "primary"),
+    "phoneNumbers": ("value", "type"),
+}
+CANONICAL = {
+    ("name", "honorificPrefix"): list(TITLES),
+    ("preferredLanguage", None): list(LANGUAGES),
+    ("emails", "type"): ["work"],
+    ("phoneNumbers", "type"): ["work", "mobile"],
+}
+READ_ONLY = {("name", "formatted"), ("displayName", None), ("emails", "primary")}
+GROUP_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "displayName": (),
+    "members": ("value", "$ref", "display", "type"),
+}
+
+bp = Blueprint("scim_discovery", __name__)
+
+
+def _shaped(attribute: Attribute, parent: str | None = None) -> Attribute:
+    name = attribute.name or ""
+    key = (parent, name) if parent else (name, None)
+    changes: dict[str, Any] = {}
+    if key in CANONICAL:
+        changes["canonical_values"] = CANONICAL[key]
+    if key in READ_ONLY:
+        changes["mutability"] = Mutability.read_only
+    if name == "userName":
+        changes["uniqueness"] = Uniqueness.server
+        changes["description"] = "The user's e-mail address: their login in the portal."
+    return attribute.model_copy(update=changes)
+
+
+def _trimmed(schema: Schema, keep: dict[str, tuple[str, ...]], description: str) -> Schema:
+    attributes = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in keep:
+            continue
+        subs = keep[attribute.name]
+        shaped = _shaped(attribute)
+        if attribute.sub_attributes:
+            shaped = shaped.model_copy(
+                update={
+                    "sub_attributes": [
+                        _shaped(sub, attribute.name)
+                        for sub in attribute.sub_attributes
+                        if sub.name in subs
+                    ]
+                }
+            )
+        attributes.append(shaped)
+    return schema.model_copy(update={"attributes": attributes, "description": description})
+
+
+def user_schema() -> Schema:
+    return _trimmed(User.to_schema(), USER_ATTRIBUTES, "A user of the portal.")
+
+
+def portico_user_schema() -> Schema:
+    schema = PorticoUser.to_schema()
+    attributes = [
+        attribute.model_copy(
+            update={
+                "canonical_values": list(PASSWORD_LEVEL_NAMES.values()),
+                "description": "The password security level: weak, moderate or strong.",
+            }
+        )
+        for attribute in schema.attributes or []
+    ]
+    return schema.model_copy(
+        update={
+            "attributes": attributes,
+            "name": "PorticoUser",
+            "description": "What Portico keeps of a user besides the core schema.",
+        }
+    )
+
+
+def group_schema() -> Schema:
+    return _trimmed(
+        Group.to_schema(), GROUP_ATTRIBUTES, "A service of the account's catalog; members hold it."
+    )
+
+
+def schemas() -> list[Schema]:
+    return [user_schema(), portico_user_schema(), group_schema()]
+
+
+def resource_types() -> list[ResourceType]:
+    return [
+        ResourceType(
+            id="User",
+            name="User",
+            endpoint="/Users",
+            description="The users of the account",
+            schema_=USER_SCHEMA,
+            schema_extensions=[SchemaExtension(schema_=PORTICO_USER_SCHEMA, required=False)],
+        ),
+        ResourceType(
+            id="Group",
+            name="Group",
+            endpoint="/Groups",
+            description="The services of the account's catalog",
+            schema_=GROUP_SCHEMA,
+        ),
+    ]
+
+
+def service_provider_config() -> ServiceProviderConfig:
+    return ServiceProviderConfig(
+        patch=Patch(supported=True),
+        bulk=Bulk(
+            supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_PAYLOAD_BYTES
+        ),
+        filter=Filter(supported=True, max_results=MAX_RESULTS),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type="oauthbearertoken",
+                name="Bearer token",
+                description="A SCIM token issued by an administrator of the account "
+                "(POST /api/v1/accounts/{account_id}/scim-tokens), as Authorization: Bearer.",
+                primary=True,
+            )
+        ],
+    )
+
+
+def _located(resource: Any, path: str) -> dict[str, Any]:
+    body = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    body.setdefault("meta", {})["location"] = f"{request.url_root.rstrip('/')}/scim/v2{path}"
+    return body
+
+
+def _listed(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+@bp.get("/ServiceProviderConfig")
+def get_service_provider_config():
+    body = _located(service_provider_config(), "/ServiceProviderConfig")
+    body["meta"]["resourceType"] = "ServiceProviderConfig"
+    return scim_response(body)
+
+
+@bp.get("/ResourceTypes")
+def list_resource_types():
+    return scim_response(
+        _listed([_typed(r, f"/ResourceTypes/{r.id}", "ResourceType") for r in resource_types()])
+    )
+
+
+@bp.get("/ResourceTypes/<type_id>")
+def get_resource_type(type_id: str):
+    for resource_type in resource_types():
+        if resource_type.id == type_id:
+            return scim_response(_typed(resource_type, f"/ResourceTypes/{type_id}", "ResourceType"))
+    raise not_found("resource type")
+
+
+@bp.get("/Schemas")
+def list_schemas():
+    return scim_response(_listed([_typed(s, f"/Schemas/{s.id}", "Schema") for s in schemas()]))
+
+
+@bp.get("/Schemas/<path:schema_id>")
+def get_schema(schema_id: str):
+    for schema in schemas():
+        if schema.id == schema_id:
+            return scim_response(_typed(schema, f"/Schemas/{schema_id}", "Schema"))
+    raise not_found("schema")
+
+
+def _typed(resource: Any, path: str, kind: str) -> dict[str, Any]:
+    body = _located(resource, path)
+    body["meta"]["resourceType"] = kind
+    return body

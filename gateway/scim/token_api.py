@@ -1,0 +1,103 @@
+"""Administration: an account's SCIM tokens, /api/v1/accounts/{account_id}/scim-tokens (issue,
+list, revoke). Only an administrator of the account may; the raw token is answered once."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from bus.http import Problem
+from gateway.entrypoints.context import caller, gw
+from gateway.entrypoints.guards import require_reach
+from gateway.scim.tokens import issue_token, list_tokens, revoke_token
+
+blp = Blueprint(
+    "scim_tokens",
+    __name__,
+    url_prefix="/api/v1/accounts/<account_id>",
+    description="Administration: the account's SCIM tokens (provisioning from a directory)",
+)
+blp.before_request(require_reach)
+
+
+def require_administrator() -> None:
+    """A supervisor of the account may not issue its tokens: only its administrators."""
+    if g.get("role") != "administrator":
+        raise Problem(
+            403,
+            "Forbidden",
+            "Only an administrator of this account can manage its SCIM tokens.",
+        )
+
+
+blp.before_request(require_administrator)
+
+
+class ScimTokenIn(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100, error="The name has 1 to 100 characters."),
+        metadata={"example": "Entra ID"},
+    )
+    send_activation = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "Whether users this token creates get the activation e-mail "
+            "(default true)."
+        },
+    )
+
+
+class ScimTokenSchema(Schema):
+    id = fields.String(metadata={"example": "6f1c2a4e-0b9d-4c52-9a57-2f3d8e1b7c60"})
+    name = fields.String(metadata={"example": "Entra ID"})
+    send_activation = fields.Boolean()
+    created_by = fields.String(allow_none=True)
+    created_at = fields.String(metadata={"format": "date-time"})
+    last_used_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    revoked_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class ScimTokenIssued(ScimTokenSchema):
+    token = fields.String(
+        metadata={
+            "description": "The bearer token for /scim/v2, shown this once only.",
+            "example": "scim_R2xH0c1u4gU6m9J1bqv1Xg3mJm4o9H0vQ8d3n2kZ5s",
+        }
+    )
+
+
+class ScimTokenList(Schema):
+    items = fields.List(fields.Nested(ScimTokenSchema))
+
+
+@blp.route("/scim-tokens")
+class ScimTokens(MethodView):
+    @blp.response(200, ScimTokenList)
+    def get(self, account_id):
+        """The account's SCIM tokens, newest first (no secret; revoked ones say when)."""
+        return {"items": list_tokens(gw().part, account_id)}
+
+    @blp.arguments(ScimTokenIn)
+    @blp.response(201, ScimTokenIssued)
+    def post(self, body, account_id):
+        """Issue a SCIM token for the account's directory; the token is shown once."""
+        return issue_token(
+            gw().part,
+            account_id,
+            body["name"].strip() or body["name"],
+            send_activation=body["send_activation"],
+            created_by=caller().user_id,
+            now=gw().now(),
+        )
+
+
+@blp.route("/scim-tokens/<token_id>")
+class ScimToken(MethodView):
+    @blp.response(204)
+    def delete(self, account_id, token_id):
+        """Revoke a SCIM token: the directory using it is refused from the next request on."""
+        if not revoke_token(gw().part, account_id, token_id, gw().now()):
+            raise Problem(404, "Not Found", "This account has no SCIM token with this id.")
