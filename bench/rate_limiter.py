@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 
 from bench.env import fresh_database
 from bus.config import Settings
+from gateway.adapters.caller_reader import caller_reader
 from gateway.domain.ratelimit import Limit
 from gateway.service_layer import ratelimit
 
@@ -82,7 +83,7 @@ def redis_server() -> Iterator[str]:
         server.wait(30)
 
 
-def ours(url: str) -> Callable[[str, str], int | None]:
+def ours(url: str) -> tuple[Callable[[str, str], int | None], Callable[[], None]]:
     """The gateway's check on its own database: both counters in one statement."""
     from gateway.bootstrap import build
 
@@ -92,17 +93,23 @@ def ours(url: str) -> Callable[[str, str], int | None]:
         broker_url="memory://",
         bus_prefix=f"bench{uuid.uuid4().hex[:8]}",
     )
-    part = build(settings).part
+    part = build(settings)
     part.migrate()
 
     def check(ip: str, email: str) -> int | None:
         hits = [(f"sign-in:ip:{ip}", PER_IP), (f"sign-in:email:{email}", PER_EMAIL)]
         return ratelimit.hit_all(part, hits, datetime.now(UTC))
 
-    return check
+    def close() -> None:
+        reader = caller_reader(part.engine)
+        if reader.raw is not None:
+            reader.raw.dispose()
+        part.engine.dispose()
+
+    return check, close
 
 
-def library(url: str) -> Callable[[str, str], int | None]:
+def library(url: str) -> tuple[Callable[[str, str], int | None], Callable[[], None]]:
     """The same check with `limits` on Redis: one hit per counter, the wait read when refused."""
     from limits import RateLimitItemPerSecond
     from limits.storage import storage_from_string
@@ -125,7 +132,7 @@ def library(url: str) -> Callable[[str, str], int | None]:
         ]
         return max(1, round(max(resets) - time.time()))
 
-    return check
+    return check, lambda: None  # its connections end with the throw-away Redis server
 
 
 def agree(check: Callable[[str, str], int | None]) -> None:
@@ -143,7 +150,8 @@ def main(argv: list[str]) -> None:
     checks = int(argv[0]) if argv else 3000
     per_round = max(1, checks // ROUNDS)
     with fresh_database("ratelimit") as database, redis_server() as redis_url:
-        roads = {"gateway (PostgreSQL)": ours(database), "limits (Redis)": library(redis_url)}
+        opened = {"gateway (PostgreSQL)": ours(database), "limits (Redis)": library(redis_url)}
+        roads = {name: check for name, (check, _close) in opened.items()}
         cpu = dict.fromkeys(roads, 0.0)
         wall = dict.fromkeys(roads, 0.0)
         for check in roads.values():
@@ -160,6 +168,8 @@ def main(argv: list[str]) -> None:
                     check(*attempt(n))
                 cpu[name] += time.process_time() - cpu_started
                 wall[name] += time.perf_counter() - started
+        for _check, close in opened.values():
+            close()
     done = per_round * ROUNDS
     (hand, lib) = (1e6 * cpu[name] / done for name in roads)
     (hand_rate, lib_rate) = (done / wall[name] for name in roads)
