@@ -52,6 +52,7 @@ def remember_own_events(event_ids: list[Any], event_type: str, *, actor: str | N
                 "could not keep %s's events %s for read-your-writes", actor, ids, exc_info=True
             )
         g.pop("own_events_awaited", None)
+        g.pop("own_events_owed", None)
 
 
 def await_own_events(name: str, client: ServiceClient) -> None:
@@ -62,6 +63,11 @@ def await_own_events(name: str, client: ServiceClient) -> None:
     if actor is None or name in awaited:
         return
     awaited.add(name)
+    if "own_events_owed" not in g:  # read once per request, for every service it calls
+        g.own_events_owed = read_your_writes.owed_events(gw().part, actor, gw().now())
+    owed = g.own_events_owed.get(name)
+    if not owed:
+        return
     read_your_writes.await_events(
         gw().part,
         actor,
@@ -69,6 +75,7 @@ def await_own_events(name: str, client: ServiceClient) -> None:
         read_your_writes.applied_at(client, actor_headers()),
         gw().config.own_events_wait,
         gw().now(),
+        owed=owed,
     )
 
 
