@@ -22,7 +22,7 @@ LANGUAGES = (
 PASSWORD_LEVELS = (1, 2, 3)
 PASSWORD_LEVEL_NAMES = {1: "weak", 2: "moderate", 3: "strong"}
 
-USER_STATUSES = ("pending_activation", "active", "locked", "no_email")
+USER_STATUSES = ("pending_activation", "active", "locked", "no_email", "deactivated")
 
 FAMILIES = (
     "administrative",
@@ -40,7 +40,7 @@ SUBSCRIPTION_STATUSES = ("pending", "accepted", "refused", "cancelled", "expired
 
 RELATIONS = ("subsidiary", "shop", "indirect_customer", "site")
 
-USER_SOURCES = ("operator", "admin", "import")
+USER_SOURCES = ("operator", "admin", "import", "scim")
 
 LINK_PURPOSES = ("activation", "reset", "email_change")
 

@@ -115,7 +115,9 @@ def from_problem(problem: Problem) -> ScimError:
     if status == 412:
         return ScimError(412, detail, "invalidVers")
     if status in (400, 422):
-        return ScimError(400, detail, "invalidValue")
+        # the gateway's input checks refuse a body that is no JSON object before any route
+        malformed = set(errors) == {"body"}
+        return ScimError(400, detail, "invalidSyntax" if malformed else "invalidValue")
     if status == 429:
         return ScimError(429, detail, None, getattr(problem, "headers", {}))
     return ScimError(status, detail)

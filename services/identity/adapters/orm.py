@@ -61,6 +61,8 @@ users = sa.Table(
     sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("previous_sign_in_at", sa.DateTime(timezone=True), nullable=True),
+    # Bumped by every write of the user's row: the SCIM ETag (If-Match) of the user.
+    sa.Column("version", sa.Integer(), nullable=False, default=1, server_default="1"),
     sa.Index("ix_users_account_name", "account_id", "name_key"),
     sa.Index("ux_users_login_key", "login_key", unique=True),
 )
@@ -131,7 +133,8 @@ audit_log = sa.Table(
     sa.Column("account_id", sa.String(36), nullable=True),
     sa.Column("user_id", sa.String(36), nullable=True),
     sa.Column("actor", sa.String(64), nullable=True),
-    sa.Column("source", sa.String(16), nullable=False),
+    # self | admin | operator | import | system | scim:<the SCIM token's name>
+    sa.Column("source", sa.String(120), nullable=False),
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("result", sa.String(40), nullable=True),
     sa.Column("target", sa.String(320), nullable=True),

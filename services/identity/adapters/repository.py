@@ -199,7 +199,9 @@ def update_user(session: Session, user: User, values: Mapping[str, Any]) -> None
     """Write the given columns of `user` (its search keys follow its names and function);
     LoginTaken when the e-mail given is another user's login since the check."""
     statement = (
-        users.update().where(users.c.id == user.id).values(**values, **search_keys(values, user))
+        users.update()
+        .where(users.c.id == user.id)
+        .values(**values, **search_keys(values, user), version=users.c.version + 1)
     )
     try:
         session.execute(statement)

@@ -13,6 +13,8 @@ class UserStatus(StrEnum):
     ACTIVE = "active"
     LOCKED = "locked"
     NO_EMAIL = "no_email"
+    # Turned off by the account's directory (SCIM active: false): cannot sign in, keeps its data.
+    DEACTIVATED = "deactivated"
 
 
 class DomainError(Exception):
@@ -40,6 +42,12 @@ def activate(status: UserStatus) -> UserStatus:
     """pending_activation → active, once the wizard is complete."""
     if status is UserStatus.PENDING_ACTIVATION:
         return UserStatus.ACTIVE
+    if status is UserStatus.DEACTIVATED:
+        raise ActivationRefused(
+            "deactivated",
+            "This account has been deactivated by your company's directory;"
+            " ask your administrator to reactivate it.",
+        )
     if status is UserStatus.NO_EMAIL:
         raise ActivationRefused(
             "no_email",
@@ -96,3 +104,16 @@ def ensure_can_sign_in(status: UserStatus) -> None:
             " set a new password, or ask your administrator to unlock it.",
         )
     raise SignInRefused("sign_in_failed", SIGN_IN_FAILED)
+
+
+def deactivate(status: UserStatus) -> UserStatus:
+    """Any status → deactivated (SCIM `active: false`); deactivating twice changes nothing."""
+    return UserStatus.DEACTIVATED
+
+
+def reactivate(*, has_email: bool, activated: bool) -> UserStatus:
+    """deactivated → the status the user would have: active once activated, else waiting for
+    activation (or without e-mail)."""
+    if not has_email:
+        return UserStatus.NO_EMAIL
+    return UserStatus.ACTIVE if activated else UserStatus.PENDING_ACTIVATION

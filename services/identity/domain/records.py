@@ -67,6 +67,7 @@ class User:
     activated_at: datetime | None = None
     last_sign_in_at: datetime | None = None
     previous_sign_in_at: datetime | None = None
+    version: int = 1  # bumped by every write of the row (the SCIM ETag)
 
     def effective_status(self, now: datetime) -> str:
         """The stored status, except that a lock whose time has passed reads `active`."""

@@ -29,6 +29,7 @@ from services.identity.entrypoints import (
     links,
     me,
     mfa,
+    scim_users,
     sign_in,
 )
 from services.identity.service_layer.errors import IdentityError
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     me,
     dashboard,
     imports,
+    scim_users,
 )
 
 

@@ -149,8 +149,8 @@ def send_reset_link(
     seen: dict[str, Any] = dict(
         actor=Actor(user.id if user else None, "self"), ip=ip, user_agent=user_agent
     )
-    if user is None or user.status == UserStatus.NO_EMAIL:
-        audit(
+    if user is None or user.status in (UserStatus.NO_EMAIL, UserStatus.DEACTIVATED):
+        audit(  # a deactivated user is told nothing more than an unknown address
             uow,
             "password_reset_request",
             result="unknown_email",

@@ -1,0 +1,47 @@
+"""The SCIM server's reads of an account's users: a filter (adapters/scim_filter.py) turned into
+one where-clause, sorted, and one page of it with the number of matches, in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.identity.adapters import scim_filter
+from services.identity.adapters.orm import users
+from services.identity.adapters.repository import user_from
+from services.identity.domain.records import Listed, User
+
+
+def find_users(
+    session: Session,
+    account_id: str,
+    *,
+    filter_text: str | None,
+    sort_by: str | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> Listed[User]:
+    """The account's users matching `filter_text` (all without), ordered by `sort_by` (the
+    creation order without), from `offset`, at most `limit`, and how many match in all.
+    scim_filter.FilterRefused for a filter or sort attribute that cannot be applied."""
+    query = sa.select(users).where(users.c.account_id == account_id)
+    if filter_text:
+        query = query.where(scim_filter.where(filter_text))
+    order: Any = scim_filter.sort_column(sort_by) if sort_by else users.c.created_at
+    order = order.desc() if descending else order.asc()
+    total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    if limit <= 0 or offset >= total:
+        return Listed([], total)
+    rows = session.execute(query.order_by(order, users.c.id).offset(offset).limit(limit)).all()
+    return Listed([user_from(row._mapping) for row in rows], total)
+
+
+def user_in_account(session: Session, account_id: str, user_id: str) -> User | None:
+    """The user of this account with this id (another account's user is none)."""
+    row = session.execute(
+        sa.select(users).where(users.c.id == user_id, users.c.account_id == account_id)
+    ).first()
+    return user_from(row._mapping) if row else None

@@ -1,0 +1,137 @@
+"""/scim/v2/Bulk in the real portal: many users created in one identity batch announced by
+batch events, bulkId references, failOnErrors, a request over its limits refused whole, and a
+token of account A that cannot reach account B through Bulk."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from tests.service.gateway.scim.conftest import BULK, PATCH, address, user_body
+
+
+def bulk(*operations: dict, **extra) -> dict:
+    return {"schemas": [BULK], "Operations": list(operations), **extra}
+
+
+def create(bulk_id: str, **fields) -> dict:
+    return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": user_body(**fields)}
+
+
+def outbox_types(portal) -> list[str]:
+    engine = portal.embedded.parts["identity"].engine
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT type FROM bus_outbox ORDER BY seq")).all()
+    return [row.type for row in rows]
+
+
+def test_many_users_are_created_in_one_batch_with_batch_events(scim, portal):
+    before = outbox_types(portal)
+    answer = scim.post("/Bulk", bulk(*[create(f"u{i}") for i in range(30)]))
+    assert answer.status_code == 200, answer.get_json()
+    results = answer.get_json()["Operations"]
+    assert [r["status"] for r in results] == ["201"] * 30
+    assert all(r["location"].split("/Users/")[1] for r in results)
+    published = outbox_types(portal)[len(before) :]
+    assert published.count("identity.users.created") == 1
+    assert published.count("identity.links.issued") == 1
+    assert "identity.user.created" not in published
+    ids = {r["location"].rsplit("/", 1)[1] for r in results}
+    assert ids <= {u["id"] for u in scim.portal_users()}
+
+
+def test_bulk_id_references_and_operations_on_one_user(scim):
+    answer = scim.post(
+        "/Bulk",
+        bulk(
+            {
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": "x",
+                "data": user_body(title="bulkId:nothing"),  # a reference: carried out alone
+            },
+            create("a"),
+            {
+                "method": "PATCH",
+                "path": "/Users/bulkId:a",
+                "data": {
+                    "schemas": [PATCH],
+                    "Operations": [{"op": "replace", "path": "title", "value": "Patched"}],
+                },
+            },
+            {"method": "DELETE", "path": "/Users/bulkId:unknown"},
+        ),
+    )
+    results = answer.get_json()["Operations"]
+    assert [r["status"] for r in results] == ["409", "201", "200", "409"], results
+    user_id = results[1]["location"].rsplit("/", 1)[1]
+    assert scim.get(f"/Users/{user_id}").get_json()["title"] == "Patched"
+
+
+def test_fail_on_errors_stops_after_that_many_errors(scim):
+    taken = address("twice")
+    bad = user_body()
+    bad["name"] = {"givenName": "NoFamily"}
+    operations = [
+        create("first", email=taken),
+        create("again", email=taken),  # uniqueness
+        {"method": "POST", "path": "/Users", "bulkId": "bad", "data": bad},  # invalidValue
+        create("never"),
+    ]
+    answer = scim.post("/Bulk", bulk(*operations, failOnErrors=2))
+    results = answer.get_json()["Operations"]
+    assert [r["status"] for r in results] == ["201", "409", "400"]
+    assert results[1]["response"]["scimType"] == "uniqueness"
+    never = operations[3]["data"]["userName"]
+    assert (
+        scim.get("/Users?" + urlencode({"filter": f'userName eq "{never}"'})).get_json()[
+            "totalResults"
+        ]
+        == 0
+    )
+
+
+def test_a_bulk_over_its_limits_is_refused_whole(scim):
+    operations = [create(f"many{i}") for i in range(1001)]
+    answer = scim.post("/Bulk", bulk(*operations))
+    assert answer.status_code == 413, answer.get_json()
+    assert answer.get_json()["scimType"] == "tooMany"
+    first = operations[0]["data"]["userName"]
+    assert (
+        scim.get("/Users?" + urlencode({"filter": f'userName eq "{first}"'})).get_json()[
+            "totalResults"
+        ]
+        == 0
+    )
+    huge = bulk(create("big", title="x" * 2_000_000))
+    too_large = scim.post("/Bulk", huge)
+    assert too_large.status_code == 413
+
+
+def test_a_bulk_that_is_not_a_bulk_request_is_invalid_syntax(scim):
+    answer = scim.post("/Bulk", {"Operations": []})
+    assert answer.status_code == 400 and answer.get_json()["scimType"] == "invalidSyntax"
+    assert scim.post("/Bulk", "{oops").get_json()["scimType"] == "invalidSyntax"
+    assert json.loads(scim.post("/Bulk", bulk(failOnErrors=0)).data)["scimType"] == "invalidValue"
+
+
+def test_bulk_never_reaches_another_account(scim, other):
+    theirs = other.create_user()
+    answer = scim.post(
+        "/Bulk",
+        bulk(
+            {"method": "DELETE", "path": f"/Users/{theirs['id']}"},
+            {
+                "method": "PATCH",
+                "path": f"/Users/{theirs['id']}",
+                "data": {
+                    "schemas": [PATCH],
+                    "Operations": [{"op": "replace", "path": "title", "value": "Hacked"}],
+                },
+            },
+        ),
+    )
+    assert [r["status"] for r in answer.get_json()["Operations"]] == ["404", "404"]
+    assert other.get(f"/Users/{theirs['id']}").get_json()["title"] == "Buyer"
