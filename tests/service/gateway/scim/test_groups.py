@@ -274,3 +274,31 @@ def test_one_token_never_reaches_another_account(acme, globex):
         answer = acme.send(method, f"/Groups/{theirs['id']}", body)
         assert answer.status_code == 404, (method, answer.get_json())
     assert globex.members(theirs["id"]) == {their_member}
+
+
+def test_bulk_changes_members_of_its_own_account_only(acme, globex):
+    mine, theirs = acme.groups()[LICENCES], globex.groups()[LICENCES]
+    theirs_before = globex.members(theirs["id"])
+    user = acme.user()
+    add = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}],
+    }
+    answer = acme.send(
+        "POST",
+        "/Bulk",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "PATCH", "path": f"/Groups/{mine['id']}", "data": add},
+                {"method": "PATCH", "path": f"/Groups/{theirs['id']}", "data": add},
+                {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "X"}},
+            ],
+        },
+    )
+
+    assert answer.status_code == 200, answer.get_json()
+    statuses = [str(op["status"]) for op in answer.get_json()["Operations"]]
+    assert statuses == ["200", "404", "405"], answer.get_json()
+    assert user in acme.members(mine["id"])
+    assert globex.members(theirs["id"]) == theirs_before
