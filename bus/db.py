@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import select
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
+from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+@dataclass(frozen=True)
+class Pool:
+    """How many connections one process's engine may hold on PostgreSQL: `size` kept open,
+    `overflow` more opened at a peak and closed once returned; a unit of work waits up to
+    `timeout` seconds for one (then fails, and the HTTP API answers 503), and opening one gives
+    up after `connect_timeout` seconds. deploy/README.md has the formula for the whole cluster."""
+
+    size: int = 5
+    overflow: int = 5
+    timeout: float = 10.0
+    connect_timeout: int = 5
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.overflow < 0 or self.timeout <= 0 or self.connect_timeout < 1:
+            raise ValueError(
+                f"a database pool needs at least one connection, no negative overflow and "
+                f"positive timeouts (size={self.size}, overflow={self.overflow}, "
+                f"timeout={self.timeout:g}, connect timeout={self.connect_timeout})"
+            )
+
+    @property
+    def most(self) -> int:
+        """The most connections the engine opens at once."""
+        return self.size + self.overflow
+
+
+def make_engine(url: str, *, pool_size: int | None = None, pool: Pool | None = None) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool
+    of `pool` (or the default Pool with `pool_size` kept open)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -25,9 +55,45 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    # No pre-ping: it costs a round trip per checkout; a dropped connection fails one unit of
-    # work (consumers requeue on OperationalError) and is replaced, and idle ones are recycled.
-    return sa.create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
+    # No pre-ping (a round trip per checkout): a checkout looks at the socket instead
+    # (`_dropped`), and a connection broken while in use fails its one unit of work (consumers
+    # requeue on OperationalError, the HTTP APIs answer 503) and the pool is renewed.
+    pool = pool or (Pool(size=pool_size) if pool_size else Pool())
+    engine = sa.create_engine(
+        parsed,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": pool.connect_timeout},
+    )
+    event.listen(engine, "checkout", _replace_dropped)
+    return engine
+
+
+def _replace_dropped(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection that the server or the network closed while it was idle (a database
+    restart, a cut) is replaced at checkout: SQLAlchemy retries with a new one on
+    DisconnectionError. Otherwise the next unit of work after an outage, in every process that
+    was idle through it, would fail."""
+    if _dropped(dbapi_connection):
+        raise sa.exc.DisconnectionError("the database closed this idle connection")
+
+
+def _dropped(dbapi_connection: Any) -> bool:
+    """Whether an idle psycopg connection is closed, without a round trip: the server sends an
+    idle connection nothing but the odd notice, so a socket with something to read is read, and
+    a closed one (or a FATAL message before the close) makes libpq mark it bad."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return False
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        if readable:
+            pgconn.consume_input()
+    except Exception:  # noqa: BLE001 - a socket that cannot be read is a closed connection
+        return True
+    return bool(dbapi_connection.broken or pgconn.status != pq.ConnStatus.OK)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -122,6 +188,34 @@ def changed_rows(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE matched. SQLAlchemy types `Session.execute` as returning a
     `Result` whatever the statement; a DML statement's is a `CursorResult`, which has the count."""
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """The errors that say the database cannot serve now (refused or dropped connections, too
+    many clients, a statement cancelled by the server, the pool's wait ran out), not that the
+    request is wrong: SQLAlchemy's and, for statements sent straight on the driver, psycopg's."""
+    import psycopg
+
+    return (
+        sa.exc.OperationalError,
+        sa.exc.InterfaceError,
+        sa.exc.TimeoutError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, says the database cannot serve now."""
+    errors = unavailable_errors()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, errors):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def check_database(engine: Engine) -> None:

@@ -15,14 +15,35 @@ from sqlalchemy.orm import sessionmaker
 from bus import metrics
 from bus.broker import Broker, Publisher
 from bus.clock import Clock, SystemClock
-from bus.config import Settings
+from bus.config import ConfigError, Settings
 from bus.consumer import BusWorker, Handler, MessageProcessor
-from bus.db import check_database, make_engine, migrate
+from bus.db import Pool, check_database, make_engine, migrate
 from bus.outbox import Outbox, OutboxRelay
 from bus.retention import KEEP_DAYS, Retention
 from bus.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+# PORTICO_DB_* → (the Pool field it sets, the least value that works)
+POOL_SETTINGS = {
+    "PORTICO_DB_POOL_SIZE": ("size", 1),
+    "PORTICO_DB_MAX_OVERFLOW": ("overflow", 0),
+    "PORTICO_DB_POOL_TIMEOUT": ("timeout", 1),
+    "PORTICO_DB_CONNECT_TIMEOUT": ("connect_timeout", 1),
+}
+
+
+def pool_of(settings: Settings) -> Pool:
+    """The database pool of one process (each `serve` worker and each `worker` has its own),
+    from the PORTICO_DB_* settings; deploy/README.md gives the formula for a whole cluster."""
+    values: dict[str, Any] = {}
+    for name, (field, least) in POOL_SETTINGS.items():
+        value = settings.int_setting(name, getattr(Pool, field))
+        if value < least:
+            raise ConfigError(f"{name}={value} is too small; write a whole number from {least} up")
+        values[field] = value
+    return Pool(**values)
 
 
 class Part:
@@ -42,7 +63,7 @@ class Part:
         self.metadata = metadata
         self.handlers = dict(handlers)
         self.migrations = migrations
-        self.engine = make_engine(settings.database_url)
+        self.engine = make_engine(settings.database_url, pool=pool_of(settings))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.outbox_table = metadata.tables["bus_outbox"]
         self.processed_table = metadata.tables["bus_processed"]

@@ -48,6 +48,10 @@ CHAOS_ENV = {
     "PORTICO_MAIL_LEASE_SECONDS": "15",
     "PORTICO_IMPORT_LEASE_SECONDS": "10",
     "PORTICO_EXPIRY_INTERVAL": "2",  # the expiry job of every subscriptions worker, often
+    # 20 processes share the machine's PostgreSQL (100 connections for everyone's tests): one
+    # connection kept per process, up to 3 more at a peak (deploy/README.md, "Database connections")
+    "PORTICO_DB_POOL_SIZE": "1",
+    "PORTICO_DB_MAX_OVERFLOW": "3",
 }
 
 
@@ -282,6 +286,32 @@ class ChaosCluster(Cluster):
                         for sample in family.samples
                     )
         return found
+
+    def watch_connections(self, stop: threading.Event, every: float = 1.0) -> dict[str, int]:
+        """Count the cluster's PostgreSQL connections every `every` seconds until `stop` (in a
+        thread, on one connection of its own); the answer, filled in as it goes: the peak and
+        the last count."""
+        seen = {"peak": 0, "last": 0}
+        names = list(self.db_names.values())
+        query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(:names)")
+
+        def watch() -> None:
+            url = sa.engine.make_url(self.pg_admin_url).set(drivername="postgresql+psycopg")
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            try:
+                with engine.connect() as conn:
+                    while not stop.is_set():
+                        count = int(conn.execute(query, {"names": names}).scalar() or 0)
+                        seen["last"] = count
+                        seen["peak"] = max(seen["peak"], count)
+                        stop.wait(every)
+            except Exception:  # noqa: BLE001 - the count is for the report only
+                pass
+            finally:
+                engine.dispose()
+
+        threading.Thread(target=watch, name="chaos-connections", daemon=True).start()
+        return seen
 
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each part's dead-letter queue."""

@@ -3,6 +3,9 @@
 The chaos test's PostgreSQL fault (its proxy breaks every open connection for 10 s) left the
 gateway answering 500 to every signed-in request long after the database was back: the request
 path's driver pool (gateway/adapters/caller_reader.py) handed its broken connections out again.
+Then the first unit of work of each process idle through the cut still failed on its pooled
+connection, after the fault: a checkout now replaces a connection the database closed
+(bus/db.py, `_replace_dropped`).
 """
 
 from __future__ import annotations
@@ -59,10 +62,24 @@ def test_the_request_paths_writer_writes_again_once_the_database_is_back(proxied
         assert reader.run(ONE, {}) == [{"one": 1}]
         proxies.cut("postgres")
         proxies.restore("postgres")
-        assert reader.run(ONE, {}) == [{"one": 1}]  # a read finds the broken pool first
-        assert reader.write(ADD, {"n": 7}) == [{"n": 7}]
+        assert reader.write(ADD, {"n": 7}) == [{"n": 7}]  # at once: no read found it first
         engine.dispose()  # this test's own connection broke too
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT n FROM chaos_reconnect")).scalars().all() == [7]
+    finally:
+        engine.dispose()
+
+
+def test_the_first_unit_of_work_after_the_database_closed_idle_connections_succeeds(proxied):
+    url, proxies = proxied
+    engine = make_engine(url)
+    try:
+        with engine.connect() as first, engine.connect() as second:  # two pooled connections
+            assert first.execute(ONE).scalar() == second.execute(ONE).scalar() == 1
+        proxies.cut("postgres")  # both break while idle in the pool
+        proxies.restore("postgres")
+        for _ in range(2):
+            with engine.begin() as conn:
+                assert conn.execute(ONE).scalar() == 1
     finally:
         engine.dispose()
