@@ -67,6 +67,8 @@ def problem_response(problem: Problem) -> Response:
 
 
 def install_problem_handlers(app: Flask) -> None:
+    install_database_unavailable(app)
+
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
         return problem_response(exc)
@@ -195,3 +197,31 @@ def require_service_token(
 
 def current_part() -> Any:
     return current_app.extensions["portico.part"]
+
+
+# --- the database refuses connections ---------------------------------------------------------
+
+DATABASE_RETRY_AFTER = 5  # seconds: a restarted or briefly saturated PostgreSQL is back by then
+
+
+def install_database_unavailable(app: Flask) -> None:
+    """A part whose database refuses or drops connections, or whose pool has none free in time,
+    answers 503 with Retry-After and a problem body, never a 500 (bus.db.unavailable_errors)."""
+    from bus.db import unavailable_errors
+
+    for error in unavailable_errors():
+        app.register_error_handler(error, database_unavailable)
+
+
+def database_unavailable(exc: BaseException) -> Response:
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    response = problem_response(
+        Problem(
+            503,
+            "Service Unavailable",
+            "The service cannot reach its database at the moment, so this request could not be "
+            "completed. Try again in a few seconds.",
+        )
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response

@@ -8,7 +8,13 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from bus.http import Problem, problem_response
+from bus.db import unavailable
+from bus.http import (
+    Problem,
+    database_unavailable,
+    install_database_unavailable,
+    problem_response,
+)
 from bus.http_client import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,8 @@ def _from_http(exc: HTTPException) -> Problem:
 
 
 def install_error_handlers(app: Flask) -> None:
+    install_database_unavailable(app)  # the gateway's own database: 503 with Retry-After
+
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
         response = problem_response(exc)
@@ -109,6 +117,8 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if unavailable(exc):  # wrapped (the request path's Disconnected): 503, not 500
+            return database_unavailable(exc)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(
             Problem(

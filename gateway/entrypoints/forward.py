@@ -9,6 +9,7 @@ from typing import Any
 from flask import g
 from sqlalchemy.exc import SQLAlchemyError
 
+from bus.http import Problem
 from bus.http_client import ServiceClient, ServiceUnavailable
 from gateway.entrypoints.context import gw
 from gateway.service_layer import read_your_writes
@@ -68,7 +69,7 @@ def await_own_events(name: str, client: ServiceClient) -> None:
     owed = g.own_events_owed.get(name)
     if not owed:
         return
-    read_your_writes.await_events(
+    late = read_your_writes.await_events(
         gw().part,
         actor,
         name,
@@ -77,6 +78,26 @@ def await_own_events(name: str, client: ServiceClient) -> None:
         gw().now(),
         owed=owed,
     )
+    if late:
+        g.setdefault("own_events_late", set()).add(name)
+
+
+class OwnWriteNotApplied(Problem):
+    """503 with Retry-After: a call that depends on the caller's own earlier write met a service
+    still without it once the wait was over (a broker outage, a stopped consumer): "not found"
+    would be untrue, and a little later the same call succeeds."""
+
+    RETRY_AFTER = 5
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            503,
+            "Service Unavailable",
+            f"Your previous change has not reached the {service} service yet, so this request "
+            "could not be completed. Nothing was changed; try again in a few seconds.",
+            service=service,
+        )
+        self.headers = {"Retry-After": str(self.RETRY_AFTER)}
 
 
 class Forwarder:
@@ -94,7 +115,12 @@ class Forwarder:
             kwargs["json"] = jsonable(kwargs["json"])
         if "params" in kwargs:
             kwargs["params"] = query(kwargs["params"])
-        return getattr(self.client, method)(path, **kwargs)
+        try:
+            return getattr(self.client, method)(path, **kwargs)
+        except Problem as exc:
+            if exc.status == 404 and self.name in g.get("own_events_late", ()):
+                raise OwnWriteNotApplied(self.name) from exc
+            raise
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self._call("get", path, **kwargs)
