@@ -361,7 +361,7 @@ class Administrator(PortalUser):
                     "new": new,
                 }
             )
-            token = files().link(new, "Email change confirmation", "email-change")
+            token = files().link(new, "Email change confirmation", "confirm-email")
             self.call("POST", f"/api/v1/email-changes/{token}", "e-mail change: confirm", (204,))
             files().record(
                 {
@@ -372,6 +372,8 @@ class Administrator(PortalUser):
                 }
             )
             person["email"] = new
+            # read-your-writes: the new address signs in at once
+            self.sign_in(new, person["password"], "e-mail change: new address")
         except Journey as exc:
             print(f"e-mail change stopped: {exc}", file=sys.stderr)
         self.people.append(person)

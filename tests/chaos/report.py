@@ -138,6 +138,8 @@ def render(
         "requests_outside": len(outside),
         "errors_inside": sum(is_error(r["status"]) for r in inside),
         "requests_inside": len(inside),
+        # a journey's step answered 4xx: not what the journey expects (read-your-writes broken)
+        "refused_outside": sum(400 <= r["status"] < 500 for r in outside),
     }
     p99_out, n_out = bucket_quantile(propagation_outside, 0.99)
     p99_all, n_all = bucket_quantile(propagation_all, 0.99)

@@ -18,6 +18,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -96,6 +97,8 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
         flush=True,
     )
     planted = plant_dead_letter(cluster)
+    watching = threading.Event()
+    connections = cluster.watch_connections(watching)
 
     files = {
         name: workdir / f"{name}"
@@ -152,6 +155,7 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
         outside = report.add(outside, report.delta(snapshot, now))
         whole = report.delta(first, now)
     finally:
+        watching.set()
         files["stop"].write_text("stop")
         try:
             load.wait(timeout=120)
@@ -172,6 +176,11 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
     text += f"\nwrites answered 2xx (ledger): {kinds}; e-mails received: {len(cluster.mail)}"
     text += f"\noutbox pending {LAG_DEADLINE:g}s after the last fault: {lag}"
+    text += (
+        f"\nPostgreSQL connections of the cluster: at most {connections['peak']} "
+        f"(PORTICO_DB_POOL_SIZE={cluster.env['PORTICO_DB_POOL_SIZE']}, "
+        f"PORTICO_DB_MAX_OVERFLOW={cluster.env['PORTICO_DB_MAX_OVERFLOW']} per process)"
+    )
     print(text, flush=True)
     (workdir / "report.txt").write_text(text)
 
@@ -180,6 +189,11 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
     if figures["errors_outside"]:
         broken.append(
             f"{figures['errors_outside']} 5xx or unanswered requests outside fault windows"
+        )
+    if figures["refused_outside"]:
+        broken.append(
+            f"{figures['refused_outside']} 4xx answers outside fault windows (a journey's step "
+            "refused: a follow-up call did not read the caller's own write?)"
         )
     if not figures["propagation_p99_outside"] <= 1.0:
         broken.append(
