@@ -15,6 +15,7 @@ from bus.db import bus_tables
 from bus.envelope import Envelope
 from bus.part import Part
 from bus.uow import UnitOfWork
+from tests.waiting_kit import DEADLINE
 
 
 def probe_metadata() -> tuple[sa.MetaData, sa.Table]:
@@ -74,7 +75,7 @@ def count_effects(instance: Part, effects: sa.Table, key: str) -> tuple[int, int
 def start(instance: Part) -> threading.Event:
     stop = threading.Event()
     instance.start_background(stop)
-    assert instance.wait_ready(10), "the bus worker did not start consuming"
+    assert instance.wait_ready(DEADLINE), "the bus worker did not start consuming"
     return stop
 
 

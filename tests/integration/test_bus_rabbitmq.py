@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -24,15 +23,6 @@ from tests.integration.broker_kit import (
 from tests.waiting_kit import DEADLINE, eventually
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
 
 
 def publish_many(instance, key: str, count: int, per_tx: int = 50) -> None:
@@ -133,13 +123,14 @@ def test_consumer_killed_between_commit_and_ack_applies_the_effect_once(amqp_url
     assert count_effects(instance, effects, "killed") == (1, 1)
     duplicates = MESSAGES_CONSUMED.labels("identity", "bus.probe", "duplicate")
     before = duplicates._value.get()
-    assert _queue_depth(amqp_url, instance) == 1, "the unacked message went back to the queue"
+    # the broker requeues the dead consumer's unacked message once it has seen the connection go
+    eventually(
+        lambda: _queue_depth(amqp_url, instance) == 1, what="the unacked message back in the queue"
+    )
     stop = start(instance)  # a new consumer gets the unacked message again
     try:
-        wait_for(lambda: duplicates._value.get() == before + 1, DEADLINE, "redelivery recognised")
-        wait_for(
-            lambda: _queue_depth(amqp_url, instance) == 0, DEADLINE, "redelivered message acked"
-        )
+        eventually(lambda: duplicates._value.get() == before + 1, what="redelivery recognised")
+        eventually(lambda: _queue_depth(amqp_url, instance) == 0, what="redelivered message acked")
         assert count_effects(instance, effects, "killed") == (1, 1)
     finally:
         stop.set()
@@ -164,10 +155,9 @@ def test_always_failing_message_goes_to_the_dead_letter_queue_and_the_rest_flows
             uow.publish("bus.probe", {"key": "poison", "seq": 1, "fail": True})
             uow.commit()
         publish_many(instance, "behind", 100)
-        wait_for(
+        eventually(
             lambda: count_effects(instance, effects, "behind") == (100, 100),
-            DEADLINE,
-            "messages behind processed",
+            what="messages behind processed",
         )
         dead = collect(
             amqp_url, instance.broker.topology.dead_queue("identity"), DEADLINE, expected=1
@@ -205,14 +195,13 @@ def test_an_independent_amqp_client_reads_and_validates_our_event(amqp_url, pg_u
         )
         uow.commit()
     instance.relay().drain()
-    method, properties, body = None, None, None
-    deadline = time.monotonic() + DEADLINE
-    while method is None and time.monotonic() < deadline:
-        method, properties, body = channel.basic_get(declared.method.queue, auto_ack=True)
-        if method is None:
-            time.sleep(0.05)
+
+    def received():
+        got = channel.basic_get(declared.method.queue, auto_ack=True)
+        return got if got[0] is not None else None
+
+    method, properties, body = eventually(received, what="the event in pika's queue")
     connection.close()
-    assert method is not None, "pika received nothing"
     assert properties.message_id == sent.id
     assert properties.content_type == "application/json"
     assert properties.delivery_mode == 2
