@@ -13,7 +13,6 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from bus.uow import UnitOfWork
 from services.importer.adapters import orm
 from services.importer.bootstrap import build
 from services.importer.entrypoints.api import create_app
+from tests.waiting_kit import DEADLINE, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -132,16 +132,6 @@ def start_worker(code: list[str], env: dict[str, str], log: Path) -> subprocess.
     )
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_migration_gives_the_tables_of_the_code(pg_url) -> None:
     part = build(Settings(part="importer", database_url=pg_url))
     part.migrate()
@@ -163,11 +153,13 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
     identity = FakeIdentity(f"sqlite:///{tmp_path}/identity.db", amqp_url, prefix)
     stop = threading.Event()
     identity.part.start_background(stop)
-    assert identity.part.wait_ready(10)
+    assert identity.part.wait_ready(DEADLINE)
     doomed = start_worker(["-c", DOOMED_WORKER], env, tmp_path / "doomed.log")
     survivor = None
     try:
-        wait_for(lambda: "ready" in (tmp_path / "doomed.log").read_text(), 30, "the first worker")
+        eventually(
+            lambda: "ready" in (tmp_path / "doomed.log").read_text(), what="the first worker"
+        )
         content = "".join(
             f"M;Martin{n};Paul{n};paul.martin{n}@example.com;;;fr-FR;2\n" for n in range(ROWS)
         ).encode()
@@ -181,7 +173,7 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
         assert answer.status_code == 202
         job_id = answer.get_json()["id"]
 
-        assert doomed.wait(30) == 17, (tmp_path / "doomed.log").read_text()
+        assert doomed.wait(DEADLINE) == 17, (tmp_path / "doomed.log").read_text()
         with part.engine.connect() as conn:
             job = conn.execute(sa.select(orm.import_jobs)).one()
             recorded = conn.execute(
@@ -199,7 +191,7 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
             ).get_json()
             return body if body["status"] in ("done", "failed") else None
 
-        job = wait_for(finished, 60, "the job to end")
+        job = eventually(finished, what="the job to end")
         assert job["status"] == "done", job
         assert (job["rows"], job["processed"], job["created"], job["rejected"]) == (
             ROWS,
@@ -219,6 +211,7 @@ def test_a_killed_worker_s_job_is_resumed_by_another(pg_url, amqp_url, prefix, t
                 process.terminate()
                 process.wait(20)
         stop.set()
-        time.sleep(0.3)
+        for thread in identity.part.threads:  # its consumer and relay end before their engine
+            thread.join(DEADLINE)
         identity.part.engine.dispose()
         part.engine.dispose()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from services.notifications.adapters.orm import outgoing
 from services.notifications.bootstrap import build
 from services.notifications.service_layer.delivery import DeliveryLoop
 from tests.service.notifications.smtp_sink import RecordingHandler, start_sink, url_of
+from tests.waiting_kit import DEADLINE, eventually
 
 pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
@@ -101,16 +101,15 @@ def test_two_loops_share_the_queue_and_send_each_email_once(part, sink):
     for thread in threads:
         thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while statuses(part)["sent"] < EMAILS and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(
+            lambda: statuses(part) == Counter({"sent": EMAILS}),
+            what=f"{EMAILS} e-mails marked sent by the two loops",
+        )
     finally:
         stop.set()
         part.wakeup.set()
         for thread in threads:
-            thread.join(10)
-
-    assert statuses(part) == Counter({"sent": EMAILS})
+            thread.join(DEADLINE)
     ids = Counter(message["Message-ID"].strip() for message in handler.messages())
     assert len(ids) == EMAILS and set(ids.values()) == {1}  # each one exactly once
     recipients = Counter(message["To"] for message in handler.messages())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from prometheus_client import REGISTRY
 from bus.config import ConfigError, Settings
 from bus.part import Part
 from tests.bus_kit import make_probe_part, retention_scenario
+from tests.waiting_kit import eventually
 
 
 @pytest.fixture
@@ -70,15 +70,13 @@ def test_a_running_part_sweeps_at_start(probe):
     probe.start_background(stop)
     try:
         assert any(thread.name == "identity-retention" for thread in probe.threads)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def receipts_left() -> int:
             with probe.engine.connect() as conn:
-                left = conn.execute(
+                return conn.execute(
                     sa.select(sa.func.count()).select_from(probe.processed_table)
                 ).scalar_one()
-            if left == 0:
-                break
-            time.sleep(0.05)
-        assert left == 0, "the retention thread did not sweep at start"
+
+        eventually(lambda: receipts_left() == 0, what="the retention thread's sweep at start")
     finally:
         stop.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,6 +10,7 @@ import pytest
 
 from services.subscriptions.bootstrap import jobs
 from services.subscriptions.service_layer.expiry import expire_subscriptions
+from tests.waiting_kit import DEADLINE, eventually
 
 from .conftest import START
 
@@ -130,11 +130,14 @@ def test_the_worker_job_runs_the_expiry_until_stopped(
     stop = threading.Event()
     thread = threading.Thread(target=job, args=(stop,), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not outbox("subscriptions.subscription.expired") and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    thread.join(timeout=5)
+    try:
+        eventually(
+            lambda: outbox("subscriptions.subscription.expired"),
+            what="the job's first run expiring the subscription",
+        )
+    finally:
+        stop.set()
+    thread.join(timeout=DEADLINE)
     assert not thread.is_alive()
     assert [e["data"]["subscription_id"] for e in outbox("subscriptions.subscription.expired")] == [
         held["id"]
