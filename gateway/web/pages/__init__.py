@@ -9,6 +9,7 @@ from gateway.web.pages import (
     mfa,
     oidc,
     requests,
+    scim,
     services,
     users,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "mfa",
     "oidc",
     "requests",
+    "scim",
     "services",
     "users",
 ]
