@@ -9,7 +9,8 @@ last administrator cannot leave its administration group (409). A group cannot b
 renamed or deleted here: the account's catalog is the vendor's contracts (403 `mutability`
 for a new name, 405 for POST and DELETE, with the reason). The catalog is tens of services,
 so a filter is matched on it with scim2-models' evaluator; members are read by subscriptions
-in one query.
+in one query. Who joined or left a group is then written to the account's audit trail
+(identity, `group_member_added` / `group_member_removed`, source `scim:<token name>`).
 
 `bulk_operation` is what /Bulk calls for an operation on /Groups.
 """
@@ -17,6 +18,7 @@ in one query.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from flask import request
@@ -35,7 +37,7 @@ from scim2_models import (
 )
 
 from bus.http import Problem
-from bus.http_client import segment
+from bus.http_client import ServiceUnavailable, segment
 from gateway.entrypoints.context import gw
 from gateway.scim import actor_headers, bp, json_body, scim_caller, service_call
 from gateway.scim.discovery import DEFAULT_COUNT, MAX_RESULTS
@@ -49,7 +51,7 @@ from gateway.scim.errors import (
 )
 from gateway.service_layer import read_your_writes
 
-MEMBERS_PER_CALL = 1000  # members read from subscriptions per call
+log = logging.getLogger(__name__)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def _check_version(group: Group, if_match: str | None) -> None:
 
 
 def change_members(
-    group_id: str,
+    group: Group,
     *,
     add: set[str] | None = None,
     remove: set[str] | None = None,
@@ -211,7 +213,9 @@ def change_members(
 ) -> None:
     """One change of the group's members in subscriptions (a grant for each new member, a
     removal for each one leaving), all or nothing; a member that is no user of the account is
-    400 `invalidValue`, the last administrator leaving is 409."""
+    400 `invalidValue`, the last administrator leaving is 409. Who joined and who left then goes
+    to the account's audit trail in identity, the token's name as source."""
+    group_id = group.id or ""
     change: dict[str, Any] = {
         "group_id": group_id,
         "add": sorted(add or ()),
@@ -221,9 +225,29 @@ def change_members(
         change["replace"] = replace
     await_directory_writes()
     try:
-        service_call("subscriptions").post(f"{_groups_path()}/members", json={"changes": [change]})
+        done = service_call("subscriptions").post(
+            f"{_groups_path()}/members", json={"changes": [change]}
+        )
     except Problem as exc:
         raise _membership_error(exc, group_id) from None
+    _audit(group, done.get("groups", []))
+
+
+def _audit(group: Group, changed: list[dict[str, Any]]) -> None:
+    """The change in the account's audit trail (identity). Subscriptions has made it already:
+    a failure here is logged, not answered (the directory would send the change again)."""
+    moves = [
+        {"display_name": group.display_name, "joined": c["joined"], "left": c["left"]}
+        for c in changed
+        if c["joined"] or c["left"]
+    ]
+    if not moves:
+        return
+    path = f"/internal/accounts/{segment(scim_caller().account_id)}/scim/group-members"
+    try:
+        service_call("identity").post(path, json={"groups": moves})
+    except (Problem, ServiceUnavailable):
+        log.error("group %s changed but not audited: %s", group.id, moves, exc_info=True)
 
 
 def await_directory_writes() -> None:
@@ -299,7 +323,7 @@ def patch_group(group_id: str, body: dict[str, Any], if_match: str | None) -> Gr
     _same_name(current, patched.display_name)
     before, after = set(_member_ids(current)), set(_member_ids(patched))
     if before != after:
-        change_members(group_id, add=after - before, remove=before - after)
+        change_members(current, add=after - before, remove=before - after)
     return _resource(read_group(group_id))
 
 
@@ -319,7 +343,7 @@ def replace_group(group_id: str, body: dict[str, Any], if_match: str | None) -> 
     _same_name(current, wanted.display_name)
     members = _member_ids(wanted)
     if set(members) != set(_member_ids(current)):
-        change_members(group_id, replace=sorted(set(members)))
+        change_members(current, replace=sorted(set(members)))
     return _resource(read_group(group_id))
 
 

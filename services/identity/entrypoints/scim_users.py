@@ -137,3 +137,28 @@ def delete_user(account_id: str, user_id: str) -> ResponseReturnValue:
     return no_content(
         run(scim_users.delete_user, account_id, user_id, write=write(), if_version=_if_version())
     )
+
+
+@bp.post("/group-members")
+def audit_memberships(account_id: str) -> ResponseReturnValue:
+    """The gateway's record of a directory's changes of group members (subscriptions did them):
+    `{"groups": [{"display_name", "joined": [user id], "left": [user id]}]}`."""
+    body = _body()
+    groups = body.get("groups") if isinstance(body, dict) else None
+    if not isinstance(groups, list) or not all(_membership(group) for group in groups):
+        raise ScimRefused(
+            400, 'Send {"groups": [{"display_name", "joined": [...], "left": [...]}]}.'
+        )
+    written = run(scim_users.audit_memberships, account_id, groups, write=write())
+    return jsonify({"audited": written}), 200
+
+
+def _membership(group: Any) -> bool:
+    return (
+        isinstance(group, dict)
+        and isinstance(group.get("display_name"), str)
+        and all(
+            isinstance(group.get(key), list) and all(isinstance(u, str) for u in group[key])
+            for key in ("joined", "left")
+        )
+    )

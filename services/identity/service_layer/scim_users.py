@@ -416,3 +416,29 @@ def delete_user(
         return admin_users.delete_user(uow, account_id, user_id, actor=write.actor)
     except Conflict as exc:  # the last administrator of an account
         raise ScimRefused(409, str(exc.detail)) from None
+
+
+def audit_memberships(
+    uow: IdentityUnitOfWork, account_id: str, groups: list[dict[str, Any]], *, write: Write
+) -> int:
+    """A directory's changes of group members, which subscriptions carried out, in the account's
+    audit trail: one entry per member who joined or left a group (its name as target), each
+    about a user of the account; how many entries were written."""
+    named = {user_id for group in groups for key in ("joined", "left") for user_id in group[key]}
+    known = set(repo.users_of_account(uow.session, account_id, named))
+    entries = [
+        audit_entry(
+            uow,
+            action,
+            actor=write.actor,
+            account_id=account_id,
+            user_id=user_id,
+            target=group["display_name"],
+        )
+        for group in groups
+        for key, action in (("joined", "group_member_added"), ("left", "group_member_removed"))
+        for user_id in group[key]
+        if user_id in known
+    ]
+    repo.add_audits(uow.session, entries)
+    return len(entries)

@@ -189,6 +189,23 @@ def test_members_are_added_removed_and_replaced(acme):
     assert replaced.status_code == 200, replaced.get_json()
     assert acme.members(group["id"]) == {c}
 
+    # each joining and leaving is in the account's audit trail, the token's name as source
+    audit = _service(acme.embedded, "identity").get(
+        f"/internal/accounts/{acme.account['id']}/audit", params={"per_page": 50}
+    )["items"]
+    moves = {
+        (e["user_id"], e["action"], e["target"])
+        for e in audit
+        if e["source"] == "scim:Directory" and e["action"].startswith("group_member")
+    }
+    assert moves == {
+        (a, "group_member_added", LICENCES),
+        (b, "group_member_added", LICENCES),
+        (a, "group_member_removed", LICENCES),
+        (b, "group_member_removed", LICENCES),
+        (c, "group_member_added", LICENCES),
+    }
+
     # the subscription is what membership is: c holds the service, b no longer does
     subscriptions = _service(acme.embedded, "subscriptions")
     held = subscriptions.get(f"/internal/users/{c}/subscriptions")["items"]
