@@ -53,6 +53,31 @@ class MfaPolicy(StrEnum):
         return self is MfaPolicy.ADMINISTRATORS and is_administrator
 
 
+# --- how a sign-in was made (RFC 8176 "amr" values, for the OpenID Connect provider's ID tokens) --
+
+AMR_PASSWORD = ("pwd",)
+
+
+def passkey_amr(*, synced: bool) -> str:
+    """A passkey as RFC 8176 names it: a credential that can be backed up (synced between a
+    person's devices, WebAuthn's backup-eligible flag) is a software-secured key, "swk"; one
+    bound to its authenticator is a hardware-secured key, "hwk"."""
+    return "swk" if synced else "hwk"
+
+
+def second_step_amr(factor: str, *, passkey_synced: bool = False) -> tuple[str, ...]:
+    """The password then one factor: "otp" for an authenticator application's code and for a
+    recovery code (a one-time code either way), the passkey's kind, and "mfa" (two factors)."""
+    used = "otp" if factor in ("totp", "recovery_code") else passkey_amr(synced=passkey_synced)
+    return ("pwd", used, "mfa")
+
+
+def passkey_alone_amr(*, synced: bool) -> tuple[str, ...]:
+    """A sign-in with a passkey alone, user verification required: the key held and the
+    authenticator's PIN or biometrics (which one it does not say) are two factors."""
+    return (passkey_amr(synced=synced), "mfa")
+
+
 # --- TOTP ---------------------------------------------------------------------------------------
 
 

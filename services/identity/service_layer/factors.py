@@ -72,3 +72,17 @@ def changed(
             **extra,
         },
     )
+
+
+def totp_accepted(uow: IdentityUnitOfWork, user: User, code: str) -> bool:
+    """Whether `code` is the user's TOTP of a step not used yet (±1 step); the step is then
+    spent. A code of a step already used is refused, audited and e-mailed to the user."""
+    totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
+    if totp is None or totp.confirmed_at is None:
+        return False
+    now = uow.now()
+    secret = uow.config.mfa_key.decrypt(totp.secret_encrypted)
+    step = mfa.matching_step(secret, code, now, last_used_step=totp.last_used_step)
+    if step is None and mfa.is_replayed(secret, code, now, last_used_step=totp.last_used_step):
+        changed(uow, user, "totp_code_reused", Actor(user.id, "self"))  # refused; the user is told
+    return step is not None and mfa_repo.use_totp_step(uow.session, user.id, step)

@@ -9,6 +9,7 @@ identity.mfa.changed (the user is e-mailed).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.identity.service_layer.factors import (
     changed,
     issue_recovery_codes,
     refuse_last_factor,
+    totp_accepted,
 )
 from services.identity.service_layer.sign_in import SignInResult, _fail, _login_key, _succeed
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
@@ -89,40 +91,35 @@ def verify_second_factor(
     if state.throttle.is_locked(now) or status is UserStatus.LOCKED:
         audit(uow, "sign_in", result="refused_locked", **seen)
         return SignInResult("locked")
-    if status is UserStatus.ACTIVE and _factor_is_right(
-        uow, state.user, code, recovery_code, passkey
-    ):
+    amr = (
+        _factor_amr(uow, state.user, code, recovery_code, passkey)
+        if status is UserStatus.ACTIVE
+        else None
+    )
+    if amr is not None:
         if not mfa_repo.spend_challenge(uow.session, token_hash, now):
             raise Gone(mfa.SECOND_FACTOR_GONE)
-        return _succeed(uow, key, state, None, seen)
+        return replace(_succeed(uow, key, state, None, seen), amr=amr)
     return _fail(uow, key, state.throttle, state.user, status, seen)
 
 
-def _factor_is_right(
+def _factor_amr(
     uow: IdentityUnitOfWork,
     user: User,
     code: str | None,
     recovery_code: str | None,
     passkey: dict[str, Any] | None,
-) -> bool:
+) -> tuple[str, ...] | None:
+    """How the sign-in was made (RFC 8176 amr) when the factor is right; None when it is not."""
     now = uow.now()
     if code is not None:
-        totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
-        if totp is None or totp.confirmed_at is None:
-            return False
-        secret = uow.config.mfa_key.decrypt(totp.secret_encrypted)
-        step = mfa.matching_step(secret, code, now, last_used_step=totp.last_used_step)
-        if step is None and mfa.is_replayed(secret, code, now, last_used_step=totp.last_used_step):
-            changed(
-                uow, user, "totp_code_reused", Actor(user.id, "self")
-            )  # refused; the user is told
-        return step is not None and mfa_repo.use_totp_step(uow.session, user.id, step)
+        return mfa.second_step_amr("totp") if totp_accepted(uow, user, code) else None
     if recovery_code is not None:
         factors = mfa_repo.factors_of(uow.session, user.id)
         if not factors.any or not mfa_repo.use_recovery_code(
             uow.session, user.id, uow.config.mfa_key.hash_recovery_code(recovery_code), now
         ):
-            return False
+            return None
         changed(
             uow,
             user,
@@ -130,10 +127,13 @@ def _factor_is_right(
             Actor(user.id, "self"),
             recovery_codes_left=factors.recovery_codes_left - 1,
         )
-        return True
+        return mfa.second_step_amr("recovery_code")
     if passkey is not None:
-        return passkeys.verify_passkey_factor(uow, user, passkey)
-    return False
+        verified = passkeys.verify_passkey_factor(uow, user, passkey)
+        if verified is None:
+            return None
+        return mfa.second_step_amr("passkey", passkey_synced=verified.credential_backed_up)
+    return None
 
 
 # --- the caller's factors -----------------------------------------------------------------------

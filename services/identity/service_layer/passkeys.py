@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import webauthn
+from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
@@ -258,7 +260,9 @@ def _verified(
     key: Passkey,
     *,
     user_verification: bool,
-) -> bool:
+) -> VerifiedAuthentication | None:
+    """webauthn's verification of the assertion (None: it does not verify); the key's counter
+    and last use are written."""
     try:
         result = webauthn.verify_authentication_response(
             credential=parsed,
@@ -270,18 +274,20 @@ def _verified(
             require_user_verification=user_verification,
         )
     except WebAuthnException:
-        return False
+        return None
     mfa_repo.use_passkey(uow.session, key.id, result.new_sign_count, uow.now())
-    return True
+    return result
 
 
-def verify_passkey_factor(uow: IdentityUnitOfWork, user: User, credential: Any) -> bool:
-    """The second step with a passkey of the user's (False: not theirs, or not verified)."""
+def verify_passkey_factor(
+    uow: IdentityUnitOfWork, user: User, credential: Any
+) -> VerifiedAuthentication | None:
+    """The second step with a passkey of the user's (None: not theirs, or not verified)."""
     parsed = _assertion(credential)
     challenge = _take_challenge(uow, parsed.response.client_data_json, "passkey_mfa", user.id)
     key = mfa_repo.passkey_by_credential(uow.session, bytes_to_base64url(parsed.raw_id))
     if key is None or key.user_id != user.id:
-        return False
+        return None
     return _verified(uow, parsed, challenge, key, user_verification=False)
 
 
@@ -328,8 +334,14 @@ def sign_in_with_passkey(
     if state.throttle.is_locked(now) or status is UserStatus.LOCKED:
         audit(uow, "sign_in", result="refused_locked", **seen)
         return SignInResult("locked")
-    if status is UserStatus.ACTIVE and _verified(
-        uow, parsed, challenge, key, user_verification=True
-    ):
-        return _succeed(uow, login, state, None, seen)
+    verified = (
+        _verified(uow, parsed, challenge, key, user_verification=True)
+        if status is UserStatus.ACTIVE
+        else None
+    )
+    if verified is not None:
+        return replace(
+            _succeed(uow, login, state, None, seen),
+            amr=mfa.passkey_alone_amr(synced=verified.credential_backed_up),
+        )
     return _fail(uow, login, state.throttle, state.user, status, seen)

@@ -29,6 +29,7 @@ from services.identity.domain.tokens import new_token
 from services.identity.domain.validation import InvalidField, login_key_of
 from services.identity.service_layer.common import SYSTEM, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict
+from services.identity.service_layer.factors import totp_accepted
 from services.identity.service_layer.passwords import (
     clear_throttle,
     password_expired,
@@ -49,6 +50,7 @@ class SignInResult:
     mfa_token: str | None = None  # second_factor: the one-time proof that the password was right
     methods: tuple[str, ...] = ()  # second_factor: the user's factors
     enrolment_required: bool = False  # ok: the account's policy wants a factor the user lacks
+    amr: tuple[str, ...] = mfa.AMR_PASSWORD  # ok: how the user proved who they are (RFC 8176)
 
 
 def _login_key(email: str) -> str | None:
@@ -63,6 +65,7 @@ def sign_in(
     email: str,
     password: str,
     *,
+    code: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> SignInResult:
@@ -70,6 +73,10 @@ def sign_in(
 
     Every outcome costs the same database work and one Argon2 verification (a dummy one when
     there is no hash): on PostgreSQL one statement reads (and locks), one writes.
+
+    With `code` (a TOTP code sent with the password), a user with an authenticator application
+    is signed in at once when it is right, and a wrong one fails as a wrong password does (the
+    same answer, counted toward the lock); a user without one gets the usual second step.
     """
     now = uow.now()
     login = _login_key(email)
@@ -95,6 +102,11 @@ def sign_in(
     if verified and status is UserStatus.ACTIVE:
         assert user is not None  # verified against its hash
         factors = mfa_repo.factors_of(uow.session, user.id, user.account_id)
+        if factors.any and code is not None and factors.totp:
+            if not totp_accepted(uow, user, code):
+                return _fail(uow, key, throttle, user, status, seen)
+            result = _succeed(uow, key, state, password, seen)
+            return replace(result, amr=mfa.second_step_amr("totp"))
         if factors.any:
             return _await_second_factor(uow, user, password, factors, seen)
         result = _succeed(uow, key, state, password, seen)

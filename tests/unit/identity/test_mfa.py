@@ -102,3 +102,25 @@ def test_a_weak_mfa_key_stops_identity_and_an_unset_one_does_not():
     check_secrets("identity", env)  # unset: derived from the service token
     with pytest.raises(ConfigError, match="PORTICO_MFA_KEY"):
         check_secrets("identity", {**env, "PORTICO_MFA_KEY": "dev-mfa-change-me"})
+
+
+# -- how a sign-in was made (RFC 8176 amr) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("factor", "synced", "expected"),
+    [
+        ("totp", False, ("pwd", "otp", "mfa")),
+        ("recovery_code", False, ("pwd", "otp", "mfa")),
+        ("passkey", False, ("pwd", "hwk", "mfa")),
+        ("passkey", True, ("pwd", "swk", "mfa")),
+    ],
+)
+def test_a_second_step_names_the_password_its_factor_and_mfa(factor, synced, expected):
+    assert mfa.second_step_amr(factor, passkey_synced=synced) == expected
+
+
+def test_a_passkey_alone_is_its_kind_and_mfa_and_a_password_alone_is_pwd():
+    assert mfa.passkey_alone_amr(synced=False) == ("hwk", "mfa")
+    assert mfa.passkey_alone_amr(synced=True) == ("swk", "mfa")
+    assert mfa.AMR_PASSWORD == ("pwd",)
