@@ -106,6 +106,7 @@ def blueprints() -> list[Any]:
         imports,
         me,
         mfa,
+        my_applications,
         my_services,
         oidc_clients,
         operator,
@@ -134,6 +135,7 @@ def blueprints() -> list[Any]:
         mfa.session_blp,
         mfa.my_blp,
         mfa.account_blp,
+        my_applications.blp,
         token_api.blp,
     ]
 

@@ -36,7 +36,9 @@ from gateway.service_layer.dashboard import compose_dashboard
 from gateway.service_layer.own_writes import with_effective
 
 # GET /me's answer but for the session's and the gateway's own fields
-PROFILE = MeSchema(exclude=("password_change_required", "administers", "supervises"))
+PROFILE = MeSchema(
+    exclude=("password_change_required", "mfa_enrolment_required", "administers", "supervises")
+)
 # the dashboard's lists, in the shapes they have everywhere else in the API (built once)
 USERS = UserSchema(many=True)
 SUBSCRIPTIONS = SubscriptionSchema(many=True)
@@ -122,6 +124,7 @@ class Me(MethodView):
             {
                 **profile,
                 "password_change_required": me.session.password_change_required,
+                "mfa_enrolment_required": me.session.mfa_enrolment_required,
                 "administers": sorted(rights.administers),
                 "supervises": sorted(rights.supervises),
             }

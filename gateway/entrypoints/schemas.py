@@ -141,6 +141,13 @@ class UserWritten(UserSchema):
 class MeSchema(UserSchema):
     account = fields.Nested(AccountSchema)
     password_change_required = fields.Boolean()
+    mfa_enrolment_required = fields.Boolean(
+        metadata={
+            "description": "the account's policy requires a second factor the caller has not "
+            "set up: only /api/v1/me/mfa… is open until one is",
+            "example": False,
+        }
+    )
     administers = fields.List(fields.String())
     supervises = fields.List(fields.String())
 

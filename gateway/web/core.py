@@ -68,6 +68,21 @@ class PasswordChangeRequired(Exception):
     """The session may only change its password until it does."""
 
 
+class EnrolmentRequired(Exception):
+    """The account's policy requires a second factor: the session may only set one up."""
+
+
+# the pages a session held to enrolment may open (pages/mfa.py's security page and its forms)
+ENROLMENT_PAGES = (
+    "web.security",
+    "web.start_totp",
+    "web.confirm_totp",
+    "web.register_passkey",
+    "web.renew_codes",
+    "web.sign_out",
+)
+
+
 # -- who is signed in -----------------------------------------------------------------------------
 
 
@@ -104,6 +119,10 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
             "web.sign_out",
         ):
             raise PasswordChangeRequired()
+        if me.get("mfa_enrolment_required") and not (request.endpoint or "").startswith(
+            ENROLMENT_PAGES
+        ):  # the account's policy: a second factor is set up before anything else opens
+            raise EnrolmentRequired()
         return view(*args, **kwargs)
 
     return wrapper
@@ -438,6 +457,12 @@ def _cross_site(exc: CrossSiteForm) -> Response:
 def _password_change(_exc: PasswordChangeRequired) -> Response:
     flash(i18n.translate("flash.password_change_required"), "info")
     return to("web.change_password")
+
+
+@web.errorhandler(EnrolmentRequired)
+def _enrolment(_exc: EnrolmentRequired) -> Response:
+    flash(i18n.translate("mfa.enrol_first"), "info")
+    return to("web.security")
 
 
 @web.errorhandler(ApiError)

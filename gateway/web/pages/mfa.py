@@ -1,6 +1,7 @@
 """Second factors in the pages: the sign-in's second step (a code, a recovery code or a passkey),
 the security page (/account/security: set up an authenticator application with its QR code,
-passkeys, recovery codes shown once, removals).
+passkeys, recovery codes shown once, removals; the applications connected through the portal's
+single sign-on, each of which the user can disconnect).
 
 As every page, these only call the public API (docs/api.md, "Second factors"); the passkey
 ceremonies run in the browser (gateway/static/passkey.js), which hands the credential to a form.
@@ -19,6 +20,8 @@ from bus.http_client import segment
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
 from gateway.web.core import (
+    administered_accounts,
+    chosen_account,
     current_user,
     field_errors,
     form_csrf,
@@ -26,6 +29,7 @@ from gateway.web.core import (
     once,
     render,
     signed_in,
+    summary,
     to,
     web,
 )
@@ -128,7 +132,29 @@ def sign_in_with_passkey() -> Any:
 @signed_in
 def security() -> Any:
     factors = api().get("/api/v1/me/mfa")
-    return render("mfa_security.html", factors=factors)
+    try:
+        applications = api().get("/api/v1/me/applications")["items"]
+    except ApiError as exc:
+        if exc.status != 403:  # a session that must first enrol a factor sees only its factors
+            raise
+        applications = None
+    return render("mfa_security.html", factors=factors, applications=applications)
+
+
+@web.post("/account/security/applications/<client_id>/disconnect")
+@signed_in
+@once
+def disconnect_application(client_id: str) -> Any:
+    """The user takes back an application's grant (its refresh tokens are revoked)."""
+    try:
+        api().delete(f"/api/v1/me/applications/{segment(client_id)}", csrf=form_csrf())
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        notify("info", i18n.translate("apps.already_gone"))
+        return to("web.security")
+    notify("info", i18n.translate("apps.disconnected", app=request.form.get("name", "")))
+    return to("web.security")
 
 
 @web.post("/account/security/totp")
@@ -262,3 +288,49 @@ def remove_passkey(passkey_id: str) -> Any:
         return to("web.security")
     notify("info", i18n.translate("mfa.passkey_removed"))
     return to("web.security")
+
+
+# -- an account's policy and a user's reset (administrators) ---------------------------------------
+
+
+@web.route("/users/security", methods=["GET", "POST"])
+@signed_in
+@once
+def account_policy() -> Any:
+    """Who in the account must have a second factor (PATCH /api/v1/accounts/{id}/security)."""
+    accounts = administered_accounts()
+    account = chosen_account(accounts)
+    path = f"/api/v1/accounts/{segment(account['id'])}/security"
+    if request.method == "GET":
+        policy = api().get(path)["mfa_required_for"]
+        return render("account_security.html", account=account, accounts=accounts, policy=policy)
+    choice = request.form.get("mfa_required_for", "")
+    try:
+        api().patch(path, {"mfa_required_for": choice}, csrf=form_csrf())
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        return render(
+            "account_security.html",
+            status=422,
+            account=account,
+            accounts=accounts,
+            policy=choice,
+            errors=field_errors(exc),
+            error=summary(exc),
+        )
+    name = f"{account.get('number', '')} {account.get('name', '')}".strip()
+    notify("success", i18n.translate("policy.saved", account=name))
+    return to("web.account_policy", account=account["id"])
+
+
+@web.post("/users/<account_id>/<user_id>/mfa/reset")
+@signed_in
+@once
+def reset_user_factors(account_id: str, user_id: str) -> Any:
+    """An administrator resets a user's second factors (a lost phone): the user is e-mailed."""
+    path = f"/api/v1/accounts/{segment(account_id)}/users/{segment(user_id)}"
+    user = api().get(path)
+    api().delete(f"{path}/mfa", csrf=form_csrf())
+    notify("success", i18n.translate("users.mfa_reset_done", email=user.get("email") or ""))
+    return to("web.edit_user", account_id=account_id, user_id=user_id)

@@ -102,11 +102,13 @@ def signed_in(gw):
     return user, browser, account
 
 
-def tokens_for(gw, signed_in, client=None) -> tuple[dict, dict]:
+def tokens_for(gw, signed_in, client=None, nonce: str = "n-1") -> tuple[dict, dict]:
     user, browser, _ = signed_in
     client = client or register(gw)
     verifier, challenge = pkce()
-    answer = exchange(gw, client, code_of(authorize(browser, client, challenge)), verifier)
+    answer = exchange(
+        gw, client, code_of(authorize(browser, client, challenge, nonce=nonce)), verifier
+    )
     assert answer.status_code == 200, answer.get_json()
     return client, answer.get_json()
 
@@ -680,3 +682,77 @@ def test_the_lifetimes_come_from_the_settings(make_gateway):
         ).status_code
         == 401
     )
+
+
+# -- the user's connected applications (ASVS V3.5.1) -----------------------------------------------
+
+
+def test_a_user_sees_the_applications_holding_a_grant_and_disconnects_one(gw, signed_in):
+    user, browser, _ = signed_in
+    planning = register(gw, name="Planning")
+    invoices, token = tokens_for(gw, signed_in, register(gw, name="Invoices"))
+    tokens_for(gw, signed_in, planning)
+    listed = browser.get("/api/v1/me/applications")
+    assert listed.status_code == 200, listed.get_json()
+    assert {item["name"] for item in listed.get_json()["items"]} == {"Planning", "Invoices"}
+    assert listed.get_json()["total"] == 2
+    first = next(i for i in listed.get_json()["items"] if i["name"] == "Invoices")
+    assert first["client_id"] == invoices["client_id"] and first["sign_ins"] == 1
+    assert first["scopes"] == ["email", "openid", "profile"]
+
+    session = browser.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    ).get_json()
+    bearer = {"Authorization": f"Bearer {session['token']}"}
+    gone = gw.client.delete(f"/api/v1/me/applications/{invoices['client_id']}", headers=bearer)
+    assert gone.status_code == 204
+    # its refresh token and access token stop at once; the other application keeps its grant
+    refresh = gw.client.post(
+        "/oauth2/token",
+        headers=basic(invoices),
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+    )
+    assert refresh.status_code == 400 and refresh.get_json()["error"] == "invalid_grant"
+    info = gw.client.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert info.status_code == 401
+    left = gw.client.get("/api/v1/me/applications", headers=bearer).get_json()["items"]
+    assert [item["name"] for item in left] == ["Planning"]
+    again = gw.client.delete(f"/api/v1/me/applications/{invoices['client_id']}", headers=bearer)
+    assert again.status_code == 404
+
+
+def test_another_users_grants_are_neither_listed_nor_revocable(gw, signed_in):
+    client, token = tokens_for(gw, signed_in)
+    other = gw.user(gw.account("90000009"))
+    session = gw.client.post(
+        "/api/v1/session", json={"email": other["email"], "password": "Secret-pass-1"}
+    ).get_json()
+    bearer = {"Authorization": f"Bearer {session['token']}"}
+    assert gw.client.get("/api/v1/me/applications", headers=bearer).get_json()["items"] == []
+    answer = gw.client.delete(f"/api/v1/me/applications/{client['client_id']}", headers=bearer)
+    assert answer.status_code == 404
+    info = gw.client.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert info.status_code == 200  # the owner's grant lives on
+
+
+def test_a_revoked_or_expired_grant_is_not_listed(gw, signed_in):
+    _, browser, _ = signed_in
+    client, token = tokens_for(gw, signed_in)
+    assert len(browser.get("/api/v1/me/applications").get_json()["items"]) == 1
+    gw.client.post("/oauth2/revoke", headers=basic(client), data={"token": token["refresh_token"]})
+    assert browser.get("/api/v1/me/applications").get_json()["items"] == []
+    tokens_for(gw, signed_in, client, nonce="n-2")
+    gw.clock.advance(timedelta(days=31))
+    # the session is long over too: ask with a new one
+    user = signed_in[0]
+    session = gw.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    ).get_json()
+    listed = gw.client.get(
+        "/api/v1/me/applications", headers={"Authorization": f"Bearer {session['token']}"}
+    )
+    assert listed.get_json()["items"] == []
