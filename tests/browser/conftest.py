@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from tests.waiting_kit import DEADLINE
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,7 +67,7 @@ class Unready(Exception):
     """Something the test waits for has not happened yet."""
 
 
-def eventually(check: Any, timeout: float = 15.0, what: str = "the condition") -> Any:
+def eventually(check: Any, timeout: float = DEADLINE, what: str = "the condition") -> Any:
     """Call `check` until it returns a truthy value (or stops raising Unready), within a deadline."""
     for attempt in Retrying(
         stop=stop_after_delay(timeout),

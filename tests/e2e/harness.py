@@ -12,7 +12,7 @@ Each process writes to its own log file; readiness is polled with a deadline, ne
     mail = cluster.mail.wait_for_mail(to="ada@example.com", subject_contains="activ", after=before)
     mail.links, mail.text, mail.html, mail.subject                 # what the SMTP sink received
     cluster.query("gateway", "SELECT * FROM accounts WHERE number = :n", n=account["number"])
-    eventually(lambda: ..., timeout=20, what="...")                # poll with a deadline
+    eventually(lambda: ..., what="...")                            # poll with a deadline
     cluster.urls[part], cluster.worker_urls[part]                  # serve API; worker /metrics /readyz
     cluster.service_headers, cluster.operator_headers, cluster.db_urls, cluster.prefix
     cluster.stop_process("gateway-worker"); cluster.start_process("gateway-worker")
@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from portico import parts
+from tests.waiting_kit import DEADLINE
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ def free_port() -> int:
 def eventually(
     check: Callable[[], T],
     *,
-    timeout: float = 15.0,
+    timeout: float = DEADLINE,
     interval: float = 0.1,
     what: str = "the condition",
 ) -> T:
@@ -161,7 +162,7 @@ class Mailbox(list[Mail]):
         self,
         to: str | None = None,
         subject_contains: str | None = None,
-        timeout: float = 15.0,
+        timeout: float = DEADLINE,
         after: int = 0,
     ) -> Mail:
         """The first message (from index `after` on) to `to` whose subject contains

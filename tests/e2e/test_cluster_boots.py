@@ -34,7 +34,7 @@ def test_a_new_account_reaches_the_gateways_projection_over_the_bus(cluster):
         lambda: cluster.query(
             "gateway", "SELECT id, name FROM accounts WHERE number = :n", n=number
         ),
-        timeout=20,
+        timeout=DEADLINE,
         what=f"account {number} in the gateway's projection",
     )
     assert rows[0].id == account["id"]

@@ -28,7 +28,7 @@ PASSWORD = "Quartz!Meadow7River"  # fits level 2 and shares no 3-letter run with
 NEW_PASSWORD = "Copper#Lantern42Sky"
 ADMIN = {"title": "MME", "last_name": "Lovelace", "first_name": "Ada", "language": "en-US"}
 USER = {"title": "M", "last_name": "Kilburn", "first_name": "Tom", "language": "en-GB"}
-MAIL_TIMEOUT = 30.0
+MAIL_TIMEOUT = DEADLINE
 
 
 def unique_email(role: str) -> str:

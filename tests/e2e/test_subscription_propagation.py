@@ -17,13 +17,14 @@ from tests.e2e.test_identity_journey import (
     create_active_user,
     unique_email,
 )
+from tests.waiting_kit import DEADLINE
 
 pytestmark = pytest.mark.e2e
 # The propagation-lag check runs after these journeys, on the same cluster.
 pytest_plugins = ("tests.e2e.conftest_propagation",)
 
 INVOICES = "Invoice viewing service"  # the service whose holders see GET /api/v1/invoices
-MAIL_TIMEOUT = 30.0
+MAIL_TIMEOUT = DEADLINE
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_a_validated_subscription_opens_content_until_it_expires(portal):
     # It becomes effective for the requester, and the content opens.
     eventually(
         lambda: my_subscription(portal, user, request["id"], "accepted")["effective"] is True,
-        timeout=20,
+        timeout=DEADLINE,
         what="the accepted subscription effective in My services",
     )
     opened = portal.http.get("/api/v1/invoices", headers=user)
@@ -149,7 +150,7 @@ def test_a_validated_subscription_opens_content_until_it_expires(portal):
         assert INVOICES in response.json()["detail"], response.json()
         return True
 
-    eventually(closed, timeout=20, interval=0.02, what="the invoices closed after the expiry")
+    eventually(closed, timeout=DEADLINE, interval=0.02, what="the invoices closed after the expiry")
     print(
         f"the expiry closed the invoices {time.monotonic() - expired_at:.3f}s after the job answered"
     )
