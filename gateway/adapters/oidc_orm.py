@@ -47,6 +47,8 @@ oidc_codes = sa.Table(
     sa.Column("code_challenge", sa.String(128), nullable=False),
     sa.Column("code_challenge_method", sa.String(8), nullable=False),
     sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+    # how the session's user signed in (RFC 8176 amr values, space-separated): the ID token's amr
+    sa.Column("amr", sa.String(40), nullable=False, server_default="pwd"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),

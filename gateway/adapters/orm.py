@@ -68,6 +68,8 @@ sessions = sa.Table(
         server_default=sa.false(),
     ),
     sa.Column("previous_sign_in_at", sa.String(40), nullable=True),
+    # How the user signed in (RFC 8176 amr values, space-separated), for the provider's ID tokens.
+    sa.Column("amr", sa.String(40), nullable=False, default="pwd", server_default="pwd"),
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),
     # GET /api/v1/me's answer from identity, kept for a short while (JSON; NULL = ask identity).

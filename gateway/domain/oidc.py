@@ -149,3 +149,44 @@ def judge_refresh(
     if now >= expires_at:
         return RefreshVerdict(False, "The refresh token has expired; sign in again.")
     return RefreshVerdict(True)
+
+
+# -- fresh sign-ins asked by the application (OpenID Connect Core 3.1.2.1) ---------------------------
+
+
+class BadMaxAge(ValueError):
+    """max_age is not a whole number of seconds, zero or more."""
+
+
+def max_age_of(value: str | None) -> int | None:
+    """The request's max_age in seconds (None when absent); BadMaxAge when it is not one."""
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise BadMaxAge("'max_age' must be a whole number of seconds, zero or more.")
+    return int(value)
+
+
+def fresh_sign_in_needed(
+    prompt: str | None, max_age: int | None, auth_time: datetime, now: datetime
+) -> bool:
+    """Whether the application asks for a sign-in newer than the session's: `prompt=login`, or a
+    session signed in longer ago than `max_age` seconds (`max_age=0` is `prompt=login`)."""
+    if "login" in (prompt or "").split():
+        return True
+    return max_age is not None and (max_age == 0 or now - auth_time > timedelta(seconds=max_age))
+
+
+def without_fresh_sign_in(query: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The authorize request to come back to once the person has signed in again: `login` taken
+    out of `prompt` and `max_age=0` dropped, so that the new sign-in is not asked for again (a
+    max_age above zero stays: the new session meets it)."""
+    kept: list[tuple[str, str]] = []
+    for name, value in query:
+        if name == "prompt":
+            rest = " ".join(word for word in value.split() if word != "login")
+            if rest:
+                kept.append((name, rest))
+        elif not (name == "max_age" and value.strip() == "0"):
+            kept.append((name, value))
+    return kept

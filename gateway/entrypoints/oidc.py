@@ -47,8 +47,17 @@ def discovery() -> Response:
                 "client_secret_post",
             ],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [*CLAIMS, "iss", "aud", "exp", "iat", "auth_time", "nonce"],
-            "prompt_values_supported": ["none"],
+            "claims_supported": [
+                *CLAIMS,
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "amr",
+            ],
+            "prompt_values_supported": ["none", "login"],
         }
     )
     answer.headers["Cache-Control"] = "public, max-age=300"

@@ -96,10 +96,12 @@ class Code:
         return int(self.record.auth_time.timestamp())
 
     def get_acr(self) -> None:
-        return None
+        return None  # no acr values are promised: amr says how the user signed in
 
-    def get_amr(self) -> None:
-        return None
+    def get_amr(self) -> list[str]:
+        """RFC 8176: `pwd`; after a second step `otp` (a code), `hwk` or `swk` (a passkey) and
+        `mfa`; a passkey alone, its kind and `mfa`."""
+        return list(self.record.amr)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """The code's user, if identity still has them active (else invalid_grant, nothing kept)."""
         record = authorization_code.record
         active_profile(record.user_id)
-        return oidc.Subject(record.user_id, record.account_id, record.auth_time)
+        return oidc.Subject(record.user_id, record.account_id, record.auth_time, record.amr)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

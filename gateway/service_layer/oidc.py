@@ -21,6 +21,7 @@ from bus.clock import as_utc
 from bus.db import changed_rows
 from bus.part import Part
 from gateway.adapters import oidc_keys
+from gateway.adapters.caller_reader import read_engine
 from gateway.adapters.oidc_orm import oidc_clients, oidc_codes, oidc_tokens
 from gateway.adapters.oidc_orm import oidc_keys as keys_table
 from gateway.adapters.orm import accounts, holdings
@@ -71,6 +72,7 @@ class CodeRecord:
     code_challenge_method: str
     auth_time: datetime
     code_hash: str
+    amr: tuple[str, ...] = ("pwd",)  # how the user signed in (RFC 8176), for the ID token
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,12 @@ class TokenRecord:
 
 @dataclass(frozen=True)
 class Subject:
-    """Who a code or a token speaks for."""
+    """Who a code or a token speaks for (and, for a code, how they signed in: RFC 8176 amr)."""
 
     user_id: str
     account_id: str
     auth_time: datetime
+    amr: tuple[str, ...] = ("pwd",)
 
 
 # a used code is kept a day after its expiry, so that its replay still revokes what it gave
@@ -168,7 +171,7 @@ def register_client(
 
 
 def list_clients(part: Part) -> list[ClientRecord]:
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         rows = conn.execute(
             sa.select(oidc_clients).order_by(oidc_clients.c.created_at, oidc_clients.c.client_id)
         )
@@ -176,7 +179,7 @@ def list_clients(part: Part) -> list[ClientRecord]:
 
 
 def find_client(part: Part, client_id: str) -> ClientRecord | None:
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         row = (
             conn.execute(sa.select(oidc_clients).where(oidc_clients.c.client_id == client_id))
             .mappings()
@@ -228,7 +231,7 @@ def rotate_signing_key(part: Part, policy: ProviderPolicy, secret: str) -> str:
 def signing_key(part: Part, policy: ProviderPolicy, secret: str) -> tuple[str, Any]:
     """(kid, key) of the key that signs now; the first one is made on first use."""
     for _ in range(2):
-        with part.engine.connect() as conn:
+        with read_engine(part.engine).connect() as conn:
             row = conn.execute(
                 sa.select(keys_table.c.kid, keys_table.c.private_jwk)
                 .where(keys_table.c.retired_at.is_(None))
@@ -244,7 +247,7 @@ def signing_key(part: Part, policy: ProviderPolicy, secret: str) -> tuple[str, A
 def published_keys(part: Part) -> list[dict[str, Any]]:
     """The public keys of JWKS: the signing one and the retired ones still in their grace period."""
     now = part.clock.now()
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         rows = conn.execute(
             sa.select(keys_table.c.public_jwk)
             .where(sa.or_(keys_table.c.retired_at.is_(None), keys_table.c.drop_after > now))
@@ -283,6 +286,7 @@ def save_code(
                 code_challenge=code_challenge,
                 code_challenge_method=code_challenge_method,
                 auth_time=subject.auth_time,
+                amr=" ".join(subject.amr),
                 created_at=now,
                 expires_at=now + policy.code,
             )
@@ -295,21 +299,20 @@ def find_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
     back revokes the tokens it gave (RFC 6749 section 4.1.2). The code is marked used by
     save_tokens, in the transaction that keeps its tokens (single use even when two race)."""
     now, code_hash = part.clock.now(), digest(code)
-    with part.uow() as uow:
+    with read_engine(part.engine).connect() as conn:  # one round trip: the exchange's only read
         row = (
-            uow.session.execute(sa.select(oidc_codes).where(oidc_codes.c.code_hash == code_hash))
+            conn.execute(sa.select(oidc_codes).where(oidc_codes.c.code_hash == code_hash))
             .mappings()
             .first()
         )
-        if row is None or row["client_id"] != client_id:
-            return None
-        if row["used_at"] is not None:
-            if row["family_id"]:
-                _revoke_family(uow.session, row["family_id"], now)
-                uow.commit()
-            return None
-        if as_utc(row["expires_at"]) <= now:
-            return None
+    if row is None or row["client_id"] != client_id:
+        return None
+    if row["used_at"] is not None:
+        if row["family_id"]:
+            revoke_family(part, row["family_id"])
+        return None
+    if as_utc(row["expires_at"]) <= now:
+        return None
     return CodeRecord(
         row["client_id"],
         row["user_id"],
@@ -321,11 +324,12 @@ def find_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
         row["code_challenge_method"],
         as_utc(row["auth_time"]),
         code_hash,
+        tuple(str(row["amr"] or "pwd").split()),
     )
 
 
 def nonce_used(part: Part, client_id: str, nonce: str) -> bool:
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         return (
             conn.execute(
                 sa.select(sa.literal(1))
@@ -412,7 +416,7 @@ def _revoke_code_family(part: Part, code_hash: str) -> None:
 def find_refresh(part: Part, refresh_token: str, client_id: str) -> TokenRecord | None:
     """The row of a live refresh token of this client; None otherwise. A rotated one that comes
     back revokes its whole family (the thief's copy and the owner's alike)."""
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         row = (
             conn.execute(
                 sa.select(oidc_tokens).where(oidc_tokens.c.refresh_hash == digest(refresh_token))
@@ -436,7 +440,7 @@ def find_refresh(part: Part, refresh_token: str, client_id: str) -> TokenRecord 
 
 def find_access(part: Part, access_token: str) -> TokenRecord | None:
     """The row of a live access token (unexpired, not revoked), else None."""
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         row = (
             conn.execute(
                 sa.select(oidc_tokens).where(oidc_tokens.c.access_hash == digest(access_token))
@@ -459,7 +463,7 @@ def find_any_token(part: Part, value: str, hint: str | None) -> tuple[str, Token
         if hint == "refresh_token"
         else ["access_token", "refresh_token"]
     )
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         for kind in order:
             column = (
                 oidc_tokens.c.access_hash if kind == "access_token" else oidc_tokens.c.refresh_hash
@@ -545,7 +549,7 @@ def _effective_holdings(conn: Any, user_id: str, today: Any) -> list[Any]:
 
 def held_services(part: Part, user_id: str, today: Any) -> list[str]:
     """Codes of the services the projection holds effective for the user."""
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         rows = _effective_holdings(conn, user_id, today)
     return sorted({row.service_code for row in rows if row.service_code})
 
@@ -559,7 +563,7 @@ def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, A
     (one read of the user's effective holdings gives the services and the administered accounts:
     administration and supervision alike)."""
     user_id, account_id = str(profile["id"]), str(profile.get("account_id") or "")
-    with part.engine.connect() as conn:
+    with read_engine(part.engine).connect() as conn:
         rows = _effective_holdings(conn, user_id, today)
         account = profile.get("account") or _account(conn, account_id)
     services = [row.service_code for row in rows if row.service_code]

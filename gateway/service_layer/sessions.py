@@ -82,7 +82,9 @@ def open_session(
     ip: str | None,
     user_agent: str | None,
     mfa_enrolment_required: bool = False,
+    amr: tuple[str, ...] = ("pwd",),
 ) -> OpenedSession:
+    """A new session; `amr` says how the user signed in (RFC 8176), for the provider's ID tokens."""
     now = part.clock.now()
     token, csrf_token = new_token(), new_token()
     row = {
@@ -97,6 +99,7 @@ def open_session(
         "password_change_required": password_change_required,
         "own_password_change": False,
         "mfa_enrolment_required": mfa_enrolment_required,
+        "amr": " ".join(amr),
         # "new since your last sign-in" counts from the sign-in before this one
         "previous_sign_in_at": (
             user.get("previous_sign_in_at")
@@ -131,6 +134,7 @@ _OPENED_COLUMNS = (
     "password_change_required",
     "own_password_change",
     "mfa_enrolment_required",
+    "amr",
     "previous_sign_in_at",
     "ip",
     "user_agent",

@@ -9,17 +9,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import g, redirect, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from werkzeug.http import dump_cookie
 
-from gateway.domain.oidc import registered
+from gateway.domain.oidc import (
+    BadMaxAge,
+    fresh_sign_in_needed,
+    max_age_of,
+    registered,
+    without_fresh_sign_in,
+)
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.guards import COOKIE
 from gateway.entrypoints.oidc_server import Client, provider
-from gateway.service_layer import oidc
+from gateway.service_layer import oidc, sign_in_methods
 from gateway.service_layer.sessions import SessionEnded, end_session, find_caller
 from gateway.web import i18n
 from gateway.web.apicall import ApiError, api
@@ -65,15 +73,28 @@ def protocol_error(exc: OAuth2Error) -> Any:
 def oauth2_authorize() -> Any:
     session = browser_session()
     subject = (
-        oidc.Subject(session.user_id, session.account_id, session.created_at) if session else None
+        oidc.Subject(
+            session.user_id,
+            session.account_id,
+            session.created_at,
+            sign_in_methods.of_session(provider().part, session.id),
+        )
+        if session
+        else None
     )
     server = provider().server
     try:
         grant = server.get_consent_grant(end_user=subject)
+        fresh = fresh_sign_in_asked(grant, session)
     except OAuth2Error as exc:
         return protocol_error(exc)
+    if fresh:  # prompt=login, or a sign-in older than max_age: the person signs in again
+        end_session(provider().part, session.id)
+        forget_portal_cookies()
+        subject = None
     if subject is None:
-        return redirect(sign_in_url(request.full_path), code=303)
+        back = request.path + "?" + urlencode(without_fresh_sign_in(request.args.items(multi=True)))
+        return redirect(sign_in_url(back), code=303)
     if session.password_change_required:
         raise PasswordChangeRequired()
     if getattr(session, "mfa_enrolment_required", False):  # the account's policy: a factor first
@@ -85,6 +106,25 @@ def oauth2_authorize() -> Any:
     ):
         return refused(client.record, request.full_path)
     return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+def fresh_sign_in_asked(grant: Any, session: Any) -> bool:
+    """Whether the application asks for a newer sign-in than this session's (prompt=login,
+    max_age). With prompt=none that cannot be done here: login_required goes back to it."""
+    data = grant.request.payload.data
+    try:
+        max_age = max_age_of(data.get("max_age"))
+    except BadMaxAge as exc:
+        raise InvalidRequestError(
+            str(exc), redirect_uri=grant.redirect_uri, state=data.get("state")
+        ) from None
+    if session is None or not fresh_sign_in_needed(
+        data.get("prompt"), max_age, session.created_at, provider().part.clock.now()
+    ):
+        return False
+    if "none" in (data.get("prompt") or "").split():
+        raise LoginRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
+    return True
 
 
 def refused(

@@ -24,7 +24,11 @@ def portal(tmp_path_factory):
     started = start_portal(
         tmp_path_factory.mktemp("mfa"),
         f"mfa{datetime.now(UTC):%H%M%S%f}",
-        env={"PORTICO_PUBLIC_URL": ORIGIN, "PORTICO_RATE_SIGN_IN_PER_IP": "1000/60"},
+        env={
+            "PORTICO_PUBLIC_URL": ORIGIN,
+            "PORTICO_RATE_SIGN_IN_PER_IP": "1000/60",
+            "PORTICO_RATE_SIGN_IN_PER_EMAIL": "1000/60",
+        },
     )
     yield started
     started.stop()
@@ -215,3 +219,37 @@ def test_the_policy_holds_a_session_to_enrolment_and_an_administrator_resets_fac
             headers=admin,
             json={"mfa_required_for": "nobody"},
         )
+
+
+def test_the_password_and_the_code_in_one_request(portal):
+    user = active_user(portal, PASSWORD)
+    secret, _ = enrol_totp(portal, bearer(sign_in(portal, user["email"])))
+    code = code_at(secret, datetime.now(UTC))
+    wrong = portal.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": PASSWORD, "code": "000000"}
+    )
+    assert wrong.status_code == 401  # the answer of a wrong password: nothing says which was wrong
+    bad_password = portal.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": "not-it", "code": code}
+    )
+    assert bad_password.status_code == 401
+    once = portal.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": PASSWORD, "code": code}
+    )
+    assert once.status_code == 201, once.get_json()
+    assert portal.client.get("/api/v1/me", headers=bearer(once)).status_code == 200
+    replayed = portal.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": PASSWORD, "code": code}
+    )
+    assert replayed.status_code == 401  # each code once
+    audits = portal.client.get("/api/v1/me/audits", headers=bearer(once)).get_json()
+    results = [a.get("result") for a in audits.get("items", audits) if a.get("action") == "sign_in"]
+    assert results.count("failed") >= 3  # the wrong code, the wrong password, the replay
+
+
+def test_a_code_sent_by_a_user_without_an_authenticator_application_changes_nothing(portal):
+    user = active_user(portal, PASSWORD)
+    answer = portal.client.post(
+        "/api/v1/session", json={"email": user["email"], "password": PASSWORD, "code": "123456"}
+    )
+    assert answer.status_code == 201  # no factor: the password alone signs in, as it would

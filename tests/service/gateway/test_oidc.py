@@ -684,6 +684,111 @@ def test_the_lifetimes_come_from_the_settings(make_gateway):
     )
 
 
+# -- fresh sign-ins an application asks for (prompt=login, max_age), auth_time and amr -------------
+
+
+def id_claims(gw, token: dict) -> dict:
+    keys = KeySet.import_key_set(gw.client.get("/oauth2/jwks").get_json())
+    return jwt.decode(token["id_token"], keys, algorithms=["ES256"]).claims
+
+
+def sign_in_again(browser, user: dict) -> None:
+    answer = browser.post(
+        "/api/v1/session", json={"email": user["email"], "password": "Secret-pass-1"}
+    )
+    assert answer.status_code == 201
+
+
+def test_the_id_token_says_when_and_how_the_user_signed_in(gw, signed_in):
+    signed_at = int(gw.clock.now().timestamp())
+    gw.clock.advance(timedelta(seconds=90))
+    _, token = tokens_for(gw, signed_in)
+    claims = id_claims(gw, token)
+    assert claims["auth_time"] == signed_at  # the sign-in, not the code's exchange
+    assert claims["amr"] == ["pwd"]  # a password alone (with a second factor: test_oidc_mfa.py)
+    assert claims["nonce"] == "n-1"
+
+
+def test_prompt_login_ends_the_session_and_sends_to_a_new_sign_in_that_comes_back(gw, signed_in):
+    user, browser, _ = signed_in
+    client = register(gw)
+    verifier, challenge = pkce()
+    gw.clock.advance(timedelta(seconds=30))
+    answer = authorize(browser, client, challenge, prompt="login")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in?next=")
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)["next"][0]
+    assert back.startswith("/oauth2/authorize?") and "prompt" not in parse_qs(urlsplit(back).query)
+    assert browser.get("/api/v1/me").status_code == 401  # the old session is over
+    with gw.part.engine.connect() as conn:
+        assert conn.execute(oidc_codes.select()).first() is None
+
+    sign_in_again(browser, user)
+    code = code_of(browser.get(back))
+    claims = id_claims(gw, exchange(gw, client, code, verifier).get_json())
+    assert claims["auth_time"] == int(gw.clock.now().timestamp())
+
+
+def test_max_age_asks_for_a_new_sign_in_only_when_the_session_is_older(gw, signed_in):
+    user, browser, _ = signed_in
+    client = register(gw)
+    verifier, challenge = pkce()
+    gw.clock.advance(timedelta(seconds=120))
+    kept = authorize(browser, client, challenge, max_age="600", nonce="n-kept")
+    assert kept.status_code == 302 and code_of(kept)
+
+    too_old = authorize(browser, client, challenge, max_age="60")
+    assert too_old.status_code == 303 and too_old.headers["Location"].startswith("/sign-in?")
+    back = parse_qs(urlsplit(too_old.headers["Location"]).query)["next"][0]
+    assert parse_qs(urlsplit(back).query)["max_age"] == ["60"]  # a new sign-in meets it
+    assert browser.get("/api/v1/me").status_code == 401
+    sign_in_again(browser, user)
+    code = code_of(browser.get(back))
+    assert exchange(gw, client, code, verifier).status_code == 200
+
+
+def test_max_age_zero_is_prompt_login(gw, signed_in):
+    _, browser, _ = signed_in
+    client = register(gw)
+    _, challenge = pkce()
+    answer = authorize(browser, client, challenge, max_age="0")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in?")
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)["next"][0]
+    assert "max_age" not in parse_qs(urlsplit(back).query)
+
+
+def test_prompt_none_with_a_session_too_old_for_max_age_answers_login_required(gw, signed_in):
+    _, browser, _ = signed_in
+    client = register(gw)
+    _, challenge = pkce()
+    gw.clock.advance(timedelta(seconds=120))
+    answer = authorize(browser, client, challenge, prompt="none", max_age="60")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(CALLBACK + "?")
+    params = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert params["error"] == ["login_required"] and params["state"] == ["st-1"]
+    assert browser.get("/api/v1/me").status_code == 200  # nothing was ended
+    fine = authorize(browser, client, challenge, prompt="none")
+    assert code_of(fine)
+
+
+@pytest.mark.parametrize("max_age", ["soon", "-5", "1.5"])
+def test_a_max_age_that_is_no_number_of_seconds_goes_back_as_invalid_request(
+    gw, signed_in, max_age
+):
+    _, browser, _ = signed_in
+    client = register(gw)
+    _, challenge = pkce()
+    answer = authorize(browser, client, challenge, max_age=max_age)
+    params = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert params["error"] == ["invalid_request"] and params["state"] == ["st-1"]
+    assert browser.get("/api/v1/me").status_code == 200
+
+
+def test_discovery_offers_prompt_login_and_the_amr_claim(gw):
+    document = gw.client.get("/.well-known/openid-configuration").get_json()
+    assert {"none", "login"} <= set(document["prompt_values_supported"])
+    assert {"auth_time", "amr", "nonce"} <= set(document["claims_supported"])
+
+
 # -- the user's connected applications (ASVS V3.5.1) -----------------------------------------------
 
 
