@@ -7,6 +7,7 @@ redelivered event changes nothing. Subscriptions are upserted by id and ignore o
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bus.db import upsert
+from bus.consumer import Reject
+from bus.db import bulk_insert, upsert
 from bus.envelope import Envelope
 from bus.uow import UnitOfWork
 from gateway.adapters.orm import accounts, holdings, sessions
@@ -179,40 +181,154 @@ def project_subscription(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def project_subscriptions(uow: UnitOfWork, event: Envelope) -> None:
-    """subscriptions.subscriptions.accepted: a bulk change's subscriptions in one transaction,
-    the new ones with one multi-row insert; one already known (the actor's own write applied at
-    once, a redelivery) goes through apply_holding and keeps whichever state is newer."""
-    entries = [holding_from_event(entry) for entry in event.data["subscriptions"]]
+    """subscriptions.subscriptions.accepted: a bulk change's subscriptions in one transaction.
+
+    A batch that describes each service once (`services`, `users` with the ids of their new
+    subscriptions) is written on PostgreSQL with one INSERT … SELECT over its grants (sent as
+    one JSON array), joined with the services, ON CONFLICT DO NOTHING; elsewhere, and for the
+    first shape (`subscriptions`), the new rows go in with one COPY. A subscription already
+    known (the actor's own write applied at once, a redelivery) goes through apply_holding and
+    keeps whichever state is newer."""
+    data = event.data
+    now = datetime.now(UTC)
+    services, grants = _grants(data)
+    entries = [holding_from_event(entry) for entry in data.get("subscriptions") or ()]
+    if grants and uow.session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_grants(uow.session, data, services, grants, event, now)
+        grants = [grant for grant in grants if grant[0] not in inserted]
+    entries += [_holding(data, services[grant[2]], grant) for grant in grants]
+    if entries:
+        _project(uow.session, entries, event, now)
+    administering = {sid for sid, s in services.items() if s.get("administers_account_id")}
+    users = {h["user_id"] for h in entries if h.get("administers_account_id")}
+    users |= {user_id for _, user_id, service_id in grants if service_id in administering}
+    for user_id in users:
+        forget_profiles(uow.session, user_id=user_id)
+    observe_lag(event)
+
+
+Grant = tuple[str, str, str]  # subscription id, user id, service id
+
+
+def _grants(data: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[Grant]]:
+    """The services a batch describes once, by id, and its grants. A user whose lists of ids
+    differ in length, or a grant of a service the batch does not describe, breaks the batch:
+    Reject, with the reason."""
+    services = {service["service_id"]: service for service in data.get("services") or ()}
+    grants: list[Grant] = []
+    for user in data.get("users") or ():
+        user_id, ids, service_ids = user["user_id"], user["subscription_ids"], user["service_ids"]
+        if len(ids) != len(service_ids):
+            raise Reject(
+                f"user {user_id} has {len(ids)} subscription ids for {len(service_ids)} services"
+            )
+        for subscription_id, service_id in zip(ids, service_ids, strict=True):
+            if service_id not in services:
+                raise Reject(
+                    f"subscription {subscription_id} is for service {service_id}, which the "
+                    "batch does not describe"
+                )
+            grants.append((subscription_id, user_id, service_id))
+    return services, grants
+
+
+def _holding(data: dict[str, Any], service: dict[str, Any], grant: Grant) -> dict[str, Any]:
+    """One grant of a batch as holding_from_event makes a holding."""
+    subscription_id, user_id, _ = grant
+    return holding_from_event(
+        {
+            **service,
+            "account_id": data["account_id"],
+            "subscription_id": subscription_id,
+            "user_id": user_id,
+            "status": "accepted",
+            "expires_on": data.get("expires_on"),
+        }
+    )
+
+
+def _project(
+    session: Session, entries: list[dict[str, Any]], event: Envelope, now: datetime
+) -> None:
+    """Holdings in holding_from_event's shape: the new ones with one COPY, the known ones one
+    by one through apply_holding."""
     known = set(
-        uow.session.execute(
+        session.execute(
             sa.select(holdings.c.subscription_id).where(
                 holdings.c.subscription_id.in_([h["subscription_id"] for h in entries])
             )
         ).scalars()
     )
-    now = datetime.now(UTC)
     state = {"occurred_at": event.occurred, "applied_at": now, "applied_event_id": event.id}
     new = {
-        h["subscription_id"]: {
-            **{k: h.get(k) for k in _DESCRIPTIVE},
-            "subscription_id": h["subscription_id"],
-            "user_id": h["user_id"],
-            "supervises": bool(h.get("supervises")),
-            "status": h["status"],
-            "expires_on": h["expires_on"],
-            **state,
-        }
+        h["subscription_id"]: {**h, "supervises": bool(h.get("supervises")), **state}
         for h in entries
         if h["subscription_id"] not in known
     }
-    if new:
-        uow.session.execute(holdings.insert(), list(new.values()))
+    bulk_insert(session, holdings, list(new.values()))
     for holding in entries:
         if holding["subscription_id"] in known:
-            apply_holding(uow.session, holding, event.occurred, event.id, now)
-    for user_id in {h["user_id"] for h in entries if h.get("administers_account_id")}:
-        forget_profiles(uow.session, user_id=user_id)
-    observe_lag(event)
+            apply_holding(session, holding, event.occurred, event.id, now)
+
+
+_INSERT_GRANTS = sa.text(
+    """
+    INSERT INTO holdings (subscription_id, user_id, account_id, service_id, service_code,
+        service_title, family, gates, notifies, administers_account_id, supervises, status,
+        expires_on, occurred_at, applied_at, applied_event_id)
+    SELECT g.item ->> 0, g.item ->> 1, :account_id, s.service_id, s.service_code,
+        s.service_title, s.family, s.gates, s.notifies, s.administers_account_id,
+        coalesce(s.supervises, false), 'accepted', CAST(:expires_on AS date), :occurred_at,
+        :applied_at, :event_id
+    FROM jsonb_array_elements(CAST(:grants AS jsonb)) AS g(item)
+    JOIN jsonb_to_recordset(CAST(:services AS jsonb)) AS s(service_id text, service_code text,
+        service_title text, family text, gates text, notifies text,
+        administers_account_id text, supervises boolean)
+      ON s.service_id = g.item ->> 2
+    ON CONFLICT (subscription_id) DO NOTHING
+    RETURNING subscription_id
+    """
+)
+
+
+def _insert_grants(
+    session: Session,
+    data: dict[str, Any],
+    services: dict[str, dict[str, Any]],
+    grants: list[Grant],
+    event: Envelope,
+    now: datetime,
+) -> set[str]:
+    """The batch's grants as new holdings in one statement (PostgreSQL; the grants and the
+    services travel as JSON, which the server unpacks); the ids inserted (one already known is
+    left to apply_holding)."""
+    described = [{k: s.get(k) for k in _DESCRIBED} for s in services.values()]
+    return set(
+        session.execute(
+            _INSERT_GRANTS,
+            {
+                "account_id": data["account_id"],
+                "expires_on": parse_day(data.get("expires_on")),
+                "occurred_at": event.occurred,
+                "applied_at": now,
+                "event_id": event.id,
+                "grants": json.dumps(grants),
+                "services": json.dumps(described),
+            },
+        ).scalars()
+    )
+
+
+_DESCRIBED = (
+    "service_id",
+    "service_code",
+    "service_title",
+    "family",
+    "gates",
+    "notifies",
+    "administers_account_id",
+    "supervises",
+)
 
 
 # --- sessions ending on identity events -------------------------------------------------------

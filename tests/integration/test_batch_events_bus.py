@@ -73,6 +73,37 @@ def granted(n: int) -> dict:
     }
 
 
+def granted_to_users(count: int) -> dict:
+    """subscriptions.subscriptions.accepted as subscriptions writes a batch of automatic grants:
+    two services described once, `count` users holding both."""
+    services = [
+        {
+            "service_id": f"svc-{n}",
+            "service_code": code,
+            "service_title": code.title(),
+            "family": "information_flow",
+            "notifies": code if n else None,
+        }
+        for n, code in enumerate(("info_faq", "info_news"))
+    ]
+    return {
+        "account_id": "a-1",
+        "cause": "auto_subscribe",
+        "changed_at": "2026-12-04T21:00:00Z",
+        "services": services,
+        "users": [
+            {
+                "user_id": f"u-{n}",
+                "user_email": f"user{n}@example.com",
+                "user_language": "fr-FR",
+                "subscription_ids": [f"s-{n}-{s['service_id']}" for s in services],
+                "service_ids": [s["service_id"] for s in services],
+            }
+            for n in range(count)
+        ],
+    }
+
+
 def make_batch_part(database_url: str, broker_url: str, prefix: str) -> tuple[Part, sa.Table]:
     """A part consuming single probes and identity.users.created batches: each batch's users
     recorded with one multi-row insert, in the consumer's transaction."""
@@ -153,20 +184,21 @@ def test_pika_reads_every_batch_event_as_its_contract_says(amqp_url, pg_url, pre
                         "subscriptions": [granted(n) for n in range(3)],
                     },
                 ),
+                ("subscriptions.subscriptions.accepted", granted_to_users(BATCH_LIMIT)),
             ]
         )
         uow.commit()
     instance.relay().drain()
     received = []
     deadline = time.monotonic() + DEADLINE
-    while len(received) < 3 and time.monotonic() < deadline:
+    while len(received) < len(sent) and time.monotonic() < deadline:
         method, properties, body = channel.basic_get(queue, auto_ack=True)
         if method is None:
             time.sleep(0.05)
         else:
             received.append((method, properties, body))
     connection.close()
-    assert len(received) == 3, f"pika received {len(received)} of 3 batch events"
+    assert len(received) == len(sent), f"pika received {len(received)} of {len(sent)} batch events"
     for (method, properties, body), envelope in zip(received, sent, strict=True):
         assert (
             properties.message_id == envelope.id and properties.content_type == "application/json"
@@ -177,6 +209,9 @@ def test_pika_reads_every_batch_event_as_its_contract_says(amqp_url, pg_url, pre
         contracts.validate(data["type"], data["version"], data["data"], strict=True)
         assert Envelope.from_body(body) == envelope
         assert len(body) < 1024 * 1024
+    grants = json.loads(received[3][2])["data"]["users"]
+    assert len(grants) == BATCH_LIMIT
+    assert (grants[0]["subscription_ids"][1], grants[0]["service_ids"][1]) == ("s-0-svc-1", "svc-1")
     links = json.loads(received[1][2])["data"]["links"]
     assert [link["link_url"] for link in links[:2]] == [
         f"https://portal.example.com/activate/{token}{n}" for n in range(2)

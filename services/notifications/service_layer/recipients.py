@@ -100,10 +100,41 @@ def record_subscription(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 def record_subscriptions(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """subscriptions.subscriptions.accepted: record_subscription of the bulk change's entries
     that matter here (administration and notification services; no e-mail goes out for an
-    automatic grant), in the consumer's one transaction."""
-    for data in event.data["subscriptions"]:
+    automatic grant), in the consumer's one transaction. A batch that describes each service
+    once is read only for the services that administer or notify."""
+    for data in event.data.get("subscriptions") or ():
         if data.get("administers_account_id") or data.get("notifies"):
             _record_holding(uow, data)
+    for data in _granted_that_matter(event.data):
+        _record_holding(uow, data)
+
+
+def _granted_that_matter(batch: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    """The grants of a batch's `users` whose service (of `services`) administers or notifies,
+    each in subscriptions.subscription.accepted's shape."""
+    services = {
+        service["service_id"]: service
+        for service in batch.get("services") or ()
+        if service.get("administers_account_id") or service.get("notifies")
+    }
+    if not services:
+        return
+    for user in batch.get("users") or ():
+        for subscription_id, service_id in zip(
+            user["subscription_ids"], user["service_ids"], strict=False
+        ):
+            service = services.get(service_id)
+            if service is None:
+                continue
+            yield {
+                **service,
+                **{k: user.get(k) for k in ("user_id", "user_email", "user_name", "user_language")},
+                "subscription_id": subscription_id,
+                "account_id": batch["account_id"],
+                "status": "accepted",
+                "expires_on": batch.get("expires_on"),
+                "changed_at": batch.get("changed_at"),
+            }
 
 
 def _record_holding(uow: NotificationsUnitOfWork, data: Mapping[str, Any]) -> None:

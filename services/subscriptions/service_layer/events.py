@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 from bus.clock import iso
 from bus.contracts.batches import split
@@ -24,6 +25,30 @@ SETTINGS_CHANGED = "subscriptions.service.settings_changed"
 ACCEPTED_BATCH = "subscriptions.subscriptions.accepted"
 
 
+class Granted(NamedTuple):
+    """One subscription a bulk change granted (accepted at once)."""
+
+    subscription_id: str
+    user_id: str
+    service: CatalogService
+    expires_on: date | None = None
+    decided_by: str | None = None
+
+
+def _described(service: CatalogService) -> dict[str, Any]:
+    """A service as a subscriptions.subscriptions.accepted batch describes it, once."""
+    return {
+        "service_id": service.id,
+        "service_code": service.code,
+        "service_title": service.title,
+        "family": service.family,
+        "administers_account_id": service.administers_account_id,
+        "supervises": service.supervises,
+        "notifies": service.notifies,
+        "gates": service.gates,
+    }
+
+
 class Announcer:
     """Writes subscription events; reads the users and accounts they mention once, not per event."""
 
@@ -37,6 +62,11 @@ class Announcer:
         session = self.uow.session
         self._users.update(repo.users_by_id(session, set(users) - set(self._users)))
         self._accounts.update(repo.accounts_by_id(session, set(accounts) - set(self._accounts)))
+        return self
+
+    def know_users(self, users: Iterable[User]) -> Announcer:
+        """Take these users as they are (already read, or just written), without a query."""
+        self._users.update((user.id, user) for user in users)
         return self
 
     def _user(self, user_id: str | None) -> User | None:
@@ -64,14 +94,67 @@ class Announcer:
         cause: str,
     ) -> list[Envelope]:
         """subscriptions.subscriptions.accepted: what one bulk change granted, in events of at
-        most BATCH_LIMIT subscriptions (call know() first: the users are read once)."""
-        entries = [
-            self._data(subscription, service, cause=cause) for subscription, service in granted
-        ]
-        return self.uow.publish_many(
-            (ACCEPTED_BATCH, {"account_id": account_id, "cause": cause, "subscriptions": part})
-            for part in split(entries)
+        most BATCH_LIMIT users (call know() first: the users are read once)."""
+        return self.accepted_grants(
+            account_id,
+            [
+                Granted(s.id or "", s.user_id or "", service, s.expires_on, s.decided_by)
+                for s, service in granted
+            ],
+            cause=cause,
         )
+
+    def accepted_grants(
+        self, account_id: str, granted: list[Granted], *, cause: str
+    ) -> list[Envelope]:
+        """accepted_batch of grants given as `Granted`: each service described once per event,
+        each user once with the ids of their new subscriptions (grants decided by different
+        actors, or until different days, go in different events)."""
+        account = self._account(account_id)
+        shared: dict[tuple[str | None, date | None], dict[str, list[Granted]]] = {}
+        for grant in granted:
+            same = shared.setdefault((grant.decided_by, grant.expires_on), {})
+            same.setdefault(grant.user_id, []).append(grant)
+        now = iso(self.uow.now())
+        messages = []
+        for (decided_by, expires_on), by_user in shared.items():
+            decider = self._user(decided_by) if decided_by and decided_by != "operator" else None
+            head = {
+                "account_id": account_id,
+                "cause": cause,
+                "changed_at": now,
+                "decided_by": decided_by,
+                "decided_by_name": decider.full_name if decider else None,
+                "expires_on": iso(expires_on),
+                "granted_directly": True,
+                "account_number": account.number if account else None,
+                "account_name": account.name if account else None,
+            }
+            for user_ids in split(list(by_user)):
+                grants = [grant for user_id in user_ids for grant in by_user[user_id]]
+                services = {grant.service.id: grant.service for grant in grants}
+                messages.append(
+                    (
+                        ACCEPTED_BATCH,
+                        {
+                            **head,
+                            "services": [_described(service) for service in services.values()],
+                            "users": [self._user_grants(u, by_user[u]) for u in user_ids],
+                        },
+                    )
+                )
+        return self.uow.publish_many(messages)
+
+    def _user_grants(self, user_id: str, grants: list[Granted]) -> dict[str, Any]:
+        user = self._user(user_id)
+        return {
+            "user_id": user_id,
+            "user_email": user.email if user else None,
+            "user_name": user.full_name if user else None,
+            "user_language": user.language if user else None,
+            "subscription_ids": [grant.subscription_id for grant in grants],
+            "service_ids": [grant.service.id for grant in grants],
+        }
 
     def _data(
         self, subscription: StoredSubscription, service: CatalogService, *, cause: str

@@ -7,16 +7,17 @@ import uuid
 from typing import Any
 
 from bus.envelope import Envelope
+from services.subscriptions.adapters import batch_repository as batches
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.administrators import may_be_automatic
 from services.subscriptions.domain.definitions import admin_service_code
 from services.subscriptions.domain.errors import LevelTooLow
 from services.subscriptions.domain.model import grant
-from services.subscriptions.domain.records import CatalogService, StoredSubscription, User
+from services.subscriptions.domain.records import CatalogService, User
 
 from .common import end_current
-from .events import Announcer
+from .events import Announcer, Granted
 from .unit_of_work import SubscriptionsUnitOfWork
 from .views import stored
 
@@ -116,74 +117,59 @@ def _grant_at_creation(
 def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
     """identity.users.created: welcome_user for a whole batch in one transaction, set-based.
 
-    The users are written with one statement, what they already hold is read with one query,
-    their automatic services inserted with one statement and announced as
-    subscriptions.subscriptions.accepted batches (an administration grant, which identity
-    follows, keeps its own event). A redelivered batch grants nothing twice.
+    The users are written with one statement (which answers who exists), what they already
+    hold is read with one query, their automatic services are inserted with one statement and
+    announced as subscriptions.subscriptions.accepted batches (each service described once,
+    each user with the ids of their new subscriptions). An administration grant, which identity
+    follows, keeps its own event. A redelivered batch grants nothing twice.
     """
     data = event.data
     account = repo.get_account(uow.session, data["account_id"])
     if account is None or account.created_at is None:
         raise AccountNotKnownYet(f"account {data['account_id']} is not known yet")
-    now = uow.now()
     entries = data["users"]
-    repo.save_users(
-        uow.session,
-        [
-            {
-                "id": user["user_id"],
-                "account_id": account.id,
-                **{name: user.get(name) for name in USER_FIELDS if name != "account_id"},
-            }
-            for user in entries
-        ],
-        now,
-    )
-    ids = [user["user_id"] for user in entries]
-    users = repo.existing_users(uow.session, ids)  # not deleted before their creation reached us
+    rows = [
+        {
+            "id": user["user_id"],
+            "account_id": account.id,
+            **{name: user.get(name) for name in USER_FIELDS if name != "account_id"},
+        }
+        for user in entries
+    ]
+    # the users not deleted before their creation reached us
+    users = batches.save_users(uow.session, rows, uow.now())
     services = repo.catalog_services(uow.session, account.id)
     automatic = [s for s in services if s.auto_subscribe and may_be_automatic(s.code)]
     admin_code = admin_service_code(account.id)
     admin = next((s for s in services if s.code == admin_code), None)
     held = subs.held_by_users(uow.session, users)
-    granted: list[tuple[StoredSubscription, CatalogService]] = []
-    administrators: list[tuple[StoredSubscription, CatalogService]] = []
+    wanted: list[tuple[str, str]] = []
+    administrators: list[User] = []
     for entry in entries:
         user = users.get(entry["user_id"])
         if user is None:
             continue
-        wanted: list[tuple[CatalogService, str, str | None]] = [
-            (s, "auto_subscribe", None) for s in automatic
-        ]
-        if entry.get("grant_administration") and admin is not None:
-            wanted = [w for w in wanted if w[0].id != admin.id] + [
-                (admin, "administration_grant", "operator")
-            ]
-        for service, cause, granted_by in wanted:
-            if (user.id, service.id) in held:  # a redelivered batch, or granted meanwhile
-                continue
-            try:
-                subscription = grant(
-                    service,
-                    user.password_level,
-                    now,
-                    user_id=user.id,
-                    granted_by=granted_by,
-                    subscription_id=str(uuid.uuid4()),
-                )
-            except LevelTooLow:
+        admin_id = admin.id if admin is not None and entry.get("grant_administration") else None
+        for service in automatic:
+            if (user.id, service.id) in held or service.id == admin_id:
+                continue  # held: a redelivered batch, or granted meanwhile
+            if user.password_level < service.min_password_level:
                 continue  # as welcome_user: a service above the user's level is not granted
-            record = stored(
-                subscription, account_id=account.id, service_id=service.id, granted_directly=True
-            )
-            (administrators if cause == "administration_grant" else granted).append(
-                (record, service)
-            )
-    subs.insert_many(uow.session, [record for record, _ in granted + administrators])
-    announcer = Announcer(uow).know(users=users, accounts=[account.id])
-    announcer.accepted_batch(account.id, granted, cause="auto_subscribe")
-    for record, service in administrators:
-        announcer.subscription(record, service, cause="administration_grant")
+            wanted.append((user.id, service.id))
+        if admin_id is not None and (user.id, admin_id) not in held:
+            administrators.append(user)
+    by_id = {service.id: service for service in automatic}
+    granted = [
+        Granted(subscription_id, user_id, by_id[service_id])
+        for subscription_id, user_id, service_id in batches.insert_grants(
+            uow.session, account.id, wanted, uow.now()
+        )
+    ]
+    announcer = Announcer(uow).know_users(users.values()).know(accounts=[account.id])
+    announcer.accepted_grants(account.id, granted, cause="auto_subscribe")
+    if admin is not None:
+        for user in administrators:
+            _grant_at_creation(uow, user, [(admin, "administration_grant", "operator")])
 
 
 def forget_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:

@@ -83,3 +83,60 @@ def test_a_newer_state_already_held_is_kept(gw):
     )
     by_id = {row.subscription_id: row.status for row in rows(gw)}
     assert by_id[sub_id] == "cancelled" and sorted(by_id.values()) == ["accepted", "cancelled"]
+
+
+def lean_batch(account: str, people: list[dict], *, gates: str | None = None) -> dict:
+    """subscriptions.subscriptions.accepted as subscriptions writes automatic grants: the
+    service described once, each user with the id of their new subscription."""
+    return {
+        "account_id": account,
+        "cause": "auto_subscribe",
+        "changed_at": "2026-12-04T21:00:00Z",
+        "services": [
+            {
+                "service_id": "svc-inv",
+                "service_code": "invoice_viewing",
+                "service_title": "Invoice viewing service",
+                "family": "administrative",
+                "gates": gates,
+            }
+        ],
+        "users": [
+            {
+                "user_id": user["id"],
+                "subscription_ids": [new_id()],
+                "service_ids": ["svc-inv"],
+            }
+            for user in people
+        ],
+    }
+
+
+def test_a_batch_describing_each_service_once_is_effective_for_every_user(gw):
+    account = gw.account()
+    people = [gw.user(account) for _ in range(3)]
+    data = lean_batch(account, people, gates="invoices")
+    event = gw.feed("subscriptions.subscriptions.accepted", data)
+    for user in people:
+        answer = gw.client.get("/api/v1/invoices", headers=bearer(gw.sign_in(user)))
+        assert answer.status_code == 200, answer.get_json()
+    kept = rows(gw)
+    assert {(r.user_id, r.service_code, r.status, r.account_id) for r in kept} == {
+        (user["id"], "invoice_viewing", "accepted", account) for user in people
+    }
+    assert {r.applied_event_id for r in kept} == {event.id}
+    gw.feed("subscriptions.subscriptions.accepted", data)  # the same grants again: nothing more
+    assert len(rows(gw)) == 3
+
+
+def test_a_grant_of_a_service_the_batch_does_not_describe_is_dead_lettered_with_the_reason(gw):
+    account = gw.account()
+    data = lean_batch(account, [gw.user(account)])
+    data["users"][0]["service_ids"] = ["svc-unknown"]
+    event = Envelope(
+        type="subscriptions.subscriptions.accepted", data=data, producer="subscriptions"
+    )
+    outcome = gw.part.processor().process(event.to_json())
+    assert outcome.kind == "dead", outcome
+    assert "svc-unknown" in outcome.reason and "does not describe" in outcome.reason
+    assert rows(gw) == []

@@ -168,3 +168,57 @@ def test_automatic_grants_of_a_batch_make_their_holders_hear_of_new_content(noti
         "user0@example.test",
         "user1@example.test",
     ]
+
+
+def test_a_batch_describing_each_service_once_makes_its_holders_hear_of_new_content(
+    notifications, people
+):
+    account = people.account()
+    notifications.feed(
+        "identity.users.created",
+        {"account_id": account, "source": "import", "users": [created_user(n) for n in range(3)]},
+    )
+    services = [
+        {
+            "service_id": "svc-faq",
+            "service_code": "info_faq",
+            "service_title": "FAQ",
+            "family": "information_flow",
+            "notifies": "faq",
+        },
+        {
+            "service_id": "svc-inv",
+            "service_code": "invoice_viewing",
+            "service_title": "Invoices",
+            "family": "administrative",
+        },
+    ]
+    holds = {"u-0": ["svc-faq", "svc-inv"], "u-1": ["svc-faq"], "u-2": ["svc-inv"]}
+    outcome = notifications.feed(
+        "subscriptions.subscriptions.accepted",
+        {
+            "account_id": account,
+            "cause": "auto_subscribe",
+            "changed_at": "2026-12-04T21:00:00Z",
+            "services": services,
+            "users": [
+                {
+                    "user_id": user_id,
+                    "subscription_ids": [new_id() for _ in held],
+                    "service_ids": held,
+                }
+                for user_id, held in holds.items()
+            ],
+        },
+    )
+    assert outcome.kind == "handled", outcome
+    assert notifications.rows() == [], "an automatic grant e-mails nobody"
+
+    notifications.feed(
+        "content.published",
+        {"kind": "faq", "title": "How to import users", "url": "https://portal.example.test/faq/1"},
+    )
+    assert sorted(row.recipient for row in notifications.rows()) == [
+        "user0@example.test",
+        "user1@example.test",
+    ]

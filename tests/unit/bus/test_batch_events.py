@@ -61,9 +61,48 @@ def links_issued(count: int, token: str = "tok") -> dict:
     }
 
 
+SERVICES = [
+    {
+        "service_id": f"svc-{n}",
+        "service_code": f"info_{n}",
+        "service_title": f"Service {n}",
+        "family": "information_flow",
+        "administers_account_id": None,
+        "supervises": False,
+        "notifies": None,
+        "gates": None,
+    }
+    for n in range(5)
+]
+
+
+def subscriptions_accepted(count: int) -> dict:
+    """A batch of automatic grants: 5 services described once, `count` users with 5 each."""
+    return {
+        "account_id": "a-1",
+        "cause": "auto_subscribe",
+        "changed_at": "2026-12-04T21:00:00Z",
+        "services": SERVICES,
+        "users": [
+            {
+                "user_id": f"u-{n}",
+                "user_email": f"user{n}@example.com",
+                "user_name": "Claire Martin",
+                "user_language": "fr-FR",
+                "subscription_ids": [f"s-{n}-{s}" for s in range(len(SERVICES))],
+                "service_ids": [service["service_id"] for service in SERVICES],
+            }
+            for n in range(count)
+        ],
+    }
+
+
 def test_a_full_batch_fits_its_contract():
     contracts.validate("identity.users.created", 1, users_created(BATCH_LIMIT), strict=True)
     contracts.validate("identity.links.issued", 1, links_issued(BATCH_LIMIT), strict=True)
+    contracts.validate(
+        "subscriptions.subscriptions.accepted", 1, subscriptions_accepted(BATCH_LIMIT), strict=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,6 +110,7 @@ def test_a_full_batch_fits_its_contract():
     [
         ("identity.users.created", users_created(BATCH_LIMIT + 1)),
         ("identity.links.issued", links_issued(BATCH_LIMIT + 1)),
+        ("subscriptions.subscriptions.accepted", subscriptions_accepted(BATCH_LIMIT + 1)),
     ],
 )
 def test_a_batch_over_the_bound_breaks_its_contract_on_publish(type_, data):
@@ -81,6 +121,8 @@ def test_a_batch_over_the_bound_breaks_its_contract_on_publish(type_, data):
 def test_a_batch_stays_well_under_one_mebibyte():
     body = json.dumps(users_created(BATCH_LIMIT)) + json.dumps(links_issued(BATCH_LIMIT))
     assert len(body.encode()) < 512 * 1024
+    # 2,500 automatic grants of 500 users: each service said once, each grant two ids
+    assert len(json.dumps(subscriptions_accepted(BATCH_LIMIT)).encode()) < 512 * 1024
 
 
 def test_a_bad_entry_is_named_by_its_place_in_the_list():
