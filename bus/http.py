@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -14,8 +15,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from werkzeug.exceptions import HTTPException
 
+from bus import i18n, tracing
 from bus import metrics as bus_metrics
-from bus import tracing
+from bus.i18n import _l
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,33 @@ STARTED = "portico.started"
 SPAN = "portico.span"
 
 
+# The code of a problem raised without one of its own, by status.
+STATUS_CODES = {
+    400: "request.unreadable",
+    401: "auth.required",
+    403: "access.forbidden",
+    404: "not_found",
+    405: "request.method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "request.too_large",
+    415: "request.media_type",
+    422: "validation.failed",
+    423: "locked",
+    429: "rate_limited",
+    500: "server.error",
+    503: "service.unavailable",
+}
+
+
 class Problem(Exception):
-    """An error answered as application/problem+json (RFC 9457), written for a person."""
+    """An error answered as application/problem+json (RFC 9457), written for a person.
+
+    `code` is the stable, machine-readable name of the refusal (docs/api.md, "Problems"): given
+    here, else carried by `detail` (a `bus.i18n.Message`), else the one code all the `errors`
+    messages share, else the status's (`STATUS_CODES`). `detail` and `errors` are translated
+    into the request's language when the answer is written (`bus.i18n.localise`).
+    """
 
     def __init__(
         self,
@@ -36,6 +63,7 @@ class Problem(Exception):
         *,
         errors: dict[str, list[str]] | None = None,
         type_: str = "about:blank",
+        code: str | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -44,6 +72,7 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors
         self.type = type_
+        self.code = code or problem_code(status, detail, errors)
         self.extra = extra
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,12 +80,24 @@ class Problem(Exception):
             "type": self.type,
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "code": self.code,
+            "detail": i18n.localise(self.detail),
         }
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = i18n.localise(self.errors)
         body.update(self.extra)
         return body
+
+
+def problem_code(status: int, detail: Any, errors: dict[str, list[str]] | None = None) -> str:
+    """The code of a problem given none: its detail's, its errors' shared one, its status's."""
+    found = i18n.code_of(detail)
+    if found:
+        return found
+    shared = {i18n.code_of(text) for texts in (errors or {}).values() for text in texts}
+    if len(shared) == 1 and None not in shared:
+        return str(shared.pop())
+    return STATUS_CODES.get(status, f"http.{status}")
 
 
 def problem_response(problem: Problem) -> Response:
@@ -67,6 +108,9 @@ def problem_response(problem: Problem) -> Response:
 
 
 def install_problem_handlers(app: Flask) -> None:
+    """Problems and HTTP errors as problem+json, in the caller's language from the catalogs of
+    the part whose `entrypoints` package made `app` (bus.i18n)."""
+    i18n.install(app, Path(app.root_path).parent)
     install_database_unavailable(app)
 
     @app.errorhandler(Problem)
@@ -84,9 +128,12 @@ def install_problem_handlers(app: Flask) -> None:
                 if isinstance(location, dict):
                     for name, value in location.items():
                         errors[name] = value if isinstance(value, list) else [str(value)]
-        detail = exc.description or exc.name
+        detail: str = exc.description or exc.name
         if errors:
-            detail = "Some fields are not valid; see errors for what to change."
+            detail = _l(
+                "Some fields are not valid; see errors for what to change.",
+                code="validation.failed",
+            )
         return problem_response(Problem(exc.code or 500, exc.name, detail, errors=errors))
 
 
@@ -190,7 +237,11 @@ def require_service_token(
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return problem_response(
-                Problem(401, "Unauthorized", "This internal API needs the service token.")
+                Problem(
+                    401,
+                    "Unauthorized",
+                    _l("This internal API needs the service token.", code="auth.service_token"),
+                )
             )
         return None
 

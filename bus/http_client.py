@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 from flask import g, has_request_context
 
-from bus import tracing
+from bus import i18n, tracing
 from bus.http import Problem
 from bus.logging_setup import REQUEST_ID_HEADER
 
@@ -70,6 +70,7 @@ class ServiceClient:
         # Path values may carry any character; the transports want ASCII.
         path = quote(path, safe="/%:@&=?+,;!$'()*~")
         headers = with_request_id(dict(kwargs.pop("headers", None) or {}))
+        i18n.language_headers(headers)  # the service answers its problems in the caller's language
         with tracing.client_span(self.name, method, headers):  # adds traceparent when tracing
             try:
                 response = self.http.request(method, path, headers=headers, **kwargs)

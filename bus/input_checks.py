@@ -16,17 +16,35 @@ from typing import Any
 from flask import Flask, request
 
 from bus.http import Problem
+from bus.i18n import _l
 
 MAX_INTEGER = 2**63 - 1  # what SQLite and PostgreSQL's bigint hold
 MAX_DEPTH = 32
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
-SURROGATE = "This text holds an unpaired UTF-16 surrogate, which is not a character; send valid Unicode text."
-NUL = "This text holds a NUL character (U+0000), which cannot be stored; remove it."
-TOO_BIG = f"This number is outside the range accepted here (-{MAX_INTEGER} to {MAX_INTEGER})."
-NOT_FINITE = "This number is not finite (NaN or Infinity); send an ordinary number."
-TOO_DEEP = f"The body is nested more than {MAX_DEPTH} levels deep; send a flatter JSON object."
-NOT_OBJECT = 'Send the body as a JSON object ({{"field": value, ...}}), not {kind}.'
+SURROGATE = _l(
+    "This text holds an unpaired UTF-16 surrogate, which is not a character; send valid"
+    " Unicode text.",
+    code="validation.bad_text",
+)
+NUL = _l(
+    "This text holds a NUL character (U+0000), which cannot be stored; remove it.",
+    code="validation.bad_text",
+)
+TOO_BIG = _l(
+    "This number is outside the range accepted here (-{most} to {most}).",
+    code="validation.number_out_of_range",
+    most=MAX_INTEGER,
+)
+NOT_FINITE = _l(
+    "This number is not finite (NaN or Infinity); send an ordinary number.",
+    code="validation.number_not_finite",
+)
+TOO_DEEP = _l(
+    "The body is nested more than {most} levels deep; send a flatter JSON object.",
+    code="request.too_deep",
+    most=MAX_DEPTH,
+)
 
 
 class _NotANumber(float):
@@ -77,7 +95,11 @@ def json_body() -> Any:
         kind = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}.get(
             type(value), "a number"
         )
-        message = NOT_OBJECT.format(kind=kind)
+        message = _l(
+            'Send the body as a JSON object ({{"field": value, ...}}), not {kind}.',
+            code="request.not_an_object",
+            kind=kind,
+        )
         raise Problem(422, "Unprocessable Content", message, errors={"body": [message]})
     return value
 
@@ -139,7 +161,14 @@ def invalid(errors: dict[str, list[str]], where: str) -> Problem:
     return Problem(
         422,
         "Unprocessable Content",
-        f"Some {'parameters' if where == 'query' else 'fields'} cannot be accepted ({fields}); "
-        "see errors for what to change.",
+        _l(
+            "Some parameters cannot be accepted ({fields}); see errors for what to change.",
+            fields=fields,
+        )
+        if where == "query"
+        else _l(
+            "Some fields cannot be accepted ({fields}); see errors for what to change.",
+            fields=fields,
+        ),
         errors=errors,
     )

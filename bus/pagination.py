@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bus.http import Problem
+from bus.i18n import _l
 
 MAX_PER_PAGE = 200
 # Far beyond any real list, and small enough that (page - 1) * per_page fits every database's
@@ -31,19 +32,39 @@ class Page:
             try:
                 values[name] = default if raw in (None, "") else int(raw)
             except (TypeError, ValueError):
-                errors[name] = [f"The {name} must be a whole number."]
+                errors[name] = [
+                    _l(
+                        "The {name} must be a whole number.",
+                        code="validation.not_a_number",
+                        name=name,
+                    )
+                ]
                 continue
             if values[name] < 1:
-                errors[name] = [f"The {name} must be at least 1."]
+                errors[name] = [
+                    _l("The {name} must be at least 1.", code="validation.out_of_range", name=name)
+                ]
         if values.get("page", 0) > MAX_PAGE:
-            errors["page"] = [f"The page must be at most {MAX_PAGE}."]
+            errors["page"] = [
+                _l(
+                    "The page must be at most {most}.",
+                    code="validation.out_of_range",
+                    most=MAX_PAGE,
+                )
+            ]
         if values.get("per_page", 0) > MAX_PER_PAGE:
-            errors["per_page"] = [f"The per_page must be at most {MAX_PER_PAGE}."]
+            errors["per_page"] = [
+                _l(
+                    "The per_page must be at most {most}.",
+                    code="validation.out_of_range",
+                    most=MAX_PER_PAGE,
+                )
+            ]
         if errors:
             raise Problem(
                 422,
                 "Unprocessable Content",
-                "Some fields are not valid; see errors for what to change.",
+                _l("Some fields are not valid; see errors for what to change."),
                 errors=errors,
             )
         return cls(values["page"], values["per_page"])

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bus.http import Problem, current_part
+from bus.i18n import _l
 
 MAX_ID = 64
 
@@ -42,15 +43,19 @@ def receipts_blueprint() -> Blueprint:
             raise Problem(
                 422,
                 "Unprocessable Entity",
-                "Say which event type this is (?type=...).",
-                errors={"type": ["Give the event's type, e.g. identity.user.created."]},
+                _l("Say which event type this is (?type=...).", code="receipt.type_missing"),
+                errors={"type": [_l("Give the event's type, e.g. identity.user.created.")]},
             )
         if len(event_id) > MAX_ID:
             raise Problem(
                 422,
                 "Unprocessable Entity",
-                "An event id has at most 64 characters.",
-                errors={"event_id": [f"At most {MAX_ID} characters."]},
+                _l(
+                    "An event id has at most {most} characters.",
+                    code="validation.too_long",
+                    most=MAX_ID,
+                ),
+                errors={"event_id": [_l("At most {most} characters.", most=MAX_ID)]},
             )
         part = current_part()
         consumed = event_type in part.handlers
