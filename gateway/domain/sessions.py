@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bus.i18n import _l
+
 
 def new_token() -> str:
     """A fresh opaque token (256 bits of randomness, URL-safe)."""
@@ -38,9 +40,9 @@ class SessionPolicy:
     ) -> str | None:
         """None while the session is alive, else why it ended (fit to show a person)."""
         if now >= created_at + self.lifetime:
-            return "Your session has reached its maximum length; sign in again."
+            return _l("Your session has reached its maximum length; sign in again.")
         if now >= last_seen_at + self.idle:
-            return "Your session ended after a period without activity; sign in again."
+            return _l("Your session ended after a period without activity; sign in again.")
         return None
 
     def needs_touch(self, last_seen_at: datetime, now: datetime) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bus.http import Problem
+from bus.i18n import _l
 from gateway.entrypoints.context import caller, gw
 from gateway.entrypoints.errors import TooManyRequests
 from gateway.service_layer import ratelimit
@@ -29,8 +30,14 @@ def limit_taken_answers(gives_address: bool = True) -> Iterator[None]:
     wait = ratelimit.waiting(gateway.part, key, limit, gateway.now())
     if wait is not None:
         raise TooManyRequests(
-            f"Too many of your requests named an address that already has an account ({limit.count} in "
-            f"{limit.seconds // 60} minutes); try again in {wait} seconds.",
+            _l(
+                "Too many of your requests named an address that already has an account"
+                " ({count} in {minutes} minutes); try again in {wait} seconds.",
+                code="rate_limited.address_taken",
+                count=limit.count,
+                minutes=limit.seconds // 60,
+                wait=wait,
+            ),
             wait,
         )
     try:

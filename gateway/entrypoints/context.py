@@ -10,6 +10,7 @@ from flask import current_app, g
 
 from bus.http import Problem
 from bus.http_client import ServiceClient
+from bus.i18n import _l
 from bus.part import Part
 from gateway.adapters.backoffice import BackOffice
 from gateway.config import GatewayConfig
@@ -55,7 +56,11 @@ def gw() -> Gateway:
 def caller() -> Caller:
     found = g.get("caller")
     if found is None:  # a route outside the guarded prefix asked for a caller
-        raise Problem(401, "Unauthorized", "Sign in first (POST /api/v1/session).")
+        raise Problem(
+            401,
+            "Unauthorized",
+            _l("Sign in first (POST /api/v1/session).", code="auth.required"),
+        )
     return found
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from bus import i18n
 from bus.db import unavailable
 from bus.http import (
     Problem,
@@ -16,15 +18,18 @@ from bus.http import (
     problem_response,
 )
 from bus.http_client import ServiceUnavailable
+from bus.i18n import _l
 
 log = logging.getLogger(__name__)
 
+# The detail of an HTTP error raised by Flask or werkzeug, by status (its code is the status's,
+# bus.http.STATUS_CODES); the fields are filled in when the answer is made.
 DETAILS = {
-    400: "The request could not be read.",
-    404: "There is nothing at this address.",
-    405: "This address does not accept the {method} method.",
-    413: "The body is larger than this endpoint accepts ({limit} bytes at most).",
-    415: "Send the body as application/json.",
+    400: _l("The request could not be read."),
+    404: _l("There is nothing at this address."),
+    405: _l("This address does not accept the {method} method."),
+    413: _l("The body is larger than this endpoint accepts ({limit} bytes at most)."),
+    415: _l("Send the body as application/json."),
 }
 
 
@@ -49,7 +54,9 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
                     value if isinstance(value, list) else [str(value)]
                 )
     elif isinstance(messages, list):
-        errors.setdefault(prefix.rstrip(".") or "_schema", []).extend(map(str, messages))
+        errors.setdefault(prefix.rstrip(".") or "_schema", []).extend(
+            m if isinstance(m, str) else str(m) for m in messages
+        )
     return errors
 
 
@@ -59,28 +66,37 @@ def _from_http(exc: HTTPException) -> Problem:
     messages = data.get("messages") if isinstance(data, dict) else None
     if code == 400 and messages and "json" in messages and isinstance(messages["json"], list):
         return Problem(
-            400, "Bad Request", "The body is not valid JSON; check its syntax and encoding."
+            400,
+            "Bad Request",
+            _l(
+                "The body is not valid JSON; check its syntax and encoding.",
+                code="request.invalid_json",
+            ),
         )
     if code == 422 and messages:
         errors: dict[str, list[str]] = {}
         for found in messages.values():
             for field, texts in flatten(found).items():
                 errors.setdefault(field, []).extend(texts)
-        fields = ", ".join(sorted(errors))
         return Problem(
             422,
             "Unprocessable Content",
-            f"Some fields are not valid ({fields}); see errors for what to change.",
+            _l(
+                "Some fields are not valid ({fields}); see errors for what to change.",
+                code="validation.failed",
+                fields=", ".join(sorted(errors)),
+            ),
             errors=errors,
         )
-    detail = DETAILS.get(code, exc.description or exc.name)
-    if code == 413:
-        detail = detail.format(limit=request.max_content_length or "?")
-    detail = detail.replace("{method}", request.method)
+    if code not in DETAILS:
+        return Problem(code, exc.name, exc.description or exc.name)
+    detail = _l(DETAILS[code].msgid, limit=request.max_content_length or "?", method=request.method)
     return Problem(code, exc.name, detail)
 
 
 def install_error_handlers(app: Flask) -> None:
+    """Every error as problem+json, in the caller's language (the gateway's catalogs)."""
+    i18n.install(app, Path(app.root_path).parent)
     install_database_unavailable(app)  # the gateway's own database: 503 with Retry-After
 
     @app.errorhandler(Problem)
@@ -96,8 +112,12 @@ def install_error_handlers(app: Flask) -> None:
             Problem(
                 503,
                 "Service Unavailable",
-                f"The {exc.service} service is not answering at the moment, so this request could not be "
-                "completed. Nothing was changed by the gateway; try again in a minute.",
+                _l(
+                    "The {service} service is not answering at the moment, so this request could"
+                    " not be completed. Nothing was changed by the gateway; try again in a minute.",
+                    code="service.unavailable",
+                    service=exc.service,
+                ),
                 service=exc.service,
             )
         )
@@ -124,6 +144,9 @@ def install_error_handlers(app: Flask) -> None:
             Problem(
                 500,
                 "Internal Server Error",
-                "Something went wrong on our side; it has been logged. Try again later.",
+                _l(
+                    "Something went wrong on our side; it has been logged. Try again later.",
+                    code="server.error",
+                ),
             )
         )

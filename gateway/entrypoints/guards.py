@@ -7,12 +7,15 @@ change its password may only read /me, change the password and sign out.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
 from flask import Flask, Response, g, request
 
+from bus import i18n
 from bus.http import Problem
+from bus.i18n import _l
 from gateway.domain.sessions import same_token
 from gateway.entrypoints.context import Caller, access, gw
 from gateway.service_layer.sessions import SessionEnded, find_caller
@@ -88,7 +91,7 @@ def check_path_values() -> None:
         if isinstance(value, str) and not _PATH_VALUE.match(value):
             if name == "account_id":
                 raise not_found_account()
-            raise Problem(404, "Not Found", "There is nothing at this address.")
+            raise Problem(404, "Not Found", _l("There is nothing at this address."))
 
 
 def has_body() -> bool:
@@ -108,7 +111,12 @@ def check_body() -> None:
         raise Problem(
             413,
             "Content Too Large",
-            f"The body has {request.content_length} bytes; this endpoint accepts {cap} at most.",
+            _l(
+                "The body has {size} bytes; this endpoint accepts {cap} at most.",
+                code="request.too_large",
+                size=request.content_length,
+                cap=cap,
+            ),
         )
     if request.method in SAFE_METHODS or not has_body() or not request.path.startswith("/api/"):
         return
@@ -117,13 +125,20 @@ def check_body() -> None:
             raise Problem(
                 415,
                 "Unsupported Media Type",
-                "Send the file as multipart/form-data, in a field named `file`.",
+                _l(
+                    "Send the file as multipart/form-data, in a field named `file`.",
+                    code="request.media_type",
+                ),
             )
     elif not request.is_json:
         raise Problem(
             415,
             "Unsupported Media Type",
-            f"Send the body as application/json (this request said {request.mimetype or 'nothing'}).",
+            _l(
+                "Send the body as application/json (this request said {given}).",
+                code="request.media_type",
+                given=request.mimetype or _l("nothing"),
+            ),
         )
 
 
@@ -147,9 +162,18 @@ def resolve_session() -> Caller | None:
     try:
         info, rights = find_caller(gw().part, gw().config.sessions, token)
     except SessionEnded as exc:
-        raise Problem(401, "Unauthorized", str(exc)) from None
+        raise Problem(401, "Unauthorized", exc.args[0], code="session.ended") from None
     g.access = rights
     return Caller(info, via_cookie)
+
+
+def profile_language(me: Caller) -> str | None:
+    """The signed-in user's own language, from the profile kept on the session (GET /me)."""
+    try:
+        profile = json.loads(me.session.profile) if me.session.profile else None
+    except ValueError:
+        return None
+    return profile.get("language") if isinstance(profile, dict) else None
 
 
 def check_csrf(me: Caller) -> None:
@@ -160,15 +184,23 @@ def check_csrf(me: Caller) -> None:
         raise Problem(
             403,
             "Forbidden",
-            f"This browser request needs the {CSRF_HEADER} header, with the "
-            "csrf_token given when you signed in.",
+            _l(
+                "This browser request needs the {header} header, with the csrf_token given"
+                " when you signed in.",
+                code="csrf.missing",
+                header=CSRF_HEADER,
+            ),
         )
     if not same_token(given, me.session.csrf_hash):
         raise Problem(
             403,
             "Forbidden",
-            f"The {CSRF_HEADER} header does not match this session; use the "
-            "csrf_token given when you signed in.",
+            _l(
+                "The {header} header does not match this session; use the csrf_token given"
+                " when you signed in.",
+                code="csrf.mismatch",
+                header=CSRF_HEADER,
+            ),
         )
 
 
@@ -180,9 +212,13 @@ def authenticate() -> None:
         raise Problem(
             401,
             "Unauthorized",
-            "Sign in first (POST /api/v1/session), then send the token as "
-            "Authorization: Bearer <token>.",
+            _l(
+                "Sign in first (POST /api/v1/session), then send the token as"
+                " Authorization: Bearer <token>.",
+                code="auth.required",
+            ),
         )
+    i18n.choose_language(profile_language(me))
     check_csrf(me)
     if (
         me.session.password_change_required
@@ -191,8 +227,11 @@ def authenticate() -> None:
         raise Problem(
             403,
             "Forbidden",
-            "Your password must be changed before you can continue: "
-            "POST /api/v1/me/password with your current and a new password.",
+            _l(
+                "Your password must be changed before you can continue:"
+                " POST /api/v1/me/password with your current and a new password.",
+                code="password.change_required",
+            ),
         )
     if (
         me.session.mfa_enrolment_required
@@ -202,9 +241,12 @@ def authenticate() -> None:
         raise Problem(
             403,
             "Forbidden",
-            "Your account requires a second factor before you can continue: "
-            "set one up with POST /api/v1/me/mfa/totp (an authenticator "
-            "application) or POST /api/v1/me/mfa/passkeys/options (a passkey).",
+            _l(
+                "Your account requires a second factor before you can continue: set one up"
+                " with POST /api/v1/me/mfa/totp (an authenticator application) or"
+                " POST /api/v1/me/mfa/passkeys/options (a passkey).",
+                code="mfa.enrolment_required",
+            ),
         )
     g.caller = me
 
@@ -222,12 +264,22 @@ def require_reach() -> None:
         raise Problem(
             403,
             "Forbidden",
-            "Only an administrator of your account can do this; "
-            "GET /api/v1/administrators lists who to ask.",
+            _l(
+                "Only an administrator of your account can do this;"
+                " GET /api/v1/administrators lists who to ask.",
+                code="access.administrators_only",
+            ),
         )
     raise not_found_account()
 
 
 def not_found_account() -> Problem:
     """The one answer for an account outside reach and for one that does not exist."""
-    return Problem(404, "Not Found", "There is no account with this id among those you administer.")
+    return Problem(
+        404,
+        "Not Found",
+        _l(
+            "There is no account with this id among those you administer.",
+            code="account.not_found",
+        ),
+    )

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from bus.http import Problem
+from bus.i18n import _l
 from gateway.entrypoints.accounts import q
 from gateway.entrypoints.forward import service
 from gateway.entrypoints.guards import require_reach
@@ -32,8 +33,11 @@ def upload_file(account_id: str, dry_run: bool, files) -> dict:
         raise Problem(
             422,
             "Unprocessable Content",
-            "Attach the CSV file in a multipart field named `file`.",
-            errors={"file": ["Missing file."]},
+            _l(
+                "Attach the CSV file in a multipart field named `file`.",
+                code="import.file_missing",
+            ),
+            errors={"file": [_l("Missing file.")]},
         )
     response = service("importer").raw(
         "POST",

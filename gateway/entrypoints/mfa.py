@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from bus.http_client import segment
+from bus.i18n import _l
 from gateway.entrypoints.context import caller, gw
 from gateway.entrypoints.errors import TooManyRequests
 from gateway.entrypoints.forward import propagation, service
@@ -236,7 +237,12 @@ def limit_steps() -> None:
     wait = ratelimit.hit_all(gw().part, [(f"sign-in:ip:{client_ip()}", config.sign_in_per_ip)], now)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many sign-in attempts in a short time; try again in {wait} seconds.", wait
+            _l(
+                "Too many sign-in attempts in a short time; try again in {wait} seconds.",
+                code="rate_limited.sign_in",
+                wait=wait,
+            ),
+            wait,
         )
 
 

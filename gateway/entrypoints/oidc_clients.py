@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from bus.http import Problem
+from bus.i18n import _l
 from gateway.domain.oidc import redirect_uri_problem
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.oidc_server import key_secret, provider, provider_policy
@@ -187,6 +188,9 @@ def not_found() -> Problem:
     return Problem(
         404,
         "Not Found",
-        "There is no OpenID Connect client with this id; "
-        "GET /api/v1/operator/oidc-clients lists them.",
+        _l(
+            "There is no OpenID Connect client with this id;"
+            " GET /api/v1/operator/oidc-clients lists them.",
+            code="oidc_client.not_found",
+        ),
     )

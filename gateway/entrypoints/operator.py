@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from bus.contracts import vocabulary as v
 from bus.http import Problem
 from bus.http_client import segment as q
+from bus.i18n import _l
 from gateway.entrypoints import imports
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
@@ -39,7 +40,10 @@ def require_operator() -> None:
         raise Problem(
             401,
             "Unauthorized",
-            "This endpoint needs the operator token (Authorization: Bearer ...).",
+            _l(
+                "This endpoint needs the operator token (Authorization: Bearer ...).",
+                code="auth.operator_token",
+            ),
         )
     g.actor = "operator"
 

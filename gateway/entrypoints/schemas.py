@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bus.contracts import vocabulary as v
+from bus.i18n import _l, remember
 from bus.pagination import MAX_PAGE, MAX_PER_PAGE
 
 # --- building blocks --------------------------------------------------------------------------
@@ -21,7 +22,12 @@ def name_field(required: bool = True) -> fields.String:
     return fields.String(required=required, validate=[validate.Length(min=1, max=100), NOT_BLANK])
 
 
-NOT_BLANK = validate.Regexp(r"^\s*\S", error="Write at least one letter or digit, not only spaces.")
+NOT_BLANK = validate.Regexp(
+    r"^\s*\S",
+    error=remember(
+        _l("Write at least one letter or digit, not only spaces.", code="validation.blank")
+    ),
+)
 
 
 def phone_field() -> fields.String:
@@ -76,7 +82,11 @@ class AtLeastOneField(Schema):
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
             raise ValidationError(
-                f"Send at least one field to change: {', '.join(sorted(self.fields))}.",
+                _l(
+                    "Send at least one field to change: {fields}.",
+                    code="validation.nothing_to_change",
+                    fields=", ".join(sorted(self.fields)),
+                ),
                 field_name="body",
             )
 
@@ -308,7 +318,8 @@ class ServicesPatch(Schema):
     def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
         if "requires_validation" not in data and "auto_subscribe" not in data:
             raise ValidationError(
-                "Set requires_validation, auto_subscribe or both.", field_name="body"
+                _l("Set requires_validation, auto_subscribe or both.", code="settings.nothing_set"),
+                field_name="body",
             )
 
 

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from bus.clock import iso
 from bus.http import Problem
+from bus.i18n import _l
 from bus.login import counting_key
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.errors import TooManyRequests
@@ -103,10 +104,19 @@ def limit_attempts(kind: str, email: str) -> None:
         now,
     )
     if wait is not None:
-        what = "sign-in attempts" if kind == "sign-in" else "password reset requests"
-        raise TooManyRequests(
-            f"Too many {what} in a short time; try again in {wait} seconds.", wait
-        )
+        if kind == "sign-in":
+            detail = _l(
+                "Too many sign-in attempts in a short time; try again in {wait} seconds.",
+                code="rate_limited.sign_in",
+                wait=wait,
+            )
+        else:
+            detail = _l(
+                "Too many password reset requests in a short time; try again in {wait} seconds.",
+                code="rate_limited.password_reset",
+                wait=wait,
+            )
+        raise TooManyRequests(detail, wait)
 
 
 @blp.route("/session")

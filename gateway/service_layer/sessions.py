@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from bus.clock import as_utc
 from bus.db import changed_rows
+from bus.i18n import _l
 from bus.part import Part
 from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import holdings, sessions
@@ -187,7 +188,7 @@ def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionI
         _CALLER, {"token_hash": hash_token(token), "today": now.date()}
     )
     if not rows:
-        raise SessionEnded("Your session is not valid or has ended; sign in again.")
+        raise SessionEnded(_l("Your session is not valid or has ended; sign in again."))
     row = rows[0]
     reason = policy.expiry_reason(
         created_at=as_utc(row["created_at"]), last_seen_at=as_utc(row["last_seen_at"]), now=now
