@@ -210,6 +210,20 @@ class LinksIssued(Contract):
     )
 
 
+@register("identity.resend_activations")
+class ResendActivations(Contract):
+    """Command identity sends itself for a mass activation re-send: new links for these users
+    of the account (those still pending when it is handled). The request answers 202 once the
+    commands are in the outbox; at most BATCH_LIMIT users per command, so each is one
+    transaction and one identity.links.issued."""
+
+    account_id = required_id()
+    requested_by = optional_id()
+    user_ids = fields.List(
+        fields.String(), required=True, validate=validate.Length(min=1, max=BATCH_LIMIT)
+    )
+
+
 @register("identity.user.rejected")
 class UserRejected(Contract):
     account_id = required_id()

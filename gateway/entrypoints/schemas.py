@@ -205,10 +205,11 @@ class UsersQuery(PageArgs):
 
 
 class UserIds(Schema):
+    # No count bound: the body cap (PORTICO_MAX_BODY_BYTES, 1 MiB: some 25,000 ids) is the bound.
     user_ids = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
         required=True,
-        validate=validate.Length(min=1, max=1000),
+        validate=validate.Length(min=1),
     )
 
 

@@ -6,12 +6,30 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from marshmallow import fields, validate
 
 from services.identity.entrypoints import schemas
 from services.identity.entrypoints.common import actor, created, no_content, page, run
-from services.identity.service_layer import sign_in, user_lists, users
+from services.identity.service_layer import resends, sign_in, user_lists, users
 
 bp = Blueprint("account_users", __name__, url_prefix="/internal/accounts/<account_id>")
+
+# A mass re-send takes as many users as the gateway's body cap holds (PORTICO_MAX_BODY_BYTES,
+# 1 MiB: some 25,000 ids); this bound only keeps an internal caller within reason.
+MAX_SELECTED_USERS = 100_000
+
+
+class ResendIn(schemas.Strict):
+    user_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(
+            min=1,
+            max=MAX_SELECTED_USERS,
+            error=f"Select between 1 and {MAX_SELECTED_USERS:,} users.",
+        ),
+    )
+
 
 FILTERS = ("name", "email", "function", "status", "administrators_only")
 
@@ -61,5 +79,5 @@ def unlock_user(account_id: str, user_id: str) -> ResponseReturnValue:
 
 @bp.post("/activation-emails")
 def resend_activations(account_id: str) -> ResponseReturnValue:
-    body = schemas.load(schemas.UserIdsIn)
-    return jsonify(run(users.resend_activations, account_id, body["user_ids"], actor=actor())), 202
+    body = schemas.load(ResendIn)
+    return jsonify(run(resends.request_resends, account_id, body["user_ids"], actor=actor())), 202

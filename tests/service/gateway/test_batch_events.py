@@ -140,3 +140,31 @@ def test_a_grant_of_a_service_the_batch_does_not_describe_is_dead_lettered_with_
     assert outcome.kind == "dead", outcome
     assert "svc-unknown" in outcome.reason and "does not describe" in outcome.reason
     assert rows(gw) == []
+
+
+def test_a_mass_re_send_takes_ten_thousand_users_and_the_body_cap_bounds_it(gw):
+    account = gw.account()
+    session = gw.sign_in(gw.user(account, admin=True))
+    identity = gw.fakes["identity"]
+    identity.on(
+        "POST",
+        "/internal/accounts/{account_id}/activation-emails",
+        {"sent": 10_000, "skipped": 0, "results": []},
+        202,
+    )
+    ids = [new_id() for _ in range(10_000)]
+    answer = gw.client.post(
+        f"/api/v1/accounts/{account}/activation-emails",
+        headers=bearer(session),
+        json={"user_ids": ids},
+    )
+    assert answer.status_code == 202, answer.get_json()
+    assert identity.calls[-1].json == {"user_ids": ids}
+
+    too_big = gw.client.post(
+        f"/api/v1/accounts/{account}/activation-emails",
+        headers=bearer(session),
+        json={"user_ids": [new_id() for _ in range(40_000)]},  # about 1.6 MB
+    )
+    assert too_big.status_code == 413, too_big.get_json()
+    assert identity.calls[-1].json == {"user_ids": ids}, "nothing more reached identity"

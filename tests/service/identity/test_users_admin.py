@@ -288,6 +288,8 @@ def test_activation_emails_are_resent_to_pending_users_only(svc, account):
     )
     assert response.status_code == 202
     assert (response.json["sent"], response.json["skipped"]) == (1, 2)
+    assert svc.events("identity.links.issued") == [], "the links go out from identity's worker"
+    assert svc.carry_out("identity.resend_activations") == 1
     [batch] = svc.events("identity.links.issued")
     assert (batch["purpose"], batch["resent"], batch["requested_by"]) == (
         "activation",
