@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import select
+import time
 import zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,7 +70,37 @@ def make_engine(url: str, *, pool_size: int | None = None, pool: Pool | None = N
         connect_args={"connect_timeout": pool.connect_timeout},
     )
     event.listen(engine, "checkout", _replace_dropped)
+    event.listen(engine, "do_connect", partial(_connect_patiently, patience=pool.connect_timeout))
     return engine
+
+
+# What PostgreSQL answers a new connection when it is full or restarting: passing states.
+BUSY_SERVER = (
+    "too many clients",
+    "too many connections",
+    "remaining connection slots are reserved",
+    "the database system is starting up",
+    "the database system is shutting down",
+)
+
+
+def _connect_patiently(
+    dialect: Any, _record: Any, cargs: Any, cparams: Any, *, patience: float
+) -> Any:
+    """Open a connection; while the server is full ("too many clients", a shared server's
+    other clients at a peak) or restarting, try again for up to `patience` seconds (the pool's
+    own wait) before failing: a passing peak delays a request instead of failing it."""
+    deadline = time.monotonic() + patience
+    pause = 0.05
+    while True:
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            busy = any(text in str(exc) for text in BUSY_SERVER)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def _replace_dropped(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
