@@ -2,9 +2,12 @@
 
 from enum import StrEnum
 
-SIGN_IN_FAILED = (
+from bus.i18n import _l
+
+SIGN_IN_FAILED = _l(
     "The e-mail address or the password is not right. Check both and try again, or use"
-    " “Forgotten password”."
+    " “Forgotten password”.",
+    code="sign_in.failed",
 )
 
 
@@ -45,19 +48,28 @@ def activate(status: UserStatus) -> UserStatus:
     if status is UserStatus.DEACTIVATED:
         raise ActivationRefused(
             "deactivated",
-            "This account has been deactivated by your company's directory;"
-            " ask your administrator to reactivate it.",
+            _l(
+                "This account has been deactivated by your company's directory;"
+                " ask your administrator to reactivate it.",
+                code="activation.deactivated",
+            ),
         )
     if status is UserStatus.NO_EMAIL:
         raise ActivationRefused(
             "no_email",
-            "This account has no e-mail address, so it cannot be activated;"
-            " ask your administrator to add one.",
+            _l(
+                "This account has no e-mail address, so it cannot be activated;"
+                " ask your administrator to add one.",
+                code="activation.no_email",
+            ),
         )
     raise ActivationRefused(
         "already_active",
-        "This account is already activated: sign in with your e-mail address and password,"
-        " or use “Forgotten password” if you no longer know it.",
+        _l(
+            "This account is already activated: sign in with your e-mail address and password,"
+            " or use “Forgotten password” if you no longer know it.",
+            code="activation.already_active",
+        ),
     )
 
 
@@ -65,7 +77,10 @@ def lock(status: UserStatus) -> UserStatus:
     """active → locked after too many failed sign-ins; locking a locked account changes nothing."""
     if status in (UserStatus.ACTIVE, UserStatus.LOCKED):
         return UserStatus.LOCKED
-    raise TransitionRefused("not_active", "Only an activated account can be locked.")
+    raise TransitionRefused(
+        "not_active",
+        _l("Only an activated account can be locked.", code="user.not_active"),
+    )
 
 
 def unlock(status: UserStatus) -> UserStatus:
@@ -74,8 +89,11 @@ def unlock(status: UserStatus) -> UserStatus:
         return UserStatus.ACTIVE
     raise TransitionRefused(
         "not_active",
-        "This account has never been activated, so there is nothing to unlock;"
-        " send it a new activation e-mail instead.",
+        _l(
+            "This account has never been activated, so there is nothing to unlock;"
+            " send it a new activation e-mail instead.",
+            code="user.not_active",
+        ),
     )
 
 
@@ -85,7 +103,10 @@ def attach_email(status: UserStatus) -> UserStatus:
         return UserStatus.PENDING_ACTIVATION
     raise TransitionRefused(
         "has_email",
-        "This account already has an e-mail address; change it with an e-mail change instead.",
+        _l(
+            "This account already has an e-mail address; change it with an e-mail change instead.",
+            code="user.has_email",
+        ),
     )
 
 
@@ -100,8 +121,11 @@ def ensure_can_sign_in(status: UserStatus) -> None:
     if status is UserStatus.LOCKED:
         raise SignInRefused(
             "locked",
-            "This account is locked after too many failed sign-ins. Use “Forgotten password” to"
-            " set a new password, or ask your administrator to unlock it.",
+            _l(
+                "This account is locked after too many failed sign-ins. Use “Forgotten password”"
+                " to set a new password, or ask your administrator to unlock it.",
+                code="sign_in.locked",
+            ),
         )
     raise SignInRefused("sign_in_failed", SIGN_IN_FAILED)
 

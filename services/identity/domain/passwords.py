@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bus.contracts.vocabulary import PASSWORD_LEVELS
+from bus.i18n import Message, _l
 from services.identity.domain.hashing import default_hasher
 
 MAX_LENGTH = 128
@@ -133,29 +134,37 @@ def _shared_run(folded: str, names: list[str], run: int) -> str | None:
     return None
 
 
-def _rule_text(code: str, policy: PolicyProfile) -> str:
-    texts = {
-        "too_short": f"The password must be at least {policy.min_length} characters long.",
-        "too_long": f"The password must be at most {policy.max_length} characters long.",
-        "too_few_classes": (
-            f"The password must mix at least {policy.min_classes} of these 4 kinds of characters:"
-            " capital letters, small letters, digits and symbols."
-        ),
-        "contains_name": "The password must not be or contain your first or last name.",
-        "shares_name_run": (
-            f"The password must not contain {policy.forbid_name_runs} characters in a row that"
-            " also appear in your first or last name."
-        ),
-        "reused": (
-            f"The password must differ from your last {policy.history} passwords;"
-            " choose one you have not used before."
-        ),
-        "common": (
-            "The password must not be a common password that is easy to guess;"
-            " a few unrelated words make a good one."
-        ),
-    }
-    return texts[code]
+# Each rule's text, by its code; a rule's message carries the code as `password.<code>`.
+_RULE_TEXTS = {
+    "too_short": _l("The password must be at least {n} characters long."),
+    "too_long": _l("The password must be at most {n} characters long."),
+    "too_few_classes": _l(
+        "The password must mix at least {n} of these 4 kinds of characters:"
+        " capital letters, small letters, digits and symbols."
+    ),
+    "contains_name": _l("The password must not be or contain your first or last name."),
+    "shares_name_run": _l(
+        "The password must not contain {n} characters in a row that"
+        " also appear in your first or last name."
+    ),
+    "shares_name_run_here": _l(
+        "The password must not contain {n} characters in a row that"
+        " also appear in your first or last name. Here: “{run}”."
+    ),
+    "reused": _l(
+        "The password must differ from your last {n} passwords;"
+        " choose one you have not used before."
+    ),
+    "common": _l(
+        "The password must not be a common password that is easy to guess;"
+        " a few unrelated words make a good one."
+    ),
+}
+
+
+def _rule_text(code: str, policy: PolicyProfile, run: str | None = None) -> Message:
+    text = _RULE_TEXTS[code + "_here" if run is not None else code]
+    return _l(text.msgid, code="password." + code, n=_rule_value(code, policy), run=run)
 
 
 def _codes_in_force(policy: PolicyProfile) -> list[str]:
@@ -217,8 +226,8 @@ def check_against(
     names = _names(first_name, last_name)
     violations: list[RuleViolation] = []
 
-    def breaks(code: str, detail: str = "") -> None:
-        violations.append(RuleViolation(code, _rule_text(code, policy) + detail))
+    def breaks(code: str, run: str | None = None) -> None:
+        violations.append(RuleViolation(code, _rule_text(code, policy, run)))
 
     if len(password) < policy.min_length:
         breaks("too_short")
@@ -232,7 +241,7 @@ def check_against(
     if policy.forbid_name_runs:
         run = _shared_run(folded, names, policy.forbid_name_runs)
         if run is not None:
-            breaks("shares_name_run", f" Here: “{run}”.")
+            breaks("shares_name_run", run)
     if folded in common_passwords():
         breaks("common")
     # A password over the limit is refused anyway; it is not worth up to `history` Argon2 runs.

@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS, TITLES
+from bus.i18n import _l
 from bus.login import NotAnAddress, login_key
 from services.identity.domain.model import DomainError
 
@@ -18,15 +19,15 @@ MAX_FUNCTION_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 REQUIRED_FIELDS = ("title", "last_name", "first_name", "email", "language")
 LABELS = {
-    "title": "title",
-    "last_name": "last name",
-    "first_name": "first name",
-    "email": "e-mail address",
-    "language": "language",
-    "password_level": "password security level",
-    "function": "function",
-    "office_phone": "office phone",
-    "mobile_phone": "mobile phone",
+    "title": _l("title"),
+    "last_name": _l("last name"),
+    "first_name": _l("first name"),
+    "email": _l("e-mail address"),
+    "language": _l("language"),
+    "password_level": _l("password security level"),
+    "function": _l("function"),
+    "office_phone": _l("office phone"),
+    "mobile_phone": _l("mobile phone"),
 }
 
 
@@ -53,13 +54,23 @@ def normalise_email(email: str) -> str:
     email = email.strip()
     if len(email) > MAX_EMAIL_LENGTH:
         raise InvalidField(
-            "email", f"The e-mail address must be at most {MAX_EMAIL_LENGTH} characters long."
+            "email",
+            _l(
+                "The e-mail address must be at most {limit} characters long.",
+                code="validation.email_too_long",
+                limit=MAX_EMAIL_LENGTH,
+            ),
         )
     try:
         checked = validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise InvalidField(
-            "email", f"This is not an e-mail address we can use: {error} Check it and try again."
+            "email",
+            _l(
+                "This is not an e-mail address we can use: {error} Check it and try again.",
+                code="validation.email_invalid",
+                error=str(error),
+            ),
         ) from None
     stored = checked.normalized.lower()
     login_key_of(stored)  # an address whose spellings cannot be told apart is not stored
@@ -93,8 +104,12 @@ def normalise_phone(number: str, language: str | None = None) -> str:
     if parsed is None or not phonenumbers.is_valid_number(parsed):
         raise InvalidField(
             "phone",
-            "This is not a phone number we can read; write it with its country code,"
-            f" e.g. {_example_number(region)}.",
+            _l(
+                "This is not a phone number we can read; write it with its country code,"
+                " e.g. {example}.",
+                code="validation.phone_invalid",
+                example=_example_number(region),
+            ),
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -109,9 +124,14 @@ def _example_number(region: str | None) -> str:
 def _check_text(label: str, limit: int) -> FieldCheck:
     def check(value: Any, data: Mapping[str, Any]) -> str | None:
         if not isinstance(value, str):
-            return f"The {label} must be text."
+            return _l("The {label} must be text.", code="validation.not_text", label=label)
         if len(unicodedata.normalize("NFC", value.strip())) > limit:
-            return f"The {label} must be at most {limit} characters long."
+            return _l(
+                "The {label} must be at most {limit} characters long.",
+                code="validation.too_long",
+                label=label,
+                limit=limit,
+            )
         return None
 
     return check
@@ -122,7 +142,12 @@ def _check_choice(label: str, choices: Iterable[str]) -> FieldCheck:
 
     def check(value: Any, data: Mapping[str, Any]) -> str | None:
         if value not in choices:
-            return f"The {label} must be one of {', '.join(choices)}."
+            return _l(
+                "The {label} must be one of {choices}.",
+                code="validation.not_a_choice",
+                label=label,
+                choices=", ".join(choices),
+            )
         return None
 
     return check
@@ -130,7 +155,7 @@ def _check_choice(label: str, choices: Iterable[str]) -> FieldCheck:
 
 def _check_email(value: Any, data: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
-        return "The e-mail address must be text."
+        return _l("The {label} must be text.", code="validation.not_text", label=LABELS["email"])
     try:
         normalise_email(value)
     except InvalidField as error:
@@ -144,13 +169,18 @@ def _check_level(value: Any, data: Mapping[str, Any]) -> str | None:
         level = int(level)
     if isinstance(level, bool) or level not in PASSWORD_LEVELS:
         choices = ", ".join(f"{n} ({PASSWORD_LEVEL_NAMES[n]})" for n in PASSWORD_LEVELS)
-        return f"The password security level must be one of {choices}."
+        return _l(
+            "The {label} must be one of {choices}.",
+            code="validation.not_a_choice",
+            label=LABELS["password_level"],
+            choices=choices,
+        )
     return None
 
 
 def _check_phone(value: Any, data: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
-        return "The phone number must be text."
+        return _l("The phone number must be text.", code="validation.not_text")
     language = data.get("language")
     try:
         normalise_phone(value, language if language in LANGUAGES else None)
@@ -193,7 +223,9 @@ def validate_user_fields(
         value = data.get(field)
         if _blank(value):
             if field in required:
-                errors[field] = [f"The {LABELS[field]} is required."]
+                errors[field] = [
+                    _l("The {label} is required.", code="validation.required", label=LABELS[field])
+                ]
             continue
         message = check(value, data)
         if message:

@@ -51,7 +51,9 @@ BLUEPRINTS = (
 
 
 def _identity_error(error: IdentityError) -> Response:
-    return problem_response(Problem(error.status, error.title, error.detail, errors=error.errors))
+    return problem_response(
+        Problem(error.status, error.title, error.detail, errors=error.errors, code=error.code)
+    )
 
 
 def create_app(part: Part) -> Flask:

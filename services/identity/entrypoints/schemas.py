@@ -12,6 +12,7 @@ from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bus.contracts import vocabulary as v
+from bus.i18n import Message, _l, remember
 from services.identity.domain.validation import REQUIRED_FIELDS, validate_user_fields
 from services.identity.service_layer.errors import Invalid
 from services.identity.service_layer.fields import CREATE_FIELDS, PROFILE_FIELDS
@@ -19,12 +20,16 @@ from services.identity.service_layer.fields import CREATE_FIELDS, PROFILE_FIELDS
 MAX_SECRET = 4096  # the policy refuses passwords over 128 characters; this bounds the body
 
 
-def _text(label: str, **options: Any) -> fields.String:
+def _text(label: Message, **options: Any) -> fields.String:
+    """A text field whose refusals name it (marshmallow formats them: they are remembered)."""
+    required = remember(_l("The {label} is required.", code="validation.required", label=label))
     return fields.String(
         error_messages={
-            "required": f"The {label} is required.",
-            "invalid": f"The {label} must be text.",
-            "null": f"The {label} is required.",
+            "required": required,
+            "invalid": remember(
+                _l("The {label} must be text.", code="validation.not_text", label=label)
+            ),
+            "null": required,
         },
         **options,
     )
@@ -35,8 +40,10 @@ class Strict(Schema):
         unknown = RAISE
 
     error_messages = {
-        "unknown": "This field is not accepted here; remove it.",
-        "type": "The body must be a JSON object.",
+        "unknown": remember(
+            _l("This field is not accepted here; remove it.", code="validation.unknown_field")
+        ),
+        "type": remember(_l("The body must be a JSON object.", code="request.not_an_object")),
     }
 
 
@@ -88,64 +95,86 @@ ActivationIn = _user_schema(
     "ActivationIn",
     PROFILE_FIELDS,
     ("title", "last_name", "first_name", "language"),
-    password=_text("password", required=True, validate=validate.Length(max=MAX_SECRET)),
+    password=_text(_l("password"), required=True, validate=validate.Length(max=MAX_SECRET)),
 )
 
 
 class AccountIn(Strict):
     number = _text(
-        "client number",
+        _l("client number"),
         required=True,
         validate=validate.Regexp(
             r"^[0-9A-Za-z-]{1,32}$",
-            error="The client number has 1 to 32 letters, digits or dashes.",
+            error=remember(
+                _l(
+                    "The client number has 1 to 32 letters, digits or dashes.",
+                    code="validation.client_number",
+                )
+            ),
         ),
     )
     name = _text(
-        "name",
+        _l("name"),
         required=True,
-        validate=validate.Length(min=1, max=200, error="The name has 1 to 200 characters."),
+        validate=validate.Length(
+            min=1,
+            max=200,
+            error=remember(_l("The name has 1 to 200 characters.", code="validation.length")),
+        ),
     )
-    parent_number = _text("parent client number", load_default=None, allow_none=True)
+    parent_number = _text(_l("parent client number"), load_default=None, allow_none=True)
     relation = _text(
-        "relation",
+        _l("relation"),
         load_default=None,
         allow_none=True,
         validate=validate.OneOf(
-            v.RELATIONS, error=f"The relation must be one of {', '.join(v.RELATIONS)}."
+            v.RELATIONS,
+            error=remember(
+                _l(
+                    "The relation must be one of {choices}.",
+                    code="validation.not_a_choice",
+                    choices=", ".join(v.RELATIONS),
+                )
+            ),
         ),
     )
 
 
 class SignInIn(Strict):
-    email = _text("e-mail address", required=True, validate=validate.Length(max=1000))
-    password = _text("password", required=True, validate=validate.Length(max=MAX_SECRET))
-    ip = _text("ip", load_default=None, allow_none=True)
-    user_agent = _text("user agent", load_default=None, allow_none=True)
+    email = _text(_l("e-mail address"), required=True, validate=validate.Length(max=1000))
+    password = _text(_l("password"), required=True, validate=validate.Length(max=MAX_SECRET))
+    ip = _text(_l("ip"), load_default=None, allow_none=True)
+    user_agent = _text(_l("user agent"), load_default=None, allow_none=True)
 
 
 class ResetRequestIn(Strict):
-    email = _text("e-mail address", required=True, validate=validate.Length(max=1000))
-    ip = _text("ip", load_default=None, allow_none=True)
-    user_agent = _text("user agent", load_default=None, allow_none=True)
+    email = _text(_l("e-mail address"), required=True, validate=validate.Length(max=1000))
+    ip = _text(_l("ip"), load_default=None, allow_none=True)
+    user_agent = _text(_l("user agent"), load_default=None, allow_none=True)
 
 
 class PasswordIn(Strict):
-    password = _text("password", required=True, validate=validate.Length(max=MAX_SECRET))
+    password = _text(_l("password"), required=True, validate=validate.Length(max=MAX_SECRET))
 
 
 class PasswordChangeIn(Strict):
     current_password = _text(
-        "current password", required=True, validate=validate.Length(max=MAX_SECRET)
+        _l("current password"), required=True, validate=validate.Length(max=MAX_SECRET)
     )
-    new_password = _text("new password", required=True, validate=validate.Length(max=MAX_SECRET))
+    new_password = _text(
+        _l("new password"), required=True, validate=validate.Length(max=MAX_SECRET)
+    )
 
 
 class EmailChangeIn(Strict):
     new_email = fields.Raw(
         required=True,
         allow_none=True,
-        error_messages={"required": "The new e-mail address is required."},
+        error_messages={
+            "required": remember(
+                _l("The new e-mail address is required.", code="validation.required")
+            )
+        },
     )
 
 
@@ -153,7 +182,11 @@ class UserIdsIn(Strict):
     user_ids = fields.List(
         fields.String(),
         required=True,
-        validate=validate.Length(min=1, max=1000, error="Select between 1 and 1000 users."),
+        validate=validate.Length(
+            min=1,
+            max=1000,
+            error=remember(_l("Select between 1 and 1000 users.", code="validation.length")),
+        ),
     )
 
 
@@ -161,7 +194,12 @@ class EmailsIn(Strict):
     emails = fields.List(
         fields.Raw(),
         required=True,
-        validate=validate.Length(max=1000, error="Ask about at most 1000 addresses at a time."),
+        validate=validate.Length(
+            max=1000,
+            error=remember(
+                _l("Ask about at most {n} addresses at a time.", code="validation.too_many", n=1000)
+            ),
+        ),
     )
 
 
@@ -172,21 +210,23 @@ def load(schema: type[Schema]) -> dict[str, Any]:
     else:
         body = request.get_json(silent=True, force=True)
         if body is None:
-            raise Invalid(
-                {"body": ["The body is not valid JSON; send a JSON object."]},
-                "The body is not valid JSON; send a JSON object.",
+            unreadable = _l(
+                "The body is not valid JSON; send a JSON object.", code="request.invalid_json"
             )
+            raise Invalid({"body": [unreadable]}, unreadable)
     if not isinstance(body, dict):
-        raise Invalid(
-            {"body": ["The body must be a JSON object."]}, "The body must be a JSON object."
-        )
+        not_object = _l("The body must be a JSON object.", code="request.not_an_object")
+        raise Invalid({"body": [not_object]}, not_object)
     try:
         return schema().load(body)
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"body": error.messages}
         raise Invalid(
             {
-                str(key): [str(m) for m in (value if isinstance(value, list) else [value])]
+                str(key): [
+                    m if isinstance(m, str) else str(m)
+                    for m in (value if isinstance(value, list) else [value])
+                ]
                 for key, value in messages.items()
             }
         ) from None

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from bus.envelope import Envelope
+from bus.i18n import _l
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.domain.records import Account
@@ -28,15 +29,28 @@ def create_account(
     """Create a client account, optionally as third-party associate of another."""
     session = uow.session
     if repo.get_account_by_number(session, number):
-        raise Conflict(f"The client number {number} is already taken by another account.")
+        raise Conflict(
+            _l(
+                "The client number {number} is already taken by another account.",
+                code="account.number_taken",
+                number=number,
+            )
+        )
     parent = None
     if parent_number:
         parent = repo.get_account_by_number(session, parent_number)
         if parent is None:
-            message = f"No account has the client number {parent_number}."
+            message = _l(
+                "No account has the client number {number}.",
+                code="account.parent_not_found",
+                number=parent_number,
+            )
             raise Invalid({"parent_number": [message]}, message)
     elif relation:
-        message = "A relation needs the parent_number of the account this one is associated with."
+        message = _l(
+            "A relation needs the parent_number of the account this one is associated with.",
+            code="account.parent_needed",
+        )
         raise Invalid({"relation": [message]}, message)
     account = Account(
         id=str(uuid.uuid4()),
@@ -81,7 +95,13 @@ def existing_account(uow: IdentityUnitOfWork, account_id: str) -> Account:
 def account_by_number(uow: IdentityUnitOfWork, number: str) -> Account:
     account = repo.get_account_by_number(uow.session, number)
     if account is None:
-        raise NotFound(f"No account has the client number {number}.")
+        raise NotFound(
+            _l(
+                "No account has the client number {number}.",
+                code="account.not_found",
+                number=number,
+            )
+        )
     return account
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from bus.clock import iso
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import repository as repo
 from services.identity.domain import model
 from services.identity.domain.model import UserStatus
@@ -56,7 +57,7 @@ def activate_user(
     values, errors = check_user_fields(profile, required=WIZARD_REQUIRED)
     password = data.get("password")
     if not isinstance(password, str) or not password:
-        errors["password"] = ["The password is required."]
+        errors["password"] = [_l("The password is required.", code="validation.required")]
     elif "first_name" not in errors and "last_name" not in errors:
         messages = password_violations(
             uow, user, password, first_name=values["first_name"], last_name=values["last_name"]

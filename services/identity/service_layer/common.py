@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bus.i18n import _l
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.domain.records import AuditEntry
@@ -13,8 +14,8 @@ from services.identity.service_layer.errors import NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import audit_view, page_view
 
-NO_SUCH_ACCOUNT = "No account has this id."
-NO_SUCH_USER = "No user has this id."
+NO_SUCH_ACCOUNT = _l("No account has this id.", code="account.not_found")
+NO_SUCH_USER = _l("No user has this id.", code="user.not_found")
 
 
 @dataclass(frozen=True)

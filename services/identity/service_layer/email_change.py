@@ -4,6 +4,7 @@ clicked, and the old address is then told (notifications, on identity.email.chan
 from __future__ import annotations
 
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import repository as repo
 from services.identity.domain.model import UserStatus
 from services.identity.domain.validation import login_key_of
@@ -14,21 +15,29 @@ from services.identity.service_layer.links import issue_link, open_token, spend_
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import existing_user
 
-ADDRESS_TAKEN = "This e-mail address is already used in the portal; choose another one."
+ADDRESS_TAKEN = _l(
+    "This e-mail address is already used in the portal; choose another one.",
+    code="user.email_taken",
+)
 
 
 def request_email_change(uow: IdentityUnitOfWork, user_id: str, new_email: object) -> Envelope:
     """Send a confirmation link to the new address; nothing changes until it is clicked."""
     user = existing_user(uow, user_id, for_update=True)
     if user.status == UserStatus.NO_EMAIL:
-        raise Conflict("This account has no e-mail address yet; ask your administrator to add one.")
+        raise Conflict(
+            _l(
+                "This account has no e-mail address yet; ask your administrator to add one.",
+                code="user.no_email",
+            )
+        )
     try:
         new = clean_user_fields({"email": new_email}, partial=True)["email"]
     except Invalid as invalid:
         raise Invalid({"new_email": (invalid.errors or {}).get("email", [])}) from None
     key = login_key_of(new)
     if key == user.login_key:  # the same login, however it is spelt
-        message = "This is already your e-mail address."
+        message = _l("This is already your e-mail address.", code="email_change.same_address")
         raise Invalid({"new_email": [message]}, message)
     if repo.get_user_by_login_key(uow.session, key):
         raise Conflict(ADDRESS_TAKEN)

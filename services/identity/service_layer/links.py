@@ -9,6 +9,7 @@ from typing import Any
 from bus.clock import iso
 from bus.contracts.batches import split
 from bus.envelope import Envelope
+from bus.i18n import Message, _l
 from services.identity.adapters import repository as repo
 from services.identity.config import IdentityConfig
 from services.identity.domain.records import StoredToken, User
@@ -17,17 +18,17 @@ from services.identity.service_layer.errors import Gone, NotFound
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 
 _WHAT = {
-    "activation": "activation link",
-    "reset": "password reset link",
-    "email_change": "e-mail change confirmation link",
+    "activation": _l("activation link"),
+    "reset": _l("password reset link"),
+    "email_change": _l("e-mail change confirmation link"),
 }
 # A link past its end is still answered "expired" or "used" (410, with what to do) for this long;
 # then its row goes, and the link is simply unknown (404).
 LINKS_KEPT_AFTER_EXPIRY = timedelta(days=30)
 _AGAIN = {
-    "activation": "Ask your administrator to send you a new activation e-mail.",
-    "reset": "Ask for a new one with “Forgotten password”.",
-    "email_change": "Ask for the e-mail change again from your profile.",
+    "activation": _l("Ask your administrator to send you a new activation e-mail."),
+    "reset": _l("Ask for a new one with “Forgotten password”."),
+    "email_change": _l("Ask for the e-mail change again from your profile."),
 }
 
 
@@ -125,28 +126,50 @@ def open_token(uow: IdentityUnitOfWork, plain: str, purpose: str) -> StoredToken
     what = _WHAT[purpose]
     if state == "unknown" or row is None:
         raise NotFound(
-            f"This {what} is not one we know. Check that you copied the whole link. "
-            + _AGAIN[purpose]
+            _l(
+                "This {what} is not one we know. Check that you copied the whole link. {again}",
+                code="link.unknown",
+                what=what,
+                again=_AGAIN[purpose],
+            )
         )
     if state == "used" and row.superseded:
         raise Gone(
-            f"This {what} was replaced by a newer one; use the link in the latest e-mail. "
-            + _AGAIN[purpose]
+            _l(
+                "This {what} was replaced by a newer one; use the link in the latest e-mail."
+                " {again}",
+                code="link.replaced",
+                what=what,
+                again=_AGAIN[purpose],
+            )
         )
     if state == "used":
-        raise Gone(f"This {what} has already been used; it works only once. " + _AGAIN[purpose])
+        raise Gone(_used(purpose))
     if state == "expired":
-        raise Gone(f"This {what} has expired. " + _AGAIN[purpose])
+        raise Gone(
+            _l(
+                "This {what} has expired. {again}",
+                code="link.expired",
+                what=what,
+                again=_AGAIN[purpose],
+            )
+        )
     return row
+
+
+def _used(purpose: str) -> Message:
+    return _l(
+        "This {what} has already been used; it works only once. {again}",
+        code="link.used",
+        what=_WHAT[purpose],
+        again=_AGAIN[purpose],
+    )
 
 
 def spend_token(uow: IdentityUnitOfWork, row: StoredToken) -> None:
     """Mark the token used; a concurrent spend of the same token loses (Gone)."""
     if not repo.spend_token(uow.session, row.token_hash, uow.now()):
-        raise Gone(
-            f"This {_WHAT[row.purpose]} has already been used; it works only once. "
-            + _AGAIN[row.purpose]
-        )
+        raise Gone(_used(row.purpose))
 
 
 def revoke_links(uow: IdentityUnitOfWork, user_id: str, purpose: str) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from bus.envelope import Envelope
+from bus.i18n import _l, code_of, joined
 from services.identity.adapters import repository as repo
 from services.identity.domain import lockout
 from services.identity.domain.model import UserStatus
@@ -18,8 +19,9 @@ from services.identity.service_layer.links import issue_link, open_token, revoke
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import existing_user
 
-WRONG_CURRENT = (
-    "The current password is not right; type it again, or sign out and use “Forgotten password”."
+WRONG_CURRENT = _l(
+    "The current password is not right; type it again, or sign out and use “Forgotten password”.",
+    code="password.wrong_current",
 )
 
 
@@ -67,7 +69,12 @@ def password_violations(
 
 def refuse_password(messages: list[str], field: str = "password") -> Invalid:
     return Invalid(
-        {field: messages}, "The password does not follow the rules: " + " ".join(messages)
+        {field: messages},
+        _l(
+            "The password does not follow the rules: {rules}",
+            code=code_of(messages[0]) if len(messages) == 1 else "password.rules_broken",
+            rules=joined(messages),
+        ),
     )
 
 
@@ -178,7 +185,12 @@ def reset_password(uow: IdentityUnitOfWork, token: str, password: str) -> Envelo
     row = open_token(uow, token, "reset")
     user = existing_user(uow, row.user_id, for_update=True)
     if user.status not in (UserStatus.ACTIVE, UserStatus.LOCKED):
-        raise Conflict("This account is not activated yet: use the activation link you were sent.")
+        raise Conflict(
+            _l(
+                "This account is not activated yet: use the activation link you were sent.",
+                code="user.not_active",
+            )
+        )
     messages = password_violations(uow, user, password)
     if messages:
         raise refuse_password(messages)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bus.contracts.vocabulary import USER_STATUSES
+from bus.i18n import _l
 from bus.pagination import Page
 from services.identity.adapters import repository as repo
 from services.identity.adapters import user_lists as lists
@@ -39,7 +40,17 @@ def list_users(
     now = uow.now()
     status = filters.get("status")
     if status and status not in USER_STATUSES:
-        raise Invalid({"status": [f"The status must be one of {', '.join(USER_STATUSES)}."]})
+        raise Invalid(
+            {
+                "status": [
+                    _l(
+                        "The status must be one of {choices}.",
+                        code="validation.not_a_choice",
+                        choices=", ".join(USER_STATUSES),
+                    )
+                ]
+            }
+        )
     search = UserSearch(
         name=filters.get("name"),
         email=filters.get("email"),
@@ -61,7 +72,15 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise Invalid(
-            {field: [f"The {field} must be an ISO 8601 instant, e.g. 2025-01-31T09:00:00Z."]}
+            {
+                field: [
+                    _l(
+                        "The {field} must be an ISO 8601 instant, e.g. 2025-01-31T09:00:00Z.",
+                        code="validation.not_an_instant",
+                        field=field,
+                    )
+                ]
+            }
         ) from None
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
@@ -129,7 +148,17 @@ def emails_taken(uow: IdentityUnitOfWork, emails: Iterable[Any]) -> dict[str, An
     """
     emails = list(emails)
     if len(emails) > MAX_TAKEN_QUERY:
-        raise Invalid({"emails": [f"Ask about at most {MAX_TAKEN_QUERY} addresses at a time."]})
+        raise Invalid(
+            {
+                "emails": [
+                    _l(
+                        "Ask about at most {n} addresses at a time.",
+                        code="validation.too_many",
+                        n=MAX_TAKEN_QUERY,
+                    )
+                ]
+            }
+        )
     normal: dict[str, list[str]] = {}
     for email in emails:
         if not isinstance(email, str):

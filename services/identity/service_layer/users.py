@@ -7,6 +7,7 @@ from typing import Any
 
 from bus.clock import iso
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import repository as repo
 from services.identity.domain import model
 from services.identity.domain.model import UserStatus
@@ -25,7 +26,7 @@ from services.identity.service_layer.links import issue_link, issue_links
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import account_view, user_event, user_view
 
-NOT_IN_ACCOUNT = "No user with this id in this account."
+NOT_IN_ACCOUNT = _l("No user with this id in this account.", code="user.not_found")
 
 
 def create_user(
@@ -170,9 +171,10 @@ def update_user(
     attach = False
     if "email" in values:
         if user.status != UserStatus.NO_EMAIL:
-            message = (
+            message = _l(
                 "The e-mail address changes through an e-mail change: a confirmation link goes"
-                " to the new address."
+                " to the new address.",
+                code="user.email_change_needed",
             )
             raise Invalid({"email": [message]}, message)
         key = login_key_of(values["email"])
@@ -216,11 +218,14 @@ def delete_user(
     for administered in sorted(repo.administered_accounts(uow.session, user_id)):
         if not repo.administrator_ids(uow.session, administered, for_update=True) - {user_id}:
             account = repo.get_account(uow.session, administered)
-            label = account.label if account else "This account"
             raise Conflict(
-                f"{label} must keep at least one administrator: this user is the last one."
-                " Grant the administration service to another user first, then delete"
-                " this one."
+                _l(
+                    "{label} must keep at least one administrator: this user is the last one."
+                    " Grant the administration service to another user first, then delete"
+                    " this one.",
+                    code="user.last_administrator",
+                    label=account.label if account else _l("This account"),
+                )
             )
     repo.delete_user(uow.session, user_id)
     event = uow.publish(
