@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from bus.i18n import _l, joined
+
 from .header import HeaderVerdict
 from .model import COLUMNS, LINE, Anomaly, FileRejected, RowResult
 from .records import Record, records, text_lines
@@ -22,21 +24,22 @@ _BINARY_SAMPLE = 1024
 _EXAMPLE = "MME;Dupont;Lovana;ldupont@company.ws;;;en-US;3"
 _HEADER = "Civility;Last name;First name;Email address;Phone;Mobile;Language code;Security level"
 _REPEATED_HEADER = "This line repeats the header line: remove it."
-_SAVE_AS_CSV = "In Excel, use File > Save As and choose 'CSV UTF-8', then import that file."
+_SAVE_AS_CSV = _l("In Excel, use File > Save As and choose 'CSV UTF-8', then import that file.")
 
 _SIGNATURES = (
-    (b"PK\x03\x04", "an Excel workbook or a zip archive"),
-    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"\x00\x00\xfe\xff", "UTF-32 text"),
-    (b"\xff\xfe\x00\x00", "UTF-32 text"),
-    (b"\xff\xfe", "UTF-16 text"),
-    (b"\xfe\xff", "UTF-16 text"),
+    (b"PK\x03\x04", _l("an Excel workbook or a zip archive")),
+    (b"\xd0\xcf\x11\xe0", _l("an Excel 97-2003 workbook")),
+    (b"%PDF", _l("a PDF document")),
+    (b"\x89PNG", _l("a PNG image")),
+    (b"\xff\xd8\xff", _l("a JPEG image")),
+    (b"GIF8", _l("a GIF image")),
+    (b"\x1f\x8b", _l("a gzip archive")),
+    (b"\x00\x00\xfe\xff", _l("UTF-32 text")),
+    (b"\xff\xfe\x00\x00", _l("UTF-32 text")),
+    (b"\xff\xfe", _l("UTF-16 text")),
+    (b"\xfe\xff", _l("UTF-16 text")),
 )
+_SPLIT = _l("Split it into several files and import them one after the other.")
 _CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0D} | {0x7F}
 
 
@@ -55,7 +58,9 @@ def parse_upload(
     sample = next(source.scan_chunks(), b"")[:_BINARY_SAMPLE]
     if not sample:
         raise FileRejected(
-            "empty", "The file is empty.", f"Add one line per user, for example: {_EXAMPLE}"
+            "empty",
+            _l("The file is empty."),
+            _l("Add one line per user, for example: {example}", example=_EXAMPLE),
         )
     _check_text(sample)
     encoding = _detect_encoding(source, sample)
@@ -240,23 +245,31 @@ def _check_extension(filename: str) -> None:
         return
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension in ("xlsx", "xls", "xlsm", "ods"):
-        hint = f"This is a spreadsheet (.{extension}). {_SAVE_AS_CSV}"
+        hint = _l("This is a spreadsheet (.{extension}).", extension=extension)
     else:
-        hint = f"Save the list of users as a .csv file. {_SAVE_AS_CSV}"
+        hint = _l("Save the list of users as a .csv file.")
     raise FileRejected(
-        "extension", f"Only .csv files can be imported, and '{name}' is not one.", hint
+        "extension",
+        _l("Only .csv files can be imported, and '{name}' is not one.", name=name),
+        joined([hint, _SAVE_AS_CSV]),
     )
 
 
 def _check_size(size: int, max_bytes: int, *, exact: bool = True) -> None:
     if size <= max_bytes:
         return
-    stated = f"is {_size_text(size)}" if exact else f"is larger than {_size_text(max_bytes)}"
-    raise FileRejected(
-        "too_large",
-        f"The file {stated}; at most {_size_text(max_bytes)} can be imported at once.",
-        "Split it into several files and import them one after the other.",
-    )
+    if exact:
+        stated = _l(
+            "The file is {size}; at most {most} can be imported at once.",
+            size=_size_text(size),
+            most=_size_text(max_bytes),
+        )
+    else:
+        stated = _l(
+            "The file is larger than {most}; at most {most} can be imported at once.",
+            most=_size_text(max_bytes),
+        )
+    raise FileRejected("too_large", stated, _SPLIT)
 
 
 def _size_text(size: int) -> str:
@@ -273,17 +286,21 @@ def _check_text(sample: bytes) -> None:
         if sample.startswith(signature):
             raise FileRejected(
                 "binary",
-                f"This file is not a CSV text file: it looks like {kind}.",
+                _l("This file is not a CSV text file: it looks like {kind}.", kind=kind),
                 _SAVE_AS_CSV,
             )
     if len(sample) >= 8 and max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4:
         raise FileRejected(
-            "binary", "This file is not a CSV text file: it looks like UTF-16 text.", _SAVE_AS_CSV
+            "binary",
+            _l("This file is not a CSV text file: it looks like {kind}.", kind=_l("UTF-16 text")),
+            _SAVE_AS_CSV,
         )
     controls = sum(byte in _CONTROL_BYTES for byte in sample)
     if controls > 2 and controls > 0.05 * len(sample):
         raise FileRejected(
-            "binary", "This file is not a CSV text file: it contains binary data.", _SAVE_AS_CSV
+            "binary",
+            _l("This file is not a CSV text file: it contains binary data."),
+            _SAVE_AS_CSV,
         )
 
 
@@ -295,8 +312,11 @@ def _detect_encoding(source: _Source, sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         raise FileRejected(
             "encoding",
-            f"The file is marked as UTF-8 text, but line {bad_line} contains characters "
-            "that are not UTF-8.",
+            _l(
+                "The file is marked as UTF-8 text, but line {line} contains characters that are"
+                " not UTF-8.",
+                line=bad_line,
+            ),
             _SAVE_AS_CSV,
         )
     bad_line = _first_undecodable_line(source.scan_chunks(), "cp1252")
@@ -304,8 +324,11 @@ def _detect_encoding(source: _Source, sample: bytes) -> str:
         return "cp1252"
     raise FileRejected(
         "encoding",
-        f"The characters of this file cannot be read (first at line {bad_line}): "
-        "it is neither UTF-8 nor Windows-1252 text.",
+        _l(
+            "The characters of this file cannot be read (first at line {line}): it is neither"
+            " UTF-8 nor Windows-1252 text.",
+            line=bad_line,
+        ),
         _SAVE_AS_CSV,
     )
 
@@ -390,24 +413,34 @@ def _check_layout(layout: _Layout) -> None:
     if layout.misplaced:
         raise FileRejected(
             "header",
-            "The header line names the columns in another order than expected.",
-            f"Put the columns in this order: {_HEADER} (or remove the header line).",
+            _l("The header line names the columns in another order than expected."),
+            _l(
+                "Put the columns in this order: {header} (or remove the header line).",
+                header=_HEADER,
+            ),
         )
     if layout.data_rows == 0:
         if layout.header_line is not None:
             raise FileRejected(
                 "no_rows",
-                "The file has a header line but no user lines.",
-                f"Add one line per user below the header, for example: {_EXAMPLE}",
+                _l("The file has a header line but no user lines."),
+                _l(
+                    "Add one line per user below the header, for example: {example}",
+                    example=_EXAMPLE,
+                ),
             )
         raise FileRejected(
             "empty",
-            "The file contains no user lines.",
-            f"Add one line per user, for example: {_EXAMPLE}",
+            _l("The file contains no user lines."),
+            _l("Add one line per user, for example: {example}", example=_EXAMPLE),
         )
     if layout.well_formed == 0:
         raise FileRejected(
             "columns",
-            f"No line has the {len(COLUMNS)} expected columns separated by ';'.",
-            f"Each line must read: {_HEADER.lower()} — for example: {_EXAMPLE}",
+            _l("No line has the {n} expected columns separated by ';'.", n=len(COLUMNS)),
+            _l(
+                "Each line must read: {header} — for example: {example}",
+                header=_HEADER.lower(),
+                example=_EXAMPLE,
+            ),
         )

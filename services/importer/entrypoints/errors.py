@@ -6,6 +6,7 @@ from flask import Flask, Response, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bus.http import Problem, problem_response
+from bus.i18n import _l, joined
 from services.importer.domain import FileRejected
 from services.importer.service_layer.views import JobNotFound
 
@@ -17,7 +18,7 @@ def install_error_handlers(app: Flask) -> None:
             Problem(
                 422,
                 "The file cannot be imported",
-                " ".join(exc.messages),
+                joined(exc.messages),
                 errors={"file": exc.messages},
                 code=exc.code,
             )
@@ -30,12 +31,15 @@ def install_error_handlers(app: Flask) -> None:
             Problem(
                 413,
                 "Content Too Large",
-                f"The file is larger than {megabytes:g} MB, the most that can be imported at "
-                "once. Split it into several files and import them one after the other.",
+                _l(
+                    "The file is larger than {megabytes} MB, the most that can be imported at"
+                    " once. Split it into several files and import them one after the other.",
+                    megabytes=format(megabytes, "g"),
+                ),
                 code="too_large",
             )
         )
 
     @app.errorhandler(JobNotFound)
     def _not_found(exc: JobNotFound) -> Response:
-        return problem_response(Problem(404, "Not Found", exc.message))
+        return problem_response(Problem(404, "Not Found", exc.message, code="import.not_found"))

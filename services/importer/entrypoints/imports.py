@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bus.http import Problem, current_part
+from bus.i18n import _l
 from services.importer.domain import write_report
 from services.importer.service_layer.uploads import Upload, create_import_job
 from services.importer.service_layer.views import (
@@ -38,8 +39,10 @@ def upload(account_id: str) -> ResponseReturnValue:
         raise Problem(
             422,
             "Unprocessable Content",
-            "Attach the CSV file in a multipart field named `file`.",
-            errors={"file": ["Missing file."]},
+            _l(
+                "Attach the CSV file in a multipart field named `file`.", code="import.file_missing"
+            ),
+            errors={"file": [_l("Missing file.")]},
         )
     part = current_part()
     job = create_import_job(
@@ -85,8 +88,16 @@ def _anomalies_limit() -> int | None:
         raise Problem(
             422,
             "Unprocessable Content",
-            f"anomalies_limit must be a whole number from 0 to {MAX_ANOMALIES_LIMIT}.",
-            errors={"anomalies_limit": [f"Write a whole number from 0 to {MAX_ANOMALIES_LIMIT}."]},
+            _l(
+                "anomalies_limit must be a whole number from 0 to {most}.",
+                code="validation.not_a_number",
+                most=MAX_ANOMALIES_LIMIT,
+            ),
+            errors={
+                "anomalies_limit": [
+                    _l("Write a whole number from 0 to {most}.", most=MAX_ANOMALIES_LIMIT)
+                ]
+            },
         )
     return int(given)
 
@@ -100,6 +111,6 @@ def _dry_run() -> bool:
     raise Problem(
         422,
         "Unprocessable Content",
-        "dry_run must be true or false.",
-        errors={"dry_run": ["Write true or false."]},
+        _l("dry_run must be true or false.", code="validation.not_a_boolean"),
+        errors={"dry_run": [_l("Write true or false.")]},
     )

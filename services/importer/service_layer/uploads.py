@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
+from bus.i18n import _l
 from services.importer.adapters import repository as repo
 from services.importer.adapters.wakeup import JobSignal
 from services.importer.domain import FileRejected, parse_upload
@@ -105,10 +106,13 @@ class _capped:  # noqa: N801 - a tiny file-like wrapper
         chunk = self.stream.read(size)
         self.total += len(chunk)
         if self.total > self.limit:
-            megabytes = self.limit / (1024 * 1024)
             raise FileRejected(
                 "too_large",
-                f"The file is larger than {megabytes:g} MB, the most that can be imported at once.",
-                "Split it into several files and import them one after the other.",
+                _l(
+                    "The file is larger than {megabytes} MB, the most that can be imported at"
+                    " once.",
+                    megabytes=format(self.limit / (1024 * 1024), "g"),
+                ),
+                _l("Split it into several files and import them one after the other."),
             )
         return chunk

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 
 from bus.clock import iso
+from bus.i18n import _l
 from services.importer.adapters import repository as repo
 from services.importer.domain import Anomaly
 
@@ -16,7 +17,7 @@ from .unit_of_work import ImporterUnitOfWork
 class JobNotFound(Exception):
     """No such job in this account (the answer is the same whether it exists elsewhere or not)."""
 
-    message = "There is no import with this id in this account."
+    message = _l("There is no import with this id in this account.")
 
 
 def read_import_job(

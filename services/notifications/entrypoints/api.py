@@ -13,6 +13,7 @@ from bus.http import (
     problem_response,
     require_service_token,
 )
+from bus.i18n import _l
 from bus.input_checks import install_input_checks
 from bus.pagination import Page
 from bus.part import Part
@@ -65,13 +66,13 @@ def create_app(part: Part) -> Flask:
             Problem(
                 422,
                 "Invalid query",
-                "Some parameters are not valid; see errors.",
+                _l("Some parameters are not valid; see errors."),
                 errors=exc.errors,
             )
         )
 
     @app.errorhandler(views.NotFound)
     def _not_found(exc: views.NotFound) -> Response:
-        return problem_response(Problem(404, "Not found", str(exc)))
+        return problem_response(Problem(404, "Not found", exc.args[0] if exc.args else str(exc)))
 
     return app

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bus.clock import iso
+from bus.i18n import _l
 from bus.pagination import Page
 from services.notifications.adapters import repository as repo
 from services.notifications.domain.mail import find_links
@@ -35,7 +36,7 @@ def show_mail(session: Session, mail_id: int) -> dict[str, Any]:
     """One kept e-mail with its text, HTML, the links of its text and its attachments."""
     mail = repo.get_kept_mail(session, mail_id)
     if mail is None:
-        raise NotFound("There is no e-mail with this id in the mailbox.")
+        raise NotFound(_l("There is no e-mail with this id in the mailbox.", code="mail.not_found"))
     return {
         **_mail_summary(mail),
         "message_id": mail.message_id,
@@ -57,7 +58,9 @@ def mail_attachment(session: Session, mail_id: int, index: int) -> tuple[str, st
     """(filename, mimetype, content) of a kept e-mail's attachment, counted from 0."""
     attachments = repo.kept_attachments(session, mail_id)
     if not 0 <= index < len(attachments):
-        raise NotFound("This e-mail has no attachment with this number.")
+        raise NotFound(
+            _l("This e-mail has no attachment with this number.", code="mail.attachment_not_found")
+        )
     item = attachments[index]
     return item["filename"], item["mimetype"], item["content"].encode("utf-8")
 
@@ -65,7 +68,17 @@ def mail_attachment(session: Session, mail_id: int, index: int) -> tuple[str, st
 def list_deliveries(session: Session, page: Page, status: str | None = None) -> dict[str, Any]:
     """Outgoing e-mails, newest first, with their attempts and the server's last answer."""
     if status and status not in STATUSES:
-        raise Invalid({"status": [f"Choose one of {', '.join(STATUSES)}."]})
+        raise Invalid(
+            {
+                "status": [
+                    _l(
+                        "Choose one of {choices}.",
+                        code="validation.not_a_choice",
+                        choices=", ".join(STATUSES),
+                    )
+                ]
+            }
+        )
     found = repo.deliveries_page(session, page, status)
     return {**found, "items": [_delivery(delivery) for delivery in found["items"]]}
 

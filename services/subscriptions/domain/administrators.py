@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
+from bus.i18n import _l
+
 from .definitions import AccountLike, administered_account, scope_of
 from .errors import LastAdministrator, NeverAutomatic
 from .model import ACCEPTED, Subscription
@@ -49,9 +51,12 @@ def ensure_never_automatic(services: Iterable[Titled]) -> None:
         return
     titles = ", ".join(f"“{service.title}”" for service in refused)
     raise NeverAutomatic(
-        f"{titles} cannot be granted automatically: holding it makes the user an administrator. "
-        "Leave auto_subscribe off for administration and supervision services, and grant them "
-        "to each user who needs them instead.",
+        _l(
+            "{titles} cannot be granted automatically: holding it makes the user an"
+            " administrator. Leave auto_subscribe off for administration and supervision"
+            " services, and grant them to each user who needs them instead.",
+            titles=titles,
+        ),
         service_ids=[service.id for service in refused],
     )
 
@@ -66,7 +71,7 @@ class ExpiryPlan(NamedTuple, Generic[Sub]):
 def account_label(account: AccountLike | str | None) -> str:
     """`90293531 RETAIL IT LIMITED` for an account, the text itself for a string."""
     if account is None:
-        return "This account"
+        return _l("This account")
     if isinstance(account, str):
         return account
     return f"{account.number} {account.name}"
@@ -94,8 +99,11 @@ def ensure_not_last_admin(
     if remaining:
         return
     raise LastAdministrator(
-        f"{account_label(account)} must keep at least one administrator; "
-        "grant the administration service to another user first.",
+        _l(
+            "{account} must keep at least one administrator; grant the administration service"
+            " to another user first.",
+            account=account_label(account),
+        ),
         action=action,
         user_id=user_id,
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from bus.contracts.vocabulary import FAMILIES, SUBSCRIPTION_STATUSES
+from bus.i18n import _l
 
 from .errors import InvalidFilter, InvalidPagination
 from .model import ACCEPTED, PENDING, REFUSED, Subscription
@@ -67,13 +68,23 @@ def matches(q: str | None, *fields: str | None) -> bool:
 
 def _check_family(family: str | None) -> None:
     if family and family not in FAMILIES:
-        raise InvalidFilter(f"Unknown family “{family}”; choose one of: {', '.join(FAMILIES)}.")
+        raise InvalidFilter(
+            _l(
+                "Unknown family “{family}”; choose one of: {choices}.",
+                family=family,
+                choices=", ".join(FAMILIES),
+            )
+        )
 
 
 def _check_status(status: str | None) -> None:
     if status and status not in SUBSCRIPTION_STATUSES:
         raise InvalidFilter(
-            f"Unknown status “{status}”; choose one of: {', '.join(SUBSCRIPTION_STATUSES)}."
+            _l(
+                "Unknown status “{status}”; choose one of: {choices}.",
+                status=status,
+                choices=", ".join(SUBSCRIPTION_STATUSES),
+            )
         )
 
 
@@ -257,14 +268,20 @@ def paginate(items: Sequence[T], page: int = 1, per_page: int = DEFAULT_PER_PAGE
     Raises InvalidPagination when `page` < 1 or `per_page` is outside 1..200.
     """
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise InvalidPagination(f"The page must be a whole number from 1; got {page!r}.")
+        raise InvalidPagination(
+            _l("The page must be a whole number from 1; got {page}.", page=repr(page))
+        )
     if (
         isinstance(per_page, bool)
         or not isinstance(per_page, int)
         or not (1 <= per_page <= MAX_PER_PAGE)
     ):
         raise InvalidPagination(
-            f"per_page must be a whole number from 1 to {MAX_PER_PAGE}; got {per_page!r}."
+            _l(
+                "per_page must be a whole number from 1 to {most}; got {given}.",
+                most=MAX_PER_PAGE,
+                given=repr(per_page),
+            )
         )
     start = (page - 1) * per_page
     return {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Protocol
 
-from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
+from bus.i18n import Message, _l, joined
 
 from .definitions import ServiceDefinition
 from .errors import AlreadySubscribed, InvalidExpiry, InvalidTransition, LevelTooLow
@@ -28,18 +28,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 _ACTION_TARGET = {"accept": ACCEPTED, "refuse": REFUSED, "cancel": CANCELLED, "expire": EXPIRED}
+# What cannot be done (and done again), and what to do instead: parts of one refusal.
 _CANNOT = {
-    "accept": "it cannot be accepted",
-    "refuse": "it cannot be refused",
-    "cancel": "it cannot be removed",
-    "expire": "it cannot expire",
+    "accept": (_l("it cannot be accepted"), _l("it cannot be accepted again")),
+    "refuse": (_l("it cannot be refused"), _l("it cannot be refused again")),
+    "cancel": (_l("it cannot be removed"), _l("it cannot be removed again")),
+    "expire": (_l("it cannot expire"), _l("it cannot expire again")),
 }
 _NEXT_STEP = {
-    ("accepted", "refuse"): " To withdraw it, remove the subscription instead.",
-    ("pending", "cancel"): " An administrator can refuse the request instead.",
-    ("refused", "accept"): " The user can ask for the service again.",
-    ("cancelled", "accept"): " The user can subscribe to the service again.",
-    ("expired", "accept"): " The user can subscribe to the service again.",
+    ("accepted", "refuse"): _l("To withdraw it, remove the subscription instead."),
+    ("pending", "cancel"): _l("An administrator can refuse the request instead."),
+    ("refused", "accept"): _l("The user can ask for the service again."),
+    ("cancelled", "accept"): _l("The user can subscribe to the service again."),
+    ("expired", "accept"): _l("The user can subscribe to the service again."),
 }
 
 
@@ -96,9 +97,12 @@ class ServiceSettings:
         )
 
 
-def level_label(level: int) -> str:
+def level_label(level: int) -> Message:
     """`moderate (level 2)`: how a password security level reads in a message."""
-    return f"{PASSWORD_LEVEL_NAMES.get(level, 'unknown')} (level {level})"
+    return _l("{name} (level {level})", name=_LEVEL_NAMES.get(level, _l("unknown")), level=level)
+
+
+_LEVEL_NAMES = {1: _l("weak"), 2: _l("moderate"), 3: _l("strong")}
 
 
 def ensure_level(service: ServiceTerms, user_level: int) -> None:
@@ -107,9 +111,14 @@ def ensure_level(service: ServiceTerms, user_level: int) -> None:
     if user_level >= needed:
         return
     raise LevelTooLow(
-        f"“{service.title}” needs a {level_label(needed)} password; yours is "
-        f"{level_label(user_level)}. Ask an administrator of your account to raise your "
-        "password security level, then change your password and try again.",
+        _l(
+            "“{title}” needs a {needed} password; yours is {yours}. Ask an administrator of your"
+            " account to raise your password security level, then change your password and try"
+            " again.",
+            title=service.title,
+            needed=level_label(needed),
+            yours=level_label(user_level),
+        ),
         required_level=needed,
         user_level=user_level,
     )
@@ -119,8 +128,12 @@ def ensure_expiry(expires_on: date | None, today: date) -> None:
     """Raise InvalidExpiry when an expiry date lies before today (today itself is allowed)."""
     if expires_on is not None and expires_on < today:
         raise InvalidExpiry(
-            f"The expiry date {expires_on.isoformat()} is in the past; "
-            f"choose {today.isoformat()} or a later date, or leave it empty."
+            _l(
+                "The expiry date {day} is in the past; choose {today} or a later date, or leave"
+                " it empty.",
+                day=expires_on.isoformat(),
+                today=today.isoformat(),
+            )
         )
 
 
@@ -221,13 +234,19 @@ class Subscription:
         today, now = _instant(today, now)
         self._ensure_can("expire")
         if self.expires_on is None or self.expires_on >= today:
-            until = (
-                f"runs until {self.expires_on.isoformat()} included"
-                if self.expires_on
-                else "has no expiry date"
-            )
+            if self.expires_on:
+                refusal = _l(
+                    "This subscription runs until {last} included; it cannot expire on {today}.",
+                    last=self.expires_on.isoformat(),
+                    today=today.isoformat(),
+                )
+            else:
+                refusal = _l(
+                    "This subscription has no expiry date; it cannot expire on {today}.",
+                    today=today.isoformat(),
+                )
             raise InvalidTransition(
-                f"This subscription {until}; it cannot expire on {today.isoformat()}.",
+                refusal,
                 status=self.status,
                 action="expire",
             )
@@ -243,7 +262,9 @@ class Subscription:
         """
         if not self.is_current:
             raise InvalidTransition(
-                f"{self._history()}; it has already ended.", status=self.status, action="end"
+                _l("{history}; it has already ended.", history=self._history()),
+                status=self.status,
+                action="end",
             )
         self.status = CANCELLED
         self.ended_at = now
@@ -255,31 +276,45 @@ class Subscription:
         target = _ACTION_TARGET[action]
         if target in TRANSITIONS[self.status]:
             return
-        again = " again" if target == self.status else ""
-        next_step = _NEXT_STEP.get((self.status, action), "")
+        cannot = _CANNOT[action][1 if target == self.status else 0]
+        refusal = _l("{history}; {cannot}.", history=self._history(), cannot=cannot)
+        next_step = _NEXT_STEP.get((self.status, action))
         raise InvalidTransition(
-            f"{self._history()}; {_CANNOT[action]}{again}.{next_step}",
+            joined([refusal, next_step]) if next_step else refusal,
             status=self.status,
             action=action,
         )
 
-    def _history(self) -> str:
-        def on(moment: datetime | date | None) -> str:
+    def _history(self) -> Message:
+        def on(moment: datetime | date | None) -> str | None:
             if moment is None:
-                return ""
+                return None
             day = moment.date() if isinstance(moment, datetime) else moment
-            return f" on {day.isoformat()}"
+            return day.isoformat()
 
         if self.status == PENDING:
-            return "This request is still waiting for an administrator's decision"
+            return _l("This request is still waiting for an administrator's decision")
         if self.status == ACCEPTED:
-            return f"This request was already accepted{on(self.decided_at)}"
+            day = on(self.decided_at)
+            if day:
+                return _l("This request was already accepted on {day}", day=day)
+            return _l("This request was already accepted")
         if self.status == REFUSED:
-            return f"This request was refused{on(self.decided_at)}"
+            day = on(self.decided_at)
+            if day:
+                return _l("This request was refused on {day}", day=day)
+            return _l("This request was refused")
         if self.status == CANCELLED:
-            return f"This subscription was removed{on(self.ended_at)}"
-        last_day = f" (its last day was {self.expires_on.isoformat()})" if self.expires_on else ""
-        return f"This subscription has expired{last_day}"
+            day = on(self.ended_at)
+            if day:
+                return _l("This subscription was removed on {day}", day=day)
+            return _l("This subscription was removed")
+        if self.expires_on:
+            return _l(
+                "This subscription has expired (its last day was {day})",
+                day=self.expires_on.isoformat(),
+            )
+        return _l("This subscription has expired")
 
 
 def request(
@@ -335,9 +370,12 @@ def ensure_not_held(
     for subscription in subscriptions:
         if subscription.service_code != service_code or not subscription.is_current:
             continue
-        name = f"“{title}”" if title else "this service"
+        name = _l("“{title}”", title=title) if title else _l("this service")
         if subscription.status == PENDING:
             raise AlreadySubscribed(
-                f"A request for {name} is already waiting for an administrator's decision."
+                _l(
+                    "A request for {name} is already waiting for an administrator's decision.",
+                    name=name,
+                )
             )
-        raise AlreadySubscribed(f"You already hold {name}.")
+        raise AlreadySubscribed(_l("You already hold {name}.", name=name))

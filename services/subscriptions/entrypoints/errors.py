@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response
 
 from bus.http import Problem, problem_response
+from bus.i18n import code_of
 from services.subscriptions.domain import errors as domain
 from services.subscriptions.service_layer.errors import InvalidRequest, NotFound
 
@@ -41,7 +42,7 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:
-        return problem_response(Problem(404, "Not Found", exc.message))
+        return problem_response(Problem(404, "Not Found", exc.message, code=code_of(exc.message)))
 
     @app.errorhandler(InvalidRequest)
     def _invalid(exc: InvalidRequest) -> Response:

@@ -19,6 +19,7 @@ from marshmallow import (
 from bus.clock import as_utc
 from bus.contracts.vocabulary import FAMILIES, SUBSCRIPTION_STATUSES
 from bus.http import Problem
+from bus.i18n import _l
 from bus.pagination import MAX_PAGE
 from services.subscriptions.domain.catalog import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
@@ -59,7 +60,8 @@ class SettingsBody(Schema):
     def _one_flag(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("requires_validation") is None and data.get("auto_subscribe") is None:
             raise ValidationError(
-                "Set requires_validation, auto_subscribe or both.", field_name="requires_validation"
+                _l("Set requires_validation, auto_subscribe or both.", code="settings.nothing_set"),
+                field_name="requires_validation",
             )
 
 
@@ -115,7 +117,7 @@ def invalid(errors: dict[str, Any]) -> Problem:
     return Problem(
         422,
         "Unprocessable Content",
-        "Some fields are not valid; see errors for what to change.",
+        _l("Some fields are not valid; see errors for what to change."),
         errors=flat,
     )
 
@@ -126,7 +128,7 @@ def body(schema: type[Schema], *, optional: bool = False) -> dict[str, Any]:
     if data is None and optional and not request.get_data():
         data = {}
     if not isinstance(data, dict):
-        raise invalid({"body": ["Send a JSON object."]})
+        raise invalid({"body": [_l("Send a JSON object.", code="request.not_an_object")]})
     try:
         return schema().load(data)
     except ValidationError as exc:
@@ -149,5 +151,5 @@ def actor() -> str | None:
     """Who acts, as the gateway says (`X-Portico-Actor`: a user id, or `operator`)."""
     value = request.headers.get("X-Portico-Actor", "").strip()
     if len(value) > 64:
-        raise invalid({"X-Portico-Actor": ["An actor is a user id or `operator`."]})
+        raise invalid({"X-Portico-Actor": [_l("An actor is a user id or `operator`.")]})
     return value or None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.definitions import (
@@ -142,18 +143,24 @@ def set_catalog(
     unknown = [code for code in codes if definitions.get(code) is None]
     if unknown:
         raise InvalidRequest(
-            "Some service codes are unknown.",
+            _l("Some service codes are unknown.", code="service.unknown_code"),
             {
                 "services": [
-                    f"Unknown service code(s): {', '.join(unknown)}. Use the codes of the "
-                    "shipped service definitions."
+                    _l(
+                        "Unknown service code(s): {codes}. Use the codes of the shipped service"
+                        " definitions.",
+                        code="service.unknown_code",
+                        codes=", ".join(unknown),
+                    )
                 ]
             },
         )
     with uow:
         account = repo.get_account_by_number(uow.session, number)
         if account is None:
-            raise NotFound(f"No account has the number {number}.")
+            raise NotFound(
+                _l("No account has the number {number}.", code="account.not_found", number=number)
+            )
         wanted = list(dict.fromkeys(codes))
         added = _offer(uow, account.id, wanted, restore=True)
         leaving = {

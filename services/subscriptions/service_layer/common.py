@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from bus.i18n import _l
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain.records import (
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 def find_account(session: Session, account_id: str) -> Account:
     account = repo.get_account(session, account_id)
     if account is None:
-        raise NotFound("This account is unknown to the subscriptions service.")
+        raise NotFound(
+            _l("This account is unknown to the subscriptions service.", code="account.not_found")
+        )
     return account
 
 
@@ -34,7 +37,7 @@ def find_user(session: Session, user_id: str, account_id: str | None = None) -> 
     """The user (not deleted), who must belong to `account_id` when it is given."""
     user = repo.get_user(session, user_id)
     if user is None or (account_id is not None and user.account_id != account_id):
-        raise NotFound("This user is unknown in this account.")
+        raise NotFound(_l("This user is unknown in this account.", code="user.not_found"))
     return user
 
 
@@ -53,7 +56,9 @@ def find_subscription(
         or subscription.account_id != account_id
         or (user_id is not None and subscription.user_id != user_id)
     ):
-        raise NotFound("This subscription is unknown in this account.")
+        raise NotFound(
+            _l("This subscription is unknown in this account.", code="subscription.not_found")
+        )
     return subscription
 
 
@@ -65,8 +70,11 @@ def find_services(
     missing = [service_id for service_id in service_ids if service_id not in found]
     if missing:
         raise NotFound(
-            f"Not in this account's catalog: {', '.join(missing)}. "
-            "Choose services from the account's catalog."
+            _l(
+                "Not in this account's catalog: {ids}. Choose services from the account's catalog.",
+                code="service.not_in_catalog",
+                ids=", ".join(missing),
+            )
         )
     return [found[service_id] for service_id in dict.fromkeys(service_ids)]
 

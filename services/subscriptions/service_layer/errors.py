@@ -1,4 +1,8 @@
-"""Errors of the service layer (the domain's own errors live in domain/errors.py)."""
+"""Errors of the service layer (the domain's own errors live in domain/errors.py).
+
+Their messages are marked with `bus.i18n._l` (answered in the caller's language); a problem's
+`code` is the message's (bus.http.problem_code).
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 
+from bus.i18n import _l
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscription_repository as subs
 from services.subscriptions.domain import model
@@ -42,7 +43,9 @@ def _insert(uow: SubscriptionsUnitOfWork, record: StoredSubscription, title: str
         with uow.session.begin_nested():
             subs.insert(uow.session, record)
     except IntegrityError:  # a concurrent request for the same service won the race
-        raise AlreadySubscribed(f"“{title}” is already held or requested.") from None
+        raise AlreadySubscribed(
+            _l("“{title}” is already held or requested.", title=title)
+        ) from None
 
 
 def request_subscription(
@@ -53,7 +56,12 @@ def request_subscription(
         user = find_user(uow.session, user_id)
         service = repo.catalog_service(uow.session, user.account_id, service_id)
         if service is None:
-            raise NotFound("This service is not in your account's catalog.")
+            raise NotFound(
+                _l(
+                    "This service is not in your account's catalog.",
+                    code="service.not_in_catalog",
+                )
+            )
         current = subs.of_user(uow.session, user.id, statuses=subs.CURRENT)
         model.ensure_not_held(
             [s for s in current if s.service_id == service.id], service.code, service.title
@@ -123,7 +131,7 @@ def _saved(
 ) -> SubscriptionView:
     if not subs.save(uow.session, subscription, previous):
         raise InvalidTransition(
-            "This subscription changed meanwhile; reload it and try again.",
+            _l("This subscription changed meanwhile; reload it and try again."),
             status=previous,
             action=cause,
         )
@@ -160,12 +168,16 @@ def grant_subscriptions(
             model.ensure_level(service, user.password_level)
             existing = current.get(service.id)
             if existing is not None and existing.status == model.ACCEPTED:
-                raise AlreadySubscribed(f"{user.full_name} already holds “{service.title}”.")
+                raise AlreadySubscribed(
+                    _l("{name} already holds “{title}”.", name=user.full_name, title=service.title)
+                )
             if existing is not None:
                 existing.accept(expires_on, today, now=now, decided_by=actor)
                 record, cause = existing, "decision"
                 if not subs.save(uow.session, record, model.PENDING):
-                    raise AlreadySubscribed(f"The request for “{service.title}” changed meanwhile.")
+                    raise AlreadySubscribed(
+                        _l("The request for “{title}” changed meanwhile.", title=service.title)
+                    )
             else:
                 subscription = model.grant(
                     service,
