@@ -40,7 +40,6 @@ from gateway.web.forms import (
     new_form_token,
     safe_next,
 )
-from gateway.web.messages import MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +255,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 _API_REFERENCE = re.compile(
     r"\s*\((?:GET|POST|PUT|PATCH|DELETE) /api/[^)]*\)|;?\s*(?:GET|POST|PUT|PATCH|DELETE) "
-    r"/api/\S+ lists who to ask"
+    r"/api/\S+ (?:lists who to ask|donne la liste des personnes à qui le demander)"
 )
 
 
@@ -311,7 +310,7 @@ def page_context() -> dict[str, Any]:
         "here": here(),
         "endpoint": request.endpoint or "",
         "options": options,
-        "has_message": lambda key: key in MESSAGES[i18n.DEFAULT],
+        "has_message": i18n.has,
         "for_people": for_people,
     }
 

@@ -1,21 +1,48 @@
 """The pages in English and French: which language a request gets, and how words and dates read.
 
 The language is the signed-in user's `language`, else the one the browser prefers
-(Accept-Language), else English. Messages live in `gateway.web.messages`, one dict per language.
+(Accept-Language), else English. The pages' texts are Babel catalogs,
+`gateway/translations/{en,fr}/LC_MESSAGES/pages.po` (compiled to `.mo` by `make messages`): the
+msgids are keys (`nav.skip`), the English and the French texts their translations. Placeholders
+are str.format fields ({n}, {title}), escaped when filled; texts avoid straight double quotes so
+that they can sit in an HTML attribute. docs/developing.md, "A message in English and French".
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from babel.support import Translations
 from flask import g, request
 from markupsafe import Markup, escape
 
-from gateway.web.messages import MESSAGES
+from bus import i18n as bus_i18n
 
 SUPPORTED = ("en", "fr")
 DEFAULT = "en"
+CATALOGS = Path(__file__).resolve().parents[1] / "translations"
+DOMAIN = "pages"
+
+
+def N_(key: str) -> str:
+    """Mark a key the code builds at run time (gateway/web/page_keys.py): `make messages` keeps it."""
+    return key
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """The page texts of `lang`, by key (read once from the compiled catalog)."""
+    translations = Translations.load(str(CATALOGS), [lang], DOMAIN)
+    texts = getattr(translations, "_catalog", {})
+    return {key: text for key, text in texts.items() if isinstance(key, str) and key and text}
+
+
+def has(key: str) -> bool:
+    """Whether `key` is a page text (in English, which has every key)."""
+    return key in catalog(DEFAULT)
 
 
 def primary(tag: str | None) -> str | None:
@@ -37,6 +64,7 @@ def choose(user_language: str | None = None) -> str:
 
 def set_language(lang: str, tag: str | None = None) -> None:
     g.web_lang = lang if lang in SUPPORTED else DEFAULT
+    bus_i18n.choose_language(g.web_lang)  # a problem this request answers speaks it too
     g.web_lang_tag = (
         tag if primary(tag) == g.web_lang else ("fr-FR" if g.web_lang == "fr" else "en-GB")
     )
@@ -58,7 +86,7 @@ def translate(key: str, **params: Any) -> str:
 
     Params are escaped when the result is used in a template; the message itself is trusted text.
     """
-    text = MESSAGES[current()].get(key) or MESSAGES[DEFAULT].get(key) or key
+    text = catalog(current()).get(key) or catalog(DEFAULT).get(key) or key
     if params:
         safe = {
             name: escape(value) if isinstance(value, str) else value
@@ -116,4 +144,5 @@ def word(group: str, value: Any) -> str:
     """A vocabulary word (family, status, title, language...) in the page language."""
     if value in (None, ""):
         return ""
-    return translate(f"{group}.{value}") if f"{group}.{value}" in MESSAGES[DEFAULT] else str(value)
+    key = group + "." + str(value)
+    return translate(key) if has(key) else str(value)

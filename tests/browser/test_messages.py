@@ -1,4 +1,5 @@
-"""The message catalog: the same keys in English and French, and every key the pages use exists."""
+"""The pages' catalogs (gateway/translations/{en,fr}/LC_MESSAGES/pages.po): the same keys in
+English and French, and every key the pages use exists."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from bus.contracts import vocabulary as v
-from gateway.web.messages import EN, FR
+from gateway.web.i18n import catalog
 from gateway.web.pages.content import CONTENT
 
 pytestmark = pytest.mark.browser
+
+EN, FR = catalog("en"), catalog("fr")
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 QUOTED = re.compile(r"""["']([a-z_]+\.[a-z_.]+)["']""")

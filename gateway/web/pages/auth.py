@@ -220,9 +220,7 @@ def shown_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _known_rules() -> set[str]:
-    from gateway.web.messages import MESSAGES
-
-    return {key for key in MESSAGES["en"] if key.startswith("rule.")}
+    return {key for key in i18n.catalog(i18n.DEFAULT) if key.startswith("rule.")}
 
 
 def localise_password_errors(messages: list[str], rules: list[dict[str, Any]]) -> list[str]:

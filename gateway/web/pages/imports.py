@@ -76,13 +76,10 @@ def import_users() -> Any:
             filename=upload.filename,
             **form,
         )
-    notify(
-        "success",
-        i18n.translate(
-            "flash.import_started" if not dry_run else "flash.import_checked",
-            filename=upload.filename,
-        ),
-    )
+    if dry_run:
+        notify("success", i18n.translate("flash.import_checked", filename=upload.filename))
+    else:
+        notify("success", i18n.translate("flash.import_started", filename=upload.filename))
     return to("web.import_job", account_id=account["id"], import_id=job["id"])
 
 
