@@ -26,7 +26,8 @@ import importlib
 import importlib.util
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from bus.http_client import ServiceClient
 from gateway.domain.ratelimit import Limit
@@ -161,7 +162,23 @@ def json_body() -> dict[str, Any]:
 
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], endpoint="nothing")
 def nothing_here(anything: str) -> Response:
-    """An address of /scim/v2 that names no resource: a SCIM 404 (not the API's problem+json)."""
+    """An address of /scim/v2 that names no resource: a SCIM 404; one that exists for other
+    methods only: a SCIM 405 naming them (not the API's problem+json)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != f"{bp.name}.nothing":
+            allowed.append(method)
+    if allowed:
+        raise ScimError(
+            405,
+            f"This address does not accept {request.method}; it accepts {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise ScimError(404, "There is nothing at this address of the SCIM API.")
 
 

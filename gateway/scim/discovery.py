@@ -59,13 +59,14 @@ ScimUser = User[PorticoUser]  # the model requests are read with and answers wri
 
 # The attributes of the core User schema a Portico user has, with their sub-attributes.
 USER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "externalId": (),
     "userName": (),
-    "name": ("formatted", "familyName", "givenName", "honorificPrefix"),
+    "name": ("familyName", "givenName", "honorificPrefix"),
     "displayName": (),
     "title": (),
     "preferredLanguage": (),
     "active": (),
-    "emails": ("value", "type", "primary"),
+    "emails": ("value", "type"),
     "phoneNumbers": ("value", "type"),
 }
 CANONICAL = {
@@ -74,7 +75,8 @@ CANONICAL = {
     ("emails", "type"): ["work"],
     ("phoneNumbers", "type"): ["work", "mobile"],
 }
-READ_ONLY = {("name", "formatted"), ("displayName", None), ("emails", "primary")}
+REQUIRED = {("name", None), ("name", "familyName"), ("name", "givenName")}
+READ_ONLY = {("displayName", None)}
 GROUP_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "displayName": (),
     "members": ("value", "$ref", "display", "type"),
@@ -91,6 +93,8 @@ def _shaped(attribute: Attribute, parent: str | None = None) -> Attribute:
         changes["canonical_values"] = CANONICAL[key]
     if key in READ_ONLY:
         changes["mutability"] = Mutability.read_only
+    if key in REQUIRED:  # a Portico user has a last and a first name
+        changes["required"] = True
     if name == "userName":
         changes["uniqueness"] = Uniqueness.server
         changes["description"] = "The user's e-mail address: their login in the portal."

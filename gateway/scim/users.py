@@ -59,7 +59,6 @@ def to_scim(user: dict[str, Any]) -> dict[str, Any]:
     """A Portico user (identity's SCIM view) as a SCIM User, every value it has."""
     display = f"{user['first_name']} {user['last_name']}".strip()
     name = {
-        "formatted": display,
         "familyName": user["last_name"],
         "givenName": user["first_name"],
         "honorificPrefix": user.get("title"),
@@ -72,17 +71,14 @@ def to_scim(user: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "schemas": [USER_SCHEMA, PORTICO_USER_SCHEMA],
         "id": user["id"],
+        "externalId": user.get("external_id"),
         "userName": user.get("email"),
         "name": {key: value for key, value in name.items() if value},
         "displayName": display,
         "title": user.get("function"),
         "preferredLanguage": user.get("language"),
         "active": user.get("active", True),
-        "emails": (
-            [{"value": user["email"], "type": "work", "primary": True}]
-            if user.get("email")
-            else None
-        ),
+        "emails": ([{"value": user["email"], "type": "work"}] if user.get("email") else None),
         "phoneNumbers": phones or None,
         PORTICO_USER_SCHEMA: {
             "passwordLevel": PASSWORD_LEVEL_NAMES.get(user.get("password_level") or 1, "weak")
@@ -106,31 +102,36 @@ def read_request(body: dict[str, Any], context: Context) -> Any:
         raise from_validation(exc) from None
 
 
-def _work_email(resource: Any) -> str | None:
-    for email in resource.emails or []:
-        if email.value and (str(email.type or "work") == "work" or email.primary):
-            return str(email.value)
-    return None
+def _emails(resource: Any) -> list[str]:
+    """The addresses of the user's work e-mails (a type-less one is taken as work)."""
+    return [
+        str(email.value)
+        for email in resource.emails or []
+        if email.value and str(email.type or "work") == "work"
+    ]
 
 
 def _email(resource: Any, current: dict[str, Any] | None) -> str:
-    """userName is the e-mail; emails[type work].value may say it too. On a change, the one that
-    changed wins; two different new addresses are refused."""
+    """userName is the e-mail, and emails[type eq "work"] says it too: a Portico user has one
+    address. On a change, the one that changed wins (a new value of userName, or a new work
+    e-mail added or replaced); two different new addresses are refused."""
     user_name = str(resource.user_name or "").strip()
     if not user_name:
         raise invalid_value("userName (the user's e-mail address) is required.")
-    work = _work_email(resource)
     old = ((current or {}).get("email") or "").lower()
     name_changed = current is None or user_name.lower() != old
-    work_changed = work is not None and work.lower() != old
-    if name_changed and work_changed and work.lower() != user_name.lower():
-        raise invalid_value(
-            'userName is the user\'s e-mail address: emails[type eq "work"].value, when '
-            "given, must be the same address."
-        )
-    if not name_changed and work_changed:
-        return str(work)
-    return user_name
+    new_emails = {e.lower(): e for e in _emails(resource) if e.lower() != old}
+    if name_changed:
+        new_emails.pop(user_name.lower(), None)
+        if new_emails:
+            raise invalid_value(
+                'userName is the user\'s e-mail address: emails[type eq "work"].value, '
+                "when given, must be the same address."
+            )
+        return user_name
+    if len(new_emails) > 1:
+        raise invalid_value("A user of the portal has one e-mail address; send one work e-mail.")
+    return next(iter(new_emails.values()), user_name)
 
 
 def _phones(resource: Any) -> dict[str, str | None]:
@@ -166,6 +167,7 @@ def to_portal(resource: Any, current: dict[str, Any] | None = None) -> dict[str,
         "last_name": getattr(name, "family_name", None),
         "first_name": getattr(name, "given_name", None),
         "function": resource.title,
+        "external_id": resource.external_id,
         "language": resource.preferred_language or (current or {}).get("language"),
         "password_level": _level(resource) or (current or {}).get("password_level"),
         "active": resource.active is not False,

@@ -63,7 +63,10 @@ users = sa.Table(
     sa.Column("previous_sign_in_at", sa.DateTime(timezone=True), nullable=True),
     # Bumped by every write of the user's row: the SCIM ETag (If-Match) of the user.
     sa.Column("version", sa.Integer(), nullable=False, default=1, server_default="1"),
+    # The id the account's directory knows the user by (SCIM externalId), if it sent one.
+    sa.Column("external_id", sa.String(200), nullable=True),
     sa.Index("ix_users_account_name", "account_id", "name_key"),
+    sa.Index("ix_users_account_external_id", "account_id", "external_id"),
     sa.Index("ux_users_login_key", "login_key", unique=True),
 )
 

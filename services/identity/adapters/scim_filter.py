@@ -5,7 +5,7 @@ sorted by.
 
 Mapping (docs/api.md, "SCIM"): userName and emails.value = the e-mail; name.familyName,
 name.givenName, name.honorificPrefix = last name, first name, title; name.formatted and
-displayName = "first last"; title = the function; preferredLanguage = the language;
+displayName = "first last"; externalId = the directory's id (case exact); title = the function; preferredLanguage = the language;
 phoneNumbers = the office (type work) and mobile (type mobile) numbers; active = not
 deactivated; meta.created / meta.lastModified; id; the Portico extension's passwordLevel.
 Strings compare without regard to case (caseExact false), as the User schema says.
@@ -56,6 +56,7 @@ def _display() -> sa.ColumnElement[str]:
 # Single-valued attributes (lower-cased full paths) -> (SQL expression, kind)
 SINGLE: dict[str, tuple[Callable[[], sa.ColumnElement], Kind]] = {
     "id": (lambda: users.c.id, "exact"),
+    "externalid": (lambda: users.c.external_id, "exact"),
     "username": (lambda: users.c.email, "string"),
     "name.familyname": (lambda: users.c.last_name, "string"),
     "name.givenname": (lambda: users.c.first_name, "string"),
@@ -78,6 +79,7 @@ MULTI: dict[str, Callable[[], list[Slot]]] = {
 }
 SORTABLE = {
     "id",
+    "externalid",
     "username",
     "name.familyname",
     "name.givenname",

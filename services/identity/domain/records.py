@@ -68,6 +68,7 @@ class User:
     last_sign_in_at: datetime | None = None
     previous_sign_in_at: datetime | None = None
     version: int = 1  # bumped by every write of the row (the SCIM ETag)
+    external_id: str | None = None  # the directory's id of the user (SCIM externalId)
 
     def effective_status(self, now: datetime) -> str:
         """The stored status, except that a lock whose time has passed reads `active`."""

@@ -73,6 +73,7 @@ def scim_view(user: User, now: Any) -> dict[str, Any]:
         "status": user.effective_status(now),
         "active": user.status != UserStatus.DEACTIVATED,
         "version": user.version,
+        "external_id": user.external_id,
         "created_at": iso(user.created_at),
         "updated_at": iso(user.updated_at),
     }
@@ -139,11 +140,19 @@ def _checked(data: dict[str, Any], language: str | None = None) -> dict[str, Any
     return values
 
 
+def _external_id(data: dict[str, Any]) -> str | None:
+    value = data.get("external_id")
+    if value is not None and (not isinstance(value, str) or len(value) > 200):
+        raise ScimRefused(400, "externalId is text of at most 200 characters.", "invalidValue")
+    return value or None
+
+
 def _new_user(
     account_id: str, values: dict[str, Any], active: bool, write: Write, now: Any
 ) -> User:
     return User(
         **{name: values.get(name) for name in CREATE_FIELDS},
+        external_id=values.get("external_id"),
         login_key=login_key_of(values["email"]),
         id=str(uuid.uuid4()),
         account_id=account_id,
@@ -162,7 +171,7 @@ def create_user(
     says not or the user is created inactive; 409 uniqueness for an address used anywhere."""
     if repo.get_account(uow.session, account_id) is None:
         raise NotFound(NO_SUCH_ACCOUNT)
-    values = _checked(data)
+    values = {**_checked(data), "external_id": _external_id(data)}
     now = uow.now()
     user = _new_user(account_id, values, data.get("active", True) is not False, write, now)
     if repo.get_user_by_login_key(uow.session, user.login_key or ""):
@@ -228,6 +237,10 @@ def create_users(
         if errors_allowed is not None and errors >= errors_allowed:
             break
         values, problems = _check(entry)
+        try:
+            values["external_id"] = _external_id(entry)
+        except ScimRefused as exc:
+            problems = {**problems, "externalId": [exc.detail]}
         if problems:
             errors += 1
             results.append({"index": index, **_error(_refusal(problems))})
@@ -342,7 +355,7 @@ def replace_user(
         raise ScimRefused(404, NOT_IN_ACCOUNT)
     user = repo.get_user(uow.session, user_id, for_update=True) or user
     _check_version(user, if_version)
-    values = _checked(data, user.language)
+    values = {**_checked(data, user.language), "external_id": _external_id(data)}
     update = {name: value for name, value in values.items() if getattr(user, name) != value}
     if "email" in update:
         key = login_key_of(update["email"])

@@ -55,6 +55,7 @@ def people(svc):
                 function=function,
                 office_phone=office,
                 password_level=level,
+                external_id=f"ext-{index}",
             ),
         )
         assert answer.status_code == 201, answer.json
@@ -82,6 +83,8 @@ def found(svc, account: str, expression: str, **params: Any) -> list[str]:
     ("expression", "expected"),
     [
         ('userName eq "P1@CORP.EXAMPLE"', ["Bertin"]),
+        ('externalId eq "ext-2"', ["Cordier"]),
+        ('externalId eq "EXT-2"', []),
         ('name.familyName ne "Aubert"', ["Bertin", "Cordier"]),
         ('name.familyName co "ERT"', ["Aubert", "Bertin"]),
         ('name.familyName sw "cor"', ["Cordier"]),

@@ -95,6 +95,9 @@ def test_resource_types_and_schemas(scim):
     assert scim.get("/Schemas/urn:nothing").status_code == 404
 
 
-def test_an_unknown_scim_address_is_a_scim_404(scim):
+def test_an_unknown_scim_address_is_a_scim_404_and_a_wrong_method_a_scim_405(scim):
     answer = scim.get("/Nothing")
     assert answer.status_code == 404 and answer.mimetype == "application/scim+json"
+    refused = scim.delete("/ServiceProviderConfig")
+    assert refused.status_code == 405 and refused.get_json(force=True)["status"] == "405"
+    assert refused.headers["Allow"] == "GET"

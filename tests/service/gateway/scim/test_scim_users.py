@@ -71,6 +71,14 @@ def test_a_created_user_is_a_portico_user_with_every_mapped_field(scim):
     assert read.status_code == 200 and read.get_json() == user
 
 
+def test_external_id_is_kept_and_filtered_on(scim, other):
+    ours = scim.create_user(externalId="00u1ABC")
+    other.create_user(externalId="00u1ABC")
+    assert ours["externalId"] == "00u1ABC"
+    assert listed(scim, filter='externalId eq "00u1ABC"') == [ours["id"]]
+    assert listed(scim, filter='externalId eq "00u1abc"') == []  # caseExact
+
+
 def test_every_scim_write_is_audited_with_the_tokens_name_as_source(scim):
     user = scim.create_user()
     entries = [e for e in scim.audit() if e["user_id"] == user["id"]]
@@ -325,8 +333,10 @@ def test_a_deactivated_active_user_is_refused_at_sign_in(scim, portal):
     sophie = demo.USERS[0][0]["email"]
     found = listed(scim, filter=f'userName eq "{sophie}"')
     assert len(found) == 1
-    portal.sign_in(sophie)  # she can, before
+    session = portal.sign_in(sophie)  # she can, before
+    assert portal.client.get("/api/v1/me", headers=session).status_code == 200
     scim.patch(f"/Users/{found[0]}", ops({"op": "replace", "path": "active", "value": False}))
+    assert portal.client.get("/api/v1/me", headers=session).status_code == 401  # ended at once
     refused = portal.client.post(
         "/api/v1/session", json={"email": sophie, "password": demo.PASSWORD}
     )
