@@ -328,6 +328,9 @@ class SmtpSender:
     # -- one mail transaction ---------------------------------------------------------------
 
     def _transact(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
+        if not envelope.international and connection.has_extn("pipelining"):
+            self._pipelined(connection, envelope)
+            return
         reply: bytes | str
         try:
             self._mail_from(connection, envelope)
@@ -342,6 +345,66 @@ class SmtpSender:
         if code != 250:
             self._abort(connection, code)
             raise _failure(code, reply)
+
+    def _pipelined(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
+        """The transaction with PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write,
+        their replies read in order, then the data: two round trips instead of three and one
+        per recipient. The replies mean what they mean one by one (`_transact`)."""
+        eight_bit = not envelope.data.isascii() and connection.has_extn("8bitmime")
+        commands = [f"MAIL {_address('FROM', envelope.sender, ['BODY=8BITMIME'] * eight_bit)}"]
+        commands += [f"RCPT {_address('TO', r)}" for r in envelope.recipients]
+        try:
+            connection.send("\r\n".join([*commands, "DATA", ""]))
+            mail = connection.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise _StaleConnection(TemporaryFailure(None, f"connection lost: {error}")) from error
+        if mail[0] == 421:  # the server is closing this connection, maybe only for idleness
+            raise _StaleConnection(TemporaryFailure(421, _text(mail[1])))
+        self._carried = True
+        try:
+            rcpts = [connection.getreply() for _ in envelope.recipients]
+            data = connection.getreply()
+            failure = self._pipeline_failure(mail, rcpts, envelope.recipients, data)
+            if failure is not None:
+                if data[0] == 354:  # DATA accepted for the other recipients: never finish it
+                    self._drop()
+                else:
+                    self._abort(connection, failure.code)
+                raise failure
+            payload = _DOT_AT_LINE_START.sub(b"..", envelope.data)
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            connection.send(payload + b".\r\n")
+            code, reply = connection.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self._drop()
+            raise TemporaryFailure(None, f"connection lost: {error}") from error
+        if code != 250:
+            self._abort(connection, code)
+            raise _failure(code, reply)
+
+    @staticmethod
+    def _pipeline_failure(
+        mail: tuple[int, bytes],
+        rcpts: list[tuple[int, bytes]],
+        recipients: tuple[str, ...],
+        data: tuple[int, bytes],
+    ) -> SmtpFailure | None:
+        """What a pipelined MAIL, RCPT, DATA sequence failed on first (a temporary refusal of a
+        recipient before a permanent one, as `_rcpt_to`), or None when DATA may go on."""
+        if mail[0] != 250:
+            return _failure(mail[0], mail[1])
+        refusals = [
+            _failure(code, reply, recipient=recipient)
+            for (code, reply), recipient in zip(rcpts, recipients, strict=True)
+            if code not in (250, 251)
+        ]
+        if refusals:
+            temporary = [failure for failure in refusals if isinstance(failure, TemporaryFailure)]
+            return (temporary or refusals)[0]
+        if data[0] != 354:
+            return _failure(data[0], data[1])
+        return None
 
     def _mail_from(self, connection: smtplib.SMTP, envelope: SmtpEnvelope) -> None:
         options: list[str] = []
@@ -472,6 +535,7 @@ class SmtpPool:
         self.close()
 
 
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")  # dot-stuffing of the data (RFC 5321, 4.5.2)
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+\Z")
 
 

@@ -7,6 +7,7 @@ import ssl
 import subprocess
 import threading
 import time
+import types
 from email import message_from_bytes, policy
 
 import pytest
@@ -87,14 +88,25 @@ class RecordingHandler:
         return len({id(session) for session, _ in self.delivered})
 
 
-@pytest.fixture
-def start_server():
-    """Start an aiosmtpd server on a free port; every one started is stopped at the end."""
+async def _advertise_pipelining(self, server, session, envelope, hostname, responses):
+    """aiosmtpd's EHLO hook: offer PIPELINING (aiosmtpd reads pipelined commands one by one)."""
+    session.host_name = hostname
+    return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.fixture(params=["one command at a time", "pipelined"])
+def start_server(request):
+    """Start an aiosmtpd server on a free port; every one started is stopped at the end. Every
+    test runs against a server without PIPELINING and one offering it (the sender then writes
+    MAIL, RCPT and DATA at once)."""
     controllers = []
 
     def start(handler=None, *, port=None, **kwargs):
+        handler = handler or RecordingHandler()
+        if request.param == "pipelined":
+            handler.handle_EHLO = types.MethodType(_advertise_pipelining, handler)
         controller = Controller(
-            handler or RecordingHandler(),
+            handler,
             hostname="127.0.0.1",
             port=port or free_port(),
             server_hostname="mx.portico.test",
