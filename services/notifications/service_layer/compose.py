@@ -213,8 +213,12 @@ def report_user_deletion(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """identity.user.deleted: the administrator who deleted the user gets a confirmation."""
     data = event.data
     deleted_by = data.get("deleted_by")
-    if not deleted_by or deleted_by in ("operator", data["user_id"]):
-        return  # the operator or the user themselves: no administrator to tell
+    if (
+        not deleted_by
+        or deleted_by in ("operator", data["user_id"])
+        or deleted_by.startswith("scim:")
+    ):
+        return  # the operator, the user themselves or a directory (SCIM): no administrator to tell
     to = recipient_of(uow, event, deleted_by)
     if to is None:
         return

@@ -231,6 +231,25 @@ def test_the_administrator_who_deleted_a_user_is_told(notifications, people, acc
     assert len(notifications.rows()) == 1
 
 
+def test_a_deletion_by_the_directory_is_handled_and_sends_nothing(notifications, people, account):
+    """A company's directory (SCIM, deleted_by scim:<token id>) has no administrator to tell."""
+    user = people.user(account, "leaver@example.test", first_name="Lea", last_name="VER")
+    handled(
+        notifications.feed(
+            "identity.user.deleted",
+            {
+                "user_id": user,
+                "account_id": account,
+                "email": "leaver@example.test",
+                "first_name": "Lea",
+                "last_name": "VER",
+                "deleted_by": "scim:6f1c2a4e-0b9d-4c52-9a57-2f3d8e1b7c60",
+            },
+        )
+    )
+    assert notifications.rows() == []
+
+
 def test_a_user_without_address_is_skipped_not_rejected(notifications, people, account):
     user = people.user(account, None, status="no_email")
 
