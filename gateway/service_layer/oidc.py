@@ -21,7 +21,7 @@ from bus.clock import as_utc
 from bus.db import changed_rows
 from bus.part import Part
 from gateway.adapters import oidc_keys
-from gateway.adapters.caller_reader import read_engine
+from gateway.adapters.caller_reader import caller_reader, read_engine
 from gateway.adapters.oidc_orm import oidc_clients, oidc_codes, oidc_tokens
 from gateway.adapters.oidc_orm import oidc_keys as keys_table
 from gateway.adapters.orm import accounts, holdings
@@ -178,14 +178,30 @@ def list_clients(part: Part) -> list[ClientRecord]:
         return [_client(row) for row in rows.mappings()]
 
 
+# The token endpoint's reads, built once and run on the request path's road (adapters/
+# caller_reader.py: on PostgreSQL one round trip each, straight on the driver).
+_CLIENT = sa.select(oidc_clients).where(oidc_clients.c.client_id == sa.bindparam("client_id"))
+_CODE = sa.select(oidc_codes).where(oidc_codes.c.code_hash == sa.bindparam("code_hash"))
+_TODAY = sa.bindparam("today", type_=sa.Date())
+_EFFECTIVE = sa.and_(holdings.c.user_id == sa.bindparam("user_id"), effective_condition(_TODAY))
+_HOLDINGS = sa.select(holdings.c.service_code, holdings.c.administers_account_id).where(_EFFECTIVE)
+# the account's projection with the user's effective holdings (one row of NULL holdings if none)
+_ACCOUNT_AND_HOLDINGS = (
+    sa.select(
+        accounts.c.id,
+        accounts.c.number,
+        accounts.c.name,
+        holdings.c.service_code,
+        holdings.c.administers_account_id,
+    )
+    .select_from(accounts.outerjoin(holdings, _EFFECTIVE))
+    .where(accounts.c.id == sa.bindparam("account_id"))
+)
+
+
 def find_client(part: Part, client_id: str) -> ClientRecord | None:
-    with read_engine(part.engine).connect() as conn:
-        row = (
-            conn.execute(sa.select(oidc_clients).where(oidc_clients.c.client_id == client_id))
-            .mappings()
-            .first()
-        )
-    return _client(row) if row else None
+    rows = caller_reader(part.engine).run(_CLIENT, {"client_id": client_id})
+    return _client(rows[0]) if rows else None
 
 
 def delete_client(part: Part, client_id: str) -> bool:
@@ -299,12 +315,8 @@ def find_code(part: Part, code: str, client_id: str) -> CodeRecord | None:
     back revokes the tokens it gave (RFC 6749 section 4.1.2). The code is marked used by
     save_tokens, in the transaction that keeps its tokens (single use even when two race)."""
     now, code_hash = part.clock.now(), digest(code)
-    with read_engine(part.engine).connect() as conn:  # one round trip: the exchange's only read
-        row = (
-            conn.execute(sa.select(oidc_codes).where(oidc_codes.c.code_hash == code_hash))
-            .mappings()
-            .first()
-        )
+    rows = caller_reader(part.engine).run(_CODE, {"code_hash": code_hash})
+    row = rows[0] if rows else None
     if row is None or row["client_id"] != client_id:
         return None
     if row["used_at"] is not None:
@@ -538,20 +550,10 @@ def purge_expired(part: Part) -> int:
 # -- who the user is, for the tokens ---------------------------------------------------------------
 
 
-def _effective_holdings(conn: Any, user_id: str, today: Any) -> list[Any]:
-    """The user's holdings the projection says are effective (code, administered account)."""
-    return conn.execute(
-        sa.select(holdings.c.service_code, holdings.c.administers_account_id).where(
-            holdings.c.user_id == user_id, effective_condition(today)
-        )
-    ).all()
-
-
 def held_services(part: Part, user_id: str, today: Any) -> list[str]:
     """Codes of the services the projection holds effective for the user."""
-    with read_engine(part.engine).connect() as conn:
-        rows = _effective_holdings(conn, user_id, today)
-    return sorted({row.service_code for row in rows if row.service_code})
+    rows = caller_reader(part.engine).run(_HOLDINGS, {"user_id": user_id, "today": today})
+    return sorted({row["service_code"] for row in rows if row["service_code"]})
 
 
 def holds_service(part: Part, user_id: str, code: str, today: Any) -> bool:
@@ -559,30 +561,24 @@ def holds_service(part: Part, user_id: str, code: str, today: Any) -> bool:
 
 
 def claims_of(part: Part, profile: Mapping[str, Any], today: Any) -> dict[str, Any]:
-    """The contract's claims of a user, from identity's profile and the gateway's projections
-    (one read of the user's effective holdings gives the services and the administered accounts:
-    administration and supervision alike)."""
+    """The contract's claims of a user, from identity's profile and the gateway's projections:
+    one read gives the account and the user's effective holdings (the services, and the accounts
+    administered or supervised); a second only when the account is not projected yet."""
     user_id, account_id = str(profile["id"]), str(profile.get("account_id") or "")
-    with read_engine(part.engine).connect() as conn:
-        rows = _effective_holdings(conn, user_id, today)
-        account = profile.get("account") or _account(conn, account_id)
-    services = [row.service_code for row in rows if row.service_code]
+    reader = caller_reader(part.engine)
+    params = {"user_id": user_id, "today": today, "account_id": account_id}
+    rows = reader.run(_ACCOUNT_AND_HOLDINGS, params)
+    account: Mapping[str, Any] | None = profile.get("account")
+    if rows:
+        account = account or {key: rows[0][key] for key in ("id", "number", "name")}
+    else:
+        rows = reader.run(_HOLDINGS, params)
     return user_claims(
         profile,
         account,
-        services,
-        [r.administers_account_id for r in rows if r.administers_account_id],
+        [row["service_code"] for row in rows if row["service_code"]],
+        [row["administers_account_id"] for row in rows if row["administers_account_id"]],
     )
-
-
-def _account(conn: sa.Connection, account_id: str) -> dict[str, Any] | None:
-    """The projected account's id, number and name, for its claims."""
-    row = conn.execute(
-        sa.select(accounts.c.id, accounts.c.number, accounts.c.name).where(
-            accounts.c.id == account_id
-        )
-    ).first()
-    return row._asdict() if row else None
 
 
 def scope_claims(claims: Mapping[str, Any], scope: str) -> dict[str, Any]:
