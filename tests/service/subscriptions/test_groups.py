@@ -40,12 +40,12 @@ def batch_grants(event: dict[str, Any]) -> set[tuple[str, str | None, str]]:
     """(user id, decided by, cause) of each grant a subscriptions.subscriptions.accepted event
     carries (a list of subscriptions, or users with their grants)."""
     data = event["data"]
-    if "subscriptions" in data:
+    if data.get("subscriptions"):
         return {(e["user_id"], e["decided_by"], e["cause"]) for e in data["subscriptions"]}
     return {
         (user["user_id"], data.get("decided_by"), data["cause"])
         for user in data["users"]
-        for _ in user["grants"]
+        for _ in user["subscription_ids"]
     }
 
 
