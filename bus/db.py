@@ -222,7 +222,7 @@ def changed_rows(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount or 0
 
 
-def unavailable_errors() -> tuple[type[BaseException], ...]:
+def unavailable_errors() -> tuple[type[Exception], ...]:
     """The errors that say the database cannot serve now (refused or dropped connections, too
     many clients, a statement cancelled by the server, the pool's wait ran out), not that the
     request is wrong: SQLAlchemy's and, for statements sent straight on the driver, psycopg's."""

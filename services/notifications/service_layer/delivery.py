@@ -8,7 +8,9 @@ sent over `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages
 connection. The thread of a connection marks its e-mail `sent` (one statement) as soon as the
 server has accepted it, before it starts the next one: a crash leaves at most one e-mail per
 connection accepted by the server and not marked (sent again, with the same Message-ID, when
-the lease ends). The other outcomes (failures, retries, rows put back) are written by the
+the lease ends); a mark the database refused is written again before the next claim. Nothing
+is sent once the claim's lease may have ended (a process paused past it, or unable to extend
+it): another replica may have claimed those rows. The other outcomes (failures, retries, rows put back) are written by the
 loop's own thread as they come. Without PORTICO_SMTP_URL the e-mails go to the mailbox table,
 in the same transaction that marks them sent.
 """
@@ -78,6 +80,9 @@ class _Ledger:
         self.server_failure: SmtpFailure | None = None  # the server failed: stop sending
         self.marks_failed: BaseException | None = None  # a mark was not written: stop sending
         self.sent = 0
+        # time.monotonic() past which the claim's lease may have ended: its rows may be another
+        # replica's (this process was paused, or could not extend it): nothing more is sent
+        self.fence = float("inf")
 
     def add(self, outcome: Ended | int) -> None:
         """Add an Ended (failed, retrying), or the id of a row released untouched."""
@@ -117,7 +122,11 @@ class _Ledger:
 
     @property
     def stopped(self) -> bool:
-        return self.server_failure is not None or self.marks_failed is not None
+        return (
+            self.server_failure is not None
+            or self.marks_failed is not None
+            or time.monotonic() >= self.fence
+        )
 
 
 class DeliveryLoop:
@@ -132,19 +141,38 @@ class DeliveryLoop:
         self.pool = pool
         self.pause = 0.0  # after the SMTP server itself failed: wait before the next claim
         self._server_failures = 0
+        # e-mails the server accepted whose mark could not be written (the database was away):
+        # marked before anything else is claimed, so that their lease does not send them again
+        self._unmarked: list[tuple[str, Sent]] = []
 
     # -- one batch ------------------------------------------------------------------------------
 
     def deliver_due(self) -> int:
         """Claim, send and record up to one batch of due rows; how many were claimed."""
+        self._mark_unmarked()
+        claimed_at = time.monotonic()
         token, rows = self._claim()
         if not rows:
             return 0
         if self.pool is None:
             self._keep_in_mailbox(token, rows)
         else:
-            self._send(token, rows, self.pool)
+            self._send(token, rows, self.pool, self._fence(claimed_at))
         return len(rows)
+
+    def _mark_unmarked(self) -> None:
+        """Mark the e-mails sent whose marks failed (raises while the database is still away)."""
+        while self._unmarked:
+            token, sent = self._unmarked[0]
+            repo.record_outcomes(
+                self.part.engine, token, Outcomes(sent=[sent]), self.part.clock.now()
+            )
+            self._unmarked.pop(0)
+
+    def _fence(self, since: float) -> float:
+        """The monotonic time until which a claim or extension made at `since` surely holds."""
+        lease = self.config.lease_seconds
+        return since + lease - min(1.0, lease / 10)
 
     def drain(self) -> int:
         """Deliver until nothing is due (tests, benchmarks); how many rows were claimed."""
@@ -201,9 +229,13 @@ class DeliveryLoop:
 
     # -- over SMTP --------------------------------------------------------------------------------
 
-    def _send(self, token: str, rows: list[OutgoingMail], pool: SmtpPool) -> None:
-        """Render the batch, send it over the pool, write the outcomes as they come."""
+    def _send(
+        self, token: str, rows: list[OutgoingMail], pool: SmtpPool, fence: float = float("inf")
+    ) -> None:
+        """Render the batch, send it over the pool, write the outcomes as they come; nothing is
+        sent past `fence` (the claim's lease may have ended: another replica sends its rows)."""
         ledger = _Ledger(len(rows))
+        ledger.fence = fence
         ready = self._prepare(rows, ledger)
         if ready:
             try:
@@ -279,8 +311,9 @@ class DeliveryLoop:
         sent = self._sent(row, item.subject, item.message_id)
         try:
             self._record(token, Outcomes(sent=[sent]), self.part.clock.now())
-        except Exception as error:  # noqa: BLE001 - the database: stop sending, the lease resends
-            log.exception("outgoing e-mail %s was sent and could not be marked", row.id)
+        except Exception as error:  # noqa: BLE001 - the database: stop sending, mark it later
+            log.exception("outgoing e-mail %s was sent and could not be marked yet", row.id)
+            self._unmarked.append((token, sent))
             ledger.marks_failed = ledger.marks_failed or error
             ledger.settled(sent=False)
             return
@@ -293,11 +326,14 @@ class DeliveryLoop:
         extended = time.monotonic()
         while True:
             outcomes, settled = ledger.take(every)
-            extend = not settled and time.monotonic() - extended >= every
+            # past the fence the claim is not extended: its rows may be another replica's now
+            extend = not settled and time.monotonic() - extended >= every and not ledger.stopped
             if outcomes or extend:
+                before = time.monotonic()
                 self._record(token, outcomes, self.part.clock.now(), extend=extend)
                 if extend:
                     extended = time.monotonic()
+                    ledger.fence = self._fence(before)
             if settled:
                 return
 
