@@ -23,6 +23,7 @@ from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
 from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
+from bus.login import NotAnAddress, login_key
 from services.identity.adapters.orm import users
 from services.identity.domain.model import UserStatus
 
@@ -175,6 +176,9 @@ def _comparison(node: ast.AttrExpr, slot: Slot | None) -> sa.ColumnElement[bool]
     key = name.lower()
     if slot is not None:  # inside attr[...]: value, type, primary of that one value
         return _slot_comparison(slot, key, operator, value, name)
+    if key in ("username", "emails.value", "emails") and operator in ("eq", "ne") and value:
+        found = _by_login(value)  # the unique index of logins: one row, whatever the account size
+        return found if operator == "eq" else sa.or_(sa.not_(found), users.c.login_key.is_(None))
     if key in SINGLE:
         expression, kind = SINGLE[key]
         return _compare(expression(), kind, operator, value, name)
@@ -184,6 +188,14 @@ def _comparison(node: ast.AttrExpr, slot: Slot | None) -> sa.ColumnElement[bool]
             *[_slot_comparison(s, sub or "value", operator, value, name) for s in MULTI[base]()]
         )
     raise FilterRefused(f"The attribute {name} cannot be filtered on (it is not one of a user's).")
+
+
+def _by_login(value: str) -> sa.ColumnElement[bool]:
+    """The address compared as every login is (bus.login): any spelling of it matches."""
+    try:
+        return users.c.login_key == login_key(value)
+    except NotAnAddress:
+        return sa.false()  # no user's address is text that is no address
 
 
 def _slot_comparison(
