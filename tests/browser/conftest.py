@@ -211,12 +211,27 @@ class Portal:
         email = self.new_administrator(account, language=language)
         user = self.activate(email, language=language)
         person = Person(email, PASSWORD, user, account["id"], account["number"])
+        client = self.api(person)  # one session for the polls (sign-ins are rate-limited)
         eventually(
             lambda: (
-                account["id"]
-                in (self.api(person).get("/api/v1/me").get_json() or {}).get("administers", [])
+                account["id"] in (client.get("/api/v1/me").get_json() or {}).get("administers", [])
             ),
             what="the administrator right to reach the gateway",
+        )
+        # identity hears of the grant from the same event, on its own time: its lists (the
+        # "administrators only" filter) and its last-administrator rule count on it
+        eventually(
+            lambda: (
+                email
+                in [
+                    item["email"]
+                    for item in client.get(
+                        f"/api/v1/accounts/{account['id']}/users",
+                        query_string={"administrators_only": "true", "per_page": 50},
+                    ).get_json()["items"]
+                ]
+            ),
+            what="identity to count the new administrator",
         )
         return person
 
