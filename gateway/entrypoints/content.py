@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from bus.http import Problem
 from bus.http_client import ServiceUnavailable
+from bus.i18n import _l
 from gateway.domain.content import GATES, Gate
 from gateway.domain.holdings import is_effective, parse_day
 from gateway.entrypoints.context import caller, gw
@@ -45,28 +46,51 @@ def accepted_elsewhere(gate: Gate, title: str) -> bool:
     return False
 
 
+# What each gate shows, as a refusal names it.
+WHAT = {
+    "invoices": _l("invoices"),
+    "products-and-contracts": _l("products and contracts"),
+    "planning": _l("planning"),
+    "intervention-reports": _l("intervention reports"),
+}
+
+
 def refusal(gate: Gate, state: GateState) -> Problem:
     title = state.service_title or gate.service_title
-    what = gate.path.replace("-", " ")
+    what = WHAT.get(gate.path) or gate.path.replace("-", " ")
+    detail: str
     if state.status == "accepted" and state.expires_on is not None:
-        detail = (
-            f"Your subscription to the {title} expired on {state.expires_on.isoformat()}; ask an "
-            f"administrator to renew it to see {what} again."
+        detail = _l(
+            "Your subscription to the {title} expired on {day}; ask an administrator to renew it"
+            " to see {what} again.",
+            code="content.subscription_expired",
+            title=title,
+            day=state.expires_on.isoformat(),
+            what=what,
         )
     elif accepted_elsewhere(gate, title):
-        detail = (
-            f"Your subscription to the {title} is accepted but is still propagating to the portal; "
-            "try again in a few moments."
+        detail = _l(
+            "Your subscription to the {title} is accepted but is still propagating to the portal;"
+            " try again in a few moments.",
+            code="content.propagating",
+            title=title,
         )
     elif state.status == "pending":
-        detail = (
-            f"Your request for the {title} is waiting for an administrator's validation; {what} will "
-            "be shown once it is accepted."
+        detail = _l(
+            "Your request for the {title} is waiting for an administrator's validation; {what}"
+            " will be shown once it is accepted.",
+            code="content.request_pending",
+            title=title,
+            what=what,
         )
     else:
-        detail = (
-            f"Seeing {what} needs the {title}: ask for it in My services (POST /api/v1/me/subscriptions) "
-            "or ask one of your administrators (GET /api/v1/administrators)."
+        detail = _l(
+            "Seeing {what} needs the {title}: ask for it in My services"
+            " (POST /api/v1/me/subscriptions) or ask one of your administrators"
+            " (GET /api/v1/administrators).",
+            code="content.service_needed",
+            title=title,
+            what=what,
         )
     return Problem(403, "Forbidden", detail, service=title)
 

@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from bus.http_client import segment
-from bus.i18n import _l
+from bus.i18n import _l, remember
 from gateway.entrypoints.context import caller, gw
 from gateway.entrypoints.errors import TooManyRequests
 from gateway.entrypoints.forward import propagation, service
@@ -93,7 +93,13 @@ class SecondFactorIn(Schema):
     @validates_schema
     def one_factor(self, data: dict[str, Any], **kwargs: Any) -> None:
         if sum(name in data for name in ("code", "recovery_code", "passkey")) != 1:
-            raise ValidationError("Give exactly one of code, recovery_code or passkey.", "code")
+            raise ValidationError(
+                _l(
+                    "Give exactly one of code, recovery_code or passkey.",
+                    code="mfa.one_factor",
+                ),
+                "code",
+            )
 
 
 class PasskeyOptionsIn(Schema):
@@ -220,7 +226,12 @@ class PolicyIn(Schema):
         required=True,
         validate=validate.OneOf(
             ["nobody", "administrators", "everyone"],
-            error="Write one of nobody, administrators or everyone.",
+            error=remember(
+                _l(
+                    "Write one of nobody, administrators or everyone.",
+                    code="validation.not_a_choice",
+                )
+            ),
         ),
     )
 

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from bus.http import Problem
-from bus.i18n import _l
+from bus.i18n import _l, remember
 from gateway.domain.oidc import redirect_uri_problem
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.oidc_server import key_secret, provider, provider_policy
@@ -44,8 +44,13 @@ def _uris(example: str, required: bool) -> fields.List:
                 validate.Length(min=1, max=2000),
                 validate.Regexp(
                     URI_PATTERN,
-                    error="This URI must be an absolute https URL (plain http for 127.0.0.1 "
-                    "and localhost only), without a fragment.",
+                    error=remember(
+                        _l(
+                            "This URI must be an absolute https URL (plain http for 127.0.0.1"
+                            " and localhost only), without a fragment.",
+                            code="validation.redirect_uri",
+                        )
+                    ),
                 ),
             ]
         ),
@@ -78,7 +83,12 @@ class OidcClientIn(Schema):
         allow_none=True,
         validate=validate.Regexp(
             r"^[A-Za-z0-9_.:-]{1,200}$",
-            error="A service code has 1 to 200 letters, digits, or . _ : -",
+            error=remember(
+                _l(
+                    "A service code has 1 to 200 letters, digits, or . _ : -",
+                    code="validation.service_code",
+                )
+            ),
         ),
         metadata={
             "example": "invoice_viewing",

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from bus.contracts import vocabulary as v
 from bus.http import Problem
 from bus.http_client import segment as q
-from bus.i18n import _l
+from bus.i18n import _l, remember
 from gateway.entrypoints import imports
 from gateway.entrypoints.context import gw
 from gateway.entrypoints.forward import as_page, propagation, service
@@ -52,7 +52,13 @@ class AccountIn(Schema):
     number = fields.String(
         required=True,
         validate=validate.Regexp(
-            r"^[0-9A-Za-z-]{1,32}$", error="A client number has 1 to 32 letters, digits or dashes."
+            r"^[0-9A-Za-z-]{1,32}$",
+            error=remember(
+                _l(
+                    "A client number has 1 to 32 letters, digits or dashes.",
+                    code="validation.client_number",
+                )
+            ),
         ),
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
