@@ -36,7 +36,7 @@ def find_users(
     if limit <= 0 or offset >= total:
         return Listed([], total)
     rows = session.execute(query.order_by(order, users.c.id).offset(offset).limit(limit)).all()
-    return Listed([user_from(row._mapping) for row in rows], total)
+    return Listed([_user(row) for row in rows], total)
 
 
 def user_in_account(session: Session, account_id: str, user_id: str) -> User | None:
@@ -44,4 +44,8 @@ def user_in_account(session: Session, account_id: str, user_id: str) -> User | N
     row = session.execute(
         sa.select(users).where(users.c.id == user_id, users.c.account_id == account_id)
     ).first()
-    return user_from(row._mapping) if row else None
+    return _user(row) if row else None
+
+
+def _user(row: Any) -> User:
+    return user_from(row._mapping)

@@ -150,8 +150,9 @@ def _external_id(data: dict[str, Any]) -> str | None:
 def _new_user(
     account_id: str, values: dict[str, Any], active: bool, write: Write, now: Any
 ) -> User:
+    fields: dict[str, Any] = {name: values.get(name) for name in CREATE_FIELDS}
     return User(
-        **{name: values.get(name) for name in CREATE_FIELDS},
+        **fields,
         external_id=values.get("external_id"),
         login_key=login_key_of(values["email"]),
         id=str(uuid.uuid4()),
