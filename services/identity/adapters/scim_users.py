@@ -32,11 +32,15 @@ def find_users(
         query = query.where(scim_filter.where(filter_text))
     order: Any = scim_filter.sort_column(sort_by) if sort_by else users.c.created_at
     order = order.desc() if descending else order.asc()
+    if limit > 0:  # the page and the number of matches in one statement
+        counted = query.add_columns(sa.func.count().over().label("scim_total"))
+        rows = session.execute(
+            counted.order_by(order, users.c.id).offset(offset).limit(limit)
+        ).all()
+        if rows:
+            return Listed([_user(row) for row in rows], rows[0].scim_total)
     total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    if limit <= 0 or offset >= total:
-        return Listed([], total)
-    rows = session.execute(query.order_by(order, users.c.id).offset(offset).limit(limit)).all()
-    return Listed([_user(row) for row in rows], total)
+    return Listed([], total)
 
 
 def user_in_account(session: Session, account_id: str, user_id: str) -> User | None:
