@@ -101,6 +101,8 @@ def current_user(required: bool = True) -> dict[str, Any] | None:
     i18n.set_language(
         i18n.choose(me.get("language") if me else None), me.get("language") if me else None
     )
+    if me and me.get("language"):  # the API's problems of this page come in the user's language
+        api().accept_language = me["language"]
     if me is None and required:
         raise SignInRequired()
     return me
