@@ -79,6 +79,16 @@ def test_external_id_is_kept_and_filtered_on(scim, other):
     assert listed(scim, filter='externalId eq "00u1abc"') == []  # caseExact
 
 
+def test_what_is_answered_is_what_scim2_models_would_answer(scim, crowd):
+    from scim2_models import Context
+
+    from gateway.scim.discovery import ScimUser
+
+    for user in scim.get("/Users?count=1000").get_json()["Resources"]:
+        model = ScimUser.model_validate(user, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        assert model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE) == user
+
+
 def test_every_scim_write_is_audited_with_the_tokens_name_as_source(scim):
     user = scim.create_user()
     entries = [e for e in scim.audit() if e["user_id"] == user["id"]]
