@@ -40,6 +40,7 @@ from gateway.scim.errors import (
 from gateway.scim.sessions import end_sessions
 
 LEVELS = {name: level for level, name in PASSWORD_LEVEL_NAMES.items()}
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 PATCH_ATTEMPTS = 3  # a PATCH without If-Match is applied again on a user changed meanwhile
 _ETAG = re.compile(r'^(?:W/)?"(\d+)"$')
 
@@ -273,17 +274,25 @@ def wanted_version(if_match: str | None, current: dict[str, Any]) -> int | None:
 # -- answers -----------------------------------------------------------------------------------
 
 
-def response_parameters() -> ResponseParameters | None:
-    attributes = request.args.get("attributes")
-    excluded = request.args.get("excludedAttributes")
+def response_parameters(values: dict[str, Any] | None = None) -> ResponseParameters | None:
+    """attributes / excludedAttributes of the query (or of a search request's body)."""
+    given = request.args if values is None else values
+    attributes = _listed_names(given.get("attributes"))
+    excluded = _listed_names(given.get("excludedAttributes"))
     if not attributes and not excluded:
         return None
     try:
         return ResponseParameters(
-            attributes=_names(attributes) or None, excluded_attributes=_names(excluded) or None
+            attributes=attributes or None, excluded_attributes=excluded or None
         )
     except ValidationError as exc:
         raise from_validation(exc) from None
+
+
+def _listed_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(name).strip() for name in value if str(name).strip()]
+    return _names(value if isinstance(value, str) else None)
 
 
 def _names(text: str | None) -> list[str]:
@@ -309,13 +318,15 @@ def answer(user: dict[str, Any], status: int = 200) -> Any:
     return scim_response(shown(user, response_parameters()), status, headers)
 
 
-def whole_number(name: str, default: int) -> int:
-    raw = request.args.get(name)
+def whole_number(name: str, default: int, given: Any = None) -> int:
+    raw = (request.args if given is None else given).get(name)
     if raw in (None, ""):
         return default
+    if isinstance(raw, bool):
+        raise invalid_value(f"{name} must be a whole number, not {raw!r}.")
     try:
         return int(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         raise invalid_value(f"{name} must be a whole number, not {raw!r}.") from None
 
 
@@ -325,14 +336,27 @@ def whole_number(name: str, default: int) -> int:
 @bp.get("/Users")
 def list_users() -> Any:
     """The account's users: filter, sortBy/sortOrder, startIndex/count (capped at maxResults)."""
-    start = max(whole_number("startIndex", 1), 1)
-    count = min(max(whole_number("count", DEFAULT_COUNT), 0), MAX_RESULTS)
-    order = (request.args.get("sortOrder") or "ascending").lower()
+    return search(request.args)
+
+
+@bp.post("/Users/.search")
+def search_users() -> Any:
+    """The same list, asked with a SearchRequest body (RFC 7644 3.4.3)."""
+    body = json_body()
+    if SEARCH_REQUEST not in (body.get("schemas") or []):
+        raise ScimError(400, f"A search request's schemas name {SEARCH_REQUEST}.", "invalidSyntax")
+    return search(body)
+
+
+def search(given: Any) -> Any:
+    start = max(whole_number("startIndex", 1, given), 1)
+    count = min(max(whole_number("count", DEFAULT_COUNT, given), 0), MAX_RESULTS)
+    order = str(given.get("sortOrder") or "ascending").lower()
     if order not in ("ascending", "descending"):
         raise invalid_value("sortOrder is ascending or descending.")
     params = {
-        "filter": request.args.get("filter") or "",
-        "sort_by": request.args.get("sortBy") or "",
+        "filter": given.get("filter") or "",
+        "sort_by": given.get("sortBy") or "",
         "sort_order": order,
         "start_index": start,
         "count": count,
@@ -340,7 +364,7 @@ def list_users() -> Any:
     found = service_call("identity").get(
         users_path(), params={key: value for key, value in params.items() if value != ""}
     )
-    parameters = response_parameters()
+    parameters = response_parameters(None if given is request.args else given)
     resources = [shown(user, parameters) for user in found["items"]]
     return scim_response(
         {

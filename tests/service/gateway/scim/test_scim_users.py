@@ -186,6 +186,24 @@ def test_sort_and_pages(scim, crowd):
     assert [u["id"] for u in page["Resources"]] == [crowd[1]["id"]]
 
 
+def test_a_search_request_body_answers_as_the_query(scim, crowd):
+    answer = scim.post(
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'name.givenName eq "Zoé" and name.familyName sw "B"',
+            "attributes": ["userName"],
+            "count": 10,
+        },
+    )
+    assert answer.status_code == 200, answer.get_json()
+    resources = answer.get_json()["Resources"]
+    assert [(r["id"], set(r)) for r in resources] == [
+        (crowd[1]["id"], {"schemas", "id", "userName"})
+    ]
+    error_of(scim.post("/Users/.search", {"filter": "x"}), 400, "invalidSyntax")
+
+
 def test_a_count_of_ten_million_is_capped_not_refused(scim):
     answer = scim.get("/Users?count=10000000")
     assert answer.status_code == 200
