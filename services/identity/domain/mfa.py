@@ -19,6 +19,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bus.i18n import _l
+
 TOTP_DIGITS = 6
 TOTP_PERIOD = 30  # seconds; SHA-1, as every authenticator application reads it
 TOTP_DRIFT_STEPS = 1  # a code of the step before or after is accepted too
@@ -28,15 +30,18 @@ MFA_TOKEN_LIFETIME = timedelta(minutes=5)
 ENROLMENT_TOKEN_LIFETIME = timedelta(minutes=15)
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 
-WRONG_CODE = (
-    "This code is not right, or was already used; type the code your application shows now."
+WRONG_CODE = _l(
+    "This code is not right, or was already used; type the code your application shows now.",
+    code="mfa.wrong_code",
 )
-SECOND_FACTOR_UNKNOWN = (
-    "This sign-in step is not known; sign in again with your e-mail and password."
+SECOND_FACTOR_UNKNOWN = _l(
+    "This sign-in step is not known; sign in again with your e-mail and password.",
+    code="mfa.step_unknown",
 )
-SECOND_FACTOR_GONE = (
-    "This sign-in step has expired or was already used; sign in again with your "
-    "e-mail and password."
+SECOND_FACTOR_GONE = _l(
+    "This sign-in step has expired or was already used; sign in again with your"
+    " e-mail and password.",
+    code="mfa.step_gone",
 )
 
 

@@ -12,6 +12,7 @@ from marshmallow import ValidationError, validate, validates_schema
 from marshmallow import fields as f
 
 from bus.http import Problem
+from bus.i18n import _l, remember
 from services.identity.domain import model
 from services.identity.domain.mfa import MfaPolicy
 from services.identity.entrypoints import schemas
@@ -28,8 +29,13 @@ MAX_CREDENTIAL = 64 * 1024  # a WebAuthn answer is a few kilobytes
 def _credential(**options: Any) -> f.Dict:
     return f.Dict(
         error_messages={
-            "invalid": "The credential must be a JSON object, as the browser gave it.",
-            "required": "The credential is required.",
+            "invalid": remember(
+                _l(
+                    "The credential must be a JSON object, as the browser gave it.",
+                    code="passkey.unreadable",
+                )
+            ),
+            "required": remember(_l("The credential is required.", code="validation.required")),
         },
         **options,
     )
@@ -49,7 +55,10 @@ class SecondFactorIn(schemas.Strict):
             name for name in ("code", "recovery_code", "passkey") if data.get(name) is not None
         ]
         if len(given) != 1:
-            raise ValidationError("Give exactly one of code, recovery_code or passkey.", "code")
+            raise ValidationError(
+                _l("Give exactly one of code, recovery_code or passkey.", code="mfa.one_factor"),
+                "code",
+            )
 
 
 class PasskeySignInIn(schemas.Strict):
@@ -83,7 +92,13 @@ class PolicyIn(schemas.Strict):
     mfa_required_for = f.String(
         required=True,
         validate=validate.OneOf(
-            [p.value for p in MfaPolicy], error="Write one of nobody, administrators or everyone."
+            [p.value for p in MfaPolicy],
+            error=remember(
+                _l(
+                    "Write one of nobody, administrators or everyone.",
+                    code="validation.not_a_choice",
+                )
+            ),
         ),
     )
 
@@ -119,7 +134,9 @@ def locked_message() -> str:
 
 def _bounded_body() -> None:
     if (request.content_length or 0) > MAX_CREDENTIAL:
-        raise Invalid({"body": ["The body is too large for a sign-in step."]})
+        raise Invalid(
+            {"body": [_l("The body is too large for a sign-in step.", code="request.too_large")]}
+        )
 
 
 # --- the sign-in's second step, passkey sign-in ---------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import mfa_repository as mfa_repo
 from services.identity.domain import mfa
 from services.identity.domain.records import User
@@ -23,9 +24,10 @@ class UnknownStep(IdentityError):
     title = "Unauthorized"
 
 
-LAST_FACTOR = (
-    "Your account's policy requires a second factor, and this is your last one: add "
-    "another (an authenticator application or a passkey) before removing it."
+LAST_FACTOR = _l(
+    "Your account's policy requires a second factor, and this is your last one: add"
+    " another (an authenticator application or a passkey) before removing it.",
+    code="mfa.last_factor",
 )
 
 

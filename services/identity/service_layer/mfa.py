@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import mfa_repository as mfa_repo
 from services.identity.adapters import repository as repo
 from services.identity.adapters import sign_ins
@@ -36,11 +37,17 @@ from services.identity.service_layer.sign_in import SignInResult, _fail, _login_
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.users import existing_user, is_administrator, user_in_account
 
-WRONG_PASSWORD = "This is not your current password; type it again."
-NO_TOTP_PENDING = (
-    "No authenticator application is being added; start again with POST /api/v1/me/mfa/totp."
+WRONG_PASSWORD = _l(
+    "This is not your current password; type it again.", code="password.wrong_current"
 )
-TOTP_ALREADY = "An authenticator application is already set up; remove it first to set up another."
+NO_TOTP_PENDING = _l(
+    "No authenticator application is being added; start again with POST /api/v1/me/mfa/totp.",
+    code="mfa.nothing_to_confirm",
+)
+TOTP_ALREADY = _l(
+    "An authenticator application is already set up; remove it first to set up another.",
+    code="mfa.totp_already",
+)
 
 
 # --- the sign-in's second step ------------------------------------------------------------------
@@ -204,7 +211,7 @@ def remove_totp(uow: IdentityUnitOfWork, user_id: str, password: str) -> Envelop
         raise Invalid({"password": [WRONG_PASSWORD]}, WRONG_PASSWORD)
     totp = mfa_repo.get_totp(uow.session, user.id, for_update=True)
     if totp is None:
-        raise NotFound("No authenticator application is set up.")
+        raise NotFound(_l("No authenticator application is set up.", code="mfa.no_totp"))
     if totp.confirmed_at is not None:
         refuse_last_factor(uow, user, removing="totp")
     mfa_repo.delete_totp(uow.session, user.id)
@@ -230,7 +237,7 @@ def renew_recovery_codes(uow: IdentityUnitOfWork, user_id: str) -> tuple[dict[st
 
 def show_policy(uow: IdentityUnitOfWork, account_id: str) -> dict[str, Any]:
     if repo.get_account(uow.session, account_id) is None:
-        raise NotFound("No account has this id.")
+        raise NotFound(_l("No account has this id.", code="account.not_found"))
     return {
         "account_id": account_id,
         "mfa_required_for": mfa_repo.policy_of(uow.session, account_id).value,

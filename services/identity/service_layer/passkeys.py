@@ -36,6 +36,7 @@ from webauthn.helpers.structs import (
 
 from bus.clock import iso
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.identity.adapters import mfa_repository as mfa_repo
 from services.identity.adapters import sign_ins
 from services.identity.domain import mfa
@@ -57,14 +58,21 @@ from services.identity.service_layer.users import existing_user
 
 RP_NAME = "Portico"
 TIMEOUT_MS = 300_000
-UNREADABLE = (
-    "This passkey answer cannot be read: send the credential exactly as the browser's "
-    "navigator.credentials call returned it (JSON, as PublicKeyCredential.toJSON() writes it)."
+UNREADABLE = _l(
+    "This passkey answer cannot be read: send the credential exactly as the browser's"
+    " navigator.credentials call returned it (JSON, as PublicKeyCredential.toJSON() writes it).",
+    code="passkey.unreadable",
 )
-CHALLENGE_GONE = "This passkey request has expired or was already used; start again."
-NOT_VERIFIED = "This passkey could not be verified; try again, or use another factor."
-UNKNOWN_PASSKEY = (
-    "This passkey is not registered in the portal; sign in with your e-mail and password."
+CHALLENGE_GONE = _l(
+    "This passkey request has expired or was already used; start again.", code="passkey.gone"
+)
+NOT_VERIFIED = _l(
+    "This passkey could not be verified; try again, or use another factor.",
+    code="passkey.not_verified",
+)
+UNKNOWN_PASSKEY = _l(
+    "This passkey is not registered in the portal; sign in with your e-mail and password.",
+    code="passkey.unknown",
 )
 
 
@@ -186,7 +194,7 @@ def register_passkey(
         raise Invalid({"credential": [message]}, message) from None
     credential_id = bytes_to_base64url(verified.credential_id)
     if mfa_repo.credential_taken(uow.session, credential_id):
-        raise Conflict("This passkey is already registered.")
+        raise Conflict(_l("This passkey is already registered.", code="passkey.already_registered"))
     first = not mfa_repo.factors_of(uow.session, user.id).any
     transports = getattr(parsed.response, "transports", None) or []
     key = Passkey(
@@ -210,7 +218,7 @@ def register_passkey(
 def remove_passkey(uow: IdentityUnitOfWork, user_id: str, passkey_id: str) -> Envelope:
     user = existing_user(uow, user_id, for_update=True)
     if not any(key.id == passkey_id for key in mfa_repo.passkeys_of(uow.session, user.id)):
-        raise NotFound("You have no passkey with this id.")
+        raise NotFound(_l("You have no passkey with this id.", code="passkey.not_found"))
     refuse_last_factor(uow, user, removing="passkey")
     removed = mfa_repo.delete_passkey(uow.session, user.id, passkey_id)
     assert removed is not None  # found above, in this transaction

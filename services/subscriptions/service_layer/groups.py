@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bus.i18n import _l
 from services.subscriptions.adapters import group_repository as groups_repo
 from services.subscriptions.adapters import repository as repo
 from services.subscriptions.adapters import subscription_repository as subs
@@ -108,14 +109,22 @@ def _find_groups(
     found = {s.id: s for s in _groups(uow, account_id, service_ids)}
     missing = [service_id for service_id in service_ids if service_id not in found]
     if missing:
-        raise NotFound(f"Not a group of this account: {', '.join(missing)}.")
+        raise NotFound(
+            _l(
+                "Not a group of this account: {ids}.",
+                code="group.not_found",
+                ids=", ".join(missing),
+            )
+        )
     return found
 
 
 def _find_members(uow: SubscriptionsUnitOfWork, account_id: str, wanted: set[str]) -> None:
     unknown = sorted(wanted - groups_repo.account_users(uow.session, account_id, wanted))
     if unknown:
-        raise NotFound(f"Not a user of this account: {', '.join(unknown)}.")
+        raise NotFound(
+            _l("Not a user of this account: {ids}.", code="user.not_found", ids=", ".join(unknown))
+        )
 
 
 def change_members(
@@ -201,7 +210,9 @@ def _grant(
             if waiting is not None:
                 waiting.accept(None, today, now=now, decided_by=actor)
                 if not subs.save(uow.session, waiting, model.PENDING):
-                    raise AlreadySubscribed(f"The request for “{service.title}” changed meanwhile.")
+                    raise AlreadySubscribed(
+                        _l("The request for “{title}” changed meanwhile.", title=service.title)
+                    )
                 event_ids.append(announcer.subscription(waiting, service, cause="decision").id)
                 continue
             subscription = model.grant(
@@ -243,5 +254,5 @@ def _end(
         subscription.cancel(now=now, cancelled_by=actor)
     ended = groups_repo.cancel_many(uow.session, [s.id or "" for s in ending], now, actor)
     if ended != len(ending):
-        raise AlreadySubscribed("A member's subscription changed meanwhile; try again.")
+        raise AlreadySubscribed(_l("A member's subscription changed meanwhile; try again."))
     return [announcer.subscription(s, services[s.service_id], cause="removal").id for s in ending]
