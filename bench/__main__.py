@@ -7,7 +7,7 @@ import sys
 
 from bench.common import run_stamp, save, table
 
-BENCHMARKS = ("bus", "signin", "mail", "import_", "gateway", "oidc", "scim")
+BENCHMARKS = ("bus", "signin", "mail", "import_", "gateway", "oidc", "scim", "mfa")
 
 
 def main(argv: list[str]) -> int:
