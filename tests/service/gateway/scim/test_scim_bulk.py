@@ -135,3 +135,43 @@ def test_bulk_never_reaches_another_account(scim, other):
     )
     assert [r["status"] for r in answer.get_json()["Operations"]] == ["404", "404"]
     assert other.get(f"/Users/{theirs['id']}").get_json()["title"] == "Buyer"
+
+
+def outbox_since(portal, before: int) -> list[tuple[str, dict]]:
+    engine = portal.embedded.parts["identity"].engine
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT type, body FROM bus_outbox WHERE seq > :seq ORDER BY seq"),
+            {"seq": before},
+        ).all()
+    return [(row.type, json.loads(row.body)["data"]) for row in rows]
+
+
+def last_seq(portal) -> int:
+    engine = portal.embedded.parts["identity"].engine
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT coalesce(max(seq), 0) FROM bus_outbox")).scalar_one()
+
+
+def test_the_activation_email_follows_unless_the_token_says_not(scim, portal):
+    from tests.service.gateway.scim.conftest import Scim, issue_token
+
+    before = last_seq(portal)
+    invited = scim.create_user()
+    links = [d for t, d in outbox_since(portal, before) if t == "identity.link.issued"]
+    assert [(d["purpose"], d["user_id"]) for d in links] == [("activation", invited["id"])]
+
+    quiet = Scim(
+        portal,
+        issue_token(portal, scim.account_id, scim.admin, "Silent", send_activation=False)["token"],
+        scim.account_id,
+        scim.admin,
+    )
+    before = last_seq(portal)
+    alone = quiet.create_user()
+    answer = quiet.post("/Bulk", bulk(create("q1"), create("q2")))
+    assert [r["status"] for r in answer.get_json()["Operations"]] == ["201", "201"]
+    published = outbox_since(portal, before)
+    assert [t for t, _ in published if "link" in t] == []
+    created = [d for t, d in published if t == "identity.user.created"]
+    assert [d["user_id"] for d in created] == [alone["id"]]
