@@ -189,6 +189,12 @@ def test_members_are_added_removed_and_replaced(acme):
     assert replaced.status_code == 200, replaced.get_json()
     assert acme.members(group["id"]) == {c}
 
+    # a filter on members finds the groups a user belongs to
+    found = acme.get("/Groups", filter=f'members[value eq "{c}"]').get_json()["Resources"]
+    names = {g["displayName"] for g in found}
+    assert LICENCES in names and "Invoice viewing service" not in names, names
+    assert all(c in {m["value"] for m in g["members"]} for g in found)
+
     # each joining and leaving is in the account's audit trail, the token's name as source
     audit = _service(acme.embedded, "identity").get(
         f"/internal/accounts/{acme.account['id']}/audit", params={"per_page": 50}
