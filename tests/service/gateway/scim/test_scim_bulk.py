@@ -175,3 +175,29 @@ def test_the_activation_email_follows_unless_the_token_says_not(scim, portal):
     assert [t for t, _ in published if "link" in t] == []
     created = [d for t, d in published if t == "identity.user.created"]
     assert [d["user_id"] for d in created] == [alone["id"]]
+
+
+def test_a_user_created_in_a_bulk_is_made_a_groups_member_by_bulk_id(scim):
+    groups = scim.get("/Groups?count=100").get_json()["Resources"]
+    invoices = next(g for g in groups if "nvoice" in g["displayName"])
+    answer = scim.post(
+        "/Bulk",
+        bulk(
+            create("member"),
+            {
+                "method": "PATCH",
+                "path": f"/Groups/{invoices['id']}",
+                "data": {
+                    "schemas": [PATCH],
+                    "Operations": [
+                        {"op": "add", "path": "members", "value": [{"value": "bulkId:member"}]}
+                    ],
+                },
+            },
+        ),
+    )
+    results = answer.get_json()["Operations"]
+    assert [r["status"] for r in results] == ["201", "200"], results
+    user_id = results[0]["location"].rsplit("/", 1)[1]
+    group = scim.get(f"/Groups/{invoices['id']}").get_json()
+    assert user_id in [member["value"] for member in group.get("members", [])]
