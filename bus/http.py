@@ -270,8 +270,11 @@ def database_unavailable(exc: BaseException) -> Response:
         Problem(
             503,
             "Service Unavailable",
-            "The service cannot reach its database at the moment, so this request could not be "
-            "completed. Try again in a few seconds.",
+            _l(
+                "The service cannot reach its database at the moment, so this request could not"
+                " be completed. Try again in a few seconds.",
+                code="service.database_unavailable",
+            ),
         )
     )
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)

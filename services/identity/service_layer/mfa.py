@@ -223,8 +223,11 @@ def renew_recovery_codes(uow: IdentityUnitOfWork, user_id: str) -> tuple[dict[st
     user = existing_user(uow, user_id)
     if not mfa_repo.factors_of(uow.session, user.id).any:
         raise Conflict(
-            "Recovery codes come with a second factor: set up an authenticator "
-            "application or a passkey first."
+            _l(
+                "Recovery codes come with a second factor: set up an authenticator application"
+                " or a passkey first.",
+                code="mfa.no_factor",
+            )
         )
     codes = issue_recovery_codes(uow, user.id)
     return {"recovery_codes": codes}, changed(

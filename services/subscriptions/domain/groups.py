@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bus.i18n import _l
+
 from .administrators import account_label
 from .definitions import AccountLike
 from .errors import LastAdministrator
@@ -75,8 +77,11 @@ def ensure_keeps_administrator(
     after = (before - set(plan.leaving)) | set(plan.joining)
     if before and not after:
         raise LastAdministrator(
-            f"{account_label(account)} must keep at least one administrator; add another "
-            "member to its administration group before removing the last one.",
+            _l(
+                "{account} must keep at least one administrator; add another member to its"
+                " administration group before removing the last one.",
+                account=account_label(account),
+            ),
             action="cancel",
             user_id=plan.leaving[0],
         )
