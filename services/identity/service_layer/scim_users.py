@@ -367,6 +367,8 @@ def replace_user(
     status = _status_after(user, data.get("active", True) is not False, "email" in update)
     if status != user.status:
         update["status"] = status
+        if status == UserStatus.DEACTIVATED:
+            _keep_an_administrator(uow, user)
     changed = sorted(name for name in update if name != "login_key")
     if not changed:
         return scim_view(user, uow.now()), None
@@ -400,6 +402,20 @@ def replace_user(
         detail={"changed": changed},
     )
     return scim_view(user, now), event
+
+
+def _keep_an_administrator(uow: IdentityUnitOfWork, user: User) -> None:
+    """The last administrator of an account is not deactivated (as they are not deleted)."""
+    for administered in sorted(repo.administered_accounts(uow.session, user.id)):
+        if not repo.administrator_ids(uow.session, administered, for_update=True) - {user.id}:
+            account = repo.get_account(uow.session, administered)
+            label = account.label if account else "This account"
+            raise ScimRefused(
+                409,
+                f"{label} must keep at least one administrator: this user is the last one, "
+                "so they cannot be deactivated. Grant the administration service to another "
+                "user first.",
+            )
 
 
 def _status_after(user: User, active: bool, email_changed: bool) -> str:

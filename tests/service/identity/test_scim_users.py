@@ -208,3 +208,14 @@ def test_a_bulks_users_are_one_batch_event(svc):
     created = svc.last("identity.users.created")
     assert created["source"] == "scim" and len(created["users"]) == 5
     assert len(svc.last("identity.links.issued")["links"]) == 5
+
+
+def test_the_last_administrator_is_neither_deactivated_nor_deleted(svc):
+    account = svc.account()["id"]
+    admin = svc.active_user(account)
+    svc.grant_admin(account, admin["id"])
+    path = f"/internal/accounts/{account}/scim/users/{admin['id']}"
+    refused = scim_call(svc, "PUT", path, fields(email=admin["email"], active=False))
+    assert refused.status_code == 409 and "last one" in refused.json["detail"]
+    assert scim_call(svc, "DELETE", path).status_code == 409
+    assert svc.sign_in(admin["email"]).status_code == 200
