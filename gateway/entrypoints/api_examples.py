@@ -204,8 +204,14 @@ OBJECTS: dict[str, dict[str, Any]] = {
         "type": "about:blank",
         "title": "Unprocessable Content",
         "status": 422,
-        "detail": "Some fields are not valid; each is named in `errors`.",
-        "errors": {"email": ["Not a valid email address."]},
+        "code": "validation.phone_invalid",
+        "detail": "Some fields are not valid (mobile_phone); see errors for what to change.",
+        "errors": {
+            "mobile_phone": [
+                "This is not a phone number we can read; write it with its country code,"
+                " e.g. +33 1 23 45 67 89."
+            ]
+        },
     },
     "MyServicesPanel": {"accepted": 4, "pending": 1, "refused": 0, "last": FIELDS["last"]},
     "CatalogPanel": {

@@ -50,7 +50,12 @@ class ProblemSchema(Schema):
         metadata={"description": "422: the fields or parameters refused, each with what to change"},
     )
     code = fields.String(
-        metadata={"description": "a stable code of the rule that refused the request"}
+        metadata={
+            "description": "every answer: the stable, machine-readable code of the refusal (a"
+            " contract; docs/api.md lists them); detail and errors are in the caller's language"
+            " (the profile's, else Accept-Language: en or fr)",
+            "example": "validation.phone_invalid",
+        }
     )
     retry_after = fields.Integer(
         metadata={"description": "429: seconds to wait (also the Retry-After header)"}
