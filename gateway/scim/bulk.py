@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from bus.http_client import segment as q
 from gateway.scim import PREFIX, bp, json_body, remember, scim_caller, service_call
 from gateway.scim import users as scim_users
-from gateway.scim.discovery import MAX_OPERATIONS, MAX_PAYLOAD_BYTES, ScimUser
+from gateway.scim.discovery import MAX_OPERATIONS, ScimUser, max_payload_bytes
 from gateway.scim.errors import ScimError, as_scim_error, invalid_syntax, scim_response
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -88,9 +88,9 @@ def _result(
 def read_request() -> tuple[list[dict[str, Any]], int | None]:
     """The operations and failOnErrors of the request; the whole request refused (nothing
     written) when it is over its limits or not a BulkRequest."""
-    if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+    if (request.content_length or 0) > max_payload_bytes():
         raise ScimError(
-            413, f"A Bulk request holds at most {MAX_PAYLOAD_BYTES} bytes (maxPayloadSize)."
+            413, f"A Bulk request holds at most {max_payload_bytes()} bytes (maxPayloadSize)."
         )
     body = json_body()
     if BULK_REQUEST not in (body.get("schemas") or []):

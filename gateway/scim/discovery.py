@@ -33,10 +33,11 @@ from scim2_models import (
 from scim2_models.urn import URN
 
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, TITLES
+from gateway.entrypoints.context import gw
 from gateway.scim.errors import not_found, scim_response
 
 MAX_OPERATIONS = 1000  # Bulk operations per request
-MAX_PAYLOAD_BYTES = 1024 * 1024  # a Bulk request's body (the gateway's PORTICO_MAX_BODY_BYTES)
+MAX_PAYLOAD_BYTES = 1024 * 1024  # a Bulk request's body, at most (and PORTICO_MAX_BODY_BYTES)
 MAX_RESULTS = 1000  # resources in one page of a list; a larger `count` is lowered to it
 DEFAULT_COUNT = 100
 
@@ -176,11 +177,16 @@ def resource_types() -> list[ResourceType]:
     ]
 
 
+def max_payload_bytes() -> int:
+    """The largest Bulk body taken: MAX_PAYLOAD_BYTES, or the gateway's body cap if smaller."""
+    return min(MAX_PAYLOAD_BYTES, gw().config.max_body_bytes)
+
+
 def service_provider_config() -> ServiceProviderConfig:
     return ServiceProviderConfig(
         patch=Patch(supported=True),
         bulk=Bulk(
-            supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_PAYLOAD_BYTES
+            supported=True, max_operations=MAX_OPERATIONS, max_payload_size=max_payload_bytes()
         ),
         filter=Filter(supported=True, max_results=MAX_RESULTS),
         change_password=ChangePassword(supported=False),
