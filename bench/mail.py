@@ -247,6 +247,8 @@ def measure(our_sink: SmtpSink, bare_sink: SmtpSink) -> dict[str, Any]:
         machine = _cpu_of_machine() - machine
         assert loop.pool is not None
         loop.pool.close()
+        if loop.marks is not part.engine:
+            loop.marks.dispose()
         sink_after = our_sink.state()
         sent = _count_sent(part)
         part.engine.dispose()

@@ -269,6 +269,25 @@ def claim_due(
     return [OutgoingMail(**row._mapping) for row in rows]
 
 
+def marks_engine(engine: sa.Engine, size: int) -> sa.Engine:
+    """The engine the SMTP connections mark their e-mails `sent` with. On PostgreSQL: a pool of
+    its own, `size` connections whose commits do not wait for the disk (synchronous_commit off:
+    a mark costs a round trip, not a flush). Only a crash of the database server can lose the
+    last fraction of a second of marks (never a crash of the worker: the server has them), and
+    those e-mails are sent again when their lease ends, with the same Message-ID, as the
+    delivery loop already does for the one e-mail per connection a dead worker had not marked.
+    Elsewhere, `engine` itself."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return sa.create_engine(
+        engine.url,
+        pool_size=size,
+        max_overflow=0,
+        pool_recycle=1800,
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
+
+
 # The delivery loop's commonest statement (each SMTP connection marks every e-mail it sends):
 # built once, not at every call.
 _MARK_SENT = (

@@ -2,11 +2,13 @@
 connections, record each outcome.
 
 Rows are claimed in batches (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas share
-the queue) and marked `sending` with a lease before anything is sent. The whole batch is
-rendered at once (each template compiled once, by the renderer's Jinja environments), then
-sent over `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages per
-connection. The thread of a connection marks its e-mail `sent` (one statement) as soon as the
-server has accepted it, before it starts the next one: a crash leaves at most one e-mail per
+the queue) and marked `sending` with a lease before anything is sent. Each e-mail of the batch
+is rendered (each template compiled once, by the renderer's Jinja environments) and handed at
+once to one of `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages per
+connection: the first ones are on their way while the rest are rendered. The thread of a
+connection marks its e-mail `sent` (one statement; on PostgreSQL over connections whose commits
+do not wait for the disk, repository.marks_engine) as soon as the server has accepted it,
+before it starts the next one: a crash leaves at most one e-mail per
 connection accepted by the server and not marked (sent again, with the same Message-ID, when
 the lease ends); a mark the database refused is written again before the next claim. Nothing
 is sent once the claim's lease may have ended (a process paused past it, or unable to extend
@@ -139,6 +141,10 @@ class DeliveryLoop:
         if pool is None and self.config.smtp_url:
             pool = SmtpPool.from_url(self.config.smtp_url, self.config.connections)
         self.pool = pool
+        # the connections' marks commit without waiting for the disk (repository.marks_engine)
+        self.marks = (
+            repo.marks_engine(part.engine, self.config.connections) if pool else part.engine
+        )
         self.pause = 0.0  # after the SMTP server itself failed: wait before the next claim
         self._server_failures = 0
         # e-mails the server accepted whose mark could not be written (the database was away):
@@ -232,25 +238,15 @@ class DeliveryLoop:
     def _send(
         self, token: str, rows: list[OutgoingMail], pool: SmtpPool, fence: float = float("inf")
     ) -> None:
-        """Render the batch, send it over the pool, write the outcomes as they come; nothing is
-        sent past `fence` (the claim's lease may have ended: another replica sends its rows)."""
+        """Render the batch and send it over the pool, each e-mail handed to a connection as soon
+        as it is rendered (the connections send the first ones while the rest are rendered);
+        write the outcomes as they come. Nothing is sent past `fence` (the claim's lease may have
+        ended: another replica sends its rows)."""
         ledger = _Ledger(len(rows))
         ledger.fence = fence
-        ready = self._prepare(rows, ledger)
-        if ready:
-            try:
-                pool.connect()  # one connection first: a server that is down costs one attempt
-            except TemporaryFailure as failure:
-                first, *others = ready
-                ledger.add(self._retried(first.row, _answer(failure), self.part.clock.now()))
-                for item in others:
-                    ledger.add(item.row.id)
-                ledger.server_failure = failure
-                ready = []
-        futures = [pool.submit(partial(self._send_one, token, ledger), item) for item in ready]
-        for future in futures:
-            future.add_done_callback(ledger.settle_if_raised)
+        futures: list[Future[None]] = []
         try:
+            self._submit_as_rendered(token, rows, pool, ledger, futures)
             self._write_as_they_come(token, ledger)
         except BaseException:
             ledger.marks_failed = ledger.marks_failed or RuntimeError("recording failed")
@@ -263,28 +259,53 @@ class DeliveryLoop:
         elif ledger.sent:
             self._server_failures, self.pause = 0, 0.0
 
-    def _prepare(self, rows: list[OutgoingMail], ledger: _Ledger) -> list[_Ready]:
-        """Render every row of the claim; a row that cannot be rendered fails with the reason."""
+    def _submit_as_rendered(
+        self,
+        token: str,
+        rows: list[OutgoingMail],
+        pool: SmtpPool,
+        ledger: _Ledger,
+        futures: list[Future[None]],
+    ) -> None:
+        """Render each row and hand it to the pool. The first connection is opened before the
+        first e-mail goes: a server that is down costs one attempt (that e-mail is retried, the
+        rest of the claim goes back to the queue untouched)."""
         now = self.part.clock.now()
-        ready = []
-        for row in rows:
-            try:
-                rendered = self.part.renderer.render(row.template, row.language, row.context)
-                message_id = message_key(row.event_id, row.template, row.recipient)
-                envelope = smtp_envelope(
-                    rendered,
-                    sender=self.config.mail_from,
-                    to=row.recipient,
-                    message_id=message_id,
-                    date=now,
-                    attachments=_attachments(row),
-                )
-            except (RenderingError, ValueError) as error:
-                ledger.add(self._failed(row, f"rendering failed: {error}"))
+        for index, row in enumerate(rows):
+            item = self._prepare(row, ledger, now)
+            if item is None:
                 continue
-            header = message_id_header(message_id, self.config.mail_from)
-            ready.append(_Ready(row, rendered.subject, header, envelope))
-        return ready
+            if not futures:
+                try:
+                    pool.connect()
+                except TemporaryFailure as failure:
+                    ledger.add(self._retried(row, _answer(failure), self.part.clock.now()))
+                    for other in rows[index + 1 :]:
+                        ledger.add(other.id)
+                    ledger.server_failure = failure
+                    return
+            future = pool.submit(partial(self._send_one, token, ledger), item)
+            future.add_done_callback(ledger.settle_if_raised)
+            futures.append(future)
+
+    def _prepare(self, row: OutgoingMail, ledger: _Ledger, now: datetime) -> _Ready | None:
+        """Render one row of the claim; a row that cannot be rendered fails with the reason."""
+        try:
+            rendered = self.part.renderer.render(row.template, row.language, row.context)
+            message_id = message_key(row.event_id, row.template, row.recipient)
+            envelope = smtp_envelope(
+                rendered,
+                sender=self.config.mail_from,
+                to=row.recipient,
+                message_id=message_id,
+                date=now,
+                attachments=_attachments(row),
+            )
+        except (RenderingError, ValueError) as error:
+            ledger.add(self._failed(row, f"rendering failed: {error}"))
+            return None
+        header = message_id_header(message_id, self.config.mail_from)
+        return _Ready(row, rendered.subject, header, envelope)
 
     def _send_one(self, token: str, ledger: _Ledger, sender: SmtpSender, item: _Ready) -> None:
         """On a thread of the pool: send one e-mail over `sender`'s connection; mark it sent at
@@ -310,7 +331,7 @@ class DeliveryLoop:
             return
         sent = self._sent(row, item.subject, item.message_id)
         try:
-            self._record(token, Outcomes(sent=[sent]), self.part.clock.now())
+            repo.record_outcomes(self.marks, token, Outcomes(sent=[sent]), self.part.clock.now())
         except Exception as error:  # noqa: BLE001 - the database: stop sending, mark it later
             log.exception("outgoing e-mail %s was sent and could not be marked yet", row.id)
             self._unmarked.append((token, sent))
@@ -408,6 +429,8 @@ class DeliveryLoop:
         finally:
             if self.pool is not None:
                 self.pool.close()
+            if self.marks is not self.part.engine:
+                self.marks.dispose()
 
 
 def _attachments(row: OutgoingMail) -> list[tuple[str, bytes, str]]:

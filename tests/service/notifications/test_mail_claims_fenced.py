@@ -65,13 +65,13 @@ def test_a_sender_paused_past_its_lease_sends_none_of_what_another_replica_took_
     addresses = ["ada@example.test", "grace@example.test", "edsger@example.test"]
     queue_links(harness, people, *addresses)
     paused = harness.loop()
-    prepare = paused._prepare
+    submit = paused._submit_as_rendered
 
-    def stopped_after_claiming(rows, ledger):  # SIGSTOP between the claim and the sending
+    def stopped_after_claiming(*args):  # SIGSTOP between the claim and the sending
         time.sleep(1.5)
-        return prepare(rows, ledger)
+        return submit(*args)
 
-    paused._prepare = stopped_after_claiming  # type: ignore[method-assign]
+    paused._submit_as_rendered = stopped_after_claiming  # type: ignore[method-assign]
     resumed = threading.Thread(target=paused.deliver_due)
     resumed.start()
     eventually(lambda: len(harness.rows(status="sending")) == 3, what="the paused claim")
