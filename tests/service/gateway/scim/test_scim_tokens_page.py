@@ -88,3 +88,28 @@ def test_a_token_over_its_rate_is_answered_429_with_retry_after(pages):
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1].headers["Retry-After"]) >= 1
     assert answers[-1].get_json(force=True)["status"] == "429"
+
+
+def test_a_user_the_directory_deactivated_shows_so_in_the_user_list(pages):
+    browser = pages.browser()
+    browser.sign_in()
+    page = browser.get("/users/scim-tokens")
+    issued = browser.post("/users/scim-tokens", {**issue_form(text(page)), "name": "Leavers"})
+    token = re.search(r'<code id="scim-token">(scim_[^<]+)</code>', text(issued)).group(1)
+    client = pages.app.test_client()
+    bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    email = f"leaver-{uuid.uuid4().hex[:8]}@directory.example"
+    created = client.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": email,
+            "name": {"familyName": "Leaver", "givenName": "Lou"},
+            "active": False,
+        },
+        headers=bearer,
+    )
+    assert created.status_code == 201, created.get_json()
+    listed = text(browser.get("/users?status=deactivated"))
+    assert email in listed and "status-deactivated" in listed
+    assert email not in text(browser.get("/users?status=active"))
