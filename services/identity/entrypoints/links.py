@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from bus.i18n import localise
 from services.identity.entrypoints import schemas
 from services.identity.entrypoints.common import created, no_content, run
 from services.identity.service_layer import activation, passwords
@@ -15,7 +16,12 @@ bp = Blueprint("links", __name__, url_prefix="/internal")
 
 @bp.get("/activations/<token>")
 def read_activation(token: str) -> ResponseReturnValue:
-    return jsonify(run(activation.read_activation, token))
+    """The wizard's fields, and the password rules worded in the caller's language."""
+    answer = run(activation.read_activation, token)
+    answer["password_rules"] = [
+        {**rule, "text": localise(rule["text"])} for rule in answer["password_rules"]
+    ]
+    return jsonify(answer)
 
 
 @bp.post("/activations/<token>")

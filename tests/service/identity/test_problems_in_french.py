@@ -100,3 +100,15 @@ def test_a_new_password_that_breaks_the_rules_is_refused_in_french(svc, account)
     assert "Le mot de passe doit compter au moins" in answer.json["detail"]
     assert answer.json["errors"]["password"][0].startswith("Le mot de passe ")
     assert answer.json["code"] in ("password.too_short", "password.rules_broken")
+
+
+def test_the_activation_wizard_words_the_password_rules_in_french(svc, account):
+    _, token = svc.user(account["id"])
+    answer = svc.client.get(f"/internal/activations/{token}", headers={**svc.headers, **FR})
+    assert answer.status_code == 200
+    rules = {rule["code"]: rule for rule in answer.json["password_rules"]}
+    assert rules["too_short"]["text"] == (
+        f"Le mot de passe doit compter au moins {rules['too_short']['value']} caractères."
+    )
+    english = svc.get(f"/internal/activations/{token}").json["password_rules"]
+    assert english[0]["text"].startswith("The password must")
