@@ -16,9 +16,10 @@ from typing import Any
 
 from flask import request
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp, ResponseParameters
+from scim2_models import Context, PatchOp, ResponseParameters, SCIMException
 
 from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
+from bus.http import Problem
 from bus.http_client import segment as q
 from gateway.entrypoints.context import gw
 from gateway.scim import PREFIX, bp, json_body, remember, scim_caller, service_call
@@ -241,24 +242,19 @@ def patch(user_id: str, body: dict[str, Any], if_match: str | None) -> dict[str,
             changed = operations.patch(resource)
         except ValidationError as exc:
             raise from_validation(exc) from None
-        except Exception as exc:  # scim2-models' SCIMException: noTarget, mutability, ...
-            raise _scim_exception(exc) from None
+        except SCIMException as exc:  # noTarget, mutability, invalidValue, ...
+            error = exc.to_error()
+            raise ScimError(
+                int(error.status or 400), error.detail or str(exc), error.scim_type
+            ) from None
         if not changed:
             return current
         try:
             return put(user_id, to_portal(resource, current), int(current["version"]))
-        except ScimError as exc:
+        except Problem as exc:  # changed meanwhile: applied again to what it is now
             if exc.status != 412 or version is not None or attempt == PATCH_ATTEMPTS:
                 raise
     raise AssertionError("not reached")
-
-
-def _scim_exception(exc: Exception) -> ScimError:
-    to_error = getattr(exc, "to_error", None)
-    if to_error is None:
-        raise exc
-    error = to_error()
-    return ScimError(int(error.status or 400), error.detail or str(exc), error.scim_type)
 
 
 def wanted_version(if_match: str | None, current: dict[str, Any]) -> int | None:

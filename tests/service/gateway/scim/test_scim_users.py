@@ -435,3 +435,30 @@ def test_without_a_token_or_with_a_revoked_one_nothing_is_answered(scim, portal)
     error_of(
         portal.client.get("/scim/v2/Users", headers={"Authorization": "Bearer nope"}), 401, None
     )
+
+
+def test_a_patch_without_if_match_is_applied_again_to_a_user_changed_meanwhile(scim, monkeypatch):
+    from gateway.scim import users as scim_users
+
+    user = scim.create_user()
+    scim.patch(f"/Users/{user['id']}", ops({"op": "replace", "path": "title", "value": "Newer"}))
+    real = scim_users.read_user
+    reads = []
+
+    def stale_first(user_id):  # the first read is the version before the other write
+        found = real(user_id)
+        reads.append(found["version"])
+        return {**found, "version": found["version"] - 1} if len(reads) == 1 else found
+
+    monkeypatch.setattr(scim_users, "read_user", stale_first)
+    answer = scim.patch(
+        f"/Users/{user['id']}", ops({"op": "replace", "path": "name.givenName", "value": "Again"})
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert len(reads) == 2 and answer.get_json()["name"]["givenName"] == "Again"
+    stale = scim.patch(
+        f"/Users/{user['id']}",
+        ops({"op": "replace", "path": "title", "value": "Lost"}),
+        **{"If-Match": user["meta"]["version"]},
+    )
+    error_of(stale, 412, "invalidVers")
