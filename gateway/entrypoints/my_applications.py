@@ -38,10 +38,18 @@ class ApplicationOut(Schema):
     name = fields.String(metadata={"example": "Planning"})
     scopes = fields.List(fields.String(), metadata={"example": ["email", "openid", "profile"]})
     first_signed_in_at = fields.String(
-        metadata={"format": "date-time", "description": "the oldest sign-in it still holds"}
+        metadata={
+            "format": "date-time",
+            "description": "the oldest sign-in it still holds",
+            "example": "2025-01-06T09:00:00Z",
+        }
     )
     last_used_at = fields.String(
-        metadata={"format": "date-time", "description": "its last sign-in or token refresh"}
+        metadata={
+            "format": "date-time",
+            "description": "its last sign-in or token refresh",
+            "example": "2025-01-08T14:30:00Z",
+        }
     )
     sign_ins = fields.Integer(
         metadata={"description": "its live sign-ins (one per browser or device)", "example": 1}
