@@ -60,7 +60,7 @@ class Run:
         if resource is not None and resource.get("id"):
             location = f"{request.url_root.rstrip('/')}{PREFIX}/{kind}/{resource['id']}"
             version = resource.get("version") or (resource.get("meta") or {}).get("version")
-            if operation.get("bulkId") and operation.get("method") == "POST":
+            if operation.get("bulkId") and str(operation.get("method", "")).upper() == "POST":
                 self.created[str(operation["bulkId"])] = str(resource["id"])
         self.results.append(_result(operation, status, location=location, version=version))
 
