@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -40,13 +42,15 @@ from tests.e2e.harness import (
 REPLICAS = 2
 START_RETRIES = 5
 TOO_MANY_CLIENTS = "too many clients already"
+# The lease of the claims of a part's worker (its e-mails, its import jobs), in seconds.
+LEASES = {"notifications": 15, "importer": 10}
 # Short retry and lease times, so that the faults of a few minutes' run are recovered from in it.
 CHAOS_ENV = {
     "PORTICO_PROXY_COUNT": "1",  # the gateway's proxy stands for the load balancer
     "PORTICO_MAIL_RETRY_SECONDS": "2",
     "PORTICO_MAIL_RETRY_MAX_SECONDS": "8",
-    "PORTICO_MAIL_LEASE_SECONDS": "15",
-    "PORTICO_IMPORT_LEASE_SECONDS": "10",
+    "PORTICO_MAIL_LEASE_SECONDS": str(LEASES["notifications"]),
+    "PORTICO_IMPORT_LEASE_SECONDS": str(LEASES["importer"]),
     "PORTICO_EXPIRY_INTERVAL": "2",  # the expiry job of every subscriptions worker, often
     # 20 processes share the machine's PostgreSQL (100 connections for everyone's tests): one
     # connection kept per process, up to 3 more at a peak (deploy/README.md, "Database connections")
@@ -70,11 +74,42 @@ class JournalMailbox(Mailbox):
                 "subject": mail.subject,
                 "message_id": str(mail.message.get("Message-ID", "")),
                 "links": mail.links,
+                "at": time.time(),
             }
         )
         with self._lock, self.journal.open("a", encoding="utf-8") as out:
             out.write(line + "\n")
         super().add(mail)
+
+
+class FailingSmtpSink(SmtpSink):
+    """The SMTP sink, which can fail for a while: every message is answered "421 try again
+    later" and not filed, so that the sender knows for sure it was not taken (a connection
+    broken after the sink filed a message but before its answer reached the sender would make
+    that message be sent again, as any SMTP client would)."""
+
+    failing = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.failing:
+            return "421 4.3.2 Service not available, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@dataclass
+class Connections:
+    """What the connection watcher saw: the cluster's peak, and when the server was full."""
+
+    every: float = 0.5  # seconds between two counts
+    peak: int = 0
+    server_peak: int = 0
+    full_at: list[float] = field(default_factory=list)  # times (time.time()) it was full
+
+    def note(self, ours: int, everyone: int, most: int) -> None:
+        self.peak = max(self.peak, ours)
+        self.server_peak = max(self.server_peak, everyone)
+        if everyone >= most - 1:  # the watcher's own connection included: no slot left
+            self.full_at.append(time.time())
 
 
 @dataclass
@@ -89,7 +124,7 @@ class ChaosCluster(Cluster):
         super().__post_init__()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.mail = JournalMailbox(self.workdir / "mail.jsonl")
-        self.smtp = SmtpSink(self.mail)
+        self.smtp = FailingSmtpSink(self.mail)
         self.proxies = Proxies()
         # self.ports / self.urls (from the harness) are now the proxies' ports
         self.replica_ports = {
@@ -261,10 +296,18 @@ class ChaosCluster(Cluster):
         self.processes[process] = Process(old.name, old.argv, old.env, old.log, old.cwd).start()
 
     def cut(self, proxy: str) -> None:
+        """PostgreSQL: its proxy refuses connections and breaks the open ones. SMTP: the sink
+        answers 421 and its proxy refuses new connections."""
+        if proxy == "smtp":
+            self.smtp.failing = True
+            self.proxies.cut(proxy, drop_open=False)
+            return
         self.proxies.cut(proxy)
 
     def restore(self, proxy: str) -> None:
         self.proxies.restore(proxy)
+        if proxy == "smtp":
+            self.smtp.failing = False
 
     def outbox_pending(self) -> dict[str, float]:
         """portico_outbox_pending of every worker replica (one that does not answer: infinity)."""
@@ -287,13 +330,16 @@ class ChaosCluster(Cluster):
                     )
         return found
 
-    def watch_connections(self, stop: threading.Event, every: float = 1.0) -> dict[str, int]:
-        """Count the cluster's PostgreSQL connections every `every` seconds until `stop` (in a
-        thread, on one connection of its own); the answer, filled in as it goes: the peak and
-        the last count."""
-        seen = {"peak": 0, "last": 0}
+    def watch_connections(self, stop: threading.Event, every: float = 0.5) -> Connections:
+        """Count PostgreSQL's connections every `every` seconds until `stop` (in a thread, on
+        one connection of its own, straight to the server): the cluster's, and whether the
+        whole server was full (other tests share it), filled in as it goes."""
+        seen = Connections(every=every)
         names = list(self.db_names.values())
-        query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(:names)")
+        query = sa.text(
+            "SELECT count(*) FILTER (WHERE datname = ANY(:names)), count(*),"
+            " current_setting('max_connections')::int FROM pg_stat_activity"
+        )
 
         def watch() -> None:
             url = sa.engine.make_url(self.pg_admin_url).set(drivername="postgresql+psycopg")
@@ -301,9 +347,8 @@ class ChaosCluster(Cluster):
             try:
                 with engine.connect() as conn:
                     while not stop.is_set():
-                        count = int(conn.execute(query, {"names": names}).scalar() or 0)
-                        seen["last"] = count
-                        seen["peak"] = max(seen["peak"], count)
+                        ours, everyone, most = conn.execute(query, {"names": names}).one()
+                        seen.note(int(ours), int(everyone), int(most))
                         stop.wait(every)
             except Exception:  # noqa: BLE001 - the count is for the report only
                 pass
@@ -312,6 +357,16 @@ class ChaosCluster(Cluster):
 
         threading.Thread(target=watch, name="chaos-connections", daemon=True).start()
         return seen
+
+    def queued(self) -> int:
+        """Messages ready in the parts' queues, not yet taken by a consumer."""
+        total = 0
+        for name in parts.PARTS:
+            try:
+                total += self.messages(f"{self.prefix}.{name}")
+            except Exception:  # noqa: BLE001 - a part without consumers has no queue
+                pass
+        return total
 
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each part's dead-letter queue."""

@@ -8,7 +8,8 @@ answer 200 on /readyz again is measured from the undoing:
   the broker answers;
 - `postgres`: the proxy between the cluster and PostgreSQL refuses connections for 10 s (the
   machine's PostgreSQL is shared, so it is not restarted);
-- `smtp`: the proxy in front of the SMTP sink refuses connections for 30 s;
+- `smtp`: the SMTP sink answers 421 to every message, and its proxy refuses new connections,
+  for 30 s (the short run: 15 s);
 - `pause`: SIGSTOP a worker replica past its lease (mail or import claims), then SIGCONT.
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from kombu import Connection
 
 from portico import parts
-from tests.chaos.cluster import ChaosCluster
+from tests.chaos.cluster import LEASES, ChaosCluster
 
 RECOVERY_TARGET = 30.0  # seconds for every replica to be ready again after a fault
 RECOVERY_DEADLINE = 120.0  # how long the schedule waits before it records a fault as unrecovered
@@ -40,7 +41,7 @@ class Fault:
     started: float = 0.0  # wall-clock times (time.time()), to compare with the load's requests
     undone: float = 0.0
     ready: float | None = None  # every replica ready again (None: not within the deadline)
-    drained: float | None = None  # then every outbox empty: the fault's backlog is through
+    drained: float | None = None  # then every outbox and queue empty: its backlog is through
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -51,7 +52,7 @@ class Fault:
         return f"{self.kind}({self.target}, {self.hold:g}s)"
 
 
-def plan(seed: int, worker_kills: int) -> list[Fault]:
+def plan(seed: int, worker_kills: int, smtp_hold: float = 30.0) -> list[Fault]:
     """The schedule for `seed`: the same seed gives the same faults in the same order."""
     pick = random.Random(seed)
     killed = pick.sample(list(parts.PARTS), k=min(worker_kills, len(parts.PARTS)))
@@ -59,11 +60,10 @@ def plan(seed: int, worker_kills: int) -> list[Fault]:
     faults.append(Fault("kill-serve", f"{pick.choice(parts.PARTS)}-serve-{pick.randrange(2)}", 2.0))
     faults.append(Fault("rabbitmq", "rabbitmq", 5.0))
     faults.append(Fault("postgres", "postgres", 10.0))
-    faults.append(Fault("smtp", "smtp", 30.0))
-    paused = pick.choice(("notifications", "importer"))
-    faults.append(
-        Fault("pause", f"{paused}-worker-{pick.randrange(2)}", 20.0)
-    )  # leases: 15 s, 10 s
+    faults.append(Fault("smtp", "smtp", smtp_hold))
+    paused = pick.choice(sorted(LEASES))
+    # past the lease of its claims (e-mails, import jobs): another replica takes them over
+    faults.append(Fault("pause", f"{paused}-worker-{pick.randrange(2)}", LEASES[paused] + 5.0))
     pick.shuffle(faults)
     return faults
 
@@ -134,7 +134,7 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
     else:
         fault.notes.append(f"not ready after {RECOVERY_DEADLINE:g}s: {down}")
     while fault.ready is not None and time.monotonic() < deadline:
-        if not any(cluster.outbox_pending().values()):
+        if not any(cluster.outbox_pending().values()) and not cluster.queued():
             fault.drained = time.time()
             break
         time.sleep(0.5)
@@ -142,5 +142,5 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
         "not recovered" if fault.recovery is None else f"ready again {fault.recovery:.1f}s after"
     )
     if fault.drained is not None:
-        recovery += f", outboxes empty {fault.drained - fault.undone:.1f}s after"
+        recovery += f", outboxes and queues empty {fault.drained - fault.undone:.1f}s after"
     log(f"fault {fault} undone; {recovery}")

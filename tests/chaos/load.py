@@ -102,6 +102,15 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def address() -> str:
+    """A client address (X-Forwarded-For, from the load balancer the gateway's proxy stands for)."""
+    return f"10.{random.randint(0, 254)}.{random.randint(0, 254)}.{random.randint(1, 254)}"
+
+
+def coming_from(where: str | None) -> dict[str, str]:
+    return {"X-Forwarded-For": where} if where else {}
+
+
 # --- the users -----------------------------------------------------------------------------
 
 
@@ -113,9 +122,7 @@ class PortalUser(HttpUser):
 
     def on_start(self) -> None:
         # the gateway's proxy stands for a load balancer: each virtual user has its own address
-        self.client.headers["X-Forwarded-For"] = (
-            f"10.{random.randint(0, 254)}.{random.randint(0, 254)}.{random.randint(1, 254)}"
-        )
+        self.client.headers["X-Forwarded-For"] = address()
 
     def call(
         self, method: str, path: str, step: str, expect: tuple[int, ...], **kwargs: Any
@@ -129,7 +136,9 @@ class PortalUser(HttpUser):
             else None
         )
 
-    def activate(self, email: str, profile: dict[str, Any], step: str) -> None:
+    def activate(
+        self, email: str, profile: dict[str, Any], step: str, where: str | None = None
+    ) -> None:
         token = files().link(email, "Your account activation link", "activate")
         body = {
             **profile,
@@ -138,17 +147,29 @@ class PortalUser(HttpUser):
             "mobile_phone": None,
             "password": PASSWORD,
         }
-        self.call("POST", f"/api/v1/activations/{token}", f"{step}: activate", (201,), json=body)
+        self.call(
+            "POST",
+            f"/api/v1/activations/{token}",
+            f"{step}: activate",
+            (201,),
+            json=body,
+            headers=coming_from(where),
+        )
 
-    def sign_in(self, email: str, password: str, step: str) -> dict[str, str]:
+    def sign_in(
+        self, email: str, password: str, step: str, where: str | None = None
+    ) -> dict[str, str]:
+        """Sign in (from `where`, the person's own machine, else the virtual user's address);
+        the headers of the session's next calls."""
         answer = self.call(
             "POST",
             "/api/v1/session",
             f"{step}: sign in",
             (201,),
             json={"email": email, "password": password},
+            headers=coming_from(where),
         )
-        return bearer(answer["token"])
+        return {**bearer(answer["token"]), **coming_from(where)}
 
 
 class Administrator(PortalUser):
@@ -278,11 +299,12 @@ class Administrator(PortalUser):
                     "subscription_ids": [item["id"] for item in granted["items"]],
                 }
             )
-            self.activate(email, USER, "new user")
+            where = address()  # the new user's own machine (sign-ins are limited per address)
+            self.activate(email, USER, "new user", where)
             files().record({"kind": "activated", "user_id": user["id"], "email": email})
-            person = {"id": user["id"], "email": email, "password": PASSWORD}
+            person = {"id": user["id"], "email": email, "password": PASSWORD, "address": where}
             self.people.append(person)
-            session = self.sign_in(email, PASSWORD, "new user")
+            session = self.sign_in(email, PASSWORD, "new user", where)
             ask = self.services["ask"]
             asked = self.call(
                 "POST",
@@ -344,7 +366,9 @@ class Administrator(PortalUser):
         person = self.people.pop(0)
         new = unique_email("moved")
         try:
-            session = self.sign_in(person["email"], person["password"], "e-mail change")
+            session = self.sign_in(
+                person["email"], person["password"], "e-mail change", person["address"]
+            )
             self.call(
                 "POST",
                 "/api/v1/me/email-change",
@@ -362,7 +386,13 @@ class Administrator(PortalUser):
                 }
             )
             token = files().link(new, "Email change confirmation", "confirm-email")
-            self.call("POST", f"/api/v1/email-changes/{token}", "e-mail change: confirm", (204,))
+            self.call(
+                "POST",
+                f"/api/v1/email-changes/{token}",
+                "e-mail change: confirm",
+                (204,),
+                headers=coming_from(person["address"]),
+            )
             files().record(
                 {
                     "kind": "email_changed",
@@ -373,7 +403,7 @@ class Administrator(PortalUser):
             )
             person["email"] = new
             # read-your-writes: the new address signs in at once
-            self.sign_in(new, person["password"], "e-mail change: new address")
+            self.sign_in(new, person["password"], "e-mail change: new address", person["address"])
         except Journey as exc:
             print(f"e-mail change stopped: {exc}", file=sys.stderr)
         self.people.append(person)
@@ -392,6 +422,7 @@ class Administrator(PortalUser):
                 "password reset: ask",
                 (202,),
                 json={"email": person["email"]},
+                headers=coming_from(person["address"]),
             )
             files().record(
                 {"kind": "reset_asked", "user_id": person["id"], "email": person["email"]}
@@ -404,9 +435,10 @@ class Administrator(PortalUser):
                 "password reset: set",
                 (204,),
                 json={"password": NEW_PASSWORD},
+                headers=coming_from(person["address"]),
             )
             person["password"] = NEW_PASSWORD
-            self.sign_in(person["email"], NEW_PASSWORD, "password reset")
+            self.sign_in(person["email"], NEW_PASSWORD, "password reset", person["address"])
         except Journey as exc:
             print(f"password reset stopped: {exc}", file=sys.stderr)
 

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -48,10 +49,12 @@ class Proxy:
                 writer.transport.abort()
         self._open.clear()
 
-    def cut(self) -> None:
-        """Refuse new connections and break the open ones (call on the proxies' loop)."""
+    def cut(self, *, drop_open: bool = True) -> None:
+        """Refuse new connections and (unless `drop_open` is false) break the open ones (call on
+        the proxies' loop)."""
         self.is_cut = True
-        self._drop_all()
+        if drop_open:
+            self._drop_all()
 
     def restore(self) -> None:
         self.is_cut = False
@@ -124,9 +127,10 @@ class Proxies:
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
-    def cut(self, name: str) -> None:
-        """Cut a proxy; its open connections are broken when this returns."""
-        self._call(self._now(self.proxies[name].cut))
+    def cut(self, name: str, *, drop_open: bool = True) -> None:
+        """Cut a proxy; its open connections are broken when this returns (unless `drop_open`
+        is false: they stay, new ones are refused)."""
+        self._call(self._now(partial(self.proxies[name].cut, drop_open=drop_open)))
 
     def restore(self, name: str) -> None:
         self._call(self._now(self.proxies[name].restore))

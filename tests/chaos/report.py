@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +31,27 @@ class Window:
         return start <= self.end and end >= self.start
 
 
-def windows(faults: list[Fault]) -> list[Window]:
+def windows(faults: list[Fault], outside: Sequence[Window] = ()) -> list[Window]:
     """A fault's window: from its start until its backlog is through (every replica ready and
-    every outbox empty), plus GRACE."""
+    every outbox empty), plus GRACE; and the `outside` faults' windows (the shared PostgreSQL
+    full of other tests' connections)."""
     return [
         Window(f.started, (f.drained or f.ready or f.undone + 120) + GRACE)
         for f in faults
         if f.started
-    ]
+    ] + list(outside)
+
+
+def full_server_windows(full_at: list[float], every: float) -> list[Window]:
+    """The moments the shared PostgreSQL had no connection left (sampled every `every` seconds)
+    as windows: a fault from outside the cluster, from the sample before to GRACE after."""
+    found: list[Window] = []
+    for t in sorted(full_at):
+        if found and t - every <= found[-1].end:
+            found[-1].end = t + GRACE
+        else:
+            found.append(Window(t - every, t + GRACE))
+    return found
 
 
 def read_requests(path: Path) -> list[dict[str, Any]]:
@@ -55,9 +71,11 @@ def is_error(status: int) -> bool:
     return status == 0 or status >= 500
 
 
-def split(requests: list[dict[str, Any]], faults: list[Fault]) -> tuple[list[dict], list[dict]]:
+def split(
+    requests: list[dict[str, Any]], faults: list[Fault], outside: Sequence[Window] = ()
+) -> tuple[list[dict], list[dict]]:
     """The requests inside some fault window, and those outside every one."""
-    spans = windows(faults)
+    spans = windows(faults, outside)
     inside, outside = [], []
     for r in requests:
         start = r["t"] - r["ms"] / 1000
@@ -109,6 +127,54 @@ def add(a: Buckets, b: Buckets) -> Buckets:
     return {bound: a.get(bound, 0.0) + b.get(bound, 0.0) for bound in set(a) | set(b)}
 
 
+def later_than(buckets: Buckets, seconds: float) -> float:
+    """How many observations took longer than `seconds` (a bucket bound)."""
+    return buckets.get(math.inf, 0.0) - buckets.get(seconds, 0.0)
+
+
+class PropagationSampler:
+    """The gateway workers' propagation buckets, read every `every` seconds in a thread, so
+    that what was observed between two reads is put inside or outside the fault windows by when
+    it was observed, as the requests are."""
+
+    def __init__(self, cluster: ChaosCluster, every: float = 1.0) -> None:
+        self.cluster = cluster
+        self.every = every
+        self.samples: list[tuple[float, dict[str, Buckets]]] = []
+
+    def start(self, stop: threading.Event) -> PropagationSampler:
+        def sample() -> None:
+            last: dict[str, Buckets] = {}
+            while True:
+                try:
+                    last = propagation_buckets(self.cluster, last)
+                    self.samples.append((time.time(), last))
+                except Exception:  # noqa: BLE001 - the next read makes up for it
+                    pass
+                if stop.wait(self.every):
+                    break
+
+        threading.Thread(target=sample, name="chaos-propagation", daemon=True).start()
+        return self
+
+    def split(
+        self, spans: Sequence[Window]
+    ) -> tuple[Buckets, Buckets, list[tuple[float, float, float]]]:
+        """(observed outside every window, observed over the whole run, and the intervals
+        outside the windows that observed events slower than 1 s: start, end, how many)."""
+        outside: Buckets = {}
+        whole: Buckets = {}
+        slow: list[tuple[float, float, float]] = []
+        for (start, before), (end, after) in zip(self.samples, self.samples[1:], strict=False):
+            observed = delta(before, after)
+            whole = add(whole, observed)
+            if not any(w.overlaps(start, end) for w in spans):
+                outside = add(outside, observed)
+                if later_than(observed, 1.0) > 0:
+                    slow.append((start, end, later_than(observed, 1.0)))
+        return outside, whole, slow
+
+
 def bucket_quantile(buckets: Buckets, q: float) -> tuple[float, float]:
     """(the upper bound of the bucket holding quantile q, how many observations)."""
     ordered = sorted(buckets.items())
@@ -130,8 +196,9 @@ def render(
     propagation_outside: Buckets,
     propagation_all: Buckets,
     load: str,
+    server_full: Sequence[Window] = (),
 ) -> tuple[str, dict[str, Any]]:
-    inside, outside = split(requests, faults)
+    inside, outside = split(requests, faults, server_full)
     figures: dict[str, Any] = {
         "requests": len(requests),
         "errors_outside": sum(is_error(r["status"]) for r in outside),
@@ -189,9 +256,19 @@ def render(
             f"propagation events per bucket, {name}: "
             + ", ".join(f"<={bound:g}s: {n:.0f}" for bound, n in counts if n)
         )
+    if server_full:
+        seconds = sum(w.end - w.start for w in server_full)
+        lines.append(
+            f"the machine's shared PostgreSQL was full (other tests' connections) {len(server_full)} "
+            f"time(s), {seconds:.0f}s in all: requests then are counted inside fault windows"
+        )
     lines.append("faults (recovery = every replica's /readyz 200 again, from the undoing):")
     for f in faults:
         recovery = "NOT RECOVERED" if f.recovery is None else f"{f.recovery:.1f}s"
-        drained = "" if f.drained is None else f", outboxes empty {f.drained - f.undone:.1f}s after"
+        drained = (
+            ""
+            if f.drained is None
+            else f", outboxes and queues empty {f.drained - f.undone:.1f}s after"
+        )
         lines.append(f"  {f}: recovery {recovery}{drained} {' '.join(f.notes)}")
     return "\n".join(lines), figures
