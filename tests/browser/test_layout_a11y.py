@@ -181,6 +181,8 @@ PAGES = {  # name: (who, path of the scene)
     "import-job": ("admin", "/users/import/{account_id}/{import_id}"),
     "user-edit": ("admin", "/users/{account_id}/{user_id}/edit"),
     "user-delete": ("admin", "/users/{account_id}/{user_id}/delete"),
+    "security": ("admin", "/account/security"),
+    "security-policy": ("admin", "/users/security"),
     "forgotten-sent": ("nobody", "/forgotten-password/sent"),
     "activation": ("nobody", "{activation}"),
 }
