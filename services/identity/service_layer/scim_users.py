@@ -27,11 +27,13 @@ from services.identity.service_layer import users as admin_users
 from services.identity.service_layer.common import NO_SUCH_ACCOUNT, Actor, audit, audit_entry
 from services.identity.service_layer.errors import Conflict, NotFound
 from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fields
+from services.identity.service_layer.imports import plain_email
 from services.identity.service_layer.links import batch_link, issue_link, new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import user_event
 
 REQUIRED = ("email", "last_name", "first_name", "language", "password_level")
+REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
 DEFAULT_LANGUAGE = LANGUAGES[0]
 ADDRESS_USED = "This address is already used in the portal."
 NOT_IN_ACCOUNT = "There is no user with this id in this account."
@@ -125,7 +127,13 @@ def _check(
     fields = {name: data.get(name) for name in CREATE_FIELDS}
     fields["language"] = fields["language"] or language or DEFAULT_LANGUAGE
     fields["password_level"] = fields["password_level"] or 1
-    return check_user_fields(fields, required=REQUIRED)
+    email = plain_email(fields["email"])  # the imports' short path for a plain address
+    if email is None:
+        return check_user_fields(fields, required=REQUIRED)
+    del fields["email"]
+    values, errors = check_user_fields(fields, required=REQUIRED_BESIDE_EMAIL)
+    values["email"] = email
+    return values, errors
 
 
 def _refusal(errors: dict[str, list[str]]) -> ScimRefused:
