@@ -26,9 +26,13 @@ every activation e-mail at the sink ≤ 60 s after the upload (timed from the up
 for notifications' deferred start counts against it). The importer-alone figure
 (import_importer_alone_identity_stubbed_rows_per_s) has identity stubbed: never the end-to-end one.
 
+Last, a mass activation re-send to BENCH_IMPORT_RESEND (10,000) of the imported users, through
+identity's API (its app in this process, on its database): seconds to the 202 (target ≤ 2 s),
+beside the time until identity's worker has issued every link (import_resend_seconds_to_202).
+
     .venv/bin/python -m bench import_
     (BENCH_IMPORT_ROWS, BENCH_IMPORT_MAIL=0 to skip the e-mails, BENCH_IMPORT_MAIL_TIMEOUT,
-     BENCH_IMPORT_FLOOR=0 to skip the floor)
+     BENCH_IMPORT_FLOOR=0 to skip the floor, BENCH_IMPORT_RESEND)
 """
 
 from __future__ import annotations
