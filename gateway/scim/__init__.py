@@ -160,6 +160,17 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+@bp.post("/.search", endpoint="search_everything")
+def search_everything() -> Response:
+    """A search over every resource type at once (RFC 7644 3.4.3, at the root): not supported,
+    501 as the RFC says; each type has its own (POST /Users/.search, /Groups/.search)."""
+    raise ScimError(
+        501,
+        "Searching every resource type at once is not supported: search the users "
+        "(POST /scim/v2/Users/.search) or the groups (POST /scim/v2/Groups/.search).",
+    )
+
+
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], endpoint="nothing")
 def nothing_here(anything: str) -> Response:
     """An address of /scim/v2 that names no resource: a SCIM 404; one that exists for other

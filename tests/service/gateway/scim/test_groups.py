@@ -325,3 +325,22 @@ def test_bulk_changes_members_of_its_own_account_only(acme, globex):
     assert statuses == ["200", "404", "405"], answer.get_json()
     assert user in acme.members(mine["id"])
     assert globex.members(theirs["id"]) == theirs_before
+
+
+def test_groups_are_searched_by_post_and_everything_at_once_is_501(acme):
+    found = acme.send(
+        "POST",
+        "/Groups/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": f'displayName eq "{LICENCES}"',
+            "attributes": ["displayName"],
+        },
+    )
+    assert found.status_code == 200, found.get_json()
+    assert [(g["displayName"], "members" in g) for g in found.get_json()["Resources"]] == [
+        (LICENCES, False)
+    ]
+    everything = acme.send("POST", "/.search", {"schemas": [], "filter": "id pr"})
+    assert everything.status_code == 501
+    assert "/Groups/.search" in everything.get_json()["detail"]
