@@ -45,7 +45,8 @@ class ScimTokenIn(Schema):
         load_default=True,
         metadata={
             "description": "Whether users this token creates get the activation e-mail "
-            "(default true)."
+            "(default true).",
+            "example": True,
         },
     )
 
@@ -53,11 +54,15 @@ class ScimTokenIn(Schema):
 class ScimTokenSchema(Schema):
     id = fields.String(metadata={"example": "6f1c2a4e-0b9d-4c52-9a57-2f3d8e1b7c60"})
     name = fields.String(metadata={"example": "Entra ID"})
-    send_activation = fields.Boolean()
-    created_by = fields.String(allow_none=True)
-    created_at = fields.String(metadata={"format": "date-time"})
-    last_used_at = fields.String(allow_none=True, metadata={"format": "date-time"})
-    revoked_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    send_activation = fields.Boolean(metadata={"example": True})
+    created_by = fields.String(
+        allow_none=True, metadata={"example": "5d3c2b1a-7e6f-4a9b-8c7d-6e5f4a3b2c1d"}
+    )
+    created_at = fields.String(metadata={"format": "date-time", "example": "2025-01-06T09:00:00Z"})
+    last_used_at = fields.String(
+        allow_none=True, metadata={"format": "date-time", "example": "2025-01-07T08:30:00Z"}
+    )
+    revoked_at = fields.String(allow_none=True, metadata={"format": "date-time", "example": None})
 
 
 class ScimTokenIssued(ScimTokenSchema):

@@ -185,6 +185,7 @@ def test_every_account_route_is_guarded(gw):
             "requests",
             "imports",
             "account_security",
+            "scim_tokens",
         )
 
 
