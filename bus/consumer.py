@@ -43,10 +43,21 @@ class Reject(Exception):
     """Raised by a handler for a message that can never succeed: dead-letter it at once."""
 
 
+class NotYet(Exception):
+    """Raised by a handler whose message needs another one not applied yet (a user whose
+    account's `created` event the other replica is still handling): tried again later without
+    counting an attempt, while the message is younger than NOT_YET_SECONDS."""
+
+
+# How long a message may wait for the one it needs; then its attempts count as failures.
+NOT_YET_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # handled | duplicate | retry | dead | requeue
     reason: str = ""
+    counted: bool = True  # a retry that counts as an attempt (not one of NotYet)
 
 
 class MessageProcessor:
@@ -97,6 +108,8 @@ class MessageProcessor:
                 log.warning("%s: database unavailable (%s); message requeued", self.part, exc)
                 return self._count(Outcome("requeue", str(exc)), envelope.type)
             return self._failed(envelope, exc, attempts)
+        except NotYet as exc:
+            return self._not_yet(envelope, exc, attempts)
         except Exception as exc:  # noqa: BLE001 - a handler bug or bad data: count the attempt
             return self._failed(envelope, exc, attempts)
         finally:
@@ -162,6 +175,13 @@ class MessageProcessor:
                     self.after_commit(envelope)
                 outcomes[index] = self._count(Outcome("handled"), envelope.type)
         return [outcome or Outcome("dead", "invalid: unprocessed") for outcome in outcomes]
+
+    def _not_yet(self, envelope: Envelope, exc: NotYet, attempts: int) -> Outcome:
+        waited = (datetime.now(UTC) - envelope.occurred).total_seconds()
+        if waited >= NOT_YET_SECONDS:
+            return self._failed(envelope, exc, attempts)
+        log.info("%s: %s %s waits: %s", self.part, envelope.type, envelope.id, exc)
+        return self._count(Outcome("retry", f"not yet: {exc}", counted=False), envelope.type)
 
     def _failed(self, envelope: Envelope, exc: Exception, attempts: int) -> Outcome:
         attempts += 1
@@ -282,9 +302,10 @@ class BusWorker(ConsumerMixin):
             time.sleep(1)
             self._republish(message, headers)
         elif outcome.kind == "retry":
-            time.sleep(min(0.01 * 2**attempts, 0.5))
+            time.sleep(min(0.01 * 2**attempts, 0.5) if outcome.counted else 0.1)
+            attempts += outcome.counted
             self._republish(
-                message, {**headers, HEADER_ATTEMPTS: attempts + 1, HEADER_REASON: outcome.reason}
+                message, {**headers, HEADER_ATTEMPTS: attempts, HEADER_REASON: outcome.reason}
             )
         elif outcome.kind == "dead":
             self._dead_letter(message, headers, outcome.reason, attempts)

@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+from bus.consumer import NotYet
 from bus.envelope import Envelope
 from services.subscriptions.adapters import batch_repository as batches
 from services.subscriptions.adapters import repository as repo
@@ -35,8 +36,9 @@ USER_FIELDS = (
 )
 
 
-class AccountNotKnownYet(Exception):
-    """A user of an account whose `created` event has not arrived yet: retried later."""
+class AccountNotKnownYet(NotYet):
+    """A user of an account whose `created` event has not arrived yet: retried later (the
+    other replica may still be handling it), without counting an attempt."""
 
 
 def record_user(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
