@@ -104,6 +104,7 @@ class Connections:
     peak: int = 0
     server_peak: int = 0
     full_at: list[float] = field(default_factory=list)  # times (time.time()) it was full
+    errors: int = 0  # counts that failed (the watcher connects again)
 
     def note(self, ours: int, everyone: int, most: int) -> None:
         self.peak = max(self.peak, ours)
@@ -344,16 +345,19 @@ class ChaosCluster(Cluster):
         def watch() -> None:
             url = sa.engine.make_url(self.pg_admin_url).set(drivername="postgresql+psycopg")
             engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-            try:
-                with engine.connect() as conn:
-                    while not stop.is_set():
-                        ours, everyone, most = conn.execute(query, {"names": names}).one()
-                        seen.note(int(ours), int(everyone), int(most))
-                        stop.wait(every)
-            except Exception:  # noqa: BLE001 - the count is for the report only
-                pass
-            finally:
-                engine.dispose()
+            while not stop.is_set():
+                try:
+                    with engine.connect() as conn:
+                        while not stop.is_set():
+                            ours, everyone, most = conn.execute(query, {"names": names}).one()
+                            seen.note(int(ours), int(everyone), int(most))
+                            stop.wait(every)
+                except Exception as exc:  # noqa: BLE001 - connect again (the server may be full)
+                    if "too many clients" in str(exc):
+                        seen.full_at.append(time.time())
+                    seen.errors += 1
+                    stop.wait(every)
+            engine.dispose()
 
         threading.Thread(target=watch, name="chaos-connections", daemon=True).start()
         return seen

@@ -12,6 +12,7 @@ import json
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.chaos.cluster import ChaosCluster
 from tests.chaos.people import NEW_PASSWORD, PASSWORD
 
 MAIL_DEADLINE = 180.0  # seconds after the load for the last e-mails (retries back off)
+MAIL_CONNECTIONS = 4  # PORTICO_MAIL_CONNECTIONS's default
 
 
 def read_ledger(path: Path) -> list[dict[str, Any]]:
@@ -51,32 +53,54 @@ def expected_mails(ledger: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 
 
 def mail_counts(cluster: ChaosCluster) -> Counter[tuple[str, str]]:
-    counts: Counter[tuple[str, str]] = Counter()
-    for mail in list(cluster.mail):
-        for recipient in mail.recipients:
-            counts[(recipient.lower(), mail.subject)] += 1
-    return counts
+    """(recipient, subject) → how many different e-mails (Message-IDs) came: the same e-mail
+    sent again, with its Message-ID, is counted by `resent_mails`."""
+    seen = {
+        (recipient.lower(), mail.subject, str(mail.message.get("Message-ID", "")))
+        for mail in list(cluster.mail)
+        for recipient in mail.recipients
+    }
+    return Counter((to, subject) for to, subject, _ in seen)
+
+
+def resent_mails(cluster: ChaosCluster) -> list[str]:
+    """The e-mails received more than once with one Message-ID: sent again by the mail sender
+    after a crash between the server's acceptance and its 'sent' mark."""
+    ids = Counter(
+        (recipient.lower(), mail.subject, str(mail.message.get("Message-ID", "")))
+        for mail in list(cluster.mail)
+        for recipient in mail.recipients
+    )
+    return [f"{to} {subject!r} received {n} times" for (to, subject, _), n in ids.items() if n > 1]
 
 
 def doubled_mails(cluster: ChaosCluster) -> list[str]:
-    """E-mails received more than once with the same recipient, subject and text (a resend of
-    one e-mail, or one event handled twice); the same Message-ID twice is said so."""
-    seen: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    """Different e-mails (Message-IDs) with the same recipient, subject and text: one event
+    handled twice."""
+    seen: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for mail in list(cluster.mail):
         for recipient in mail.recipients:
-            seen[(recipient.lower(), mail.subject, mail.text)].append(
+            seen[(recipient.lower(), mail.subject, mail.text)].add(
                 str(mail.message.get("Message-ID", ""))
             )
     return [
-        f"{to} {subject!r} received {len(ids)} times"
-        + (
-            " (one Message-ID: sent again)"
-            if len(set(ids)) == 1
-            else f" ({len(set(ids))} Message-IDs)"
-        )
+        f"{to} {subject!r} received as {len(ids)} different e-mails (Message-IDs)"
         for (to, subject, _), ids in seen.items()
         if len(ids) > 1
     ]
+
+
+def resends_allowed(cluster: ChaosCluster, faults: Sequence[Any]) -> int:
+    """How many e-mails the faults may make the sender send again with their Message-ID: a
+    notifications worker killed or paused past its lease between the SMTP server's acceptance
+    and the 'sent' mark, at most one per SMTP connection (services/notifications: delivery)."""
+    connections = int(cluster.env.get("PORTICO_MAIL_CONNECTIONS", MAIL_CONNECTIONS))
+    hits = [
+        f
+        for f in faults
+        if f.kind in ("kill-worker", "pause") and f.target.startswith("notifications-worker")
+    ]
+    return connections * len(hits)
 
 
 def wait_for_mails(cluster: ChaosCluster, wanted: Counter[tuple[str, str]]) -> list[str]:
@@ -152,14 +176,26 @@ class Reader:
 
 
 def check(
-    cluster: ChaosCluster, ledger: list[dict[str, Any]], planted: dict[str, int]
-) -> list[str]:
-    """Every promise of the chaos test about the data; the broken ones."""
+    cluster: ChaosCluster,
+    ledger: list[dict[str, Any]],
+    planted: dict[str, int],
+    faults: Sequence[Any] = (),
+) -> tuple[list[str], list[str]]:
+    """Every promise of the chaos test about the data: (the broken ones, the e-mails sent again
+    with their Message-ID, which the faults allow up to `resends_allowed`)."""
     problems: list[str] = []
     reader = Reader(cluster)
+    resent: list[str] = []
     try:
         problems += wait_for_mails(cluster, expected_mails(ledger))
         problems += [f"doubled e-mail: {line}" for line in doubled_mails(cluster)]
+        resent = resent_mails(cluster)
+        allowed = resends_allowed(cluster, list(faults))
+        if len(resent) > allowed:
+            problems += [
+                f"{len(resent)} e-mails sent again with their Message-ID, {allowed} allowed by "
+                f"the faults: {'; '.join(resent[:10])}"
+            ]
         for section in (_users, _subscriptions, _imports):
             try:
                 problems += section(reader, ledger)
@@ -173,7 +209,7 @@ def check(
         ]
     finally:
         reader.close()
-    return problems
+    return problems, resent
 
 
 def _final_emails(ledger: list[dict[str, Any]]) -> dict[str, str]:

