@@ -54,6 +54,7 @@ def remember_own_events(event_ids: list[Any], event_type: str, *, actor: str | N
             )
         g.pop("own_events_awaited", None)
         g.pop("own_events_owed", None)
+        g.own_events_written = True  # the session's "owes nothing" is out of date for this request
 
 
 def await_own_events(name: str, client: ServiceClient) -> None:
@@ -65,7 +66,11 @@ def await_own_events(name: str, client: ServiceClient) -> None:
         return
     awaited.add(name)
     if "own_events_owed" not in g:  # read once per request, for every service it calls
-        g.own_events_owed = read_your_writes.owed_events(gw().part, actor, gw().now())
+        me = g.get("caller")
+        if me is not None and not me.session.owes_events and not g.get("own_events_written"):
+            g.own_events_owed = {}  # the session's own query said nothing is owed
+        else:
+            g.own_events_owed = read_your_writes.owed_events(gw().part, actor, gw().now())
     owed = g.own_events_owed.get(name)
     if not owed:
         return

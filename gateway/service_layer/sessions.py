@@ -16,9 +16,10 @@ from bus.db import changed_rows
 from bus.i18n import _l
 from bus.part import Part
 from gateway.adapters.caller_reader import caller_reader
-from gateway.adapters.orm import holdings, sessions
+from gateway.adapters.orm import holdings, pending_events, sessions
 from gateway.domain.sessions import SessionPolicy, hash_token, new_token
 from gateway.service_layer.access import Access, effective_condition
+from gateway.service_layer.read_your_writes import KEEP as OWED_FOR
 
 
 class SessionEnded(Exception):
@@ -39,6 +40,9 @@ class SessionInfo:
     profile: str | None = None  # identity's answer for GET /me, as kept (JSON), if any
     profile_at: datetime | None = None
     profile_version: int = 0
+    # whether the user's earlier writes may still be on their way to a service (read-your-writes):
+    # when not, a forwarded call asks nothing more before it goes
+    owes_events: bool = True
 
     def cached_profile(self, now: datetime, ttl: timedelta) -> dict[str, Any] | None:
         """The kept profile while younger than `ttl`, else None (ask identity)."""
@@ -71,6 +75,7 @@ def _info(row: Any) -> SessionInfo:
         profile=row.get("profile"),
         profile_at=as_utc(row["profile_at"]) if row.get("profile_at") else None,
         profile_version=row.get("profile_version") or 0,
+        owes_events=bool(row.get("owes_events", True)),
     )
 
 
@@ -165,6 +170,14 @@ _CALLER = (
         *(c for c in sessions.c if c.name not in ("token_hash", "ip", "user_agent")),
         holdings.c.administers_account_id,
         holdings.c.supervises,
+        # read-your-writes: are any of the user's own events still owed to a service? Asked
+        # here, a request that owes nothing (nearly all) makes no second round trip for it
+        sa.exists()
+        .where(
+            pending_events.c.actor == sessions.c.user_id,
+            pending_events.c.recorded_at >= sa.bindparam("owed_since"),
+        )
+        .label("owes_events"),
     )
     .select_from(
         sessions.outerjoin(
@@ -185,7 +198,8 @@ def find_caller(part: Part, policy: SessionPolicy, token: str) -> tuple[SessionI
     restarted (at most once a minute). SessionEnded when the token names no live session."""
     now = part.clock.now()
     rows = caller_reader(part.engine).run(
-        _CALLER, {"token_hash": hash_token(token), "today": now.date()}
+        _CALLER,
+        {"token_hash": hash_token(token), "today": now.date(), "owed_since": now - OWED_FOR},
     )
     if not rows:
         raise SessionEnded(_l("Your session is not valid or has ended; sign in again."))
