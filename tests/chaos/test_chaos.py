@@ -151,10 +151,9 @@ def run(cluster: ChaosCluster, size: Size, workdir: Path) -> None:
             schedule.apply(cluster, fault, lambda line: print(f"chaos: {line}", flush=True))
         time.sleep(max(size.gap, size.seconds - (time.monotonic() - began)))
         last_fault = plan[-1].undone
-        lag: dict[str, float] = {}
-        while time.time() < last_fault + LAG_DEADLINE:
+        while True:  # every outbox empty within LAG_DEADLINE of the last fault
             lag = cluster.outbox_pending()
-            if not any(lag.values()):
+            if not any(lag.values()) or time.time() >= last_fault + LAG_DEADLINE:
                 break
             time.sleep(0.5)
     finally:
