@@ -76,7 +76,19 @@ CANONICAL = {
     ("emails", "type"): ["work"],
     ("phoneNumbers", "type"): ["work", "mobile"],
 }
-REQUIRED = {("name", None), ("name", "familyName"), ("name", "givenName")}
+# What a Portico user always has: a last and a first name, a language (e-mails are written in
+# it), a state (active or deactivated) and one e-mail address. A creation that leaves one out
+# gets the portal's default (the account's language, active, userName as the work e-mail); a
+# PATCH that removes one, or leaves it without a value, is refused with 400 mutability
+# (RFC 7644 3.5.2.2), as a directory's remove cannot make it absent.
+REQUIRED = {
+    ("name", None),
+    ("name", "familyName"),
+    ("name", "givenName"),
+    ("preferredLanguage", None),
+    ("active", None),
+    ("emails", None),
+}
 READ_ONLY = {("displayName", None)}
 GROUP_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "displayName": (),
@@ -94,8 +106,8 @@ def _shaped(attribute: Attribute, parent: str | None = None) -> Attribute:
         changes["canonical_values"] = CANONICAL[key]
     if key in READ_ONLY:
         changes["mutability"] = Mutability.read_only
-    if key in REQUIRED:  # a Portico user has a last and a first name
-        changes["required"] = True
+    if key in REQUIRED:
+        changes["required"] = Required.true
     if name == "userName":
         changes["uniqueness"] = Uniqueness.server
         changes["description"] = "The user's e-mail address: their login in the portal."
@@ -133,7 +145,9 @@ def portico_user_schema() -> Schema:
         attribute.model_copy(
             update={
                 "canonical_values": list(PASSWORD_LEVEL_NAMES.values()),
-                "description": "The password security level: weak, moderate or strong.",
+                "description": "The password security level: weak, moderate or strong "
+                "(weak when a creation leaves it out). Every user has one: it cannot be removed.",
+                "required": Required.true,
             }
         )
         for attribute in schema.attributes or []
@@ -165,7 +179,7 @@ def resource_types() -> list[ResourceType]:
             endpoint="/Users",
             description="The users of the account",
             schema_=USER_SCHEMA,
-            schema_extensions=[SchemaExtension(schema_=PORTICO_USER_SCHEMA, required=False)],
+            schema_extensions=[SchemaExtension(schema_=PORTICO_USER_SCHEMA, required=True)],
         ),
         ResourceType(
             id="Group",

@@ -35,6 +35,7 @@ from gateway.scim.errors import (
     ScimError,
     from_validation,
     invalid_value,
+    mutability,
     precondition_failed,
     scim_response,
 )
@@ -238,6 +239,7 @@ def patch(user_id: str, body: dict[str, Any], if_match: str | None) -> dict[str,
         resource = ScimUser.model_validate(
             to_scim(current), scim_ctx=Context.RESOURCE_QUERY_RESPONSE
         )
+        kept = _required_values(resource)
         try:
             changed = operations.patch(resource)
         except ValidationError as exc:
@@ -249,12 +251,46 @@ def patch(user_id: str, body: dict[str, Any], if_match: str | None) -> dict[str,
             ) from None
         if not changed:
             return current
+        _refuse_unassigned(kept, _required_values(resource))
         try:
             return put(user_id, to_portal(resource, current), int(current["version"]))
         except Problem as exc:  # changed meanwhile: applied again to what it is now
             if exc.status != 412 or version is not None or attempt == PATCH_ATTEMPTS:
                 raise
     raise AssertionError("not reached")
+
+
+def _extension_value(resource: Any, field: str) -> Any:
+    extension = resource[PorticoUser]
+    return getattr(extension, field, None) if extension is not None else None
+
+
+# The attributes the published schema says are required (discovery.REQUIRED, and the
+# extension's passwordLevel): a Portico user always has them, so a PATCH cannot remove them.
+REQUIRED_VALUES: dict[str, Any] = {
+    "userName": lambda user: user.user_name,
+    "name.familyName": lambda user: getattr(user.name, "family_name", None),
+    "name.givenName": lambda user: getattr(user.name, "given_name", None),
+    "preferredLanguage": lambda user: user.preferred_language,
+    "active": lambda user: user.active,
+    "emails": lambda user: user.emails,
+    f"{PORTICO_USER_SCHEMA}:passwordLevel": lambda user: _extension_value(user, "password_level"),
+}
+
+
+def _required_values(resource: Any) -> dict[str, Any]:
+    return {name: value_of(resource) for name, value_of in REQUIRED_VALUES.items()}
+
+
+def _refuse_unassigned(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """RFC 7644 3.5.2.2: a required attribute that a PATCH removes or leaves without a value is
+    refused with 400 mutability, and nothing is written."""
+    for name, value in before.items():
+        if value not in (None, "", []) and after.get(name) in (None, "", []):
+            raise mutability(
+                f"{name} cannot be removed: every user of the portal has one "
+                "(the schema publishes it as required); replace it with another value instead."
+            )
 
 
 def wanted_version(if_match: str | None, current: dict[str, Any]) -> int | None:

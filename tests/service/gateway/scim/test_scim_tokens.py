@@ -82,13 +82,18 @@ def test_the_service_provider_config_tells_the_truth(scim):
 def test_resource_types_and_schemas(scim):
     types = {t["id"]: t for t in scim.get("/ResourceTypes").get_json()["Resources"]}
     assert types["User"]["endpoint"] == "/Users" and types["Group"]["endpoint"] == "/Groups"
-    assert types["User"]["schemaExtensions"] == [{"schema": PORTICO, "required": False}]
+    # every Portico user has a password level: the extension is on each of them
+    assert types["User"]["schemaExtensions"] == [{"schema": PORTICO, "required": True}]
     schemas = {s["id"]: s for s in scim.get("/Schemas").get_json()["Resources"]}
     assert {USER, PORTICO} <= set(schemas)
-    user_attributes = {a["name"] for a in schemas[USER]["attributes"]}
+    user_attributes = {a["name"]: a for a in schemas[USER]["attributes"]}
     assert "userName" in user_attributes and "addresses" not in user_attributes
+    # what a Portico user always has is published as required (a PATCH cannot remove it)
+    required = {name for name, a in user_attributes.items() if a["required"]}
+    assert required == {"userName", "name", "preferredLanguage", "active", "emails"}
+    assert not user_attributes["title"]["required"]
     level = schemas[PORTICO]["attributes"][0]
-    assert level["name"] == "passwordLevel"
+    assert level["name"] == "passwordLevel" and level["required"] is True
     assert level["canonicalValues"] == ["weak", "moderate", "strong"]
     one = scim.get(f"/Schemas/{PORTICO}")
     assert one.status_code == 200 and one.get_json()["id"] == PORTICO

@@ -313,6 +313,42 @@ def test_a_read_only_attribute_is_a_mutability_error(scim):
     )
 
 
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "remove", "path": "preferredLanguage"},
+        {"op": "remove", "path": "active"},
+        {"op": "remove", "path": "emails"},
+        {"op": "remove", "path": 'emails[type eq "work"]'},
+        {"op": "remove", "path": "name.familyName"},
+        {"op": "remove", "path": PORTICO},
+        {"op": "remove", "path": f"{PORTICO}:passwordLevel"},
+        {"op": "replace", "path": "preferredLanguage", "value": None},
+    ],
+)
+def test_removing_what_every_user_has_is_a_mutability_error_and_writes_nothing(scim, operation):
+    """RFC 7644 3.5.2.2: the attributes the schema publishes as required cannot be removed
+    (a Portico user always has a language, a state, an address and a password level)."""
+    user = scim.create_user()
+    error_of(scim.patch(f"/Users/{user['id']}", ops(operation)), 400, "mutability")
+    assert scim.get(f"/Users/{user['id']}").get_json() == user
+
+
+def test_a_remove_then_add_of_the_address_in_one_patch_is_taken(scim):
+    """Entra ID replaces a multi-valued attribute as a remove followed by an add."""
+    user = scim.create_user()
+    answer = scim.patch(
+        f"/Users/{user['id']}",
+        ops(
+            {"op": "remove", "path": "emails"},
+            {"op": "add", "path": "emails", "value": [{"value": user["userName"], "type": "work"}]},
+            {"op": "replace", "path": "title", "value": "Buyer"},
+        ),
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["emails"] == [{"value": user["userName"], "type": "work"}]
+
+
 def test_an_unknown_attribute_or_a_bad_value_is_refused(scim):
     user = scim.create_user()
     error_of(
