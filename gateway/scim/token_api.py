@@ -1,7 +1,12 @@
 """Administration: an account's SCIM tokens, /api/v1/accounts/{account_id}/scim-tokens (issue,
-list, revoke). Only an administrator of the account may; the raw token is answered once."""
+list, revoke). Only an administrator of the account may; the raw token is answered once. Each
+issue and revocation is in the account's audit trail (identity: scim_token_issued / _revoked,
+the administrator as actor, the token's name as target)."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from flask import g
 from flask.views import MethodView
@@ -9,9 +14,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from bus.http import Problem
+from bus.http_client import ServiceUnavailable
+from bus.http_client import segment as q
 from gateway.entrypoints.context import caller, gw
+from gateway.entrypoints.forward import service
 from gateway.entrypoints.guards import require_reach
-from gateway.scim.tokens import issue_token, list_tokens, revoke_token
+from gateway.scim.tokens import issue_token, list_tokens, revoke_token, withdraw_token
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "scim_tokens",
@@ -33,6 +43,14 @@ def require_administrator() -> None:
 
 
 blp.before_request(require_administrator)
+
+
+def audit(account_id: str, action: str, token: dict[str, Any]) -> None:
+    """The issue or revocation in the account's audit trail (identity keeps it)."""
+    service("identity").post(
+        f"/internal/accounts/{q(account_id)}/scim/token-changes",
+        json={"action": action, "token": {"id": token["id"], "name": token["name"]}},
+    )
 
 
 class ScimTokenIn(Schema):
@@ -88,8 +106,9 @@ class ScimTokens(MethodView):
     @blp.arguments(ScimTokenIn)
     @blp.response(201, ScimTokenIssued)
     def post(self, body, account_id):
-        """Issue a SCIM token for the account's directory; the token is shown once."""
-        return issue_token(
+        """Issue a SCIM token for the account's directory; the token is shown once. A token whose
+        issue cannot be audited is taken back (503 from identity), never shown."""
+        issued = issue_token(
             gw().part,
             account_id,
             body["name"].strip() or body["name"],
@@ -97,12 +116,24 @@ class ScimTokens(MethodView):
             created_by=caller().user_id,
             now=gw().now(),
         )
+        try:
+            audit(account_id, "issued", issued)
+        except BaseException:
+            withdraw_token(gw().part, issued["id"])
+            raise
+        return issued
 
 
 @blp.route("/scim-tokens/<token_id>")
 class ScimToken(MethodView):
     @blp.response(204)
     def delete(self, account_id, token_id):
-        """Revoke a SCIM token: the directory using it is refused from the next request on."""
-        if not revoke_token(gw().part, account_id, token_id, gw().now()):
+        """Revoke a SCIM token: the directory using it is refused from the next request on.
+        The revocation holds even when identity cannot audit it at once (logged then)."""
+        token = revoke_token(gw().part, account_id, token_id, gw().now())
+        if token is None:
             raise Problem(404, "Not Found", "This account has no SCIM token with this id.")
+        try:
+            audit(account_id, "revoked", token)
+        except (Problem, ServiceUnavailable):
+            log.error("SCIM token %s revoked but not audited", token_id, exc_info=True)

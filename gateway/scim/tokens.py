@@ -94,25 +94,36 @@ def list_tokens(part: Part, account_id: str) -> list[dict[str, Any]]:
         return [public(row) for row in rows]
 
 
-def revoke_token(part: Part, account_id: str, token_id: str, now: datetime) -> bool:
-    """Revoke a token of `account_id`; False when it has none of that id (another account's
-    token is none of its own). Revoking twice is harmless."""
+def withdraw_token(part: Part, token_id: str) -> None:
+    """Take back a token just issued, never shown (its issue could not be audited)."""
+    with part.uow() as uow:
+        uow.session.execute(scim_tokens.delete().where(scim_tokens.c.id == token_id))
+        uow.commit()
+
+
+def revoke_token(
+    part: Part, account_id: str, token_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """Revoke a token of `account_id`: the token as now listed, or None when the account has
+    none of that id (another account's token is none of its own). Revoking twice is harmless."""
     with part.uow() as uow:
         found = uow.session.execute(
-            sa.select(scim_tokens.c.revoked_at).where(
+            sa.select(scim_tokens).where(
                 scim_tokens.c.id == token_id, scim_tokens.c.account_id == account_id
             )
         ).first()
         if found is None:
-            return False
+            return None
+        token = public(found._mapping)
         if found.revoked_at is None:
             uow.session.execute(
                 scim_tokens.update()
                 .where(scim_tokens.c.id == token_id)
                 .values(revoked_at=now, token_hash=f"revoked:{token_id}")
             )
+            token["revoked_at"] = iso(as_utc(now))
         uow.commit()
-    return True
+    return token
 
 
 def find_token(part: Part, raw: str, now: datetime) -> ScimToken | None:

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bus.http import Problem, problem_response
-from services.identity.entrypoints.common import created, no_content, run
+from services.identity.entrypoints.common import actor, created, no_content, run
 from services.identity.service_layer import scim_users
 from services.identity.service_layer.common import Actor
 from services.identity.service_layer.scim_users import ScimRefused, Write
@@ -151,6 +151,26 @@ def audit_memberships(account_id: str) -> ResponseReturnValue:
         )
     written = run(scim_users.audit_memberships, account_id, groups, write=write())
     return jsonify({"audited": written}), 200
+
+
+@bp.post("/token-changes")
+def audit_token(account_id: str) -> ResponseReturnValue:
+    """The gateway's record of an administrator issuing or revoking a SCIM token (the gateway
+    keeps the tokens): `{"action": "issued" | "revoked", "token": {"id", "name"}}`; the
+    administrator is X-Portico-Actor."""
+    body = _body()
+    token = body.get("token") if isinstance(body, dict) else None
+    if (
+        not isinstance(body, dict)
+        or body.get("action") not in scim_users.TOKEN_ACTIONS
+        or not isinstance(token, dict)
+        or not all(isinstance(token.get(key), str) and token[key] for key in ("id", "name"))
+    ):
+        raise ScimRefused(
+            400, 'Send {"action": "issued" or "revoked", "token": {"id": ..., "name": ...}}.'
+        )
+    run(scim_users.audit_token, account_id, body["action"], token, actor=actor())
+    return no_content()
 
 
 def _membership(group: Any) -> bool:

@@ -480,3 +480,28 @@ def audit_memberships(
     ]
     repo.add_audits(uow.session, entries)
     return len(entries)
+
+
+TOKEN_ACTIONS = {"issued": "scim_token_issued", "revoked": "scim_token_revoked"}
+
+
+def audit_token(
+    uow: IdentityUnitOfWork,
+    account_id: str,
+    action: str,
+    token: dict[str, str],
+    *,
+    actor: Actor,
+) -> None:
+    """An administrator issued or revoked one of the account's SCIM tokens (the gateway keeps
+    them): one entry of the account's audit trail, the token's name as target."""
+    if repo.get_account(uow.session, account_id) is None:
+        raise NotFound(NO_SUCH_ACCOUNT)
+    audit(
+        uow,
+        TOKEN_ACTIONS[action],
+        actor=actor,
+        account_id=account_id,
+        target=token["name"],
+        detail={"token_id": token["id"]},
+    )

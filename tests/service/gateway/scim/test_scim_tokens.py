@@ -106,3 +106,45 @@ def test_an_unknown_scim_address_is_a_scim_404_and_a_wrong_method_a_scim_405(sci
     refused = scim.delete("/ServiceProviderConfig")
     assert refused.status_code == 405 and refused.get_json(force=True)["status"] == "405"
     assert refused.headers["Allow"] == "GET"
+
+
+def test_issuing_and_revoking_a_token_are_in_the_accounts_audit_trail(portal, scim):
+    issued = issue_token(portal, scim.account_id, scim.admin, "Okta")
+    portal.client.delete(f"{tokens_path(scim.account_id)}/{issued['id']}", headers=scim.admin)
+    entries = [e for e in scim.audit() if e["target"] == "Okta"]
+    assert [e["action"] for e in entries] == ["scim_token_revoked", "scim_token_issued"]
+    assert all(e["source"] == "admin" and e["actor"] for e in entries), entries
+
+
+def test_a_token_whose_issue_cannot_be_audited_is_not_issued(portal, scim, monkeypatch):
+    from bus.http_client import ServiceUnavailable
+    from gateway.scim import token_api
+
+    def identity_down(*args, **kwargs):
+        raise ServiceUnavailable("identity", "connection refused")
+
+    monkeypatch.setattr(token_api, "audit", identity_down)
+    answer = portal.client.post(
+        tokens_path(scim.account_id), json={"name": "Unaudited"}, headers=scim.admin
+    )
+    assert answer.status_code == 503, answer.get_json()
+    listed = portal.client.get(tokens_path(scim.account_id), headers=scim.admin).get_json()
+    assert "Unaudited" not in {item["name"] for item in listed["items"]}
+
+
+def test_a_revocation_holds_even_when_identity_cannot_audit_it(portal, scim, monkeypatch):
+    from bus.http_client import ServiceUnavailable
+    from gateway.scim import token_api
+
+    issued = issue_token(portal, scim.account_id, scim.admin, "Google")
+
+    def identity_down(*args, **kwargs):
+        raise ServiceUnavailable("identity", "connection refused")
+
+    monkeypatch.setattr(token_api, "audit", identity_down)
+    answer = portal.client.delete(
+        f"{tokens_path(scim.account_id)}/{issued['id']}", headers=scim.admin
+    )
+    assert answer.status_code == 204
+    bearer = {"Authorization": f"Bearer {issued['token']}"}
+    assert portal.client.get("/scim/v2/Users", headers=bearer).status_code == 401
