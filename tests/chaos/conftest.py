@@ -1,10 +1,9 @@
-"""Chaos fixtures: a two-replica cluster per test module; the load-and-fault runs only when asked.
+"""Chaos fixtures: a two-replica cluster per test module, and which load-and-fault run is collected.
 
-`make test-chaos` sets PORTICO_CHAOS=full (20 users, at least 3 minutes); PORTICO_CHAOS=short runs
-the short one. Without it (`make test`, CI) neither load run is collected: the short run was green
-in two whole-suite runs and red in a third on this 2-core machine, so it does not gate CI yet. The
-reconnect and projection-race tests always run; the scale-out tests share the two-replica
-cluster and run with the load runs.
+PORTICO_CHAOS picks the run: unset or `short` (`make test`, CI) runs the short one (its size is
+in tests/chaos/test_chaos.py), `full` the full one (`make test-chaos`: 20 users, at least 3
+minutes), `off` neither (nor the scale-out tests, which need the two-replica cluster). The
+reconnect and projection-race tests always run.
 """
 
 from __future__ import annotations
@@ -17,19 +16,26 @@ import pytest
 from tests.chaos.cluster import ChaosCluster
 from tests.e2e.harness import ClusterError
 
+RUNS = ("short", "full", "off")
+
 
 def chaos_run() -> str:
-    return os.environ.get("PORTICO_CHAOS", "").lower()
+    """`short` unless PORTICO_CHAOS says `full` or `off`."""
+    run = os.environ.get("PORTICO_CHAOS", "").strip().lower() or "short"
+    if run not in RUNS:
+        raise pytest.UsageError(f"PORTICO_CHAOS={run!r}: write short, full or off")
+    return run
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = chaos_run()
     unwanted = {"full": {"chaos_short"}, "short": {"chaos_full"}}.get(
-        chaos_run(), {"chaos_short", "chaos_full"}
+        run, {"chaos_short", "chaos_full"}
     )
     kept, dropped = [], []
     for item in items:
         marked = any(item.get_closest_marker(name) for name in unwanted) or (
-            not chaos_run() and "chaos_cluster" in getattr(item, "fixturenames", ())
+            run == "off" and "chaos_cluster" in getattr(item, "fixturenames", ())
         )
         (dropped if marked else kept).append(item)
     if dropped:

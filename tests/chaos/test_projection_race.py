@@ -82,7 +82,9 @@ def test_two_workers_projecting_one_new_subscription_at_once_keep_the_newer_stat
         thread = threading.Thread(target=second_worker)
         thread.start()
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        with engine.connect() as watch:  # worker 2 reaches worker 1's uncommitted row and waits
+        # worker 2 reaches worker 1's uncommitted row and waits; each look in its own transaction
+        # (pg_stat_activity is read once per transaction: a second look in one would not change)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
             eventually(
                 lambda: watch.execute(sa.text(waiting)).scalar() or not thread.is_alive(),
                 timeout=30,
