@@ -48,7 +48,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy bus gateway/domain gateway/service_layer $(foreach part,identity subscriptions notifications importer,services/$(part)/domain services/$(part)/service_layer)
+	$(VENV)/bin/mypy bus gateway/domain gateway/service_layer gateway/scim $(foreach part,identity subscriptions notifications importer,services/$(part)/domain services/$(part)/service_layer)
 
 # The catalogs (docs/developing.md, "A message in English and French"): extract every marked
 # message, bring each French catalog up to date (new messages come with an empty translation:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from flask import Blueprint, request
 from scim2_models import (
+    URI,
     Attribute,
     AuthenticationScheme,
     Bulk,
@@ -21,6 +22,7 @@ from scim2_models import (
     Group,
     Mutability,
     Patch,
+    Reference,
     Required,
     ResourceType,
     Schema,
@@ -176,17 +178,19 @@ def resource_types() -> list[ResourceType]:
         ResourceType(
             id="User",
             name="User",
-            endpoint="/Users",
+            endpoint=Reference[URI]("/Users"),
             description="The users of the account",
-            schema_=USER_SCHEMA,
-            schema_extensions=[SchemaExtension(schema_=PORTICO_USER_SCHEMA, required=True)],
+            schema=Reference[URI](USER_SCHEMA),
+            schema_extensions=[
+                SchemaExtension(schema=Reference[URI](PORTICO_USER_SCHEMA), required=True)
+            ],
         ),
         ResourceType(
             id="Group",
             name="Group",
-            endpoint="/Groups",
+            endpoint=Reference[URI]("/Groups"),
             description="The services of the account's catalog",
-            schema_=GROUP_SCHEMA,
+            schema=Reference[URI](GROUP_SCHEMA),
         ),
     ]
 
@@ -208,7 +212,7 @@ def service_provider_config() -> ServiceProviderConfig:
         etag=ETag(supported=True),
         authentication_schemes=[
             AuthenticationScheme(
-                type="oauthbearertoken",
+                type=AuthenticationScheme.Type.oauthbearertoken,
                 name="Bearer token",
                 description="A SCIM token issued by an administrator of the account "
                 "(POST /api/v1/accounts/{account_id}/scim-tokens), as Authorization: Bearer.",

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response
 from pydantic import ValidationError
-from scim2_models import Error
+from scim2_models import Error, SCIMException
 from werkzeug.exceptions import HTTPException
 
 from bus.http import Problem
@@ -93,6 +93,13 @@ def from_validation(exc: ValidationError) -> ScimError:
     return ScimError(int(first.status or 400), first.detail or str(exc), first.scim_type)
 
 
+def from_scim_exception(exc: SCIMException) -> ScimError:
+    """What scim2-models refused while applying a request (a path it cannot read, a PATCH's
+    noTarget or mutability...), with the keyword it gives."""
+    error = exc.to_error()
+    return ScimError(int(error.status or 400), error.detail or str(exc), error.scim_type)
+
+
 def from_problem(problem: Problem) -> ScimError:
     """A service's problem+json as a SCIM error: 409 of an address is `uniqueness`, 422 is
     `invalidValue` naming the fields, 404 stays 404 (no enumeration)."""
@@ -144,6 +151,8 @@ def as_scim_error(exc: Exception) -> ScimError:
         return exc
     if isinstance(exc, ValidationError):
         return from_validation(exc)
+    if isinstance(exc, SCIMException):
+        return from_scim_exception(exc)
     if isinstance(exc, Problem):
         if exc.status == 413:
             return ScimError(413, exc.detail or "The body is too large.")

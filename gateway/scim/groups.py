@@ -43,6 +43,7 @@ from gateway.scim import actor_headers, bp, json_body, scim_caller, service_call
 from gateway.scim.discovery import DEFAULT_COUNT, MAX_RESULTS
 from gateway.scim.errors import (
     ScimError,
+    from_scim_exception,
     from_validation,
     invalid_value,
     not_found,
@@ -319,17 +320,12 @@ def patch_group(group_id: str, body: dict[str, Any], if_match: str | None) -> Gr
     except ValidationError as exc:
         raise from_validation(exc) from None
     except SCIMException as exc:  # noTarget, mutability, invalidValue, ...
-        raise _scim_exception(exc) from None
+        raise from_scim_exception(exc) from None
     _same_name(current, patched.display_name)
     before, after = set(_member_ids(current)), set(_member_ids(patched))
     if before != after:
         change_members(current, add=after - before, remove=before - after)
     return _resource(read_group(group_id))
-
-
-def _scim_exception(exc: SCIMException) -> ScimError:
-    error = exc.to_error()
-    return ScimError(int(error.status or 400), error.detail or str(exc), error.scim_type)
 
 
 def replace_group(group_id: str, body: dict[str, Any], if_match: str | None) -> Group:

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import request
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp, ResponseParameters, SCIMException
+from scim2_models import Context, PatchOp, Path, ResponseParameters, SCIMException
 
 from bus.contracts.vocabulary import PASSWORD_LEVEL_NAMES
 from bus.http import Problem
@@ -33,6 +33,7 @@ from gateway.scim.discovery import (
 )
 from gateway.scim.errors import (
     ScimError,
+    from_scim_exception,
     from_validation,
     invalid_value,
     mutability,
@@ -245,10 +246,7 @@ def patch(user_id: str, body: dict[str, Any], if_match: str | None) -> dict[str,
         except ValidationError as exc:
             raise from_validation(exc) from None
         except SCIMException as exc:  # noTarget, mutability, invalidValue, ...
-            error = exc.to_error()
-            raise ScimError(
-                int(error.status or 400), error.detail or str(exc), error.scim_type
-            ) from None
+            raise from_scim_exception(exc) from None
         if not changed:
             return current
         _refuse_unassigned(kept, _required_values(resource))
@@ -315,10 +313,13 @@ def response_parameters(values: dict[str, Any] | None = None) -> ResponseParamet
         return None
     try:
         return ResponseParameters(
-            attributes=attributes or None, excluded_attributes=excluded or None
+            attributes=[Path(name) for name in attributes] or None,
+            excluded_attributes=[Path(name) for name in excluded] or None,
         )
     except ValidationError as exc:
         raise from_validation(exc) from None
+    except SCIMException as exc:  # a name that is no attribute path (invalidPath)
+        raise from_scim_exception(exc) from None
 
 
 def _listed_names(value: Any) -> list[str]:

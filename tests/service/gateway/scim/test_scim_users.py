@@ -219,6 +219,11 @@ def test_attributes_and_excluded_attributes_select_what_is_answered(scim, crowd)
     assert "emails" not in other and "phoneNumbers" not in other and other["userName"]
 
 
+def test_attributes_that_are_no_attribute_path_are_invalid_path(scim, crowd):
+    answer = scim.get("/Users?" + urlencode({"attributes": 'emails[type eq "work"'}))
+    error_of(answer, 400, "invalidPath")
+
+
 @pytest.mark.parametrize(
     "expression",
     [
