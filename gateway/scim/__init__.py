@@ -22,6 +22,7 @@ How a resource plugs in (Groups, gateway/scim/groups.py):
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from typing import Any
@@ -101,7 +102,13 @@ def remember(event_ids: list[Any], event_type: str) -> None:
 
 
 def rate_limit() -> Limit:
-    return Limit.parse(gw().part.settings.setting(RATE_SETTING, DEFAULT_RATE), RATE_SETTING)
+    return _limit(gw().part.settings.setting(RATE_SETTING, DEFAULT_RATE))
+
+
+@functools.lru_cache(maxsize=8)
+def _limit(text: str) -> Limit:
+    """The setting read once per value (a Limit is frozen), not on every request."""
+    return Limit.parse(text, RATE_SETTING)
 
 
 @bp.before_request

@@ -6,6 +6,8 @@ Portico user has (docs/api.md, "SCIM"), and Portico's own extension carries the 
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Annotated, Any
 
 from flask import Blueprint, request
@@ -240,9 +242,19 @@ def _listed(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 @bp.get("/ServiceProviderConfig")
 def get_service_provider_config():
-    body = _located(service_provider_config(), "/ServiceProviderConfig")
+    body = copy.deepcopy(_config_body(max_payload_bytes()))
+    body.setdefault("meta", {})["location"] = (
+        f"{request.url_root.rstrip('/')}/scim/v2/ServiceProviderConfig"
+    )
     body["meta"]["resourceType"] = "ServiceProviderConfig"
     return scim_response(body)
+
+
+@functools.lru_cache(maxsize=4)
+def _config_body(max_payload: int) -> dict[str, Any]:
+    """The configuration as answered, dumped once (it changes only with the body cap), not
+    validated and dumped by scim2-models on each request."""
+    return service_provider_config().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
 @bp.get("/ResourceTypes")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from bus.clock import as_utc, iso
 from bus.part import Part
+from gateway.adapters.caller_reader import caller_reader
 from gateway.adapters.orm import metadata
 from gateway.domain.sessions import hash_token, new_token
 
@@ -126,20 +127,31 @@ def revoke_token(
     return token
 
 
+# The request path's two statements (gateway/adapters/caller_reader.py, as sessions'): built
+# once, compiled once, one round trip each on PostgreSQL.
+_LIVE_TOKEN = sa.select(
+    scim_tokens.c.id,
+    scim_tokens.c.account_id,
+    scim_tokens.c.name,
+    scim_tokens.c.send_activation,
+    scim_tokens.c.last_used_at,
+).where(scim_tokens.c.token_hash == sa.bindparam("token_hash"), scim_tokens.c.revoked_at.is_(None))
+_USED = (
+    scim_tokens.update()
+    .where(scim_tokens.c.id == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("used_at"))
+)
+
+
 def find_token(part: Part, raw: str, now: datetime) -> ScimToken | None:
-    """The live token `raw` is, or None (unknown and revoked tokens alike). Its last use is
-    written at most once a minute."""
-    with part.engine.begin() as conn:
-        row = conn.execute(
-            sa.select(scim_tokens).where(
-                scim_tokens.c.token_hash == hash_token(raw), scim_tokens.c.revoked_at.is_(None)
-            )
-        ).first()
-        if row is None:
-            return None
-        last = as_utc(row.last_used_at) if row.last_used_at else None
-        if last is None or (now - last).total_seconds() >= 60:
-            conn.execute(
-                scim_tokens.update().where(scim_tokens.c.id == row.id).values(last_used_at=now)
-            )
-    return ScimToken(row.id, row.account_id, row.name, row.send_activation)
+    """The live token `raw` is, or None (unknown and revoked tokens alike): one statement on
+    the request path's reader. Its last use is written at most once a minute."""
+    reader = caller_reader(part.engine)
+    rows = reader.run(_LIVE_TOKEN, {"token_hash": hash_token(raw)})
+    if not rows:
+        return None
+    row = rows[0]
+    last = as_utc(row["last_used_at"]) if row["last_used_at"] else None
+    if last is None or (now - last).total_seconds() >= 60:
+        reader.write(_USED, {"token_id": row["id"], "used_at": now})
+    return ScimToken(row["id"], row["account_id"], row["name"], row["send_activation"])
