@@ -117,6 +117,30 @@ def test_each_filter_operator_is_sql_on_the_accounts_users(svc, people, expressi
     assert sorted(found(svc, account, expression)) == expected
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'userName eq "P1@CORP.EXAMPLE"',
+        ' USERNAME EQ "p1@corp.example" ',
+        'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "p1@corp.example"',
+        'userName eq "p9@corp.example"',  # another account's user
+        'userName eq "not an address"',
+    ],
+)
+def test_username_eq_read_by_its_short_path_answers_as_the_general_one(svc, people, expression):
+    """userName eq "…" skips the parser (adapters/scim_users.py); `(…)` takes the general path."""
+    account, _ = people
+    short, general = found(svc, account, expression), found(svc, account, f"({expression})")
+    assert short == general and len(short) <= 1
+    for start, count in ((1, 0), (2, 10)):
+        params = {"start_index": start, "count": count}
+        answer = svc.get(
+            f"/internal/accounts/{account}/scim/users",
+            query_string={"filter": expression, **params},
+        ).json
+        assert answer["items"] == [] and answer["total"] == len(short)
+
+
 def test_a_filter_is_one_where_clause_not_python(people):
     clause = scim_filter.where('name.familyName sw "A" and not (title pr)')
     sql = str(clause.compile(compile_kwargs={"literal_binds": True}))
