@@ -44,9 +44,15 @@ class Pool:
         return self.size + self.overflow
 
 
-def make_engine(url: str, *, pool_size: int | None = None, pool: Pool | None = None) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    pool: Pool | None = None,
+    connect_args: dict[str, Any] | None = None,
+) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pool
-    of `pool` (or the default Pool with `pool_size` kept open)."""
+    of `pool` (or the default Pool with `pool_size` kept open), `connect_args` for the driver."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -67,7 +73,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pool: Pool | None = N
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
         pool_recycle=1800,
-        connect_args={"connect_timeout": pool.connect_timeout},
+        connect_args={"connect_timeout": pool.connect_timeout, **(connect_args or {})},
     )
     event.listen(engine, "checkout", _replace_dropped)
     event.listen(engine, "do_connect", partial(_connect_patiently, patience=pool.connect_timeout))

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from bus.db import make_engine
 from gateway.adapters.caller_reader import CallerReader
+from services.notifications.adapters.repository import marks_engine
 from tests.chaos.proxy import Proxies, Proxy
 from tests.e2e.harness import free_port
 
@@ -82,4 +83,22 @@ def test_the_first_unit_of_work_after_the_database_closed_idle_connections_succe
             with engine.begin() as conn:
                 assert conn.execute(ONE).scalar() == 1
     finally:
+        engine.dispose()
+
+
+def test_the_mail_senders_marks_pool_replaces_connections_the_database_closed(proxied):
+    # the pool the SMTP connections mark their e-mails 'sent' with: a mark that failed on a
+    # dropped connection made the e-mail be sent again once its lease ended
+    url, proxies = proxied
+    engine = make_engine(url)
+    marks = marks_engine(engine, 2)
+    try:
+        with marks.connect() as conn:
+            assert conn.execute(ONE).scalar() == 1
+        proxies.cut("postgres")
+        proxies.restore("postgres")
+        with marks.connect() as conn:
+            assert conn.execute(ONE).scalar() == 1
+    finally:
+        marks.dispose()
         engine.dispose()

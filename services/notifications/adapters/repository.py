@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bus.clock import as_utc
-from bus.db import upsert
+from bus.db import Pool, make_engine, upsert
 from bus.pagination import Page
 from bus.retention import delete_in_batches
 from services.notifications.domain.records import (
@@ -279,11 +279,10 @@ def marks_engine(engine: sa.Engine, size: int) -> sa.Engine:
     Elsewhere, `engine` itself."""
     if engine.dialect.name != "postgresql":
         return engine
-    return sa.create_engine(
-        engine.url,
-        pool_size=size,
-        max_overflow=0,
-        pool_recycle=1800,
+    # bus.db's engine: a connection the database dropped while idle is replaced at checkout
+    return make_engine(
+        engine.url.render_as_string(hide_password=False),
+        pool=Pool(size=size, overflow=0),
         connect_args={"options": "-c synchronous_commit=off"},
     )
 
