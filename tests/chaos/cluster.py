@@ -57,6 +57,7 @@ CHAOS_ENV = {
     # connection kept per process, up to 3 more at a peak (deploy/README.md, "Database connections")
     "PORTICO_DB_POOL_SIZE": "1",
     "PORTICO_DB_MAX_OVERFLOW": "3",
+    "PORTICO_MAIL_CONNECTIONS": "2",  # each a connection to the SMTP sink and one to PostgreSQL
 }
 
 
