@@ -81,9 +81,9 @@ CANONICAL = {
     ("phoneNumbers", "type"): ["work", "mobile"],
 }
 # What a Portico user always has: a last and a first name, a language (e-mails are written in
-# it), a state (active or deactivated) and one e-mail address. A creation that leaves one out
-# gets the portal's default (the account's language, active, userName as the work e-mail); a
-# PATCH that removes one, or leaves it without a value, is refused with 400 mutability
+# it), a state (active or deactivated) and one e-mail address. A creation without a name is
+# refused; one without the others gets their default (the account's language, active,
+# userName as the work e-mail); a PATCH that removes one, or leaves it without a value, is refused with 400 mutability
 # (RFC 7644 3.5.2.2), as a directory's remove cannot make it absent.
 REQUIRED = {
     ("name", None),
