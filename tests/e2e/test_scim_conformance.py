@@ -8,6 +8,13 @@ to pass, or fails otherwise, makes this test fail, so that the list is kept true
 makes up the values it sends: it is told to make up a user's userName and work e-mail as one
 address and phone numbers in their international form, the forms Portico keeps
 (`describe_values`); nothing else is adapted.
+
+scim2-tester's check_remove_attribute removes each attribute the published schema says is not
+required, and expects it gone. What a Portico user always has (preferredLanguage, active,
+emails, the extension's passwordLevel, the names) is published as required, as the server
+behaves: RFC 7644 3.5.2.2 has a PATCH that removes one refused with 400 mutability
+(tests/service/gateway/scim/test_scim_users.py shows it, and that the published set is exactly
+these); the others (title, phoneNumbers, externalId, name.honorificPrefix) are really removed.
 """
 
 from __future__ import annotations
