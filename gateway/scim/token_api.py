@@ -130,9 +130,12 @@ class ScimToken(MethodView):
     def delete(self, account_id, token_id):
         """Revoke a SCIM token: the directory using it is refused from the next request on.
         The revocation holds even when identity cannot audit it at once (logged then)."""
-        token = revoke_token(gw().part, account_id, token_id, gw().now())
-        if token is None:
+        revoked = revoke_token(gw().part, account_id, token_id, gw().now())
+        if revoked is None:
             raise Problem(404, "Not Found", "This account has no SCIM token with this id.")
+        token, now_revoked = revoked
+        if not now_revoked:  # revoked before: audited then
+            return
         try:
             audit(account_id, "revoked", token)
         except (Problem, ServiceUnavailable):

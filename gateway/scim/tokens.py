@@ -104,9 +104,10 @@ def withdraw_token(part: Part, token_id: str) -> None:
 
 def revoke_token(
     part: Part, account_id: str, token_id: str, now: datetime
-) -> dict[str, Any] | None:
-    """Revoke a token of `account_id`: the token as now listed, or None when the account has
-    none of that id (another account's token is none of its own). Revoking twice is harmless."""
+) -> tuple[dict[str, Any], bool] | None:
+    """Revoke a token of `account_id`: the token as now listed and whether this call revoked
+    it, or None when the account has none of that id (another account's token is none of its
+    own). Revoking twice is harmless (the second call revokes nothing)."""
     with part.uow() as uow:
         found = uow.session.execute(
             sa.select(scim_tokens).where(
@@ -124,7 +125,7 @@ def revoke_token(
             )
             token["revoked_at"] = iso(as_utc(now))
         uow.commit()
-    return token
+    return token, found.revoked_at is None
 
 
 # The request path's two statements (gateway/adapters/caller_reader.py, as sessions'): built

@@ -110,7 +110,11 @@ def test_an_unknown_scim_address_is_a_scim_404_and_a_wrong_method_a_scim_405(sci
 
 def test_issuing_and_revoking_a_token_are_in_the_accounts_audit_trail(portal, scim):
     issued = issue_token(portal, scim.account_id, scim.admin, "Okta")
-    portal.client.delete(f"{tokens_path(scim.account_id)}/{issued['id']}", headers=scim.admin)
+    for _ in range(2):  # revoking twice is harmless, and audited once
+        answer = portal.client.delete(
+            f"{tokens_path(scim.account_id)}/{issued['id']}", headers=scim.admin
+        )
+        assert answer.status_code == 204
     entries = [e for e in scim.audit() if e["target"] == "Okta"]
     assert [e["action"] for e in entries] == ["scim_token_revoked", "scim_token_issued"]
     assert all(e["source"] == "admin" and e["actor"] for e in entries), entries
