@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bus.db import bulk_insert
-from services.subscriptions.domain.model import ACCEPTED
+from services.subscriptions.domain.model import ACCEPTED, PENDING
 from services.subscriptions.domain.records import User
 
 from . import repository as repo
 from .orm import subscriptions
+
+CURRENT = (PENDING, ACCEPTED)
 
 _UPSERT_USERS = sa.text(
     """
@@ -82,6 +84,24 @@ def _user(row: dict[str, Any]) -> User:
         password_level=row["password_level"],
         status=row["status"],
     )
+
+
+def held_by_users(session: Session, user_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """(user id, service id) of every pending or accepted subscription of these users.
+
+    The statement filters by user alone, so the user index is the only one that applies: with
+    the status in it too, a table that grew by a whole import since its statistics were taken
+    was read through the status index, every row of it once per batch (50,000 imported users
+    took 95 s instead of 10)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return set()
+    rows = session.execute(
+        sa.select(
+            subscriptions.c.user_id, subscriptions.c.service_id, subscriptions.c.status
+        ).where(subscriptions.c.user_id.in_(ids))
+    )
+    return {(user_id, service_id) for user_id, service_id, status in rows if status in CURRENT}
 
 
 def insert_grants(

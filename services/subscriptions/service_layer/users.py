@@ -144,7 +144,7 @@ def welcome_users(uow: SubscriptionsUnitOfWork, event: Envelope) -> None:
     automatic = [s for s in services if s.auto_subscribe and may_be_automatic(s.code)]
     admin_code = admin_service_code(account.id)
     admin = next((s for s in services if s.code == admin_code), None)
-    held = subs.held_by_users(uow.session, users)
+    held = batches.held_by_users(uow.session, users)
     wanted: list[tuple[str, str]] = []
     administrators: list[User] = []
     for entry in entries:
