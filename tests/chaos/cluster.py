@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -167,6 +166,10 @@ class ChaosCluster(Cluster):
     def env_for(self, name: str) -> dict[str, str]:
         env = super().env_for(name)
         env["PORTICO_SMTP_URL"] = f"smtp://127.0.0.1:{self.smtp_proxy.port}"
+        # Behind a load balancer, gunicorn keeps idle connections longer than the balancer does
+        # (its default 2 s closed connections the virtual users, idle 0.5 to 6 s between
+        # requests, were sending on: an unanswered request). The proxies are plain pipes.
+        env["GUNICORN_CMD_ARGS"] = f"{env.get('GUNICORN_CMD_ARGS', '')} --keep-alive 30".strip()
         return env
 
     def replica_names(self, name: str) -> list[str]:
@@ -373,24 +376,6 @@ class ChaosCluster(Cluster):
             except Exception:  # noqa: BLE001 - a part without consumers has no queue
                 pass
         return total
-
-    def in_flight(self) -> int:
-        """Messages of the parts' queues ready, or delivered to a consumer and not yet acked
-        (a worker's batch in hand): `rabbitmqctl list_queues`, a few seconds a call."""
-        ours = {f"{self.prefix}.{name}" for name in parts.PARTS}
-        try:
-            listed = subprocess.run(
-                ["rabbitmqctl", "list_queues", "-q", "--no-table-headers"]
-                + ["name", "messages_ready", "messages_unacknowledged"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=True,
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return self.queued()  # what the AMQP side alone can say
-        rows = [line.split() for line in listed.splitlines()]
-        return sum(int(row[1]) + int(row[2]) for row in rows if len(row) == 3 and row[0] in ours)
 
     def dead_letters(self) -> dict[str, int]:
         """Messages waiting in each part's dead-letter queue."""

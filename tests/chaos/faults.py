@@ -134,11 +134,7 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
     else:
         fault.notes.append(f"not ready after {RECOVERY_DEADLINE:g}s: {down}")
     while fault.ready is not None and time.monotonic() < deadline:
-        if (
-            not any(cluster.outbox_pending().values())
-            and not cluster.queued()
-            and not cluster.in_flight()  # the consumers' batches in hand too
-        ):
+        if not any(cluster.outbox_pending().values()) and not cluster.queued():
             fault.drained = time.time()
             break
         time.sleep(0.5)
