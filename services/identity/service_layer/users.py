@@ -18,11 +18,10 @@ from services.identity.service_layer.common import (
     NO_SUCH_USER,
     Actor,
     audit,
-    audit_entry,
 )
 from services.identity.service_layer.errors import USER_EXISTS, Conflict, Invalid, NotFound
 from services.identity.service_layer.fields import clean_user_fields
-from services.identity.service_layer.links import issue_link, issue_links
+from services.identity.service_layer.links import issue_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from services.identity.service_layer.views import account_view, user_event, user_view
 
@@ -243,41 +242,3 @@ def delete_user(
         uow, "user_deleted", actor=actor, account_id=account_id, user_id=user_id, target=user.label
     )
     return event
-
-
-def resend_activations(
-    uow: IdentityUnitOfWork, account_id: str, user_ids: list[str], *, actor: Actor
-) -> dict[str, Any]:
-    """Send a new activation link to each selected user of the account still waiting for activation."""
-    if repo.get_account(uow.session, account_id) is None:
-        raise NotFound(NO_SUCH_ACCOUNT)
-    found = repo.users_of_account(uow.session, account_id, user_ids)
-    results: list[dict[str, Any]] = []
-    pending: list[User] = []
-    for user_id in dict.fromkeys(user_ids):
-        user = found.get(user_id)
-        if user is None:
-            results.append({"user_id": user_id, "result": "skipped", "reason": "not_found"})
-        elif user.status != UserStatus.PENDING_ACTIVATION:
-            results.append({"user_id": user_id, "result": "skipped", "reason": str(user.status)})
-        else:
-            pending.append(user)
-            results.append({"user_id": user_id, "result": "sent"})
-    # One request, many users: their links go out as identity.links.issued batches.
-    issue_links(uow, pending, "activation", resent=True, requested_by=actor.id)
-    repo.add_audits(
-        uow.session,
-        [
-            audit_entry(
-                uow,
-                "activation_sent",
-                actor=actor,
-                account_id=account_id,
-                user_id=user.id,
-                target=user.email,
-            )
-            for user in pending
-        ],
-    )
-    sent = len(pending)
-    return {"sent": sent, "skipped": len(results) - sent, "results": results}
