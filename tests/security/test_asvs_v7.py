@@ -138,7 +138,9 @@ def test_v7_4_1_to_3_an_unexpected_error_is_a_generic_problem_with_the_request_i
     assert answer.status_code == 500 and answer.mimetype == "application/problem+json"
     body = answer.get_data(as_text=True)
     assert "hunter2" not in body and "Traceback" not in body and "RuntimeError" not in body
-    assert set(answer.get_json()) == {"type", "title", "status", "detail"}
+    # the problem's members and its stable code (every problem has one: the status's for a 500)
+    assert set(answer.get_json()) == {"type", "title", "status", "detail", "code"}
+    assert answer.get_json()["code"] == "server.error"
     assert answer.headers["X-Portico-Request-Id"] == "support-ticket-42"
     assert [
         r
