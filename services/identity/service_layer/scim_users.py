@@ -30,7 +30,7 @@ from services.identity.service_layer.fields import CREATE_FIELDS, check_user_fie
 from services.identity.service_layer.imports import plain_email
 from services.identity.service_layer.links import batch_link, issue_link, new_link
 from services.identity.service_layer.unit_of_work import IdentityUnitOfWork
-from services.identity.service_layer.views import user_event
+from services.identity.service_layer.views import person_fields, user_event
 
 REQUIRED = ("email", "last_name", "first_name", "language", "password_level")
 REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
@@ -61,17 +61,7 @@ class Write:
 def scim_view(user: User, now: Any) -> dict[str, Any]:
     """What the gateway needs to write a SCIM User: the portal's fields, status and version."""
     return {
-        "id": user.id,
-        "account_id": user.account_id,
-        "email": user.email,
-        "title": user.title,
-        "last_name": user.last_name,
-        "first_name": user.first_name,
-        "language": user.language,
-        "function": user.function,
-        "office_phone": user.office_phone,
-        "mobile_phone": user.mobile_phone,
-        "password_level": user.password_level,
+        **person_fields(user),
         "status": user.effective_status(now),
         "active": user.status != UserStatus.DEACTIVATED,
         "version": user.version,

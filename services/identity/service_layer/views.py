@@ -34,20 +34,30 @@ def account_view(account: Account) -> dict[str, Any]:
     }
 
 
+# A user's own fields, as every view of a user (the portal's, a directory's) gives them.
+PERSON_FIELDS = (
+    "id",
+    "account_id",
+    "email",
+    "title",
+    "last_name",
+    "first_name",
+    "language",
+    "function",
+    "office_phone",
+    "mobile_phone",
+    "password_level",
+)
+
+
+def person_fields(user: User) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in PERSON_FIELDS}
+
+
 def user_view(user: User, *, is_administrator: bool, now: datetime) -> dict[str, Any]:
     status = user.effective_status(now)
     return {
-        "id": user.id,
-        "account_id": user.account_id,
-        "email": user.email,
-        "title": user.title,
-        "last_name": user.last_name,
-        "first_name": user.first_name,
-        "language": user.language,
-        "function": user.function,
-        "office_phone": user.office_phone,
-        "mobile_phone": user.mobile_phone,
-        "password_level": user.password_level,
+        **person_fields(user),
         "status": status,
         "is_administrator": is_administrator,
         "source": user.source,
