@@ -21,6 +21,7 @@ passes the language of its caller to the services on every internal call (`Accep
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,39 @@ def install(app: Any, part_dir: str | Path) -> None:
         default_domain=DOMAIN,
         default_translation_directories=";".join(str(path) for path in directories),
     )
+
+
+@functools.cache
+def catalog(part_dir: str, lang: str) -> Gettext:
+    """The lookup of `lang` in the bus catalog and the catalog of the part whose package is
+    `part_dir` (the part's own messages win), outside any request: for a text kept or sent
+    in every language, e.g. an import's anomalies (`in_every_language`)."""
+    if primary(lang) in (None, DEFAULT):
+        return _english
+    from babel.support import Translations
+
+    merged = Translations()
+    for directory in (Path(__file__).parent / TRANSLATIONS, Path(part_dir) / TRANSLATIONS):
+        found = Translations.load(str(directory), [lang], DOMAIN)
+        if isinstance(found, Translations):
+            merged.merge(found)
+    return merged.gettext
+
+
+def in_every_language(message: Any, part_dir: str | Path) -> dict[str, str]:
+    """`message` in every language the portal speaks, from the part's own catalog:
+    {"en": ..., "fr": ...}; for a text another part shows or sends without its msgids."""
+    return {lang: str(localise(message, catalog(str(part_dir), lang))) for lang in SUPPORTED}
+
+
+def plain_params(message: Any) -> dict[str, Any]:
+    """The fields of a `Message` as plain JSON values (a label in English), or {}."""
+    if not isinstance(message, Message):
+        return {}
+    return {
+        name: value if isinstance(value, int | float | bool) or value is None else str(value)
+        for name, value in message.params.items()
+    }
 
 
 def language_headers(headers: dict[str, str]) -> dict[str, str]:

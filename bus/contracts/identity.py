@@ -163,13 +163,32 @@ class CreatedUser(Contract):
     created_at = fields.String(required=True)
 
 
+class Rejection(Contract):
+    """One refused line of an import batch (identity.users.created's `rejected`).
+
+    `field` is the file's column or "line"; `message` is the English text. Since the anomalies
+    are shown in the reader's language, identity adds the stable `code`, its `params` and
+    `messages`, the text in every language the portal speaks ({"en": ..., "fr": ...}, from
+    identity's own catalog): the importer, the gateway and notifications show it without
+    identity's msgids. The three are optional: an event published before them is read with
+    the English `message` alone.
+    """
+
+    line = fields.Integer(required=True)
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+    code = fields.String(load_default=None, allow_none=True)
+    params = fields.Dict(load_default=None, allow_none=True)
+    messages = fields.Dict(load_default=None, allow_none=True)  # {language: text}
+
+
 @register("identity.users.created")
 class UsersCreated(Contract):
     """The users one bulk command created (an import batch: its job, batch and line numbers).
 
     At most BATCH_LIMIT users; a producer with more publishes several events. For an import
     batch it is also identity's answer: `rejected` holds the batch's refused lines
-    ([{line, field, message}], field being the file's column or "line"), so the importer learns
+    ([Rejection]: line, field, message, and code, params, messages), so the importer learns
     every row's fate from this one event.
     """
 
@@ -181,7 +200,7 @@ class UsersCreated(Contract):
     users = fields.List(
         fields.Nested(CreatedUser), required=True, validate=validate.Length(max=BATCH_LIMIT)
     )
-    rejected = fields.List(fields.Dict(), load_default=list)
+    rejected = fields.List(fields.Nested(Rejection), load_default=list)
 
 
 class IssuedLink(Contract):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError
@@ -22,6 +23,7 @@ from bus.clock import iso
 from bus.contracts.batches import split
 from bus.contracts.emails import PLAIN, validate_address
 from bus.envelope import Envelope
+from bus.i18n import _l, code_of, in_every_language, plain_params
 from services.identity.adapters import repository as repo
 from services.identity.domain.model import UserStatus
 from services.identity.domain.records import AuditEntry, StoredToken, User
@@ -45,8 +47,27 @@ REQUIRED = ("title", "last_name", "first_name", "email", "language", "password_l
 REQUIRED_BESIDE_EMAIL = tuple(name for name in REQUIRED if name != "email")
 # Anomalies name the import file's columns (the importer's report speaks of those).
 COLUMN_OF = {"title": "civility", "office_phone": "phone", "mobile_phone": "mobile"}
-ADDRESS_USED = "This address is already used in the portal."
-NO_ACCOUNT = "The account of this import no longer exists; nothing was created."
+ADDRESS_USED = _l("This address is already used in the portal.", code="import.address_used")
+NO_ACCOUNT = _l(
+    "The account of this import no longer exists; nothing was created.",
+    code="import.no_account",
+)
+# Identity's catalogs: a refused line carries its message in every language the portal speaks,
+# so that the importer, the gateway and notifications show it without identity's msgids.
+_IDENTITY_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def rejection(line: int | None, field: str, message: str) -> dict[str, Any]:
+    """One entry of identity.users.created's `rejected`: the English `message`, its stable
+    `code` and `params`, and `messages` in every language (bus.contracts.identity.Rejection)."""
+    return {
+        "line": line,
+        "field": field,
+        "message": str(message),
+        "code": code_of(message) or "import.refused",
+        "params": plain_params(message),
+        "messages": in_every_language(message, _IDENTITY_DIR),
+    }
 
 
 def check_row(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -113,9 +134,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
         "batch": data["batch"],
     }
     if repo.get_account(uow.session, account_id) is None:
-        every_row = [
-            {"line": row["line"], "field": "line", "message": NO_ACCOUNT} for row in data["rows"]
-        ]
+        every_row = [rejection(row["line"], "line", NO_ACCOUNT) for row in data["rows"]]
         uow.publish("identity.users.created", {**answer, "users": [], "rejected": every_row})
         return
     now = uow.now()
@@ -125,7 +144,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
         values, errors = check_row(row)
         for field in IMPORT_FIELDS:
             rejected.extend(
-                {"line": row["line"], "field": COLUMN_OF.get(field, field), "message": message}
+                rejection(row["line"], COLUMN_OF.get(field, field), message)
                 for message in errors.get(field, [])
             )
         if not errors:
@@ -138,7 +157,7 @@ def create_users(uow: IdentityUnitOfWork, envelope: Envelope) -> None:
     for user in candidates:
         assert user.login_key is not None  # every imported user has an address
         if user.login_key in taken:
-            rejected.append({"line": user.import_line, "field": "email", "message": ADDRESS_USED})
+            rejected.append(rejection(user.import_line, "email", ADDRESS_USED))
             continue
         taken.add(user.login_key)  # a second row with the same login (any spelling) in this batch
         new_users.append(user)

@@ -163,3 +163,37 @@ def test_a_batch_of_500_rows(svc, account):
         f"/internal/accounts/{account['id']}/users", query_string={"per_page": 200}
     ).json
     assert listed["total"] == 500
+
+
+def test_a_refused_line_carries_its_code_params_and_text_in_english_and_french(svc, account):
+    svc.user(account["id"], email="taken@company.ws")
+    rows = [
+        row(2, email="taken@company.ws"),
+        row(3, first_name=""),
+        row(4, office_phone="12"),
+        row(5, email="no-at-sign"),
+    ]
+    svc.process("identity.create_users", command(account["id"], rows))
+    by_line = {r["line"]: r for r in svc.last("identity.users.created")["rejected"]}
+    used, missing, phone, address = (by_line[line] for line in (2, 3, 4, 5))
+    assert used["code"] == "import.address_used" and used["params"] == {}
+    assert used["messages"] == {
+        "en": "This address is already used in the portal.",
+        "fr": "Cette adresse est déjà utilisée dans le portail.",
+    }
+    assert (missing["field"], missing["code"]) == ("first_name", "validation.required")
+    assert missing["params"] == {"label": "first name"}
+    assert missing["messages"]["en"] == missing["message"] == "The first name is required."
+    assert missing["messages"]["fr"] == "Le champ « prénom » est obligatoire."
+    assert (phone["field"], phone["code"]) == ("phone", "validation.phone_invalid")
+    assert "téléphone" in phone["messages"]["fr"]
+    assert address["code"] == "validation.email_invalid"
+    assert address["messages"]["fr"].startswith("Nous ne pouvons pas utiliser cette adresse")
+
+
+def test_a_batch_for_an_account_that_is_gone_says_so_in_both_languages(svc):
+    svc.process("identity.create_users", command(str(uuid.uuid4()), [row(2)]))
+    [refused] = svc.last("identity.users.created")["rejected"]
+    assert (refused["field"], refused["code"]) == ("line", "import.no_account")
+    assert refused["messages"]["en"] == refused["message"]
+    assert refused["messages"]["fr"] != refused["message"] and refused["messages"]["fr"]
