@@ -219,6 +219,7 @@ class BusWorker(ConsumerMixin):
         self.batch_bytes = batch_bytes
         self._buffer: list[Any] = []
         self._buffered_bytes = 0
+        self._settling = 0  # messages of the batch being handled, not yet acked
         self.processor = processor
         self.prefetch = prefetch
         self.connection = broker.connection()
@@ -246,6 +247,13 @@ class BusWorker(ConsumerMixin):
     def on_message(self, message: Any) -> None:
         self._buffer.append(message)
         self._buffered_bytes += len(message.body or b"")
+
+    def held(self) -> int:
+        """Messages the broker delivered to this worker that are not yet acked: gathered for
+        the next batch, or in the batch being handled. The broker's own queue counts cannot see
+        them; `portico_consumer_held_messages` shows them (a backlog is through when the queue
+        and every consumer's hold are empty)."""
+        return len(self._buffer) + self._settling
 
     def on_connection_revived(self) -> None:
         self._buffer.clear()  # deliveries of a dead channel come again; they cannot be acked
@@ -280,18 +288,22 @@ class BusWorker(ConsumerMixin):
                 yield
 
     def _flush(self) -> None:
+        self._settling = len(self._buffer)
         messages, self._buffer, self._buffered_bytes = self._buffer, [], 0
-        items = [_item(m) for m in messages]
-        for message, (_, attempts, *_trace), outcome in zip(
-            messages, items, self.processor.process_batch(items), strict=True
-        ):
-            self._settle(message, attempts, outcome)
-            if self.broker.is_memory:
-                message.ack()  # kombu's in-memory channel acks one tag at a time
-        if messages and not self.broker.is_memory:
-            # Every message of the batch is settled (committed, retried or dead-lettered), and
-            # every earlier delivery on this channel was acked: one ack covers them all.
-            messages[-1].ack(multiple=True)
+        try:
+            items = [_item(m) for m in messages]
+            for message, (_, attempts, *_trace), outcome in zip(
+                messages, items, self.processor.process_batch(items), strict=True
+            ):
+                self._settle(message, attempts, outcome)
+                if self.broker.is_memory:
+                    message.ack()  # kombu's in-memory channel acks one tag at a time
+            if messages and not self.broker.is_memory:
+                # Every message of the batch is settled (committed, retried or dead-lettered),
+                # and every earlier delivery on this channel was acked: one ack covers them all.
+                messages[-1].ack(multiple=True)
+        finally:
+            self._settling = 0
 
     def _settle(self, message: Any, attempts: int, outcome: Outcome) -> None:
         """Everything but the ack: put back, retry later or dead-letter, as the outcome says."""

@@ -57,6 +57,7 @@ HANDLE_SECONDS = Histogram(
 OUTBOX_PENDING = "portico_outbox_pending"
 OUTBOX_OLDEST_AGE = "portico_outbox_oldest_age_seconds"
 READY = "portico_ready"
+CONSUMER_HELD = "portico_consumer_held_messages"
 
 
 def gauge(name: str, documentation: str, labels: dict[str, str], value: float) -> GaugeMetricFamily:

@@ -160,6 +160,20 @@ class Part:
                 labels,
                 age,
             ),
+            *self._consumer_gauges(labels),
+        ]
+
+    def _consumer_gauges(self, labels: dict[str, str]) -> list[Any]:
+        """A worker process's hold: messages delivered to its consumer and not yet acked."""
+        if self.worker is None:
+            return []
+        return [
+            metrics.gauge(
+                metrics.CONSUMER_HELD,
+                "Messages delivered to this process's consumer and not yet acknowledged",
+                labels,
+                self.worker.held(),
+            )
         ]
 
     def start_background(

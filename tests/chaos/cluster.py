@@ -315,8 +315,9 @@ class ChaosCluster(Cluster):
         if proxy == "smtp":
             self.smtp.failing = False
 
-    def outbox_pending(self) -> dict[str, float]:
-        """portico_outbox_pending of every worker replica (one that does not answer: infinity)."""
+    def worker_gauge(self, metric: str) -> dict[str, float]:
+        """`metric` summed over each worker replica's /metrics (one that does not answer:
+        infinity)."""
         from prometheus_client.parser import text_string_to_metric_families
 
         found: dict[str, float] = {}
@@ -331,10 +332,27 @@ class ChaosCluster(Cluster):
                     found[f"{name}-worker-{r}"] = sum(
                         sample.value
                         for family in text_string_to_metric_families(text)
-                        if family.name == "portico_outbox_pending"
+                        if family.name == metric
                         for sample in family.samples
                     )
         return found
+
+    def outbox_pending(self) -> dict[str, float]:
+        """portico_outbox_pending of every worker replica (one that does not answer: infinity)."""
+        return self.worker_gauge("portico_outbox_pending")
+
+    def consumers_holding(self) -> dict[str, float]:
+        """portico_consumer_held_messages of every worker replica: what the broker delivered to
+        it and it has not yet acknowledged (the queue's own count cannot see these)."""
+        return self.worker_gauge("portico_consumer_held_messages")
+
+    def drained(self) -> bool:
+        """Every outbox empty, every queue empty, and no consumer holding an unacked message."""
+        return (
+            not any(self.outbox_pending().values())
+            and not self.queued()
+            and not any(self.consumers_holding().values())
+        )
 
     def watch_connections(self, stop: threading.Event, every: float = 0.5) -> Connections:
         """Count PostgreSQL's connections every `every` seconds until `stop` (in a thread, on

@@ -41,7 +41,9 @@ class Fault:
     started: float = 0.0  # wall-clock times (time.time()), to compare with the load's requests
     undone: float = 0.0
     ready: float | None = None  # every replica ready again (None: not within the deadline)
-    drained: float | None = None  # then every outbox and queue empty: its backlog is through
+    drained: float | None = (
+        None  # then every outbox, queue and consumer hold empty: its backlog is through
+    )
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -133,14 +135,23 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
         time.sleep(0.5)
     else:
         fault.notes.append(f"not ready after {RECOVERY_DEADLINE:g}s: {down}")
+    # Drained: twice in a row (a delivery may be on the wire between the queue and a consumer)
+    # every outbox and queue empty and no consumer holding an unacked message.
+    empty_since: float | None = None
     while fault.ready is not None and time.monotonic() < deadline:
-        if not any(cluster.outbox_pending().values()) and not cluster.queued():
-            fault.drained = time.time()
-            break
+        if cluster.drained():
+            if empty_since is not None:
+                fault.drained = empty_since
+                break
+            empty_since = time.time()
+        else:
+            empty_since = None
         time.sleep(0.5)
     recovery = (
         "not recovered" if fault.recovery is None else f"ready again {fault.recovery:.1f}s after"
     )
     if fault.drained is not None:
-        recovery += f", outboxes and queues empty {fault.drained - fault.undone:.1f}s after"
+        recovery += (
+            f", outboxes, queues and consumers empty {fault.drained - fault.undone:.1f}s after"
+        )
     log(f"fault {fault} undone; {recovery}")

@@ -32,8 +32,8 @@ class Window:
 
 
 def windows(faults: list[Fault], outside: Sequence[Window] = ()) -> list[Window]:
-    """A fault's window: from its start until its backlog is through (every replica ready and
-    every outbox empty), plus GRACE; and the `outside` faults' windows (the shared PostgreSQL
+    """A fault's window: from its start until its backlog is through (every replica ready, and
+    every outbox, queue and consumer hold empty), plus GRACE; and the `outside` faults' windows (the shared PostgreSQL
     full of other tests' connections)."""
     return [
         Window(f.started, (f.drained or f.ready or f.undone + 120) + GRACE)
@@ -268,7 +268,7 @@ def render(
         drained = (
             ""
             if f.drained is None
-            else f", outboxes and queues empty {f.drained - f.undone:.1f}s after"
+            else f", outboxes, queues and consumers empty {f.drained - f.undone:.1f}s after"
         )
         lines.append(f"  {f}: recovery {recovery}{drained} {' '.join(f.notes)}")
     return "\n".join(lines), figures

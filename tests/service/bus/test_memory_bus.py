@@ -166,3 +166,57 @@ def test_big_messages_make_small_transactions(tmp_path, prefix):
     assert max(len(batch) for batch in batches) > 3, (
         "small messages should still be handled together"
     )
+
+
+def held_gauge(instance) -> float:
+    from bus import metrics
+
+    return sum(
+        sample.value
+        for family in instance.gauges()
+        if family.name == metrics.CONSUMER_HELD
+        for sample in family.samples
+    )
+
+
+def test_the_messages_a_consumer_holds_unacked_are_in_its_metrics(tmp_path, prefix):
+    """The broker's queue count drops as soon as it delivers; what the worker holds unacked
+    (gathered or being handled) shows in portico_consumer_held_messages until it is acked, so an
+    operator (and the chaos test) can tell a backlog is through."""
+    import threading
+
+    from bus.consumer import BusWorker
+
+    instance, effects = make_probe_part(
+        "identity", f"sqlite:///{tmp_path}/h.db", "memory://", prefix
+    )
+    instance.declare()
+    for seq in range(5):
+        publish(instance, "held", seq)
+    assert instance.relay().drain() == 5
+
+    processor = instance.processor()
+    handling, release = threading.Event(), threading.Event()
+    handle = processor.process_batch
+    taken: list[int] = []
+
+    def held_up(items):
+        taken.append(len(items))
+        handling.set()
+        release.wait(DEADLINE)
+        return handle(items)
+
+    processor.process_batch = held_up
+    instance.worker = BusWorker(instance.broker, processor)
+    assert held_gauge(instance) == 0
+    stop = threading.Event()
+    threading.Thread(target=instance.worker.run_until, args=(stop,), daemon=True).start()
+    try:
+        assert handling.wait(DEADLINE), "the worker never took the batch"
+        assert held_gauge(instance) >= taken[0] >= 1, "a batch being handled is held, unacked"
+        release.set()
+        eventually(lambda: count_effects(instance, effects, "held") == (5, 5))
+        eventually(lambda: held_gauge(instance) == 0, what="the batch acked, nothing held")
+    finally:
+        release.set()
+        stop.set()
