@@ -270,5 +270,12 @@ def render(
             if f.drained is None
             else f", outboxes, queues and consumers empty {f.drained - f.undone:.1f}s after"
         )
-        lines.append(f"  {f}: recovery {recovery}{drained} {' '.join(f.notes)}")
+        when = time.strftime("%H:%M:%S", time.gmtime(f.started)) if f.started else "not run"
+        window = ""
+        if f.started:
+            end = (f.drained or f.ready or f.undone + 120) + GRACE
+            window = f", window until {time.strftime('%H:%M:%S', time.gmtime(end))}"
+        lines.append(
+            f"  {f} at {when} UTC: recovery {recovery}{drained}{window} {' '.join(f.notes)}"
+        )
     return "\n".join(lines), figures
