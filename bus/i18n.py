@@ -223,10 +223,14 @@ def plain_params(message: Any) -> dict[str, Any]:
     """The fields of a `Message` as plain JSON values (a label in English), or {}."""
     if not isinstance(message, Message):
         return {}
-    return {
-        name: value if isinstance(value, int | float | bool) or value is None else str(value)
+    params: dict[str, Any] = {}
+    for part in message.parts:  # a joined message: the fields of each of its parts
+        params.update(plain_params(part))
+    params.update(
+        (name, value if isinstance(value, int | float | bool) or value is None else str(value))
         for name, value in message.params.items()
-    }
+    )
+    return params
 
 
 def language_headers(headers: dict[str, str]) -> dict[str, str]:

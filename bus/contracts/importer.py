@@ -14,6 +14,12 @@ class ImportFinished(Contract):
     (by line); `anomalies_total` says how many there are, all of them at `report_url`. A dry
     run (`dry_run`) created nobody: `would_create` says how many users it would have created.
     A failed job says why in `reason`.
+
+    Each anomaly is {line, field, message, code, params, messages}: `message` in English,
+    `code` stable (import.*, validation.*; import.anomaly for one stored before codes),
+    `params` its values, and `messages` the text in every language the portal speaks
+    ({"en": ..., "fr": ...}) so that the e-mail is written in the recipient's. `messages` is
+    missing on an anomaly stored before anomalies had languages: the English `message` is shown.
     """
 
     import_job_id = required_id()
@@ -24,7 +30,7 @@ class ImportFinished(Contract):
     rows = fields.Integer(required=True)
     created = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
-    anomalies = fields.List(fields.Dict(), required=True)  # [{line, field, message}]
+    anomalies = fields.List(fields.Dict(), required=True)  # [{line, field, message, code, ...}]
     report_url = fields.String(load_default=None, allow_none=True)
     dry_run = fields.Boolean(load_default=False)
     processed = fields.Integer(load_default=None, allow_none=True)

@@ -86,6 +86,9 @@ import_batches = sa.Table(
 
 # Every anomaly of a job, found in the file by the importer or reported by identity.
 # `rank` orders the anomalies of one line as the file's columns (the whole line last).
+# `message` is the English text; `code` (stable), `params` and `messages` (the text in every
+# language the portal speaks, {"en": ..., "fr": ...}) are NULL on rows written before they
+# existed (migration 0002): those are shown in English.
 import_anomalies = sa.Table(
     "import_anomalies",
     metadata,
@@ -105,5 +108,8 @@ import_anomalies = sa.Table(
     sa.Column("rank", sa.Integer(), nullable=False),
     sa.Column("field", sa.String(32), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("code", sa.String(64), nullable=True),
+    sa.Column("params", sa.JSON(), nullable=True),
+    sa.Column("messages", sa.JSON(), nullable=True),
     sa.Index("ix_import_anomalies_job_line", "job_id", "line", "rank"),
 )

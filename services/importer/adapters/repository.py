@@ -177,7 +177,10 @@ def add_anomalies(session: Session, job_id: str, anomalies: Iterable[Anomaly]) -
             "line": anomaly.line,
             "rank": anomaly_rank(anomaly.field),
             "field": anomaly.field[:32],
-            "message": anomaly.message,
+            "message": str(anomaly.message),
+            "code": anomaly.code,
+            "params": anomaly.params,
+            "messages": anomaly.messages,
         }
         for anomaly in anomalies
     ]
@@ -187,14 +190,15 @@ def add_anomalies(session: Session, job_id: str, anomalies: Iterable[Anomaly]) -
 
 def anomalies(session: Session, job_id: str, limit: int | None = None) -> list[Anomaly]:
     """The job's anomalies by line, then in the order of the file's columns."""
+    c = import_anomalies.c
     query = (
-        sa.select(import_anomalies.c.line, import_anomalies.c.field, import_anomalies.c.message)
+        sa.select(c.line, c.field, c.message, c.code, c.params, c.messages)
         .where(import_anomalies.c.job_id == job_id)
         .order_by(import_anomalies.c.line, import_anomalies.c.rank, import_anomalies.c.id)
     )
     if limit is not None:
         query = query.limit(limit)
-    return [Anomaly(row.line, row.field, row.message) for row in session.execute(query)]
+    return [Anomaly(*row) for row in session.execute(query)]
 
 
 def count_anomalies(session: Session, job_id: str) -> int:

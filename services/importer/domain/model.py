@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from bus.i18n import DEFAULT, primary
+
 # Column order of an import file, by the name used in anomalies.
 COLUMNS = (
     "civility",
@@ -19,12 +21,49 @@ COLUMNS = (
 LINE = "line"
 
 
+# The code of an anomaly recorded before anomalies had codes (English text only).
+UNCODED = "import.anomaly"
+
+
 class Anomaly(NamedTuple):
-    """One problem found in the file: physical line number (1-based), field, person-facing text."""
+    """One problem found in the file: physical line number (1-based), field, person-facing text.
+
+    `message` is the English text: a bus.i18n.Message (with its code and params) when the
+    importer found it, plain text when read back or reported by identity. `code`, `params` and
+    `messages` (the text in every language, {"en": ..., "fr": ...}) are filled in when the
+    anomaly is stored (identity sends them with the lines it refuses); an anomaly stored before
+    they existed has none of them and reads in English.
+    """
 
     line: int
     field: str
     message: str
+    code: str | None = None
+    params: dict[str, Any] | None = None
+    messages: dict[str, str] | None = None
+
+    def text(self, language: str | None = None) -> str:
+        """The message in `language` (en or fr), in English when it has no such text."""
+        lang = primary(language) or DEFAULT
+        return (self.messages or {}).get(lang) or str(self.message)
+
+    def view(self, language: str | None = None) -> dict[str, Any]:
+        """The anomaly as the API shows it: the message in `language`, its code and params."""
+        return {
+            "line": self.line,
+            "field": self.field,
+            "message": self.text(language),
+            "code": self.code or UNCODED,
+            "params": self.params or {},
+        }
+
+    def event(self) -> dict[str, Any]:
+        """The anomaly as importer.import.finished carries it: every language, for the
+        recipient's (the English `message` alone when it was stored before languages)."""
+        entry = {**self.view(), "message": str(self.message)}
+        if self.messages:
+            entry["messages"] = dict(self.messages)
+        return entry
 
 
 class RowResult(NamedTuple):

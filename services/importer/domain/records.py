@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from bus.i18n import _l
+
 # A physical line longer than this (in characters) is skipped and reported, never parsed:
 # no legitimate import line comes close, and it keeps one line's memory bounded.
 MAX_LINE_CHARS = 1 << 20
@@ -70,16 +72,20 @@ def text_lines(
             if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
                 while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith(("\n", "\r")):
                     pass
-                line_problems[number] = (
-                    f"This line is longer than {MAX_LINE_CHARS:,} characters and was not read. "
-                    "Check that the file is a list of users, one per line."
+                line_problems[number] = _l(
+                    "This line is longer than {limit} characters and was not read."
+                    " Check that the file is a list of users, one per line.",
+                    code="import.line_too_long",
+                    limit=MAX_LINE_CHARS,
                 )
                 yield "\n"
                 continue
             if not line.isascii() and _has_surrogate(line):
-                line_problems[number] = (
-                    f"This line contains characters that are not valid {_encoding_name(encoding)}. "
-                    "Save the file as 'CSV UTF-8' and import it again."
+                line_problems[number] = _l(
+                    "This line contains characters that are not valid {encoding}."
+                    " Save the file as 'CSV UTF-8' and import it again.",
+                    code="import.line_encoding",
+                    encoding=_encoding_name(encoding),
                 )
             yield line
 
@@ -113,7 +119,9 @@ def records(lines: Iterable[str], delimiter: str) -> Iterator[Record]:
 
 
 def _unreadable(error: csv.Error) -> str:
-    return (
-        f"This line could not be read as CSV ({error}). A field that starts with a double "
-        'quote (") must end with one; write a quote inside a field as "".'
+    return _l(
+        "This line could not be read as CSV ({error}). A field that starts with a double"
+        ' quote (") must end with one; write a quote inside a field as "".',
+        code="import.line_unreadable",
+        error=str(error),
     )

@@ -28,8 +28,9 @@ def write_csv_rows(rows: Iterable[Iterable[object]], out: TextIO) -> None:
         writer.writerow([neutralise_cell(cell) for cell in row])
 
 
-def write_report(anomalies: Iterable[Anomaly], out: TextIO) -> None:
-    """Write `line;field;message` with a header, preceded by a UTF-8 BOM for Excel.
+def write_report(anomalies: Iterable[Anomaly], out: TextIO, language: str | None = None) -> None:
+    """Write `line;field;message` with a header, preceded by a UTF-8 BOM for Excel; each
+    message in `language` (English when the anomaly has no text in it).
 
     `out` is a text stream that encodes UTF-8 (not 'utf-8-sig': the BOM is written here,
     unless the stream's encoding already adds it).
@@ -37,4 +38,4 @@ def write_report(anomalies: Iterable[Anomaly], out: TextIO) -> None:
     if (getattr(out, "encoding", None) or "").lower().replace("_", "-") != "utf-8-sig":
         out.write("\ufeff")
     write_csv_rows([REPORT_HEADER], out)
-    write_csv_rows(((a.line, a.field, a.message) for a in anomalies), out)
+    write_csv_rows(((a.line, a.field, a.text(language)) for a in anomalies), out)

@@ -13,7 +13,8 @@ import phonenumbers
 from email_validator import EmailNotValidError
 
 from bus.contracts.emails import validate_address
-from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVEL_NAMES, PASSWORD_LEVELS
+from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVELS
+from bus.i18n import _l, joined
 from bus.login import counting_key
 
 from .model import COLUMNS, LINE, Anomaly, RowResult
@@ -32,49 +33,72 @@ _TITLES = {alias: title for title, aliases in _TITLE_ALIASES.items() for alias i
 _LANGUAGES = {tag.casefold(): tag for tag in LANGUAGES}
 _REGIONS = {tag: tag.split("-")[1] for tag in LANGUAGES}
 _LEVELS = {str(level): level for level in PASSWORD_LEVELS}
-_LEVEL_NAMES = [f"{level} ({PASSWORD_LEVEL_NAMES[level]})" for level in PASSWORD_LEVELS]
-_LEVEL_HINT = ", ".join(_LEVEL_NAMES[:-1]) + " or " + _LEVEL_NAMES[-1]
+# The levels of bus.contracts.vocabulary.PASSWORD_LEVEL_NAMES, as a person reads them.
+_LEVEL_HINT = _l("1 (weak), 2 (moderate) or 3 (strong)")
+_LANGUAGE_HINT = ", ".join(LANGUAGES)
 
 # C0 controls, DEL, and the bidirectional overrides that can disguise a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _PHONE_CHARS = re.compile(r"[+0-9 ().\-/\u00a0]+")
 
+# Every message of a line is marked with _l and a stable code (import.*): the importer keeps
+# it in English and French with its code and params (docs/api.md, "Import anomalies").
 _LABELS = {
-    "civility": "civility",
-    "last_name": "last name",
-    "first_name": "first name",
-    "email": "e-mail address",
-    "phone": "phone number",
-    "mobile": "mobile number",
-    "language": "language code",
-    "password_level": "security level",
+    "civility": _l("civility"),
+    "last_name": _l("last name"),
+    "first_name": _l("first name"),
+    "email": _l("e-mail address"),
+    "phone": _l("phone number"),
+    "mobile": _l("mobile number"),
+    "language": _l("language code"),
+    "password_level": _l("security level"),
 }
 
 
 class InvalidValue(ValueError):
     """A cell's value is not acceptable; the message says why, for a person."""
 
+    @property
+    def message(self) -> str:
+        """The message as raised (a bus.i18n.Message, with its code and params)."""
+        return self.args[0]
+
 
 def normalise_title(text: str) -> str:
     """'Mrs', 'mme', 'Madame' -> 'MME'."""
     if not text:
-        raise InvalidValue("The civility is missing. Use M (Mr), MME (Mrs) or MLE (Miss).")
+        raise InvalidValue(
+            _l(
+                "The civility is missing. Use M (Mr), MME (Mrs) or MLE (Miss).",
+                code="import.civility_missing",
+            )
+        )
     title = _TITLES.get(text.casefold()) or _TITLES.get(_fold(text))
     if title is None:
         raise InvalidValue(
-            f"The civility {_show(text)} is not one we know. Use M (Mr), MME (Mrs) or MLE (Miss)."
+            _l(
+                "The civility {value} is not one we know. Use M (Mr), MME (Mrs) or MLE (Miss).",
+                code="import.civility_unknown",
+                value=_show(text),
+            )
         )
     return title
 
 
-def normalise_name(text: str, label: str = "name") -> str:
+def normalise_name(text: str, label: str = _l("name")) -> str:
     """A required name of at most MAX_NAME_CHARS characters, in Unicode NFC form."""
     if not text:
-        raise InvalidValue(f"The {label} is missing.")
+        raise InvalidValue(_l("The {label} is missing.", code="import.name_missing", label=label))
     name = text if text.isascii() else unicodedata.normalize("NFC", text)
     if len(name) > MAX_NAME_CHARS:
         raise InvalidValue(
-            f"The {label} is {len(name):,} characters long; at most {MAX_NAME_CHARS} are allowed."
+            _l(
+                "The {label} is {length} characters long; at most {limit} are allowed.",
+                code="import.name_too_long",
+                label=label,
+                length=len(name),
+                limit=MAX_NAME_CHARS,
+            )
         )
     return name
 
@@ -82,28 +106,49 @@ def normalise_name(text: str, label: str = "name") -> str:
 def normalise_email(text: str) -> str:
     """A syntactically valid address (no DNS lookup), normalised and in lower case."""
     if not text:
-        raise InvalidValue("The e-mail address is missing.")
+        raise InvalidValue(_l("The e-mail address is missing.", code="import.email_missing"))
     if len(text) > MAX_EMAIL_CHARS:
         raise InvalidValue(
-            f"The e-mail address is {len(text):,} characters long; "
-            f"at most {MAX_EMAIL_CHARS} are allowed."
+            _l(
+                "The e-mail address is {length} characters long; at most {limit} are allowed.",
+                code="import.email_too_long",
+                length=len(text),
+                limit=MAX_EMAIL_CHARS,
+            )
         )
     try:
         normalised = validate_address(text)
     except EmailNotValidError as exc:
-        raise InvalidValue(f"The e-mail address {_show(text)} is not valid: {exc}") from exc
+        raise InvalidValue(
+            _l(
+                "The e-mail address {value} is not valid: {error}",
+                code="import.email_invalid",
+                value=_show(text),
+                error=str(exc),
+            )
+        ) from exc
     return normalised.lower()
 
 
 def normalise_language(text: str) -> str:
     """'en_us', 'EN-US' -> 'en-US'."""
     if not text:
-        raise InvalidValue(f"The language code is missing. Use one of: {', '.join(LANGUAGES)}.")
+        raise InvalidValue(
+            _l(
+                "The language code is missing. Use one of: {choices}.",
+                code="import.language_missing",
+                choices=_LANGUAGE_HINT,
+            )
+        )
     tag = _LANGUAGES.get(text.replace("_", "-").casefold())
     if tag is None:
         raise InvalidValue(
-            f"The language code {_show(text)} is not one we support. "
-            f"Use one of: {', '.join(LANGUAGES)}."
+            _l(
+                "The language code {value} is not one we support. Use one of: {choices}.",
+                code="import.language_unknown",
+                value=_show(text),
+                choices=_LANGUAGE_HINT,
+            )
         )
     return tag
 
@@ -111,24 +156,62 @@ def normalise_language(text: str) -> str:
 def normalise_level(text: str) -> int:
     """'1', '2' or '3' -> the password security level."""
     if not text:
-        raise InvalidValue(f"The security level is missing. Use {_LEVEL_HINT}.")
+        raise InvalidValue(
+            _l(
+                "The security level is missing. Use {choices}.",
+                code="import.level_missing",
+                choices=_LEVEL_HINT,
+            )
+        )
     level = _LEVELS.get(text)
     if level is None:
-        raise InvalidValue(f"The security level {_show(text)} is not valid. Use {_LEVEL_HINT}.")
+        raise InvalidValue(
+            _l(
+                "The security level {value} is not valid. Use {choices}.",
+                code="import.level_invalid",
+                value=_show(text),
+                choices=_LEVEL_HINT,
+            )
+        )
     return level
 
 
-def normalise_phone(text: str, region: str | None, label: str = "phone number") -> str | None:
+def normalise_phone(text: str, region: str | None, label: str = _LABELS["phone"]) -> str | None:
     """An optional phone number in E.164 form; national numbers are read in `region`."""
     if not text:
         return None
-    advice = "Write it with digits, starting with + and the country code (e.g. +33 1 23 45 67 89)."
     if len(text) > _MAX_PHONE_CHARS or not _PHONE_CHARS.fullmatch(text):
-        raise InvalidValue(f"The {label} {_show(text)} is not a phone number. {advice}")
+        raise InvalidValue(
+            _l(
+                "The {label} {value} is not a phone number. Write it with digits, starting with"
+                " + and the country code (e.g. +33 1 23 45 67 89).",
+                code="import.phone_not_a_number",
+                label=label,
+                value=_show(text),
+            )
+        )
     e164 = _e164(text, region)
     if e164 is None:
-        where = f" in {region}" if region and not text.startswith(("+", "00")) else ""
-        raise InvalidValue(f"The {label} {_show(text)} is not a valid number{where}. {advice}")
+        if region and not text.startswith(("+", "00")):
+            raise InvalidValue(
+                _l(
+                    "The {label} {value} is not a valid number in {region}. Write it with digits,"
+                    " starting with + and the country code (e.g. +33 1 23 45 67 89).",
+                    code="import.phone_invalid",
+                    label=label,
+                    value=_show(text),
+                    region=region,
+                )
+            )
+        raise InvalidValue(
+            _l(
+                "The {label} {value} is not a valid number. Write it with digits, starting with"
+                " + and the country code (e.g. +33 1 23 45 67 89).",
+                code="import.phone_invalid",
+                label=label,
+                value=_show(text),
+            )
+        )
     return e164
 
 
@@ -180,12 +263,14 @@ class RowChecker:
         region = _REGIONS.get(language)
         values = {
             "title": read("civility", normalise_title, civility),
-            "last_name": read("last_name", normalise_name, last_name, "last name"),
-            "first_name": read("first_name", normalise_name, first_name, "first name"),
+            "last_name": read("last_name", normalise_name, last_name, _LABELS["last_name"]),
+            "first_name": read("first_name", normalise_name, first_name, _LABELS["first_name"]),
             "email": read("email", self._check_email, email),
             "office_phone": read("phone", normalise_phone, phone, region) if phone else None,
             "mobile_phone": (
-                read("mobile", normalise_phone, mobile, region, "mobile number") if mobile else None
+                read("mobile", normalise_phone, mobile, region, _LABELS["mobile"])
+                if mobile
+                else None
             ),
             "language": language,
             "password_level": read("password_level", normalise_level, level),
@@ -200,16 +285,29 @@ class RowChecker:
         return RowResult(line, values, [])
 
     def _count_message(self, cells: list[str]) -> str:
-        expected = ";".join(_LABELS[name] for name in COLUMNS)
+        expected = joined((_LABELS[name] for name in COLUMNS), ";")
+        count = len(cells)
         message = (
-            f"This line has {len(cells)} column{'s' if len(cells) != 1 else ''}; "
-            f"{len(COLUMNS)} are expected: {expected}."
+            _l(
+                "This line has 1 column; {expected} are expected: {columns}.",
+                expected=len(COLUMNS),
+                columns=expected,
+            )
+            if count == 1
+            else _l(
+                "This line has {count} columns; {expected} are expected: {columns}.",
+                count=count,
+                expected=len(COLUMNS),
+                columns=expected,
+            )
         )
-        if len(cells) == 1 and self._separator == ";" and cells[0].count(",") >= len(COLUMNS) - 1:
-            return message + " It seems to use ',' as separator: use ';' as on the other lines."
-        if len(cells) < len(COLUMNS):
-            return message + " Leave empty columns in place (;;) rather than removing them."
-        return message + " Check for an extra separator in a name, or put that name in quotes."
+        if count == 1 and self._separator == ";" and cells[0].count(",") >= len(COLUMNS) - 1:
+            hint = _l("It seems to use ',' as separator: use ';' as on the other lines.")
+        elif count < len(COLUMNS):
+            hint = _l("Leave empty columns in place (;;) rather than removing them.")
+        else:
+            hint = _l("Check for an extra separator in a name, or put that name in quotes.")
+        return joined((message, hint), code="import.column_count")
 
 
 def _read(
@@ -226,14 +324,17 @@ def _read(
     try:
         return normalise(text, *args)
     except InvalidValue as exc:
-        anomalies.append(Anomaly(line, field, str(exc)))
+        anomalies.append(Anomaly(line, field, exc.message))
         return None
 
 
 def _duplicate_message(email: str, first: int) -> str:
-    return (
-        f"The e-mail address {email} is already used on line {first} of this file; "
-        "each user needs their own address."
+    return _l(
+        "The e-mail address {email} is already used on line {first} of this file;"
+        " each user needs their own address.",
+        code="import.email_repeated",
+        email=email,
+        first=first,
     )
 
 
@@ -246,13 +347,25 @@ def without_trailing_empty(fields: list[str]) -> list[str]:
 
 
 def _control_message(name: str, text: str) -> str:
+    label = _LABELS[name]
+    code = "import.control_character"
     if "\x00" in text:
-        what = "a NUL character"
-    elif "\n" in text or "\r" in text:
-        what = "a line break"
-    else:
-        what = "an invisible control character"
-    return f"The {_LABELS[name]} contains {what}. Remove it and import the line again."
+        return _l(
+            "The {label} contains a NUL character. Remove it and import the line again.",
+            code=code,
+            label=label,
+        )
+    if "\n" in text or "\r" in text:
+        return _l(
+            "The {label} contains a line break. Remove it and import the line again.",
+            code=code,
+            label=label,
+        )
+    return _l(
+        "The {label} contains an invisible control character. Remove it and import the line again.",
+        code=code,
+        label=label,
+    )
 
 
 def _fold(text: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from bus.i18n import _l, joined
+from bus.i18n import _l, code_of, joined
 
 from .header import HeaderVerdict
 from .model import COLUMNS, LINE, Anomaly, FileRejected, RowResult
@@ -23,7 +23,10 @@ _BINARY_SAMPLE = 1024
 
 _EXAMPLE = "MME;Dupont;Lovana;ldupont@company.ws;;;en-US;3"
 _HEADER = "Civility;Last name;First name;Email address;Phone;Mobile;Language code;Security level"
-_REPEATED_HEADER = "This line repeats the header line: remove it."
+_REPEATED_HEADER = _l(
+    "This line repeats the header line: remove it.", code="import.header_repeated"
+)
+_UNREADABLE_LINE = _l("This line could not be read.", code="import.line_unreadable")
 _SAVE_AS_CSV = _l("In Excel, use File > Save As and choose 'CSV UTF-8', then import that file.")
 
 _SIGNATURES = (
@@ -102,7 +105,7 @@ class ParsedFile:
         for record in self._data_records():
             line, fields = record.first_line, record.fields
             if fields is None:
-                problem = record.problem or "This line could not be read."
+                problem = record.problem or _UNREADABLE_LINE
                 yield RowResult(line, None, [Anomaly(line, LINE, problem)])
             elif record.last_line > line and _column_count(fields) != len(COLUMNS):
                 yield RowResult(line, None, [Anomaly(line, LINE, _unclosed_quote(record))])
@@ -140,16 +143,19 @@ def _meaningful(
                 if number in line_problems
             ]
             if found:
-                yield record._replace(fields=None, problem=" ".join(found))
+                problem = found[0] if len(found) == 1 else joined(found, code=code_of(found[0]))
+                yield record._replace(fields=None, problem=problem)
                 continue
         if record.problem is not None or not record.blank:
             yield record
 
 
 def _unclosed_quote(record: Record) -> str:
-    return (
-        f'This line runs on to line {record.last_line}: a double quote (") opens a field that '
-        "is not closed where expected. End the field with a quote, or remove the quote."
+    return _l(
+        'This line runs on to line {last_line}: a double quote (") opens a field that'
+        " is not closed where expected. End the field with a quote, or remove the quote.",
+        code="import.unclosed_quote",
+        last_line=record.last_line,
     )
 
 

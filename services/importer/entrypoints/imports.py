@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bus.http import Problem, current_part
-from bus.i18n import _l
+from bus.i18n import _l, language
 from services.importer.domain import write_report
 from services.importer.service_layer.uploads import Upload, create_import_job
 from services.importer.service_layer.views import (
@@ -62,20 +62,21 @@ def upload(account_id: str) -> ResponseReturnValue:
 @bp.get("/<job_id>")
 def job(account_id: str, job_id: str) -> ResponseReturnValue:
     limit = _anomalies_limit()
-    return jsonify(read_import_job(current_part().uow(), account_id, job_id, limit))
+    return jsonify(read_import_job(current_part().uow(), account_id, job_id, limit, language()))
 
 
 @bp.get("/<job_id>/report.csv")
 def report(account_id: str, job_id: str) -> ResponseReturnValue:
     anomalies = read_import_report(current_part().uow(), account_id, job_id)
     out = io.StringIO()
-    write_report(anomalies, out)
+    write_report(anomalies, out, language())
     return Response(
         out.getvalue().encode("utf-8"),
         mimetype="text/csv",
         headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="import-{job_id}-report.csv"',
+            "Vary": "Accept-Language",  # the messages are in the caller's language
         },
     )
 

@@ -1,5 +1,6 @@
 """Identity's answers: each identity.users.created of an import batch adds its rows' fates to
-the job (its users are the created lines, its `rejected` the refused ones). The older answer,
+the job (its users are the created lines, its `rejected` the refused ones, kept with the code,
+params and text in every language identity gives them). The older answer,
 identity.users.batch_processed, is read the same way while one may still be in a queue.
 
 Idempotent twice over: the bus kit records the message id, and a batch is marked answered
@@ -12,13 +13,17 @@ from typing import Any
 
 from bus.consumer import Reject
 from bus.envelope import Envelope
+from bus.i18n import _l
 from services.importer.adapters import repository as repo
 from services.importer.domain import LINE, Anomaly
 
+from .anomalies import in_every_language_of_the_portal
 from .outcomes import finish_if_complete
 from .unit_of_work import ImporterUnitOfWork
 
-_NO_MESSAGE = "The identity service refused this line without saying why."
+_NO_MESSAGE = _l(
+    "The identity service refused this line without saying why.", code="import.refused"
+)
 
 
 def record_batch_result(uow: ImporterUnitOfWork, event: Envelope) -> None:
@@ -59,4 +64,21 @@ def _anomaly(entry: dict[str, Any]) -> Anomaly:
         line = int(entry.get("line") or 0)
     except (TypeError, ValueError):
         line = 0
-    return Anomaly(line, str(entry.get("field") or LINE), str(entry.get("message") or _NO_MESSAGE))
+    field = str(entry.get("field") or LINE)
+    message = entry.get("message")
+    if not message:
+        return in_every_language_of_the_portal(Anomaly(line, field, _NO_MESSAGE))
+    messages = entry.get("messages")
+    params = entry.get("params")
+    return Anomaly(
+        line,
+        field,
+        str(message),
+        code=str(entry["code"]) if entry.get("code") else None,
+        params=params if isinstance(params, dict) else None,
+        # identity's text in every language (identity.users.created's Rejection); an answer
+        # published before it has the English message only
+        messages={str(k): str(v) for k, v in messages.items() if v}
+        if isinstance(messages, dict)
+        else None,
+    )

@@ -90,7 +90,7 @@ def announce(uow: ImporterUnitOfWork, job_id: str) -> None:
             "created": job.created,
             "rejected": job.rejected,
             "would_create": job.would_create if job.dry_run else None,
-            "anomalies": [anomaly._asdict() for anomaly in listed],
+            "anomalies": [anomaly.event() for anomaly in listed],
             "anomalies_total": total,
             "report_url": config.report_url(job.account_id, job.id),
             "reason": job.reason,

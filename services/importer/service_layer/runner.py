@@ -25,6 +25,7 @@ from typing import Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bus.contracts.batches import BATCH_LIMIT
+from bus.i18n import _l
 from services.importer.adapters import repository as repo
 from services.importer.adapters.identity import IdentityUnavailable, TakenEmails
 from services.importer.adapters.wakeup import JobSignal
@@ -32,13 +33,14 @@ from services.importer.config import ImporterConfig
 from services.importer.domain import Anomaly, FileRejected, parse_upload
 from services.importer.domain.jobs import Chunk, JobStatus, anomaly_rank, check_transition, chunks
 
+from .anomalies import in_every_language_of_the_portal
 from .outcomes import fail_job, finish_if_complete
 from .unit_of_work import ImporterUnitOfWork
 
 log = logging.getLogger(__name__)
 
 CREATE_USERS = "identity.create_users"
-ADDRESS_USED = "This address is already used in the portal."
+ADDRESS_USED = _l("This address is already used in the portal.", code="import.address_used")
 # How long a job whose identity check failed waits before a runner tries it again.
 RETRY_SECONDS = 10
 
@@ -210,7 +212,9 @@ def record_batch(uow: ImporterUnitOfWork, claim: Claim, chunk: Chunk, taken: set
             },
         )
         anomalies.sort(key=lambda anomaly: (anomaly.line, anomaly_rank(anomaly.field)))
-        repo.add_anomalies(uow.session, claim.job_id, anomalies)
+        repo.add_anomalies(
+            uow.session, claim.job_id, [in_every_language_of_the_portal(a) for a in anomalies]
+        )
         uow.commit()
 
 

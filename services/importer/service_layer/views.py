@@ -21,17 +21,22 @@ class JobNotFound(Exception):
 
 
 def read_import_job(
-    uow: ImporterUnitOfWork, account_id: str, job_id: str, anomalies_limit: int | None = None
+    uow: ImporterUnitOfWork,
+    account_id: str,
+    job_id: str,
+    anomalies_limit: int | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     """The job as docs/api.md shows it, with its anomalies so far (the first `anomalies_limit`
-    of them when given: a progress bar need not read them all every second)."""
+    of them when given: a progress bar need not read them all every second), their messages
+    in `language` (the caller's)."""
     with uow:
         job = _job_of(uow, account_id, job_id)
         anomalies = repo.anomalies(uow.session, job_id, limit=anomalies_limit)
         total = len(anomalies)
         if anomalies_limit is not None and total >= anomalies_limit:
             total = repo.count_anomalies(uow.session, job_id)
-    return {**job_view(uow, job, anomalies), "anomalies_total": total}
+    return {**job_view(uow, job, anomalies, language), "anomalies_total": total}
 
 
 def read_import_report(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> list[Anomaly]:
@@ -47,7 +52,12 @@ def _job_of(uow: ImporterUnitOfWork, account_id: str, job_id: str) -> Row[Any]:
     return job
 
 
-def job_view(uow: ImporterUnitOfWork, job: Row[Any], anomalies: list[Anomaly]) -> dict[str, Any]:
+def job_view(
+    uow: ImporterUnitOfWork,
+    job: Row[Any],
+    anomalies: list[Anomaly],
+    language: str | None = None,
+) -> dict[str, Any]:
     return {
         "id": job.id,
         "account_id": job.account_id,
@@ -60,7 +70,7 @@ def job_view(uow: ImporterUnitOfWork, job: Row[Any], anomalies: list[Anomaly]) -
         "created": job.created,
         "rejected": job.rejected,
         "would_create": job.would_create if job.dry_run else None,
-        "anomalies": [anomaly._asdict() for anomaly in anomalies],
+        "anomalies": [anomaly.view(language) for anomaly in anomalies],
         "requested_by": job.requested_by,
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),

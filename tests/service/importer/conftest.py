@@ -151,13 +151,15 @@ class FakeIdentity:
     """Answers the part's identity.create_users commands like identity would, by e-mail.
 
     Addresses in `existing` (or created by an earlier command) are refused as taken;
-    `refuse` maps a line to a (field, message) refusal. Each command is answered once.
+    `refuse` maps a line to a (field, message) refusal, as identity answered before anomalies
+    had languages, or to a whole entry (field, message, code, params, messages) as it answers
+    now. Each command is answered once.
     """
 
     def __init__(self, part: ImporterPart) -> None:
         self.part = part
         self.existing: set[str] = set()
-        self.refuse: dict[int, tuple[str, str]] = {}
+        self.refuse: dict[int, tuple[str, str] | dict[str, Any]] = {}
         self.answered: set[str] = set()
         self.commands: list[dict[str, Any]] = []
 
@@ -183,7 +185,11 @@ class FakeIdentity:
         created, rejected = [], []
         for row in command.data["rows"]:
             if row["line"] in self.refuse:
-                field, message = self.refuse[row["line"]]
+                refusal = self.refuse[row["line"]]
+                if isinstance(refusal, dict):  # a whole entry: code, params, messages
+                    rejected.append({"line": row["line"], **refusal})
+                    continue
+                field, message = refusal
                 rejected.append({"line": row["line"], "field": field, "message": message})
             elif row["email"] in self.existing:
                 rejected.append(
