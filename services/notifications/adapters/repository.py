@@ -31,6 +31,7 @@ from services.notifications.domain.records import (
     Outcomes,
     OutgoingMail,
     QueuedMail,
+    Sent,
     User,
 )
 
@@ -332,6 +333,67 @@ def _mark_on_driver(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
         raw.invalidate()
         raise
     finally:
+        raw.close()
+
+
+class SentMarks:
+    """Marks e-mails `sent` one at a time, each committed at once, for one SMTP connection's
+    thread through a batch. On PostgreSQL the marks go over one driver connection of `engine`
+    (marks_engine) taken at the first mark and kept until `close()`: a prepared statement in
+    autocommit, no pool checkout per e-mail. Elsewhere each mark is `record_outcomes`."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._on_driver = engine.dialect.name == "postgresql"
+        self._raw: Any = None
+        self._cursor: Any = None
+
+    def mark(self, token: str, sent: Sent, now: datetime) -> None:
+        """Write one e-mail's mark and commit it (raises what the database raised)."""
+        if not self._on_driver:
+            record_outcomes(self.engine, token, Outcomes(sent=[sent]), now)
+            return
+        if self._cursor is None:
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                assert driver is not None, "a checked-out connection has its driver connection"
+                driver.autocommit = True
+                self._cursor = driver.cursor()
+            except BaseException:
+                raw.invalidate()
+                raw.close()
+                raise
+            self._raw = raw
+        row = {
+            "b_id": sent.id,
+            "b_token": token,
+            "b_now": now,
+            "b_subject": sent.subject,
+            "b_message_id": sent.message_id,
+        }
+        try:
+            self._cursor.execute(_MARK_SENT_SQL, row, prepare=True)
+        except BaseException:
+            self._drop(invalidate=True)
+            raise
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it was taken (not in autocommit)."""
+        self._drop(invalidate=False)
+
+    def _drop(self, *, invalidate: bool) -> None:
+        raw, cursor, self._raw, self._cursor = self._raw, self._cursor, None, None
+        if raw is None:
+            return
+        try:
+            if not invalidate:
+                cursor.close()
+                raw.driver_connection.autocommit = False
+        except Exception:  # noqa: BLE001 - a connection that cannot be reset is not reused
+            invalidate = True
+        if invalidate:
+            raw.invalidate()
         raw.close()
 
 

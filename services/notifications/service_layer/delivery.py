@@ -3,11 +3,12 @@ connections, record each outcome.
 
 Rows are claimed in batches (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas share
 the queue) and marked `sending` with a lease before anything is sent. Each e-mail of the batch
-is rendered (each template compiled once, by the renderer's Jinja environments) and handed at
-once to one of `PORTICO_MAIL_CONNECTIONS` connections, one thread each, many messages per
-connection: the first ones are on their way while the rest are rendered. The thread of a
-connection marks its e-mail `sent` (one statement; on PostgreSQL over connections whose commits
-do not wait for the disk, repository.marks_engine) as soon as the server has accepted it,
+is rendered (each template compiled once, by the renderer's Jinja environments) and put on the
+batch's queue, which `PORTICO_MAIL_CONNECTIONS` connections take from, one thread each, many
+messages per connection: the first ones are on their way while the rest are rendered. The
+thread of a connection marks its e-mail `sent` (one statement; on PostgreSQL over one database
+connection it keeps for the batch, whose commits do not wait for the disk,
+repository.marks_engine and repository.SentMarks) as soon as the server has accepted it,
 before it starts the next one: a crash leaves at most one e-mail per
 connection accepted by the server and not marked (sent again, with the same Message-ID, when
 the lease ends); a mark the database refused is written again before the next claim. Nothing
@@ -20,6 +21,7 @@ in the same transaction that marks them sent.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -55,6 +57,7 @@ MAILS = Counter(
     "portico_mail_deliveries_total", "Outgoing e-mails by outcome of an attempt", ["outcome"]
 )
 MAX_PAUSE_SECONDS = 60.0
+_SENT = MAILS.labels("sent")  # one per e-mail: the labelled child looked up once
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +96,17 @@ class _Ledger:
                 self._pending.ended.append(outcome)
             else:
                 self._pending.released.append(outcome)
-            self._settle()
+            self._settled += 1
+            self._changed.notify_all()
 
     def settled(self, *, sent: bool) -> None:
-        """A row is done with outside the ledger: marked sent, or left claimed."""
+        """A row is done with outside the ledger: marked sent, or left claimed. The loop's
+        thread is woken only when the claim is all settled (nothing for it to write)."""
         with self._changed:
             self.sent += sent
-            self._settle()
-
-    def _settle(self) -> None:
-        self._settled += 1
-        self._changed.notify_all()
+            self._settled += 1
+            if self._settled >= self._expected:
+                self._changed.notify_all()
 
     def take(self, timeout: float) -> tuple[Outcomes, bool]:
         """Wait (at most `timeout`) for outcomes to write; (them, whether every row of the claim
@@ -113,14 +116,6 @@ class _Ledger:
                 self._changed.wait(timeout)
             outcomes, self._pending = self._pending, Outcomes()
             return outcomes, self._settled >= self._expected
-
-    def settle_if_raised(self, future: Future[None]) -> None:
-        """A send that raised past its own handling (a bug): its row stays claimed, sent
-        again when the lease ends; the claim does not wait for it."""
-        error = future.exception()
-        if error is not None:
-            log.error("a send of the SMTP pool failed", exc_info=error)
-            self.settled(sent=False)
 
     @property
     def stopped(self) -> bool:
@@ -245,8 +240,13 @@ class DeliveryLoop:
         ledger = _Ledger(len(rows))
         ledger.fence = fence
         futures: list[Future[None]] = []
+        work: queue.SimpleQueue[_Ready | None] = queue.SimpleQueue()
         try:
-            self._submit_as_rendered(token, rows, pool, ledger, futures)
+            try:
+                self._submit_as_rendered(token, rows, pool, ledger, work, futures)
+            finally:
+                for _ in futures:
+                    work.put(None)  # each connection's thread ends once the batch is taken
             self._write_as_they_come(token, ledger)
         except BaseException:
             ledger.marks_failed = ledger.marks_failed or RuntimeError("recording failed")
@@ -265,12 +265,15 @@ class DeliveryLoop:
         rows: list[OutgoingMail],
         pool: SmtpPool,
         ledger: _Ledger,
+        work: queue.SimpleQueue[_Ready | None],
         futures: list[Future[None]],
     ) -> None:
-        """Render each row and hand it to the pool. The first connection is opened before the
-        first e-mail goes: a server that is down costs one attempt (that e-mail is retried, the
-        rest of the claim goes back to the queue untouched)."""
+        """Render each row and put it on `work`, which the pool's connections take from, one
+        thread each (as many as the pool has, or the claim has rows). The first connection is
+        opened before the first e-mail goes: a server that is down costs one attempt (that
+        e-mail is retried, the rest of the claim goes back to the queue untouched)."""
         now = self.part.clock.now()
+        senders = min(pool.size, len(rows))
         for index, row in enumerate(rows):
             item = self._prepare(row, ledger, now)
             if item is None:
@@ -284,9 +287,30 @@ class DeliveryLoop:
                         ledger.add(other.id)
                     ledger.server_failure = failure
                     return
-            future = pool.submit(partial(self._send_one, token, ledger), item)
-            future.add_done_callback(ledger.settle_if_raised)
-            futures.append(future)
+            work.put(item)
+            if len(futures) < senders:
+                futures.append(pool.submit(partial(self._send_taken, token, ledger), work))
+
+    def _send_taken(
+        self,
+        token: str,
+        ledger: _Ledger,
+        sender: SmtpSender,
+        work: queue.SimpleQueue[_Ready | None],
+    ) -> None:
+        """On a thread of the pool: send the e-mails taken from `work` over `sender`'s
+        connection, one at a time, each marked before the next (over one marks connection
+        kept for the batch), until the batch's end (None)."""
+        marks = repo.SentMarks(self.marks)
+        try:
+            while (item := work.get()) is not None:
+                try:
+                    self._send_one(token, ledger, marks, sender, item)
+                except Exception:  # noqa: BLE001 - a bug: the row stays claimed (its lease)
+                    log.exception("a send of the SMTP pool failed")
+                    ledger.settled(sent=False)
+        finally:
+            marks.close()
 
     def _prepare(self, row: OutgoingMail, ledger: _Ledger, now: datetime) -> _Ready | None:
         """Render one row of the claim; a row that cannot be rendered fails with the reason."""
@@ -307,7 +331,14 @@ class DeliveryLoop:
         header = message_id_header(message_id, self.config.mail_from)
         return _Ready(row, rendered.subject, header, envelope)
 
-    def _send_one(self, token: str, ledger: _Ledger, sender: SmtpSender, item: _Ready) -> None:
+    def _send_one(
+        self,
+        token: str,
+        ledger: _Ledger,
+        marks: repo.SentMarks,
+        sender: SmtpSender,
+        item: _Ready,
+    ) -> None:
         """On a thread of the pool: send one e-mail over `sender`'s connection; mark it sent at
         once (before this connection carries another), or add what happened to the ledger."""
         row = item.row
@@ -331,7 +362,7 @@ class DeliveryLoop:
             return
         sent = self._sent(row, item.subject, item.message_id)
         try:
-            repo.record_outcomes(self.marks, token, Outcomes(sent=[sent]), self.part.clock.now())
+            marks.mark(token, sent, self.part.clock.now())
         except Exception as error:  # noqa: BLE001 - the database: stop sending, mark it later
             log.exception("outgoing e-mail %s was sent and could not be marked yet", row.id)
             self._unmarked.append((token, sent))
@@ -361,7 +392,7 @@ class DeliveryLoop:
     # -- outcomes ---------------------------------------------------------------------------------
 
     def _sent(self, row: OutgoingMail, subject: str, message_id: str) -> Sent:
-        MAILS.labels("sent").inc()
+        _SENT.inc()
         return Sent(row.id, subject[:500], message_id[:255])
 
     def _failed(self, row: OutgoingMail, answer: str) -> Ended:
