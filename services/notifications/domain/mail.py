@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bus.i18n import DEFAULT, primary
+
 # Statuses of a recipient that can be written to at all.
 REACHABLE = ("pending_activation", "active", "locked", "unknown")
 
@@ -55,10 +57,29 @@ def neutralise_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def anomalies_by_line(anomalies: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every anomaly as {line, field, message}, in line order (those without a line last)."""
+def anomaly_text(anomaly: Mapping[str, Any], language: str | None = None) -> Any:
+    """The anomaly's message in `language` (a user's, "fr-FR"): its text in that language
+    from `messages` (importer.import.finished carries each in every language the portal
+    speaks), else the English `message` (an anomaly stored before anomalies had languages)."""
+    messages = anomaly.get("messages")
+    if isinstance(messages, Mapping):
+        text = messages.get(primary(language) or DEFAULT)
+        if text:
+            return text
+    return anomaly.get("message")
+
+
+def anomalies_by_line(
+    anomalies: Iterable[Mapping[str, Any]], language: str | None = None
+) -> list[dict[str, Any]]:
+    """Every anomaly as {line, field, message}, in line order (those without a line last),
+    the message in `language` (anomaly_text)."""
     rows = [
-        {"line": item.get("line"), "field": item.get("field"), "message": item.get("message")}
+        {
+            "line": item.get("line"),
+            "field": item.get("field"),
+            "message": anomaly_text(item, language),
+        }
         for item in anomalies
     ]
     return sorted(rows, key=lambda row: (not isinstance(row["line"], int), row["line"] or 0))

@@ -306,7 +306,8 @@ def announce_expiry(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 
 def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    """importer.import.finished: counts and every anomaly by line, with the report as CSV."""
+    """importer.import.finished: counts and every anomaly by line, with the report as CSV; the
+    anomalies in the requester's language, as the rest of the e-mail."""
     data = event.data
     if not data.get("requested_by"):
         log.info("import %s names no requester: no e-mail", data["import_job_id"])
@@ -314,7 +315,7 @@ def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     to = recipient_of(uow, event, data["requested_by"])
     if to is None:
         return
-    anomalies = anomalies_by_line(data["anomalies"])
+    anomalies = anomalies_by_line(data["anomalies"], to.language)
     context = {
         "file_name": data["filename"],
         "rows": data["rows"],
