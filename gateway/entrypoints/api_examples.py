@@ -162,6 +162,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Subscriber": {"subscription_status": "accepted"},
     "ImportJob": {"id": IMPORT_ID, "status": "done", "reason": None},
+    "Anomaly": {"code": "import.address_used", "params": {}},
     "Propagation": {"status": "pending"},
     "ContentIn": {"title": "New: download your invoices as PDF"},
     "ContentOut": {"title": "New: download your invoices as PDF"},

@@ -67,7 +67,8 @@ def report_csv(account_id: str, import_id: str) -> Response:
         headers={
             "Content-Disposition": answer.headers.get(
                 "Content-Disposition", f'attachment; filename="import-{import_id}-report.csv"'
-            )
+            ),
+            "Vary": "Accept-Language",  # the messages are in the caller's language
         },
     )
 

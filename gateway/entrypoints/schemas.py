@@ -352,7 +352,14 @@ AuditEntry = fields.Dict(
 class Anomaly(Schema):
     line = fields.Integer(allow_none=True)
     field = fields.String(allow_none=True)
-    message = fields.String()
+    message = fields.String(metadata={"description": "the anomaly in the caller's language"})
+    code = fields.String(
+        metadata={
+            "description": "stable: import.* or validation.* (docs/api.md, Import anomalies);"
+            " import.anomaly for one recorded before anomalies had codes"
+        }
+    )
+    params = fields.Dict(metadata={"description": "the values the message names, by name"})
 
 
 class ImportJob(Schema):

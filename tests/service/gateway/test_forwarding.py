@@ -128,6 +128,15 @@ def test_deleting_a_user_ends_their_sessions_at_once(gw):
     assert gw.client.get("/api/v1/me", headers=bearer(member_session)).status_code == 401
 
 
+ANOMALY = {
+    "line": 2,
+    "field": "last_name",
+    "message": "Le champ « nom » est manquant.",
+    "code": "import.name_missing",
+    "params": {"label": "last name"},
+}
+
+
 def test_import_upload_report_and_job(gw):
     account = gw.account()
     admin = gw.user(account, admin=True)
@@ -143,7 +152,7 @@ def test_import_upload_report_and_job(gw):
             "processed": 2,
             "created": 1,
             "rejected": 1,
-            "anomalies": [{"line": 2, "field": "email", "message": "Invalid"}],
+            "anomalies": [ANOMALY],
         },
     )
     uploaded = gw.client.post(
@@ -160,7 +169,7 @@ def test_import_upload_report_and_job(gw):
     read = gw.client.get(
         f"/api/v1/accounts/{account}/imports/{job['id']}", headers=bearer(session)
     ).get_json()
-    assert read["anomalies"] == [{"line": 2, "field": "email", "message": "Invalid"}]
+    assert read["anomalies"] == [ANOMALY]  # its code and params too
     missing = gw.client.post(
         f"/api/v1/accounts/{account}/imports",
         headers=bearer(session),
