@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,7 +173,14 @@ def _render(
     environment: jinja2.Environment, spec: TemplateSpec, filename: str, values: Mapping[str, Any]
 ) -> str:
     try:
-        return environment.get_template(filename).render(values)
+        template = environment.get_template(filename)
+        # Template.render(values) with the template's globals merged once per template, not at
+        # every render (jinja2 iterates its ChainMap of globals for each context it builds)
+        merged = _GLOBALS.get(template)
+        if merged is None:
+            merged = _GLOBALS[template] = dict(template.globals)
+        context = template.new_context({**merged, **values}, shared=True)
+        return environment.concat(template.root_render_func(context))  # type: ignore[attr-defined]
     except jinja2.TemplateNotFound as error:
         detail = f"e-mail template file {error.name!r} is missing"
         raise UnknownTemplate(spec.name, detail) from error
@@ -182,6 +190,8 @@ def _render(
         problem = f"a context value cannot be used: {error}"
         raise InvalidContext(spec.name, None, problem) from error
 
+
+_GLOBALS: weakref.WeakKeyDictionary[jinja2.Template, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
