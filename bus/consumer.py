@@ -220,6 +220,10 @@ class BusWorker(ConsumerMixin):
         self._buffer: list[Any] = []
         self._buffered_bytes = 0
         self._settling = 0  # messages of the batch being handled, not yet acked
+        # time.monotonic() of the delivery of the oldest message held (gathered or being
+        # handled), None when nothing is held
+        self._buffer_since: float | None = None
+        self._settling_since: float | None = None
         self.processor = processor
         self.prefetch = prefetch
         self.connection = broker.connection()
@@ -245,6 +249,8 @@ class BusWorker(ConsumerMixin):
         self.ready.set()
 
     def on_message(self, message: Any) -> None:
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
         self._buffer.append(message)
         self._buffered_bytes += len(message.body or b"")
 
@@ -255,9 +261,17 @@ class BusWorker(ConsumerMixin):
         and every consumer's hold are empty)."""
         return len(self._buffer) + self._settling
 
+    def oldest_held_seconds(self) -> float:
+        """How long ago the oldest message this worker holds unacked was delivered (0: none).
+        Every message published before a moment when the queue was empty has been handled once
+        this is shorter than the time since that moment."""
+        since = [t for t in (self._settling_since, self._buffer_since) if t is not None]
+        return time.monotonic() - min(since) if since else 0.0
+
     def on_connection_revived(self) -> None:
         self._buffer.clear()  # deliveries of a dead channel come again; they cannot be acked
         self._buffered_bytes = 0
+        self._buffer_since = None
 
     def consume(
         self, limit: Any = None, timeout: Any = None, safety_interval: float = 1, **kwargs: Any
@@ -288,8 +302,9 @@ class BusWorker(ConsumerMixin):
                 yield
 
     def _flush(self) -> None:
-        self._settling = len(self._buffer)
+        self._settling, self._settling_since = len(self._buffer), self._buffer_since
         messages, self._buffer, self._buffered_bytes = self._buffer, [], 0
+        self._buffer_since = None
         try:
             items = [_item(m) for m in messages]
             for message, (_, attempts, *_trace), outcome in zip(
@@ -303,7 +318,7 @@ class BusWorker(ConsumerMixin):
                 # and every earlier delivery on this channel was acked: one ack covers them all.
                 messages[-1].ack(multiple=True)
         finally:
-            self._settling = 0
+            self._settling, self._settling_since = 0, None
 
     def _settle(self, message: Any, attempts: int, outcome: Outcome) -> None:
         """Everything but the ack: put back, retry later or dead-letter, as the outcome says."""

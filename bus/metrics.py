@@ -58,6 +58,7 @@ OUTBOX_PENDING = "portico_outbox_pending"
 OUTBOX_OLDEST_AGE = "portico_outbox_oldest_age_seconds"
 READY = "portico_ready"
 CONSUMER_HELD = "portico_consumer_held_messages"
+CONSUMER_OLDEST_HELD = "portico_consumer_oldest_held_seconds"
 
 
 def gauge(name: str, documentation: str, labels: dict[str, str], value: float) -> GaugeMetricFamily:

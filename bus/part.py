@@ -173,7 +173,14 @@ class Part:
                 "Messages delivered to this process's consumer and not yet acknowledged",
                 labels,
                 self.worker.held(),
-            )
+            ),
+            metrics.gauge(
+                metrics.CONSUMER_OLDEST_HELD,
+                "Seconds since the oldest message this process's consumer holds unacknowledged "
+                "was delivered (0 when it holds none)",
+                labels,
+                self.worker.oldest_held_seconds(),
+            ),
         ]
 
     def start_background(

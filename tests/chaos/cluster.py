@@ -346,12 +346,19 @@ class ChaosCluster(Cluster):
         it and it has not yet acknowledged (the queue's own count cannot see these)."""
         return self.worker_gauge("portico_consumer_held_messages")
 
-    def drained(self) -> bool:
-        """Every outbox empty, every queue empty, and no consumer holding an unacked message."""
-        return (
-            not any(self.outbox_pending().values())
-            and not self.queued()
-            and not any(self.consumers_holding().values())
+    def nothing_waiting(self) -> bool:
+        """Every outbox row published and every queue empty: whatever was written before now
+        is acked or held by a consumer."""
+        return not any(self.outbox_pending().values()) and not self.queued()
+
+    def handled_since(self, moment: float) -> bool:
+        """Every consumer's oldest unacked message was delivered after `moment` (time.time()):
+        what it held at that moment is acked. With `nothing_waiting()` true at `moment`, every
+        message written before it has been handled, however busy the cluster is since."""
+        elapsed = time.time() - moment
+        return all(
+            age < elapsed
+            for age in self.worker_gauge("portico_consumer_oldest_held_seconds").values()
         )
 
     def watch_connections(self, stop: threading.Event, every: float = 0.5) -> Connections:

@@ -135,18 +135,18 @@ def apply(cluster: ChaosCluster, fault: Fault, log: Callable[[str], None]) -> No
         time.sleep(0.5)
     else:
         fault.notes.append(f"not ready after {RECOVERY_DEADLINE:g}s: {down}")
-    # Drained: twice in a row (a delivery may be on the wire between the queue and a consumer)
-    # every outbox and queue empty and no consumer holding an unacked message.
-    empty_since: float | None = None
+    # Drained: a moment when every outbox and queue was empty, then every consumer's oldest
+    # unacked message delivered after that moment: the fault's backlog is through, even while
+    # the load goes on writing new messages (those are not the fault's).
+    empty_at: float | None = None
     while fault.ready is not None and time.monotonic() < deadline:
-        if cluster.drained():
-            if empty_since is not None:
-                fault.drained = empty_since
-                break
-            empty_since = time.time()
-        else:
-            empty_since = None
-        time.sleep(0.5)
+        if empty_at is None:
+            if cluster.nothing_waiting():
+                empty_at = time.time()
+        elif cluster.handled_since(empty_at):
+            fault.drained = time.time()
+            break
+        time.sleep(0.25)
     recovery = (
         "not recovered" if fault.recovery is None else f"ready again {fault.recovery:.1f}s after"
     )

@@ -168,13 +168,13 @@ def test_big_messages_make_small_transactions(tmp_path, prefix):
     )
 
 
-def held_gauge(instance) -> float:
+def held_gauge(instance, name: str = "") -> float:
     from bus import metrics
 
     return sum(
         sample.value
         for family in instance.gauges()
-        if family.name == metrics.CONSUMER_HELD
+        if family.name == (name or metrics.CONSUMER_HELD)
         for sample in family.samples
     )
 
@@ -185,6 +185,7 @@ def test_the_messages_a_consumer_holds_unacked_are_in_its_metrics(tmp_path, pref
     operator (and the chaos test) can tell a backlog is through."""
     import threading
 
+    from bus import metrics
     from bus.consumer import BusWorker
 
     instance, effects = make_probe_part(
@@ -214,9 +215,15 @@ def test_the_messages_a_consumer_holds_unacked_are_in_its_metrics(tmp_path, pref
     try:
         assert handling.wait(DEADLINE), "the worker never took the batch"
         assert held_gauge(instance) >= taken[0] >= 1, "a batch being handled is held, unacked"
+        oldest = metrics.CONSUMER_OLDEST_HELD
+        first = held_gauge(instance, oldest)
+        eventually(
+            lambda: held_gauge(instance, oldest) > first, what="the held batch's age growing"
+        )
         release.set()
         eventually(lambda: count_effects(instance, effects, "held") == (5, 5))
         eventually(lambda: held_gauge(instance) == 0, what="the batch acked, nothing held")
+        assert held_gauge(instance, oldest) == 0
     finally:
         release.set()
         stop.set()
