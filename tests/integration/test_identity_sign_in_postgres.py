@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from bus.envelope import Envelope
 from tests.integration.identity_kit import identity_part, service_client
+from tests.mfa_kit import code_at
 
 pytestmark = pytest.mark.postgres  # the bus is memory://: nothing here is about RabbitMQ
 
@@ -203,3 +204,46 @@ def test_attempts_on_one_email_wait_for_each_other(part, client):
         blocker.close()
         attempt.join(10)
     assert answers[0].status_code == 423  # it read the 4 failures written meanwhile: the 5th locks
+
+
+def test_the_second_factors_come_with_the_read(part, client):
+    """The read takes the user's factors and the account's policy too: a right password leads
+    to the second step, to the one-request TOTP sign-in, or to an enrolment, as on SQLite."""
+    account, user = active_user(part, client, "otp@example.com")
+    started = client.post(f"/internal/users/{user['id']}/mfa/totp")
+    assert started.status_code == 201, started.json
+    secret = started.json["secret"]
+    confirmed = client.post(
+        f"/internal/users/{user['id']}/mfa/totp/confirm",
+        json={"code": code_at(secret, part.clock.now())},
+    )
+    assert confirmed.status_code == 200, confirmed.json
+    part.clock.advance(timedelta(seconds=30))  # the enrolment's code is spent
+
+    due = sign_in(client, "otp@example.com")
+    assert due.status_code == 200 and due.json["mfa_required"] is True, due.json
+    assert due.json["methods"] == ["totp", "recovery_code"]
+    both = client.post(
+        "/internal/sign-in/totp",
+        json={
+            "email": "otp@example.com",
+            "password": PASSWORD,
+            "code": code_at(secret, part.clock.now()),
+            "ip": "192.0.2.9",
+            "user_agent": "pg-test",
+        },
+    )
+    assert both.status_code == 200, both.json
+    assert both.json["user"]["id"] == user["id"] and "otp" in both.json["amr"]
+
+    _, other = active_user(part, client, "plain@example.com")
+    assert sign_in(client, "plain@example.com").json["enrolment_required"] is False
+    with part.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO account_security (account_id, mfa_required_for, updated_at)"
+                " VALUES (:a, 'everyone', now())"
+            ),
+            {"a": other["account_id"]},
+        )
+    assert sign_in(client, "plain@example.com").json["enrolment_required"] is True

@@ -172,9 +172,10 @@ def use_recovery_code(session: Session, user_id: str, code_hash: str, now: datet
 # --- all of a user's factors --------------------------------------------------------------------
 
 
-def _factors_statement() -> sa.Select[Any]:
-    user_id: sa.BindParameter[str] = sa.bindparam("b_user_id")
-    account_id: sa.BindParameter[str] = sa.bindparam("b_account_id")
+def factor_columns(user_id: Any, account_id: Any) -> list[sa.Label[Any]]:
+    """The columns of a user's factors (totp, keys, codes, policy) for `user_id` and
+    `account_id`: bound parameters, or the columns of a user row read by the same statement
+    (the sign-in reads them with the user, sign_ins.lock_sign_in)."""
     totp = (
         sa.select(sa.func.count())
         .select_from(mfa_totp)
@@ -198,26 +199,34 @@ def _factors_statement() -> sa.Select[Any]:
         .where(account_security.c.account_id == account_id)
         .scalar_subquery()
     )
-    return sa.select(
-        totp.label("totp"), keys.label("keys"), codes.label("codes"), policy.label("policy")
-    )
+    return [
+        totp.label("factor_totp"),
+        keys.label("factor_keys"),
+        codes.label("factor_codes"),
+        policy.label("factor_policy"),
+    ]
 
 
 # Built once: every sign-in with a right password reads it (built per call, it was the largest
 # share of identity's Python time in a profile of sign-ins).
-_FACTORS = _factors_statement()
+_FACTORS = sa.select(*factor_columns(sa.bindparam("b_user_id"), sa.bindparam("b_account_id")))
+
+
+def factors_from(row: Any) -> Factors:
+    """The Factors of a row with the columns of `factor_columns`."""
+    return Factors(
+        totp=bool(row.factor_totp),
+        passkeys=int(row.factor_keys),
+        recovery_codes_left=int(row.factor_codes),
+        policy=MfaPolicy(row.factor_policy) if row.factor_policy else MfaPolicy.NOBODY,
+    )
 
 
 def factors_of(session: Session, user_id: str, account_id: str | None = None) -> Factors:
     """Confirmed TOTP, passkey count, unused recovery codes and (given the account) the
     account's policy, in one statement."""
     row = session.execute(_FACTORS, {"b_user_id": user_id, "b_account_id": account_id}).one()
-    return Factors(
-        totp=bool(row.totp),
-        passkeys=int(row.keys),
-        recovery_codes_left=int(row.codes),
-        policy=MfaPolicy(row.policy) if row.policy else MfaPolicy.NOBODY,
-    )
+    return factors_from(row)
 
 
 def _changed_rows(result: Any) -> int:

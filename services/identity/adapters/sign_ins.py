@@ -1,14 +1,15 @@
 """A sign-in's database work, in statements built once at import and reused on every attempt.
 
 On PostgreSQL one statement takes the typed login's throttle row (made when missing, locked till
-the commit, so attempts on one login wait for each other) with its user and `is_administrator`,
-and one statement writes the outcome (throttle row, sign-in dates, audit entry) with
+the commit, so attempts on one login wait for each other) with its user, `is_administrator` and
+the user's second factors (what a right password leads to), and one statement writes the outcome (throttle row, sign-in dates, audit entry) with
 data-modifying CTEs; elsewhere (SQLite) the same statements run one after another. Bound
 parameters are named b_*, so that none is ever taken for a column name.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from bus.clock import as_utc
+from services.identity.adapters.mfa_repository import factor_columns, factors_from
 from services.identity.adapters.orm import administrators, audit_log, login_throttle, users
 from services.identity.adapters.repository import insert_ignore, is_postgres, user_from
 from services.identity.domain.lockout import LoginThrottle
@@ -61,7 +63,8 @@ _THROTTLE_TAKEN = (
     )
     .cte("throttle")
 )
-_USER_FOUND = _USER_READ.subquery("u")
+# PostgreSQL: the user with its factors, so that a right password needs no other read.
+_USER_FOUND = _USER_READ.add_columns(*factor_columns(users.c.id, users.c.account_id)).subquery("u")
 _PG_READ = sa.select(_THROTTLE_TAKEN, _USER_FOUND).select_from(
     _THROTTLE_TAKEN.outerjoin(_USER_FOUND, sa.true())
 )
@@ -105,13 +108,15 @@ def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime) ->
     the transaction, so attempts on one login run one after the other; when `key` is the login
     key of an address (`is_address`), read its user, locked too, with `is_administrator`.
 
-    One statement on PostgreSQL.
+    One statement on PostgreSQL, which also reads the user's second factors (`factors`);
+    elsewhere `factors` is None (mfa_repository.factors_of reads them).
     """
     params = {"b_key": key, "b_now": now}
     if is_postgres(session):
         row = session.execute(_PG_READ if is_address else _PG_READ_NO_USER, params).one()
-        found = row if is_address and row.id is not None else None
-        return _state(row, found)
+        if not is_address or row.id is None:
+            return _state(row, None)
+        return replace(_state(row, row), factors=factors_from(row))
     insert_ignore(session, login_throttle, {"email_key": key, "failures": 0, "updated_at": now})
     throttle = session.execute(_THROTTLE_READ, params).one()
     return _state(throttle, session.execute(_USER_READ, params).first() if is_address else None)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from .lockout import LoginThrottle
+from .mfa import Factors
 from .model import UserStatus
 from .tokens import IssuedToken
 
@@ -128,11 +129,13 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class SignInState:
-    """What a sign-in starts from: the typed login's throttle and, for an address, its user."""
+    """What a sign-in starts from: the typed login's throttle and, for an address, its user
+    (with its second factors, when the same statement read them: None when not read)."""
 
     throttle: LoginThrottle
     user: User | None = None
     is_administrator: bool = False
+    factors: Factors | None = None
 
 
 @dataclass(frozen=True, slots=True)

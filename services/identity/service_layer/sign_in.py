@@ -72,7 +72,8 @@ def sign_in(
     """Check an e-mail and password; the caller commits whatever the outcome (audit, counters).
 
     Every outcome costs the same database work and one Argon2 verification (a dummy one when
-    there is no hash): on PostgreSQL one statement reads (and locks), one writes.
+    there is no hash): on PostgreSQL one statement reads (and locks; with the user's second
+    factors), one writes.
 
     With `code` (a TOTP code sent with the password), a user with an authenticator application
     is signed in at once when it is right, and a wrong one fails as a wrong password does (the
@@ -101,7 +102,7 @@ def sign_in(
         verified = uow.hasher.dummy_verify(password)  # the time a real check takes; always False
     if verified and status is UserStatus.ACTIVE:
         assert user is not None  # verified against its hash
-        factors = mfa_repo.factors_of(uow.session, user.id, user.account_id)
+        factors = state.factors or mfa_repo.factors_of(uow.session, user.id, user.account_id)
         if factors.any and code is not None and factors.totp:
             if not totp_accepted(uow, user, code):
                 return _fail(uow, key, throttle, user, status, seen)
