@@ -241,6 +241,8 @@ def claim_due(
     SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL: loops of several replicas share the queue
     and never claim the same row.
     """
+    if engine.dialect.name == "postgresql":
+        return _claim_on_driver(engine, now, limit, token, lease_until)
     with engine.begin() as conn:
         rows = list(
             conn.execute(
@@ -268,6 +270,48 @@ def claim_due(
                 .values(status="sending", claimed_by=token, next_attempt_at=lease_until)
             )
     return [OutgoingMail(**row._mapping) for row in rows]
+
+
+# claim_due's two statements as one for PostgreSQL, run on the driver with a prepared statement:
+# a round trip and a commit per claim, and no SQLAlchemy row processing (a third of the CPU per
+# claimed row). The rows come back in no order: sorted as claim_due's SELECT orders them.
+_CLAIM_SQL = (
+    "WITH due AS ("
+    " SELECT id, next_attempt_at FROM outgoing"
+    " WHERE status IN ('queued', 'retrying', 'sending') AND next_attempt_at <= %(now)s"
+    " ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    " UPDATE outgoing SET status = 'sending', claimed_by = %(token)s,"
+    " next_attempt_at = %(lease_until)s"
+    " FROM due WHERE outgoing.id = due.id"
+    " RETURNING outgoing.id, outgoing.event_id, outgoing.template, outgoing.recipient,"
+    " outgoing.language, outgoing.context, outgoing.attachments, outgoing.attempts,"
+    " due.next_attempt_at"
+)
+assert set(PENDING) == {"queued", "retrying", "sending"}, "_CLAIM_SQL names the pending statuses"
+
+
+def _claim_on_driver(
+    engine: sa.Engine, now: datetime, limit: int, token: str, lease_until: datetime
+) -> list[OutgoingMail]:
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert driver is not None, "a checked-out connection has its driver connection"
+        with driver.cursor() as cursor:
+            cursor.execute(
+                _CLAIM_SQL,
+                {"now": now, "limit": limit, "token": token, "lease_until": lease_until},
+                prepare=True,
+            )
+            rows = cursor.fetchall()
+        raw.commit()
+    except BaseException:
+        raw.invalidate()
+        raise
+    finally:
+        raw.close()
+    rows.sort(key=lambda row: (row[8], row[0]))
+    return [OutgoingMail(*row) for row in rows]
 
 
 def marks_engine(engine: sa.Engine, size: int) -> sa.Engine:
