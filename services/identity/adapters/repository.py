@@ -8,6 +8,7 @@ are built once and reused, in `sign_ins.py` and `user_lists.py` beside this modu
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
@@ -193,6 +194,146 @@ def add_user(session: Session, user: User) -> None:
 def add_users(session: Session, new_users: list[User]) -> None:
     """Insert many users at once (COPY on PostgreSQL); their logins were checked as free."""
     bulk_insert(session, users, [_user_row(user) for user in new_users])
+
+
+def add_imported_users(
+    session: Session,
+    new_users: list[dict[str, Any]],
+    new_tokens: list[tuple[str, str]],
+    *,
+    account_id: str,
+    created_by: str | None,
+    import_job_id: str,
+    now: datetime,
+    purpose: str,
+    expires_at: datetime,
+    audit_detail_head: str,
+) -> None:
+    """An import batch's users (their stored fields, `id`, `login_key` and `import_line`; logins
+    checked as free), each one's link token (token hash, user id, in the same order) and each
+    one's `user_created` audit row, whose detail is `audit_detail_head` and the line, closed.
+
+    On PostgreSQL one statement does it all: the rows go as one JSON parameter, read once by
+    json_to_recordset and inserted into the three tables; elsewhere one executemany a table."""
+    rows = [
+        {
+            "id": user["id"],
+            "email": user["email"],
+            "login_key": user["login_key"],
+            "title": user["title"],
+            "last_name": user["last_name"],
+            "first_name": user["first_name"],
+            "language": user["language"],
+            "office_phone": user["office_phone"],
+            "mobile_phone": user["mobile_phone"],
+            "password_level": user["password_level"],
+            "name_key": name_key(user["last_name"], user["first_name"]),
+            "import_line": user["import_line"],
+            "token_hash": token_hash,
+        }
+        for user, (token_hash, _) in zip(new_users, new_tokens, strict=True)
+    ]
+    batch = {
+        "account_id": account_id,
+        "created_by": created_by,
+        "import_job_id": import_job_id,
+        "now": now,
+        "status": UserStatus.PENDING_ACTIVATION.value,
+        "purpose": purpose,
+        "expires_at": expires_at,
+        "detail_head": audit_detail_head,
+    }
+    if is_postgres(session):
+        session.execute(_IMPORT_ON_POSTGRES, {**batch, "rows": json.dumps(rows)})
+        return
+    bulk_insert(
+        session,
+        users,
+        [
+            {
+                **{name: row[name] for name in row if name != "token_hash"},
+                "account_id": account_id,
+                "function": None,
+                "function_key": None,
+                "status": batch["status"],
+                "source": "import",
+                "created_by": created_by,
+                "import_job_id": import_job_id,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for row in rows
+        ],
+    )
+    bulk_insert(
+        session,
+        tokens,
+        [
+            {
+                "token_hash": row["token_hash"],
+                "user_id": row["id"],
+                "purpose": purpose,
+                "created_at": now,
+                "expires_at": expires_at,
+                "used_at": None,
+                "superseded": False,
+                "new_email": None,
+            }
+            for row in rows
+        ],
+    )
+    bulk_insert(
+        session,
+        audit_log,
+        [
+            {
+                "at": now,
+                "account_id": account_id,
+                "user_id": row["id"],
+                "actor": created_by,
+                "source": "import",
+                "action": "user_created",
+                "target": row["email"],
+                "detail": f"{audit_detail_head}{row['import_line']}}}",
+            }
+            for row in rows
+        ],
+    )
+
+
+_IMPORT_ON_POSTGRES = sa.text(
+    """
+    WITH batch AS (
+        SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
+            id varchar, email varchar, login_key varchar, title varchar, last_name varchar,
+            first_name varchar, language varchar, office_phone varchar, mobile_phone varchar,
+            password_level smallint, name_key varchar, import_line integer, token_hash varchar)
+    ), new_users AS (
+        INSERT INTO users (id, account_id, email, login_key, title, last_name, first_name,
+            language, function, office_phone, mobile_phone, password_level, status, name_key,
+            function_key, source, created_by, import_job_id, import_line, created_at,
+            updated_at, version)
+        SELECT id, CAST(:account_id AS varchar), email, login_key, title, last_name,
+            first_name, language, NULL, office_phone, mobile_phone, password_level,
+            CAST(:status AS varchar), name_key, NULL, 'import', CAST(:created_by AS varchar),
+            CAST(:import_job_id AS varchar), import_line, CAST(:now AS timestamptz),
+            CAST(:now AS timestamptz), 1
+        FROM batch
+    ), new_tokens AS (
+        INSERT INTO tokens (token_hash, user_id, purpose, created_at, expires_at, used_at,
+            superseded, new_email)
+        SELECT token_hash, id, CAST(:purpose AS varchar), CAST(:now AS timestamptz),
+            CAST(:expires_at AS timestamptz), NULL, false, NULL
+        FROM batch
+    )
+    INSERT INTO audit_log (at, account_id, user_id, actor, source, action, target, detail)
+    SELECT CAST(:now AS timestamptz), CAST(:account_id AS varchar), id,
+        CAST(:created_by AS varchar), 'import', 'user_created', email,
+        CAST(:detail_head AS text) || import_line || '}'
+    FROM batch
+    """
+)
 
 
 def update_user(session: Session, user: User, values: Mapping[str, Any]) -> None:
