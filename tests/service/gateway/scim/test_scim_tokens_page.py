@@ -42,6 +42,10 @@ def test_a_token_is_issued_shown_once_and_revoked_from_the_page(pages):
     assert "/users/scim-tokens" in text(users)
     page = browser.get("/users/scim-tokens")
     assert page.status_code == 200 and "No token has been issued" in text(page)
+    # the administrator manages several companies: the chooser lists them, this one selected
+    chooser = text(page)[text(page).index('<select id="account"') :]
+    chooser = chooser[: chooser.index("</select>")]
+    assert chooser.count("<option") > 1 and chooser.count(" selected>") == 1
     issued = browser.post(
         "/users/scim-tokens",
         {**issue_form(text(page)), "name": "Entra ID"},
