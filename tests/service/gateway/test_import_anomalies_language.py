@@ -1,6 +1,7 @@
 """An import read in the reader's language: the job page and the CSV report show the anomalies
 in the signed-in administrator's language (identity's refusals and the importer's own), whatever
-the browser asks for, English for an English profile. The whole portal runs in-process."""
+the browser asks for, and so does the report e-mail with its CSV attachment; English for an
+English profile. The whole portal runs in-process (the e-mails land in its built-in mailbox)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,25 @@ def report(browser, path: str) -> list[list[str]]:
     )
 
 
+def report_mail(pages, email: str, subject: str) -> tuple[str, list[list[str]]]:
+    """The text of the import report e-mail sent to `email` and its attached CSV, parsed."""
+    client = pages.embedded.apps["notifications"].test_client()
+    token = pages.embedded.parts["notifications"].settings.service_token
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def sent() -> dict:
+        answer = client.get("/internal/mailbox", query_string={"to": email}, headers=headers)
+        found = [m for m in answer.get_json()["items"] if m["subject"].startswith(subject)]
+        assert found, f"no e-mail '{subject}' to {email} yet"
+        return found[0]
+
+    mail = eventually(sent, what="the import report e-mail")
+    text = client.get(f"/internal/mailbox/{mail['id']}", headers=headers).get_json()["text"]
+    attached = client.get(f"/internal/mailbox/{mail['id']}/attachments/0", headers=headers)
+    content = attached.get_data(as_text=True).lstrip("\ufeff")
+    return text, list(csv.reader(io.StringIO(content), delimiter=";"))
+
+
 def test_a_french_administrator_reads_the_anomalies_in_french(pages):
     browser, path, page = imported(pages, FRENCH, "fr")
     assert "L'adresse e-mail 'paul.fr@' n'est pas valide" in page
@@ -85,6 +105,12 @@ def test_a_french_administrator_reads_the_anomalies_in_french(pages):
     assert ["3", "last_name", "Le champ « nom » est manquant."] in rows
     assert ["5", "email", "Cette adresse est déjà utilisée dans le portail."] in rows
 
+    text, attached = report_mail(pages, FRENCH, "Import d’utilisateurs terminé")
+    assert "Le champ « nom » est manquant." in text
+    assert "Cette adresse est déjà utilisée dans le portail." in text
+    assert "is missing" not in text
+    assert ["3", "last_name", "Le champ « nom » est manquant."] in attached
+
 
 def test_an_english_administrator_reads_them_in_english(pages):
     browser, path, page = imported(pages, ENGLISH, "en")
@@ -94,3 +120,8 @@ def test_an_english_administrator_reads_them_in_english(pages):
     rows = report(browser, path)
     assert ["3", "last_name", "The last name is missing."] in rows
     assert ["5", "email", "This address is already used in the portal."] in rows
+
+    text, attached = report_mail(pages, ENGLISH, "User import finished")
+    assert "The last name is missing." in text
+    assert "This address is already used in the portal." in text
+    assert ["3", "last_name", "The last name is missing."] in attached
