@@ -16,6 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notifications.adapters.smtp import (
     PermanentFailure,
+    SmtpEnvelope,
     SmtpSender,
     TemporaryFailure,
 )
@@ -179,6 +180,18 @@ def test_a_message_is_delivered_intact(start_server, make_sender, make_message):
     [attachment] = received.iter_attachments()
     assert attachment.get_filename() == "rapport.csv"
     assert attachment.get_payload(decode=True) == report
+
+
+@pytest.mark.parametrize("body", [b".first line\r\n", b"text\r\n.\r\n..two\r\n", b"no dot\r\n"])
+def test_lines_starting_with_a_dot_arrive_as_written(start_server, make_sender, body):
+    handler = RecordingHandler()
+    server = start_server(handler)
+    data = b"Subject: dots\r\nTo: " + TO.encode() + b"\r\n\r\n" + body
+
+    make_sender(url_of(server)).send_envelope(SmtpEnvelope(SENDER, (TO,), data, False))
+
+    [(_, envelope)] = handler.delivered
+    assert envelope.original_content == data
 
 
 def test_bcc_recipients_get_the_message_without_seeing_the_header(
