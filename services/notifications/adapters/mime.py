@@ -62,7 +62,7 @@ def smtp_envelope(
             _header("Subject", rendered.subject),
             _header("From", _from(sender, rendered.sender_name)),
             b"To: %s\r\n" % to.encode("ascii"),
-            b"Date: %s\r\n" % format_datetime(date).encode("ascii"),
+            _date(date),
             b"Message-ID: %s\r\n" % message_id_header(message_id, sender).encode("ascii"),
             b"Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n",
             b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n'
@@ -117,6 +117,12 @@ def _header(name: str, value: str) -> bytes:
     """`Name: value` folded and encoded (RFC 2047) as the email package does, with CRLF."""
     name, parsed = policy.SMTP.header_store_parse(name, value)
     return policy.SMTP.fold_binary(name, parsed)
+
+
+@lru_cache(maxsize=16)
+def _date(date: datetime) -> bytes:
+    """The Date header: the same for every e-mail of a claim (16 us to write each time)."""
+    return b"Date: %s\r\n" % format_datetime(date).encode("ascii")
 
 
 @lru_cache(maxsize=256)
