@@ -17,6 +17,10 @@ wheel; `bus/translations` holds the messages of `bus/` and of the libraries
 (Flask-Babel). The gateway
 passes the language of its caller to the services on every internal call (`Accept-Language`,
 `language_headers`), so a service's problem comes back already in the caller's language.
+
+A text that another part shows later (an import's anomalies) is written by its own part in every
+language at once: `in_every_language(message, part_dir)`, with `plain_params(message)` and its
+code, from that part's catalog (`catalog`, outside any request).
 """
 
 from __future__ import annotations
