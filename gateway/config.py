@@ -75,7 +75,7 @@ class GatewayConfig:
                 seconds=max(0, settings.int_setting("PORTICO_PROFILE_CACHE_SECONDS", 30))
             ),
             address_taken_per_caller=limit("PORTICO_RATE_ADDRESS_TAKEN_PER_CALLER", "10/900"),
-            own_events_wait=seconds("PORTICO_OWN_EVENTS_WAIT_SECONDS", "2"),
+            own_events_wait=seconds("PORTICO_OWN_EVENTS_WAIT_SECONDS", "5"),
             oidc=ProviderPolicy(
                 access_token=timedelta(
                     seconds=settings.int_setting("PORTICO_OIDC_ACCESS_TOKEN_SECONDS", 600)
