@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime as format_rfc2822
 from email.utils import make_msgid, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,10 +151,24 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,  # compiled once and kept: no stat of the file at every e-mail
         )
-        environment.filters["date"] = lambda value: format_date(value, language)
-        environment.filters["datetime"] = lambda value: format_datetime(value, language)
+        environment.filters["date"] = _remembered(format_date, language)
+        environment.filters["datetime"] = _remembered(format_datetime, language)
         environment.globals.update(defaults)
         return environment
+
+
+def _remembered(write: Callable[[Any, str], str], language: str) -> Callable[[Any], str]:
+    """A date filter that writes each ISO text once (a claim's e-mails mostly share their
+    dates, e.g. the expiry of a batch's links); other values are written each time."""
+
+    @lru_cache(maxsize=256)
+    def write_text(value: str) -> str:
+        return write(value, language)
+
+    def written(value: Any) -> str:
+        return write_text(value) if isinstance(value, str) else write(value, language)
+
+    return written
 
 
 def _prepare_context(spec: TemplateSpec, context: Mapping[str, Any]) -> dict[str, Any]:
