@@ -20,6 +20,11 @@ class ImportFinished(Contract):
     `params` its values, and `messages` the text in every language the portal speaks
     ({"en": ..., "fr": ...}) so that the e-mail is written in the recipient's. `messages` is
     missing on an anomaly stored before anomalies had languages: the English `message` is shown.
+
+    A failed job's `reason` is in English; `reason_code` is stable (import.*; import.failed for
+    a reason stored before codes), `reason_params` its values and `reason_messages` its text in
+    every language ({"en": ..., "fr": ...}). All three are optional: an event published before
+    them, or a job that failed before reasons had languages, has the English `reason` alone.
     """
 
     import_job_id = required_id()
@@ -37,3 +42,8 @@ class ImportFinished(Contract):
     would_create = fields.Integer(load_default=None, allow_none=True)
     anomalies_total = fields.Integer(load_default=None, allow_none=True)
     reason = fields.String(load_default=None, allow_none=True)
+    reason_code = fields.String(load_default=None, allow_none=True)
+    reason_params = fields.Dict(load_default=None, allow_none=True)
+    reason_messages = fields.Dict(
+        keys=fields.String(), values=fields.String(), load_default=None, allow_none=True
+    )

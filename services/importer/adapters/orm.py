@@ -39,6 +39,12 @@ import_jobs = sa.Table(
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_expires_at", UTC_INSTANT, nullable=True),
     sa.Column("reason", sa.Text(), nullable=True),
+    # A failed job's reason: `reason` in English, its stable code, its params and its text in
+    # every language the portal speaks ({"en": ..., "fr": ...}); NULL on a job that failed
+    # before they existed (migration 0003): its English reason is shown, code import.failed.
+    sa.Column("reason_code", sa.String(64), nullable=True),
+    sa.Column("reason_params", sa.JSON(), nullable=True),
+    sa.Column("reason_messages", sa.JSON(), nullable=True),
     sa.Column("created_at", UTC_INSTANT, nullable=False),
     sa.Column("started_at", UTC_INSTANT, nullable=True),
     sa.Column("finished_at", UTC_INSTANT, nullable=True),

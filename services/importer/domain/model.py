@@ -25,6 +25,25 @@ LINE = "line"
 UNCODED = "import.anomaly"
 
 
+# The code of a failed job's reason stored before reasons had codes (English text only).
+UNCODED_REASON = "import.failed"
+
+
+def reason_view(job: Any, language: str | None = None) -> dict[str, Any]:
+    """A job's reason as the API shows it: `reason` in `language` (en or fr; English when the
+    job failed before reasons had languages), `reason_code` and `reason_params`; all None for
+    a job that did not fail. `job` has the columns reason, reason_code, reason_params and
+    reason_messages."""
+    if job.reason is None:
+        return {"reason": None, "reason_code": None, "reason_params": None}
+    lang = primary(language) or DEFAULT
+    return {
+        "reason": (job.reason_messages or {}).get(lang) or job.reason,
+        "reason_code": job.reason_code or UNCODED_REASON,
+        "reason_params": job.reason_params or {},
+    }
+
+
 class Anomaly(NamedTuple):
     """One problem found in the file: physical line number (1-based), field, person-facing text.
 

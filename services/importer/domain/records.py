@@ -119,9 +119,11 @@ def records(lines: Iterable[str], delimiter: str) -> Iterator[Record]:
 
 
 def _unreadable(error: csv.Error) -> str:
+    # Python's own (English) reason goes in params.error only, never in the sentence.
     return _l(
-        "This line could not be read as CSV ({error}). A field that starts with a double"
-        ' quote (") must end with one; write a quote inside a field as "".',
+        "This line could not be read as CSV, most often because a field starts with a double"
+        ' quote (") that is never closed. End such a field with a quote, write a quote inside'
+        ' a field as "", then import the line again.',
         code="import.line_unreadable",
         error=str(error),
     )

@@ -1,13 +1,15 @@
 """An anomaly the importer found, made ready to keep: its stable code, its params and its text
-in every language the portal speaks, from the importer's own catalog (bus.i18n)."""
+in every language the portal speaks, from the importer's own catalog (bus.i18n); a failed
+job's reason the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bus.i18n import code_of, in_every_language, plain_params
 from services.importer.domain import Anomaly
-from services.importer.domain.model import UNCODED
+from services.importer.domain.model import UNCODED, UNCODED_REASON
 
 _IMPORTER_DIR = Path(__file__).resolve().parents[1]
 
@@ -24,3 +26,17 @@ def in_every_language_of_the_portal(anomaly: Anomaly) -> Anomaly:
         params=anomaly.params if anomaly.params is not None else plain_params(message),
         messages=in_every_language(message, _IMPORTER_DIR),
     )
+
+
+def reason_in_every_language(reason: str) -> dict[str, Any]:
+    """A failed job's columns for `reason` (a bus.i18n.Message, or plain English text): the
+    English text, its stable code (import.failed when it has none), its params and its text
+    in every language, from the importer's catalog."""
+    return {
+        "reason": str(reason)[:4000],
+        "reason_code": code_of(reason) or UNCODED_REASON,
+        "reason_params": plain_params(reason),
+        "reason_messages": {
+            lang: text[:4000] for lang, text in in_every_language(reason, _IMPORTER_DIR).items()
+        },
+    }

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from services.importer.adapters import repository as repo
 from services.importer.domain.jobs import FINISHED, JobStatus, check_transition, is_complete
+from services.importer.domain.model import UNCODED_REASON
 
+from .anomalies import reason_in_every_language
 from .unit_of_work import ImporterUnitOfWork
 
 FINISHED_EVENT = "importer.import.finished"
@@ -42,7 +44,8 @@ def finish_if_complete(uow: ImporterUnitOfWork, job_id: str) -> bool:
 
 
 def fail_job(uow: ImporterUnitOfWork, job_id: str, reason: str) -> bool:
-    """End the job as failed with `reason` (for a person), unless it already ended."""
+    """End the job as failed with `reason` (for a person: a bus.i18n.Message with its code,
+    kept in every language), unless it already ended."""
     job = repo.get_job(uow.session, job_id, lock=True)
     if job is None or job.status in FINISHED:
         return False
@@ -52,7 +55,7 @@ def fail_job(uow: ImporterUnitOfWork, job_id: str, reason: str) -> bool:
         uow.session,
         job_id,
         status=JobStatus.FAILED.value,
-        reason=reason[:4000],
+        **reason_in_every_language(reason),
         finished_at=now,
         touched_at=now,
         lease_owner=None,
@@ -93,7 +96,12 @@ def announce(uow: ImporterUnitOfWork, job_id: str) -> None:
             "anomalies": [anomaly.event() for anomaly in listed],
             "anomalies_total": total,
             "report_url": config.report_url(job.account_id, job.id),
+            # the English reason, and in every language for the recipient's (none of the
+            # three on a job that failed before reasons had languages: `reason` is shown)
             "reason": job.reason,
+            "reason_code": (job.reason_code or UNCODED_REASON) if job.reason else None,
+            "reason_params": job.reason_params,
+            "reason_messages": job.reason_messages,
         },
         account_id=job.account_id,
     )

@@ -25,7 +25,7 @@ from typing import Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bus.contracts.batches import BATCH_LIMIT
-from bus.i18n import _l
+from bus.i18n import _l, joined
 from services.importer.adapters import repository as repo
 from services.importer.adapters.identity import IdentityUnavailable, TakenEmails
 from services.importer.adapters.wakeup import JobSignal
@@ -276,7 +276,7 @@ def run_next_job(deps: RunnerDeps, owner: str, stop: threading.Event | None = No
         log.warning("import %s: portal-wide check unavailable (%s); retrying", claim.job_id, exc)
         release_job(deps.uow(), claim, retry_in=RETRY_SECONDS)
     except FileRejected as exc:
-        _fail(deps, claim, "The file can no longer be read: " + " ".join(exc.messages))
+        _fail(deps, claim, _file_unreadable(exc))
     except (OperationalError, DBAPIError) as exc:
         # The database went away: the lease expires and a runner resumes the job later.
         log.warning("import %s: database error (%s); the job will be resumed", claim.job_id, exc)
@@ -285,9 +285,12 @@ def run_next_job(deps: RunnerDeps, owner: str, stop: threading.Event | None = No
         _fail(
             deps,
             claim,
-            f"The import stopped on an unexpected error ({type(exc).__name__}: {exc}). "
-            "Users created before it stay; check the report, then import the missing rows "
-            "again or contact support.",
+            _l(
+                "The import stopped on an unexpected error. Users created before it stay;"
+                " check the report, then import the missing rows again or contact support.",
+                code="import.unexpected_error",
+                error=(type(exc).__name__ + ": " + str(exc))[:1000],  # in params only
+            ),
         )
     else:
         log.info(
@@ -315,20 +318,25 @@ def fail_abandoned_jobs(uow: ImporterUnitOfWork) -> list[str]:
         now = uow.now()
         config = uow.config
         for job_id in repo.jobs_out_of_attempts(uow.session, now, config.max_attempts):
-            reason = (
-                f"Reading the file was interrupted {config.max_attempts} times, so the import "
-                "was stopped. Users created before stay; check the report, then import the "
-                "missing rows again or contact support."
+            reason = _l(
+                "Reading the file was interrupted {attempts} times, so the import was stopped."
+                " Users created before stay; check the report, then import the missing rows"
+                " again or contact support.",
+                code="import.interrupted",
+                attempts=config.max_attempts,
             )
             if fail_job(uow, job_id, reason):
                 failed.append(job_id)
         silent_since = now - timedelta(seconds=config.answer_timeout_seconds)
         for job_id in repo.jobs_silent_since(uow.session, silent_since):
             missing = repo.unanswered_batches(uow.session, job_id)
-            reason = (
-                f"The identity service did not answer batch(es) {_numbers(missing)} of this "
-                f"import within {config.answer_timeout_seconds} seconds. Users created before "
-                "stay; check the report, then import the missing rows again."
+            reason = _l(
+                "The identity service did not answer batch(es) {batches} of this import within"
+                " {seconds} seconds. Users created before stay; check the report, then import"
+                " the missing rows again.",
+                code="import.identity_silent",
+                batches=_numbers(missing),
+                seconds=config.answer_timeout_seconds,
             )
             if fail_job(uow, job_id, reason):
                 failed.append(job_id)
@@ -339,8 +347,18 @@ def fail_abandoned_jobs(uow: ImporterUnitOfWork) -> list[str]:
 
 
 def _numbers(batches: list[int]) -> str:
+    """The first 20 numbers, then how many more (in no language: it goes in any)."""
     shown = ", ".join(map(str, batches[:20]))
-    return shown + (f" and {len(batches) - 20} more" if len(batches) > 20 else "")
+    return shown + (f", … (+{len(batches) - 20})" if len(batches) > 20 else "")
+
+
+def _file_unreadable(exc: FileRejected) -> str:
+    """A failed job's reason for a file that no longer reads: the upload's own messages (code
+    import.file_<their code>, e.g. import.file_too_large)."""
+    return joined(
+        [_l("The file can no longer be read:"), *exc.messages],
+        code=f"import.file_{exc.code}",
+    )
 
 
 def job_loop(deps: RunnerDeps) -> Callable[[threading.Event], None]:

@@ -10,6 +10,7 @@ from bus.clock import iso
 from bus.i18n import _l
 from services.importer.adapters import repository as repo
 from services.importer.domain import Anomaly
+from services.importer.domain.model import reason_view
 
 from .unit_of_work import ImporterUnitOfWork
 
@@ -75,6 +76,6 @@ def job_view(
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),
-        "reason": job.reason,
+        **reason_view(job, language),
         "report_url": uow.config.report_url(job.account_id, job.id),
     }

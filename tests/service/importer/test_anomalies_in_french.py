@@ -1,17 +1,21 @@
-"""An import's anomalies in the reader's language: the job and its CSV report in the caller's,
-the finished event with every language for the e-mail; an anomaly stored before anomalies had
-languages still reads, in English."""
+"""An import's anomalies and a failed job's reason in the reader's language: the job and its CSV
+report in the caller's, the finished event with every language for the e-mail; an anomaly or a
+reason stored before they had languages still reads, in English."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import sqlalchemy as sa
 
-from services.importer.adapters.orm import import_anomalies
+from bus.i18n import _l
+from services.importer.adapters.orm import import_anomalies, import_jobs
+from services.importer.domain import FileRejected
+from services.importer.service_layer import runner
 
-from .conftest import csv_bytes, outbox_messages, run_jobs
+from .conftest import Api, csv_bytes, outbox_messages, run_jobs, user_lines
 
 GOOD = "MME;Martin;Claire;claire.martin@example.com;;;fr-FR;2"
 LINES = [
@@ -137,3 +141,111 @@ def test_an_anomaly_stored_before_languages_still_reads_in_english(api, part, ac
     ]
     report = in_language(api, account, job_id, "fr", report=True).data.decode("utf-8-sig")
     assert "1;last_name;The last name is missing." in report
+
+
+def test_a_line_that_is_not_csv_says_why_in_french_without_pythons_english(api, part, account):
+    too_long_field = "M;Durand;" + "x" * 200_000 + ";paul@example.com;;;fr-FR;2"
+    job_id = api.upload(account, csv_bytes([GOOD, too_long_field])).get_json()["id"]
+    run_jobs(part)
+    french = in_language(api, account, job_id, "fr").get_json()
+    [anomaly] = [a for a in french["anomalies"] if a["line"] == 2]
+    assert anomaly["code"] == "import.line_unreadable"
+    assert "field limit" in anomaly["params"]["error"]  # Python's reason, for support
+    assert anomaly["message"].startswith("Cette ligne n'a pas pu être lue comme du CSV")
+    assert "importez de nouveau la ligne" in anomaly["message"]
+    assert "field" not in anomaly["message"] and "limit" not in anomaly["message"]
+    [english] = [a for a in in_language(api, account, job_id, "en").get_json()["anomalies"]]
+    assert english["message"].startswith("This line could not be read as CSV, ")
+    assert "limit" not in english["message"]
+
+
+def unanswered_job(make_part, clock, account):
+    """A job whose identity answers never came, failed by the sweep; (api, part, job id)."""
+    part = make_part(PORTICO_IMPORT_ANSWER_TIMEOUT_SECONDS=600, PORTICO_IMPORT_BATCH_SIZE=1)
+    api = Api(part)
+    job_id = api.upload(account, csv_bytes(user_lines(3))).get_json()["id"]
+    run_jobs(part)
+    clock.advance(timedelta(seconds=601))
+    assert runner.fail_abandoned_jobs(part.uow()) == [job_id]
+    return api, part, job_id
+
+
+def test_a_failed_jobs_reason_reads_in_the_callers_language(make_part, clock, account):
+    api, part, job_id = unanswered_job(make_part, clock, account)
+
+    french = in_language(api, account, job_id, "fr-FR").get_json()
+    assert french["status"] == "failed"
+    assert french["reason_code"] == "import.identity_silent"
+    assert french["reason_params"] == {"batches": "1, 2, 3", "seconds": 600}
+    assert french["reason"].startswith(
+        "Le service des identités n'a pas répondu au(x) lot(s) 1, 2, 3 de cet import en 600"
+    )
+    english = in_language(api, account, job_id, "en-GB").get_json()
+    assert english["reason"].startswith("The identity service did not answer batch(es) 1, 2, 3")
+    assert english["reason_code"] == "import.identity_silent"
+
+    [finished] = outbox_messages(part, "importer.import.finished")
+    data = finished["data"]
+    assert data["reason"] == english["reason"]  # English, for an older reader
+    assert (data["reason_code"], data["reason_params"]) == (
+        "import.identity_silent",
+        {"batches": "1, 2, 3", "seconds": 600},
+    )
+    assert data["reason_messages"] == {"en": english["reason"], "fr": french["reason"]}
+
+
+def test_a_file_that_no_longer_reads_fails_with_the_uploads_code(api, part, account, monkeypatch):
+    job_id = api.upload(account, csv_bytes(user_lines(2))).get_json()["id"]
+
+    def parse(stream, filename, **options):
+        raise FileRejected(
+            "too_large",
+            _l(
+                "The file is larger than {megabytes} MB, the most that can be imported at once.",
+                megabytes="5",
+            ),
+            _l("Split it into several files and import them one after the other."),
+        )
+
+    monkeypatch.setattr(runner, "parse_upload", parse)
+    run_jobs(part)
+    french = in_language(api, account, job_id, "fr").get_json()
+    assert (french["status"], french["reason_code"]) == ("failed", "import.file_too_large")
+    assert french["reason_params"] == {"megabytes": "5"}
+    assert french["reason"].startswith("Le fichier ne peut plus être lu :")
+    assert "larger than" not in french["reason"] and "Split it" not in french["reason"]
+    english = in_language(api, account, job_id, "en").get_json()
+    assert english["reason"].startswith("The file can no longer be read: The file is larger")
+
+
+def test_an_unexpected_error_keeps_pythons_text_in_params_only(api, part, account, monkeypatch):
+    job_id = api.upload(account, csv_bytes(user_lines(2))).get_json()["id"]
+
+    def parse(stream, filename, **options):
+        raise RuntimeError("the parser met something it did not expect")
+
+    monkeypatch.setattr(runner, "parse_upload", parse)
+    run_jobs(part)
+    french = in_language(api, account, job_id, "fr").get_json()
+    assert french["reason_code"] == "import.unexpected_error"
+    assert french["reason_params"] == {
+        "error": "RuntimeError: the parser met something it did not expect"
+    }
+    assert french["reason"].startswith("L'import s'est arrêté sur une erreur inattendue.")
+    assert "parser" not in french["reason"]
+
+
+def test_a_reason_stored_before_languages_still_reads_in_english(make_part, clock, account):
+    api, part, job_id = unanswered_job(make_part, clock, account)
+    old = "The identity service did not answer batch(es) 1, 2, 3 of this import within 600 s."
+    with part.engine.begin() as conn:  # a failed job as migration 0001 wrote it
+        conn.execute(
+            sa.update(import_jobs)
+            .where(import_jobs.c.id == job_id)
+            .values(reason=old, reason_code=None, reason_params=None, reason_messages=None)
+        )
+    job = in_language(api, account, job_id, "fr").get_json()
+    assert (job["status"], job["reason"]) == ("failed", old)
+    assert (job["reason_code"], job["reason_params"]) == ("import.failed", {})
+    done = in_language(api, account, api.upload(account, csv_bytes([GOOD])).get_json()["id"], "fr")
+    assert done.get_json()["reason"] is None and done.get_json()["reason_code"] is None

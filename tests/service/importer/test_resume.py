@@ -140,7 +140,10 @@ def test_an_unexpected_error_fails_that_job_and_the_runner_goes_on(
 
     failed = api.job(account, broken).get_json()
     assert failed["status"] == "failed"
-    assert "RuntimeError: the parser met something it did not expect" in failed["reason"]
+    assert failed["reason_code"] == "import.unexpected_error"
+    assert "RuntimeError: the parser met something it did not expect" in str(
+        failed["reason_params"]
+    )
     assert api.job(account, fine).get_json()["status"] == "done"
     statuses = [m["data"]["status"] for m in outbox_messages(part, "importer.import.finished")]
     assert sorted(statuses) == ["done", "failed"]
