@@ -103,6 +103,33 @@ _PG_SUCCEEDED = _AUDIT.add_cte(_THROTTLE_CLEARED.cte("cleared"), _SIGNED_IN.cte(
 _PG_FAILED = _AUDIT.add_cte(_THROTTLE_FAILED.cte("failed"))
 
 
+# PostgreSQL: each statement's SQL, compiled once (statement → SQL, its literals' values).
+_COMPILED: dict[sa.Executable, tuple[str, dict[str, Any]]] = {}
+
+
+def _on_driver(session: Session, statement: sa.Executable, params: dict[str, Any]) -> Any:
+    """Run one of this module's statements on PostgreSQL with its SQL compiled once, in the
+    session's transaction: `exec_driver_sql` keeps SQLAlchemy's error handling (a lost
+    connection is a DBAPIError, the pool renewed) but skips the per-call cache key of the
+    statement, which is large (every column of users, the factors' subqueries) and walked on
+    every `Session.execute`."""
+    connection = session.connection()
+    sql, constants = _COMPILED.get(statement) or _compile(statement, connection.dialect)
+    return connection.exec_driver_sql(sql, {**constants, **params})
+
+
+def _compile(statement: sa.Executable, dialect: Any) -> tuple[str, dict[str, Any]]:
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    named = {name for name, bind in compiled.binds.items() if bind.required}
+    constants = {
+        name: value
+        for name, value in compiled.construct_params(dict.fromkeys(named)).items()
+        if name not in named
+    }
+    _COMPILED[statement] = (str(compiled), constants)
+    return _COMPILED[statement]
+
+
 def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime) -> SignInState:
     """The start of a sign-in: take the throttle row of `key` (made when missing) and lock it for
     the transaction, so attempts on one login run one after the other; when `key` is the login
@@ -113,7 +140,7 @@ def lock_sign_in(session: Session, key: str, is_address: bool, now: datetime) ->
     """
     params = {"b_key": key, "b_now": now}
     if is_postgres(session):
-        row = session.execute(_PG_READ if is_address else _PG_READ_NO_USER, params).one()
+        row = _on_driver(session, _PG_READ if is_address else _PG_READ_NO_USER, params).one()
         if not is_address or row.id is None:
             return _state(row, None)
         return replace(_state(row, row), factors=factors_from(row))
@@ -162,6 +189,15 @@ def record_failed_sign_in(
     _write(session, _PG_FAILED, _FAILED, params)
 
 
+def record_refused_sign_in(session: Session, audit: AuditEntry) -> None:
+    """A refusal before any check (a locked login): the audit entry alone, as compiled once."""
+    params = _audit_params(audit)
+    if is_postgres(session):
+        _on_driver(session, _AUDIT, params)
+    else:
+        session.execute(_AUDIT, params)
+
+
 def _audit_params(audit: AuditEntry) -> dict[str, Any]:
     return {f"b_{name}": getattr(audit, name) for name in _AUDIT_COLUMNS}
 
@@ -173,7 +209,7 @@ def _write(
     params: dict[str, Any],
 ) -> None:
     if is_postgres(session):
-        session.execute(together, params)
+        _on_driver(session, together, params)
     else:
         for statement in apart:
             session.execute(statement, params)

@@ -94,7 +94,9 @@ def sign_in(
     )
     status = UserStatus(user.effective_status(now)) if user else None
     if throttle.is_locked(now) or status is UserStatus.LOCKED:
-        audit(uow, "sign_in", result="refused_locked", **seen)
+        sign_ins.record_refused_sign_in(
+            uow.session, audit_entry(uow, "sign_in", result="refused_locked", **seen)
+        )
         return SignInResult("locked")
     if user is not None and user.password_hash:
         verified = uow.hasher.verify(user.password_hash, password)
