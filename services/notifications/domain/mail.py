@@ -69,6 +69,14 @@ def anomaly_text(anomaly: Mapping[str, Any], language: str | None = None) -> Any
     return anomaly.get("message")
 
 
+def reason_text(finished: Mapping[str, Any], language: str | None = None) -> Any:
+    """A failed import's reason in `language`: from `reason_messages` (importer.import.finished
+    carries it in every language the portal speaks), else the English `reason` (an event or a
+    job from before reasons had languages); None when the import did not fail."""
+    reason = {"message": finished.get("reason"), "messages": finished.get("reason_messages")}
+    return anomaly_text(reason, language)
+
+
 def anomalies_by_line(
     anomalies: Iterable[Mapping[str, Any]], language: str | None = None
 ) -> list[dict[str, Any]]:

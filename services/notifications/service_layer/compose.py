@@ -23,6 +23,7 @@ from services.notifications.domain.mail import (
     anomalies_by_line,
     full_name,
     json_safe,
+    reason_text,
     report_csv,
 )
 from services.notifications.domain.records import QueuedMail
@@ -307,7 +308,8 @@ def announce_expiry(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     """importer.import.finished: counts and every anomaly by line, with the report as CSV; the
-    anomalies in the requester's language, as the rest of the e-mail."""
+    anomalies and a failed import's reason in the requester's language, as the rest of the
+    e-mail."""
     data = event.data
     if not data.get("requested_by"):
         log.info("import %s names no requester: no e-mail", data["import_job_id"])
@@ -324,7 +326,7 @@ def report_import(uow: NotificationsUnitOfWork, event: Envelope) -> None:
         "anomalies": anomalies,
         "finished_at": event.occurred_at,
         "failed": data.get("status") == "failed",
-        "failed_reason": data.get("reason"),
+        "failed_reason": reason_text(data, to.language),
         "dry_run": bool(data.get("dry_run")),
         "would_create": data.get("would_create"),
         "anomalies_total": data.get("anomalies_total"),

@@ -1,6 +1,7 @@
-"""The import report e-mail speaks the recipient's language, anomalies included: each anomaly
-of importer.import.finished comes with its text in every language; one without (an anomaly
-stored before anomalies had languages) is written in English."""
+"""The import report e-mail speaks the recipient's language, anomalies and a failed import's
+reason included: each anomaly of importer.import.finished, and the reason, come with their text
+in every language; one without (stored or published before they had languages) is written in
+English."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def account(people):
     return people.account("RETAIL IT LIMITED")
 
 
-def report_for(notifications, admin, account):
+def report_for(notifications, admin, account, **data):
     outcome = notifications.feed(
         "importer.import.finished",
         {
@@ -58,6 +59,7 @@ def report_for(notifications, admin, account):
             "created": 7,
             "rejected": 3,
             "anomalies": ANOMALIES,
+            **data,
         },
     )
     assert outcome.kind == "handled", outcome
@@ -95,3 +97,44 @@ def test_an_english_administrator_reads_them_in_english(notifications, people, a
         ["5", "email", "This address is already used in the portal."],
         ["7", "phone", "The phone number 12 is not a phone number."],
     ]
+
+
+# A failed import's reason as the importer publishes it (its own catalog).
+FAILED = {
+    "status": "failed",
+    "reason": "Reading the file was interrupted 3 times, so the import was stopped.",
+    "reason_code": "import.interrupted",
+    "reason_params": {"attempts": 3},
+    "reason_messages": {
+        "en": "Reading the file was interrupted 3 times, so the import was stopped.",
+        "fr": "La lecture du fichier a été interrompue 3 fois : l'import a donc été arrêté.",
+    },
+}
+
+
+def test_a_french_administrator_reads_a_failed_imports_reason_in_french(
+    notifications, people, account
+):
+    admin = people.admin(account, "failed.fr@example.test", language="fr-FR")
+    email, _ = report_for(notifications, admin, account, **FAILED)
+    for body in (email.text, email.html):
+        assert "n’a pas pu aboutir" in body
+        assert FAILED["reason_messages"]["fr"] in body.replace("&#39;", "'")
+        assert "was interrupted" not in body
+
+
+def test_an_english_administrator_reads_it_in_english(notifications, people, account):
+    admin = people.admin(account, "failed.en@example.test", language="en-GB")
+    email, _ = report_for(notifications, admin, account, **FAILED)
+    for body in (email.text, email.html):
+        assert "could not be completed" in body
+        assert FAILED["reason"] in body
+        assert "interrompue" not in body
+
+
+def test_a_reason_published_before_languages_reads_in_english(notifications, people, account):
+    admin = people.admin(account, "failed.old@example.test", language="fr-FR")
+    old = {"status": "failed", "reason": "The file can no longer be read: The file is empty."}
+    email, _ = report_for(notifications, admin, account, **old)
+    assert "n’a pas pu aboutir" in email.text
+    assert "The file can no longer be read: The file is empty." in email.text
