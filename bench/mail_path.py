@@ -1,10 +1,11 @@
 """What a library sending path would cost in place of notifications' own.
 
 Notifications sends a claimed batch this way (services/notifications/service_layer/delivery.py):
-the whole batch rendered at once by its Renderer (domain/rendering.py, each template compiled
-once per language), each e-mail written as the bytes of the DATA command by its own MIME writer
-(adapters/mime.py, `smtp_envelope`), then sent over its SmtpPool (adapters/smtp.py): smtplib
-connections kept open, one thread each, PORTICO_MAIL_CONNECTIONS (4) of them. The library paths,
+each e-mail of the batch rendered by its Renderer (domain/rendering.py, each template compiled
+once per language), written as the bytes of the DATA command by its own MIME writer
+(adapters/mime.py, `smtp_envelope`) and put on the batch's queue, which its SmtpPool's
+connections take from (adapters/smtp.py): smtplib connections kept open, one thread each,
+PORTICO_MAIL_CONNECTIONS (4) of them. The library paths,
 same run, same activation e-mails: Jinja2 renders each message, the email package builds it
 (EmailMessage), and
 - aiosmtplib sends it, over as many connections, concurrently on one asyncio loop (the baseline);
@@ -20,6 +21,7 @@ per e-mail (this process, every thread) of each, and the ratios. aiosmtplib is a
 from __future__ import annotations
 
 import asyncio
+import queue
 import smtplib
 import sys
 import time
@@ -71,27 +73,34 @@ def ours(url: str) -> tuple[Callable[[list[Recipient]], None], Callable[[], None
     renderer = Renderer(portal_url=PUBLIC_URL)
     pool = SmtpPool(SmtpSettings.from_url(url), CONNECTIONS)
 
-    def send(sender: SmtpSender, envelope: SmtpEnvelope) -> None:
-        sender.send_envelope(envelope)
+    def send(sender: SmtpSender, work: queue.SimpleQueue[SmtpEnvelope | None]) -> None:
+        while (envelope := work.get()) is not None:
+            sender.send_envelope(envelope)
 
     def deliver(batch: list[Recipient]) -> None:
         for start in range(0, len(batch), BATCH):
+            # as the delivery loop: each e-mail put on the claim's queue as soon as it is
+            # rendered, which one thread per connection takes from
             now = datetime.now(UTC)
-            ready = [
-                smtp_envelope(
-                    renderer.render(  # a row's context is JSON: the expiry as text
-                        "activation",
-                        tag,
-                        {**context(i, address, name), "expires_at": EXPIRES.isoformat()},
-                    ),
-                    sender=SENDER,
-                    to=address,
-                    message_id=message_key(f"event{i}", "activation", address),
-                    date=now,
+            work: queue.SimpleQueue[SmtpEnvelope | None] = queue.SimpleQueue()
+            futures = [pool.submit(send, work) for _ in range(CONNECTIONS)]
+            for i, address, name, tag in batch[start : start + BATCH]:
+                rendered = renderer.render(  # a row's context is JSON: the expiry as text
+                    "activation",
+                    tag,
+                    {**context(i, address, name), "expires_at": EXPIRES.isoformat()},
                 )
-                for i, address, name, tag in batch[start : start + BATCH]
-            ]
-            futures = [pool.submit(send, envelope) for envelope in ready]
+                work.put(
+                    smtp_envelope(
+                        rendered,
+                        sender=SENDER,
+                        to=address,
+                        message_id=message_key(f"event{i}", "activation", address),
+                        date=now,
+                    )
+                )
+            for _ in futures:
+                work.put(None)
             wait(futures)
             for future in futures:
                 future.result()  # a failed send fails the bench
