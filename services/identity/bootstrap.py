@@ -37,7 +37,7 @@ class IdentityPart(Part):
     @property
     def hasher(self) -> Argon2Hasher:
         if self._hasher is None:  # built on first use: it hashes a dummy password
-            self._hasher = default_hasher()
+            self._hasher = default_hasher(self.config.hash_concurrency or None)
         return self._hasher
 
     @hasher.setter

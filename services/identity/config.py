@@ -24,6 +24,8 @@ class IdentityConfig:
     lock_minutes: int = DEFAULT_LOCK_MINUTES
     reset_mail_interval_minutes: int = 5
     history_kept: int = 24
+    # Argon2 computations at once per process (a serving worker); 0: no limit
+    hash_concurrency: int = 0
     # PORTICO_MFA_KEY, or (unset) the service token: the key of TOTP secrets and recovery codes
     mfa_secret: str = "dev-mfa-key"
     lifetimes: Mapping[str, timedelta] = field(default_factory=dict)
@@ -43,6 +45,11 @@ class IdentityConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"the identity setting {name} must be at least 1")
+        if self.hash_concurrency < 0:
+            raise ConfigError(
+                "PORTICO_HASH_CONCURRENCY must be 0 (no limit) or the number of Argon2 hashes"
+                " one process computes at once (1 or more)"
+            )
         object.__setattr__(
             self,
             "lifetimes",
@@ -66,6 +73,7 @@ class IdentityConfig:
             reset_mail_interval_minutes=settings.int_setting(
                 "PORTICO_RESET_MAIL_INTERVAL_MINUTES", 5
             ),
+            hash_concurrency=settings.int_setting("PORTICO_HASH_CONCURRENCY", 0),
             mfa_secret=settings.setting("PORTICO_MFA_KEY", "")
             or f"service-token:{settings.service_token}",
         )

@@ -1,5 +1,7 @@
 """Unit tests of Argon2id hashing: no truncation, NFC, rehash detection, the dummy verification."""
 
+import threading
+import time
 import unicodedata
 
 import pytest
@@ -74,3 +76,39 @@ def test_dummy_verify_always_fails_and_costs_a_real_verification(cheap_hasher, m
     [dummy] = verified
     # the dummy hash carries the hasher's own parameters, so it takes as long as a real one
     assert not cheap_hasher.needs_rehash(dummy)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_process_computes_no_more_hashes_at_once_than_its_concurrency(concurrency):
+    hasher = Argon2Hasher(time_cost=1, memory_cost=64, concurrency=concurrency)
+    hashed = hasher.hash("Velvet-Orbit-42")
+    running, most, lock = [0], [0], threading.Lock()
+    compute = hasher._hasher.verify
+
+    class Slow:  # the library's hasher, one verification taking a while, counted
+        def verify(self, stored, password):
+            return slow_verify(stored, password)
+
+    def slow_verify(stored, password):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        try:
+            return compute(stored, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    hasher._hasher = Slow()
+    answers = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(hasher.verify(hashed, "Velvet-Orbit-42")))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [True] * 6  # every one verified, in turn
+    assert most[0] == concurrency
