@@ -376,7 +376,20 @@ class ImportJob(Schema):
     )
     anomalies_total = fields.Integer(allow_none=True)
     anomalies = fields.List(fields.Nested(Anomaly))
-    reason = fields.String(allow_none=True, metadata={"description": "why a failed job failed"})
+    reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why a failed job failed, in the caller's language"},
+    )
+    reason_code = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "stable: import.* (docs/api.md, Import anomalies); import.failed for"
+            " a reason recorded before reasons had codes"
+        },
+    )
+    reason_params = fields.Dict(
+        allow_none=True, metadata={"description": "the values the reason names, by name"}
+    )
     report_url = fields.String(allow_none=True)
     created_at = fields.String(allow_none=True)
     started_at = fields.String(allow_none=True)

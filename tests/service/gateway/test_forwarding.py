@@ -179,6 +179,26 @@ def test_import_upload_report_and_job(gw):
     assert missing.status_code == 422 and "file" in missing.get_json()["errors"]
 
 
+def test_a_failed_imports_reason_comes_with_its_code_and_params(gw):
+    account = gw.account()
+    session = gw.sign_in(gw.user(account, admin=True))
+    failed = {
+        "id": new_id(),
+        "status": "failed",
+        "anomalies": [],
+        "reason": "La lecture du fichier a été interrompue 3 fois : l'import a donc été arrêté.",
+        "reason_code": "import.interrupted",
+        "reason_params": {"attempts": 3},
+    }
+    gw.fakes["importer"].on("GET", "/internal/accounts/{a}/imports/{j}", failed)
+    read = gw.client.get(
+        f"/api/v1/accounts/{account}/imports/{failed['id']}", headers=bearer(session)
+    ).get_json()
+    assert {k: read[k] for k in ("reason", "reason_code", "reason_params")} == {
+        k: failed[k] for k in ("reason", "reason_code", "reason_params")
+    }
+
+
 def test_import_report_is_passed_through_as_csv(gw):
     from flask import Response
 

@@ -1,7 +1,8 @@
 """An import read in the reader's language: the job page and the CSV report show the anomalies
 in the signed-in administrator's language (identity's refusals and the importer's own), whatever
-the browser asks for, and so does the report e-mail with its CSV attachment; English for an
-English profile. The whole portal runs in-process (the e-mails land in its built-in mailbox)."""
+the browser asks for, and so does the report e-mail with its CSV attachment; a failed import's
+reason too; English for an English profile. The whole portal runs in-process (the e-mails land
+in its built-in mailbox)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from html import unescape
 import pytest
 
 from portico import demo
+from services.importer.service_layer import runner
 from tests.security.web_pages import start_pages
 from tests.waiting_kit import eventually
 
@@ -41,7 +43,7 @@ def pages(tmp_path_factory):
     started.stop()
 
 
-def imported(pages, email: str, tag: str):
+def imported(pages, email: str, tag: str, filename: str = "users.csv"):
     """Sign in as `email` (the browser asking for the other language), import the file, wait
     for the job's end; (browser, job page path, the page's text)."""
     browser = pages.browser()
@@ -50,7 +52,7 @@ def imported(pages, email: str, tag: str):
     form = browser.form("/users/import")
     answer = browser.client.post(
         "/users/import",
-        data={**form, "file": (io.BytesIO(lines(tag)), "users.csv")},
+        data={**form, "file": (io.BytesIO(lines(tag)), filename)},
         headers={"Origin": browser.origin},
         content_type="multipart/form-data",
     )
@@ -125,3 +127,38 @@ def test_an_english_administrator_reads_them_in_english(pages):
     assert "The last name is missing." in text
     assert "This address is already used in the portal." in text
     assert ["3", "last_name", "The last name is missing."] in attached
+
+
+@pytest.fixture
+def broken_runner(monkeypatch):
+    """The runner meets an unexpected error on a file named broken-*.csv: its job fails."""
+    original = runner.parse_upload
+
+    def parse(stream, filename, **options):
+        if filename.startswith("broken-"):
+            raise RuntimeError("the parser met something it did not expect")
+        return original(stream, filename, **options)
+
+    monkeypatch.setattr(runner, "parse_upload", parse)
+
+
+def test_a_french_administrators_failed_import_says_why_in_french(pages, broken_runner):
+    _, _, page = imported(pages, FRENCH, "failfr", filename="broken-fr.csv")
+    assert "L'import a échoué." in page
+    assert "<strong>Motif:</strong> L'import s'est arrêté sur une erreur inattendue." in page
+    assert 'data-code="import.unexpected_error"' in page
+    assert "unexpected error" not in page and "RuntimeError" not in page
+
+    text, _ = report_mail(pages, FRENCH, "Import d’utilisateurs terminé\u00a0: broken-fr.csv")
+    assert "n’a pas pu aboutir" in text
+    assert "L'import s'est arrêté sur une erreur inattendue." in text
+    assert "unexpected error" not in text
+
+
+def test_an_english_administrators_failed_import_says_why_in_english(pages, broken_runner):
+    _, _, page = imported(pages, ENGLISH, "failen", filename="broken-en.csv")
+    assert "<strong>Reason:</strong> The import stopped on an unexpected error." in page
+    assert "erreur inattendue" not in page
+
+    text, _ = report_mail(pages, ENGLISH, "User import finished: broken-en.csv")
+    assert "The import stopped on an unexpected error." in text
