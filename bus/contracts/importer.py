@@ -44,6 +44,4 @@ class ImportFinished(Contract):
     reason = fields.String(load_default=None, allow_none=True)
     reason_code = fields.String(load_default=None, allow_none=True)
     reason_params = fields.Dict(load_default=None, allow_none=True)
-    reason_messages = fields.Dict(
-        keys=fields.String(), values=fields.String(), load_default=None, allow_none=True
-    )
+    reason_messages = fields.Dict(load_default=None, allow_none=True)  # {"en": ..., "fr": ...}
