@@ -194,8 +194,8 @@ def project_subscriptions(uow: UnitOfWork, event: Envelope) -> None:
     services, grants = _grants(data)
     entries = [holding_from_event(entry) for entry in data.get("subscriptions") or ()]
     if grants and uow.session.get_bind().dialect.name == "postgresql":
-        inserted = _insert_grants(uow.session, data, services, grants, event, now)
-        grants = [grant for grant in grants if grant[0] not in inserted]
+        known = _insert_grants(uow.session, data, services, grants, event, now)
+        grants = [grant for grant in grants if grant[0] in known]
     entries += [_holding(data, services[grant[2]], grant) for grant in grants]
     if entries:
         _project(uow.session, entries, event, now)
@@ -273,20 +273,27 @@ def _project(
 
 _INSERT_GRANTS = sa.text(
     """
-    INSERT INTO holdings (subscription_id, user_id, account_id, service_id, service_code,
-        service_title, family, gates, notifies, administers_account_id, supervises, status,
-        expires_on, occurred_at, applied_at, applied_event_id)
-    SELECT g.item ->> 0, g.item ->> 1, :account_id, s.service_id, s.service_code,
-        s.service_title, s.family, s.gates, s.notifies, s.administers_account_id,
-        coalesce(s.supervises, false), 'accepted', CAST(:expires_on AS date), :occurred_at,
-        :applied_at, :event_id
-    FROM jsonb_array_elements(CAST(:grants AS jsonb)) AS g(item)
-    JOIN jsonb_to_recordset(CAST(:services AS jsonb)) AS s(service_id text, service_code text,
-        service_title text, family text, gates text, notifies text,
-        administers_account_id text, supervises boolean)
-      ON s.service_id = g.item ->> 2
-    ON CONFLICT (subscription_id) DO NOTHING
-    RETURNING subscription_id
+    WITH g AS (
+        SELECT item ->> 0 AS subscription_id, item ->> 1 AS user_id, item ->> 2 AS service_id
+        FROM jsonb_array_elements(CAST(:grants AS jsonb)) AS item
+    ), inserted AS (
+        INSERT INTO holdings (subscription_id, user_id, account_id, service_id, service_code,
+            service_title, family, gates, notifies, administers_account_id, supervises, status,
+            expires_on, occurred_at, applied_at, applied_event_id)
+        SELECT g.subscription_id, g.user_id, :account_id, s.service_id, s.service_code,
+            s.service_title, s.family, s.gates, s.notifies, s.administers_account_id,
+            coalesce(s.supervises, false), 'accepted', CAST(:expires_on AS date), :occurred_at,
+            :applied_at, :event_id
+        FROM g
+        JOIN jsonb_to_recordset(CAST(:services AS jsonb)) AS s(service_id text,
+            service_code text, service_title text, family text, gates text, notifies text,
+            administers_account_id text, supervises boolean)
+          ON s.service_id = g.service_id
+        ON CONFLICT (subscription_id) DO NOTHING
+        RETURNING subscription_id
+    )
+    SELECT g.subscription_id FROM g
+    WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.subscription_id = g.subscription_id)
     """
 )
 
@@ -300,8 +307,8 @@ def _insert_grants(
     now: datetime,
 ) -> set[str]:
     """The batch's grants as new holdings in one statement (PostgreSQL; the grants and the
-    services travel as JSON, which the server unpacks); the ids inserted (one already known is
-    left to apply_holding)."""
+    services travel as JSON, which the server unpacks); the ids not inserted, because already
+    known (left to apply_holding): none, usually, so nothing else is read back."""
     described = [{k: s.get(k) for k in _DESCRIBED} for s in services.values()]
     return set(
         session.execute(
