@@ -19,7 +19,15 @@ with no work at all besides the hash is ceiling = t_verify / (t_verify + t_hops)
 hops_rate / (hops_rate + bare_rate), printed beside the result (two hops for the gateway path,
 one hop for identity called directly). Identity's own work without the hash is timed too: sign-ins
 of locked addresses (one per client), refused before any Argon2 after the same read and with an
-audit row (identity_no_hash_*).
+audit row (identity_no_hash_*). And the hash itself served as the parts serve: a leaf that
+verifies the password with identity's hasher before answering (floor_hash_one_hop_*), the bare
+hash plus one trivial hop, with no database.
+
+Rates move with whatever else the machine runs; CPU does not as much: each load's CPU ms per
+answer is read from /proc for the serving process trees (gateway, identity, the floor's apps;
+this process's own, "clients", is printed apart: it also counts the harness's threads, and
+PostgreSQL's server is shared, so not counted), beside the CPU ms of a bare verification, and the ceiling they allow (cpu_ceiling_gateway_path: the bare
+verification over the served hash plus the two trivial hops).
 
 Also, one client at a time: the p50 latency of a sign-in with an unknown address beside one with
 a wrong password for a known (activated) address, alternated; target within 10%. Fresh
@@ -76,6 +84,54 @@ MODE = (
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants (a gunicorn master and its workers), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes have used so far (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU ms per operation of named process trees over one load (machine-independent of the
+    other load on the machine, unlike rates: a CPU-second is spent by these processes alone)."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.trees = {name: process_tree(pid) for name, pid in roots.items()}
+
+    def measure(self, load: Callable[[], Load]) -> tuple[Load, dict[str, float]]:
+        before = {name: cpu_seconds(pids) for name, pids in self.trees.items()}
+        done = load()
+        return done, {
+            name: round(1000 * (cpu_seconds(pids) - before[name]) / done.ok, 2) if done.ok else 0.0
+            for name, pids in self.trees.items()
+        }
 
 
 # --- the cluster and its people -----------------------------------------------------------------
@@ -288,21 +344,26 @@ def hammer(
 # --- the bare baseline --------------------------------------------------------------------------
 
 
-def _bare_verifications(seconds: float) -> int:
+def _bare_verifications(seconds: float) -> tuple[int, float]:
+    """(verifications, CPU seconds) in `seconds`, one at a time, as one bare process does."""
     from services.identity.domain.hashing import Argon2Hasher  # m=19456, t=2, p=1, as identity
 
     hasher = Argon2Hasher()
     hashed = hasher.hash(PASSWORD)
     done = 0
+    began = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         assert hasher.verify(hashed, PASSWORD)
         done += 1
-    return done
+    return done, time.process_time() - began
 
 
-def bare_rate(pool: Any, seconds: float) -> float:
-    return sum(pool.map(_bare_verifications, [seconds] * BARE_PROCESSES)) / seconds
+def bare_rate(pool: Any, seconds: float) -> tuple[float, float]:
+    """(verifications per second, CPU ms per verification) of BARE_PROCESSES processes."""
+    counts = pool.map(_bare_verifications, [seconds] * BARE_PROCESSES)
+    done = sum(n for n, _ in counts)
+    return done / seconds, 1000 * sum(cpu for _, cpu in counts) / done if done else 0.0
 
 
 # --- the floor of the hops: hello-world apps served as the parts are ---------------------------
@@ -335,14 +396,21 @@ LEAF_ANSWER = {
 }
 
 
-def floor_app(forward_to: str = "") -> Any:
-    """gunicorn's `bench.signin:floor_app()` (the leaf) or `floor_app('http://...')` (the hop)."""
+def floor_app(forward_to: str = "", verify: bool = False, concurrency: int | None = None) -> Any:
+    """gunicorn's `bench.signin:floor_app()` (the leaf) or `floor_app('http://...')` (the hop);
+    `floor_app(verify=True)`: the leaf verifies the password with identity's Argon2id hasher
+    first (the hash behind one trivial hop: all a sign-in must cost, with no database), at most
+    `concurrency` at once per process (identity's PORTICO_HASH_CONCURRENCY; None: no limit, its
+    default)."""
     from flask import Flask, jsonify, request
 
     from gateway.adapters.services import PooledServiceClient
+    from services.identity.domain.hashing import Argon2Hasher
 
     app = Flask("bench-floor")
     client = PooledServiceClient("leaf", base_url=forward_to, token="bench") if forward_to else None
+    hasher = Argon2Hasher(concurrency=concurrency) if verify else None
+    hashed = hasher.hash(PASSWORD) if hasher else ""
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -352,6 +420,8 @@ def floor_app(forward_to: str = "") -> Any:
     def sign_in_view() -> Any:
         body = request.get_json()
         if client is None:
+            if hasher is not None and not hasher.verify(hashed, body["password"]):
+                return jsonify(status="wrong"), 401
             return jsonify(LEAF_ANSWER), 200
         return jsonify(client.post("/sign-in", json=body)), 201
 
@@ -364,8 +434,13 @@ class FloorServers:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.pids: dict[str, int] = {}
         self.leaf_url = self._start("leaf", "bench.signin:floor_app()")
         self.hop_url = self._start("hop", f"bench.signin:floor_app({self.leaf_url!r})")
+        self.hash_leaf_url = self._start("hash_leaf", "bench.signin:floor_app(verify=True)")
+        self.one_hash_leaf_url = self._start(
+            "one_hash_leaf", "bench.signin:floor_app(verify=True, concurrency=1)"
+        )
 
     def _start(self, name: str, app: str) -> str:
         with socket.socket() as sock:
@@ -397,6 +472,7 @@ class FloorServers:
                 start_new_session=True,
             )
         )
+        self.pids[name] = self.processes[-1].pid
         url = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -521,26 +597,94 @@ def run() -> list[Result]:
 
         floor = FloorServers(Path(bench.folder.name))
         try:
-            for url, ok in ((floor.hop_url, 201), (floor.leaf_url, 200)):
+            for url, ok in (
+                (floor.hop_url, 201),
+                (floor.leaf_url, 200),
+                (floor.hash_leaf_url, 200),
+                (floor.one_hash_leaf_url, 200),
+            ):
                 hammer(url, CLIENTS, 1.0, send_floor, ok)  # warm-up
             hammer(identity, CLIENTS, 1.0, send_locked, 423)
+            servers = {
+                name: bench.cluster.processes[f"{name}-serve"].popen.pid
+                for name in ("gateway", "identity")
+            }
+            meter = CpuMeter({**servers, **floor.pids})
+
+            def measured(
+                url: str,
+                seconds: float,
+                sender: Callable[[httpx.Client, int], httpx.Response],
+                ok: int,
+                trees: tuple[str, ...],
+            ) -> tuple[float, dict[str, float]]:
+                """The rate, and the CPU ms per answer of `trees` and of this bench's clients."""
+                client_before = time.process_time()
+                done, ms = meter.measure(lambda: hammer(url, CLIENTS, seconds, sender, ok))
+                per = {name: ms[name] for name in trees}
+                if done.ok:
+                    per["clients"] = round(
+                        1000 * (time.process_time() - client_before) / done.ok, 2
+                    )
+                return done.rate, per
+
             ctx = multiprocessing.get_context("spawn")
-            bare_rates, loads, direct_rates, two_hops, one_hop, no_hash = [], [], [], [], [], []
+            bare_rates, bare_cpu, loads, cpu = [], [], [], {}
+            direct_rates: list[float] = []
+            two_hops: list[float] = []
+            one_hop: list[float] = []
+            hash_hop: list[float] = []
+            one_hash_hop: list[float] = []
+            no_hash: list[float] = []
+
+            def keep(what: str, per: dict[str, float]) -> None:
+                cpu.setdefault(what, []).append(per)
+
             with ctx.Pool(BARE_PROCESSES) as pool:
                 bare_rate(pool, 0.5)  # warm-up: the processes are up and have imported argon2
                 for _ in range(ROUNDS):
-                    bare_rates.append(bare_rate(pool, BARE_SECONDS))
-                    loads.append(hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201))
-                    direct_rates.append(
-                        hammer(identity, CLIENTS, BARE_SECONDS, send_direct, 200).rate
+                    rate, verify_ms = bare_rate(pool, BARE_SECONDS)
+                    bare_rates.append(rate)
+                    bare_cpu.append(verify_ms)
+                    client_before = time.process_time()
+                    load, per = meter.measure(
+                        lambda: hammer(bench.cluster.gateway_url, CLIENTS, SECONDS, send, 201)
                     )
-                    two_hops.append(
-                        hammer(floor.hop_url, CLIENTS, BARE_SECONDS, send_floor, 201).rate
+                    loads.append(load)
+                    keep(
+                        "gateway_path",
+                        {
+                            "gateway": per["gateway"],
+                            "identity": per["identity"],
+                            "clients": round(
+                                1000 * (time.process_time() - client_before) / max(load.ok, 1), 2
+                            ),
+                        },
                     )
-                    one_hop.append(
-                        hammer(floor.leaf_url, CLIENTS, BARE_SECONDS, send_floor, 200).rate
-                    )
-                    no_hash.append(hammer(identity, CLIENTS, BARE_SECONDS, send_locked, 423).rate)
+                    for kind, kept, run_ in (
+                        (
+                            "identity_direct",
+                            direct_rates,
+                            (identity, send_direct, 200, ("identity",)),
+                        ),
+                        ("two_hops", two_hops, (floor.hop_url, send_floor, 201, ("hop", "leaf"))),
+                        ("one_hop", one_hop, (floor.leaf_url, send_floor, 200, ("leaf",))),
+                        (
+                            "hash_one_hop",
+                            hash_hop,
+                            (floor.hash_leaf_url, send_floor, 200, ("hash_leaf",)),
+                        ),
+                        (
+                            "hash_one_hop_one_at_a_time",
+                            one_hash_hop,
+                            (floor.one_hash_leaf_url, send_floor, 200, ("one_hash_leaf",)),
+                        ),
+                        ("identity_no_hash", no_hash, (identity, send_locked, 423, ("identity",))),
+                    ):
+                        url, sender, ok, trees = run_
+                        rate, per = measured(url, BARE_SECONDS, sender, ok, trees)
+                        kept.append(rate)
+                        keep(kind, per)
         finally:
             floor.stop()
         load_after = load_average()
@@ -567,6 +711,24 @@ def run() -> list[Result]:
         median(no_hash),
     )
     best, best_direct = ceiling(hops2, bare), ceiling(hops1, bare)
+    # CPU ms per answer from /proc (steady when other load comes and goes), medians of the rounds
+    cpu_ms = {
+        kind: {name: round(median([r[name] for r in rounds_]), 2) for name in rounds_[0]}
+        for kind, rounds_ in cpu.items()
+    }
+    # the servers' CPU (this process's, "clients", also counts the cluster's harness threads)
+    spent = {
+        kind: round(sum(ms for name, ms in per.items() if name != "clients"), 2)
+        for kind, per in cpu_ms.items()
+    }
+    verify_ms = median(bare_cpu)
+    hashed_hop = median(hash_hop)
+    # the hash served as the parts serve (gthread 2 × THREADS, CLIENTS at once) less the hop
+    verify_served_ms = spent["hash_one_hop"] - spent["one_hop"]
+    # the same, one hash at a time per process (PORTICO_HASH_CONCURRENCY=1): what a limit saves
+    verify_one_ms = spent["hash_one_hop_one_at_a_time"] - spent["one_hop"]
+    # the best the gateway path can do: the served hash, one hop, and the second hop's cost
+    cpu_best = verify_ms / (spent["hash_one_hop"] + spent["two_hops"] - spent["one_hop"])
     throughput = Result(
         "signin_per_s",
         "sign-ins/s",
@@ -607,6 +769,21 @@ def run() -> list[Result]:
             "hop_cpu_ms_two_hops": round(2000 / hops2, 2) if hops2 else None,
             "hop_cpu_ms_one_hop": round(2000 / hops1, 2) if hops1 else None,
             "verify_cpu_ms": round(2000 / bare, 2) if bare else None,
+            # the hash behind one trivial hop (the leaf verifies with identity's hasher)
+            "floor_hash_one_hop_per_s": round(hashed_hop, 2),
+            "floor_hash_one_hop_rates_per_round": [round(r, 2) for r in hash_hop],
+            "floor_hash_one_hop_ratio": round(hashed_hop / bare, 3) if bare else None,
+            # CPU ms per answer, from /proc: the serving process trees and this bench's clients
+            # (PostgreSQL's is not counted: its server is shared with the machine's other work)
+            "cpu_ms_per_answer": cpu_ms,
+            "cpu_ms_per_answer_total": spent,
+            "verify_cpu_ms_bare": round(verify_ms, 2),
+            "verify_cpu_ms_served": round(verify_served_ms, 2),
+            "verify_cpu_ms_served_one_at_a_time": round(verify_one_ms, 2),
+            "floor_hash_one_hop_one_at_a_time_rates_per_round": [round(r, 2) for r in one_hash_hop],
+            "cpu_ratio_gateway_path": round(verify_ms / spent["gateway_path"], 3),
+            "cpu_ratio_identity_direct": round(verify_ms / spent["identity_direct"], 3),
+            "cpu_ceiling_gateway_path": round(cpu_best, 3),
             "ceiling_ratio": round(best, 3),
             "ceiling_ratio_identity_direct": round(best_direct, 3),
             "share_of_ceiling": round(ours / (best * bare), 3) if bare else None,
@@ -662,6 +839,23 @@ def run() -> list[Result]:
         f" (reached {d['share_of_ceiling']:.0%} of it) and {best_direct:.2f}× for identity direct"
         f" ({direct:.1f}/s = {d['identity_direct_ratio']:.2f}×, {d['identity_direct_share_of_ceiling']:.0%} of it);"
         f" identity's work without the hash (one hop included) {d['identity_no_hash_cpu_ms']} ms",
+        flush=True,
+    )
+    print(
+        f"CPU ms per answer (/proc; servers' total after '=', PostgreSQL not counted): sign-in through the gateway"
+        f" {cpu_ms['gateway_path']} = {spent['gateway_path']}, identity direct"
+        f" {cpu_ms['identity_direct']}, identity without the hash {cpu_ms['identity_no_hash']};"
+        f" bare verification {verify_ms:.2f} ms, served behind one trivial hop"
+        f" {cpu_ms['hash_one_hop']} (the hash alone {verify_served_ms:.2f} ms, every thread hashing"
+        f" at once; {verify_one_ms:.2f} ms one at a time per process); trivial hops:"
+        f" one {cpu_ms['one_hop']}, two {cpu_ms['two_hops']}",
+        flush=True,
+    )
+    print(
+        f"by CPU: through the gateway {d['cpu_ratio_gateway_path']:.2f}× bare, identity direct"
+        f" {d['cpu_ratio_identity_direct']:.2f}×; ceiling with the hash served as the parts serve"
+        f" and two trivial hops {cpu_best:.2f}× (by rate, the hash behind one hop"
+        f" {hashed_hop:.1f}/s = {d['floor_hash_one_hop_ratio']:.2f}×)",
         flush=True,
     )
     return [throughput, timing]
