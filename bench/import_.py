@@ -13,6 +13,12 @@ the time until the activation e-mails reached an SMTP sink (notifications' worke
 once the import is done, its queue holding the events meanwhile, so that it does not slow the
 import down on a small machine).
 
+The CPU seconds of the servers' work for each part are read too (PostgreSQL's backends per
+database, RabbitMQ's), and import_cpu_bound_seconds is the run's CPU over the machine's cores:
+the shortest an import of the same cost could take here, all parts perfectly in parallel (on 2
+cores the database's writes alone — users, links, audit rows, 5 subscriptions and 5 holdings a
+user, each with its indexes and foreign keys — take about half of it).
+
 Baseline, same run: PostgreSQL COPY of the same rows into an equivalent users table. And the
 floor the message design allows here: raw pika publishing, with publisher confirms every 500
 messages, the two events the design requires per imported user (identity.user.created, routed to
