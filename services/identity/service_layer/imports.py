@@ -20,7 +20,6 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from email_validator import EmailNotValidError
 
@@ -30,6 +29,7 @@ from bus.contracts.emails import PLAIN, validate_address
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVELS, TITLES
 from bus.envelope import Envelope
 from bus.i18n import _l, code_of, in_every_language, plain_params
+from bus.ids import uuid4_strings
 from services.identity.adapters import repository as repo
 from services.identity.domain.model import UserStatus
 from services.identity.domain.validation import (
@@ -250,7 +250,7 @@ def _insert(
     as its SHA-256 only; what is the same for every row (dates, the job) is worked out once."""
     config = uow.config
     count = len(new_users)
-    ids = [str(UUID(bytes=raw[:16], version=4)) for raw in _chunks(os.urandom(16 * count), 16)]
+    ids = uuid4_strings(count)
     plains = [
         base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
         for raw in _chunks(os.urandom(32 * count), 32)

@@ -9,8 +9,6 @@ repository (multi-row upsert, executemany).
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bus.db import bulk_insert
+from bus.ids import uuid4_strings
 from services.subscriptions.domain.model import ACCEPTED, PENDING
 from services.subscriptions.domain.records import User
 
@@ -119,12 +118,13 @@ def insert_grants(
     pairs = list(grants)
     if not pairs:
         return []
-    # The ids are made here, from one read of the system's generator (uuid4's), so that nothing
-    # needs to come back from the server.
-    raw = os.urandom(16 * len(pairs))
+    # The ids are made here, from one read of the system's generator, so that nothing needs to
+    # come back from the server.
     made = [
-        (str(uuid.UUID(bytes=raw[16 * n : 16 * n + 16], version=4)), user_id, service_id)
-        for n, (user_id, service_id) in enumerate(pairs)
+        (subscription_id, user_id, service_id)
+        for subscription_id, (user_id, service_id) in zip(
+            uuid4_strings(len(pairs)), pairs, strict=True
+        )
     ]
     if _postgres(session):
         session.execute(
