@@ -379,3 +379,27 @@ def test_an_administrator_resets_a_users_factors(svc, account):
     event = svc.last("identity.mfa.changed")
     assert (event["change"], event["by"]) == ("factors_reset", admin["id"])
     assert "user" in svc.sign_in(user["email"]).json
+
+
+def test_passkey_challenges_are_random_64_bits_at_least_and_the_algorithms_approved(svc, account):
+    """ASVS V2.9.2 and V2.9.3: every ceremony's challenge is a fresh nonce of 64 bits or more,
+    and the registration asks only for approved signature algorithms (COSE: ES256/384/512,
+    EdDSA, PS256/384/512, RS256/384/512)."""
+    import base64
+
+    user = svc.active_user(account["id"])
+
+    def challenge(answer: dict[str, Any]) -> bytes:
+        text = answer["challenge"]
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    registrations = [
+        svc.post(f"/internal/users/{user['id']}/mfa/passkeys/options").json for _ in range(3)
+    ]
+    sign_ins = [svc.post("/internal/sign-in/passkey/options", {}).json for _ in range(3)]
+    nonces = [challenge(options) for options in registrations + sign_ins]
+    assert all(len(nonce) * 8 >= 64 for nonce in nonces), [len(n) for n in nonces]
+    assert len(set(nonces)) == len(nonces), "a challenge was given twice"
+    approved = {-7, -35, -36, -8, -37, -38, -39, -257, -258, -259}
+    algorithms = {p["alg"] for options in registrations for p in options["pubKeyCredParams"]}
+    assert algorithms and algorithms <= approved, algorithms
