@@ -19,8 +19,9 @@ passes the language of its caller to the services on every internal call (`Accep
 `language_headers`), so a service's problem comes back already in the caller's language.
 
 A text that another part shows later (an import's anomalies) is written by its own part in every
-language at once: `in_every_language(message, part_dir)`, with `plain_params(message)` and its
-code, from that part's catalog (`catalog`, outside any request).
+language at once: `translated(message, part_dir, default_code)` (its code, `plain_params` and
+`in_every_language`, from that part's catalog, outside any request); the part that shows it
+picks the reader's with `text_in`.
 """
 
 from __future__ import annotations
@@ -221,6 +222,26 @@ def in_every_language(message: Any, part_dir: str | Path) -> dict[str, str]:
     """`message` in every language the portal speaks, from the part's own catalog:
     {"en": ..., "fr": ...}; for a text another part shows or sends without its msgids."""
     return {lang: str(localise(message, catalog(str(part_dir), lang))) for lang in SUPPORTED}
+
+
+def translated(message: Any, part_dir: str | Path, default_code: str) -> dict[str, Any]:
+    """What a part keeps or sends of a text another part shows later: its stable `code`
+    (`default_code` when it has none), its `params` as plain values, and its `messages` in
+    every language the portal speaks, from the part's own catalog."""
+    return {
+        "code": code_of(message) or default_code,
+        "params": plain_params(message),
+        "messages": in_every_language(message, part_dir),
+    }
+
+
+def text_in(messages: Mapping[str, Any] | None, language: str | None) -> str | None:
+    """From a text kept in every language ({"en": ..., "fr": ...}), the one in `language` (a
+    tag such as "fr-FR"; the default language when None); None when it has no such text (a
+    text kept before it had languages: the reader shows its English one)."""
+    if not isinstance(messages, Mapping):
+        return None
+    return messages.get(primary(language) or DEFAULT) or None
 
 
 def plain_params(message: Any) -> dict[str, Any]:

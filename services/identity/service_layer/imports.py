@@ -28,7 +28,7 @@ from bus.contracts.batches import split
 from bus.contracts.emails import PLAIN, validate_address
 from bus.contracts.vocabulary import LANGUAGES, PASSWORD_LEVELS, TITLES
 from bus.envelope import Envelope
-from bus.i18n import _l, code_of, in_every_language, plain_params
+from bus.i18n import _l, translated
 from bus.ids import uuid4_strings
 from services.identity.adapters import repository as repo
 from services.identity.domain.model import UserStatus
@@ -73,9 +73,7 @@ def rejection(line: int | None, field: str, message: str) -> dict[str, Any]:
         "line": line,
         "field": field,
         "message": str(message),
-        "code": code_of(message) or "import.refused",
-        "params": plain_params(message),
-        "messages": in_every_language(message, _IDENTITY_DIR),
+        **translated(message, _IDENTITY_DIR, "import.refused"),
     }
 
 

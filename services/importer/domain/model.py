@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from bus.i18n import DEFAULT, primary
+from bus.i18n import text_in
 
 # Column order of an import file, by the name used in anomalies.
 COLUMNS = (
@@ -36,9 +36,8 @@ def reason_view(job: Any, language: str | None = None) -> dict[str, Any]:
     reason_messages."""
     if job.reason is None:
         return {"reason": None, "reason_code": None, "reason_params": None}
-    lang = primary(language) or DEFAULT
     return {
-        "reason": (job.reason_messages or {}).get(lang) or job.reason,
+        "reason": text_in(job.reason_messages, language) or job.reason,
         "reason_code": job.reason_code or UNCODED_REASON,
         "reason_params": job.reason_params or {},
     }
@@ -63,8 +62,7 @@ class Anomaly(NamedTuple):
 
     def text(self, language: str | None = None) -> str:
         """The message in `language` (en or fr), in English when it has no such text."""
-        lang = primary(language) or DEFAULT
-        return (self.messages or {}).get(lang) or str(self.message)
+        return text_in(self.messages, language) or str(self.message)
 
     def view(self, language: str | None = None) -> dict[str, Any]:
         """The anomaly as the API shows it: the message in `language`, its code and params."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bus.i18n import code_of, in_every_language, plain_params
+from bus.i18n import translated
 from services.importer.domain import Anomaly
 from services.importer.domain.model import UNCODED, UNCODED_REASON
 
@@ -19,12 +19,12 @@ def in_every_language_of_the_portal(anomaly: Anomaly) -> Anomaly:
     that identity reported comes with identity's)."""
     if anomaly.messages:
         return anomaly
-    message = anomaly.message
+    kept = translated(anomaly.message, _IMPORTER_DIR, UNCODED)
     return anomaly._replace(
-        message=str(message),
-        code=anomaly.code or code_of(message) or UNCODED,
-        params=anomaly.params if anomaly.params is not None else plain_params(message),
-        messages=in_every_language(message, _IMPORTER_DIR),
+        message=str(anomaly.message),
+        code=anomaly.code or kept["code"],
+        params=anomaly.params if anomaly.params is not None else kept["params"],
+        messages=kept["messages"],
     )
 
 
@@ -32,11 +32,10 @@ def reason_in_every_language(reason: str) -> dict[str, Any]:
     """A failed job's columns for `reason` (a bus.i18n.Message, or plain English text): the
     English text, its stable code (import.failed when it has none), its params and its text
     in every language, from the importer's catalog."""
+    kept = translated(reason, _IMPORTER_DIR, UNCODED_REASON)
     return {
         "reason": str(reason)[:4000],
-        "reason_code": code_of(reason) or UNCODED_REASON,
-        "reason_params": plain_params(reason),
-        "reason_messages": {
-            lang: text[:4000] for lang, text in in_every_language(reason, _IMPORTER_DIR).items()
-        },
+        "reason_code": kept["code"],
+        "reason_params": kept["params"],
+        "reason_messages": {lang: text[:4000] for lang, text in kept["messages"].items()},
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bus.i18n import DEFAULT, primary
+from bus.i18n import text_in
 
 # Statuses of a recipient that can be written to at all.
 REACHABLE = ("pending_activation", "active", "locked", "unknown")
@@ -61,20 +61,14 @@ def anomaly_text(anomaly: Mapping[str, Any], language: str | None = None) -> Any
     """The anomaly's message in `language` (a user's, "fr-FR"): its text in that language
     from `messages` (importer.import.finished carries each in every language the portal
     speaks), else the English `message` (an anomaly stored before anomalies had languages)."""
-    messages = anomaly.get("messages")
-    if isinstance(messages, Mapping):
-        text = messages.get(primary(language) or DEFAULT)
-        if text:
-            return text
-    return anomaly.get("message")
+    return text_in(anomaly.get("messages"), language) or anomaly.get("message")
 
 
 def reason_text(finished: Mapping[str, Any], language: str | None = None) -> Any:
     """A failed import's reason in `language`: from `reason_messages` (importer.import.finished
     carries it in every language the portal speaks), else the English `reason` (an event or a
     job from before reasons had languages); None when the import did not fail."""
-    reason = {"message": finished.get("reason"), "messages": finished.get("reason_messages")}
-    return anomaly_text(reason, language)
+    return text_in(finished.get("reason_messages"), language) or finished.get("reason")
 
 
 def anomalies_by_line(
